@@ -1,0 +1,21 @@
+//! Breakout's shared policy model.
+//!
+//! Everything here is pure data and pure functions: the tenant model the control plane stores and
+//! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
+//! and the compiled destination matcher ([`matcher`]). No I/O, so all of it is unit-testable.
+#![forbid(unsafe_code)]
+
+pub mod action;
+pub mod canon;
+pub mod destination;
+pub mod error;
+pub mod matcher;
+pub mod model;
+pub mod validate;
+
+pub use action::Action;
+pub use canon::{canonical_host, Host, HostError};
+pub use destination::Destination;
+pub use error::PolicyError;
+pub use matcher::{Decision, Explanation, Matcher};
+pub use model::{NamedList, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION};
