@@ -1,0 +1,85 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, and `/explain` for operators.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::proxy::Shared;
+
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/explain", get(explain))
+        .with_state(shared);
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "admin listener failed");
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+}
+
+/// Ready while serving with a loaded configuration; not ready once draining, so load balancers
+/// stop sending new clients before the process exits.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.draining.load(Ordering::Acquire) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        let snap = shared.snapshot.load();
+        format!(
+            "ready generation={} version={}\n",
+            snap.generation, snap.version
+        )
+        .into_response()
+    }
+}
+
+/// `/explain?tenant=T&host=H&port=P`: which rule decides a destination, and why.
+async fn explain(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (Some(tenant), Some(host)) = (q.get("tenant"), q.get("host")) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "query needs tenant= and host= (and optionally port=)\n",
+        )
+            .into_response();
+    };
+    let port = match q.get("port").map(|p| p.parse::<u16>()) {
+        None => 443,
+        Some(Ok(p)) => p,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "port must be 0-65535\n").into_response(),
+    };
+    let snap = shared.snapshot.load();
+    let Some(t) = snap.tenant_by_id(tenant) else {
+        return (StatusCode::NOT_FOUND, format!("no tenant {tenant:?}\n")).into_response();
+    };
+    match t.matcher.explain(host, port) {
+        Ok(e) => Json(e).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}

@@ -1,0 +1,269 @@
+//! The standalone edge config file (TOML): listener and safety settings plus the same
+//! [`RegionPolicy`] the control plane sends. Every field is documented in `docs/edge-config.md`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use breakout_policy::model::{NamedList, RegionPolicy, Tenant, SCHEMA_VERSION};
+use breakout_policy::validate::validate;
+use serde::Deserialize;
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        source: breakout_policy::PolicyError,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeFile {
+    region: String,
+    #[serde(default)]
+    node_id: Option<String>,
+    #[serde(default = "default_listen")]
+    listen: SocketAddr,
+    #[serde(default = "default_admin_listen")]
+    admin_listen: SocketAddr,
+    #[serde(default)]
+    allow_private_destinations: bool,
+    #[serde(default = "default_connect_ports")]
+    allowed_connect_ports: Vec<u16>,
+    #[serde(default = "default_access_log")]
+    access_log: String,
+    #[serde(default = "ms::<10_000>")]
+    header_read_timeout_ms: u64,
+    #[serde(default = "ms::<5_000>")]
+    connect_timeout_ms: u64,
+    #[serde(default = "ms::<300_000>")]
+    tunnel_idle_timeout_ms: u64,
+    #[serde(default = "ms::<30_000>")]
+    drain_grace_ms: u64,
+    #[serde(default = "default_max_header_bytes")]
+    max_header_bytes: usize,
+    #[serde(default = "default_max_headers")]
+    max_headers: usize,
+    #[serde(default)]
+    static_hosts: BTreeMap<String, Ipv4Addr>,
+    #[serde(default)]
+    dns_servers: Option<Vec<std::net::IpAddr>>,
+    #[serde(default)]
+    tenants: Vec<Tenant>,
+    #[serde(default)]
+    lists: BTreeMap<String, NamedList>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 3128))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+fn default_connect_ports() -> Vec<u16> {
+    vec![443]
+}
+fn default_access_log() -> String {
+    "stdout".to_string()
+}
+fn ms<const N: u64>() -> u64 {
+    N
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_headers() -> usize {
+    100
+}
+
+/// Where access-log lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    Stdout,
+    Off,
+    File(PathBuf),
+}
+
+/// Settings of the edge process (not per tenant). Listener addresses are read once at start;
+/// the rest is swapped in on reload with the policy.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub node_id: String,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub allow_private_destinations: bool,
+    pub allowed_connect_ports: Vec<u16>,
+    pub access_log: AccessLogTarget,
+    pub header_read_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub tunnel_idle_timeout: Duration,
+    pub drain_grace: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub static_hosts: BTreeMap<String, Ipv4Addr>,
+    pub dns_servers: Option<Vec<std::net::IpAddr>>,
+}
+
+/// A loaded, validated config: settings and the region's policy.
+#[derive(Clone, Debug)]
+pub struct EdgeConfig {
+    pub settings: Settings,
+    pub policy: RegionPolicy,
+}
+
+/// Hard ceilings of the HTTP parser; our own limits must stay below them so that we, not the
+/// parser, answer an oversized request (with a Proxy-Status).
+pub const PARSER_MAX_HEADERS: usize = 256;
+pub const PARSER_MAX_BUF: usize = 256 * 1024;
+
+impl EdgeConfig {
+    pub fn load(path: &Path) -> Result<EdgeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            ConfigError::Invalid { source, .. } => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: PathBuf::new(),
+            message,
+        };
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            path: PathBuf::new(),
+            source: breakout_policy::PolicyError::new(field, message),
+        };
+        let f: EdgeFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        if f.allowed_connect_ports.contains(&0) {
+            return Err(invalid(
+                "allowed_connect_ports",
+                "port 0 is not a port".into(),
+            ));
+        }
+        if f.max_headers == 0 || f.max_headers >= PARSER_MAX_HEADERS {
+            return Err(invalid(
+                "max_headers",
+                format!("must be between 1 and {}", PARSER_MAX_HEADERS - 1),
+            ));
+        }
+        if f.max_header_bytes < 1024 || f.max_header_bytes >= PARSER_MAX_BUF / 2 {
+            return Err(invalid(
+                "max_header_bytes",
+                format!("must be between 1024 and {}", PARSER_MAX_BUF / 2 - 1),
+            ));
+        }
+        for (field, v) in [
+            ("header_read_timeout_ms", f.header_read_timeout_ms),
+            ("connect_timeout_ms", f.connect_timeout_ms),
+            ("tunnel_idle_timeout_ms", f.tunnel_idle_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(invalid(field, "must be greater than 0".into()));
+            }
+        }
+        let access_log = match f.access_log.as_str() {
+            "stdout" | "-" => AccessLogTarget::Stdout,
+            "off" | "" => AccessLogTarget::Off,
+            path => AccessLogTarget::File(PathBuf::from(path)),
+        };
+        let static_hosts = f
+            .static_hosts
+            .into_iter()
+            .map(|(name, ip)| match breakout_policy::canonical_host(&name) {
+                Ok(breakout_policy::Host::Name(n)) => Ok((n.into_owned(), ip)),
+                _ => Err(invalid(
+                    "static_hosts",
+                    format!("{name:?} is not a host name"),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let policy = RegionPolicy {
+            schema: SCHEMA_VERSION,
+            version: 0,
+            region: f.region,
+            tenants: f.tenants,
+            lists: f.lists,
+        };
+        validate(&policy).map_err(|source| ConfigError::Invalid {
+            path: PathBuf::new(),
+            source,
+        })?;
+        let node_id = f.node_id.unwrap_or_else(default_node_id);
+        Ok(EdgeConfig {
+            settings: Settings {
+                node_id,
+                listen: f.listen,
+                admin_listen: f.admin_listen,
+                allow_private_destinations: f.allow_private_destinations,
+                allowed_connect_ports: f.allowed_connect_ports,
+                access_log,
+                header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),
+                connect_timeout: Duration::from_millis(f.connect_timeout_ms),
+                tunnel_idle_timeout: Duration::from_millis(f.tunnel_idle_timeout_ms),
+                drain_grace: Duration::from_millis(f.drain_grace_ms),
+                max_header_bytes: f.max_header_bytes,
+                max_headers: f.max_headers,
+                static_hosts,
+                dns_servers: f.dns_servers,
+            },
+            policy,
+        })
+    }
+}
+
+fn default_node_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "edge".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../deploy/examples/edge.toml");
+
+    #[test]
+    fn example_config_loads() {
+        let c = EdgeConfig::parse(EXAMPLE).expect("example config");
+        assert_eq!(c.settings.allowed_connect_ports, vec![443]);
+        assert!(!c.settings.allow_private_destinations);
+        assert!(!c.policy.tenants.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_ipv6_sources_are_refused() {
+        let e = EdgeConfig::parse("region = \"r\"\nlisten_port = 1\n").unwrap_err();
+        assert!(e.to_string().contains("listen_port"), "{e}");
+        let e = EdgeConfig::parse(
+            "region = \"r\"\n[[tenants]]\nid = \"a\"\nsource_cidrs = [\"2001:db8::/32\"]\nsession_limit = 1\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("IPv6"), "{e}");
+    }
+}

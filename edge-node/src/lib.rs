@@ -1,0 +1,18 @@
+//! Breakout edge node: the forward proxy tenants' browsers and devices talk to.
+//!
+//! Request path (see `docs/architecture.md`): accept → tenant by source address → admission →
+//! request checks → policy decision → forward or tunnel → access log and metrics.
+#![forbid(unsafe_code)]
+
+pub mod access_log;
+pub mod admin;
+pub mod admission;
+pub mod config;
+pub mod dest_guard;
+pub mod drain;
+pub mod metrics;
+pub mod proxy;
+pub mod reload;
+pub mod resolve;
+pub mod snapshot;
+pub mod sources;

@@ -1,0 +1,182 @@
+//! Prometheus metrics of the edge. Per-tenant handles are resolved once per config (not per
+//! request), so the hot path only touches atomics.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the edge exports.
+pub struct Metrics {
+    registry: Registry,
+    sessions_active: IntGaugeVec,
+    sessions_admitted: IntCounterVec,
+    sessions_refused: IntCounterVec,
+    requests: IntCounterVec,
+    bytes: IntCounterVec,
+    connect_duration: HistogramVec,
+    pub dns_duration: Histogram,
+    pub config_generation: IntGauge,
+    pub config_version: IntGauge,
+    reloads: IntCounterVec,
+}
+
+/// One tenant's counters, cloned out of the vectors when the config is built.
+#[derive(Clone)]
+pub struct TenantMetrics {
+    pub active: IntGauge,
+    pub admitted: IntCounter,
+    pub refused_limit: IntCounter,
+    pub requests_direct: IntCounter,
+    pub requests_upstream: IntCounter,
+    pub requests_block: IntCounter,
+    pub requests_error: IntCounter,
+    pub bytes_up: IntCounter,
+    pub bytes_down: IntCounter,
+}
+
+/// Why a session was refused, as the `reason` label says it.
+#[derive(Clone, Copy, Debug)]
+pub enum RefusalReason {
+    UnknownSource,
+    Ipv6Client,
+    Limit,
+    Draining,
+}
+
+impl RefusalReason {
+    fn label(self) -> &'static str {
+        match self {
+            RefusalReason::UnknownSource => "unknown_source",
+            RefusalReason::Ipv6Client => "ipv6_client",
+            RefusalReason::Limit => "limit",
+            RefusalReason::Draining => "draining",
+        }
+    }
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels)
+        };
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels)
+        };
+        let m = Metrics {
+            sessions_active: gauge_vec(
+                "breakout_edge_sessions_active",
+                "Client connections currently admitted, per tenant",
+                &["tenant"],
+            )?,
+            sessions_admitted: counter_vec(
+                "breakout_edge_sessions_admitted_total",
+                "Client connections admitted",
+                &["tenant"],
+            )?,
+            sessions_refused: counter_vec(
+                "breakout_edge_sessions_refused_total",
+                "Client connections refused, by reason",
+                &["tenant", "reason"],
+            )?,
+            requests: counter_vec(
+                "breakout_edge_requests_total",
+                "Requests and tunnels, by the action taken",
+                &["tenant", "action"],
+            )?,
+            bytes: counter_vec(
+                "breakout_edge_bytes_total",
+                "Body and tunnel bytes, up (client to destination) and down",
+                &["tenant", "direction"],
+            )?,
+            connect_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "breakout_edge_connect_duration_seconds",
+                    "Time to connect to an origin or a parent proxy",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["kind"],
+            )?,
+            dns_duration: Histogram::with_opts(
+                HistogramOpts::new("breakout_edge_dns_duration_seconds", "DNS resolution time")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+            config_generation: IntGauge::new(
+                "breakout_edge_config_generation",
+                "Configurations applied by this process (1 = the one read at start)",
+            )?,
+            config_version: IntGauge::new(
+                "breakout_edge_config_version",
+                "Version of the applied policy (0 for a standalone file)",
+            )?,
+            reloads: counter_vec(
+                "breakout_edge_config_reloads_total",
+                "Configuration reloads, by result",
+                &["result"],
+            )?,
+            registry,
+        };
+        m.registry.register(Box::new(m.sessions_active.clone()))?;
+        m.registry.register(Box::new(m.sessions_admitted.clone()))?;
+        m.registry.register(Box::new(m.sessions_refused.clone()))?;
+        m.registry.register(Box::new(m.requests.clone()))?;
+        m.registry.register(Box::new(m.bytes.clone()))?;
+        m.registry.register(Box::new(m.connect_duration.clone()))?;
+        m.registry.register(Box::new(m.dns_duration.clone()))?;
+        m.registry.register(Box::new(m.config_generation.clone()))?;
+        m.registry.register(Box::new(m.config_version.clone()))?;
+        m.registry.register(Box::new(m.reloads.clone()))?;
+        for r in ["ok", "error"] {
+            m.reloads.with_label_values(&[r]);
+        }
+        Ok(m)
+    }
+
+    pub fn tenant(&self, id: &str) -> TenantMetrics {
+        let req = |action: &str| self.requests.with_label_values(&[id, action]);
+        let bytes = |dir: &str| self.bytes.with_label_values(&[id, dir]);
+        TenantMetrics {
+            active: self.sessions_active.with_label_values(&[id]),
+            admitted: self.sessions_admitted.with_label_values(&[id]),
+            refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
+            requests_direct: req("direct"),
+            requests_upstream: req("upstream"),
+            requests_block: req("block"),
+            requests_error: req("error"),
+            bytes_up: bytes("up"),
+            bytes_down: bytes("down"),
+        }
+    }
+
+    /// Counts a refused session; `tenant` is empty when the source is unknown.
+    pub fn refused(&self, tenant: &str, reason: RefusalReason) {
+        self.sessions_refused
+            .with_label_values(&[tenant, reason.label()])
+            .inc();
+    }
+
+    pub fn connect_observer(&self, kind: &str) -> Histogram {
+        self.connect_duration.with_label_values(&[kind])
+    }
+
+    pub fn reload(&self, ok: bool) {
+        self.reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "encoding metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,151 @@
+//! Opening connections to destinations and parent proxies: resolve, check every address, connect
+//! to exactly an address that passed, from the tenant's egress address when it has one.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use breakout_policy::Host;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::error::ProxyError;
+use super::Shared;
+use crate::dest_guard::{self, Prohibited};
+use crate::resolve::ResolveError;
+use crate::snapshot::Snapshot;
+
+/// Addresses tried per destination before giving up.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Whom we are dialling: the destination itself, or a tenant's parent proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialKind {
+    Origin,
+    Upstream,
+}
+
+impl DialKind {
+    fn label(self) -> &'static str {
+        match self {
+            DialKind::Origin => "origin",
+            DialKind::Upstream => "upstream",
+        }
+    }
+}
+
+/// Connects to `host:port`. For origins every resolved address passes the destination guard;
+/// parent proxies may sit on private addresses (they are reached over the tenant's private
+/// backbone), but never on addresses that reach nothing or this host's listeners.
+pub async fn dial(
+    shared: &Shared,
+    snap: &Snapshot,
+    host: &Host<'_>,
+    port: u16,
+    egress: Option<Ipv4Addr>,
+    kind: DialKind,
+) -> Result<TcpStream, ProxyError> {
+    let settings = &snap.settings;
+    let addrs = shared
+        .resolver
+        .resolve(host, &settings.static_hosts)
+        .await
+        .map_err(|e| match e {
+            ResolveError::NotFound(h) => ProxyError::Dns(format!("{h} has no address")),
+            ResolveError::Failed { .. } => ProxyError::Dns(e.to_string()),
+        })?;
+    let allow_private = settings.allow_private_destinations;
+    let mut refused: Option<(IpAddr, Prohibited)> = None;
+    let mut candidates = Vec::with_capacity(addrs.len().min(MAX_ATTEMPTS));
+    for ip in addrs {
+        let verdict = match kind {
+            DialKind::Origin => dest_guard::check(ip, allow_private),
+            DialKind::Upstream => upstream_check(ip, allow_private),
+        };
+        match verdict {
+            Ok(()) if egress.is_some() && ip.is_ipv6() => {}
+            Ok(()) => candidates.push(SocketAddr::new(ip, port)),
+            Err(p) => refused = refused.or(Some((ip, p))),
+        }
+        if candidates.len() == MAX_ATTEMPTS {
+            break;
+        }
+    }
+    if candidates.is_empty() {
+        return Err(match refused {
+            Some((ip, p)) => ProxyError::DestinationProhibited {
+                host: host.to_string(),
+                addr: ip.to_string(),
+                why: p.describe(),
+            },
+            None => ProxyError::Dns(format!(
+                "{host} has no IPv4 address usable from the egress address"
+            )),
+        });
+    }
+    if candidates.iter().any(|a| shared.is_own_address(*a)) {
+        return Err(ProxyError::Loop);
+    }
+    let start = Instant::now();
+    let deadline = start + settings.connect_timeout;
+    let mut last_err = None;
+    for addr in candidates {
+        match connect_one(addr, egress, deadline).await {
+            Ok(stream) => {
+                shared
+                    .metrics
+                    .connect_observer(kind.label())
+                    .observe(start.elapsed().as_secs_f64());
+                return Ok(stream);
+            }
+            Err(e) => last_err = Some(e),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ProxyError::ConnectTimeout(format!("{host}:{port}"))))
+}
+
+fn upstream_check(ip: IpAddr, allow_private: bool) -> Result<(), Prohibited> {
+    match dest_guard::classify(ip) {
+        Some(Prohibited::Private | Prohibited::SharedCgnat) => Ok(()),
+        _ => dest_guard::check(ip, allow_private),
+    }
+}
+
+async fn connect_one(
+    addr: SocketAddr,
+    egress: Option<Ipv4Addr>,
+    deadline: Instant,
+) -> Result<TcpStream, ProxyError> {
+    let failed = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => ProxyError::ConnectRefused(addr.to_string()),
+        std::io::ErrorKind::TimedOut => ProxyError::ConnectTimeout(addr.to_string()),
+        _ => ProxyError::ConnectFailed {
+            addr: addr.to_string(),
+            message: e.to_string(),
+        },
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(failed)?;
+    if let Some(src) = egress {
+        socket
+            .bind(SocketAddr::new(IpAddr::V4(src), 0))
+            .map_err(|e| ProxyError::ConnectFailed {
+                addr: addr.to_string(),
+                message: format!("binding egress address {src}: {e}"),
+            })?;
+    }
+    let remaining = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let stream = tokio::time::timeout(remaining, socket.connect(addr))
+        .await
+        .map_err(|_| ProxyError::ConnectTimeout(addr.to_string()))?
+        .map_err(failed)?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}

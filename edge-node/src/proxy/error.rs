@@ -1,0 +1,139 @@
+//! Every error the edge answers a client with, mapped in one place to a status code and an
+//! RFC 9209 `Proxy-Status` error type.
+
+use http::{header, HeaderValue, Response, StatusCode};
+
+use super::body::ProxyBody;
+
+/// What went wrong, from the client's point of view.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("source address {0} is not registered to any tenant")]
+    UnknownSource(String),
+    #[error("IPv6 clients are not supported; connect over IPv4")]
+    Ipv6Client,
+    #[error("tenant {0} is at its session limit")]
+    SessionLimit(String),
+    #[error("the edge is shutting down")]
+    Draining,
+    #[error("blocked by rule {0}")]
+    Blocked(String),
+    #[error("CONNECT to port {0} is not allowed")]
+    PortNotAllowed(u16),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request header fields too large: {0}")]
+    HeadersTooLarge(String),
+    #[error("{host} resolves to a {why} ({addr}); refused")]
+    DestinationProhibited {
+        host: String,
+        addr: String,
+        why: &'static str,
+    },
+    #[error("{0}")]
+    Dns(String),
+    #[error("connection to {0} refused")]
+    ConnectRefused(String),
+    #[error("connection to {0} timed out")]
+    ConnectTimeout(String),
+    #[error("connecting to {addr}: {message}")]
+    ConnectFailed { addr: String, message: String },
+    #[error("request would loop back into this proxy")]
+    Loop,
+    #[error("parent proxy {name} answered {status}")]
+    UpstreamStatus { name: String, status: u16 },
+    #[error("{0}")]
+    Upstream(String),
+    #[error("no response from {0}")]
+    ResponseIncomplete(String),
+    #[error("the client's request body was malformed")]
+    RequestBody,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        use ProxyError::*;
+        match self {
+            UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => StatusCode::FORBIDDEN,
+            DestinationProhibited { .. } => StatusCode::FORBIDDEN,
+            SessionLimit(_) | Draining => StatusCode::SERVICE_UNAVAILABLE,
+            BadRequest(_) | RequestBody => StatusCode::BAD_REQUEST,
+            HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Dns(_) | ConnectRefused(_) | ConnectFailed { .. } | UpstreamStatus { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+            Upstream(_) | ResponseIncomplete(_) | Loop => StatusCode::BAD_GATEWAY,
+            ConnectTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 9209 error type.
+    pub fn proxy_status_type(&self) -> &'static str {
+        use ProxyError::*;
+        match self {
+            UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => "http_request_denied",
+            SessionLimit(_) | Draining => "http_request_denied",
+            DestinationProhibited { .. } => "destination_ip_prohibited",
+            BadRequest(_) | HeadersTooLarge(_) | RequestBody => "http_request_error",
+            Dns(_) => "dns_error",
+            ConnectRefused(_) => "connection_refused",
+            ConnectTimeout(_) => "connection_timeout",
+            ConnectFailed { .. } => "destination_unavailable",
+            Loop => "proxy_loop_detected",
+            UpstreamStatus { .. } | Upstream(_) => "destination_unavailable",
+            ResponseIncomplete(_) => "http_response_incomplete",
+            Internal(_) => "proxy_internal_error",
+        }
+    }
+
+    /// Whether the client connection must close after this answer (the rest of its byte stream
+    /// can no longer be trusted, or the session itself was refused).
+    pub fn closes_connection(&self) -> bool {
+        use ProxyError::*;
+        matches!(
+            self,
+            UnknownSource(_)
+                | Ipv6Client
+                | SessionLimit(_)
+                | Draining
+                | BadRequest(_)
+                | HeadersTooLarge(_)
+                | RequestBody
+                | PortNotAllowed(_)
+        )
+    }
+
+    /// The response the client sees: status, `Proxy-Status`, a one-line plain-text body.
+    pub fn response(&self, proxy_name: &str) -> Response<ProxyBody> {
+        let details = self.to_string().replace(['"', '\\'], "'");
+        let body = match self {
+            ProxyError::Blocked(_) => format!("Blocked by Breakout: {self}\n"),
+            _ => format!("{self}\n"),
+        };
+        let mut resp = Response::new(ProxyBody::full(body));
+        *resp.status_mut() = self.status();
+        let h = resp.headers_mut();
+        let status = format!(
+            "{proxy_name}; error={}; details=\"{details}\"",
+            self.proxy_status_type()
+        );
+        if let Ok(v) = HeaderValue::from_str(&status) {
+            h.insert("proxy-status", v);
+        }
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if matches!(self, ProxyError::SessionLimit(_) | ProxyError::Draining) {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.closes_connection() {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,124 @@
+//! One request (or tunnel) as the access log and metrics see it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use breakout_policy::Host;
+use http::{header, HeaderValue, Method, Request, Response};
+
+use super::body::{ProxyBody, Transfer};
+use super::error::ProxyError;
+use super::{Shared, PROXY_NAME};
+use crate::access_log::{millis, now_rfc3339, AccessRecord, PendingRecord};
+use crate::snapshot::TenantRuntime;
+
+pub struct Exchange {
+    pub start: Instant,
+    pub client: SocketAddr,
+    pub tenant: Option<Arc<str>>,
+    pub method: Method,
+    pub host: String,
+    pub port: u16,
+    pub action: &'static str,
+    pub rule: String,
+}
+
+impl Exchange {
+    pub fn new<B>(req: &Request<B>, client: SocketAddr) -> Exchange {
+        let uri = req.uri();
+        Exchange {
+            start: Instant::now(),
+            client,
+            tenant: None,
+            method: req.method().clone(),
+            host: uri.host().unwrap_or_default().to_string(),
+            port: uri.port_u16().unwrap_or(0),
+            action: "error",
+            rule: String::new(),
+        }
+    }
+
+    /// An exchange on a connection that was refused before any tenant was admitted.
+    pub fn refused<B>(req: &Request<B>, peer: SocketAddr) -> Exchange {
+        Exchange::new(req, peer)
+    }
+
+    pub fn set_target(&mut self, host: &Host<'_>, port: u16) {
+        self.host = host.to_string();
+        self.port = port;
+    }
+
+    pub fn decided(&mut self, action: &'static str, rule: &str) {
+        self.action = action;
+        self.rule = rule.to_string();
+    }
+
+    fn record(&self, status: u16, bytes_up: u64, bytes_down: u64) -> AccessRecord {
+        AccessRecord {
+            ts: now_rfc3339(),
+            tenant: self.tenant.clone().unwrap_or_else(|| Arc::from("")),
+            client: self.client,
+            method: self.method.to_string(),
+            host: self.host.clone(),
+            port: self.port,
+            action: self.action,
+            rule: self.rule.clone(),
+            status,
+            bytes_up,
+            bytes_down,
+            duration_ms: millis(self.start),
+        }
+    }
+
+    /// The access-log record of an exchange whose bytes are still flowing.
+    pub fn pending(
+        &self,
+        shared: &Shared,
+        status: u16,
+        up: Arc<Transfer>,
+    ) -> Option<PendingRecord> {
+        shared.access_log.enabled().then(|| {
+            PendingRecord::new(
+                self.record(status, 0, 0),
+                self.start,
+                up,
+                Arc::clone(&shared.access_log),
+            )
+        })
+    }
+
+    /// Answers with `err`: counts it, logs it, and builds the response. A refused CONNECT always
+    /// closes the connection (the client may already be sending tunnel bytes).
+    pub fn fail(
+        &self,
+        shared: &Shared,
+        tenant: Option<&TenantRuntime>,
+        err: &ProxyError,
+    ) -> Response<ProxyBody> {
+        let blocked = matches!(err, ProxyError::Blocked(_));
+        if let Some(t) = tenant {
+            if blocked {
+                t.metrics.requests_block.inc();
+            } else {
+                t.metrics.requests_error.inc();
+            }
+        }
+        let mut resp = err.response(PROXY_NAME);
+        if self.method == Method::CONNECT {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if shared.access_log.enabled() {
+            let mut rec = self.record(resp.status().as_u16(), 0, 0);
+            if !blocked {
+                rec.action = "error";
+            }
+            shared.access_log.write(&rec);
+        }
+        if !blocked {
+            tracing::debug!(client = %self.client, host = %self.host, error = %err, "request refused");
+        }
+        resp
+    }
+}

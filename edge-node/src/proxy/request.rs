@@ -1,0 +1,209 @@
+//! Request checks a forward proxy must make itself (hyper parses leniently), and the header
+//! rewriting between client and destination.
+
+use breakout_policy::{canonical_host, Host};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+
+use super::error::ProxyError;
+use crate::config::Settings;
+
+/// Where a request wants to go.
+#[derive(Debug)]
+pub enum Target {
+    /// `CONNECT host:port`.
+    Connect { host: Host<'static>, port: u16 },
+    /// An absolute-form `http://` request; `authority` is what the Host header must say.
+    Forward {
+        host: Host<'static>,
+        port: u16,
+        authority: String,
+    },
+}
+
+impl Target {
+    pub fn host(&self) -> &Host<'static> {
+        match self {
+            Target::Connect { host, .. } | Target::Forward { host, .. } => host,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Target::Connect { port, .. } | Target::Forward { port, .. } => *port,
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ProxyError {
+    ProxyError::BadRequest(msg.into())
+}
+
+/// Validates a request's framing, headers and target.
+pub fn check<B>(
+    req: &Request<B>,
+    settings: &Settings,
+    via_token: &str,
+) -> Result<Target, ProxyError> {
+    check_header_limits(req.headers(), settings)?;
+    check_framing(req.headers())?;
+    if req
+        .headers()
+        .get_all(header::VIA)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains(via_token)))
+    {
+        return Err(ProxyError::Loop);
+    }
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host_header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(bad("duplicate Host header"));
+    }
+    if req.method() == Method::CONNECT {
+        return check_connect(req.uri());
+    }
+    let uri = req.uri();
+    let Some(authority) = uri.authority() else {
+        return Err(bad("a proxy request needs an absolute URI (http://host/path); this edge serves no pages of its own at this path"));
+    };
+    match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => {}
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err(bad(
+                "https:// URLs must be requested through a CONNECT tunnel",
+            ))
+        }
+        _ => return Err(bad("only http:// URLs can be proxied in absolute form")),
+    }
+    if authority.as_str().contains('@') {
+        return Err(bad("credentials in the request URI are not accepted"));
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    if port == 0 {
+        return Err(bad("port 0 is not a port"));
+    }
+    let host = canonical_host(authority.host())
+        .map_err(|e| bad(e.to_string()))?
+        .into_owned();
+    if let Some(h) = host_header {
+        let same = h
+            .to_str()
+            .ok()
+            .and_then(|v| parse_authority(v, 80))
+            .is_some_and(|(hh, hp)| hh == host && hp == port);
+        if !same {
+            return Err(bad("the Host header does not match the request URI's host"));
+        }
+    }
+    Ok(Target::Forward {
+        host,
+        port,
+        authority: authority.as_str().to_string(),
+    })
+}
+
+fn check_connect(uri: &Uri) -> Result<Target, ProxyError> {
+    let authority = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        (None, Some(a), None) => a,
+        _ => return Err(bad("CONNECT needs a host:port target")),
+    };
+    if authority.as_str().contains('@') {
+        return Err(bad("credentials in the CONNECT target are not accepted"));
+    }
+    let Some(port) = authority.port_u16().filter(|p| *p != 0) else {
+        return Err(bad("CONNECT target needs a port"));
+    };
+    let host = canonical_host(authority.host())
+        .map_err(|e| bad(e.to_string()))?
+        .into_owned();
+    Ok(Target::Connect { host, port })
+}
+
+/// `host[:port]` as in a Host header, canonicalised.
+fn parse_authority(s: &str, default_port: u16) -> Option<(Host<'static>, u16)> {
+    let a: http::uri::Authority = s.parse().ok()?;
+    let port = a.port_u16().unwrap_or(default_port);
+    Some((canonical_host(a.host()).ok()?.into_owned(), port))
+}
+
+fn check_header_limits(headers: &HeaderMap, settings: &Settings) -> Result<(), ProxyError> {
+    if headers.len() > settings.max_headers {
+        return Err(ProxyError::HeadersTooLarge(format!(
+            "{} header fields (limit {})",
+            headers.len(),
+            settings.max_headers
+        )));
+    }
+    let size: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > settings.max_header_bytes {
+        return Err(ProxyError::HeadersTooLarge(format!(
+            "{size} bytes of header fields (limit {})",
+            settings.max_header_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses the request shapes that let two parsers disagree about where a message ends.
+fn check_framing(headers: &HeaderMap) -> Result<(), ProxyError> {
+    let te: Vec<&HeaderValue> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
+    let cl: Vec<&HeaderValue> = headers.get_all(header::CONTENT_LENGTH).iter().collect();
+    if !te.is_empty() && !cl.is_empty() {
+        return Err(bad("both Content-Length and Transfer-Encoding"));
+    }
+    if te.len() > 1
+        || te
+            .first()
+            .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"))
+    {
+        return Err(bad("Transfer-Encoding other than a single \"chunked\""));
+    }
+    if cl.len() > 1 {
+        return Err(bad("more than one Content-Length"));
+    }
+    if let Some(v) = cl.first() {
+        if v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit) {
+            return Err(bad("Content-Length is not a number"));
+        }
+    }
+    Ok(())
+}
+
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers and every header the `Connection` header names. Framing headers
+/// (Transfer-Encoding) go too: hyper re-frames the body for the next hop.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        headers.remove(n);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// Appends this edge to the `Via` header.
+pub fn add_via(headers: &mut HeaderMap, via: &HeaderValue) {
+    headers.append(header::VIA, via.clone());
+}
