@@ -76,8 +76,13 @@ fn parse_pattern(s: &str) -> Result<Destination, String> {
             if label.contains("**") {
                 return Err("\"**\" is not a pattern".into());
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_*".contains(&b)) {
-                return Err("a wildcard label may hold only ASCII letters, digits, '-', '_' and '*'".into());
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_*".contains(&b))
+            {
+                return Err(
+                    "a wildcard label may hold only ASCII letters, digits, '-', '_' and '*'".into(),
+                );
             }
             out.push(label.to_ascii_lowercase());
         } else {

@@ -11,7 +11,10 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error, with `prefix` put in front of its field path.

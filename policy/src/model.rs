@@ -106,9 +106,7 @@ pub struct NamedList {
 #[serde(untagged)]
 enum ListRepr {
     Bare(Vec<Destination>),
-    Table {
-        entries: Vec<Destination>,
-    },
+    Table { entries: Vec<Destination> },
 }
 
 impl From<ListRepr> for NamedList {
@@ -142,12 +140,13 @@ impl FromStr for SourceCidr {
             ));
         }
         let net = if s.contains('/') {
-            s.parse::<Ipv4Net>()
-                .map_err(|_| PolicyError::new("", format!("{s:?} is not an IPv4 CIDR (a.b.c.d/len)")))?
+            s.parse::<Ipv4Net>().map_err(|_| {
+                PolicyError::new("", format!("{s:?} is not an IPv4 CIDR (a.b.c.d/len)"))
+            })?
         } else {
-            let addr = s
-                .parse::<Ipv4Addr>()
-                .map_err(|_| PolicyError::new("", format!("{s:?} is not an IPv4 address or CIDR")))?;
+            let addr = s.parse::<Ipv4Addr>().map_err(|_| {
+                PolicyError::new("", format!("{s:?} is not an IPv4 address or CIDR"))
+            })?;
             Ipv4Net::from(addr)
         };
         if net.trunc() != net {
