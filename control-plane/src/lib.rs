@@ -1,3 +1,10 @@
-//! Breakout control plane. A placeholder until the control-plane issue lands: the store, API,
-//! CLI and distribution live here then.
+//! Breakout control plane: the source of truth for regions, tenants, their rules and lists.
+//!
+//! `state` is the pure state machine (`apply(request) -> outcome`), `store` replicates it
+//! (openraft on local disk; etcd later) behind the [`store::Store`] trait, and `api` serves it
+//! over HTTP to operators, tenants and `breakoutctl`.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod state;
+pub mod store;

@@ -1,0 +1,144 @@
+//! The replicated state and its pure state machine.
+//!
+//! `apply` is deterministic over plain data: the same requests in the same order give the same
+//! state on every node. Business rejections (a conflict, a missing tenant, a failed `If-Match`)
+//! are [`Outcome::Rejected`], never storage errors: a storage error stops a Raft node.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
+use serde::{Deserialize, Serialize};
+
+/// Everything the control plane stores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Index of the last applied log entry: the store version. Only increases.
+    pub version: u64,
+    pub regions: BTreeMap<String, Region>,
+    pub tenants: BTreeMap<String, TenantRecord>,
+    /// Tenant API tokens by token id (the secret itself is never stored, only its hash).
+    pub tokens: BTreeMap<String, TokenRecord>,
+    /// Every write, oldest first (bounded; see `AUDIT_KEEP`).
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A region: where edges terminate traffic; each tenant is pinned to one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_version: u64,
+    pub changed_version: u64,
+}
+
+/// A tenant and the versions it was created and last changed at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// `tenant.region` is always `Some` here.
+    pub tenant: Tenant,
+    pub created_version: u64,
+    pub changed_version: u64,
+}
+
+/// A tenant token: scoped to one tenant, stored hashed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant: String,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_version: u64,
+}
+
+/// One write, as the audit log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub version: u64,
+    pub at_ms: u64,
+    pub actor: String,
+    /// e.g. `tenant.create`, `tenant.update`, `list.put`, `token.create`.
+    pub action: String,
+    /// The object written, e.g. `tenant/acme`, `tenant/acme/list/blocklist`.
+    pub target: String,
+    /// `ok` or the rejection message.
+    pub result: String,
+}
+
+/// A proposed write: who asks, when (the proposer's clock, so apply stays deterministic), what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub actor: String,
+    pub at_ms: u64,
+    pub command: Command,
+}
+
+/// Every write the control plane knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    CreateRegion { name: String, description: Option<String> },
+    /// Refused while any tenant is pinned to the region.
+    DeleteRegion { name: String },
+    /// `tenant.region` must name an existing region.
+    CreateTenant { tenant: Tenant },
+    UpdateTenant { id: String, if_match: Option<u64>, patch: TenantPatch },
+    DeleteTenant { id: String, if_match: Option<u64> },
+    PutList { tenant: String, name: String, list: NamedList, if_match: Option<u64> },
+    DeleteList { tenant: String, name: String, if_match: Option<u64> },
+    CreateToken { id: String, tenant: String, hash: String, label: Option<String> },
+    RevokeToken { id: String },
+}
+
+/// Fields of a tenant to replace; `None` leaves a field as it is. The region cannot change
+/// (art. 5).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_cidrs: Option<Vec<SourceCidr>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstreams: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Rule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_limit: Option<u32>,
+    /// `Some(None)` clears the egress address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_address: Option<Option<Ipv4Addr>>,
+}
+
+/// What a write did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied at `version` (the log index of the write).
+    Done { version: u64 },
+    Rejected { kind: RejectKind, message: String },
+}
+
+/// Why a write was refused; the API maps each kind to one status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    /// 400: the payload is wrong (names the field).
+    Invalid,
+    /// 404
+    NotFound,
+    /// 409: exists already, overlaps another tenant, still in use.
+    Conflict,
+    /// 412: `If-Match` named another version.
+    PreconditionFailed,
+}
+
+/// Applies `req` as log entry `index`. Pure and deterministic.
+pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
+    let _ = req;
+    state.version = index;
+    Outcome::Rejected { kind: RejectKind::Invalid, message: "not implemented yet".into() }
+}
