@@ -93,11 +93,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(admin::serve(
-        admin_listener,
-        Arc::clone(&shared),
-        stop_rx.clone(),
-    ));
+    // The admin listener outlives the drain: /readyz must say 503 while sessions finish.
+    tokio::spawn(admin::serve(admin_listener, Arc::clone(&shared)));
     let proxy_task = tokio::spawn(proxy::serve(proxy_listener, Arc::clone(&shared), stop_rx));
     if let Some(path) = &args.addr_file {
         write_addr_file(path, proxy_addr, admin_addr)?;

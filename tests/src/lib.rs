@@ -1,1 +1,29 @@
 //! Test harness: start real binaries, origins and parent proxies on 127.0.0.1.
+//!
+//! Everything here is blocking from the test's point of view: servers run on a shared
+//! background tokio runtime ([`runtime`]), the edge is a child process ([`edge`]), and clients
+//! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
+
+pub mod binaries;
+pub mod config;
+pub mod curl;
+pub mod echo;
+pub mod edge;
+pub mod metrics;
+pub mod origin;
+pub mod parent_proxy;
+pub mod raw;
+pub mod runtime;
+pub mod tmp;
+pub mod wait;
+pub mod world;
+
+pub use config::{EdgeConfig, Rule, Tenant};
+pub use curl::{Curl, CurlOutput};
+pub use echo::EchoServer;
+pub use edge::Edge;
+pub use origin::Origin;
+pub use parent_proxy::ParentProxy;
+pub use raw::{RawConn, RawResponse};
+pub use wait::{wait_for, wait_until};
+pub use world::{Ports, World, TENANT};

@@ -5,12 +5,13 @@ mod dial;
 pub mod error;
 mod exchange;
 mod forward;
+pub mod framing;
 pub mod request;
 mod tunnel;
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 use self::body::ProxyBody;
 use self::error::ProxyError;
 use self::exchange::Exchange;
+use self::framing::{Framer, Guarded, Verdict};
 use crate::access_log::AccessLog;
 use crate::admission::SessionGuard;
 use crate::config::{Settings, PARSER_MAX_BUF, PARSER_MAX_HEADERS};
@@ -93,6 +95,9 @@ pub struct Session {
     /// A connection to the last destination or parent proxy, reused by the next request to the
     /// same place. Only taken and put back, never held across an await.
     cached: Mutex<Option<forward::CachedHop>>,
+    /// Request heads the framer refused (see `framing`), and how many requests were handled.
+    verdict: Arc<Verdict>,
+    requests: AtomicU64,
     _slot: SessionGuard,
     _conn: ConnToken,
 }
@@ -152,10 +157,14 @@ async fn handle_connection(
         return refuse(stream, peer, shared, err, &snap.settings).await;
     };
     tenant.metrics.admitted.inc();
+    let verdict = Arc::new(Verdict::default());
+    let io = guard(stream, &snap.settings, Arc::clone(&verdict));
     let session = Arc::new(Session {
         client,
         tenant: Arc::clone(&tenant.id),
         cached: Mutex::new(None),
+        verdict,
+        requests: AtomicU64::new(0),
         _slot: slot,
         _conn: token,
     });
@@ -170,7 +179,7 @@ async fn handle_connection(
         })
     };
     let conn = builder(&settings, true)
-        .serve_connection(TokioIo::new(stream), svc)
+        .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     drive(conn, stop).await;
 }
@@ -189,8 +198,17 @@ async fn refuse(
         let resp = ex.fail(&shared, None, &err);
         async move { Ok::<_, Infallible>(resp) }
     });
-    let conn = builder(settings, false).serve_connection(TokioIo::new(stream), svc);
+    let io = guard(stream, settings, Arc::new(Verdict::default()));
+    let conn = builder(settings, false).serve_connection(TokioIo::new(io), svc);
     let _ = conn.await;
+}
+
+fn guard(stream: TcpStream, settings: &Settings, verdict: Arc<Verdict>) -> Guarded<TcpStream> {
+    Guarded::new(
+        stream,
+        Framer::new(settings.max_header_bytes, settings.max_headers),
+        verdict,
+    )
 }
 
 fn builder(settings: &Settings, keep_alive: bool) -> http1::Builder {
@@ -254,6 +272,7 @@ async fn handle_request(
 ) -> Response<ProxyBody> {
     let snap = shared.snapshot.load_full();
     let mut ex = Exchange::new(&req, SocketAddr::V4(session.client));
+    let n = session.requests.fetch_add(1, Ordering::Relaxed) + 1;
     // The source may have been re-registered to another tenant (or removed) by a reload.
     let Some(tenant) = snap
         .tenant_for(*session.client.ip())
@@ -266,7 +285,10 @@ async fn handle_request(
         );
     };
     ex.tenant = Some(Arc::clone(&tenant.id));
-    let target = match request::check(&req, &snap.settings, &shared.via_token) {
+    if let Some(refused) = session.verdict.for_head(n) {
+        return ex.fail(&shared, Some(tenant), refused);
+    }
+    let target = match request::check(&req, &shared.via_token) {
         Ok(t) => t,
         Err(e) => return ex.fail(&shared, Some(tenant), &e),
     };

@@ -6,7 +6,6 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 
 use super::error::ProxyError;
-use crate::config::Settings;
 
 /// Where a request wants to go.
 #[derive(Debug)]
@@ -39,14 +38,8 @@ fn bad(msg: impl Into<String>) -> ProxyError {
     ProxyError::BadRequest(msg.into())
 }
 
-/// Validates a request's framing, headers and target.
-pub fn check<B>(
-    req: &Request<B>,
-    settings: &Settings,
-    via_token: &str,
-) -> Result<Target, ProxyError> {
-    check_header_limits(req.headers(), settings)?;
-    check_framing(req.headers())?;
+/// Validates a request's Host and target (framing was checked by `framing` already).
+pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError> {
     if req
         .headers()
         .get_all(header::VIA)
@@ -125,52 +118,6 @@ fn parse_authority(s: &str, default_port: u16) -> Option<(Host<'static>, u16)> {
     let a: http::uri::Authority = s.parse().ok()?;
     let port = a.port_u16().unwrap_or(default_port);
     Some((canonical_host(a.host()).ok()?.into_owned(), port))
-}
-
-fn check_header_limits(headers: &HeaderMap, settings: &Settings) -> Result<(), ProxyError> {
-    if headers.len() > settings.max_headers {
-        return Err(ProxyError::HeadersTooLarge(format!(
-            "{} header fields (limit {})",
-            headers.len(),
-            settings.max_headers
-        )));
-    }
-    let size: usize = headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if size > settings.max_header_bytes {
-        return Err(ProxyError::HeadersTooLarge(format!(
-            "{size} bytes of header fields (limit {})",
-            settings.max_header_bytes
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses the request shapes that let two parsers disagree about where a message ends.
-fn check_framing(headers: &HeaderMap) -> Result<(), ProxyError> {
-    let te: Vec<&HeaderValue> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
-    let cl: Vec<&HeaderValue> = headers.get_all(header::CONTENT_LENGTH).iter().collect();
-    if !te.is_empty() && !cl.is_empty() {
-        return Err(bad("both Content-Length and Transfer-Encoding"));
-    }
-    if te.len() > 1
-        || te
-            .first()
-            .is_some_and(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"))
-    {
-        return Err(bad("Transfer-Encoding other than a single \"chunked\""));
-    }
-    if cl.len() > 1 {
-        return Err(bad("more than one Content-Length"));
-    }
-    if let Some(v) = cl.first() {
-        if v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit) {
-            return Err(bad("Content-Length is not a number"));
-        }
-    }
-    Ok(())
 }
 
 const HOP_BY_HOP: [HeaderName; 8] = [

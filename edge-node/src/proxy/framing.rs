@@ -1,0 +1,412 @@
+//! Request framing, checked before hyper sees a byte.
+//!
+//! hyper parses requests leniently for a proxy's needs: it quietly resolves `Content-Length`
+//! together with `Transfer-Encoding`, and answers what it cannot parse with a bare 400 of its own.
+//! [`Framer`] (sans-IO) follows the client's byte stream message by message with httparse — head,
+//! then body by `Content-Length` or chunked framing, then the next head; a `CONNECT` head turns
+//! it into a pass-through — and [`Guarded`] applies it to the socket. A head that is malformed,
+//! too large or ambiguously framed never reaches hyper: hyper gets a marker request instead, and
+//! the service answers it with the recorded reason (and a `Proxy-Status`), then the stream ends.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::error::ProxyError;
+use crate::config::PARSER_MAX_HEADERS;
+
+/// Why a request head was refused, and which head (1-based) of the connection it was.
+#[derive(Debug)]
+pub struct Rejected {
+    pub head: u64,
+    pub error: ProxyError,
+}
+
+/// Shared between the connection's byte stream and its request handler.
+#[derive(Debug, Default)]
+pub struct Verdict(OnceLock<Rejected>);
+
+impl Verdict {
+    /// The refusal recorded for head number `n`, if that head was refused.
+    pub fn for_head(&self, n: u64) -> Option<&ProxyError> {
+        self.0.get().filter(|r| r.head == n).map(|r| &r.error)
+    }
+}
+
+/// What hyper parses in place of a refused head: valid, bodiless, and closing.
+const MARKER: &[u8] = b"GET / HTTP/1.1\r\nhost: breakout.invalid\r\nconnection: close\r\n\r\n";
+const MAX_CHUNK_LINE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length(u64),
+    ChunkSize,
+    ChunkData(u64),
+    ChunkDataEnd(u8),
+    Trailers,
+    /// A tunnel, or a stream the framer stopped following (hyper will refuse the body).
+    Passthrough,
+    Refused,
+}
+
+/// The sans-IO framing follower.
+#[derive(Debug)]
+pub struct Framer {
+    state: State,
+    heads: u64,
+    line: Vec<u8>,
+    max_header_bytes: usize,
+    max_headers: usize,
+}
+
+impl Framer {
+    pub fn new(max_header_bytes: usize, max_headers: usize) -> Framer {
+        Framer {
+            state: State::Head,
+            heads: 0,
+            line: Vec::new(),
+            max_header_bytes,
+            max_headers,
+        }
+    }
+
+    /// Consumes a prefix of `input`, appending what hyper may see to `out`. Returns how many
+    /// bytes were consumed; 0 means more input is needed. A refusal is recorded in `verdict`.
+    pub fn process(&mut self, input: &[u8], out: &mut Vec<u8>, verdict: &Verdict) -> usize {
+        match self.state {
+            State::Head => self.head(input, out, verdict),
+            State::Length(n) => {
+                let take = n.min(input.len() as u64) as usize;
+                out.extend_from_slice(&input[..take]);
+                self.state = if take as u64 == n {
+                    State::Head
+                } else {
+                    State::Length(n - take as u64)
+                };
+                take
+            }
+            State::ChunkData(n) => {
+                let take = n.min(input.len() as u64) as usize;
+                out.extend_from_slice(&input[..take]);
+                self.state = if take as u64 == n {
+                    State::ChunkDataEnd(0)
+                } else {
+                    State::ChunkData(n - take as u64)
+                };
+                take
+            }
+            State::ChunkDataEnd(seen) => {
+                let expected = [b'\r', b'\n'][seen as usize];
+                out.push(input[0]);
+                self.state = match (input[0] == expected, seen) {
+                    (true, 0) => State::ChunkDataEnd(1),
+                    (true, _) => State::ChunkSize,
+                    (false, _) => State::Passthrough,
+                };
+                1
+            }
+            State::ChunkSize | State::Trailers => self.chunk_line(input, out),
+            State::Passthrough => {
+                out.extend_from_slice(input);
+                input.len()
+            }
+            // Nothing after a refused head reaches hyper.
+            State::Refused => input.len(),
+        }
+    }
+
+    /// True when bytes may go straight to hyper without being looked at (and how many at most).
+    pub fn direct_limit(&self) -> Option<u64> {
+        match self.state {
+            State::Passthrough => Some(u64::MAX),
+            State::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Records that `n` bytes went to hyper directly.
+    pub fn passed_directly(&mut self, n: usize) {
+        if let State::Length(left) = self.state {
+            let left = left - (n as u64).min(left);
+            self.state = if left == 0 {
+                State::Head
+            } else {
+                State::Length(left)
+            };
+        }
+    }
+
+    pub fn refused(&self) -> bool {
+        self.state == State::Refused
+    }
+
+    fn refuse(&mut self, error: ProxyError, out: &mut Vec<u8>, verdict: &Verdict) {
+        let _ = verdict.0.set(Rejected {
+            head: self.heads,
+            error,
+        });
+        out.extend_from_slice(MARKER);
+        self.state = State::Refused;
+    }
+
+    fn head(&mut self, input: &[u8], out: &mut Vec<u8>, verdict: &Verdict) -> usize {
+        let mut headers = [httparse::EMPTY_HEADER; PARSER_MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let parsed = req.parse(input);
+        let too_large = |what: String| ProxyError::HeadersTooLarge(what);
+        match parsed {
+            Ok(httparse::Status::Partial) if input.len() > self.max_header_bytes => {
+                self.heads += 1;
+                let e = too_large(format!("request head over {} bytes", self.max_header_bytes));
+                self.refuse(e, out, verdict);
+                input.len()
+            }
+            Ok(httparse::Status::Partial) => 0,
+            Err(httparse::Error::TooManyHeaders) => {
+                self.heads += 1;
+                let e = too_large(format!("more than {} header fields", self.max_headers));
+                self.refuse(e, out, verdict);
+                input.len()
+            }
+            Err(e) => {
+                self.heads += 1;
+                let e = ProxyError::BadRequest(format!("malformed request head: {e}"));
+                self.refuse(e, out, verdict);
+                input.len()
+            }
+            Ok(httparse::Status::Complete(len)) => {
+                self.heads += 1;
+                let next = if len > self.max_header_bytes {
+                    Err(too_large(format!(
+                        "request head over {} bytes",
+                        self.max_header_bytes
+                    )))
+                } else if req.headers.len() > self.max_headers {
+                    Err(too_large(format!(
+                        "{} header fields (limit {})",
+                        req.headers.len(),
+                        self.max_headers
+                    )))
+                } else {
+                    body_framing(&req)
+                };
+                match next {
+                    Ok(state) => {
+                        out.extend_from_slice(&input[..len]);
+                        self.state = state;
+                    }
+                    Err(e) => self.refuse(e, out, verdict),
+                }
+                len
+            }
+        }
+    }
+
+    /// Chunk-size lines and trailer lines: passed on as they are, followed to find the end.
+    fn chunk_line(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let Some(nl) = input.iter().position(|b| *b == b'\n') else {
+            out.extend_from_slice(input);
+            self.line.extend_from_slice(input);
+            if self.line.len() > MAX_CHUNK_LINE {
+                self.state = State::Passthrough;
+            }
+            return input.len();
+        };
+        out.extend_from_slice(&input[..=nl]);
+        self.line.extend_from_slice(&input[..nl]);
+        let line = std::mem::take(&mut self.line);
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        self.state = match self.state {
+            State::ChunkSize => match chunk_size(line) {
+                Some(0) => State::Trailers,
+                Some(n) => State::ChunkData(n),
+                None => State::Passthrough,
+            },
+            _ if line.is_empty() => State::Head,
+            other => other,
+        };
+        nl + 1
+    }
+}
+
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line.split(|b| *b == b';').next()?.trim_ascii();
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let s = std::str::from_utf8(digits).ok()?;
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// How the body of a parsed request is framed, or why the head is refused.
+fn body_framing(req: &httparse::Request<'_, '_>) -> Result<State, ProxyError> {
+    let bad = |m: &str| Err(ProxyError::BadRequest(m.to_string()));
+    let mut te = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+    let mut cl = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let (te1, te2, cl1, cl2) = (te.next(), te.next(), cl.next(), cl.next());
+    if te1.is_some() && cl1.is_some() {
+        return bad("both Content-Length and Transfer-Encoding");
+    }
+    if req.method == Some("CONNECT") {
+        return Ok(State::Passthrough);
+    }
+    if let Some(te) = te1 {
+        if te2.is_some() || !te.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            return bad("Transfer-Encoding other than a single \"chunked\"");
+        }
+        if req.version == Some(0) {
+            return bad("Transfer-Encoding in an HTTP/1.0 request");
+        }
+        return Ok(State::ChunkSize);
+    }
+    match (cl1, cl2) {
+        (Some(_), Some(_)) => bad("more than one Content-Length"),
+        (Some(h), None) => {
+            let v = h.value.trim_ascii();
+            if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+                return bad("Content-Length is not a number");
+            }
+            let n: u64 = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            Ok(if n == 0 {
+                State::Head
+            } else {
+                State::Length(n)
+            })
+        }
+        _ => Ok(State::Head),
+    }
+}
+
+/// A client socket whose request heads pass through a [`Framer`] on their way to hyper.
+pub struct Guarded<S> {
+    io: S,
+    framer: Framer,
+    verdict: Arc<Verdict>,
+    pending: Vec<u8>,
+    ready: Vec<u8>,
+    ready_pos: usize,
+    eof: bool,
+}
+
+impl<S> Guarded<S> {
+    pub fn new(io: S, framer: Framer, verdict: Arc<Verdict>) -> Self {
+        Guarded {
+            io,
+            framer,
+            verdict,
+            pending: Vec::new(),
+            ready: Vec::new(),
+            ready_pos: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.ready_pos < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.ready_pos);
+                buf.put_slice(&this.ready[this.ready_pos..this.ready_pos + n]);
+                this.ready_pos += n;
+                if this.ready_pos == this.ready.len() {
+                    this.ready.clear();
+                    this.ready_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.framer.refused() {
+                // Not EOF: hyper would drop the connection without answering. The marker asks
+                // for `connection: close`, so hyper closes once the refusal is written.
+                return Poll::Pending;
+            }
+            if this.pending.is_empty() {
+                if let Some(limit) = this.framer.direct_limit() {
+                    // Bodies of known length and tunnels skip the copy.
+                    let room = (buf.remaining() as u64).min(limit) as usize;
+                    let mut direct = ReadBuf::new(buf.initialize_unfilled_to(room));
+                    ready!(Pin::new(&mut this.io).poll_read(cx, &mut direct))?;
+                    let n = direct.filled().len();
+                    buf.advance(n);
+                    this.framer.passed_directly(n);
+                    return Poll::Ready(Ok(()));
+                }
+            } else {
+                let used = this
+                    .framer
+                    .process(&this.pending, &mut this.ready, &this.verdict);
+                if used > 0 {
+                    this.pending.drain(..used);
+                    continue;
+                }
+            }
+            if this.eof {
+                // The client left mid-head: hand hyper what there is; it sees the truncation.
+                this.ready.append(&mut this.pending);
+                if this.ready.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            let mut chunk = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut chunk);
+            ready!(Pin::new(&mut this.io).poll_read(cx, &mut rb))?;
+            if rb.filled().is_empty() {
+                this.eof = true;
+            }
+            this.pending.extend_from_slice(rb.filled());
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+#[path = "framing_tests.rs"]
+mod tests;

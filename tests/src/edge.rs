@@ -1,0 +1,213 @@
+//! The real `breakout-edge` process: start, reload, signal, scrape, read its access log.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crate::metrics;
+use crate::raw::http_get;
+use crate::wait::wait_for;
+
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running edge; killed on drop. Its temp dir is kept (and printed) if the test panicked.
+pub struct Edge {
+    child: Child,
+    dir: PathBuf,
+    proxy: SocketAddr,
+    admin: SocketAddr,
+    exited: Option<ExitStatus>,
+}
+
+impl Edge {
+    /// Writes `config_toml` and starts the edge on ephemeral ports; waits for its addr file.
+    pub fn start(config_toml: &str) -> Edge {
+        let dir = unique_dir();
+        let mut child = spawn(&dir, config_toml);
+        let addr_file = dir.join("addrs.json");
+        let (proxy, admin) = wait_for(START_DEADLINE, "edge writes its addr file", || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "breakout-edge exited with {status} before binding; stderr:\n{}",
+                    read(&dir.join("stderr.log"))
+                );
+            }
+            parse_addrs(&std::fs::read_to_string(&addr_file).ok()?)
+        });
+        Edge {
+            child,
+            dir,
+            proxy,
+            admin,
+            exited: None,
+        }
+    }
+
+    /// Starts the edge expecting it to fail; returns its exit status and stderr.
+    pub fn start_expecting_failure(config_toml: &str, timeout: Duration) -> (ExitStatus, String) {
+        let dir = unique_dir();
+        let mut child = spawn(&dir, config_toml);
+        let status = wait_for(timeout, "edge exits on a bad config", || {
+            child.try_wait().expect("try_wait")
+        });
+        let stderr = read(&dir.join("stderr.log"));
+        let _ = std::fs::remove_dir_all(&dir);
+        (status, stderr)
+    }
+
+    /// The proxy listener.
+    pub fn proxy(&self) -> SocketAddr {
+        self.proxy
+    }
+
+    /// The admin listener (health, readiness, metrics).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// `http://<proxy>` for curl's `-x`.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.proxy)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Rewrites the config file and sends SIGHUP.
+    pub fn reload(&self, config_toml: &str) {
+        // Write-then-rename so the edge never reads a half-written file.
+        let tmp = self.dir.join("config.toml.tmp");
+        std::fs::write(&tmp, config_toml).expect("write config");
+        std::fs::rename(&tmp, self.config_path()).expect("rename config");
+        self.signal("HUP");
+    }
+
+    /// Sends `SIG<name>` (e.g. "TERM", "HUP") with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// Body of GET /metrics on the admin listener.
+    pub fn metrics(&self) -> String {
+        let (status, body) = http_get(self.admin, "/metrics").expect("GET /metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        body
+    }
+
+    /// Value of the sample `name` whose labels are exactly `labels`.
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        metrics::find(&self.metrics(), name, labels)
+    }
+
+    /// Like [`Edge::metric`] but absent counts as 0 (counters not yet incremented).
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.metric(name, labels).unwrap_or(0.0)
+    }
+
+    /// Status of GET `path` on the admin listener, or None if it cannot be reached.
+    pub fn admin_status(&self, path: &str) -> Option<u16> {
+        http_get(self.admin, path).ok().map(|(s, _)| s)
+    }
+
+    /// Every stdout line that parses as a JSON object (the access log).
+    pub fn access_log_lines(&self) -> Vec<serde_json::Value> {
+        read(&self.dir.join("stdout.log"))
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.is_object())
+            .collect()
+    }
+
+    /// Captured stderr so far (for failure messages).
+    pub fn stderr(&self) -> String {
+        read(&self.dir.join("stderr.log"))
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(s) = self.exited {
+            return s;
+        }
+        let child = &mut self.child;
+        let s = wait_for(timeout, "edge process exits", || {
+            child.try_wait().expect("try_wait")
+        });
+        self.exited = Some(s);
+        s
+    }
+
+    /// True if the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        self.exited.is_some() || self.child.try_wait().expect("try_wait").is_some()
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "edge files kept in {}; stderr:\n{}",
+                self.dir.display(),
+                self.stderr()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn spawn(dir: &Path, config_toml: &str) -> Child {
+    let config = dir.join("config.toml");
+    std::fs::write(&config, config_toml).expect("write config");
+    let stdout = File::create(dir.join("stdout.log")).expect("create stdout.log");
+    let stderr = File::create(dir.join("stderr.log")).expect("create stderr.log");
+    Command::new(crate::binaries::edge_bin())
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--addr-file",
+        ])
+        .arg(dir.join("addrs.json"))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn breakout-edge")
+}
+
+fn parse_addrs(text: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let proxy = v.get("proxy")?.as_str()?.parse().ok()?;
+    let admin = v.get("admin")?.as_str()?.parse().ok()?;
+    Some((proxy, admin))
+}
+
+fn unique_dir() -> PathBuf {
+    crate::tmp::unique_dir("breakout-edge")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
