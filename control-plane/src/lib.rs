@@ -6,5 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
 pub mod state;
 pub mod store;

@@ -4,14 +4,27 @@ use std::path::PathBuf;
 
 /// Path of `breakout-edge`: `$BREAKOUT_EDGE_BIN`, else `target/<profile>/breakout-edge`.
 pub fn edge_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BREAKOUT_EDGE_BIN") {
+    bin("breakout-edge", "BREAKOUT_EDGE_BIN")
+}
+
+/// Path of `breakout-control`: `$BREAKOUT_CONTROL_BIN`, else next to the test executable.
+pub fn control_bin() -> PathBuf {
+    bin("breakout-control", "BREAKOUT_CONTROL_BIN")
+}
+
+/// Path of `breakoutctl`: `$BREAKOUTCTL_BIN`, else next to the test executable.
+pub fn ctl_bin() -> PathBuf {
+    bin("breakoutctl", "BREAKOUTCTL_BIN")
+}
+
+fn bin(name: &str, env: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
-    let bin = profile_dir().join(format!("breakout-edge{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not found: run `cargo build --workspace` first (cargo test --workspace builds it) \
-         or set BREAKOUT_EDGE_BIN",
+        "{} not found: run `cargo build --workspace --bins` first (.ci/run does) or set {env}",
         bin.display()
     );
     bin

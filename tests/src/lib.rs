@@ -6,6 +6,7 @@
 
 pub mod binaries;
 pub mod config;
+pub mod control;
 pub mod curl;
 pub mod echo;
 pub mod edge;

@@ -1,1 +1,252 @@
-//! HTTP API (being written).
+//! The control plane's HTTP API (see `docs/api.md`), over any [`Store`].
+//!
+//! Every route is declared once in [`endpoints`]; the router, the per-route middleware
+//! (forwarding to the leader, request metrics labelled by route template) and the OpenAPI test
+//! all read that table.
+
+pub mod audit;
+pub mod auth;
+pub mod cluster;
+pub mod error;
+pub mod extract;
+pub mod forward;
+pub mod lists;
+pub mod metrics;
+pub mod openapi;
+pub mod regions;
+pub mod reply;
+pub mod tenants;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::handler::Handler;
+use axum::routing::{self, MethodRouter};
+use axum::{middleware, Router};
+use http::Method;
+
+use self::auth::{AdminKey, Principal};
+use self::error::{ApiError, ApiResult};
+use self::metrics::ApiMetrics;
+use crate::state::{Command, Outcome, Request, State};
+use crate::store::{Consistency, NodeAddr, Store};
+
+/// How long a forwarded request or a node probe may take before the caller gets an error.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+pub struct ApiContext {
+    pub store: Arc<dyn Store>,
+    pub node_id: u64,
+    /// This node's advertised addresses.
+    pub addr: NodeAddr,
+    pub(crate) admin_key: AdminKey,
+    pub metrics: ApiMetrics,
+    /// For forwarding to the leader and probing joining nodes.
+    pub client: reqwest::Client,
+}
+
+/// Why the API could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("registering API metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl ApiContext {
+    /// `admin_token` is the operator's bearer token (only its hash is kept); the API's metrics
+    /// are registered in `registry`, which `/metrics` serves whole.
+    pub fn new(
+        store: Arc<dyn Store>,
+        node_id: u64,
+        addr: NodeAddr,
+        admin_token: &str,
+        registry: prometheus::Registry,
+    ) -> Result<Self, SetupError> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(PEER_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .build()?;
+        Ok(Self {
+            store,
+            node_id,
+            addr,
+            admin_key: AdminKey::new(admin_token),
+            metrics: ApiMetrics::new(registry)?,
+            client,
+        })
+    }
+
+    /// Also exports the store's commit index (read through `f` at scrape time).
+    pub fn with_commit_index(
+        mut self,
+        f: impl Fn() -> Option<u64> + Send + Sync + 'static,
+    ) -> Result<Self, SetupError> {
+        self.metrics = self.metrics.with_commit_index(Box::new(f))?;
+        Ok(self)
+    }
+
+    /// Proposes `command` as `principal`; the new store version, or the rejection as an error.
+    pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
+        let req = Request {
+            actor: principal.actor(),
+            at_ms: now_ms(),
+            command,
+        };
+        match self.store.write(req).await?.outcome {
+            Outcome::Done { version } => Ok(version),
+            Outcome::Rejected { kind, message } => Err(ApiError::rejected(kind, message)),
+        }
+    }
+
+    pub async fn read(&self, consistency: Consistency) -> ApiResult<Arc<State>> {
+        Ok(self.store.read(consistency).await?)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The API router, with state applied.
+pub fn router(ctx: Arc<ApiContext>) -> Router {
+    let mut router = Router::new();
+    for ep in endpoints() {
+        let scope = forward::RouteScope {
+            route: ep.path,
+            ctx: Arc::clone(&ctx),
+        };
+        let layer = middleware::from_fn_with_state(scope, forward::per_route);
+        router = router.route(ep.path, ep.handler.route_layer(layer));
+    }
+    router
+        .fallback(unmatched)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(ctx)
+}
+
+/// Every `(method, route template)` the router serves.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    endpoints()
+        .into_iter()
+        .map(|ep| (ep.verb.method(), ep.path))
+        .collect()
+}
+
+async fn unmatched(
+    axum::extract::State(ctx): axum::extract::State<Arc<ApiContext>>,
+    method: Method,
+) -> ApiError {
+    let err = ApiError::NotFound("no such route".into());
+    ctx.metrics.observe("unmatched", &method, err.status());
+    err
+}
+
+async fn method_not_allowed(
+    axum::extract::State(ctx): axum::extract::State<Arc<ApiContext>>,
+    method: Method,
+) -> ApiError {
+    let err = ApiError::MethodNotAllowed;
+    ctx.metrics.observe("unmatched", &method, err.status());
+    err
+}
+
+type Ctx = Arc<ApiContext>;
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+}
+
+struct Endpoint {
+    verb: Verb,
+    path: &'static str,
+    handler: MethodRouter<Ctx>,
+}
+
+fn ep<H: Handler<T, Ctx>, T: 'static>(verb: Verb, path: &'static str, h: H) -> Endpoint {
+    let handler = match verb {
+        Verb::Get => routing::get(h),
+        Verb::Post => routing::post(h),
+        Verb::Put => routing::put(h),
+        Verb::Patch => routing::patch(h),
+        Verb::Delete => routing::delete(h),
+    };
+    Endpoint {
+        verb,
+        path,
+        handler,
+    }
+}
+
+/// The route table.
+fn endpoints() -> Vec<Endpoint> {
+    use Verb::*;
+    const TENANT: &str = "/v1/tenants/{id}";
+    const LIST: &str = "/v1/tenants/{id}/lists/{name}";
+    vec![
+        ep(Get, "/healthz", cluster::healthz),
+        ep(Get, "/readyz", cluster::readyz),
+        ep(Get, "/metrics", metrics::scrape),
+        ep(Get, "/openapi.json", openapi::serve),
+        ep(Get, "/v1/cluster/self", cluster::whoami),
+        ep(Get, "/v1/cluster/status", cluster::status),
+        ep(Post, "/v1/cluster/nodes", cluster::add_node),
+        ep(Delete, "/v1/cluster/nodes/{id}", cluster::remove_node),
+        ep(Get, "/v1/regions", regions::list),
+        ep(Post, "/v1/regions", regions::create),
+        ep(Delete, "/v1/regions/{name}", regions::delete),
+        ep(Get, "/v1/tenants", tenants::list),
+        ep(Post, "/v1/tenants", tenants::create),
+        ep(Get, TENANT, tenants::get),
+        ep(Patch, TENANT, tenants::patch),
+        ep(Delete, TENANT, tenants::delete),
+        ep(
+            Put,
+            "/v1/tenants/{id}/source-cidrs",
+            tenants::put_source_cidrs,
+        ),
+        ep(Put, "/v1/tenants/{id}/rules", tenants::put_rules),
+        ep(Put, "/v1/tenants/{id}/upstreams", tenants::put_upstreams),
+        ep(
+            Put,
+            "/v1/tenants/{id}/default-action",
+            tenants::put_default_action,
+        ),
+        ep(
+            Put,
+            "/v1/tenants/{id}/session-limit",
+            tenants::put_session_limit,
+        ),
+        ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
+        ep(Get, LIST, lists::get),
+        ep(Put, LIST, lists::put),
+        ep(Delete, LIST, lists::delete),
+        ep(Post, "/v1/tokens", tokens::create),
+        ep(Get, "/v1/tokens", tokens::list),
+        ep(Delete, "/v1/tokens/{id}", tokens::revoke),
+        ep(Get, "/v1/audit", audit::list),
+    ]
+}

@@ -1,5 +1,6 @@
-//! `breakoutctl`: the operator CLI (being written).
-fn main() {
-    eprintln!("breakoutctl: not implemented yet");
-    std::process::exit(2);
+//! `breakoutctl`: the operator CLI for the Breakout control plane (see `docs/api.md`).
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    breakout_control::cli::main()
 }

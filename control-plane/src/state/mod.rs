@@ -10,6 +10,25 @@ use std::net::Ipv4Addr;
 use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
 use serde::{Deserialize, Serialize};
 
+mod apply;
+mod lists;
+mod read;
+mod regions;
+mod tenants;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use apply::apply;
+pub use read::region_policy;
+
+/// How many audit events the state keeps; older ones are dropped, oldest first.
+pub const AUDIT_KEEP: usize = 10_000;
+
+/// Most entries one named list may hold (the edge compiles every list into its matcher).
+pub const MAX_LIST_ENTRIES: usize = 100_000;
+
 /// Everything the control plane stores.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -80,17 +99,47 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    CreateRegion { name: String, description: Option<String> },
+    CreateRegion {
+        name: String,
+        description: Option<String>,
+    },
     /// Refused while any tenant is pinned to the region.
-    DeleteRegion { name: String },
+    DeleteRegion {
+        name: String,
+    },
     /// `tenant.region` must name an existing region.
-    CreateTenant { tenant: Tenant },
-    UpdateTenant { id: String, if_match: Option<u64>, patch: TenantPatch },
-    DeleteTenant { id: String, if_match: Option<u64> },
-    PutList { tenant: String, name: String, list: NamedList, if_match: Option<u64> },
-    DeleteList { tenant: String, name: String, if_match: Option<u64> },
-    CreateToken { id: String, tenant: String, hash: String, label: Option<String> },
-    RevokeToken { id: String },
+    CreateTenant {
+        tenant: Tenant,
+    },
+    UpdateTenant {
+        id: String,
+        if_match: Option<u64>,
+        patch: TenantPatch,
+    },
+    DeleteTenant {
+        id: String,
+        if_match: Option<u64>,
+    },
+    PutList {
+        tenant: String,
+        name: String,
+        list: NamedList,
+        if_match: Option<u64>,
+    },
+    DeleteList {
+        tenant: String,
+        name: String,
+        if_match: Option<u64>,
+    },
+    CreateToken {
+        id: String,
+        tenant: String,
+        hash: String,
+        label: Option<String>,
+    },
+    RevokeToken {
+        id: String,
+    },
 }
 
 /// Fields of a tenant to replace; `None` leaves a field as it is. The region cannot change
@@ -118,8 +167,13 @@ pub struct TenantPatch {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
     /// Applied at `version` (the log index of the write).
-    Done { version: u64 },
-    Rejected { kind: RejectKind, message: String },
+    Done {
+        version: u64,
+    },
+    Rejected {
+        kind: RejectKind,
+        message: String,
+    },
 }
 
 /// Why a write was refused; the API maps each kind to one status code.
@@ -134,11 +188,4 @@ pub enum RejectKind {
     Conflict,
     /// 412: `If-Match` named another version.
     PreconditionFailed,
-}
-
-/// Applies `req` as log entry `index`. Pure and deterministic.
-pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
-    let _ = req;
-    state.version = index;
-    Outcome::Rejected { kind: RejectKind::Invalid, message: "not implemented yet".into() }
 }

@@ -9,6 +9,9 @@ use tokio::sync::watch;
 
 use crate::state::{Outcome, Request, State};
 
+pub mod memory;
+pub mod raft;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How fresh a read must be.
@@ -33,7 +36,10 @@ pub struct Applied {
 pub enum StoreError {
     /// This node is not the leader; `leader_api` is the leader's API address when known.
     #[error("not the leader (leader: {leader_api:?})")]
-    NotLeader { leader_id: Option<u64>, leader_api: Option<String> },
+    NotLeader {
+        leader_id: Option<u64>,
+        leader_api: Option<String>,
+    },
     /// No leader right now (election in progress, no quorum).
     #[error("no leader available: {0}")]
     Unavailable(String),
@@ -83,7 +89,8 @@ pub trait Store: Send + Sync + 'static {
     fn read(&self, consistency: Consistency) -> BoxFuture<'_, Result<Arc<State>, StoreError>>;
     fn status(&self) -> BoxFuture<'_, Result<ClusterStatus, StoreError>>;
     /// Adds a node: as a learner first, then as a voter once it has caught up.
-    fn add_node(&self, id: u64, addr: NodeAddr) -> BoxFuture<'_, Result<ClusterStatus, StoreError>>;
+    fn add_node(&self, id: u64, addr: NodeAddr)
+        -> BoxFuture<'_, Result<ClusterStatus, StoreError>>;
     fn remove_node(&self, id: u64) -> BoxFuture<'_, Result<ClusterStatus, StoreError>>;
     /// The applied version, updated after every apply (for watchers such as distribution).
     fn subscribe(&self) -> watch::Receiver<u64>;

@@ -1,0 +1,208 @@
+//! Who is calling: the operator (the admin token) or a tenant (`bk_<id>_<secret>`), and what each
+//! may see. Tokens are compared in constant time and never logged.
+//!
+//! A tenant asking about another tenant gets 404, exactly as for a tenant that does not exist,
+//! so tokens cannot probe which tenants exist; operator-only routes answer 403.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::ApiContext;
+use crate::store::Consistency;
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Operator,
+    /// A tenant token; the tenant's id.
+    Tenant(String),
+}
+
+impl Principal {
+    /// The `actor` recorded in the audit log.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Operator => "operator".to_string(),
+            Principal::Tenant(id) => format!("tenant:{id}"),
+        }
+    }
+}
+
+/// The prefix of every tenant token.
+pub const TOKEN_PREFIX: &str = "bk_";
+
+/// Hex SHA-256, as token hashes are stored.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Equality whose time depends only on the lengths, not on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The SHA-256 of the admin token, kept so that comparing never leaks its length.
+pub struct AdminKey([u8; 32]);
+
+impl AdminKey {
+    pub fn new(token: &str) -> Self {
+        AdminKey(Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        constant_time_eq(&digest, &self.0)
+    }
+}
+
+impl FromRequestParts<Arc<ApiContext>> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        if ctx.admin_key.matches(presented) {
+            return Ok(Principal::Operator);
+        }
+        let (id, secret) = presented
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .ok_or(ApiError::Unauthorized)?;
+        // Stale on purpose: authenticating must not need the leader. A token revoked a moment
+        // ago may work on a lagging follower until it catches up.
+        let state = ctx.store.read(Consistency::Stale).await?;
+        let record = state.tokens.get(id).ok_or(ApiError::Unauthorized)?;
+        if constant_time_eq(
+            sha256_hex(secret.as_bytes()).as_bytes(),
+            record.hash.as_bytes(),
+        ) {
+            Ok(Principal::Tenant(record.tenant.clone()))
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The operator, for routes only the operator may use (403 for tenant tokens).
+pub struct Operator;
+
+impl FromRequestParts<Arc<ApiContext>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        match Principal::from_request_parts(parts, ctx).await? {
+            Principal::Operator => Ok(Operator),
+            Principal::Tenant(_) => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// May read the tenant named by the `{id}` path segment: the operator, or that tenant's token.
+pub struct TenantReader(pub Principal);
+
+impl FromRequestParts<Arc<ApiContext>> for TenantReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, ctx).await?;
+        check_scope(parts, &principal).await?;
+        Ok(TenantReader(principal))
+    }
+}
+
+/// May write the tenant named by `{id}`: the operator only. A tenant token gets 404 for another
+/// tenant (as if it did not exist) and 403 for its own.
+pub struct TenantWriter(pub Principal);
+
+impl FromRequestParts<Arc<ApiContext>> for TenantWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, ctx).await?;
+        check_scope(parts, &principal).await?;
+        match principal {
+            Principal::Operator => Ok(TenantWriter(principal)),
+            Principal::Tenant(_) => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// 404 unless `principal` may see the tenant named by the `{id}` path segment.
+async fn check_scope(parts: &mut Parts, principal: &Principal) -> Result<(), ApiError> {
+    let Principal::Tenant(own) = principal else {
+        return Ok(());
+    };
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let id = params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v);
+    if id == Some(own.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no such tenant".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_contents_and_lengths() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn admin_key_matches_only_the_token() {
+        let key = AdminKey::new("s3cret");
+        assert!(key.matches("s3cret"));
+        assert!(!key.matches("s3cret "));
+    }
+}

@@ -1,0 +1,166 @@
+//! The one place where failures become HTTP answers: `{"error": {"code", "message"}}`, one
+//! status per kind.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+use crate::state::RejectKind;
+use crate::store::StoreError;
+
+/// Why a request failed, as the client should see it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `invalid`: the payload, path or query is wrong (the message names the field).
+    #[error("{0}")]
+    Invalid(String),
+    /// 401 `unauthorized`
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// 403 `forbidden`
+    #[error("this token may not do that")]
+    Forbidden,
+    /// 404 `not_found`
+    #[error("{0}")]
+    NotFound(String),
+    /// 405 `method_not_allowed`
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 `conflict`
+    #[error("{0}")]
+    Conflict(String),
+    /// 412 `precondition_failed`
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413 `too_large`
+    #[error("request body larger than {0} bytes")]
+    TooLarge(usize),
+    /// Another node leads; the router forwards the request there (see `forward`).
+    #[error("not the leader; the leader is at {0}")]
+    NotLeader(String),
+    /// 503 `no_leader` with `Retry-After: 1`.
+    #[error("{0}")]
+    NoLeader(String),
+    /// 500 `internal`: the store failed; details go to the log, not to the client.
+    #[error("internal error")]
+    Internal,
+}
+
+/// Marks a response whose request should be forwarded to the leader at this API address.
+/// Set by [`ApiError::NotLeader`]; consumed by the per-route middleware.
+#[derive(Clone, Debug)]
+pub struct ForwardTo(pub String);
+
+impl ApiError {
+    /// A business rejection from `apply`.
+    pub fn rejected(kind: RejectKind, message: String) -> Self {
+        match kind {
+            RejectKind::Invalid => ApiError::Invalid(message),
+            RejectKind::NotFound => ApiError::NotFound(message),
+            RejectKind::Conflict => ApiError::Conflict(message),
+            RejectKind::PreconditionFailed => ApiError::PreconditionFailed(message),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid(_) => "invalid",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
+            ApiError::Internal => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotLeader {
+                leader_api: Some(api),
+                ..
+            } => ApiError::NotLeader(api),
+            StoreError::NotLeader {
+                leader_api: None, ..
+            } => ApiError::NoLeader("no leader is known; retry shortly".into()),
+            StoreError::Unavailable(why) => ApiError::NoLeader(format!("no leader: {why}")),
+            StoreError::Invalid(why) => ApiError::Invalid(why),
+            StoreError::Fatal(why) => {
+                tracing::error!(error = %why, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let mut resp = (self.status(), Json(body)).into_response();
+        if let ApiError::NotLeader(_) | ApiError::NoLeader(_) = self {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::NotLeader(api) = self {
+            resp.extensions_mut().insert(ForwardTo(api));
+        }
+        resp
+    }
+}
+
+/// A handler's result.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reject_kind_maps_to_its_status() {
+        let cases = [
+            (RejectKind::Invalid, 400),
+            (RejectKind::NotFound, 404),
+            (RejectKind::Conflict, 409),
+            (RejectKind::PreconditionFailed, 412),
+        ];
+        for (kind, status) in cases {
+            assert_eq!(
+                ApiError::rejected(kind, "x".into()).status().as_u16(),
+                status
+            );
+        }
+    }
+
+    #[test]
+    fn not_leader_without_address_is_no_leader_with_retry_after() {
+        let err = ApiError::from(StoreError::NotLeader {
+            leader_id: None,
+            leader_api: None,
+        });
+        let resp = err.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
+        assert!(resp.extensions().get::<ForwardTo>().is_none());
+    }
+}

@@ -1,0 +1,193 @@
+//! Extractors whose rejections are [`ApiError`]s, so axum's plain-text rejections never reach a
+//! client: JSON bodies, path segments, query strings, `If-Match`.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::store::Consistency;
+
+/// The largest request body accepted (a tenant with big vendor lists stays well below).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// A JSON body. Any `Content-Type` is accepted; a body that is not JSON, or not the expected
+/// shape, is a 400 `invalid` whose message carries serde's path to the field and its complaint
+/// (e.g. `source_cidrs[0]: "2001:db8::/32" is IPv6; …`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiBody(body) = ApiBody::from_request(req, state).await?;
+        parse_json(&body).map(ApiJson)
+    }
+}
+
+/// The raw body, up to [`MAX_BODY`] bytes (413 `too_large` beyond).
+pub struct ApiBody(pub Bytes);
+
+/// Where [`ApiBody`] leaves a copy of the body it read, so that the request can still be
+/// forwarded to the leader after the handler consumed it. Put into the request's extensions by
+/// the per-route middleware; the body is only read by handlers, after authentication.
+#[derive(Clone, Default)]
+pub struct BodySlot(pub Arc<OnceLock<Bytes>>);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let slot = req.extensions().get::<BodySlot>().cloned();
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+        if let Some(BodySlot(slot)) = slot {
+            let _ = slot.set(body.clone());
+        }
+        Ok(ApiBody(body))
+    }
+}
+
+/// Parses a JSON body into `T`, mapping every failure to a 400 `invalid` naming the field.
+pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    use axum::extract::rejection::JsonRejection;
+    axum::Json::<T>::from_bytes(body)
+        .map(|j| j.0)
+        .map_err(|rejection| {
+            let (what, text) = match &rejection {
+                JsonRejection::JsonDataError(e) => ("wrong shape", e.body_text()),
+                JsonRejection::JsonSyntaxError(e) => ("not JSON", e.body_text()),
+                other => ("unreadable", other.body_text()),
+            };
+            // axum's text is "<generic sentence>: <serde path>: <serde message>"; keep the detail.
+            let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
+            // A policy error with an empty field path leaves an empty segment: "[0]: : why".
+            let detail = detail.replace(": : ", ": ");
+            ApiError::Invalid(format!("request body is {what}: {detail}"))
+        })
+}
+
+/// Path parameters; a segment of the wrong type is a 400 `invalid`.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| ApiError::Invalid(e.body_text()))
+    }
+}
+
+/// A query string; unknown parameters are ignored, malformed known ones are a 400 `invalid`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::Invalid(e.body_text()))
+    }
+}
+
+/// `?stale=true`: read this node's state instead of a linearizable read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReadOpts {
+    pub stale: bool,
+}
+
+impl ReadOpts {
+    pub fn consistency(&self) -> Consistency {
+        if self.stale {
+            Consistency::Stale
+        } else {
+            Consistency::Linearizable
+        }
+    }
+}
+
+/// `If-Match: "12"` (quoted or bare; `*` or absent means no precondition).
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(http::header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(parse_if_match)
+                .map(IfMatch)
+                .ok_or_else(|| {
+                    ApiError::Invalid(
+                        "If-Match: expected a version such as \"12\" (quoted or bare) or *".into(),
+                    )
+                }),
+        }
+    }
+}
+
+/// `Some(None)` for `*`, `Some(Some(v))` for a version, `None` when unparsable.
+fn parse_if_match(raw: &str) -> Option<Option<u64>> {
+    let raw = raw.trim();
+    if raw == "*" {
+        return Some(None);
+    }
+    let unquoted = match raw.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"')?,
+        None => raw,
+    };
+    unquoted.parse().ok().map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_takes_quoted_bare_and_star() {
+        assert_eq!(parse_if_match("\"12\""), Some(Some(12)));
+        assert_eq!(parse_if_match(" 7 "), Some(Some(7)));
+        assert_eq!(parse_if_match("*"), Some(None));
+        assert_eq!(parse_if_match("\"12"), None);
+        assert_eq!(parse_if_match("W/\"12\""), None);
+        assert_eq!(parse_if_match("twelve"), None);
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            limit: u32,
+        }
+        let err = parse_json::<Body>(&Bytes::from_static(br#"{"limit": "x"}"#));
+        let Err(ApiError::Invalid(message)) = err else {
+            panic!("expected invalid: {err:?}")
+        };
+        assert!(message.contains("limit"), "{message}");
+        let err = parse_json::<Body>(&Bytes::from_static(b"{nope"));
+        assert!(matches!(err, Err(ApiError::Invalid(m)) if m.contains("not JSON")));
+    }
+}

@@ -1,0 +1,112 @@
+//! The per-route middleware: replays on the leader a request this node cannot serve (a write,
+//! or a linearizable read, on a follower), relays the leader's answer, and counts every answer
+//! by route template.
+//!
+//! Forwarding is one hop: the forwarded request carries `X-Breakout-Forwarded: 1`, and a node
+//! that receives such a request while not leading answers 503 `no_leader` instead of forwarding
+//! again, so two nodes that disagree about the leader cannot bounce a request between them.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use super::error::{ApiError, ForwardTo};
+use super::extract::BodySlot;
+use super::reply::VERSION_HEADER;
+use super::ApiContext;
+
+/// Marks a request forwarded by a follower (and the relayed answer).
+pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
+
+/// Request headers replayed on the leader.
+const REQUEST_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::IF_MATCH,
+];
+
+/// Which route a request matched, for the middleware.
+#[derive(Clone)]
+pub struct RouteScope {
+    pub route: &'static str,
+    pub ctx: Arc<ApiContext>,
+}
+
+/// Runs the handler; forwards to the leader when it answers [`ApiError::NotLeader`].
+pub async fn per_route(State(scope): State<RouteScope>, mut req: Request, next: Next) -> Response {
+    let (method, uri, headers) = (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    );
+    let slot = BodySlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut resp = next.run(req).await;
+    if let Some(ForwardTo(leader)) = resp.extensions_mut().remove::<ForwardTo>() {
+        resp = if headers.contains_key(&FORWARDED_HEADER) {
+            let why = "forwarded request reached a node that does not lead; retry shortly";
+            ApiError::NoLeader(why.into()).into_response()
+        } else {
+            // Handlers that take no body (reads, deletes) left the slot empty.
+            let body = slot.0.get().cloned().unwrap_or_default();
+            relay(&scope.ctx, &leader, &method, &uri, &headers, body).await
+        };
+    }
+    scope
+        .ctx
+        .metrics
+        .observe(scope.route, &method, resp.status());
+    resp
+}
+
+/// Replays the request on the leader at `leader_api` and relays its answer.
+async fn relay(
+    ctx: &ApiContext,
+    leader_api: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = ctx
+        .client
+        .request(method.clone(), format!("http://{leader_api}{path}"))
+        .header(FORWARDED_HEADER.clone(), HeaderValue::from_static("1"))
+        .body(body);
+    for name in &REQUEST_HEADERS {
+        if let Some(value) = headers.get(name) {
+            req = req.header(name.clone(), value.clone());
+        }
+    }
+    let unreachable = |e: reqwest::Error| {
+        // reqwest's message names the URL (path and query), never the headers.
+        tracing::warn!(leader = leader_api, error = %e, "forwarding to the leader failed");
+        ApiError::NoLeader(format!("the leader at {leader_api} did not answer")).into_response()
+    };
+    let upstream = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return unreachable(e),
+    };
+    let status = upstream.status();
+    let mut relayed = HeaderMap::new();
+    for name in [
+        &VERSION_HEADER,
+        &header::ETAG,
+        &header::CONTENT_TYPE,
+        &header::RETRY_AFTER,
+    ] {
+        if let Some(value) = upstream.headers().get(name) {
+            relayed.insert(name.clone(), value.clone());
+        }
+    }
+    relayed.insert(FORWARDED_HEADER.clone(), HeaderValue::from_static("1"));
+    match upstream.bytes().await {
+        Ok(body) => (status, relayed, body).into_response(),
+        Err(e) => unreachable(e),
+    }
+}

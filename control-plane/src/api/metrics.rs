@@ -1,0 +1,120 @@
+//! `/metrics`: Raft gauges refreshed from `Store::status` at scrape time, and API request
+//! counts labelled by route template (never the raw path, which would carry ids).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{header, Method, StatusCode};
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use super::ApiContext;
+
+/// The API's metrics and the registry `/metrics` serves (which may hold others, e.g. the Raft
+/// store's apply histogram).
+pub struct ApiMetrics {
+    registry: Registry,
+    term: IntGauge,
+    leader: IntGauge,
+    is_leader: IntGauge,
+    last_log_index: IntGauge,
+    applied_index: IntGauge,
+    /// Only when the store can tell its commit index (`Store::status` does not carry it).
+    commit_index: Option<(IntGauge, CommitIndexFn)>,
+    requests: IntCounterVec,
+}
+
+/// Reads the store's commit index at scrape time.
+pub type CommitIndexFn = Box<dyn Fn() -> Option<u64> + Send + Sync>;
+
+impl ApiMetrics {
+    pub fn new(registry: Registry) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "breakout_control_api_requests_total",
+                "API requests answered",
+            ),
+            &["route", "method", "status"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        Ok(Self {
+            term: gauge("breakout_control_raft_term", "Current Raft term")?,
+            leader: gauge(
+                "breakout_control_raft_leader",
+                "Leader node id (0: none known)",
+            )?,
+            is_leader: gauge("breakout_control_raft_is_leader", "1 if this node leads")?,
+            last_log_index: gauge(
+                "breakout_control_raft_last_log_index",
+                "Index of the last entry in this node's log",
+            )?,
+            applied_index: gauge(
+                "breakout_control_raft_applied_index",
+                "Index of the last entry applied on this node (the store version)",
+            )?,
+            commit_index: None,
+            requests,
+            registry,
+        })
+    }
+
+    /// Exports `breakout_control_raft_commit_index`, read through `f` at scrape time.
+    pub fn with_commit_index(mut self, f: CommitIndexFn) -> Result<Self, prometheus::Error> {
+        let g = IntGauge::new(
+            "breakout_control_raft_commit_index",
+            "Index of the last entry known committed",
+        )?;
+        self.registry.register(Box::new(g.clone()))?;
+        self.commit_index = Some((g, f));
+        Ok(self)
+    }
+
+    /// Counts one answered request. `route` is the route template, e.g. `/v1/tenants/{id}`.
+    pub fn observe(&self, route: &str, method: &Method, status: StatusCode) {
+        self.requests
+            .with_label_values(&[route, method.as_str(), status.as_str()])
+            .inc();
+    }
+
+    async fn refresh(&self, ctx: &ApiContext) {
+        let gauge = |v: Option<u64>| i64::try_from(v.unwrap_or(0)).unwrap_or(i64::MAX);
+        if let Some((g, f)) = &self.commit_index {
+            g.set(gauge(f()));
+        }
+        match ctx.store.status().await {
+            Ok(s) => {
+                self.term.set(gauge(Some(s.term)));
+                self.leader.set(gauge(s.leader));
+                self.is_leader.set(i64::from(s.leader == Some(ctx.node_id)));
+                self.last_log_index.set(gauge(s.last_log_index));
+                self.applied_index.set(gauge(s.last_applied));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the store status for /metrics");
+                self.leader.set(0);
+                self.is_leader.set(0);
+            }
+        }
+    }
+}
+
+/// `GET /metrics` (no auth): Prometheus text format.
+pub async fn scrape(State(ctx): State<Arc<ApiContext>>) -> Response {
+    ctx.metrics.refresh(&ctx).await;
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    if let Err(e) = encoder.encode(&ctx.metrics.registry.gather(), &mut body) {
+        tracing::error!(error = %e, "encoding metrics");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,321 @@
+//! `/openapi.json`: the API described as OpenAPI 3.0, written by hand next to `docs/api.md`.
+//! A test checks that every route of the router appears here with its method.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// `GET /openapi.json` (no auth).
+pub async fn serve() -> Json<Arc<Value>> {
+    static DOC: OnceLock<Arc<Value>> = OnceLock::new();
+    Json(Arc::clone(DOC.get_or_init(|| Arc::new(document()))))
+}
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn param(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn answer(description: &str, s: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": s } } })
+}
+
+/// One operation: by default authenticated, answering 200 with `answer`.
+struct Op {
+    summary: &'static str,
+    params: &'static [&'static str],
+    body: Option<Value>,
+    status: &'static str,
+    answer: Value,
+    auth: bool,
+}
+
+impl Op {
+    fn new(summary: &'static str, answer: Value) -> Self {
+        Op {
+            summary,
+            params: &[],
+            body: None,
+            status: "200",
+            answer,
+            auth: true,
+        }
+    }
+
+    fn params(self, params: &'static [&'static str]) -> Self {
+        Op { params, ..self }
+    }
+
+    fn body(self, body: Value) -> Self {
+        Op {
+            body: Some(body),
+            ..self
+        }
+    }
+
+    fn created(self) -> Self {
+        Op {
+            status: "201",
+            ..self
+        }
+    }
+
+    /// No `Authorization` needed.
+    fn open(self) -> Self {
+        Op {
+            auth: false,
+            ..self
+        }
+    }
+
+    /// Every operation may answer the error shape; authenticated ones also 401-412.
+    fn build(self) -> Value {
+        let error = json!({ "$ref": "#/components/responses/Error" });
+        let mut responses = json!({ self.status: answer("success", self.answer) });
+        let codes: &[&str] = if self.auth {
+            &["400", "401", "403", "404", "409", "412", "503"]
+        } else {
+            &["503"]
+        };
+        for code in codes {
+            responses[*code] = error.clone();
+        }
+        let params: Vec<Value> = self.params.iter().map(|p| param(p)).collect();
+        let mut op =
+            json!({ "summary": self.summary, "parameters": params, "responses": responses });
+        if let Some(body) = self.body {
+            op["requestBody"] =
+                json!({ "required": true, "content": { "application/json": { "schema": body } } });
+        }
+        if !self.auth {
+            op["security"] = json!([]);
+        }
+        op
+    }
+}
+
+fn written(extra: &[(&str, Value)]) -> Value {
+    let mut props = json!({ "version": { "type": "integer", "minimum": 0 } });
+    for (k, v) in extra {
+        props[*k] = v.clone();
+    }
+    json!({ "type": "object", "required": ["version"], "properties": props })
+}
+
+fn items(s: Value) -> Value {
+    let version = json!({ "type": "integer" });
+    json!({ "type": "object", "properties": { "version": version, "items": array(s) } })
+}
+
+fn array(s: Value) -> Value {
+    json!({ "type": "array", "items": s })
+}
+
+/// A closed object (`additionalProperties: false`, as the `deny_unknown_fields` bodies are).
+fn object(props: Value, required: &[&str]) -> Value {
+    let mut o = json!({ "type": "object", "additionalProperties": false, "properties": props });
+    // OpenAPI 3.0 wants a non-empty `required` or none at all.
+    if !required.is_empty() {
+        o["required"] = json!(required);
+    }
+    o
+}
+
+fn paths() -> Value {
+    let obj = || json!({ "type": "object" });
+    let tenant = || written(&[("tenant", schema("TenantView"))]);
+    let version = || written(&[]);
+    let cluster = || schema("ClusterStatus");
+    let upstreams = json!({ "type": "object", "additionalProperties": { "type": "string" } });
+    let action = object(json!({ "action": schema("Action") }), &["action"]);
+    let limit = json!({ "session_limit": { "type": "integer", "minimum": 0 } });
+    let limit = object(limit, &["session_limit"]);
+    let lists = json!({ "type": "object", "additionalProperties": schema("NamedList") });
+    let list_body = json!({ "oneOf": [array(json!({ "type": "string" })), schema("NamedList")] });
+    let region = written(&[("region", schema("Region"))]);
+    let id_if: &'static [&'static str] = &["id", "IfMatch"];
+    let list_if: &'static [&'static str] = &["id", "name", "IfMatch"];
+    let put = |summary, body| Op::new(summary, tenant()).params(id_if).body(body).build();
+    let mut paths = json!({
+        "/healthz": { "get": Op::new("Liveness", obj()).open().build() },
+        "/readyz": { "get": Op::new("Ready when a leader is known", obj()).open().build() },
+        "/metrics": { "get": Op::new("Prometheus text format", obj()).open().build() },
+        "/openapi.json": { "get": Op::new("This document", obj()).open().build() },
+        "/v1/cluster/self": { "get": Op::new("This node", schema("SelfInfo")).open().build() },
+        "/v1/cluster/status": { "get": Op::new("Cluster status", cluster()).build() },
+        "/v1/cluster/nodes": { "post": Op::new("Add a node: learner, then voter", cluster())
+            .body(schema("NewNode")).build() },
+        "/v1/cluster/nodes/{id}": {
+            "delete": Op::new("Remove a node", cluster()).params(&["nodeId"]).build() },
+        "/v1/regions": {
+            "get": Op::new("Regions", items(schema("Region"))).params(&["stale"]).build(),
+            "post": Op::new("Create a region", region).body(schema("NewRegion")).created().build(),
+        },
+        "/v1/regions/{name}": { "delete": Op::new("Delete a region (409 while tenants use it)",
+            version()).params(&["name"]).build() },
+        "/v1/tenants": {
+            "get": Op::new("Tenants", items(schema("TenantView"))).params(&["stale"]).build(),
+            "post": Op::new("Create a tenant (region required)", tenant())
+                .body(schema("Tenant")).created().build(),
+        },
+        "/v1/tenants/{id}": {
+            "get": Op::new("A tenant, with ETag: \"<changed_version>\"", schema("TenantView"))
+                .params(&["id", "stale"]).build(),
+            "patch": Op::new("Change some fields", tenant()).params(id_if)
+                .body(schema("TenantPatch")).build(),
+            "delete": Op::new("Delete a tenant", version()).params(id_if).build(),
+        },
+        "/v1/tenants/{id}/source-cidrs": {
+            "put": put("Replace the source CIDRs (IPv4 only)", array(schema("SourceCidr"))) },
+        "/v1/tenants/{id}/rules": { "put": put("Replace the rules", array(schema("Rule"))) },
+        "/v1/tenants/{id}/upstreams": { "put": put("Replace the upstreams", upstreams) },
+        "/v1/tenants/{id}/default-action": { "put": put("Set the default action", action) },
+        "/v1/tenants/{id}/session-limit": { "put": put("Set the session limit", limit) },
+        "/v1/tenants/{id}/lists": {
+            "get": Op::new("A tenant's lists", lists).params(&["id", "stale"]).build() },
+        "/v1/tenants/{id}/lists/{name}": {
+            "get": Op::new("One list", schema("NamedList"))
+                .params(&["id", "name", "stale"]).build(),
+            "put": Op::new("Replace a list", version()).params(list_if).body(list_body).build(),
+            "delete": Op::new("Delete a list (409 while a rule uses it)", version())
+                .params(list_if).build(),
+        },
+        "/v1/tokens": {
+            "get": Op::new("Tenant tokens", items(schema("TokenInfo")))
+                .params(&["stale"]).build(),
+            "post": Op::new("Create a tenant token (shown once)", schema("TokenCreated"))
+                .body(schema("NewToken")).created().build(),
+        },
+        "/v1/tokens/{id}": {
+            "delete": Op::new("Revoke a token", version()).params(&["tokenId"]).build() },
+        "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
+            .params(&["since", "limit", "stale"]).build() },
+    });
+    paths["/metrics"]["get"]["responses"]["200"] = json!({ "description": "Prometheus metrics",
+        "content": { "text/plain": { "schema": { "type": "string" } } } });
+    paths
+}
+
+fn parameters() -> Value {
+    let p = param_spec;
+    let string = || json!({ "type": "string" });
+    let int = || json!({ "type": "integer", "minimum": 0 });
+    let limit = json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 100 });
+    json!({
+        "id": p("id", "path", string(), "Tenant id"),
+        "nodeId": p("id", "path", int(), "Node id"),
+        "tokenId": p("id", "path", string(), "Token id"),
+        "name": p("name", "path", string(), "Region or list name"),
+        "stale": p("stale", "query", json!({ "type": "boolean", "default": false }),
+            "Read this node's state instead of a linearizable read"),
+        "since": p("since", "query", int(), "Only events with a greater version"),
+        "limit": p("limit", "query", limit, "Events per page"),
+        "IfMatch": p("If-Match", "header", string(),
+            "The version the object must still have, e.g. \"12\" (quoted or bare); else 412"),
+    })
+}
+
+fn param_spec(name: &str, inn: &str, s: Value, d: &str) -> Value {
+    json!({ "name": name, "in": inn, "required": inn == "path", "schema": s, "description": d })
+}
+
+fn schemas() -> Value {
+    let int = json!({ "type": "integer", "minimum": 0 });
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let tenant_props = json!({
+        "id": string, "region": string,
+        "source_cidrs": { "type": "array", "items": schema("SourceCidr") },
+        "session_limit": int,
+        "upstreams": { "type": "object", "additionalProperties": { "type": "string" },
+            "description": "name → host:port" },
+        "rules": { "type": "array", "items": schema("Rule") },
+        "default_action": schema("Action"),
+        "lists": { "type": "object", "additionalProperties": schema("NamedList") },
+        "egress_address": { "type": "string", "format": "ipv4" },
+    });
+    let mut patch_props = tenant_props.clone();
+    if let Some(props) = patch_props.as_object_mut() {
+        for gone in ["id", "region", "lists"] {
+            props.remove(gone);
+        }
+    }
+    patch_props["egress_address"]["nullable"] = json!(true);
+    let mut view_props = tenant_props.clone();
+    view_props["created_version"] = int.clone();
+    view_props["changed_version"] = int.clone();
+    let required = ["id", "region", "source_cidrs", "session_limit"];
+    let view_required = [&required[..], &["created_version", "changed_version"]].concat();
+    json!({
+        "Error": { "type": "object", "required": ["error"], "properties": { "error": {
+            "type": "object", "required": ["code", "message"], "properties": {
+                "code": { "type": "string", "enum": ["invalid", "unauthorized", "forbidden",
+                    "not_found", "method_not_allowed", "conflict", "precondition_failed",
+                    "too_large", "no_leader", "internal"] },
+                "message": string } } } },
+        "Action": { "type": "string", "pattern": "^(direct|block|upstream:.+)$" },
+        "SourceCidr": { "type": "string", "description": "IPv4 a.b.c.d/len, host bits zero" },
+        "Rule": { "type": "object", "required": ["action"], "additionalProperties": false,
+            "properties": { "name": string, "action": schema("Action"), "destinations": strings,
+                "lists": strings, "ports": { "type": "array", "items": { "type": "integer",
+                    "minimum": 0, "maximum": 65535 } } } },
+        "NamedList": { "type": "object", "required": ["entries"],
+            "properties": { "entries": strings } },
+        "Tenant": object(tenant_props, &required),
+        "TenantView": { "type": "object", "required": view_required, "properties": view_props },
+        "TenantPatch": object(patch_props, &[]),
+        "NewRegion": { "type": "object", "required": ["name"], "additionalProperties": false,
+            "properties": { "name": string, "description": string } },
+        "Region": { "type": "object", "required": ["name", "created_version", "changed_version"],
+            "properties": { "name": string, "description": string,
+                "created_version": int, "changed_version": int } },
+        "NewToken": { "type": "object", "required": ["tenant"], "additionalProperties": false,
+            "properties": { "tenant": string, "label": string } },
+        "TokenCreated": { "type": "object", "required": ["version", "id", "tenant", "token"],
+            "properties": { "version": int, "id": string, "tenant": string,
+                "label": { "type": "string", "nullable": true },
+                "token": { "type": "string", "description": "bk_<id>_<secret>; shown once" } } },
+        "TokenInfo": { "type": "object", "properties": { "id": string, "tenant": string,
+            "label": { "type": "string", "nullable": true }, "created_version": int } },
+        "AuditEvent": { "type": "object", "properties": { "version": int, "at_ms": int,
+            "actor": string, "action": string, "target": string, "result": string } },
+        "SelfInfo": { "type": "object", "required": ["node_id", "api_addr", "raft_addr"],
+            "properties": { "node_id": int, "api_addr": string, "raft_addr": string } },
+        "NewNode": object(json!({ "id": int, "api_addr": { "type": "string",
+            "description": "host:port" } }), &["id", "api_addr"]),
+        "NodeAddr": { "type": "object", "properties": { "api": string, "raft": string } },
+        "NodeStatus": { "type": "object", "properties": { "id": int, "addr": schema("NodeAddr"),
+            "role": { "type": "string", "enum": ["leader", "follower", "learner", "candidate"] },
+            "matched": opt_int, "lag": opt_int } },
+        "ClusterStatus": { "type": "object", "properties": { "node_id": int, "leader": opt_int,
+            "term": int, "last_log_index": opt_int, "last_applied": opt_int,
+            "nodes": { "type": "array", "items": schema("NodeStatus") } } },
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Breakout control plane",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "See docs/api.md. Writes answer with the new store version in \
+                `version` and `X-Breakout-Version`; a write sent to a follower is forwarded to \
+                the leader.",
+        },
+        "security": [{ "bearer": [] }],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "parameters": parameters(),
+            "schemas": schemas(),
+            "responses": { "Error": answer("an error", schema("Error")) },
+        },
+    })
+}

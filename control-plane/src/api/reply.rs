@@ -1,0 +1,87 @@
+//! Answers to writes: the new store version in the body (`"version"`) and in
+//! `X-Breakout-Version`; and the tenant view every tenant answer uses.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use breakout_policy::Tenant;
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::state::{State, TenantRecord};
+
+/// The header carrying the store version a write produced.
+pub static VERSION_HEADER: HeaderName = HeaderName::from_static("x-breakout-version");
+
+/// A write's answer: `{"version": v, …fields}` with `X-Breakout-Version: v`.
+pub struct Versioned {
+    pub status: StatusCode,
+    pub version: u64,
+    pub fields: Map<String, Value>,
+}
+
+impl Versioned {
+    /// `200 {"version": v}`.
+    pub fn ok(version: u64) -> Self {
+        Self {
+            status: StatusCode::OK,
+            version,
+            fields: Map::new(),
+        }
+    }
+
+    /// `201 {"version": v}`.
+    pub fn created(version: u64) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            ..Self::ok(version)
+        }
+    }
+
+    /// Adds `key: value` to the body.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        // Serializing our own view types cannot fail (string keys, no non-finite floats).
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.fields.insert(key.to_string(), value);
+        self
+    }
+}
+
+impl IntoResponse for Versioned {
+    fn into_response(mut self) -> Response {
+        self.fields.insert("version".into(), self.version.into());
+        let mut resp = (self.status, Json(Value::Object(self.fields))).into_response();
+        resp.headers_mut()
+            .insert(VERSION_HEADER.clone(), HeaderValue::from(self.version));
+        resp
+    }
+}
+
+/// A tenant as the API shows it: the policy model's fields plus its versions.
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantView {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    pub created_version: u64,
+    pub changed_version: u64,
+}
+
+impl From<&TenantRecord> for TenantView {
+    fn from(r: &TenantRecord) -> Self {
+        Self {
+            tenant: r.tenant.clone(),
+            created_version: r.created_version,
+            changed_version: r.changed_version,
+        }
+    }
+}
+
+/// The tenant `id` in `state`, as a view (`None` if it is gone).
+pub fn tenant_view(state: &State, id: &str) -> Option<TenantView> {
+    state.tenants.get(id).map(TenantView::from)
+}
+
+/// `"<version>"`, the ETag of an object changed at `version`.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}

@@ -1,0 +1,204 @@
+//! `/v1/tenants`: create, read, patch and delete tenants, and replace single fields.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use breakout_policy::{Action, Rule, SourceCidr, Tenant};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{Operator, Principal, TenantReader, TenantWriter};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, ReadOpts};
+use super::reply::{etag, tenant_view, TenantView, Versioned};
+use super::ApiContext;
+use crate::state::{Command, TenantPatch};
+use crate::store::Consistency;
+
+type Ctx = State<Arc<ApiContext>>;
+
+/// `GET /v1/tenants` (operator).
+pub async fn list(
+    State(ctx): Ctx,
+    _: Operator,
+    ApiQuery(opts): ApiQuery<ReadOpts>,
+) -> ApiResult<Response> {
+    let state = ctx.read(opts.consistency()).await?;
+    let items: Vec<TenantView> = state.tenants.values().map(TenantView::from).collect();
+    Ok(Json(json!({ "version": state.version, "items": items })).into_response())
+}
+
+/// `POST /v1/tenants` (operator): a tenant of the edge model; `region` is required (`apply`
+/// checks it).
+pub async fn create(
+    State(ctx): Ctx,
+    Operator: Operator,
+    ApiJson(tenant): ApiJson<Tenant>,
+) -> ApiResult<Versioned> {
+    let id = tenant.id.clone();
+    let version = ctx
+        .write(&Principal::Operator, Command::CreateTenant { tenant })
+        .await?;
+    written(&ctx, Versioned::created(version), &id).await
+}
+
+/// `GET /v1/tenants/{id}` (operator or the tenant itself), with `ETag: "<changed_version>"`.
+pub async fn get(
+    State(ctx): Ctx,
+    _: TenantReader,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(opts): ApiQuery<ReadOpts>,
+) -> ApiResult<Response> {
+    let state = ctx.read(opts.consistency()).await?;
+    let view = tenant_view(&state, &id).ok_or_else(|| no_tenant(&id))?;
+    Ok((
+        [(http::header::ETAG, etag(view.changed_version))],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// `PATCH /v1/tenants/{id}` (operator): replace the fields present in the body.
+pub async fn patch(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(patch): ApiJson<TenantPatch>,
+) -> ApiResult<Versioned> {
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+/// `DELETE /v1/tenants/{id}` (operator).
+pub async fn delete(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Versioned> {
+    let version = ctx
+        .write(&who, Command::DeleteTenant { id, if_match })
+        .await?;
+    Ok(Versioned::ok(version))
+}
+
+/// `PUT /v1/tenants/{id}/source-cidrs`: `["a.b.c.d/n", …]` (IPv4 only).
+pub async fn put_source_cidrs(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(cidrs): ApiJson<Vec<SourceCidr>>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        source_cidrs: Some(cidrs),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+/// `PUT /v1/tenants/{id}/rules`: `[Rule, …]`, replacing every rule.
+pub async fn put_rules(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(rules): ApiJson<Vec<Rule>>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        rules: Some(rules),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+/// `PUT /v1/tenants/{id}/upstreams`: `{name: "host:port"}`.
+pub async fn put_upstreams(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(upstreams): ApiJson<BTreeMap<String, String>>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        upstreams: Some(upstreams),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultActionBody {
+    action: Action,
+}
+
+/// `PUT /v1/tenants/{id}/default-action`: `{"action": "direct"}`.
+pub async fn put_default_action(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(body): ApiJson<DefaultActionBody>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        default_action: Some(body.action),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLimitBody {
+    session_limit: u32,
+}
+
+/// `PUT /v1/tenants/{id}/session-limit`: `{"session_limit": 1000}`.
+pub async fn put_session_limit(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(body): ApiJson<SessionLimitBody>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        session_limit: Some(body.session_limit),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+async fn update(
+    ctx: &ApiContext,
+    who: &Principal,
+    id: String,
+    if_match: Option<u64>,
+    patch: TenantPatch,
+) -> ApiResult<Versioned> {
+    let version = ctx
+        .write(
+            who,
+            Command::UpdateTenant {
+                id: id.clone(),
+                if_match,
+                patch,
+            },
+        )
+        .await?;
+    written(ctx, Versioned::ok(version), &id).await
+}
+
+/// Adds the tenant as it is after the write to the answer. The write is applied on this node
+/// when `write` returns, so a local read sees it (or something newer).
+async fn written(ctx: &ApiContext, reply: Versioned, id: &str) -> ApiResult<Versioned> {
+    let state = ctx.read(Consistency::Stale).await?;
+    Ok(reply.with("tenant", tenant_view(&state, id)))
+}
+
+pub(crate) fn no_tenant(id: &str) -> ApiError {
+    ApiError::NotFound(format!("tenant {id:?} not found"))
+}

@@ -1,0 +1,389 @@
+//! The command line of `breakoutctl`, as clap derive types. Values the policy model defines
+//! (actions, source networks, destinations) are parsed here with the model's own parsers, so a
+//! typo is a usage error before anything is sent.
+
+use std::path::PathBuf;
+
+use breakout_policy::{Action, Destination, SourceCidr};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+/// Operate a Breakout control plane: cluster, regions, tenants, their rules, lists and tokens.
+#[derive(Debug, Parser)]
+#[command(name = "breakoutctl", version, propagate_version = true)]
+#[command(after_help = "Exit status: 0 ok, 1 the API refused, 2 usage, 3 server unreachable.")]
+#[command(next_help_heading = "Global options")]
+pub struct Cli {
+    /// Control-plane API base URL (any node; writes reach the leader).
+    #[arg(
+        long,
+        global = true,
+        env = "BREAKOUT_SERVER",
+        default_value = "http://127.0.0.1:7070",
+        value_name = "URL"
+    )]
+    pub server: String,
+    /// Bearer token (the operator's admin token or a tenant token).
+    #[arg(
+        long,
+        global = true,
+        env = "BREAKOUT_TOKEN",
+        hide_env_values = true,
+        value_name = "T"
+    )]
+    pub token: Option<String>,
+    /// Read the token from a file (overrides --token and BREAKOUT_TOKEN).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// How to print answers: aligned tables, or the server's JSON.
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Control-plane nodes: status, membership.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+    /// Regions tenants are pinned to.
+    #[command(subcommand)]
+    Region(RegionCmd),
+    /// Tenants (parent contracts): create, inspect, change limits and defaults.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// A tenant's registered source networks (IPv4 only); other sources are refused.
+    #[command(subcommand)]
+    SourceIp(SourceIpCmd),
+    /// A tenant's ordered rules.
+    #[command(subcommand)]
+    Rule(RuleCmd),
+    /// A tenant's named destination lists (manual lists, the blocklist).
+    #[command(subcommand)]
+    List(ListCmd),
+    /// Tenant API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Show the audit log (every write, done or refused), oldest first.
+    Audit(AuditArgs),
+    /// Print a shell completion script.
+    ///
+    /// e.g. `breakoutctl completions bash > /etc/bash_completion.d/breakoutctl`
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Leader, term, applied index and each node's role and replication lag.
+    Status,
+    /// Add a node (as a learner, then a voter once it has caught up).
+    AddNode {
+        /// The new node's id (its --node-id).
+        id: u64,
+        /// The new node's API address, host:port.
+        api_addr: String,
+    },
+    /// Remove a node from the cluster.
+    RemoveNode {
+        /// The node id.
+        id: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegionCmd {
+    /// List regions.
+    List,
+    /// Create a region (name: a-z, 0-9 and '-', at most 63 characters).
+    Create {
+        /// The region name (a-z, 0-9 and '-', at most 63 characters).
+        name: String,
+        /// A free-text description.
+        #[arg(long, value_name = "D")]
+        description: Option<String>,
+    },
+    /// Delete a region (refused while tenants are pinned to it).
+    Delete {
+        /// The region name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// List tenants.
+    List,
+    /// Show one tenant with its rules.
+    Get {
+        /// The tenant id.
+        id: String,
+    },
+    /// Create a tenant from a JSON file, or from flags.
+    Create(TenantCreate),
+    /// Delete a tenant (and its tokens).
+    Delete {
+        /// The tenant id.
+        id: String,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+    /// Set the tenant's concurrent-session limit.
+    SetLimit {
+        /// The tenant id.
+        id: String,
+        /// Concurrent sessions the tenant may hold.
+        #[arg(value_name = "N")]
+        limit: u32,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+    /// Set what happens to destinations no rule matches: direct, block or upstream:<name>.
+    SetDefault {
+        /// The tenant id.
+        id: String,
+        /// direct, block or upstream:<name>.
+        #[arg(value_parser = parse_action)]
+        action: String,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+}
+
+/// `tenant create --file tenant.json`, or `tenant create ID --region R --source-cidr C …`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("from").required(true).args(["id", "file"])))]
+pub struct TenantCreate {
+    /// The tenant id (letters, digits, '.', '_', '-').
+    #[arg(requires_all = ["region", "source_cidr", "session_limit"])]
+    pub id: Option<String>,
+    /// A tenant as JSON (the edge model; `region` required); `-` reads stdin.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["id", "region", "source_cidr",
+        "session_limit", "default_action", "upstream"])]
+    pub file: Option<PathBuf>,
+    /// The region the tenant is pinned to (cannot change later).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// Registered source networks (IPv4 CIDRs); repeat or list several.
+    #[arg(long, value_name = "CIDR", num_args = 1.., value_parser = parse_cidr)]
+    pub source_cidr: Vec<String>,
+    /// Concurrent sessions the tenant may hold.
+    #[arg(long, value_name = "N")]
+    pub session_limit: Option<u32>,
+    /// Action for unmatched destinations (default: block).
+    #[arg(long, value_name = "A", value_parser = parse_action)]
+    pub default_action: Option<String>,
+    /// A parent proxy, name=host:port; repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = parse_upstream)]
+    pub upstream: Vec<(String, String)>,
+}
+
+/// `--if-match V`: refuse the write if the tenant has changed since version V.
+#[derive(Debug, Default, Args)]
+pub struct IfMatch {
+    /// Only write if the tenant is still at this version (its changed_version).
+    #[arg(id = "if_match", long = "if-match", value_name = "V")]
+    pub version: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceIpCmd {
+    /// Show the tenant's source networks.
+    List {
+        /// The tenant id.
+        id: String,
+    },
+    /// Replace the tenant's source networks.
+    Set {
+        /// The tenant id.
+        id: String,
+        /// IPv4 source networks (a.b.c.d/len, or an address for /32).
+        #[arg(required = true, value_parser = parse_cidr)]
+        cidrs: Vec<String>,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+    /// Register one more source network.
+    Add {
+        /// The tenant id.
+        id: String,
+        /// An IPv4 source network (a.b.c.d/len, or an address for /32).
+        #[arg(value_parser = parse_cidr)]
+        cidr: String,
+    },
+    /// Unregister a source network.
+    Remove {
+        /// The tenant id.
+        id: String,
+        /// An IPv4 source network (a.b.c.d/len, or an address for /32).
+        #[arg(value_parser = parse_cidr)]
+        cidr: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Show the tenant's rules with their indexes.
+    List {
+        /// The tenant id.
+        id: String,
+    },
+    /// Replace all rules with a JSON array from a file (`-` reads stdin).
+    Set {
+        /// The tenant id.
+        id: String,
+        /// A JSON array of rules (the edge model); `-` reads stdin.
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+    /// Append a rule.
+    Add(RuleAdd),
+    /// Remove the rule at INDEX (as `rule list` shows it).
+    Remove {
+        /// The tenant id.
+        id: String,
+        /// The rule's index, as `rule list` shows it (from 0).
+        index: usize,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+}
+
+/// `rule add ID --action A --dest D… [--list L…] [--port P…] [--name N]`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["dest", "list"])))]
+pub struct RuleAdd {
+    /// The tenant id.
+    pub id: String,
+    /// direct, block or upstream:<name>.
+    #[arg(long, value_name = "A", value_parser = parse_action)]
+    pub action: String,
+    /// Destinations: host, *.domain, pattern or IPv4 CIDR; repeat or list several.
+    #[arg(long, value_name = "D", num_args = 1.., value_parser = parse_destination)]
+    pub dest: Vec<String>,
+    /// Names of the tenant's lists the rule applies to.
+    #[arg(long, value_name = "L", num_args = 1..)]
+    pub list: Vec<String>,
+    /// Only these destination ports (default: all).
+    #[arg(long, value_name = "P", num_args = 1.., value_parser = port)]
+    pub port: Vec<u16>,
+    /// A label for logs and explanations.
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCmd {
+    /// List the tenant's lists and their sizes.
+    Ls {
+        /// The tenant id.
+        id: String,
+    },
+    /// Print a list's entries, one per line.
+    Show {
+        /// The tenant id.
+        id: String,
+        /// The list name.
+        name: String,
+    },
+    /// Replace a list with the given entries, or with a file (JSON array, or one entry a line).
+    #[command(group(ArgGroup::new("content").required(true).args(["entries", "file"])))]
+    Set {
+        /// The tenant id.
+        id: String,
+        /// The list name.
+        name: String,
+        /// Entries: host, *.domain, pattern or IPv4 CIDR.
+        #[arg(value_parser = parse_destination)]
+        entries: Vec<String>,
+        /// JSON (`[...]` or `{"entries": [...]}`), or text with one entry a line and `#`
+        /// comments; `-` reads stdin.
+        #[arg(long, value_name = "F")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+    /// Delete a list (refused while a rule uses it).
+    Delete {
+        /// The tenant id.
+        id: String,
+        /// The list name.
+        name: String,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token for a tenant; the secret is shown once.
+    Create {
+        /// The tenant the token may act for.
+        tenant: String,
+        /// A note to tell tokens apart (e.g. "ci" or "firewall").
+        #[arg(long, value_name = "L")]
+        label: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token id (the `<id>` of `bk_<id>_<secret>`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events after this store version.
+    #[arg(long, value_name = "V")]
+    pub since: Option<u64>,
+    /// At most this many events.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(format!("{s:?} is not a port (1-65535)")),
+    }
+}
+
+fn parse_action(s: &str) -> Result<String, String> {
+    s.parse::<Action>()
+        .map(|a| a.to_string())
+        .map_err(|e| e.message)
+}
+
+fn parse_cidr(s: &str) -> Result<String, String> {
+    s.parse::<SourceCidr>()
+        .map(|c| c.to_string())
+        .map_err(|e| e.message)
+}
+
+fn parse_destination(s: &str) -> Result<String, String> {
+    s.parse::<Destination>()
+        .map(|d| d.to_string())
+        .map_err(|e| e.message)
+}
+
+fn parse_upstream(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, addr)) if !name.is_empty() && !addr.is_empty() => {
+            Ok((name.to_string(), addr.to_string()))
+        }
+        _ => Err(format!("{s:?} is not name=host:port")),
+    }
+}

@@ -1,0 +1,221 @@
+//! `tenant list|get|create|delete|set-limit|set-default`.
+
+use serde_json::{json, Map, Value};
+
+use super::{read_json, rule, Ctx};
+use crate::cli::args::{TenantCmd, TenantCreate};
+use crate::cli::client::Call;
+use crate::cli::error::CliError;
+use crate::cli::table::{fields, Table};
+use crate::cli::view::{field, get, items, strings, tenant};
+
+pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
+    match cmd {
+        TenantCmd::List => {
+            let answer = ctx.send(Call::get(&["v1", "tenants"])).await?;
+            ctx.show(&answer, render_tenants);
+        }
+        TenantCmd::Get { id } => {
+            let answer = ctx.send(Call::get(&["v1", "tenants", &id])).await?;
+            ctx.show(&answer, render_tenant);
+        }
+        TenantCmd::Create(args) => {
+            let body = match &args.file {
+                Some(path) => read_json(path)?,
+                None => from_flags(&args)?,
+            };
+            let id = field(&body, "id");
+            let answer = ctx.send(Call::post(&["v1", "tenants"], body)).await?;
+            ctx.done(&answer, &format!("tenant {id} created"));
+        }
+        TenantCmd::Delete { id, if_match } => {
+            let call = Call::delete(&["v1", "tenants", &id]).if_match(if_match.version);
+            let answer = ctx.send(call).await?;
+            ctx.done(&answer, &format!("tenant {id} deleted"));
+        }
+        TenantCmd::SetLimit {
+            id,
+            limit,
+            if_match,
+        } => {
+            let body = json!({ "session_limit": limit });
+            let call = Call::put(&["v1", "tenants", &id, "session-limit"], body);
+            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            ctx.done(&answer, &format!("tenant {id}: session limit {limit}"));
+        }
+        TenantCmd::SetDefault {
+            id,
+            action,
+            if_match,
+        } => {
+            let body = json!({ "action": action });
+            let call = Call::put(&["v1", "tenants", &id, "default-action"], body);
+            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            ctx.done(&answer, &format!("tenant {id}: default action {action}"));
+        }
+    }
+    Ok(())
+}
+
+/// The tenant JSON that `tenant create ID --region … --source-cidr … …` describes.
+pub fn from_flags(args: &TenantCreate) -> Result<Value, CliError> {
+    let missing =
+        |flag: &str| CliError::Usage(format!("tenant create without --file needs {flag}"));
+    let id = args.id.as_deref().ok_or_else(|| missing("an ID"))?;
+    let region = args.region.as_deref().ok_or_else(|| missing("--region"))?;
+    let limit = args
+        .session_limit
+        .ok_or_else(|| missing("--session-limit"))?;
+    let mut t = json!({
+        "id": id,
+        "region": region,
+        "source_cidrs": args.source_cidr,
+        "session_limit": limit,
+    });
+    if let Some(a) = &args.default_action {
+        t["default_action"] = json!(a);
+    }
+    if !args.upstream.is_empty() {
+        let ups: Map<String, Value> = args
+            .upstream
+            .iter()
+            .map(|(n, a)| (n.clone(), json!(a)))
+            .collect();
+        t["upstreams"] = Value::Object(ups);
+    }
+    Ok(t)
+}
+
+pub fn render_tenants(answer: &Value) -> String {
+    let mut t = Table::new(&[
+        "ID", "REGION", "SOURCES", "SESSIONS", "DEFAULT", "RULES", "LISTS", "CHANGED",
+    ]);
+    for view in items(answer) {
+        let tn = tenant(view);
+        t.row(vec![
+            field(tn, "id"),
+            field(tn, "region"),
+            field(tn, "source_cidrs"),
+            field(tn, "session_limit"),
+            field(tn, "default_action"),
+            count(get(tn, "rules")),
+            count(get(tn, "lists")),
+            crate::cli::view::changed_version(view).map_or("-".into(), |v| v.to_string()),
+        ]);
+    }
+    t.render()
+}
+
+/// The tenant's settings as `key: value` lines, then its rules.
+pub fn render_tenant(view: &Value) -> String {
+    let t = tenant(view);
+    let upstreams = match get(t, "upstreams").as_object() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(n, a)| format!("{n}={}", a.as_str().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "-".into(),
+    };
+    let lists = match get(t, "lists").as_object() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(n, l)| format!("{n} ({})", strings(l, "entries").len()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "-".into(),
+    };
+    let created = field(view, "created_version");
+    let changed = crate::cli::view::changed_version(view).map_or("-".into(), |v| v.to_string());
+    let mut out = fields(&[
+        ("id", field(t, "id")),
+        ("region", field(t, "region")),
+        ("source cidrs", strings(t, "source_cidrs").join(", ")),
+        ("session limit", field(t, "session_limit")),
+        ("default action", field(t, "default_action")),
+        ("upstreams", upstreams),
+        ("egress address", field(t, "egress_address")),
+        ("lists", lists),
+        ("version", format!("created {created}, changed {changed}")),
+    ]);
+    out.push_str("rules:\n");
+    out.push_str(&rule::render_rules(t));
+    out
+}
+
+/// Entries of an array or object, as a cell.
+fn count(v: &Value) -> String {
+    match v {
+        Value::Array(a) => a.len().to_string(),
+        Value::Object(m) => m.len().to_string(),
+        _ => "0".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme() -> Value {
+        json!({
+            "id": "acme", "region": "tokyo", "source_cidrs": ["10.0.0.0/16", "192.0.2.0/24"],
+            "session_limit": 20000, "upstreams": {"corp": "proxy.corp.example:8080"},
+            "rules": [{"name": "m365", "action": "direct", "destinations": ["*.office.com"],
+                       "lists": ["m365"], "ports": [443]}],
+            "default_action": "upstream:corp",
+            "lists": {"m365": {"entries": ["outlook.office.com", "*.sharepoint.com"]}},
+            "created_version": 3, "changed_version": 12
+        })
+    }
+
+    #[test]
+    fn tenant_list_summarises_each_tenant() {
+        let answer = json!({"version": 12, "items": [acme()]});
+        assert_eq!(
+            render_tenants(&answer),
+            "ID    REGION  SOURCES                   SESSIONS  DEFAULT        RULES  \
+             LISTS  CHANGED\n\
+             acme  tokyo   10.0.0.0/16,192.0.2.0/24  20000     upstream:corp  1      \
+             1      12\n"
+        );
+    }
+
+    #[test]
+    fn tenant_get_shows_settings_then_rules() {
+        let out = render_tenant(&acme());
+        assert!(
+            out.starts_with("id:              acme\nregion:          tokyo\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("upstreams:       corp=proxy.corp.example:8080\n"),
+            "{out}"
+        );
+        assert!(out.contains("lists:           m365 (2)\n"), "{out}");
+        assert!(
+            out.contains("version:         created 3, changed 12\nrules:\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("0      m365  direct  *.office.com  m365   443\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn flags_make_a_tenant_in_the_edge_model() {
+        let args = TenantCreate {
+            id: Some("acme".into()),
+            file: None,
+            region: Some("tokyo".into()),
+            source_cidr: vec!["10.0.0.0/16".into()],
+            session_limit: Some(100),
+            default_action: Some("upstream:corp".into()),
+            upstream: vec![("corp".into(), "proxy:8080".into())],
+        };
+        let t = from_flags(&args).unwrap();
+        let parsed: breakout_policy::Tenant = serde_json::from_value(t).unwrap();
+        assert_eq!(parsed.region.as_deref(), Some("tokyo"));
+        assert_eq!(parsed.upstreams["corp"], "proxy:8080");
+    }
+}

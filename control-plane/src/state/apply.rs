@@ -1,0 +1,148 @@
+//! One log entry in: dispatch to the command's handler, then record the audit event.
+//!
+//! Every handler checks everything before it changes anything, so a rejected request leaves the
+//! state as it was (apart from `version` and the audit log, which every entry moves on).
+
+use super::{lists, regions, tenants, tokens};
+use super::{AuditEvent, Command, Outcome, RejectKind, Request, State, AUDIT_KEEP};
+
+/// A business rejection, as a handler returns it.
+#[derive(Debug)]
+pub(super) struct Reject {
+    pub kind: RejectKind,
+    pub message: String,
+}
+
+impl Reject {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            kind: RejectKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            kind: RejectKind::NotFound,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            kind: RejectKind::Conflict,
+            message: message.into(),
+        }
+    }
+
+    pub fn precondition(message: impl Into<String>) -> Self {
+        Self {
+            kind: RejectKind::PreconditionFailed,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a handler returns: `Ok` once it has committed its change.
+pub(super) type Step = Result<(), Reject>;
+
+/// `If-Match` against an object's `changed_version`; `what` names it (`tenant acme`).
+pub(super) fn check_if_match(what: &str, current: u64, if_match: Option<u64>) -> Step {
+    match if_match {
+        Some(wanted) if wanted != current => Err(Reject::precondition(format!(
+            "{what} is at version {current}, not {wanted}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Applies `req` as log entry `index`. Pure and deterministic: no I/O, no clock (time is
+/// `req.at_ms`), only ordered maps, so every node computes the same state.
+pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
+    state.version = index;
+    let step = match &req.command {
+        Command::CreateRegion { name, description } => {
+            regions::create(state, index, name, description.as_deref())
+        }
+        Command::DeleteRegion { name } => regions::delete(state, name),
+        Command::CreateTenant { tenant } => tenants::create(state, index, tenant),
+        Command::UpdateTenant {
+            id,
+            if_match,
+            patch,
+        } => tenants::update(state, index, id, *if_match, patch),
+        Command::DeleteTenant { id, if_match } => tenants::delete(state, id, *if_match),
+        Command::PutList {
+            tenant,
+            name,
+            list,
+            if_match,
+        } => lists::put(state, index, tenant, name, list, *if_match),
+        Command::DeleteList {
+            tenant,
+            name,
+            if_match,
+        } => lists::delete(state, index, tenant, name, *if_match),
+        Command::CreateToken {
+            id,
+            tenant,
+            hash,
+            label,
+        } => tokens::create(state, index, id, tenant, hash, label.as_deref()),
+        Command::RevokeToken { id } => tokens::revoke(state, id),
+    };
+    let (action, target) = describe(&req.command);
+    let (outcome, result) = match step {
+        Ok(()) => (Outcome::Done { version: index }, "ok".to_string()),
+        Err(r) => {
+            let result = r.message.clone();
+            (
+                Outcome::Rejected {
+                    kind: r.kind,
+                    message: r.message,
+                },
+                result,
+            )
+        }
+    };
+    record(
+        state,
+        AuditEvent {
+            version: index,
+            at_ms: req.at_ms,
+            actor: req.actor.clone(),
+            action: action.to_string(),
+            target,
+            result,
+        },
+    );
+    outcome
+}
+
+/// The audit `action` and `target` of a command.
+pub(super) fn describe(command: &Command) -> (&'static str, String) {
+    match command {
+        Command::CreateRegion { name, .. } => ("region.create", format!("region/{name}")),
+        Command::DeleteRegion { name } => ("region.delete", format!("region/{name}")),
+        Command::CreateTenant { tenant } => ("tenant.create", format!("tenant/{}", tenant.id)),
+        Command::UpdateTenant { id, .. } => ("tenant.update", format!("tenant/{id}")),
+        Command::DeleteTenant { id, .. } => ("tenant.delete", format!("tenant/{id}")),
+        Command::PutList { tenant, name, .. } => {
+            ("list.put", format!("tenant/{tenant}/list/{name}"))
+        }
+        Command::DeleteList { tenant, name, .. } => {
+            ("list.delete", format!("tenant/{tenant}/list/{name}"))
+        }
+        Command::CreateToken { id, .. } => ("token.create", format!("token/{id}")),
+        Command::RevokeToken { id } => ("token.revoke", format!("token/{id}")),
+    }
+}
+
+/// Appends an event, dropping the oldest beyond [`AUDIT_KEEP`].
+fn record(state: &mut State, event: AuditEvent) {
+    state.audit.push(event);
+    if state.audit.len() > AUDIT_KEEP {
+        let excess = state.audit.len() - AUDIT_KEEP;
+        state.audit.drain(..excess);
+    }
+}

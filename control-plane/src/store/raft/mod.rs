@@ -1,0 +1,268 @@
+//! [`RaftStore`]: the [`Store`](crate::store::Store) replicated with openraft 0.9 (storage v2).
+//!
+//! ```text
+//!  Store API ──▶ RaftStore ──▶ openraft::Raft ──▶ LogStore (redb: entries, vote, committed, purged)
+//!     ▲              │                  │
+//!     │ watch        │                  └──▶ StateMachine (crate::state::apply; snapshots in redb)
+//!     └──────────────┘                  └──▶ Network ──HTTP──▶ peers' raft_router
+//! ```
+//!
+//! One redb file per node, `<data_dir>/raft.redb`. See `log_store` and `state_machine` for what
+//! is durable when.
+
+mod db;
+mod log_store;
+mod network;
+mod server;
+mod state_machine;
+mod store;
+#[cfg(test)]
+mod tests;
+mod types;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use openraft::error::{InitializeError, RaftError};
+use openraft::{Config, ServerState, SnapshotPolicy};
+use prometheus::{Histogram, HistogramOpts};
+use tokio::sync::watch;
+
+pub use self::db::DbError;
+use self::log_store::{CommittedIndex, LogStore};
+use self::network::Network;
+pub use self::network::TransportError;
+pub use self::server::raft_router;
+use self::state_machine::StateMachine;
+pub use self::types::{Raft, RaftMetrics, TypeConfig};
+use crate::state::State;
+use crate::store::NodeAddr;
+
+/// How to start a node.
+#[derive(Clone, Debug)]
+pub struct RaftConfig {
+    pub node_id: u64,
+    /// Holds `raft.redb`; created if missing.
+    pub data_dir: PathBuf,
+    /// This node's addresses, as other members will reach it.
+    pub addr: NodeAddr,
+    /// Shared secret of all members: sent and required as `Authorization: Bearer …` on Raft RPCs.
+    pub cluster_token: String,
+    /// `false`: a node with empty storage initialises a single-node cluster of itself.
+    /// `true`: it never initialises and waits for a leader to add it (`add_node`).
+    pub join: bool,
+}
+
+/// Timing and compaction knobs; [`RaftTuning::default`] is what [`RaftStore::open`] uses.
+#[derive(Clone, Debug)]
+pub struct RaftTuning {
+    /// Leader heartbeat interval; openraft also uses it as the timeout of each append RPC.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in `[min, max)` starts an election.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// Entries already in a snapshot kept in the log, so a briefly lagging follower can catch up
+    /// without a snapshot transfer.
+    pub keep_in_snapshot: u64,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        Self {
+            // 150 ms bounds an append RPC including the follower's fsync (~0.2 ms on SSD) with
+            // room to spare; a dead leader is replaced after at most one election timeout plus a
+            // vote round (measured ~1.7 s in raft_cluster, including the old leader's shutdown).
+            heartbeat_ms: 150,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_every: 1000,
+            keep_in_snapshot: 100,
+        }
+    }
+}
+
+impl RaftTuning {
+    fn to_config(&self) -> anyhow::Result<Config> {
+        let config = Config {
+            cluster_name: "breakout".to_string(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            install_snapshot_timeout: 10_000,
+            max_payload_entries: 64,
+            // `add_node` promotes a learner once it is this close; openraft wants it above the
+            // snapshot interval so a snapshot transfer can bring a learner within range.
+            replication_lag_threshold: self.snapshot_every.saturating_mul(2),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            snapshot_max_chunk_size: 1024 * 1024,
+            max_in_snapshot_log_to_keep: self.keep_in_snapshot,
+            ..Config::default()
+        };
+        config.validate().context("invalid raft tuning")
+    }
+}
+
+/// A summary of this node's Raft metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftSummary {
+    pub node_id: u64,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub is_leader: bool,
+    pub last_log_index: Option<u64>,
+    /// The committed index as last saved by this node.
+    pub committed_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    /// Last log index included in this node's snapshot, and the last purged one.
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
+}
+
+/// A control-plane node: openraft over a redb log, serving [`crate::store::Store`].
+pub struct RaftStore {
+    raft: Raft,
+    node_id: u64,
+    cluster_token: String,
+    state: watch::Receiver<Arc<State>>,
+    version: watch::Receiver<u64>,
+    committed: CommittedIndex,
+    apply_seconds: Histogram,
+    /// Turns `true` once openraft's tasks have dropped the storage and the file is closed.
+    closed: watch::Receiver<bool>,
+}
+
+impl RaftStore {
+    /// Opens the node's storage and starts Raft with [`RaftTuning::default`].
+    pub async fn open(cfg: RaftConfig) -> anyhow::Result<Arc<RaftStore>> {
+        Self::open_with(cfg, RaftTuning::default()).await
+    }
+
+    /// Opens the node's storage and starts Raft. A node whose storage has never held a vote, an
+    /// entry or a snapshot, started without `join`, initialises a cluster of itself alone;
+    /// nothing else is ever initialised.
+    pub async fn open_with(cfg: RaftConfig, tuning: RaftTuning) -> anyhow::Result<Arc<RaftStore>> {
+        if cfg.cluster_token.is_empty() {
+            bail!("the raft cluster token must not be empty");
+        }
+        let config = Arc::new(tuning.to_config()?);
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+        let path = cfg.data_dir.join("raft.redb");
+        let (db, closed) = db::blocking("opening", move || db::open(&path))
+            .await
+            .context("opening raft storage")?;
+        let db = Arc::new(db);
+
+        let committed = CommittedIndex::default();
+        let log_store = LogStore::new(Arc::clone(&db), committed.clone());
+        let apply_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "breakout_control_apply_duration_seconds",
+                "Time to apply one replicated request to the control-plane state",
+            )
+            .buckets(vec![
+                1e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5,
+            ]),
+        )
+        .context("creating the apply histogram")?;
+        let (state_machine, published) = StateMachine::open(Arc::clone(&db), apply_seconds.clone())
+            .context("restoring the state machine")?;
+        let pristine = log_store.is_pristine().context("inspecting raft storage")?
+            && state_machine.is_pristine();
+        let network =
+            Network::new(cfg.cluster_token.clone()).context("creating the raft client")?;
+        drop(db);
+
+        let raft = Raft::new(cfg.node_id, config, network, log_store, state_machine)
+            .await
+            .context("starting raft")?;
+        if pristine && !cfg.join {
+            let members = BTreeMap::from([(cfg.node_id, cfg.addr.clone())]);
+            match raft.initialize(members).await {
+                Ok(()) => {
+                    tracing::info!(node_id = cfg.node_id, "initialised a single-node cluster")
+                }
+                Err(RaftError::APIError(InitializeError::NotAllowed(e))) => {
+                    tracing::info!(error = %e, "raft already initialised");
+                }
+                Err(e) => return Err(e).context("initialising the cluster"),
+            }
+        } else {
+            tracing::info!(
+                node_id = cfg.node_id,
+                pristine,
+                join = cfg.join,
+                "raft started"
+            );
+        }
+
+        Ok(Arc::new(RaftStore {
+            raft,
+            node_id: cfg.node_id,
+            cluster_token: cfg.cluster_token,
+            state: published.state,
+            version: published.version,
+            committed,
+            apply_seconds,
+            closed,
+        }))
+    }
+
+    /// Stops Raft and waits (up to 10 s) until the storage file is closed, so the same data
+    /// dir can be opened again.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        let mut closed = self.closed.clone();
+        // An error means the signal is gone, which only happens after it fired.
+        let waited = tokio::time::timeout(Duration::from_secs(10), closed.wait_for(|c| *c)).await;
+        if waited.is_err() {
+            tracing::warn!(
+                node_id = self.node_id,
+                "raft storage still open 10 s after shutdown"
+            );
+        }
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// The openraft handle, for callers that need more than the [`crate::store::Store`] API.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The full openraft metrics of this node.
+    pub fn raft_metrics(&self) -> watch::Receiver<RaftMetrics> {
+        self.raft.metrics()
+    }
+
+    /// Term, leader, log, commit and apply positions of this node.
+    pub fn metrics(&self) -> RaftSummary {
+        let m = self.raft.metrics().borrow().clone();
+        RaftSummary {
+            node_id: self.node_id,
+            term: m.current_term,
+            leader: m.current_leader,
+            is_leader: m.state == ServerState::Leader,
+            last_log_index: m.last_log_index,
+            committed_index: self.committed.get(),
+            applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+        }
+    }
+
+    /// Seconds per applied request (`breakout_control_apply_duration_seconds`); the caller
+    /// registers it.
+    pub fn apply_histogram(&self) -> Histogram {
+        self.apply_seconds.clone()
+    }
+}

@@ -1,0 +1,93 @@
+//! The Raft RPC endpoint a node serves on its Raft listener (the client side is
+//! [`super::network`]). Every route requires `Authorization: Bearer <cluster token>`.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request as HttpRequest, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use super::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+use super::types::{NodeId, TypeConfig};
+use super::RaftStore;
+
+/// Largest accepted RPC body: a batch of entries may carry large lists, and snapshot chunks are
+/// JSON arrays of bytes (about 4x their size).
+const MAX_BODY: usize = 128 * 1024 * 1024;
+
+/// The router for the Raft listener: `POST /raft/append`, `/raft/vote`, `/raft/snapshot`.
+/// Answers 401 without the cluster token.
+pub fn raft_router(store: Arc<RaftStore>) -> Router {
+    let token: Arc<str> = Arc::from(store.cluster_token.as_str());
+    Router::new()
+        .route(APPEND_PATH, post(append))
+        .route(VOTE_PATH, post(vote))
+        .route(SNAPSHOT_PATH, post(snapshot))
+        .route_layer(middleware::from_fn_with_state(token, require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(store)
+}
+
+/// Checks the bearer token before any body is read.
+async fn require_token(State(token): State<Arc<str>>, req: HttpRequest, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
+        _ => (StatusCode::UNAUTHORIZED, "missing or wrong cluster token").into_response(),
+    }
+}
+
+/// Compares without an early exit, so response timing does not reveal a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn append(
+    State(store): State<Arc<RaftStore>>,
+    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
+    Json(store.raft.append_entries(req).await)
+}
+
+async fn vote(
+    State(store): State<Arc<RaftStore>>,
+    Json(req): Json<VoteRequest<NodeId>>,
+) -> Json<Result<VoteResponse<NodeId>, RaftError<NodeId>>> {
+    Json(store.raft.vote(req).await)
+}
+
+async fn snapshot(
+    State(store): State<Arc<RaftStore>>,
+    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
+    Json(store.raft.install_snapshot(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn token_comparison_needs_equal_bytes() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

@@ -1,0 +1,307 @@
+//! Real `breakout-control` processes and the `breakoutctl` CLI.
+//!
+//! A node starts on ephemeral ports (reported through `--addr-file`); a restart reuses the same
+//! addresses, since its peers know it by them. `kill9` is SIGKILL: no shutdown code runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::binaries::{control_bin, ctl_bin};
+use crate::tmp::unique_dir;
+use crate::wait::{poll_until, wait_for};
+
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The admin token every node of a test cluster shares (also the Raft RPC credential).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// One control-plane node.
+pub struct ControlNode {
+    pub id: u64,
+    child: Option<Child>,
+    dir: PathBuf,
+    pub api: SocketAddr,
+    pub raft: SocketAddr,
+}
+
+impl ControlNode {
+    /// Starts node `id` with a fresh data dir; `join` nodes wait to be added to a cluster.
+    pub fn start(id: u64, join: bool) -> ControlNode {
+        let dir = unique_dir(&format!("breakout-control-{id}"));
+        let child = spawn(id, &dir, "127.0.0.1:0", "127.0.0.1:0", join);
+        let (child, api, raft) = wait_addrs(child, &dir);
+        ControlNode {
+            id,
+            child: Some(child),
+            dir,
+            api,
+            raft,
+        }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the node again on the same data dir and addresses (as `join`: a restart must never
+    /// initialise a cluster, whatever the flag says, but joiners make that explicit).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "node {} still running", self.id);
+        let _ = std::fs::remove_file(self.dir.join("addrs.json"));
+        let child = spawn(
+            self.id,
+            &self.dir,
+            &self.api.to_string(),
+            &self.raft.to_string(),
+            false,
+        );
+        let (child, api, raft) = wait_addrs(child, &self.dir);
+        assert_eq!((api, raft), (self.api, self.raft));
+        self.child = Some(child);
+    }
+
+    /// Runs `breakoutctl --server <this node> --token <admin> -o json ARGS`.
+    pub fn ctl(&self, args: &[&str]) -> CtlOutput {
+        self.ctl_as(ADMIN_TOKEN, args)
+    }
+
+    pub fn ctl_as(&self, token: &str, args: &[&str]) -> CtlOutput {
+        let out = Command::new(ctl_bin())
+            .args(["--server", &self.api_url(), "--token", token, "-o", "json"])
+            .args(args)
+            .env_remove("BREAKOUT_SERVER")
+            .env_remove("BREAKOUT_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run breakoutctl");
+        CtlOutput(out)
+    }
+
+    /// GET `path` on this node's API with `token`, through curl: (status, body).
+    pub fn get(&self, token: &str, path: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .arg(format!("{}{path}", self.api_url()))
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// This node's stale (local) view of the tenants: their ids.
+    pub fn local_tenant_ids(&self) -> Option<Vec<String>> {
+        let (status, body) = self.get(ADMIN_TOKEN, "/v1/tenants?stale=true");
+        if status != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let items = v.get("items")?.as_array()?;
+        Some(
+            items
+                .iter()
+                .filter_map(|t| t.get("id")?.as_str().map(str::to_string))
+                .collect(),
+        )
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ControlNode {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!(
+                "node {} kept for inspection: {}",
+                self.id,
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// What `breakoutctl` printed and how it exited.
+#[derive(Debug)]
+pub struct CtlOutput(pub Output);
+
+impl CtlOutput {
+    pub fn ok(&self) -> bool {
+        self.0.status.success()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).to_string()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).to_string()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0.stdout)
+            .unwrap_or_else(|e| panic!("breakoutctl printed no JSON ({e}): {self:?}"))
+    }
+
+    /// Panics with both streams unless the command succeeded.
+    pub fn expect_ok(self, what: &str) -> CtlOutput {
+        assert!(
+            self.ok(),
+            "{what}: breakoutctl failed\nstdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A cluster of `n` nodes: node 1 initialises, the others join through `cluster add-node`.
+pub struct Cluster {
+    pub nodes: Vec<ControlNode>,
+}
+
+impl Cluster {
+    pub fn start(n: u64) -> Cluster {
+        let first = ControlNode::start(1, false);
+        wait_leader_on(&first);
+        let mut nodes = vec![first];
+        for id in 2..=n {
+            let node = ControlNode::start(id, true);
+            nodes[0]
+                .ctl(&[
+                    "cluster",
+                    "add-node",
+                    &id.to_string(),
+                    &node.api.to_string(),
+                ])
+                .expect_ok("add-node");
+            nodes.push(node);
+        }
+        let c = Cluster { nodes };
+        c.wait_voters(n as usize);
+        c
+    }
+
+    /// Index of the node the cluster reports as leader, asked of any running node.
+    pub fn leader(&self) -> Option<usize> {
+        self.nodes.iter().filter(|n| n.is_running()).find_map(|n| {
+            let (status, body) = n.get(ADMIN_TOKEN, "/v1/cluster/status");
+            if status != 200 {
+                return None;
+            }
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let id = v.get("leader")?.as_u64()?;
+            self.nodes.iter().position(|n| n.id == id && n.is_running())
+        })
+    }
+
+    pub fn wait_leader(&self, timeout: Duration) -> usize {
+        wait_for(timeout, "a leader among the running nodes", || {
+            self.leader()
+        })
+    }
+
+    /// Waits until the cluster status lists `n` voters.
+    pub fn wait_voters(&self, n: usize) {
+        wait_until_status(&self.nodes[0], |v| {
+            let voters = v.get("nodes").and_then(|n| n.as_array()).map(|nodes| {
+                nodes
+                    .iter()
+                    .filter(|x| {
+                        matches!(
+                            x.get("role").and_then(|r| r.as_str()),
+                            Some("leader" | "follower")
+                        )
+                    })
+                    .count()
+            });
+            voters == Some(n)
+        });
+    }
+}
+
+fn wait_leader_on(node: &ControlNode) {
+    wait_until_status(node, |v| v.get("leader").and_then(|l| l.as_u64()).is_some());
+}
+
+fn wait_until_status(node: &ControlNode, cond: impl Fn(&serde_json::Value) -> bool) {
+    let ok = poll_until(START_DEADLINE, || {
+        let (status, body) = node.get(ADMIN_TOKEN, "/v1/cluster/status");
+        status == 200
+            && serde_json::from_str(&body)
+                .map(|v| cond(&v))
+                .unwrap_or(false)
+    });
+    assert!(
+        ok,
+        "cluster status never satisfied the condition; stderr of node {}:\n{}",
+        node.id,
+        node.stderr()
+    );
+}
+
+fn spawn(id: u64, dir: &std::path::Path, api: &str, raft: &str, join: bool) -> Child {
+    let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
+    let err = std::fs::File::create(dir.join("stderr.log")).expect("stderr log");
+    let mut cmd = Command::new(control_bin());
+    cmd.args(["--node-id", &id.to_string()])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--api-listen", api, "--raft-listen", raft])
+        .arg("--addr-file")
+        .arg(dir.join("addrs.json"))
+        .env("BREAKOUT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("BREAKOUT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    if join {
+        cmd.arg("--join");
+    }
+    cmd.spawn().expect("spawn breakout-control")
+}
+
+fn wait_addrs(mut child: Child, dir: &std::path::Path) -> (Child, SocketAddr, SocketAddr) {
+    let file = dir.join("addrs.json");
+    let (api, raft) = wait_for(
+        START_DEADLINE,
+        "breakout-control writes its addr file",
+        || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "breakout-control exited with {status}; stderr:\n{}",
+                    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+                );
+            }
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+            Some((
+                v.get("api")?.as_str()?.parse().ok()?,
+                v.get("raft")?.as_str()?.parse().ok()?,
+            ))
+        },
+    );
+    (child, api, raft)
+}
