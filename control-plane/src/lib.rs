@@ -7,5 +7,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod quota;
 pub mod state;
 pub mod store;

@@ -1,0 +1,240 @@
+//! Region-wide session capacity split into per-edge leases (pure, no I/O, no clock).
+//!
+//! A tenant's limit applies to the sum of its concurrent sessions over every edge of its region.
+//! The leader turns the edges' reports into grants: each edge admits only within its grant, and
+//! the sum of *live* grants never exceeds the limit, where live means "issued, not expired, and
+//! not superseded by a newer grant the edge has acknowledged holding". A grant lowered for one
+//! edge is only spent elsewhere once the edge acknowledged the lower one or the old one expired,
+//! so sessions moving between edges never open a window of over-admission.
+//!
+//! Time is a caller-supplied millisecond clock; grant lifetimes are durations the edge counts
+//! from receipt (so clocks of different machines never need to agree). Epochs must increase
+//! across leaders (e.g. Raft term in the high bits): an edge's "holding epoch" is compared with
+//! what this ledger issued.
+//!
+//! A leader that takes over cannot know what its predecessor granted: for one lease period
+//! ([`Ledger::taking_over`]) it only renews what each edge reports holding and grants nothing
+//! new; after that every grant of the predecessor has expired.
+
+use std::collections::BTreeMap;
+
+#[cfg(test)]
+mod tests;
+
+/// Tuning of the allocator.
+#[derive(Clone, Debug)]
+pub struct QuotaConfig {
+    /// How long a grant is good for after the edge receives it.
+    pub ttl_ms: u64,
+    /// Headroom kept on an idle edge, as a share of the limit (at least one session).
+    pub idle_share: f64,
+    /// Headroom an edge near its grant (or refusing) asks for, as a share of the limit.
+    pub busy_share: f64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            ttl_ms: 10_000,
+            idle_share: 0.01,
+            busy_share: 0.10,
+        }
+    }
+}
+
+/// What an edge last told us about one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EdgeReport {
+    /// Sessions open now.
+    pub active: u32,
+    /// Sessions refused since the previous report (demand beyond the grant).
+    pub refused: u32,
+    /// The newest grant epoch the edge holds (0: none yet).
+    pub holding_epoch: u64,
+    /// The sessions of that grant (what a leader that just took over may renew).
+    pub holding_sessions: u32,
+}
+
+/// What an edge receives for one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Admit up to this many concurrent sessions while the grant is in force.
+    pub sessions: u32,
+    /// After the grant expires without renewal (control plane unreachable), admit up to this:
+    /// the limit split evenly over the region's known edges, so that edges cut off together
+    /// never exceed the limit between them.
+    pub floor: u32,
+}
+
+/// A grant as issued: `sessions` until `expires_ms` on the leader's clock (issue time + ttl,
+/// which is never earlier than the edge's own expiry, counted from receipt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub epoch: u64,
+    pub sessions: u32,
+    pub expires_ms: u64,
+}
+
+/// One tenant's grants in one region.
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    /// Per edge: grants that may still be in force (newest last).
+    issued: BTreeMap<String, Vec<Issued>>,
+    /// Until then, grants issued before this ledger existed (by a previous leader) may still be
+    /// live: only renew what edges report holding, never grant more.
+    pub quiet_until_ms: u64,
+}
+
+impl Ledger {
+    /// A ledger for a leader that just took over at `now_ms`: for one lease period it cannot
+    /// know what its predecessor granted.
+    pub fn taking_over(now_ms: u64, cfg: &QuotaConfig) -> Ledger {
+        Ledger {
+            issued: BTreeMap::new(),
+            quiet_until_ms: now_ms + cfg.ttl_ms,
+        }
+    }
+
+    /// The most sessions `edge` may be admitting under grants in force at `now_ms`.
+    pub fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
+        self.issued.get(edge).map_or(0, |v| {
+            v.iter()
+                .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
+                .map(|g| g.sessions)
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Sum of what every edge may be admitting at `now_ms` (the invariant: ≤ the limit).
+    pub fn committed(&self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) -> u64 {
+        self.issued
+            .keys()
+            .map(|e| {
+                let holding = reports.get(e).map_or(0, |r| r.holding_epoch);
+                u64::from(self.outstanding(e, holding, now_ms))
+            })
+            .sum()
+    }
+
+    fn forget_dead(&mut self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) {
+        for (edge, grants) in &mut self.issued {
+            let holding = reports.get(edge).map_or(0, |r| r.holding_epoch);
+            grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
+        }
+        self.issued.retain(|_, v| !v.is_empty());
+    }
+
+    fn record(&mut self, edge: &str, g: Issued) {
+        self.issued.entry(edge.to_string()).or_default().push(g);
+    }
+}
+
+/// Computes new grants for the edges in `reports` (the ones connected now). Edges that stopped
+/// reporting keep counting with what they may still hold until it expires.
+pub fn allocate(
+    limit: u32,
+    ledger: &mut Ledger,
+    reports: &BTreeMap<String, EdgeReport>,
+    now_ms: u64,
+    epoch: u64,
+    cfg: &QuotaConfig,
+) -> BTreeMap<String, Grant> {
+    ledger.forget_dead(reports, now_ms);
+    let quiet = now_ms < ledger.quiet_until_ms;
+    let limit_u = u64::from(limit);
+    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
+    // Grants that cost nothing new: up to what each reporting edge may already hold.
+    // While quiet, what the predecessor granted is known only from what edges say they hold.
+    let held: BTreeMap<&str, u32> = reports
+        .iter()
+        .map(|(e, r)| {
+            let mine = ledger.outstanding(e, r.holding_epoch, now_ms);
+            (
+                e.as_str(),
+                if quiet {
+                    mine.max(r.holding_sessions)
+                } else {
+                    mine
+                },
+            )
+        })
+        .collect();
+    let absent: u64 = ledger
+        .issued
+        .keys()
+        .filter(|e| !reports.contains_key(*e))
+        .map(|e| u64::from(ledger.outstanding(e, 0, now_ms)))
+        .sum();
+    let committed: u64 = absent + held.values().map(|h| u64::from(*h)).sum::<u64>();
+    // After a limit was lowered below what is committed, no edge gets headroom until enough
+    // sessions have ended (admitted sessions are never cut).
+    let over = committed > limit_u;
+    let mut grants: BTreeMap<String, u32> = BTreeMap::new();
+    let mut wants: Vec<(&str, u32)> = Vec::new();
+    for (edge, r) in reports {
+        let busy =
+            r.refused > 0 || held[edge.as_str()].saturating_sub(r.active) < share(cfg.idle_share);
+        let headroom = if busy {
+            share(cfg.busy_share)
+        } else {
+            share(cfg.idle_share)
+        };
+        let desired = r.active.saturating_add(headroom).min(limit);
+        let mut base = desired.min(held[edge.as_str()]);
+        if over {
+            base = base.min(r.active);
+        }
+        grants.insert(edge.clone(), base);
+        if !quiet && desired > base {
+            wants.push((edge.as_str(), desired - base));
+        }
+    }
+    // Budget left after everything that may still be in use.
+    let mut free = limit_u.saturating_sub(committed);
+    // Busiest first: the edge refusing most (then with most sessions) is served first.
+    wants.sort_by_key(|(e, want)| {
+        (
+            std::cmp::Reverse(reports[*e].refused),
+            std::cmp::Reverse(reports[*e].active),
+            *want,
+        )
+    });
+    let total_want: u64 = wants.iter().map(|(_, w)| u64::from(*w)).sum();
+    for (edge, want) in wants {
+        if free == 0 {
+            break;
+        }
+        let fair = if total_want <= free {
+            u64::from(want)
+        } else {
+            (u64::from(want) * free).div_ceil(total_want.max(1))
+        };
+        let give = fair.min(free).min(u64::from(want)) as u32;
+        free -= u64::from(give);
+        if let Some(g) = grants.get_mut(edge) {
+            *g += give;
+        }
+    }
+    let edges = ledger
+        .issued
+        .keys()
+        .filter(|e| !reports.contains_key(*e))
+        .count()
+        + reports.len();
+    let floor = limit / (edges.max(1) as u32);
+    grants
+        .into_iter()
+        .map(|(edge, sessions)| {
+            ledger.record(
+                &edge,
+                Issued {
+                    epoch,
+                    sessions,
+                    expires_ms: now_ms + cfg.ttl_ms,
+                },
+            );
+            (edge, Grant { sessions, floor })
+        })
+        .collect()
+}
