@@ -2,11 +2,14 @@
 //!
 //! `state` is the pure state machine (`apply(request) -> outcome`), `store` replicates it
 //! (openraft on local disk; etcd later) behind the [`store::Store`] trait, and `api` serves it
-//! over HTTP to operators, tenants and `breakoutctl`.
+//! over HTTP to operators, tenants and `breakoutctl`; `distribute` sends each region's policy to
+//! its edges over QUIC.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod cli;
+pub mod contracts;
+pub mod distribute;
 pub mod quota;
 pub mod state;
 pub mod store;

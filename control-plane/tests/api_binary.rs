@@ -25,6 +25,8 @@ impl Node {
                 "127.0.0.1:0",
                 "--raft-listen",
                 "127.0.0.1:0",
+                "--edge-listen",
+                "127.0.0.1:0",
                 // Little on stderr: it is a pipe, read only after exit.
                 "--log",
                 "error",

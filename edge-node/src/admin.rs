@@ -37,10 +37,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 /// Ready while serving with a loaded configuration; not ready once draining, so load balancers
-/// stop sending new clients before the process exits.
+/// stop sending new clients before the process exits, nor before the first configuration from
+/// the control plane (a lost control plane later keeps the last one, and readiness).
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.draining.load(Ordering::Acquire) {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else if shared.awaiting_config.load(Ordering::Acquire) {
+        let why = "waiting for the first configuration from the control plane\n";
+        (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
     } else {
         let snap = shared.snapshot.load();
         format!(

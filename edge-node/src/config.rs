@@ -1,5 +1,6 @@
-//! The standalone edge config file (TOML): listener and safety settings plus the same
-//! [`RegionPolicy`] the control plane sends. Every field is documented in `docs/edge-config.md`.
+//! The edge config file (TOML): listener and safety settings plus, for a standalone edge, the
+//! same [`RegionPolicy`] the control plane sends. With a control plane the file gives settings
+//! only ([`EdgeConfig::parse_settings`]). Every field is documented in `docs/edge-config.md`.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -31,7 +32,8 @@ pub enum ConfigError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EdgeFile {
-    region: String,
+    #[serde(default)]
+    region: Option<String>,
     #[serde(default)]
     node_id: Option<String>,
     #[serde(default = "default_listen")]
@@ -134,7 +136,78 @@ impl EdgeConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text).map_err(|e| match e {
+        Self::parse(&text).map_err(|e| e.at(path))
+    }
+
+    pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
+        let mut f: EdgeFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        let Some(region) = f.region.take() else {
+            return Err(invalid(
+                "region",
+                "required (unless the edge takes its tenants from a control plane)".into(),
+            ));
+        };
+        let policy = RegionPolicy {
+            schema: SCHEMA_VERSION,
+            version: 0,
+            region,
+            tenants: std::mem::take(&mut f.tenants),
+            lists: std::mem::take(&mut f.lists),
+            foreign_sources: Vec::new(),
+        };
+        validate(&policy).map_err(|source| ConfigError::Invalid {
+            path: PathBuf::new(),
+            source,
+        })?;
+        Ok(EdgeConfig {
+            settings: settings(f)?,
+            policy,
+        })
+    }
+
+    /// The settings of a file for an edge of `region` that takes its tenants from a control
+    /// plane: the file's `region`, if any, must be `region`; its `tenants` and `lists` are
+    /// ignored (the second value counts the tenants ignored). `""` gives every default.
+    pub fn parse_settings(text: &str, region: &str) -> Result<(Settings, usize), ConfigError> {
+        let f: EdgeFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        if let Some(r) = f.region.as_deref().filter(|r| *r != region) {
+            return Err(invalid(
+                "region",
+                format!("the file says {r:?} but --region says {region:?}"),
+            ));
+        }
+        let ignored = f.tenants.len();
+        Ok((settings(f)?, ignored))
+    }
+
+    /// [`EdgeConfig::parse_settings`] of the file at `path`.
+    pub fn load_settings(path: &Path, region: &str) -> Result<(Settings, usize), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse_settings(&text, region).map_err(|e| e.at(path))
+    }
+}
+
+fn parse_err(message: String) -> ConfigError {
+    ConfigError::Parse {
+        path: PathBuf::new(),
+        message,
+    }
+}
+
+fn invalid(field: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: PathBuf::new(),
+        source: breakout_policy::PolicyError::new(field, message),
+    }
+}
+
+impl ConfigError {
+    /// The same error, naming `path`.
+    fn at(self, path: &Path) -> ConfigError {
+        match self {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
                 message,
@@ -144,94 +217,72 @@ impl EdgeConfig {
                 source,
             },
             other => other,
-        })
+        }
     }
+}
 
-    pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
-        let parse_err = |message: String| ConfigError::Parse {
-            path: PathBuf::new(),
-            message,
-        };
-        let invalid = |field: &str, message: String| ConfigError::Invalid {
-            path: PathBuf::new(),
-            source: breakout_policy::PolicyError::new(field, message),
-        };
-        let f: EdgeFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-        if f.allowed_connect_ports.contains(&0) {
-            return Err(invalid(
-                "allowed_connect_ports",
-                "port 0 is not a port".into(),
-            ));
-        }
-        if f.max_headers == 0 || f.max_headers >= PARSER_MAX_HEADERS {
-            return Err(invalid(
-                "max_headers",
-                format!("must be between 1 and {}", PARSER_MAX_HEADERS - 1),
-            ));
-        }
-        if f.max_header_bytes < 1024 || f.max_header_bytes >= PARSER_MAX_BUF / 2 {
-            return Err(invalid(
-                "max_header_bytes",
-                format!("must be between 1024 and {}", PARSER_MAX_BUF / 2 - 1),
-            ));
-        }
-        for (field, v) in [
-            ("header_read_timeout_ms", f.header_read_timeout_ms),
-            ("connect_timeout_ms", f.connect_timeout_ms),
-            ("tunnel_idle_timeout_ms", f.tunnel_idle_timeout_ms),
-        ] {
-            if v == 0 {
-                return Err(invalid(field, "must be greater than 0".into()));
-            }
-        }
-        let access_log = match f.access_log.as_str() {
-            "stdout" | "-" => AccessLogTarget::Stdout,
-            "off" | "" => AccessLogTarget::Off,
-            path => AccessLogTarget::File(PathBuf::from(path)),
-        };
-        let static_hosts = f
-            .static_hosts
-            .into_iter()
-            .map(|(name, ip)| match breakout_policy::canonical_host(&name) {
-                Ok(breakout_policy::Host::Name(n)) => Ok((n.into_owned(), ip)),
-                _ => Err(invalid(
-                    "static_hosts",
-                    format!("{name:?} is not a host name"),
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        let policy = RegionPolicy {
-            schema: SCHEMA_VERSION,
-            version: 0,
-            region: f.region,
-            tenants: f.tenants,
-            lists: f.lists,
-        };
-        validate(&policy).map_err(|source| ConfigError::Invalid {
-            path: PathBuf::new(),
-            source,
-        })?;
-        let node_id = f.node_id.unwrap_or_else(default_node_id);
-        Ok(EdgeConfig {
-            settings: Settings {
-                node_id,
-                listen: f.listen,
-                admin_listen: f.admin_listen,
-                allow_private_destinations: f.allow_private_destinations,
-                allowed_connect_ports: f.allowed_connect_ports,
-                access_log,
-                header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),
-                connect_timeout: Duration::from_millis(f.connect_timeout_ms),
-                tunnel_idle_timeout: Duration::from_millis(f.tunnel_idle_timeout_ms),
-                drain_grace: Duration::from_millis(f.drain_grace_ms),
-                max_header_bytes: f.max_header_bytes,
-                max_headers: f.max_headers,
-                static_hosts,
-                dns_servers: f.dns_servers,
-            },
-            policy,
-        })
+/// The process settings of a parsed file, checked.
+fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
+    if f.allowed_connect_ports.contains(&0) {
+        return Err(invalid(
+            "allowed_connect_ports",
+            "port 0 is not a port".into(),
+        ));
     }
+    if f.max_headers == 0 || f.max_headers >= PARSER_MAX_HEADERS {
+        return Err(invalid(
+            "max_headers",
+            format!("must be between 1 and {}", PARSER_MAX_HEADERS - 1),
+        ));
+    }
+    if f.max_header_bytes < 1024 || f.max_header_bytes >= PARSER_MAX_BUF / 2 {
+        return Err(invalid(
+            "max_header_bytes",
+            format!("must be between 1024 and {}", PARSER_MAX_BUF / 2 - 1),
+        ));
+    }
+    for (field, v) in [
+        ("header_read_timeout_ms", f.header_read_timeout_ms),
+        ("connect_timeout_ms", f.connect_timeout_ms),
+        ("tunnel_idle_timeout_ms", f.tunnel_idle_timeout_ms),
+    ] {
+        if v == 0 {
+            return Err(invalid(field, "must be greater than 0".into()));
+        }
+    }
+    let access_log = match f.access_log.as_str() {
+        "stdout" | "-" => AccessLogTarget::Stdout,
+        "off" | "" => AccessLogTarget::Off,
+        path => AccessLogTarget::File(PathBuf::from(path)),
+    };
+    let static_hosts = f
+        .static_hosts
+        .into_iter()
+        .map(|(name, ip)| match breakout_policy::canonical_host(&name) {
+            Ok(breakout_policy::Host::Name(n)) => Ok((n.into_owned(), ip)),
+            _ => Err(invalid(
+                "static_hosts",
+                format!("{name:?} is not a host name"),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    let node_id = f.node_id.unwrap_or_else(default_node_id);
+    Ok(Settings {
+        node_id,
+        listen: f.listen,
+        admin_listen: f.admin_listen,
+        allow_private_destinations: f.allow_private_destinations,
+        allowed_connect_ports: f.allowed_connect_ports,
+        access_log,
+        header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),
+        connect_timeout: Duration::from_millis(f.connect_timeout_ms),
+        tunnel_idle_timeout: Duration::from_millis(f.tunnel_idle_timeout_ms),
+        drain_grace: Duration::from_millis(f.drain_grace_ms),
+        max_header_bytes: f.max_header_bytes,
+        max_headers: f.max_headers,
+        static_hosts,
+        dns_servers: f.dns_servers,
+    })
 }
 
 fn default_node_id() -> String {
@@ -265,5 +316,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("IPv6"), "{e}");
+    }
+
+    #[test]
+    fn a_standalone_file_needs_a_region_but_a_control_plane_edge_does_not() {
+        let e = EdgeConfig::parse("listen = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(e.to_string().contains("region"), "{e}");
+        let (settings, ignored) = EdgeConfig::parse_settings("", "tokyo").expect("defaults");
+        assert_eq!((settings.allowed_connect_ports, ignored), (vec![443], 0));
+        let (_, ignored) = EdgeConfig::parse_settings(EXAMPLE, "local").expect("example");
+        assert!(ignored > 0, "the example's tenants are counted as ignored");
+        let e = EdgeConfig::parse_settings("region = \"osaka\"\n", "tokyo").unwrap_err();
+        assert!(e.to_string().contains("osaka"), "{e}");
     }
 }

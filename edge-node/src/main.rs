@@ -1,4 +1,5 @@
-//! `breakout-edge`: run the edge proxy from a config file.
+//! `breakout-edge`: run the edge proxy, with its tenants from a config file (standalone) or from
+//! the control plane (`--control-plane`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,12 +8,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use breakout_edge::access_log::AccessLog;
-use breakout_edge::config::EdgeConfig;
+use breakout_edge::config::{EdgeConfig, Settings};
 use breakout_edge::metrics::Metrics;
 use breakout_edge::proxy::{self, Shared};
 use breakout_edge::resolve::Resolver;
 use breakout_edge::snapshot::Snapshot;
+use breakout_edge::sync::{self, SyncConfig};
 use breakout_edge::{admin, reload};
+use breakout_policy::RegionPolicy;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -22,9 +25,30 @@ use tokio::sync::watch;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Config file (TOML); see docs/edge-config.md.
-    #[arg(long, env = "BREAKOUT_EDGE_CONFIG")]
-    config: PathBuf,
+    /// Config file (TOML); see docs/edge-config.md. With --control-plane it is optional and
+    /// gives settings only (its tenants are ignored).
+    #[arg(
+        long,
+        env = "BREAKOUT_EDGE_CONFIG",
+        required_unless_present = "control_plane"
+    )]
+    config: Option<PathBuf>,
+    /// Take the tenants from the control plane: its edge endpoints, HOST:PORT[,HOST:PORT…], tried
+    /// in order (the next one on failure).
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT", requires_all = ["region", "ca_file"])]
+    control_plane: Vec<String>,
+    /// The region this edge serves (with --control-plane).
+    #[arg(long, value_name = "R")]
+    region: Option<String>,
+    /// This edge's id: in the control plane's edge list and in `Via` (overrides `node_id`).
+    #[arg(long, value_name = "ID")]
+    node_id: Option<String>,
+    /// CA certificate(s), PEM, that the control plane's certificate must chain to.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// File holding the edge token; else `BREAKOUT_EDGE_TOKEN`.
+    #[arg(long, value_name = "PATH")]
+    edge_token_file: Option<PathBuf>,
     /// Proxy listen address (overrides `listen` in the file).
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -54,8 +78,52 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(args))
 }
 
+/// Settings and the policy to start with; with a control plane, the empty policy of its region
+/// (not ready until the first snapshot) and where to connect.
+fn load(args: &Args) -> anyhow::Result<(EdgeConfig, Option<SyncConfig>)> {
+    let Some(region) = args.control_plane.first().and(args.region.clone()) else {
+        let path = args.config.as_deref().context("--config is required")?;
+        let mut cfg = EdgeConfig::load(path)?;
+        set_node_id(&mut cfg.settings, args);
+        return Ok((cfg, None));
+    };
+    let (mut settings, ignored) = match &args.config {
+        Some(path) => EdgeConfig::load_settings(path, &region)?,
+        None => EdgeConfig::parse_settings("", &region)?,
+    };
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "the config file's tenants are ignored: they come from the control plane"
+        );
+    }
+    set_node_id(&mut settings, args);
+    let token = sync::read_token(args.edge_token_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let sync = SyncConfig {
+        control_plane: args.control_plane.clone(),
+        region: region.clone(),
+        node_id: settings.node_id.clone(),
+        ca_file: args.ca_file.clone().context("--ca-file is required")?,
+        token,
+    };
+    let policy = RegionPolicy {
+        region,
+        ..RegionPolicy::default()
+    };
+    Ok((EdgeConfig { settings, policy }, Some(sync)))
+}
+
+fn set_node_id(settings: &mut Settings, args: &Args) {
+    if let Some(id) = &args.node_id {
+        settings.node_id = id.clone();
+    }
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut cfg = EdgeConfig::load(&args.config)?;
+    // One crypto provider for the whole process (quinn, rustls): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (mut cfg, sync_cfg) = load(&args)?;
+    let sync_client = sync_cfg.as_ref().map(sync::prepare).transpose()?;
     if let Some(l) = args.listen {
         cfg.settings.listen = l;
     }
@@ -81,8 +149,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let access_log =
         AccessLog::start(&cfg.settings.access_log).context("opening the access log")?;
     let drain_grace = cfg.settings.drain_grace;
-    let snapshot = Snapshot::build(&cfg.policy, Arc::new(cfg.settings), None, &metrics, 1)?;
-    metrics.config_generation.set(1);
+    // Generation 0 is the empty placeholder a control-plane edge starts with.
+    let generation = if sync_cfg.is_some() { 0 } else { 1 };
+    let snapshot = Snapshot::build(
+        &cfg.policy,
+        Arc::new(cfg.settings),
+        None,
+        &metrics,
+        generation,
+    )?;
+    metrics.config_generation.set(generation as i64);
     metrics.config_version.set(snapshot.version as i64);
     let shared = Arc::new(Shared::new(
         snapshot,
@@ -91,6 +167,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         access_log,
         vec![proxy_addr, admin_addr],
     ));
+
+    if let (Some(sync_cfg), Some(client)) = (sync_cfg.clone(), sync_client) {
+        shared.awaiting_config.store(true, Ordering::Release);
+        shared.quotas.enforce();
+        tokio::spawn(sync::expire_grants(Arc::clone(&shared)));
+        tokio::spawn(sync::run(sync_cfg, client, Arc::clone(&shared)));
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // The admin listener outlives the drain: /readyz must say 503 while sessions finish.
@@ -106,7 +189,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => { let _ = reload::reload(&args.config, &shared); }
+            _ = hup.recv() => match (&args.config, &sync_cfg) {
+                (Some(path), None) => { let _ = reload::reload(path, &shared); }
+                _ => tracing::warn!("SIGHUP ignored: the configuration comes from the control plane"),
+            },
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -10,6 +10,7 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     sessions_active: IntGaugeVec,
+    session_limit: IntGaugeVec,
     sessions_admitted: IntCounterVec,
     sessions_refused: IntCounterVec,
     requests: IntCounterVec,
@@ -19,12 +20,17 @@ pub struct Metrics {
     pub config_generation: IntGauge,
     pub config_version: IntGauge,
     reloads: IntCounterVec,
+    /// 1 while connected to a control plane.
+    pub sync_connected: IntGauge,
+    sync_snapshots: IntCounterVec,
 }
 
 /// One tenant's counters, cloned out of the vectors when the config is built.
 #[derive(Clone)]
 pub struct TenantMetrics {
     pub active: IntGauge,
+    /// The local session limit in force (the grant in control-plane mode).
+    pub limit: IntGauge,
     pub admitted: IntCounter,
     pub refused_limit: IntCounter,
     pub requests_direct: IntCounter,
@@ -42,6 +48,9 @@ pub enum RefusalReason {
     Ipv6Client,
     Limit,
     Draining,
+    NotReady,
+    /// A tenant contracted in another region (art. 5).
+    ForeignRegion,
 }
 
 impl RefusalReason {
@@ -51,6 +60,8 @@ impl RefusalReason {
             RefusalReason::Ipv6Client => "ipv6_client",
             RefusalReason::Limit => "limit",
             RefusalReason::Draining => "draining",
+            RefusalReason::NotReady => "not_ready",
+            RefusalReason::ForeignRegion => "foreign_region",
         }
     }
 }
@@ -72,6 +83,11 @@ impl Metrics {
             sessions_active: gauge_vec(
                 "breakout_edge_sessions_active",
                 "Client connections currently admitted, per tenant",
+                &["tenant"],
+            )?,
+            session_limit: gauge_vec(
+                "breakout_edge_session_limit",
+                "Concurrent sessions this edge admits per tenant now (its grant in control-plane mode)",
                 &["tenant"],
             )?,
             sessions_admitted: counter_vec(
@@ -119,10 +135,20 @@ impl Metrics {
                 "Configuration reloads, by result",
                 &["result"],
             )?,
+            sync_connected: IntGauge::new(
+                "breakout_edge_sync_connected",
+                "1 while connected to a control-plane node",
+            )?,
+            sync_snapshots: counter_vec(
+                "breakout_edge_sync_snapshots_total",
+                "Snapshots received from the control plane, applied or rejected",
+                &["result"],
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.sessions_active.clone()))?;
         m.registry.register(Box::new(m.sessions_admitted.clone()))?;
+        m.registry.register(Box::new(m.session_limit.clone()))?;
         m.registry.register(Box::new(m.sessions_refused.clone()))?;
         m.registry.register(Box::new(m.requests.clone()))?;
         m.registry.register(Box::new(m.bytes.clone()))?;
@@ -131,8 +157,13 @@ impl Metrics {
         m.registry.register(Box::new(m.config_generation.clone()))?;
         m.registry.register(Box::new(m.config_version.clone()))?;
         m.registry.register(Box::new(m.reloads.clone()))?;
+        m.registry.register(Box::new(m.sync_connected.clone()))?;
+        m.registry.register(Box::new(m.sync_snapshots.clone()))?;
         for r in ["ok", "error"] {
             m.reloads.with_label_values(&[r]);
+        }
+        for r in ["applied", "rejected"] {
+            m.sync_snapshots.with_label_values(&[r]);
         }
         Ok(m)
     }
@@ -142,6 +173,7 @@ impl Metrics {
         let bytes = |dir: &str| self.bytes.with_label_values(&[id, dir]);
         TenantMetrics {
             active: self.sessions_active.with_label_values(&[id]),
+            limit: self.session_limit.with_label_values(&[id]),
             admitted: self.sessions_admitted.with_label_values(&[id]),
             refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
             requests_direct: req("direct"),
@@ -168,6 +200,12 @@ impl Metrics {
         self.reloads
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Counts a snapshot from the control plane.
+    pub fn snapshot(&self, applied: bool) {
+        let result = if applied { "applied" } else { "rejected" };
+        self.sync_snapshots.with_label_values(&[result]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use breakout_policy::{Matcher, PolicyError, RegionPolicy};
 
 use crate::admission::Slots;
 use crate::config::Settings;
 use crate::metrics::{Metrics, TenantMetrics};
+use crate::quota::Quotas;
 use crate::sources::SourceTable;
 
 /// A compiled configuration.
@@ -21,6 +23,10 @@ pub struct Snapshot {
     pub settings: Arc<Settings>,
     pub sources: SourceTable,
     pub tenants: Vec<TenantRuntime>,
+    /// Sources of tenants of other regions (art. 5), indexing `foreign_owners`.
+    pub foreign: SourceTable,
+    /// Per entry of `foreign`: the tenant and its region.
+    pub foreign_owners: Vec<(String, String)>,
 }
 
 /// One tenant, ready for requests.
@@ -31,6 +37,9 @@ pub struct TenantRuntime {
     pub upstreams: HashMap<String, (String, u16)>,
     pub egress: Option<Ipv4Addr>,
     pub slots: Arc<Slots>,
+    /// The tenant's limit in the policy (region-wide in control-plane mode, where the local
+    /// limit in `slots` is its grant; see `quota`).
+    pub session_limit: u32,
     pub metrics: TenantMetrics,
 }
 
@@ -44,11 +53,35 @@ impl Snapshot {
         metrics: &Metrics,
         generation: u64,
     ) -> Result<Snapshot, PolicyError> {
+        Self::build_limited(
+            policy,
+            settings,
+            prev,
+            metrics,
+            generation,
+            &Quotas::default(),
+        )
+    }
+
+    /// [`Snapshot::build`] with each tenant's local limit from `quotas` (its grant in
+    /// control-plane mode), so that a carried-over tenant never sees its region-wide limit.
+    pub fn build_limited(
+        policy: &RegionPolicy,
+        settings: Arc<Settings>,
+        prev: Option<&Snapshot>,
+        metrics: &Metrics,
+        generation: u64,
+        quotas: &Quotas,
+    ) -> Result<Snapshot, PolicyError> {
+        let now = Instant::now();
         let mut tenants = Vec::with_capacity(policy.tenants.len());
         let mut sources = Vec::new();
         for (idx, t) in policy.tenants.iter().enumerate() {
             let field = format!("tenants[{}]", t.id);
             let matcher = Matcher::compile(t, &policy.lists).map_err(|e| e.within(&field))?;
+            if let Some(addr) = t.egress_address {
+                check_local(addr).map_err(|e| e.within(&field))?;
+            }
             let upstreams = t
                 .upstreams
                 .iter()
@@ -63,13 +96,16 @@ impl Snapshot {
                         })
                 })
                 .collect::<Result<HashMap<_, _>, _>>()?;
+            let limit = quotas.limit_for(&t.id, t.session_limit, now);
             let slots = match prev.and_then(|p| p.tenant_by_id(&t.id)) {
                 Some(old) => {
-                    old.slots.set_limit(t.session_limit);
+                    old.slots.set_limit(limit);
                     Arc::clone(&old.slots)
                 }
-                None => Slots::new(t.session_limit),
+                None => Slots::new(limit),
             };
+            let tenant_metrics = metrics.tenant(&t.id);
+            tenant_metrics.limit.set(i64::from(limit));
             sources.extend(t.source_cidrs.iter().map(|c| (c.0, idx)));
             tenants.push(TenantRuntime {
                 id: Arc::from(t.id.as_str()),
@@ -77,10 +113,19 @@ impl Snapshot {
                 upstreams,
                 egress: t.egress_address,
                 slots,
-                metrics: metrics.tenant(&t.id),
+                session_limit: t.session_limit,
+                metrics: tenant_metrics,
             });
         }
+        let mut foreign = Vec::new();
+        let mut foreign_owners = Vec::with_capacity(policy.foreign_sources.len());
+        for (idx, f) in policy.foreign_sources.iter().enumerate() {
+            foreign.extend(f.cidrs.iter().map(|c| (c.0, idx)));
+            foreign_owners.push((f.tenant.clone(), f.region.clone()));
+        }
         Ok(Snapshot {
+            foreign: SourceTable::build(foreign),
+            foreign_owners,
             generation,
             version: policy.version,
             region: policy.region.clone(),
@@ -94,10 +139,29 @@ impl Snapshot {
         self.tenants.iter().find(|t| &*t.id == id)
     }
 
+    /// The tenant of another region (and that region) a source address belongs to (art. 5).
+    pub fn foreign_tenant(&self, addr: Ipv4Addr) -> Option<&(String, String)> {
+        self.foreign
+            .lookup(addr)
+            .and_then(|i| self.foreign_owners.get(i))
+    }
+
     /// The tenant a client source address belongs to.
     pub fn tenant_for(&self, addr: Ipv4Addr) -> Option<&TenantRuntime> {
         self.sources.lookup(addr).and_then(|i| self.tenants.get(i))
     }
+}
+
+/// An egress address must be one of this edge's own: the control plane cannot know the edge's
+/// interfaces, and a policy that cannot be honoured is refused whole (the previous one stays)
+/// rather than failing every direct connection of the tenant.
+fn check_local(addr: Ipv4Addr) -> Result<(), PolicyError> {
+    std::net::UdpSocket::bind((addr, 0)).map(drop).map_err(|e| {
+        PolicyError::new(
+            "egress_address",
+            format!("{addr} is not an address of this edge ({e})"),
+        )
+    })
 }
 
 /// Splits `host:port` (an IPv6 host in brackets); `None` if either part is missing or bad.

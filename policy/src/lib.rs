@@ -2,7 +2,8 @@
 //!
 //! Everything here is pure data and pure functions: the tenant model the control plane stores and
 //! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
-//! and the compiled destination matcher ([`matcher`]). No I/O, so all of it is unit-testable.
+//! the compiled destination matcher ([`matcher`]) and the control-plane ↔ edge protocol
+//! ([`wire`]). No I/O, so all of it is unit-testable.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -11,11 +12,15 @@ pub mod destination;
 pub mod error;
 pub mod matcher;
 pub mod model;
+pub mod pac;
 pub mod validate;
+pub mod wire;
 
 pub use action::Action;
 pub use canon::{canonical_host, Host, HostError};
 pub use destination::Destination;
 pub use error::PolicyError;
 pub use matcher::{Decision, Explanation, Matcher};
-pub use model::{NamedList, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION};
+pub use model::{
+    ForeignSources, NamedList, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION,
+};

@@ -34,6 +34,19 @@ pub struct RegionPolicy {
     /// Lists shared by all tenants of the region (template lists, operator lists).
     #[serde(default)]
     pub lists: BTreeMap<String, NamedList>,
+    /// Source networks of tenants contracted in *other* regions (art. 5): their traffic arriving
+    /// here is refused with a reason naming their region instead of "unknown source".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_sources: Vec<ForeignSources>,
+}
+
+/// A tenant of another region and its registered source networks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignSources {
+    pub region: String,
+    pub tenant: String,
+    pub cidrs: Vec<SourceCidr>,
 }
 
 fn schema_version() -> u32 {

@@ -85,9 +85,17 @@ impl EdgeConfig {
 
     /// The config as the edge's TOML file.
     pub fn to_toml(&self) -> String {
+        let mut s = format!("region = \"test\"\n{}", self.to_settings_toml());
+        for t in &self.tenants {
+            t.write_toml(&mut s);
+        }
+        s
+    }
+
+    /// The settings only (no region, no tenants), as an edge fed by a control plane reads them.
+    pub fn to_settings_toml(&self) -> String {
         let mut s = String::new();
         let w = &mut s;
-        let _ = writeln!(w, "region = \"test\"");
         let _ = writeln!(w, "listen = \"127.0.0.1:3128\"");
         let _ = writeln!(w, "admin_listen = \"127.0.0.1:9090\"");
         let _ = writeln!(
@@ -121,9 +129,6 @@ impl EdgeConfig {
         let _ = writeln!(w, "\n[static_hosts]");
         for (name, ip) in &self.static_hosts {
             let _ = writeln!(w, "{} = {}", quote(name), quote(ip));
-        }
-        for t in &self.tenants {
-            t.write_toml(w);
         }
         s
     }

@@ -1,11 +1,14 @@
 //! Real `breakout-control` processes and the `breakoutctl` CLI.
 //!
 //! A node starts on ephemeral ports (reported through `--addr-file`); a restart reuses the same
-//! addresses, since its peers know it by them. `kill9` is SIGKILL: no shutdown code runs.
+//! addresses, since its peers know it by them. `kill9` is SIGKILL: no shutdown code runs. Every
+//! node serves edges (QUIC) with the certificate of one development CA per test process
+//! ([`dev_ca`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::binaries::{control_bin, ctl_bin};
@@ -24,20 +27,55 @@ pub struct ControlNode {
     dir: PathBuf,
     pub api: SocketAddr,
     pub raft: SocketAddr,
+    /// The QUIC endpoint edges connect to.
+    pub edge: SocketAddr,
+}
+
+/// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
+pub struct DevCa {
+    pub dir: PathBuf,
+}
+
+impl DevCa {
+    /// What edges trust (`--ca-file`).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+/// The test process's development CA, made on first use.
+pub fn dev_ca() -> &'static DevCa {
+    static CA: OnceLock<DevCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        let dir = unique_dir("breakout-dev-ca");
+        let out = Command::new(control_bin())
+            .arg("dev-ca")
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .expect("run breakout-control dev-ca");
+        assert!(
+            out.status.success(),
+            "dev-ca failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        DevCa { dir }
+    })
 }
 
 impl ControlNode {
     /// Starts node `id` with a fresh data dir; `join` nodes wait to be added to a cluster.
     pub fn start(id: u64, join: bool) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
-        let child = spawn(id, &dir, "127.0.0.1:0", "127.0.0.1:0", join);
-        let (child, api, raft) = wait_addrs(child, &dir);
+        let child = spawn(id, &dir, ["127.0.0.1:0"; 3], join);
+        let (child, api, raft, edge) = wait_addrs(child, &dir);
         ControlNode {
             id,
             child: Some(child),
             dir,
             api,
             raft,
+            edge,
         }
     }
 
@@ -62,15 +100,15 @@ impl ControlNode {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "node {} still running", self.id);
         let _ = std::fs::remove_file(self.dir.join("addrs.json"));
+        let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
         let child = spawn(
             self.id,
             &self.dir,
-            &self.api.to_string(),
-            &self.raft.to_string(),
+            addrs.each_ref().map(String::as_str),
             false,
         );
-        let (child, api, raft) = wait_addrs(child, &self.dir);
-        assert_eq!((api, raft), (self.api, self.raft));
+        let (child, api, raft, edge) = wait_addrs(child, &self.dir);
+        assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
         self.child = Some(child);
     }
 
@@ -262,17 +300,38 @@ fn wait_until_status(node: &ControlNode, cond: impl Fn(&serde_json::Value) -> bo
     );
 }
 
-fn spawn(id: u64, dir: &std::path::Path, api: &str, raft: &str, join: bool) -> Child {
+/// Starts a node listening on `[api, raft, edge]`.
+fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
-    let err = std::fs::File::create(dir.join("stderr.log")).expect("stderr log");
+    // Appended: a restarted node's log follows the killed one's.
+    let err = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .expect("stderr log");
+    let [api, raft, edge] = listen;
+    let ca = dev_ca();
     let mut cmd = Command::new(control_bin());
     cmd.args(["--node-id", &id.to_string()])
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--api-listen", api, "--raft-listen", raft])
+        .args([
+            "--api-listen",
+            api,
+            "--raft-listen",
+            raft,
+            "--edge-listen",
+            edge,
+        ])
+        .arg("--edge-cert")
+        .arg(ca.dir.join("server.pem"))
+        .arg("--edge-key")
+        .arg(ca.dir.join("server.key"))
         .arg("--addr-file")
         .arg(dir.join("addrs.json"))
         .env("BREAKOUT_ADMIN_TOKEN", ADMIN_TOKEN)
+        // Edges authenticate with the admin token (the default edge token).
+        .env_remove("BREAKOUT_EDGE_TOKEN")
         .env("BREAKOUT_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(out)
@@ -283,9 +342,9 @@ fn spawn(id: u64, dir: &std::path::Path, api: &str, raft: &str, join: bool) -> C
     cmd.spawn().expect("spawn breakout-control")
 }
 
-fn wait_addrs(mut child: Child, dir: &std::path::Path) -> (Child, SocketAddr, SocketAddr) {
+fn wait_addrs(mut child: Child, dir: &Path) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
     let file = dir.join("addrs.json");
-    let (api, raft) = wait_for(
+    let (api, raft, edge) = wait_for(
         START_DEADLINE,
         "breakout-control writes its addr file",
         || {
@@ -300,8 +359,9 @@ fn wait_addrs(mut child: Child, dir: &std::path::Path) -> (Child, SocketAddr, So
             Some((
                 v.get("api")?.as_str()?.parse().ok()?,
                 v.get("raft")?.as_str()?.parse().ok()?,
+                v.get("edge")?.as_str()?.parse().ok()?,
             ))
         },
     );
-    (child, api, raft)
+    (child, api, raft, edge)
 }

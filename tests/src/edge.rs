@@ -1,4 +1,5 @@
-//! The real `breakout-edge` process: start, reload, signal, scrape, read its access log.
+//! The real `breakout-edge` process: start (from a config file, or fed by a control plane),
+//! reload, signal, scrape, read its access log.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -21,11 +22,52 @@ pub struct Edge {
     exited: Option<ExitStatus>,
 }
 
+/// How an edge fed by a control plane connects (`--control-plane` and friends).
+#[derive(Clone, Debug)]
+pub struct Synced {
+    pub control_plane: Vec<SocketAddr>,
+    pub region: String,
+    pub node_id: String,
+    pub ca_file: PathBuf,
+    pub token: String,
+}
+
+impl Synced {
+    fn args(&self, dir: &Path) -> Vec<String> {
+        let token_file = dir.join("edge.token");
+        std::fs::write(&token_file, &self.token).expect("write the edge token");
+        let nodes: Vec<String> = self.control_plane.iter().map(|a| a.to_string()).collect();
+        vec![
+            "--control-plane".into(),
+            nodes.join(","),
+            "--region".into(),
+            self.region.clone(),
+            "--node-id".into(),
+            self.node_id.clone(),
+            "--ca-file".into(),
+            self.ca_file.display().to_string(),
+            "--edge-token-file".into(),
+            token_file.display().to_string(),
+        ]
+    }
+}
+
 impl Edge {
     /// Writes `config_toml` and starts the edge on ephemeral ports; waits for its addr file.
     pub fn start(config_toml: &str) -> Edge {
+        Self::start_args(config_toml, |_| Vec::new())
+    }
+
+    /// Starts an edge that takes its tenants from a control plane; `settings_toml` gives the
+    /// rest (see `EdgeConfig::to_settings_toml`). Returns once it listens, not once it is ready.
+    pub fn start_synced(settings_toml: &str, sync: &Synced) -> Edge {
+        Self::start_args(settings_toml, |dir| sync.args(dir))
+    }
+
+    fn start_args(config_toml: &str, extra: impl FnOnce(&Path) -> Vec<String>) -> Edge {
         let dir = unique_dir();
-        let mut child = spawn(&dir, config_toml);
+        let args = extra(&dir);
+        let mut child = spawn(&dir, config_toml, &args);
         let addr_file = dir.join("addrs.json");
         let (proxy, admin) = wait_for(START_DEADLINE, "edge writes its addr file", || {
             if let Ok(Some(status)) = child.try_wait() {
@@ -48,7 +90,7 @@ impl Edge {
     /// Starts the edge expecting it to fail; returns its exit status and stderr.
     pub fn start_expecting_failure(config_toml: &str, timeout: Duration) -> (ExitStatus, String) {
         let dir = unique_dir();
-        let mut child = spawn(&dir, config_toml);
+        let mut child = spawn(&dir, config_toml, &[]);
         let status = wait_for(timeout, "edge exits on a bad config", || {
             child.try_wait().expect("try_wait")
         });
@@ -170,7 +212,7 @@ impl Drop for Edge {
     }
 }
 
-fn spawn(dir: &Path, config_toml: &str) -> Child {
+fn spawn(dir: &Path, config_toml: &str, extra: &[String]) -> Child {
     let config = dir.join("config.toml");
     std::fs::write(&config, config_toml).expect("write config");
     let stdout = File::create(dir.join("stdout.log")).expect("create stdout.log");
@@ -186,6 +228,8 @@ fn spawn(dir: &Path, config_toml: &str) -> Child {
             "--addr-file",
         ])
         .arg(dir.join("addrs.json"))
+        .args(extra)
+        .env_remove("BREAKOUT_EDGE_TOKEN")
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

@@ -10,6 +10,7 @@ pub mod control;
 pub mod curl;
 pub mod echo;
 pub mod edge;
+pub mod fleet;
 pub mod metrics;
 pub mod origin;
 pub mod parent_proxy;

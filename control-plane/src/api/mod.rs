@@ -6,15 +6,21 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod cluster;
+pub mod contracts;
+pub mod edges;
 pub mod error;
 pub mod extract;
 pub mod forward;
 pub mod lists;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_contracts;
+pub mod openapi_sessions;
 pub mod regions;
 pub mod reply;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 
@@ -29,6 +35,9 @@ use http::Method;
 use self::auth::{AdminKey, Principal};
 use self::error::{ApiError, ApiResult};
 use self::metrics::ApiMetrics;
+use crate::distribute::leases::LeaseHub;
+use crate::distribute::registry::EdgeRegistry;
+use crate::quota::QuotaConfig;
 use crate::state::{Command, Outcome, Request, State};
 use crate::store::{Consistency, NodeAddr, Store};
 
@@ -45,6 +54,10 @@ pub struct ApiContext {
     pub metrics: ApiMetrics,
     /// For forwarding to the leader and probing joining nodes.
     pub client: reqwest::Client,
+    /// The edges connected to this node (filled by `distribute`).
+    pub edges: Arc<EdgeRegistry>,
+    /// Session leases (active while this node leads; fed by `distribute::pump`).
+    pub leases: Arc<LeaseHub>,
 }
 
 /// Why the API could not be set up.
@@ -76,8 +89,10 @@ impl ApiContext {
             node_id,
             addr,
             admin_key: AdminKey::new(admin_token),
+            leases: LeaseHub::new(&registry, QuotaConfig::default())?,
             metrics: ApiMetrics::new(registry)?,
             client,
+            edges: EdgeRegistry::new(node_id),
         })
     }
 
@@ -206,6 +221,12 @@ fn endpoints() -> Vec<Endpoint> {
     use Verb::*;
     const TENANT: &str = "/v1/tenants/{id}";
     const LIST: &str = "/v1/tenants/{id}/lists/{name}";
+    const ATTRIBUTES: &str = "/v1/tenants/{id}/attributes";
+    const CONTRACTS: &str = "/v1/tenants/{id}/contracts";
+    const CAPACITY: &str = "/v1/tenants/{id}/contracts/{cid}/capacity";
+    const CANCEL: &str = "/v1/tenants/{id}/contracts/{cid}/cancel";
+    const OPTIONS: &str = "/v1/tenants/{id}/options";
+    const STOP: &str = "/v1/tenants/{id}/options/{kind}/stop";
     vec![
         ep(Get, "/healthz", cluster::healthz),
         ep(Get, "/readyz", cluster::readyz),
@@ -248,5 +269,22 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),
         ep(Get, "/v1/audit", audit::list),
+        // Contracts, options and charges (issue 4; docs/contracts.md).
+        ep(Get, ATTRIBUTES, contracts::get_attributes),
+        ep(Put, ATTRIBUTES, contracts::put_attributes),
+        ep(Get, CONTRACTS, contracts::list_contracts),
+        ep(Post, CONTRACTS, contracts::add_contract),
+        ep(Post, CAPACITY, contracts::change_capacity),
+        ep(Post, CANCEL, contracts::cancel),
+        ep(Get, OPTIONS, contracts::list_options),
+        ep(Post, OPTIONS, contracts::add_option),
+        ep(Post, STOP, contracts::stop_option),
+        ep(Get, "/v1/tenants/{id}/billing", billing::preview),
+        ep(Get, "/v1/price-book", billing::get_price_book),
+        ep(Put, "/v1/price-book", billing::put_price_book),
+        ep(Post, "/v1/templates/{item}/withdraw", billing::withdraw),
+        ep(Get, "/v1/edges", edges::list),
+        ep(Get, "/v1/sessions", sessions::list),
+        ep(Post, "/v1/quota/exchange", sessions::exchange),
     ]
 }

@@ -195,6 +195,9 @@ fn paths() -> Value {
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
     });
+    paths["/v1/edges"] = json!({ "get": Op::new(
+        "Edges connected to any node: region, applied version, lag, last report, sessions",
+        schema("EdgeList")).params(&["region", "local"]).build() });
     paths["/metrics"]["get"]["responses"]["200"] = json!({ "description": "Prometheus metrics",
         "content": { "text/plain": { "schema": { "type": "string" } } } });
     paths
@@ -214,6 +217,9 @@ fn parameters() -> Value {
             "Read this node's state instead of a linearizable read"),
         "since": p("since", "query", int(), "Only events with a greater version"),
         "limit": p("limit", "query", limit, "Events per page"),
+        "region": p("region", "query", string(), "Only this region"),
+        "local": p("local", "query", json!({ "type": "boolean", "default": false }),
+            "Only the edges connected to the answering node (what nodes ask each other)"),
         "IfMatch": p("If-Match", "header", string(),
             "The version the object must still have, e.g. \"12\" (quoted or bare); else 412"),
     })
@@ -298,9 +304,30 @@ fn schemas() -> Value {
     })
 }
 
+/// `schemas` plus the edge list's (kept apart: the main `json!` is near the macro depth limit).
+fn edge_schemas(mut schemas: Value) -> Value {
+    let int = json!({ "type": "integer", "minimum": 0 });
+    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let string = json!({ "type": "string" });
+    schemas["TenantUsage"] = json!({ "type": "object", "properties": {
+        "active": int, "refused": int, "holding_epoch": int, "holding_sessions": int } });
+    schemas["EdgeView"] = json!({ "type": "object", "properties": {
+        "edge_id": string, "region": string, "address": string, "control_node": int,
+        "connected_since_ms": int, "applied_version": opt_int, "synced_through": opt_int,
+        "lag": opt_int, "last_report_ms": opt_int, "sessions": opt_int,
+        "last_nack": { "type": "object", "nullable": true, "properties": {
+            "version": int, "reason": string, "at_ms": int } },
+        "tenants": { "type": "object", "additionalProperties": schema("TenantUsage") } } });
+    schemas["EdgeList"] = json!({ "type": "object", "properties": {
+        "version": int, "now_ms": int,
+        "items": { "type": "array", "items": schema("EdgeView") },
+        "unreachable": { "type": "array", "items": int } } });
+    schemas
+}
+
 /// The whole document.
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Breakout control plane",
@@ -314,8 +341,11 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "parameters": parameters(),
-            "schemas": schemas(),
+            "schemas": edge_schemas(schemas()),
             "responses": { "Error": answer("an error", schema("Error")) },
         },
-    })
+    });
+    super::openapi_contracts::extend(&mut doc);
+    super::openapi_sessions::extend(&mut doc);
+    doc
 }

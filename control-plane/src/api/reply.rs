@@ -4,10 +4,12 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakout_policy::Tenant;
+use chrono::NaiveDate;
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::contracts::{Effective, TenantContracts};
 use crate::state::{State, TenantRecord};
 
 /// The header carrying the store version a write produced.
@@ -57,28 +59,47 @@ impl IntoResponse for Versioned {
     }
 }
 
-/// A tenant as the API shows it: the policy model's fields plus its versions.
+/// A tenant as the API shows it: the policy model's fields, what its contracts entitle it to
+/// on the day asked about (`effective`: in service, session limit, region), and its versions.
 #[derive(Clone, Debug, Serialize)]
 pub struct TenantView {
     #[serde(flatten)]
     pub tenant: Tenant,
+    pub effective: Effective,
     pub created_version: u64,
     pub changed_version: u64,
 }
 
-impl From<&TenantRecord> for TenantView {
-    fn from(r: &TenantRecord) -> Self {
+impl TenantView {
+    /// `r` as stored in `state`, with its entitlements on `on`.
+    pub fn new(state: &State, r: &TenantRecord, on: NaiveDate) -> Self {
+        let effective = state.contracts.get(&r.tenant.id).map_or_else(
+            || TenantContracts::default().effective(on),
+            |c| c.effective(on),
+        );
         Self {
             tenant: r.tenant.clone(),
+            effective,
             created_version: r.created_version,
             changed_version: r.changed_version,
         }
     }
 }
 
-/// The tenant `id` in `state`, as a view (`None` if it is gone).
+/// The tenant `id` in `state` as a view with today's entitlements (`None` if it is gone).
 pub fn tenant_view(state: &State, id: &str) -> Option<TenantView> {
-    state.tenants.get(id).map(TenantView::from)
+    tenant_view_on(state, id, today())
+}
+
+/// The tenant `id` in `state` as a view with its entitlements on `on`.
+pub fn tenant_view_on(state: &State, id: &str, on: NaiveDate) -> Option<TenantView> {
+    state.tenants.get(id).map(|r| TenantView::new(state, r, on))
+}
+
+/// Today in UTC, the day contract states and entitlements are shown for unless `?on=` says
+/// otherwise. (Writes carry their own time to `apply`; this is for reads only.)
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
 }
 
 /// `"<version>"`, the ETag of an object changed at `version`.

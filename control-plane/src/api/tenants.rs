@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Operator, Principal, TenantReader, TenantWriter};
+use super::contracts::OnQuery;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, ReadOpts};
-use super::reply::{etag, tenant_view, TenantView, Versioned};
+use super::reply::{etag, tenant_view, tenant_view_on, today, TenantView, Versioned};
 use super::ApiContext;
 use crate::state::{Command, TenantPatch};
 use crate::store::Consistency;
@@ -27,7 +28,12 @@ pub async fn list(
     ApiQuery(opts): ApiQuery<ReadOpts>,
 ) -> ApiResult<Response> {
     let state = ctx.read(opts.consistency()).await?;
-    let items: Vec<TenantView> = state.tenants.values().map(TenantView::from).collect();
+    let today = today();
+    let items: Vec<TenantView> = state
+        .tenants
+        .values()
+        .map(|r| TenantView::new(&state, r, today))
+        .collect();
     Ok(Json(json!({ "version": state.version, "items": items })).into_response())
 }
 
@@ -45,15 +51,16 @@ pub async fn create(
     written(&ctx, Versioned::created(version), &id).await
 }
 
-/// `GET /v1/tenants/{id}` (operator or the tenant itself), with `ETag: "<changed_version>"`.
+/// `GET /v1/tenants/{id}?on=YYYY-MM-DD` (operator or the tenant itself), with
+/// `ETag: "<changed_version>"`; `effective` is for `on` (default today, UTC).
 pub async fn get(
     State(ctx): Ctx,
     _: TenantReader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(opts): ApiQuery<ReadOpts>,
+    ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
-    let state = ctx.read(opts.consistency()).await?;
-    let view = tenant_view(&state, &id).ok_or_else(|| no_tenant(&id))?;
+    let state = ctx.read(q.consistency()).await?;
+    let view = tenant_view_on(&state, &id, q.day()).ok_or_else(|| no_tenant(&id))?;
     Ok((
         [(http::header::ETAG, etag(view.changed_version))],
         Json(view),

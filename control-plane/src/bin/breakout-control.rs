@@ -1,16 +1,21 @@
-//! `breakout-control`: one control-plane node (Raft store + HTTP API).
+//! `breakout-control`: one control-plane node (Raft store + HTTP API + the edges' QUIC endpoint),
+//! and `breakout-control dev-ca` to make development certificates for that endpoint.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use breakout_control::api::{self, ApiContext};
+use breakout_control::distribute::devca::{self, DevCa};
+use breakout_control::distribute::tls::{self, TlsFiles};
+use breakout_control::distribute::{self, EdgeServer};
 use breakout_control::store::raft::{self, RaftConfig, RaftStore};
 use breakout_control::store::NodeAddr;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
@@ -45,21 +50,60 @@ struct Args {
     /// on the leader).
     #[arg(long)]
     join: bool,
-    /// Once both listeners are bound, write `{"api": "...", "raft": "..."}` here (atomically);
-    /// useful with port 0.
+    /// Once the listeners are bound, write `{"api": "...", "raft": "...", "edge": "..."}` here
+    /// (atomically; `edge` only when serving edges); useful with port 0.
     #[arg(long)]
     addr_file: Option<PathBuf>,
+    /// QUIC address edges connect to (`off`: serve no edges).
+    #[arg(long, default_value = "127.0.0.1:7443", value_name = "ADDR")]
+    edge_listen: String,
+    /// TLS certificate chain (PEM) of the edge endpoint. Without it and --edge-key, a
+    /// development CA and certificate are generated on first start into <data-dir>/edge-tls/.
+    #[arg(long, requires = "edge_key", value_name = "PATH")]
+    edge_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of the edge endpoint.
+    #[arg(long, requires = "edge_cert", value_name = "PATH")]
+    edge_key: Option<PathBuf>,
+    /// File holding the token edges present. Else `BREAKOUT_EDGE_TOKEN`, else the admin token.
+    #[arg(long, value_name = "PATH")]
+    edge_token_file: Option<PathBuf>,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Write a development CA and a server certificate it signs for the edge endpoint:
+    /// DIR/ca.pem (give it to edges as --ca-file), DIR/server.pem and DIR/server.key
+    /// (--edge-cert, --edge-key). For labs and tests, not production.
+    DevCa {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A name (DNS name or IP address) the server certificate is valid for; repeatable.
+        /// Default: localhost, 127.0.0.1 and ::1.
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+    },
 }
 
 /// Environment variable holding the operator token (when no `--admin-token-file`).
 const ADMIN_TOKEN_ENV: &str = "BREAKOUT_ADMIN_TOKEN";
 const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// Environment variable holding the edge token (when no `--edge-token-file`).
+const EDGE_TOKEN_ENV: &str = "BREAKOUT_EDGE_TOKEN";
+/// Where development certificates for the edge endpoint go, under the data dir.
+const DEV_TLS_DIR: &str = "edge-tls";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // One crypto provider for the whole process (quinn, rustls): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Some(Sub::DevCa { out, names }) = &args.command {
+        return dev_ca(out, names);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)
@@ -79,6 +123,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("./data/control-{}", args.node_id).into());
     create_private_dir(&data_dir)?;
     let admin_token = admin_token(&args, &data_dir)?;
+    let edge_token = edge_token(&args, &admin_token)?;
 
     let api_listener = TcpListener::bind(&args.api_listen)
         .await
@@ -86,6 +131,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let raft_listener = TcpListener::bind(&args.raft_listen)
         .await
         .with_context(|| format!("binding the Raft listener {}", args.raft_listen))?;
+    let edge_endpoint = match edge_listen(&args.edge_listen)? {
+        Some(addr) => Some(bind_edges(&args, &data_dir, addr)?),
+        None => None,
+    };
+    let edge_bound = match &edge_endpoint {
+        Some(e) => Some(e.local_addr().context("the edge endpoint's address")?),
+        None => None,
+    };
     let api_bound = api_listener.local_addr()?.to_string();
     let raft_bound = raft_listener.local_addr()?.to_string();
     let addr = NodeAddr {
@@ -122,7 +175,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         registry,
     )?
     .with_commit_index(move || commit_source.metrics().committed_index)?;
+    // Session leases: relay this node's edges' reports to the leader, grants back.
+    let pump = distribute::pump::Pump {
+        hub: Arc::clone(&ctx.leases),
+        store: store.clone(),
+        registry: Arc::clone(&ctx.edges),
+        node_id: args.node_id,
+        client: ctx.client.clone(),
+        token: admin_token.clone(),
+    };
     drop(admin_token);
+    let edge_server = Arc::new(EdgeServer::new(
+        store.clone(),
+        Arc::clone(&ctx.edges),
+        &edge_token,
+    ));
+    drop(edge_token);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let raft_task = tokio::spawn(serve(
@@ -130,11 +198,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         raft::raft_router(Arc::clone(&store)),
         stop_rx.clone(),
     ));
+    let edge_task = edge_endpoint
+        .map(|endpoint| tokio::spawn(distribute::serve(endpoint, edge_server, stop_rx.clone())));
+    let pump_task = tokio::spawn(pump.run(stop_rx.clone()));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
     if let Some(path) = &args.addr_file {
-        write_addr_file(path, &api_bound, &raft_bound)?;
+        write_addr_file(path, &api_bound, &raft_bound, edge_bound)?;
     }
-    tracing::info!(node_id = args.node_id, api = %addr.api, raft = %addr.raft, "serving");
+    tracing::info!(node_id = args.node_id, api = %addr.api, raft = %addr.raft,
+        edge = ?edge_bound, "serving");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -151,6 +223,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(listener = name, error = %e, "server task failed"),
         }
     }
+    if let Some(task) = edge_task {
+        let _ = task.await;
+    }
+    let _ = pump_task.await;
     tracing::info!("listeners closed; stopping raft");
     store.shutdown().await;
     tracing::info!("stopped");
@@ -207,9 +283,86 @@ fn admin_token(args: &Args, data_dir: &Path) -> anyhow::Result<String> {
 fn non_empty(token: String, source: &str) -> anyhow::Result<String> {
     let token = token.trim();
     if token.is_empty() {
-        bail!("the admin token from {source} is empty");
+        bail!("the token from {source} is empty");
     }
     Ok(token.to_string())
+}
+
+/// The edge token: from `--edge-token-file`, else `BREAKOUT_EDGE_TOKEN`, else the admin token.
+fn edge_token(args: &Args, admin_token: &str) -> anyhow::Result<String> {
+    if let Some(path) = &args.edge_token_file {
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the edge token file {}", path.display()))?;
+        return non_empty(token, &path.display().to_string());
+    }
+    match std::env::var(EDGE_TOKEN_ENV) {
+        Ok(token) => non_empty(token, EDGE_TOKEN_ENV),
+        Err(_) => Ok(admin_token.to_string()),
+    }
+}
+
+/// `--edge-listen`: `off`, or an address (a name is resolved once, here).
+fn edge_listen(value: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let addr = value
+        .to_socket_addrs()
+        .with_context(|| format!("--edge-listen {value:?}"))?
+        .next()
+        .with_context(|| format!("--edge-listen {value:?} resolves to nothing"))?;
+    Ok(Some(addr))
+}
+
+/// The QUIC endpoint for edges, with the given certificate or the development one.
+fn bind_edges(args: &Args, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
+    let files = match (&args.edge_cert, &args.edge_key) {
+        (Some(cert), Some(key)) => TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => {
+            let dir = data_dir.join(DEV_TLS_DIR);
+            let mut names = devca::default_names();
+            if !addr.ip().is_unspecified() && !addr.ip().is_loopback() {
+                names.push(addr.ip().to_string());
+            }
+            let (files, generated) = tls::dev_files(&dir, &names)?;
+            if generated {
+                eprintln!(
+                    "breakout-control: generated a development certificate for edges in {} \
+                     (edges: --ca-file {}); use --edge-cert/--edge-key in production",
+                    dir.display(),
+                    dir.join(devca::CA_CERT).display()
+                );
+            }
+            files
+        }
+    };
+    let config = tls::server_config(&files)?;
+    quinn::Endpoint::server(config, addr)
+        .with_context(|| format!("binding the edge endpoint {addr} (UDP)"))
+}
+
+/// `breakout-control dev-ca --out DIR`.
+fn dev_ca(out: &Path, names: &[String]) -> anyhow::Result<()> {
+    let names = if names.is_empty() {
+        devca::default_names()
+    } else {
+        names.to_vec()
+    };
+    let ca = DevCa::generate(&names).context("generating the certificates")?;
+    ca.write(out)
+        .map_err(|(path, e)| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    println!(
+        "wrote {0}/{1} (edges: --ca-file), {0}/{2} and {0}/{3} (--edge-cert, --edge-key) for {4}",
+        out.display(),
+        devca::CA_CERT,
+        devca::SERVER_CERT,
+        devca::SERVER_KEY,
+        names.join(", ")
+    );
+    Ok(())
 }
 
 /// Creates `dir` (and parents) readable by the owner only; an existing directory is left as is.
@@ -223,8 +376,16 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Writes the bound addresses so that tests (and scripts) using port 0 can find the node; the
 /// rename makes the file appear complete or not at all.
-fn write_addr_file(path: &Path, api: &str, raft: &str) -> anyhow::Result<()> {
-    let body = serde_json::json!({ "api": api, "raft": raft });
+fn write_addr_file(
+    path: &Path,
+    api: &str,
+    raft: &str,
+    edge: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({ "api": api, "raft": raft });
+    if let Some(edge) = edge {
+        body["edge"] = edge.to_string().into();
+    }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;

@@ -8,6 +8,10 @@ use breakout_policy::{Action, Destination, SourceCidr};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
+use super::contract_args::{
+    AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd, TemplateCmd,
+};
+
 /// Operate a Breakout control plane: cluster, regions, tenants, their rules, lists and tokens.
 #[derive(Debug, Parser)]
 #[command(name = "breakoutctl", version, propagate_version = true)]
@@ -73,6 +77,26 @@ pub enum Command {
     Token(TokenCmd),
     /// Show the audit log (every write, done or refused), oldest first.
     Audit(AuditArgs),
+    /// Edge nodes connected to the control plane.
+    #[command(subcommand)]
+    Edge(EdgeCmd),
+    /// Concurrent sessions against limit per tenant and region (the leader's view).
+    Sessions(SessionsArgs),
+    /// A tenant's child contracts: list-template, cloud-bypass, external-integration.
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// A tenant's options: internet-access, access-control, pac, list-update-api.
+    #[command(subcommand, name = "option")]
+    Opt(OptionCmd),
+    /// A tenant's charges.
+    #[command(subcommand)]
+    Billing(BillingCmd),
+    /// The price book (annex 1).
+    #[command(subcommand)]
+    PriceBook(PriceBookCmd),
+    /// Destination-list template items.
+    #[command(subcommand)]
+    Template(TemplateCmd),
     /// Print a shell completion script.
     ///
     /// e.g. `breakoutctl completions bash > /etc/bash_completion.d/breakoutctl`
@@ -147,6 +171,9 @@ pub enum TenantCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+    /// Show or change the attributes the contract rules need (private backbone, internet
+    /// access).
+    Attributes(AttributesArgs),
     /// Set what happens to destinations no rule matches: direct, block or upstream:<name>.
     SetDefault {
         /// The tenant id.
@@ -344,6 +371,16 @@ pub enum TokenCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EdgeCmd {
+    /// Every connected edge: region, address, applied version, lag, last report, sessions.
+    List {
+        /// Only edges of this region.
+        #[arg(long, value_name = "R")]
+        region: Option<String>,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Only events after this store version.
@@ -352,6 +389,16 @@ pub struct AuditArgs {
     /// At most this many events.
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Only this tenant.
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    /// Only this region.
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
 }
 
 fn port(s: &str) -> Result<u16, String> {

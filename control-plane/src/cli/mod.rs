@@ -6,10 +6,13 @@
 pub mod args;
 pub mod client;
 pub mod commands;
+pub mod contract_args;
 pub mod error;
 pub mod table;
 pub mod view;
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod tests;
 

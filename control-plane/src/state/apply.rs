@@ -3,8 +3,9 @@
 //! Every handler checks everything before it changes anything, so a rejected request leaves the
 //! state as it was (apart from `version` and the audit log, which every entry moves on).
 
-use super::{lists, regions, tenants, tokens};
+use super::{contracts, lists, regions, tenants, tokens};
 use super::{AuditEvent, Command, Outcome, RejectKind, Request, State, AUDIT_KEEP};
+use crate::contracts::dates::day_of;
 
 /// A business rejection, as a handler returns it.
 #[derive(Debug)]
@@ -60,6 +61,8 @@ pub(super) fn check_if_match(what: &str, current: u64, if_match: Option<u64>) ->
 /// `req.at_ms`), only ordered maps, so every node computes the same state.
 pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
     state.version = index;
+    // The contract rules decide for the request's UTC day, never the applying node's clock.
+    let today = day_of(req.at_ms);
     let step = match &req.command {
         Command::CreateRegion { name, description } => {
             regions::create(state, index, name, description.as_deref())
@@ -71,7 +74,7 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             if_match,
             patch,
         } => tenants::update(state, index, id, *if_match, patch),
-        Command::DeleteTenant { id, if_match } => tenants::delete(state, id, *if_match),
+        Command::DeleteTenant { id, if_match } => tenants::delete(state, id, *if_match, today),
         Command::PutList {
             tenant,
             name,
@@ -90,6 +93,16 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             label,
         } => tokens::create(state, index, id, tenant, hash, label.as_deref()),
         Command::RevokeToken { id } => tokens::revoke(state, id),
+        Command::Contract { tenant, request } => {
+            contracts::change(state, index, today, tenant, request)
+        }
+        Command::SetPriceBook {
+            effective_from,
+            prices,
+        } => contracts::set_price_book(state, index, today, *effective_from, prices),
+        Command::WithdrawTemplate { item, effective } => {
+            contracts::withdraw(state, index, today, *item, *effective)
+        }
     };
     let (action, target) = describe(&req.command);
     let (outcome, result) = match step {
@@ -135,6 +148,9 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         }
         Command::CreateToken { id, .. } => ("token.create", format!("token/{id}")),
         Command::RevokeToken { id } => ("token.revoke", format!("token/{id}")),
+        Command::Contract { tenant, request } => contracts::describe(tenant, request),
+        Command::SetPriceBook { .. } => ("price_book.set", "price-book".to_string()),
+        Command::WithdrawTemplate { item, .. } => ("template.withdraw", format!("template/{item}")),
     }
 }
 

@@ -8,12 +8,17 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::contracts::{ContractRequest, PriceBook, PriceBooks, TemplateItem, TenantContracts};
+
 mod apply;
+mod contracts;
 mod lists;
 mod read;
 mod regions;
+mod service;
 mod tenants;
 mod tokens;
 
@@ -22,6 +27,7 @@ mod tests;
 
 pub use apply::apply;
 pub use read::region_policy;
+pub use service::{next_policy_change, region_policy_at};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;
@@ -40,6 +46,15 @@ pub struct State {
     pub tokens: BTreeMap<String, TokenRecord>,
     /// Every write, oldest first (bounded; see `AUDIT_KEEP`).
     pub audit: Vec<AuditEvent>,
+    /// Each tenant's attributes, child contracts and options (issue 4), by tenant id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contracts: BTreeMap<String, TenantContracts>,
+    /// Every price book, by the day it applies from (annex 1).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub price_books: PriceBooks,
+    /// Withdrawn template items (art. 11) and the day each withdrawal takes effect.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub withdrawn: BTreeMap<TemplateItem, NaiveDate>,
 }
 
 /// A region: where edges terminate traffic; each tenant is pinned to one.
@@ -139,6 +154,22 @@ pub enum Command {
     },
     RevokeToken {
         id: String,
+    },
+    /// A change to one tenant's attributes, contracts or options, checked by
+    /// [`crate::contracts::check`] on the request's UTC day.
+    Contract {
+        tenant: String,
+        request: ContractRequest,
+    },
+    /// A new price book from `effective_from` (default: the request's day; never earlier).
+    SetPriceBook {
+        effective_from: Option<NaiveDate>,
+        prices: PriceBook,
+    },
+    /// Art. 11: withdraw a template item from `effective` (default: the request's day).
+    WithdrawTemplate {
+        item: TemplateItem,
+        effective: Option<NaiveDate>,
     },
 }
 

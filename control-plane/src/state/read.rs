@@ -35,5 +35,6 @@ pub fn region_policy(state: &State, region: &str) -> RegionPolicy {
             .map(|r| r.tenant.clone())
             .collect(),
         lists: BTreeMap::new(),
+        foreign_sources: Vec::new(),
     }
 }

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use breakout_policy::validate::validate_tenant;
 use breakout_policy::Tenant;
 
+use chrono::NaiveDate;
+
 use super::apply::{check_if_match, Reject, Step};
-use super::{lists, State, TenantPatch, TenantRecord};
+use super::{contracts, lists, State, TenantPatch, TenantRecord};
 
 pub(super) fn create(state: &mut State, index: u64, tenant: &Tenant) -> Step {
     let region = match tenant.region.as_deref() {
@@ -56,6 +58,7 @@ pub(super) fn update(
             "patch: empty; name at least one field to change",
         ));
     }
+    contracts::check_free_limit(state, id, patch)?;
     let mut tenant = record.tenant.clone();
     patch_into(&mut tenant, patch);
     let region = region_of(record);
@@ -64,10 +67,12 @@ pub(super) fn update(
     Ok(())
 }
 
-pub(super) fn delete(state: &mut State, id: &str, if_match: Option<u64>) -> Step {
+pub(super) fn delete(state: &mut State, id: &str, if_match: Option<u64>, today: NaiveDate) -> Step {
     let record = find(state, id)?;
     check_if_match(&format!("tenant {id}"), record.changed_version, if_match)?;
+    contracts::check_deletable(state, id, today)?;
     state.tenants.remove(id);
+    state.contracts.remove(id);
     state.tokens.retain(|_, token| token.tenant != id);
     Ok(())
 }

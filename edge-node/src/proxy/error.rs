@@ -10,12 +10,20 @@ use super::body::ProxyBody;
 pub enum ProxyError {
     #[error("source address {0} is not registered to any tenant")]
     UnknownSource(String),
+    #[error("tenant {tenant} is contracted in region {home}, not {here} (art. 5)")]
+    ForeignRegion {
+        tenant: String,
+        home: String,
+        here: String,
+    },
     #[error("IPv6 clients are not supported; connect over IPv4")]
     Ipv6Client,
     #[error("tenant {0} is at its session limit")]
     SessionLimit(String),
     #[error("the edge is shutting down")]
     Draining,
+    #[error("the edge has no configuration from its control plane yet")]
+    NotReady,
     #[error("blocked by rule {0}")]
     Blocked(String),
     #[error("CONNECT to port {0} is not allowed")]
@@ -57,8 +65,9 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => StatusCode::FORBIDDEN,
+            ForeignRegion { .. } => StatusCode::FORBIDDEN,
             DestinationProhibited { .. } => StatusCode::FORBIDDEN,
-            SessionLimit(_) | Draining => StatusCode::SERVICE_UNAVAILABLE,
+            SessionLimit(_) | Draining | NotReady => StatusCode::SERVICE_UNAVAILABLE,
             BadRequest(_) | RequestBody => StatusCode::BAD_REQUEST,
             HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Dns(_) | ConnectRefused(_) | ConnectFailed { .. } | UpstreamStatus { .. } => {
@@ -75,7 +84,8 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => "http_request_denied",
-            SessionLimit(_) | Draining => "http_request_denied",
+            ForeignRegion { .. } => "http_request_denied",
+            SessionLimit(_) | Draining | NotReady => "http_request_denied",
             DestinationProhibited { .. } => "destination_ip_prohibited",
             BadRequest(_) | HeadersTooLarge(_) | RequestBody => "http_request_error",
             Dns(_) => "dns_error",
@@ -96,9 +106,11 @@ impl ProxyError {
         matches!(
             self,
             UnknownSource(_)
+                | ForeignRegion { .. }
                 | Ipv6Client
                 | SessionLimit(_)
                 | Draining
+                | NotReady
                 | BadRequest(_)
                 | HeadersTooLarge(_)
                 | RequestBody
@@ -128,7 +140,10 @@ impl ProxyError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if matches!(self, ProxyError::SessionLimit(_) | ProxyError::Draining) {
+        if matches!(
+            self,
+            ProxyError::SessionLimit(_) | ProxyError::Draining | ProxyError::NotReady
+        ) {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if self.closes_connection() {

@@ -33,6 +33,7 @@ use crate::admission::SessionGuard;
 use crate::config::{Settings, PARSER_MAX_BUF, PARSER_MAX_HEADERS};
 use crate::drain::{ConnToken, ConnTracker};
 use crate::metrics::{Metrics, RefusalReason};
+use crate::quota::Quotas;
 use crate::resolve::Resolver;
 use crate::snapshot::Snapshot;
 
@@ -49,6 +50,11 @@ pub struct Shared {
     /// Addresses this process listens on: never a destination (that would loop).
     pub own_addrs: Vec<SocketAddr>,
     pub draining: AtomicBool,
+    /// Set while an edge that takes its tenants from a control plane has none yet: not ready,
+    /// and clients are told so rather than that their source is unknown.
+    pub awaiting_config: AtomicBool,
+    /// Session grants (enforced in control-plane mode).
+    pub quotas: Quotas,
     via: HeaderValue,
     via_token: String,
 }
@@ -72,6 +78,8 @@ impl Shared {
             conns: Arc::new(ConnTracker::default()),
             own_addrs,
             draining: AtomicBool::new(false),
+            awaiting_config: AtomicBool::new(false),
+            quotas: Quotas::default(),
             via,
             via_token,
         }
@@ -146,7 +154,20 @@ async fn handle_connection(
         shared.metrics.refused("", RefusalReason::Draining);
         return refuse(stream, peer, shared, ProxyError::Draining, &snap.settings).await;
     }
+    if shared.awaiting_config.load(Ordering::Acquire) {
+        shared.metrics.refused("", RefusalReason::NotReady);
+        return refuse(stream, peer, shared, ProxyError::NotReady, &snap.settings).await;
+    }
     let Some(tenant) = snap.tenant_for(*client.ip()) else {
+        if let Some((tenant, home)) = snap.foreign_tenant(*client.ip()) {
+            shared.metrics.refused("", RefusalReason::ForeignRegion);
+            let err = ProxyError::ForeignRegion {
+                tenant: tenant.clone(),
+                home: home.clone(),
+                here: snap.region.clone(),
+            };
+            return refuse(stream, peer, shared, err, &snap.settings).await;
+        }
         shared.metrics.refused("", RefusalReason::UnknownSource);
         let err = ProxyError::UnknownSource(client.ip().to_string());
         return refuse(stream, peer, shared, err, &snap.settings).await;

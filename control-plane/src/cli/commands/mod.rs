@@ -2,10 +2,14 @@
 //! `render_*` functions over the answer's JSON so that it is tested without a server.
 
 mod audit;
+mod billing;
 mod cluster;
+mod contract;
+mod edge;
 mod lists;
 mod region;
 mod rule;
+mod sessions;
 mod source_ip;
 mod tenant;
 mod token;
@@ -58,6 +62,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::List(c) => lists::run(ctx, c).await,
         Command::Token(c) => token::run(ctx, c).await,
         Command::Audit(a) => audit::run(ctx, a).await,
+        Command::Edge(c) => edge::run(ctx, c).await,
+        Command::Sessions(a) => sessions::run(ctx, a).await,
+        Command::Contract(c) => contract::run(ctx, c).await,
+        Command::Opt(c) => contract::run_option(ctx, c).await,
+        Command::Billing(c) => billing::run(ctx, c).await,
+        Command::PriceBook(c) => billing::run_price_book(ctx, c).await,
+        Command::Template(c) => billing::run_template(ctx, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -43,6 +43,7 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
             let answer = ctx.send(call.if_match(if_match.version)).await?;
             ctx.done(&answer, &format!("tenant {id}: session limit {limit}"));
         }
+        TenantCmd::Attributes(args) => super::contract::attributes(ctx, args).await?,
         TenantCmd::SetDefault {
             id,
             action,
@@ -135,6 +136,10 @@ pub fn render_tenant(view: &Value) -> String {
         ("default action", field(t, "default_action")),
         ("upstreams", upstreams),
         ("egress address", field(t, "egress_address")),
+        (
+            "in service",
+            super::contract::render_effective(get(t, "effective")),
+        ),
         ("lists", lists),
         ("version", format!("created {created}, changed {changed}")),
     ]);

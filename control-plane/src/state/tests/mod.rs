@@ -1,6 +1,7 @@
 //! State machine tests: one behaviour per test, built from the small helpers below.
 
 mod audit;
+mod contracts;
 mod lists;
 mod regions;
 mod tenants;
@@ -15,6 +16,8 @@ use super::{apply, Command, Outcome, RejectKind, Request, State, TenantPatch};
 struct Log {
     state: State,
     next: u64,
+    /// The proposer's clock for the next entries (`None`: one second per entry from the epoch).
+    clock_ms: Option<u64>,
 }
 
 impl Log {
@@ -22,7 +25,16 @@ impl Log {
         Log {
             state: State::default(),
             next: 1,
+            clock_ms: None,
         }
+    }
+
+    /// Proposes the next entries at noon UTC of `day` (`YYYY-MM-DD`).
+    fn on(&mut self, day: &str) -> &mut Self {
+        let date: chrono::NaiveDate = day.parse().expect("a YYYY-MM-DD day");
+        let noon = date.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+        self.clock_ms = Some(u64::try_from(noon.timestamp_millis()).expect("after 1970"));
+        self
     }
 
     fn apply(&mut self, command: Command) -> Outcome {
@@ -30,7 +42,7 @@ impl Log {
         self.next += 1;
         let req = Request {
             actor: "operator".into(),
-            at_ms: 1_000 * index,
+            at_ms: self.clock_ms.unwrap_or(1_000 * index),
             command,
         };
         apply(&mut self.state, index, &req)

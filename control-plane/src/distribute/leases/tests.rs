@@ -1,0 +1,143 @@
+use breakout_policy::wire::TenantUsage;
+use breakout_policy::{Action, SourceCidr, Tenant};
+
+use super::*;
+use crate::state::{Region, TenantRecord};
+
+fn state(limit: u32) -> State {
+    let mut s = State::default();
+    for name in ["tokyo", "osaka"] {
+        let region = Region {
+            name: name.into(),
+            description: None,
+            created_version: 1,
+            changed_version: 1,
+        };
+        s.regions.insert(name.into(), region);
+    }
+    let tenant = Tenant {
+        id: "acme".into(),
+        region: Some("tokyo".into()),
+        source_cidrs: vec!["10.0.0.0/8".parse::<SourceCidr>().expect("cidr")],
+        session_limit: limit,
+        upstreams: Default::default(),
+        rules: Vec::new(),
+        default_action: Action::Direct,
+        lists: Default::default(),
+        egress_address: None,
+    };
+    let record = TenantRecord {
+        tenant,
+        created_version: 1,
+        changed_version: 1,
+    };
+    s.tenants.insert("acme".into(), record);
+    s
+}
+
+fn report(
+    edge: &str,
+    region: &str,
+    active: u32,
+    refused: u32,
+    holding: (u64, u32),
+) -> RelayedReport {
+    let usage = TenantUsage {
+        active,
+        refused,
+        holding_epoch: holding.0,
+        holding_sessions: holding.1,
+    };
+    RelayedReport {
+        edge_id: edge.into(),
+        region: region.into(),
+        age_ms: 0,
+        report: Report {
+            seq: 1,
+            tenants: BTreeMap::from([("acme".to_string(), usage)]),
+        },
+    }
+}
+
+fn hub() -> Arc<LeaseHub> {
+    LeaseHub::new(&Registry::new(), QuotaConfig::default()).expect("hub")
+}
+
+#[test]
+fn only_a_leader_answers_and_its_epochs_carry_the_term() {
+    let hub = hub();
+    assert!(hub.exchange(Vec::new()).is_none());
+    assert!(hub.usage().is_none());
+    hub.set_leading(true, 1);
+    let reports = vec![
+        report("tk-1", "tokyo", 0, 0, (0, 0)),
+        report("tk-2", "tokyo", 0, 0, (0, 0)),
+        report("os-1", "osaka", 0, 0, (0, 0)),
+    ];
+    assert_eq!(hub.exchange(reports.clone()), Some(Vec::new()));
+    hub.round(&state(100));
+    let grants = hub.exchange(reports).expect("leading");
+    let ids: Vec<&str> = grants.iter().map(|g| g.edge_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["tk-1", "tk-2"],
+        "osaka's edge gets nothing of a tokyo tenant"
+    );
+    for g in &grants {
+        assert_eq!(g.grants.epoch >> 32, 1);
+        let acme = g.grants.grants["acme"];
+        assert!(acme.sessions >= 1 && acme.floor == 50, "{acme:?}");
+        let ttl = QuotaConfig::default().ttl_ms - TRANSIT_MARGIN.as_millis() as u64;
+        assert!(acme.ttl_ms <= ttl, "{acme:?}");
+    }
+    let usage = hub.usage().expect("usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!((usage[0].limit, usage[0].edges), (100, 2));
+    assert!(usage[0].granted <= 100);
+    hub.set_leading(false, 1);
+    assert!(hub.usage().is_none());
+}
+
+#[test]
+fn a_busy_edge_grows_to_the_whole_limit_and_the_sum_stays_within_it() {
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    let (mut busy, mut idle) = ((0, 0), (0, 0));
+    for _ in 0..40 {
+        let reports = vec![
+            report("tk-1", "tokyo", busy.1, 5, busy),
+            report("tk-2", "tokyo", 0, 0, idle),
+        ];
+        hub.exchange(reports.clone());
+        hub.round(&st);
+        let grants = hub.exchange(reports).expect("leading");
+        let sum: u32 = grants
+            .iter()
+            .map(|g| g.grants.grants["acme"].sessions)
+            .sum();
+        assert!(sum <= 100, "{grants:?}");
+        let held = |id: &str| {
+            let g = &grants
+                .iter()
+                .find(|g| g.edge_id == id)
+                .expect("edge")
+                .grants;
+            (g.epoch, g.grants["acme"].sessions)
+        };
+        (busy, idle) = (held("tk-1"), held("tk-2"));
+    }
+    assert!(busy.1 >= 95, "the busy edge reached {}", busy.1);
+}
+
+#[test]
+fn a_later_term_renews_what_edges_hold_but_grants_nothing_new_at_first() {
+    let hub = hub();
+    hub.set_leading(true, 3);
+    let reports = vec![report("tk-1", "tokyo", 35, 3, ((2 << 32) | 9, 40))];
+    hub.exchange(reports.clone());
+    hub.round(&state(100));
+    let grants = hub.exchange(reports).expect("leading");
+    assert_eq!(grants[0].grants.grants["acme"].sessions, 40);
+    assert_eq!(grants[0].grants.epoch >> 32, 3);
+}

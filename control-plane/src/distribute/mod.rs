@@ -1,0 +1,127 @@
+//! Distribution to edges over QUIC (see `docs/distribution.md`).
+//!
+//! Every node, leader or follower, serves edges from its own applied state: an edge says hello
+//! with the version it has, and gets its region's whole policy at a version at least that new
+//! (this node waits to catch up first; [`cursor`]), then a new snapshot whenever the store moves
+//! and the region's content changed ([`feed`]). Acks, nacks and reports land in the in-memory
+//! [`registry`] that `GET /v1/edges` reads.
+
+pub mod cursor;
+pub mod devca;
+pub mod feed;
+mod io;
+pub mod leases;
+pub mod pump;
+pub mod registry;
+mod session;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use breakout_policy::wire::Hello;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use self::feed::RegionFeeds;
+use self::registry::EdgeRegistry;
+use crate::api::auth::constant_time_eq;
+use crate::store::Store;
+
+pub use self::session::check_hello_fields;
+
+/// What the edge endpoint of one node shares between its connections.
+pub struct EdgeServer {
+    store: Arc<dyn Store>,
+    registry: Arc<EdgeRegistry>,
+    feeds: RegionFeeds,
+    key: [u8; 32],
+}
+
+impl EdgeServer {
+    /// `edge_token` is the credential edges present in their hello (only its hash is kept).
+    pub fn new(store: Arc<dyn Store>, registry: Arc<EdgeRegistry>, edge_token: &str) -> Self {
+        EdgeServer {
+            store,
+            registry,
+            feeds: RegionFeeds::default(),
+            key: Sha256::digest(edge_token.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `hello` may go on: its token (compared in constant time over digests, so neither
+    /// contents nor length leak) and its fields.
+    pub fn check_hello(&self, hello: &Hello) -> Result<(), String> {
+        let presented: [u8; 32] = Sha256::digest(hello.token.as_bytes()).into();
+        if !constant_time_eq(&presented, &self.key) {
+            return Err("unauthorized: wrong edge token".into());
+        }
+        check_hello_fields(hello)
+    }
+}
+
+/// Accepts edges on `endpoint` until `stop` turns true, then closes every connection.
+pub async fn serve(
+    endpoint: quinn::Endpoint,
+    server: Arc<EdgeServer>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => {
+                    tokio::spawn(session::serve_edge(Arc::clone(&server), incoming));
+                }
+                None => break,
+            },
+        }
+    }
+    endpoint.close(0u32.into(), b"shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use breakout_policy::wire::PROTOCOL_VERSION;
+
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::NodeAddr;
+
+    fn hello(token: &str) -> Hello {
+        Hello {
+            protocol: PROTOCOL_VERSION,
+            edge_id: "edge-1".into(),
+            region: "tokyo".into(),
+            last_version: 0,
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn hellos_need_the_token_the_protocol_and_sane_names() {
+        let store = MemoryStore::new(1, NodeAddr::default());
+        let server = EdgeServer::new(store, EdgeRegistry::new(1), "edge-secret");
+        assert_eq!(server.check_hello(&hello("edge-secret")), Ok(()));
+        let err = server
+            .check_hello(&hello("edge-secret "))
+            .expect_err("token");
+        assert!(err.starts_with("unauthorized"), "{err}");
+        let mut h = hello("edge-secret");
+        h.protocol = 2;
+        assert!(server.check_hello(&h).is_err());
+        let mut h = hello("edge-secret");
+        h.edge_id = "has space".into();
+        assert!(server.check_hello(&h).is_err());
+        let mut h = hello("edge-secret");
+        h.region = "Tokyo".into();
+        assert!(server.check_hello(&h).is_err());
+    }
+}

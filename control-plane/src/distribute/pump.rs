@@ -1,0 +1,110 @@
+//! Every node, every [`ROUND`]: relay the reports of the edges connected here to the leader and
+//! hand the grants it answers to those edges. The leader does the same locally and also runs the
+//! allocation round. Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
+//! operator token), so edges may stay connected to any node.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::leases::{EdgeGrants, LeaseHub, RelayedReport, ROUND};
+use super::registry::EdgeRegistry;
+use crate::api::forward::FORWARDED_HEADER;
+use crate::store::{Consistency, Store};
+
+/// How long a follower waits for the leader's answer.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The body of `POST /v1/quota/exchange`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub reports: Vec<RelayedReport>,
+}
+
+/// Its answer: the newest grants of the edges reported about.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeAnswer {
+    pub grants: Vec<EdgeGrants>,
+}
+
+/// What the pump needs.
+pub struct Pump {
+    pub hub: Arc<LeaseHub>,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<EdgeRegistry>,
+    pub node_id: u64,
+    pub client: reqwest::Client,
+    /// The operator token, to call the leader's API.
+    pub token: String,
+}
+
+impl Pump {
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(ROUND);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = async { stop.wait_for(|s| *s).await.is_ok() } => return,
+                _ = tick.tick() => self.once().await,
+            }
+        }
+    }
+
+    async fn once(&self) {
+        let Ok(status) = self.store.status().await else {
+            return;
+        };
+        let leading = status.leader == Some(self.node_id);
+        self.hub.set_leading(leading, status.term);
+        let reports = self.registry.reports(Instant::now());
+        let grants = if leading {
+            self.hub.exchange(reports.clone());
+            if let Ok(state) = self.store.read(Consistency::Stale).await {
+                self.hub.round(&state);
+            }
+            self.hub.exchange(reports).unwrap_or_default()
+        } else {
+            let leader = status.nodes.iter().find(|n| Some(n.id) == status.leader);
+            match leader {
+                Some(l) if !reports.is_empty() => self.relay(&l.addr.api, reports).await,
+                _ => Vec::new(),
+            }
+        };
+        for g in grants {
+            self.registry.send_grants(&g.edge_id, g.grants);
+        }
+    }
+
+    async fn relay(&self, leader_api: &str, reports: Vec<RelayedReport>) -> Vec<EdgeGrants> {
+        let sent = self
+            .client
+            .post(format!("http://{leader_api}/v1/quota/exchange"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(FORWARDED_HEADER.clone(), "1")
+            .timeout(EXCHANGE_TIMEOUT)
+            .json(&Exchange { reports })
+            .send()
+            .await;
+        match sent {
+            Ok(resp) if resp.status().is_success() => match resp.json::<ExchangeAnswer>().await {
+                Ok(a) => a.grants,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the leader's grants did not decode");
+                    Vec::new()
+                }
+            },
+            Ok(resp) => {
+                tracing::debug!(status = %resp.status(), "the leader refused the reports");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "relaying reports to the leader");
+                Vec::new()
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The edges connected to this node: soft state in memory, never written through Raft. An entry
+//! lives as long as its connection; a report counts for [`REPORT_TTL`] after it arrived.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use breakout_policy::wire::{Grants, Report, TenantUsage};
+use tokio::sync::watch;
+
+use super::leases::RelayedReport;
+use serde::{Deserialize, Serialize};
+
+/// How long a report stays meaningful (edges report about every second).
+pub const REPORT_TTL: Duration = Duration::from_secs(5);
+
+/// Longest nack reason kept.
+const MAX_REASON: usize = 1024;
+
+/// An edge as `GET /v1/edges` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdgeView {
+    pub edge_id: String,
+    pub region: String,
+    /// The edge's address as this node sees it.
+    pub address: String,
+    /// The control-plane node it is connected to.
+    pub control_node: u64,
+    pub connected_since_ms: u64,
+    /// The version it last acknowledged.
+    pub applied_version: Option<u64>,
+    /// The newest store version whose region content it serves.
+    pub synced_through: Option<u64>,
+    /// Store versions it is behind (set by the API from the store version).
+    #[serde(default)]
+    pub lag: Option<u64>,
+    pub last_nack: Option<NackView>,
+    pub last_report_ms: Option<u64>,
+    /// Sessions open on the edge, from a report younger than [`REPORT_TTL`].
+    pub sessions: Option<u64>,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantUsage>,
+}
+
+/// A refused snapshot, shown until a newer version is applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NackView {
+    pub version: u64,
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+struct Entry {
+    serial: u64,
+    region: String,
+    address: SocketAddr,
+    since_ms: u64,
+    applied: Option<u64>,
+    synced_through: Option<u64>,
+    nack: Option<NackView>,
+    report: Option<(Instant, u64, Report)>,
+    /// Grants for the edge; its session writes each new value to it.
+    grants: watch::Sender<Option<Grants>>,
+}
+
+/// Edges by id. A reconnecting edge replaces its entry; the old connection's handle then no
+/// longer touches it.
+pub struct EdgeRegistry {
+    node_id: u64,
+    edges: Mutex<HashMap<String, Entry>>,
+    serial: AtomicU64,
+}
+
+impl EdgeRegistry {
+    pub fn new(node_id: u64) -> Arc<Self> {
+        Arc::new(EdgeRegistry {
+            node_id,
+            edges: Mutex::new(HashMap::new()),
+            serial: AtomicU64::new(0),
+        })
+    }
+
+    /// Registers a connection; dropping the handle removes it.
+    pub fn connect(
+        self: &Arc<Self>,
+        edge_id: &str,
+        region: &str,
+        address: SocketAddr,
+        now_ms: u64,
+    ) -> EdgeHandle {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            serial,
+            region: region.to_string(),
+            address,
+            since_ms: now_ms,
+            applied: None,
+            synced_through: None,
+            nack: None,
+            report: None,
+            grants: watch::Sender::new(None),
+        };
+        self.lock().insert(edge_id.to_string(), entry);
+        EdgeHandle {
+            registry: Arc::clone(self),
+            edge_id: edge_id.to_string(),
+            serial,
+        }
+    }
+
+    /// Every connected edge, by region then id.
+    pub fn list(&self, now: Instant) -> Vec<EdgeView> {
+        let edges = self.lock();
+        let mut views: Vec<EdgeView> = edges
+            .iter()
+            .map(|(id, e)| {
+                let fresh = e
+                    .report
+                    .as_ref()
+                    .filter(|(at, _, _)| now.saturating_duration_since(*at) <= REPORT_TTL);
+                EdgeView {
+                    edge_id: id.clone(),
+                    region: e.region.clone(),
+                    address: e.address.to_string(),
+                    control_node: self.node_id,
+                    connected_since_ms: e.since_ms,
+                    applied_version: e.applied,
+                    synced_through: e.synced_through,
+                    lag: None,
+                    last_nack: e.nack.clone(),
+                    last_report_ms: e.report.as_ref().map(|(_, ms, _)| *ms),
+                    sessions: fresh
+                        .map(|(_, _, r)| r.tenants.values().map(|u| u64::from(u.active)).sum()),
+                    tenants: fresh.map(|(_, _, r)| r.tenants.clone()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        views.sort_by(|a, b| (&a.region, &a.edge_id).cmp(&(&b.region, &b.edge_id)));
+        views
+    }
+
+    /// Every fresh report of the edges connected here, for the leader.
+    pub fn reports(&self, now: Instant) -> Vec<RelayedReport> {
+        self.lock()
+            .iter()
+            .filter_map(|(id, e)| {
+                let (at, _, report) = e.report.as_ref()?;
+                let age = now.saturating_duration_since(*at);
+                (age <= REPORT_TTL).then(|| RelayedReport {
+                    edge_id: id.clone(),
+                    region: e.region.clone(),
+                    age_ms: age.as_millis() as u64,
+                    report: report.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Hands `grants` to the session of `edge_id`, if it is connected here.
+    pub fn send_grants(&self, edge_id: &str, grants: Grants) {
+        if let Some(e) = self.lock().get(edge_id) {
+            e.grants.send_replace(Some(grants));
+        }
+    }
+
+    // Never held across an await; every update leaves an entry whole, so a poisoned lock is
+    // still usable.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.edges.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One connection's entry.
+pub struct EdgeHandle {
+    registry: Arc<EdgeRegistry>,
+    edge_id: String,
+    serial: u64,
+}
+
+impl EdgeHandle {
+    fn update(&self, f: impl FnOnce(&mut Entry)) {
+        if let Some(e) = self.registry.lock().get_mut(&self.edge_id) {
+            if e.serial == self.serial {
+                f(e);
+            }
+        }
+    }
+
+    /// What the edge acknowledged, and through which version its content is current.
+    pub fn synced(&self, applied: Option<u64>, synced_through: Option<u64>) {
+        self.update(|e| {
+            e.applied = applied;
+            e.synced_through = synced_through;
+            if let (Some(nack), Some(applied)) = (&e.nack, applied) {
+                if applied >= nack.version {
+                    e.nack = None;
+                }
+            }
+        });
+    }
+
+    pub fn nacked(&self, version: u64, reason: &str, at_ms: u64) {
+        let reason: String = reason.chars().take(MAX_REASON).collect();
+        self.update(|e| {
+            e.nack = Some(NackView {
+                version,
+                reason,
+                at_ms,
+            })
+        });
+    }
+
+    /// Grants as they arrive for this connection (`None` if it was replaced).
+    pub fn grants(&self) -> Option<watch::Receiver<Option<Grants>>> {
+        let edges = self.registry.lock();
+        let e = edges.get(&self.edge_id)?;
+        (e.serial == self.serial).then(|| e.grants.subscribe())
+    }
+
+    pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
+        self.update(|e| e.report = Some((at, at_ms, report)));
+    }
+}
+
+impl Drop for EdgeHandle {
+    fn drop(&mut self) {
+        let mut edges = self.registry.lock();
+        if edges.get(&self.edge_id).map(|e| e.serial) == Some(self.serial) {
+            edges.remove(&self.edge_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], 50000))
+    }
+
+    fn report(active: &[(&str, u32)]) -> Report {
+        Report {
+            seq: 1,
+            tenants: active
+                .iter()
+                .map(|(t, n)| {
+                    let usage = TenantUsage {
+                        active: *n,
+                        ..TenantUsage::default()
+                    };
+                    (t.to_string(), usage)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_connection_is_listed_while_its_handle_lives() {
+        let reg = EdgeRegistry::new(2);
+        let h = reg.connect("e1", "tokyo", addr(), 1000);
+        h.synced(Some(5), Some(7));
+        let list = reg.list(Instant::now());
+        assert_eq!(list.len(), 1);
+        let e = &list[0];
+        assert_eq!(
+            (
+                e.control_node,
+                e.region.as_str(),
+                e.applied_version,
+                e.synced_through
+            ),
+            (2, "tokyo", Some(5), Some(7))
+        );
+        drop(h);
+        assert!(reg.list(Instant::now()).is_empty());
+    }
+
+    #[test]
+    fn a_reconnect_replaces_the_entry_and_the_old_handle_no_longer_touches_it() {
+        let reg = EdgeRegistry::new(1);
+        let old = reg.connect("e1", "tokyo", addr(), 1000);
+        let new = reg.connect("e1", "tokyo", addr(), 2000);
+        old.synced(Some(1), Some(1));
+        drop(old);
+        let list = reg.list(Instant::now());
+        assert_eq!(
+            list.len(),
+            1,
+            "the old connection's end keeps the new entry"
+        );
+        assert_eq!(list[0].connected_since_ms, 2000);
+        assert_eq!(list[0].applied_version, None);
+        drop(new);
+    }
+
+    #[test]
+    fn reports_count_until_their_ttl() {
+        let reg = EdgeRegistry::new(1);
+        let h = reg.connect("e1", "tokyo", addr(), 0);
+        let t0 = Instant::now();
+        h.reported(report(&[("a", 3), ("b", 4)]), t0, 123);
+        let e = &reg.list(t0 + Duration::from_secs(1))[0];
+        assert_eq!((e.sessions, e.last_report_ms), (Some(7), Some(123)));
+        assert_eq!(e.tenants["b"].active, 4);
+        let e = &reg.list(t0 + REPORT_TTL + Duration::from_millis(1))[0];
+        assert_eq!((e.sessions, e.last_report_ms), (None, Some(123)));
+        assert!(e.tenants.is_empty());
+    }
+
+    #[test]
+    fn a_nack_shows_until_a_version_at_least_as_new_is_applied() {
+        let reg = EdgeRegistry::new(1);
+        let h = reg.connect("e1", "tokyo", addr(), 0);
+        h.synced(Some(4), Some(4));
+        h.nacked(6, &"x".repeat(5000), 99);
+        h.synced(Some(4), Some(4));
+        let nack = reg.list(Instant::now())[0]
+            .last_nack
+            .clone()
+            .expect("nack kept");
+        assert_eq!((nack.version, nack.reason.len()), (6, MAX_REASON));
+        h.synced(Some(7), Some(7));
+        assert_eq!(reg.list(Instant::now())[0].last_nack, None);
+    }
+}

@@ -1,0 +1,226 @@
+//! One edge connection: hello, then snapshots out and acks, nacks and reports in, until either
+//! side goes away. The decisions are [`EdgeCursor`]'s; this only moves frames.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use breakout_policy::wire::{Frame, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
+
+use super::cursor::{EdgeCursor, Offer};
+use super::io::{FrameIo, IoError};
+use super::registry::EdgeHandle;
+use super::{now_ms, EdgeServer};
+use crate::store::{Consistency, StoreError};
+
+/// How long an edge has to open its stream and say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long this node may take to reach the version an edge announced before the edge is told
+/// to try another node.
+pub const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// How long to let the edge read a final error frame before the connection is closed.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    #[error("{0}")]
+    Io(#[from] IoError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Told to the edge in an error frame before closing.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Serves one incoming connection to its end.
+pub async fn serve_edge(server: Arc<EdgeServer>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    match run(&server, incoming, remote).await {
+        Ok(()) => tracing::debug!(%remote, "edge disconnected"),
+        Err(e) => tracing::info!(%remote, error = %e, "edge session ended"),
+    }
+}
+
+async fn run(
+    server: &EdgeServer,
+    incoming: quinn::Incoming,
+    remote: SocketAddr,
+) -> Result<(), SessionError> {
+    let conn = incoming.await?;
+    let (send, recv) = tokio::time::timeout(HELLO_TIMEOUT, conn.accept_bi())
+        .await
+        .map_err(|_| SessionError::Refused("no stream opened in time".into()))??;
+    let mut io = FrameIo::new(send, recv, MAX_EDGE_FRAME);
+    let result = match tokio::time::timeout(HELLO_TIMEOUT, io.read()).await {
+        Err(_) => Err(SessionError::Refused("no hello in time".into())),
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(None)) => Ok(()),
+        Ok(Ok(Some(Frame::Hello(hello)))) => match server.check_hello(&hello) {
+            Err(why) => Err(SessionError::Refused(why)),
+            Ok(()) => {
+                tracing::info!(%remote, edge = %hello.edge_id, region = %hello.region,
+                    last_version = hello.last_version, "edge connected");
+                let handle =
+                    server
+                        .registry
+                        .connect(&hello.edge_id, &hello.region, remote, now_ms());
+                converse(server, &mut io, &hello, &handle).await
+            }
+        },
+        Ok(Ok(Some(other))) => Err(SessionError::Refused(format!(
+            "expected a hello first, got {}",
+            kind(&other)
+        ))),
+    };
+    if let Err(SessionError::Refused(why)) = &result {
+        // Best effort: the edge logs why, then closes; a peer that never reads is cut after
+        // LINGER.
+        let _ = io
+            .write(&Frame::Error {
+                message: why.clone(),
+            })
+            .await;
+        io.finish();
+        let _ = tokio::time::timeout(LINGER, conn.closed()).await;
+    }
+    conn.close(0u32.into(), b"bye");
+    result
+}
+
+/// The conversation after a valid hello.
+async fn converse(
+    server: &EdgeServer,
+    io: &mut FrameIo,
+    hello: &Hello,
+    handle: &EdgeHandle,
+) -> Result<(), SessionError> {
+    let mut versions = server.store.subscribe();
+    let mut cursor = EdgeCursor::new(hello.last_version);
+    // None for a replaced connection (another session serves the edge).
+    let mut grants = handle.grants();
+    let catch_up = tokio::time::Instant::now() + CATCH_UP;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            dirty = false;
+            // Mark the version seen before reading, so a change during the read is not lost.
+            versions.borrow_and_update();
+            let state = server.store.read(Consistency::Stale).await?;
+            let built = server.feeds.get(&state, &hello.region);
+            if cursor.offer(built.version, built.hash) == Offer::Send {
+                match built.frame() {
+                    Ok(bytes) => io.write_encoded(&bytes).await?,
+                    // The edge keeps what it has; its lag shows in `edge list`.
+                    Err(e) => tracing::error!(edge = %hello.edge_id, error = %e, "not sent"),
+                }
+            }
+            handle.synced(cursor.acked(), cursor.synced_through());
+        }
+        let waiting = !cursor.has_sent();
+        tokio::select! {
+            changed = versions.changed() => {
+                changed.map_err(|_| StoreError::Unavailable("the store stopped".into()))?;
+                dirty = true;
+            }
+            frame = io.read() => match frame? {
+                None => return Ok(()),
+                Some(frame) => on_frame(frame, io, &mut cursor, handle, hello).await?,
+            },
+            changed = async { grants.as_mut()?.changed().await.ok() }, if grants.is_some() => {
+                let next = match (changed, grants.as_mut()) {
+                    (Some(()), Some(rx)) => rx.borrow_and_update().clone(),
+                    _ => {
+                        grants = None;
+                        None
+                    }
+                };
+                if let Some(g) = next {
+                    io.write(&Frame::Grants(g)).await?;
+                }
+            }
+            _ = tokio::time::sleep_until(catch_up), if waiting => {
+                let have = server.store.read(Consistency::Stale).await?.version;
+                return Err(SessionError::Refused(format!(
+                    "this node is at version {have}, behind your version {}; try another node",
+                    hello.last_version
+                )));
+            }
+        }
+    }
+}
+
+async fn on_frame(
+    frame: Frame,
+    io: &mut FrameIo,
+    cursor: &mut EdgeCursor,
+    handle: &EdgeHandle,
+    hello: &Hello,
+) -> Result<(), SessionError> {
+    match frame {
+        Frame::Ack { version } => {
+            cursor.on_ack(version).map_err(SessionError::Refused)?;
+            handle.synced(cursor.acked(), cursor.synced_through());
+        }
+        Frame::Nack { version, reason } => {
+            tracing::warn!(edge = %hello.edge_id, version, %reason, "edge refused a snapshot");
+            handle.nacked(version, &reason, now_ms());
+        }
+        Frame::Report(report) => handle.reported(report, Instant::now(), now_ms()),
+        Frame::Ping { nonce } => io.write(&Frame::Pong { nonce }).await?,
+        Frame::Error { message } => {
+            tracing::info!(edge = %hello.edge_id, %message, "edge closed with an error");
+        }
+        Frame::Pong { .. } | Frame::Unknown => {}
+        other @ (Frame::Hello(_) | Frame::Snapshot(_) | Frame::Grants(_)) => {
+            return Err(SessionError::Refused(format!(
+                "an edge may not send {}",
+                kind(&other)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn kind(frame: &Frame) -> &'static str {
+    match frame {
+        Frame::Hello(_) => "hello",
+        Frame::Snapshot(_) => "snapshot",
+        Frame::Ack { .. } => "ack",
+        Frame::Nack { .. } => "nack",
+        Frame::Report(_) => "report",
+        Frame::Grants(_) => "grants",
+        Frame::Ping { .. } => "ping",
+        Frame::Pong { .. } => "pong",
+        Frame::Error { .. } => "error",
+        Frame::Unknown => "an unknown frame",
+    }
+}
+
+/// What a hello must satisfy, besides the token.
+pub fn check_hello_fields(hello: &Hello) -> Result<(), String> {
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(format!(
+            "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
+            hello.protocol
+        ));
+    }
+    let id_ok = (1..=128).contains(&hello.edge_id.len())
+        && hello.edge_id.bytes().all(|b| b.is_ascii_graphic());
+    if !id_ok {
+        return Err("edge_id must be 1-128 printable ASCII characters without spaces".into());
+    }
+    let region_ok = (1..=63).contains(&hello.region.len())
+        && hello
+            .region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        return Err(format!("region {:?} is not a region name", hello.region));
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! The edge endpoint over real QUIC, in process: a [`MemoryStore`] behind the server, a bare
+//! QUIC client speaking the wire protocol. Pins the rules an edge relies on: the token is
+//! checked; nothing older than the hello is ever sent; a store change that leaves the region's
+//! content alone sends nothing; acks and reports reach `GET /v1/edges`' registry.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use breakout_control::distribute::registry::EdgeRegistry;
+use breakout_control::distribute::tls;
+use breakout_control::distribute::{self, devca, EdgeServer};
+use breakout_control::state::{Command, Outcome, Request};
+use breakout_control::store::memory::MemoryStore;
+use breakout_control::store::{NodeAddr, Store};
+use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
+use breakout_policy::{SourceCidr, Tenant};
+use quinn::crypto::rustls::QuicClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use tokio::sync::watch;
+
+const TOKEN: &str = "edge-secret";
+const DEADLINE: Duration = Duration::from_secs(10);
+
+struct Fixture {
+    store: Arc<MemoryStore>,
+    registry: Arc<EdgeRegistry>,
+    addr: SocketAddr,
+    ca: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    _stop: watch::Sender<bool>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn start() -> Fixture {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!(
+        "breakout-distribute-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let (files, _) = tls::dev_files(&dir, &devca::default_names()).expect("dev certificates");
+    let config = tls::server_config(&files).expect("server config");
+    let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().expect("addr"))
+        .expect("bind the endpoint");
+    let addr = endpoint.local_addr().expect("local addr");
+    let store = MemoryStore::new(1, NodeAddr::default());
+    let registry = EdgeRegistry::new(1);
+    let server = Arc::new(EdgeServer::new(store.clone(), Arc::clone(&registry), TOKEN));
+    let (stop, stop_rx) = watch::channel(false);
+    tokio::spawn(distribute::serve(endpoint, server, stop_rx));
+    Fixture {
+        store,
+        registry,
+        addr,
+        ca: dir.join(devca::CA_CERT),
+        dir,
+        _stop: stop,
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// A connected edge: the stream halves and a decoder.
+struct Client {
+    _endpoint: quinn::Endpoint,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    decoder: FrameDecoder,
+}
+
+impl Client {
+    async fn connect(f: &Fixture, region: &str, last_version: u64, token: &str) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&f.ca).expect("ca file") {
+            roots.add(cert.expect("ca pem")).expect("add root");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![wire::ALPN.to_vec()];
+        let crypto = QuicClientConfig::try_from(tls).expect("quic client config");
+        let mut endpoint =
+            quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let conn = endpoint
+            .connect(f.addr, "127.0.0.1")
+            .expect("connect")
+            .await
+            .expect("handshake");
+        let (send, recv) = conn.open_bi().await.expect("stream");
+        let mut c = Client {
+            _endpoint: endpoint,
+            send,
+            recv,
+            decoder: FrameDecoder::new(wire::MAX_FRAME),
+        };
+        c.send(&Frame::Hello(Hello {
+            protocol: wire::PROTOCOL_VERSION,
+            edge_id: format!("edge-{region}"),
+            region: region.into(),
+            last_version,
+            token: token.into(),
+        }))
+        .await;
+        c
+    }
+
+    async fn send(&mut self, frame: &Frame) {
+        let bytes = wire::encode(frame, wire::MAX_FRAME).expect("encode");
+        self.send.write_all(&bytes).await.expect("write");
+    }
+
+    /// The next frame, within the deadline.
+    async fn next(&mut self) -> Frame {
+        let read = async {
+            let mut buf = vec![0; 65536];
+            loop {
+                if let Some(f) = self.decoder.next_frame().expect("a valid frame") {
+                    return f;
+                }
+                let n = self.recv.read(&mut buf).await.expect("read");
+                self.decoder
+                    .push(&buf[..n.expect("the stream is still open")]);
+            }
+        };
+        tokio::time::timeout(DEADLINE, read)
+            .await
+            .expect("a frame in time")
+    }
+
+    async fn next_snapshot(&mut self) -> (u64, Vec<String>) {
+        match self.next().await {
+            Frame::Snapshot(s) => {
+                assert_eq!(s.policy.version, s.version);
+                (
+                    s.version,
+                    s.policy.tenants.into_iter().map(|t| t.id).collect(),
+                )
+            }
+            other => panic!("expected a snapshot, got {other:?}"),
+        }
+    }
+}
+
+async fn write(store: &MemoryStore, command: Command) -> u64 {
+    let req = Request {
+        actor: "test".into(),
+        at_ms: 0,
+        command,
+    };
+    match store.write(req).await.expect("write").outcome {
+        Outcome::Done { version } => version,
+        rejected => panic!("{rejected:?}"),
+    }
+}
+
+async fn region(store: &MemoryStore, name: &str) -> u64 {
+    let command = Command::CreateRegion {
+        name: name.into(),
+        description: None,
+    };
+    write(store, command).await
+}
+
+async fn tenant(store: &MemoryStore, id: &str, region: &str, cidr: &str) -> u64 {
+    let tenant = Tenant {
+        id: id.into(),
+        region: Some(region.into()),
+        source_cidrs: vec![cidr.parse::<SourceCidr>().expect("cidr")],
+        session_limit: 5,
+        upstreams: BTreeMap::new(),
+        rules: Vec::new(),
+        default_action: breakout_policy::Action::Direct,
+        lists: BTreeMap::new(),
+        egress_address: None,
+    };
+    write(store, Command::CreateTenant { tenant }).await
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_told_so_and_never_gets_a_snapshot() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    let mut c = Client::connect(&f, "tokyo", 0, "guess").await;
+    match c.next().await {
+        Frame::Error { message } => assert!(message.contains("unauthorized"), "{message}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert!(f.registry.list(Instant::now()).is_empty());
+}
+
+#[tokio::test]
+async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resent() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    region(&f.store, "osaka").await;
+    let now = tenant(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+
+    // Phase: the edge applied version now+2 elsewhere; this node reaches it one write at a time.
+    let mut c = Client::connect(&f, "tokyo", now + 2, TOKEN).await;
+    tenant(&f.store, "beta", "tokyo", "10.1.0.0/16").await;
+    let caught_up = tenant(&f.store, "gamma", "tokyo", "10.2.0.0/16").await;
+    let (version, ids) = c.next_snapshot().await;
+    assert_eq!(
+        version, caught_up,
+        "the first snapshot is the hello's version, not older"
+    );
+    assert_eq!(ids, ["acme", "beta", "gamma"]);
+    c.send(&Frame::Ack { version }).await;
+
+    // Phase: a write in another region changes nothing here; the next one here is sent alone.
+    tenant(&f.store, "other", "osaka", "11.0.0.0/16").await;
+    let mine = tenant(&f.store, "delta", "tokyo", "10.3.0.0/16").await;
+    let (version, ids) = c.next_snapshot().await;
+    assert_eq!(
+        version, mine,
+        "the osaka write sent no snapshot to a tokyo edge"
+    );
+    assert!(ids.contains(&"delta".to_string()) && !ids.contains(&"other".to_string()));
+
+    // Phase: an ack and a report show in the registry; pings are answered.
+    c.send(&Frame::Ack { version }).await;
+    let usage = TenantUsage {
+        active: 2,
+        ..TenantUsage::default()
+    };
+    let report = Report {
+        seq: 1,
+        tenants: BTreeMap::from([("acme".to_string(), usage)]),
+    };
+    c.send(&Frame::Report(report)).await;
+    c.send(&Frame::Ping { nonce: 7 }).await;
+    assert_eq!(c.next().await, Frame::Pong { nonce: 7 });
+    let e = f
+        .registry
+        .list(Instant::now())
+        .pop()
+        .expect("the edge is listed");
+    assert_eq!(
+        (e.region.as_str(), e.applied_version),
+        ("tokyo", Some(mine))
+    );
+    assert_eq!(e.sessions, Some(2));
+}

@@ -1,0 +1,102 @@
+//! Applying a snapshot from the control plane: refuse anything older than what is applied,
+//! validate, compile against the current snapshot (so sessions keep their slots), swap
+//! atomically. On any failure nothing changes: the edge keeps serving its last good config.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use breakout_policy::validate::validate;
+use breakout_policy::RegionPolicy;
+
+use crate::proxy::Shared;
+use crate::snapshot::Snapshot;
+
+/// What happened to a snapshot that was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Compiled and swapped in; requests starting now use it.
+    New { version: u64, generation: u64 },
+    /// The version already serving (a reconnect); nothing to do.
+    Already { version: u64 },
+}
+
+/// The one writer of the edge's snapshot in control-plane mode.
+pub struct Applier {
+    shared: Arc<Shared>,
+    region: String,
+    /// The version serving, if any. The lock also makes applies one at a time.
+    applied: Mutex<Option<u64>>,
+}
+
+impl Applier {
+    pub fn new(shared: Arc<Shared>, region: &str) -> Applier {
+        Applier {
+            shared,
+            region: region.to_string(),
+            applied: Mutex::new(None),
+        }
+    }
+
+    /// The version serving (0 if none), as the hello announces it.
+    pub fn applied_version(&self) -> u64 {
+        self.lock().unwrap_or(0)
+    }
+
+    /// Applies `policy` at `version`, or says why not. CPU-bound (compiles every tenant's
+    /// matcher): call it off the async worker threads.
+    pub fn apply(&self, version: u64, policy: &RegionPolicy) -> Result<Applied, String> {
+        let mut applied = self.lock();
+        match *applied {
+            Some(have) if version < have => {
+                return Err(format!(
+                    "version {version} is older than the applied {have}; ignored"
+                ))
+            }
+            Some(have) if version == have => return Ok(Applied::Already { version }),
+            _ => {}
+        }
+        if policy.version != version {
+            return Err(format!(
+                "the policy says version {} inside a snapshot of version {version}",
+                policy.version
+            ));
+        }
+        if policy.region != self.region {
+            return Err(format!(
+                "the policy is for region {:?}, this edge serves {:?}",
+                policy.region, self.region
+            ));
+        }
+        validate(policy).map_err(|e| e.to_string())?;
+        let prev = self.shared.snapshot.load_full();
+        let generation = prev.generation + 1;
+        let settings = Arc::clone(&prev.settings);
+        let snap = Snapshot::build_limited(
+            policy,
+            settings,
+            Some(&prev),
+            &self.shared.metrics,
+            generation,
+            &self.shared.quotas,
+        )
+        .map_err(|e| e.to_string())?;
+        let m = &self.shared.metrics;
+        m.config_generation.set(generation as i64);
+        m.config_version.set(version as i64);
+        self.shared.snapshot.store(Arc::new(snap));
+        self.shared.awaiting_config.store(false, Ordering::Release);
+        *applied = Some(version);
+        Ok(Applied::New {
+            version,
+            generation,
+        })
+    }
+
+    // Held only for the synchronous apply; a panic inside leaves the old value, still right.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.applied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests;

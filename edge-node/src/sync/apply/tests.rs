@@ -1,0 +1,146 @@
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use breakout_policy::{Action, SourceCidr, Tenant, SCHEMA_VERSION};
+
+use super::*;
+use crate::access_log::AccessLog;
+use crate::config::{AccessLogTarget, EdgeConfig};
+use crate::metrics::Metrics;
+use crate::resolve::Resolver;
+
+/// An edge of region `tokyo` waiting for its first configuration, as in control-plane mode.
+fn waiting_edge() -> Arc<Shared> {
+    let (mut settings, _) = EdgeConfig::parse_settings("", "tokyo").expect("defaults");
+    settings.access_log = AccessLogTarget::Off;
+    let metrics = Metrics::new().expect("metrics");
+    let empty = RegionPolicy {
+        region: "tokyo".into(),
+        ..RegionPolicy::default()
+    };
+    let snap = Snapshot::build(&empty, Arc::new(settings), None, &metrics, 0).expect("empty");
+    let resolver = Resolver::new(Some(&[]), metrics.dns_duration.clone());
+    let log = AccessLog::start(&AccessLogTarget::Off).expect("log");
+    let shared = Arc::new(Shared::new(snap, metrics, resolver, log, Vec::new()));
+    shared.awaiting_config.store(true, Ordering::Release);
+    shared
+}
+
+fn tenant(id: &str, cidr: &str, limit: u32) -> Tenant {
+    Tenant {
+        id: id.into(),
+        region: Some("tokyo".into()),
+        source_cidrs: vec![cidr.parse::<SourceCidr>().expect("cidr")],
+        session_limit: limit,
+        upstreams: BTreeMap::new(),
+        rules: Vec::new(),
+        default_action: Action::Direct,
+        lists: BTreeMap::new(),
+        egress_address: None,
+    }
+}
+
+fn policy(version: u64, tenants: Vec<Tenant>) -> RegionPolicy {
+    RegionPolicy {
+        schema: SCHEMA_VERSION,
+        version,
+        region: "tokyo".into(),
+        tenants,
+        lists: BTreeMap::new(),
+        foreign_sources: Vec::new(),
+    }
+}
+
+fn serving(shared: &Shared) -> (u64, Vec<String>) {
+    let snap = shared.snapshot.load();
+    let ids = snap.tenants.iter().map(|t| t.id.to_string()).collect();
+    (snap.version, ids)
+}
+
+#[test]
+fn the_first_snapshot_makes_the_edge_ready() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    assert_eq!(applier.applied_version(), 0);
+    let got = applier.apply(5, &policy(5, vec![tenant("acme", "10.0.0.0/8", 3)]));
+    assert_eq!(
+        got,
+        Ok(Applied::New {
+            version: 5,
+            generation: 1
+        })
+    );
+    assert!(!shared.awaiting_config.load(Ordering::Acquire));
+    assert_eq!(serving(&shared), (5, vec!["acme".to_string()]));
+    assert_eq!(applier.applied_version(), 5);
+}
+
+#[test]
+fn older_versions_are_refused_and_the_same_version_is_a_no_op() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    applier
+        .apply(7, &policy(7, vec![tenant("acme", "10.0.0.0/8", 3)]))
+        .expect("apply");
+    let err = applier.apply(6, &policy(6, Vec::new())).expect_err("older");
+    assert!(err.contains("older"), "{err}");
+    assert_eq!(
+        applier.apply(7, &policy(7, Vec::new())),
+        Ok(Applied::Already { version: 7 })
+    );
+    assert_eq!(serving(&shared), (7, vec!["acme".to_string()]));
+}
+
+#[test]
+fn an_invalid_or_uncompilable_snapshot_is_refused_and_the_last_good_one_keeps_serving() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    applier
+        .apply(3, &policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]))
+        .expect("apply");
+    // Passes the control plane's validation, but this edge cannot bind the egress address.
+    let mut remote = tenant("beta", "192.168.0.0/16", 3);
+    remote.egress_address = Some(Ipv4Addr::new(192, 0, 2, 77));
+    let refused = [
+        policy(4, vec![tenant("acme", "10.0.0.0/8", 3), remote]),
+        policy(
+            5,
+            vec![tenant("a", "10.0.0.0/8", 1), tenant("b", "10.1.0.0/16", 1)],
+        ),
+        RegionPolicy {
+            region: "osaka".into(),
+            ..policy(6, Vec::new())
+        },
+        policy(99, Vec::new()),
+    ];
+    let versions = [4, 5, 6, 7];
+    let expect = ["egress_address", "overlaps", "osaka", "version 99"];
+    for ((p, v), why) in refused.iter().zip(versions).zip(expect) {
+        let err = applier.apply(v, p).expect_err("refused");
+        assert!(err.contains(why), "version {v}: {err}");
+        assert_eq!(serving(&shared), (3, vec!["acme".to_string()]));
+    }
+    assert_eq!(applier.applied_version(), 3);
+    assert_eq!(shared.snapshot.load().generation, 1);
+}
+
+#[test]
+fn sessions_keep_their_slots_across_snapshots() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    applier
+        .apply(1, &policy(1, vec![tenant("acme", "10.0.0.0/8", 1)]))
+        .expect("apply");
+    let before = shared.snapshot.load_full();
+    let t = before.tenant_by_id("acme").expect("tenant");
+    let held = t.slots.try_acquire(&t.metrics.active).expect("a slot");
+    applier
+        .apply(2, &policy(2, vec![tenant("acme", "10.0.0.0/8", 5)]))
+        .expect("apply");
+    let after = shared.snapshot.load_full();
+    let t2 = after.tenant_by_id("acme").expect("tenant");
+    assert!(Arc::ptr_eq(&t.slots, &t2.slots));
+    assert_eq!((t2.slots.active(), t2.slots.limit()), (1, 5));
+    drop(held);
+    assert_eq!(t2.slots.active(), 0);
+}

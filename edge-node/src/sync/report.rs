@@ -1,0 +1,86 @@
+//! Reports: per tenant, the sessions open now and the refusals at the limit since the last
+//! report. Kept across connections, so refusals during an outage are reported after it.
+
+use std::collections::HashMap;
+
+use breakout_policy::wire::{Report, TenantUsage};
+
+use crate::quota::Quotas;
+use crate::snapshot::Snapshot;
+
+/// Builds successive reports of one edge process.
+#[derive(Debug, Default)]
+pub struct Reporter {
+    seq: u64,
+    /// Each tenant's refusal counter at the previous report.
+    refused_seen: HashMap<String, u64>,
+}
+
+impl Reporter {
+    /// The next report, from the serving snapshot's slots and counters.
+    pub fn report(&mut self, snap: &Snapshot, quotas: &Quotas) -> Report {
+        let now = std::time::Instant::now();
+        self.seq += 1;
+        let mut tenants = std::collections::BTreeMap::new();
+        for t in &snap.tenants {
+            let total = t.metrics.refused_limit.get();
+            let seen = self
+                .refused_seen
+                .insert(t.id.to_string(), total)
+                .unwrap_or(0);
+            let (holding_epoch, holding_sessions) = quotas.holding(&t.id, now);
+            let usage = TenantUsage {
+                active: t.slots.active(),
+                refused: u32::try_from(total.saturating_sub(seen)).unwrap_or(u32::MAX),
+                holding_epoch,
+                holding_sessions,
+            };
+            tenants.insert(t.id.to_string(), usage);
+        }
+        self.refused_seen
+            .retain(|id, _| tenants.contains_key(id.as_str()));
+        Report {
+            seq: self.seq,
+            tenants,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::EdgeConfig;
+    use crate::metrics::Metrics;
+
+    fn snapshot(metrics: &Metrics, tenants: &str) -> Snapshot {
+        let text = format!("region = \"tokyo\"\n{tenants}");
+        let cfg = EdgeConfig::parse(&text).expect("config");
+        Snapshot::build(&cfg.policy, Arc::new(cfg.settings), None, metrics, 1).expect("build")
+    }
+
+    const TWO: &str = "[[tenants]]\nid = \"a\"\nsource_cidrs = [\"10.0.0.0/8\"]\nsession_limit = 2\n\
+                       [[tenants]]\nid = \"b\"\nsource_cidrs = [\"11.0.0.0/8\"]\nsession_limit = 2\n";
+
+    #[test]
+    fn reports_count_open_sessions_and_refusals_since_the_last_report() {
+        let metrics = Metrics::new().expect("metrics");
+        let snap = snapshot(&metrics, TWO);
+        let a = snap.tenant_by_id("a").expect("a");
+        let _held = a.slots.try_acquire(&a.metrics.active).expect("slot");
+        a.metrics.refused_limit.inc_by(3);
+        let mut r = Reporter::default();
+        let first = r.report(&snap, &Quotas::default());
+        assert_eq!(first.seq, 1);
+        assert_eq!(
+            (first.tenants["a"].active, first.tenants["a"].refused),
+            (1, 3)
+        );
+        assert_eq!(first.tenants["b"], TenantUsage::default());
+        a.metrics.refused_limit.inc();
+        let second = r.report(&snap, &Quotas::default());
+        assert_eq!((second.seq, second.tenants["a"].refused), (2, 1));
+        assert_eq!(r.report(&snap, &Quotas::default()).tenants["a"].refused, 0);
+    }
+}

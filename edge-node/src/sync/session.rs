@@ -1,0 +1,134 @@
+//! One connection to a control-plane node: hello with the applied version, then apply each
+//! snapshot (ack or nack) and report about every second, until the connection ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breakout_policy::wire::{Frame, Hello, SnapshotFrame, MAX_FRAME, PROTOCOL_VERSION};
+use tokio::time::MissedTickBehavior;
+
+use super::apply::{Applied, Applier};
+use super::client::connect;
+use super::io::FrameIo;
+use super::report::Reporter;
+use super::{SyncConfig, SyncError};
+use crate::proxy::Shared;
+
+/// How often the edge reports its sessions.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Longest nack reason sent.
+const MAX_REASON: usize = 1024;
+
+/// How a session went: whether it got as far as a snapshot (a working node), and why it ended.
+pub struct Outcome {
+    pub got_snapshot: bool,
+    pub end: Result<(), SyncError>,
+}
+
+/// Runs one session with `target` to its end.
+pub async fn run(
+    cfg: &SyncConfig,
+    client: &quinn::ClientConfig,
+    target: &str,
+    applier: &Arc<Applier>,
+    reporter: &mut Reporter,
+    shared: &Shared,
+) -> Outcome {
+    let mut got_snapshot = false;
+    let end = async {
+        let (_endpoint, conn) = connect(client, target).await?;
+        let (send, recv) = conn.open_bi().await?;
+        let mut io = FrameIo::new(send, recv, MAX_FRAME);
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            edge_id: cfg.node_id.clone(),
+            region: cfg.region.clone(),
+            last_version: applier.applied_version(),
+            token: cfg.token.clone(),
+        };
+        io.write(&Frame::Hello(hello)).await?;
+        tracing::info!(target, "connected to the control plane");
+        shared.metrics.sync_connected.set(1);
+        let result = converse(&mut io, applier, reporter, shared, &mut got_snapshot).await;
+        shared.metrics.sync_connected.set(0);
+        conn.close(0u32.into(), b"bye");
+        result
+    }
+    .await;
+    Outcome { got_snapshot, end }
+}
+
+async fn converse(
+    io: &mut FrameIo,
+    applier: &Arc<Applier>,
+    reporter: &mut Reporter,
+    shared: &Shared,
+    got_snapshot: &mut bool,
+) -> Result<(), SyncError> {
+    let mut tick = tokio::time::interval(REPORT_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            frame = io.read() => match frame? {
+                None => return Err(SyncError::Closed),
+                Some(Frame::Snapshot(s)) => {
+                    *got_snapshot = true;
+                    let reply = apply(applier, s, shared).await;
+                    io.write(&reply).await?;
+                    if matches!(reply, Frame::Ack { .. }) {
+                        // Report at once: new tenants get their first grant sooner.
+                        let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
+                        io.write(&Frame::Report(report)).await?;
+                    }
+                }
+                Some(Frame::Ping { nonce }) => io.write(&Frame::Pong { nonce }).await?,
+                Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
+                Some(Frame::Grants(g)) => {
+                    let now = std::time::Instant::now();
+                    shared.quotas.receive(&g, now, &shared.snapshot.load());
+                }
+                Some(Frame::Pong { .. } | Frame::Unknown) => {}
+                Some(other @ (Frame::Hello(_) | Frame::Ack { .. } | Frame::Nack { .. }
+                    | Frame::Report(_))) => {
+                    return Err(SyncError::Protocol(format!("the server sent {other:?}")));
+                }
+            },
+            _ = tick.tick() => {
+                let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
+                io.write(&Frame::Report(report)).await?;
+            }
+        }
+    }
+}
+
+/// Applies a snapshot off the async threads; the ack or nack to send back.
+async fn apply(applier: &Arc<Applier>, s: SnapshotFrame, shared: &Shared) -> Frame {
+    let version = s.version;
+    let task = {
+        let applier = Arc::clone(applier);
+        tokio::task::spawn_blocking(move || applier.apply(version, &s.policy))
+    };
+    let result = task
+        .await
+        .unwrap_or_else(|e| Err(format!("applying failed: {e}")));
+    match result {
+        Ok(Applied::New {
+            version,
+            generation,
+        }) => {
+            shared.metrics.snapshot(true);
+            tracing::info!(version, generation, "configuration applied");
+            Frame::Ack { version }
+        }
+        Ok(Applied::Already { version }) => Frame::Ack { version },
+        Err(reason) => {
+            shared.metrics.snapshot(false);
+            tracing::warn!(version, %reason, "snapshot refused; the previous configuration stays");
+            Frame::Nack {
+                version,
+                reason: reason.chars().take(MAX_REASON).collect(),
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The control-plane ↔ edge wire protocol: the frames and their codec (no I/O).
+//!
+//! One long-lived bidirectional QUIC stream per edge (ALPN [`ALPN`]) carries length-prefixed
+//! frames: a `u32` big-endian length, then that many bytes of JSON. Frames are adjacently tagged
+//! (`{"type": "ack", "body": {"version": 7}}`) so that a large snapshot is decoded straight into
+//! its types without being buffered twice. See `docs/distribution.md` for the conversation.
+//!
+//! Compatibility within [`PROTOCOL_VERSION`]: fields may be added (receivers ignore fields they do
+//! not know), and frame types may be added (they decode as [`Frame::Unknown`], which receivers
+//! skip). Anything else bumps the version, which the server checks in [`Hello`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::RegionPolicy;
+
+mod de;
+
+/// The protocol version an edge announces in its hello.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The TLS ALPN protocol both sides require.
+pub const ALPN: &[u8] = b"breakout/1";
+
+/// Bytes of the length prefix.
+pub const HEADER_LEN: usize = 4;
+
+/// Largest frame either side sends or accepts by default (a region's whole policy fits in one
+/// snapshot frame; a bigger one is refused rather than buffered without bound).
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// Largest frame a server accepts from an edge (hellos, acks, reports are small).
+pub const MAX_EDGE_FRAME: usize = 4 * 1024 * 1024;
+
+/// QUIC idle timeout both sides configure: a peer silent for this long is gone.
+pub const IDLE_TIMEOUT_MS: u64 = 5_000;
+
+/// QUIC keep-alive interval: well under [`IDLE_TIMEOUT_MS`], so a quiet but healthy link never
+/// times out.
+pub const KEEP_ALIVE_MS: u64 = 1_000;
+
+/// One message on the control stream. Serialized as `{"type": …, "body": …}` with the type
+/// first; the hand-written `Deserialize` (in `de`) relies on that order to decode the body
+/// straight into its type, and skips the body of a type it does not know.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
+pub enum Frame {
+    /// Edge → server, first frame of a connection.
+    Hello(Hello),
+    /// Server → edge: the region's whole configuration at `version`.
+    Snapshot(SnapshotFrame),
+    /// Edge → server: `version` is applied and serving.
+    Ack {
+        version: u64,
+    },
+    /// Edge → server: `version` was refused; the edge keeps its last good configuration.
+    Nack {
+        version: u64,
+        reason: String,
+    },
+    /// Edge → server, about every second: what the edge holds (soft state).
+    Report(Report),
+    /// Server → edge: session quotas (leases) per tenant.
+    Grants(Grants),
+    Ping {
+        nonce: u64,
+    },
+    Pong {
+        nonce: u64,
+    },
+    /// Either side, before closing: why.
+    Error {
+        message: String,
+    },
+    /// A frame type this build does not know (a newer peer); skipped.
+    Unknown,
+}
+
+/// Who the edge is and what it has.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub edge_id: String,
+    pub region: String,
+    /// The newest version the edge has applied (0: none). The server never sends anything older.
+    pub last_version: u64,
+    /// The shared edge credential.
+    pub token: String,
+}
+
+// The token never reaches a log line through `{:?}`.
+impl fmt::Debug for Hello {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hello")
+            .field("protocol", &self.protocol)
+            .field("edge_id", &self.edge_id)
+            .field("region", &self.region)
+            .field("last_version", &self.last_version)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A full configuration of one region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotFrame {
+    /// The store version the policy was read at; only increases on a connection.
+    pub version: u64,
+    pub policy: RegionPolicy,
+}
+
+/// An edge's per-tenant counters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Increases by one per report of the edge process.
+    pub seq: u64,
+    pub tenants: BTreeMap<String, TenantUsage>,
+}
+
+/// One tenant on one edge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUsage {
+    /// Sessions open now.
+    pub active: u32,
+    /// Sessions refused at the tenant's limit since the previous report.
+    pub refused: u32,
+    /// The epoch of the newest grant the edge holds for the tenant (0: none).
+    #[serde(default)]
+    pub holding_epoch: u64,
+    /// The sessions of that grant.
+    #[serde(default)]
+    pub holding_sessions: u32,
+}
+
+/// Session quotas for an edge.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Grants {
+    /// Increases with every allocation round of a leader (and across leaders).
+    pub epoch: u64,
+    pub grants: BTreeMap<String, Grant>,
+}
+
+/// One tenant's quota on one edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Concurrent sessions the edge may admit for the tenant.
+    pub sessions: u32,
+    /// Valid for this long from receipt, in the edge's own clock (never a wall-clock time).
+    pub ttl_ms: u64,
+    /// What the edge may admit once the grant expired unrenewed (control plane unreachable).
+    pub floor: u32,
+}
+
+/// Why bytes are not a frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    Oversized { len: usize, max: usize },
+    #[error("empty frame")]
+    Empty,
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("stream ended inside a frame ({buffered} bytes buffered)")]
+    Truncated { buffered: usize },
+}
+
+/// A frame as bytes: length prefix and JSON. Refuses a frame larger than `max`.
+pub fn encode(frame: &Frame, max: usize) -> Result<Vec<u8>, WireError> {
+    let mut out = vec![0u8; HEADER_LEN];
+    serde_json::to_writer(&mut out, frame).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let len = out.len() - HEADER_LEN;
+    if len > max {
+        return Err(WireError::Oversized { len, max });
+    }
+    let prefix = u32::try_from(len).map_err(|_| WireError::Oversized { len, max })?;
+    out[..HEADER_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(out)
+}
+
+/// The first frame in `buf` and the bytes it took, or `None` if `buf` holds only part of it.
+/// An announced length over `max` is an error at once, before its bytes arrive.
+pub fn decode(buf: &[u8], max: usize) -> Result<Option<(Frame, usize)>, WireError> {
+    let Some(header) = buf.get(..HEADER_LEN) else {
+        return Ok(None);
+    };
+    let mut prefix = [0u8; HEADER_LEN];
+    prefix.copy_from_slice(header);
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len == 0 {
+        return Err(WireError::Empty);
+    }
+    if len > max {
+        return Err(WireError::Oversized { len, max });
+    }
+    let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
+        return Ok(None);
+    };
+    let frame = serde_json::from_slice(body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    Ok(Some((frame, HEADER_LEN + len)))
+}
+
+/// Reassembles frames from the chunks a stream delivers.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl FrameDecoder {
+    pub fn new(max: usize) -> Self {
+        FrameDecoder {
+            buf: Vec::new(),
+            max,
+        }
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete frame, if one is buffered. After an error the stream is unusable.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
+        match decode(&self.buf, self.max)? {
+            Some((frame, used)) => {
+                self.buf.drain(..used);
+                Ok(Some(frame))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// At the end of the stream: an error if it stopped inside a frame.
+    pub fn finish(&self) -> Result<(), WireError> {
+        match self.buf.len() {
+            0 => Ok(()),
+            buffered => Err(WireError::Truncated { buffered }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+use super::*;
+use crate::model::{SourceCidr, Tenant, SCHEMA_VERSION};
+
+fn hello() -> Frame {
+    Frame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        edge_id: "edge-1".into(),
+        region: "tokyo".into(),
+        last_version: 41,
+        token: "s3cret".into(),
+    })
+}
+
+fn snapshot(version: u64) -> Frame {
+    let tenant = Tenant {
+        id: "acme".into(),
+        region: Some("tokyo".into()),
+        source_cidrs: vec!["10.0.0.0/8".parse::<SourceCidr>().expect("cidr")],
+        session_limit: 10,
+        upstreams: BTreeMap::new(),
+        rules: Vec::new(),
+        default_action: crate::Action::Direct,
+        lists: BTreeMap::new(),
+        egress_address: None,
+    };
+    Frame::Snapshot(SnapshotFrame {
+        version,
+        policy: RegionPolicy {
+            schema: SCHEMA_VERSION,
+            version,
+            region: "tokyo".into(),
+            tenants: vec![tenant],
+            lists: BTreeMap::new(),
+            foreign_sources: Vec::new(),
+        },
+    })
+}
+
+fn every_frame() -> Vec<Frame> {
+    let usage = TenantUsage {
+        active: 3,
+        refused: 1,
+        holding_epoch: 2,
+        holding_sessions: 5,
+    };
+    let grant = Grant {
+        sessions: 40,
+        ttl_ms: 5_000,
+        floor: 10,
+    };
+    vec![
+        hello(),
+        snapshot(42),
+        Frame::Ack { version: 42 },
+        Frame::Nack {
+            version: 43,
+            reason: "tenants[acme]: bad".into(),
+        },
+        Frame::Report(Report {
+            seq: 7,
+            tenants: BTreeMap::from([("acme".to_string(), usage)]),
+        }),
+        Frame::Grants(Grants {
+            epoch: 3,
+            grants: BTreeMap::from([("acme".to_string(), grant)]),
+        }),
+        Frame::Ping { nonce: 9 },
+        Frame::Pong { nonce: 9 },
+        Frame::Error {
+            message: "unauthorized".into(),
+        },
+    ]
+}
+
+#[test]
+fn every_frame_survives_a_round_trip() {
+    for frame in every_frame() {
+        let bytes = encode(&frame, MAX_FRAME).expect("encode");
+        let (back, used) = decode(&bytes, MAX_FRAME)
+            .expect("decode")
+            .expect("a whole frame");
+        assert_eq!(back, frame);
+        assert_eq!(used, bytes.len());
+    }
+}
+
+#[test]
+fn the_prefix_is_the_big_endian_length_of_json() {
+    let bytes = encode(&Frame::Ack { version: 7 }, MAX_FRAME).expect("encode");
+    let body = br#"{"type":"ack","body":{"version":7}}"#;
+    assert_eq!(&bytes[..4], &(body.len() as u32).to_be_bytes());
+    assert_eq!(&bytes[4..], body);
+}
+
+#[test]
+fn a_truncated_frame_is_incomplete_not_an_error() {
+    let bytes = encode(&snapshot(5), MAX_FRAME).expect("encode");
+    for cut in [0, 1, 3, 4, 5, bytes.len() - 1] {
+        assert_eq!(decode(&bytes[..cut], MAX_FRAME), Ok(None), "cut at {cut}");
+    }
+}
+
+#[test]
+fn an_oversized_length_is_refused_before_its_bytes_arrive() {
+    let announced = (MAX_FRAME as u32 + 1).to_be_bytes();
+    assert_eq!(
+        decode(&announced, MAX_FRAME),
+        Err(WireError::Oversized {
+            len: MAX_FRAME + 1,
+            max: MAX_FRAME
+        })
+    );
+    let big = encode(&snapshot(5), MAX_FRAME).expect("encode");
+    assert!(matches!(
+        encode(&snapshot(5), 16),
+        Err(WireError::Oversized { max: 16, .. })
+    ));
+    assert!(matches!(
+        decode(&big, 16),
+        Err(WireError::Oversized { max: 16, .. })
+    ));
+}
+
+#[test]
+fn empty_and_garbage_frames_are_errors() {
+    assert_eq!(decode(&[0, 0, 0, 0], MAX_FRAME), Err(WireError::Empty));
+    let mut garbage = 5u32.to_be_bytes().to_vec();
+    garbage.extend_from_slice(b"nope!");
+    assert!(matches!(
+        decode(&garbage, MAX_FRAME),
+        Err(WireError::Malformed(_))
+    ));
+    // Well-formed JSON of the wrong shape: a snapshot whose policy has an unknown field.
+    let body = br#"{"type":"snapshot","body":{"version":1,"policy":{"region":"r","nope":1}}}"#;
+    let mut framed = (body.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(body);
+    assert!(matches!(
+        decode(&framed, MAX_FRAME),
+        Err(WireError::Malformed(_))
+    ));
+}
+
+#[test]
+fn unknown_frame_types_and_fields_are_tolerated() {
+    for body in [
+        &br#"{"type":"quota_request","body":{"tenant":"acme","wanted":5}}"#[..],
+        br#"{"type":"drain"}"#,
+    ] {
+        let mut framed = (body.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(body);
+        let (frame, _) = decode(&framed, MAX_FRAME).expect("decode").expect("frame");
+        assert_eq!(frame, Frame::Unknown);
+    }
+    let body = br#"{"type":"ack","body":{"version":3,"applied_in_ms":12}}"#;
+    let mut framed = (body.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(body);
+    let (frame, _) = decode(&framed, MAX_FRAME).expect("decode").expect("frame");
+    assert_eq!(frame, Frame::Ack { version: 3 });
+}
+
+#[test]
+fn the_decoder_reassembles_frames_split_anywhere() {
+    let frames = every_frame();
+    let stream: Vec<u8> = frames
+        .iter()
+        .flat_map(|f| encode(f, MAX_FRAME).expect("encode"))
+        .collect();
+    for chunk in [1, 2, 3, 7, 64, stream.len()] {
+        let mut d = FrameDecoder::new(MAX_FRAME);
+        let mut got = Vec::new();
+        for piece in stream.chunks(chunk) {
+            d.push(piece);
+            while let Some(f) = d.next_frame().expect("decode") {
+                got.push(f);
+            }
+        }
+        assert_eq!(got, frames, "chunks of {chunk}");
+        assert_eq!(d.finish(), Ok(()));
+    }
+}
+
+#[test]
+fn a_stream_ending_inside_a_frame_is_truncated() {
+    let bytes = encode(&Frame::Ping { nonce: 1 }, MAX_FRAME).expect("encode");
+    let mut d = FrameDecoder::new(MAX_FRAME);
+    d.push(&bytes[..bytes.len() - 2]);
+    assert_eq!(d.next_frame(), Ok(None));
+    assert_eq!(
+        d.finish(),
+        Err(WireError::Truncated {
+            buffered: bytes.len() - 2
+        })
+    );
+}
+
+#[test]
+fn the_hello_token_is_never_debug_printed() {
+    let printed = format!("{:?}", hello());
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(printed.contains("edge-1"), "{printed}");
+}
+
+#[test]
+fn a_body_before_its_type_or_a_known_type_without_body_is_malformed() {
+    for body in [
+        &br#"{"body":{"version":3},"type":"ack"}"#[..],
+        br#"{"type":"ack"}"#,
+        br#"{"body":{}}"#,
+        br#"[1,2]"#,
+    ] {
+        let mut framed = (body.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(body);
+        assert!(
+            matches!(decode(&framed, MAX_FRAME), Err(WireError::Malformed(_))),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}

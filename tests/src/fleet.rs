@@ -1,0 +1,89 @@
+//! Edges fed by a control plane: starting them against nodes of a [`crate::control::Cluster`],
+//! and reading what the cluster (`GET /v1/edges`) and each edge say about its configuration.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::config::EdgeConfig;
+use crate::control::{dev_ca, ControlNode, ADMIN_TOKEN};
+use crate::edge::{Edge, Synced};
+
+/// Settings for synced edges: names of the test servers resolve to 127.0.0.1, private
+/// destinations are allowed (the servers are on loopback).
+pub fn settings() -> String {
+    EdgeConfig::default()
+        .host("origin.test", "127.0.0.1")
+        .to_settings_toml()
+}
+
+/// How an edge `id` of `region` reaches `nodes` (tried in this order), with the test CA and
+/// the default edge token (the admin token).
+pub fn synced(nodes: &[&ControlNode], region: &str, id: &str) -> Synced {
+    Synced {
+        control_plane: nodes.iter().map(|n| n.edge).collect(),
+        region: region.into(),
+        node_id: id.into(),
+        ca_file: dev_ca().ca(),
+        token: ADMIN_TOKEN.into(),
+    }
+}
+
+/// Starts edge `id` of `region` against `nodes`.
+pub fn start_edge(nodes: &[&ControlNode], region: &str, id: &str) -> Edge {
+    Edge::start_synced(&settings(), &synced(nodes, region, id))
+}
+
+/// `/readyz` answers 200.
+pub fn is_ready(edge: &Edge) -> bool {
+    edge.admin_status("/readyz") == Some(200)
+}
+
+/// The edge's serving configuration has `tenant` (`/explain` knows it).
+pub fn serves(edge: &Edge, tenant: &str) -> bool {
+    edge.admin_status(&format!("/explain?tenant={tenant}&host=origin.test")) == Some(200)
+}
+
+/// The version of the edge's serving configuration.
+pub fn applied(edge: &Edge) -> u64 {
+    edge.metric("breakout_edge_config_version", &[])
+        .unwrap_or(0.0) as u64
+}
+
+/// `GET /v1/edges` on `node`: the whole answer, if it answered.
+pub fn edge_list(node: &ControlNode) -> Option<Value> {
+    let (status, body) = node.get(ADMIN_TOKEN, "/v1/edges");
+    (status == 200)
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten()
+}
+
+/// Edge `id` as `node`'s `GET /v1/edges` shows it.
+pub fn edge_view(node: &ControlNode, id: &str) -> Option<Value> {
+    edge_list(node)?
+        .get("items")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("edge_id").and_then(Value::as_str) == Some(id))
+        .cloned()
+}
+
+/// Runs `breakoutctl ARGS` through `node` until it succeeds (a cluster without a leader refuses
+/// writes for a moment); the answer's store version.
+pub fn write(node: &ControlNode, args: &[&str], deadline: Duration) -> u64 {
+    let until = Instant::now() + deadline;
+    loop {
+        let out = node.ctl(args);
+        if out.ok() {
+            return out.json()["version"]
+                .as_u64()
+                .expect("a write answers its version");
+        }
+        assert!(
+            Instant::now() < until,
+            "{args:?} never succeeded: {}",
+            out.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
