@@ -120,7 +120,7 @@ fn table(s: &mut String, t: &Tables, outs: &[RuleOut]) {
     let ranges = t.ranges();
     let any = u8::from(!nodes.is_empty() || !ranges.is_empty());
     let _ = write!(s, "{{any: {any}, n: {},\nm: {{", t.pattern_count);
-    map(s, &nodes, ".", |s, (exact, suffix, patterns)| {
+    names(s, &nodes, |s, (exact, suffix, patterns)| {
         s.push('[');
         cands(s, exact.map_or(&[][..], |v| v), outs);
         s.push_str(", ");
@@ -169,17 +169,12 @@ fn pattern(s: &mut String, i: usize, p: &Pat, outs: &[RuleOut]) {
     );
 }
 
-/// `{"<prefix>key": value, ...}`, one entry per line. Name tables prefix their keys with a dot
-/// (see `bkNames`); the CIDR tables' keys are network addresses as numbers.
-fn map<K: std::fmt::Display, V>(
-    s: &mut String,
-    m: &BTreeMap<K, V>,
-    prefix: &str,
-    mut value: impl FnMut(&mut String, &V),
-) {
+/// The name map: `{".name": node, ...}`, one entry per line. Keys get a leading dot so that none
+/// is ever an `Object.prototype` member (see `bkNames`).
+fn names<V>(s: &mut String, m: &BTreeMap<&str, V>, mut value: impl FnMut(&mut String, &V)) {
     for (i, (k, v)) in m.iter().enumerate() {
         let sep = if i == 0 { "\n" } else { ",\n" };
-        let _ = write!(s, "{sep}{}: ", string(&format!("{prefix}{k}")));
+        let _ = write!(s, "{sep}{}: ", string(&format!(".{k}")));
         value(s, v);
     }
     if !m.is_empty() {

@@ -9,10 +9,11 @@
 //! from `Matcher::decide`; `policy/tests/pac_*.rs` compare it with what a real PAC engine
 //! (pacparser) returns for the generated file. docs/pac.md is the contract.
 //!
-//! Shape of the file: a header comment, the tables as JS data (exact hosts, `*.parent`s and
-//! pattern anchors as object keys; IPv4 networks keyed by address per prefix length), then a
-//! fixed lookup (`runtime.js`) that walks the host's labels like the matcher does. Deterministic:
-//! the same input gives the same bytes.
+//! Shape of the file: a header comment, the tables as JS data (one object keyed by domain name
+//! whose values hold the exact, `*.name` and pattern candidates of that name; IPv4 networks
+//! flattened into sorted address ranges), then a fixed lookup (`runtime.js`) that walks the
+//! host's labels like the matcher does, or binary-searches the ranges for an IPv4 literal.
+//! Deterministic: the same input gives the same bytes.
 
 mod js;
 mod oracle;
