@@ -9,6 +9,7 @@
 pub mod api;
 pub mod cli;
 pub mod contracts;
+pub mod dev;
 pub mod distribute;
 pub mod quota;
 pub mod state;

@@ -1,7 +1,8 @@
 //! The edge endpoint over real QUIC, in process: a [`MemoryStore`] behind the server, a bare
 //! QUIC client speaking the wire protocol. Pins the rules an edge relies on: the token is
 //! checked; nothing older than the hello is ever sent; a store change that leaves the region's
-//! content alone sends nothing; acks and reports reach `GET /v1/edges`' registry.
+//! content alone sends nothing; only tenants in service are served (the others are named for
+//! refusal); acks and reports reach `GET /v1/edges`' registry.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use breakout_control::distribute::registry::EdgeRegistry;
 use breakout_control::distribute::tls;
 use breakout_control::distribute::{self, devca, EdgeServer};
-use breakout_control::state::{Command, Outcome, Request};
+use breakout_control::state::{serve_commands, Command, Outcome, Request};
 use breakout_control::store::memory::MemoryStore;
 use breakout_control::store::{NodeAddr, Store};
 use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
@@ -144,12 +145,23 @@ impl Client {
     }
 
     async fn next_snapshot(&mut self) -> (u64, Vec<String>) {
+        let (version, served, _) = self.next_snapshot_with_refused().await;
+        (version, served)
+    }
+
+    /// A snapshot's version, the tenants it serves and those it names as not in service.
+    async fn next_snapshot_with_refused(&mut self) -> (u64, Vec<String>, Vec<String>) {
         match self.next().await {
             Frame::Snapshot(s) => {
                 assert_eq!(s.policy.version, s.version);
                 (
                     s.version,
                     s.policy.tenants.into_iter().map(|t| t.id).collect(),
+                    s.policy
+                        .out_of_service
+                        .into_iter()
+                        .map(|o| o.tenant)
+                        .collect(),
                 )
             }
             other => panic!("expected a snapshot, got {other:?}"),
@@ -192,6 +204,21 @@ async fn tenant(store: &MemoryStore, id: &str, region: &str, cidr: &str) -> u64 
     write(store, Command::CreateTenant { tenant }).await
 }
 
+/// Gives tenant `id` what it needs to be served (art. 6-1); the last write's version.
+async fn serve(store: &MemoryStore, id: &str) -> u64 {
+    let mut version = 0;
+    for command in serve_commands(id, 20_000) {
+        version = write(store, command).await;
+    }
+    version
+}
+
+/// A tenant in service.
+async fn served(store: &MemoryStore, id: &str, region: &str, cidr: &str) -> u64 {
+    tenant(store, id, region, cidr).await;
+    serve(store, id).await
+}
+
 #[tokio::test]
 async fn a_wrong_token_is_told_so_and_never_gets_a_snapshot() {
     let f = start().await;
@@ -209,29 +236,42 @@ async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resen
     let f = start().await;
     region(&f.store, "tokyo").await;
     region(&f.store, "osaka").await;
-    let now = tenant(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+    tenant(&f.store, "other", "osaka", "11.0.0.0/16").await;
+    let now = served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
 
     // Phase: the edge applied version now+2 elsewhere; this node reaches it one write at a time.
+    // Tenants without contracts are not served, only named for refusal.
     let mut c = Client::connect(&f, "tokyo", now + 2, TOKEN).await;
     tenant(&f.store, "beta", "tokyo", "10.1.0.0/16").await;
     let caught_up = tenant(&f.store, "gamma", "tokyo", "10.2.0.0/16").await;
-    let (version, ids) = c.next_snapshot().await;
+    let (version, ids, refused) = c.next_snapshot_with_refused().await;
     assert_eq!(
         version, caught_up,
         "the first snapshot is the hello's version, not older"
     );
-    assert_eq!(ids, ["acme", "beta", "gamma"]);
+    assert_eq!(
+        (ids, refused),
+        (
+            vec!["acme".to_string()],
+            vec!["beta".into(), "gamma".into()]
+        )
+    );
     c.send(&Frame::Ack { version }).await;
 
-    // Phase: a write in another region changes nothing here; the next one here is sent alone.
-    tenant(&f.store, "other", "osaka", "11.0.0.0/16").await;
-    let mine = tenant(&f.store, "delta", "tokyo", "10.3.0.0/16").await;
-    let (version, ids) = c.next_snapshot().await;
-    assert_eq!(
-        version, mine,
-        "the osaka write sent no snapshot to a tokyo edge"
-    );
-    assert!(ids.contains(&"delta".to_string()) && !ids.contains(&"other".to_string()));
+    // Phase: writes in another region change nothing here; the next one here is sent alone.
+    let osaka = serve(&f.store, "other").await;
+    let mine = served(&f.store, "delta", "tokyo", "10.3.0.0/16").await;
+    let mut version = 0;
+    let mut ids = Vec::new();
+    while !ids.contains(&"delta".to_string()) {
+        (version, ids) = c.next_snapshot().await;
+        assert!(
+            version > osaka,
+            "the osaka writes sent no snapshot to a tokyo edge"
+        );
+    }
+    assert_eq!(version, mine);
+    assert_eq!(ids, ["acme", "delta"]);
 
     // Phase: an ack and a report show in the registry; pings are answered.
     c.send(&Frame::Ack { version }).await;

@@ -85,6 +85,9 @@ start() {
     echo "edges: tokyo 127.0.0.1:3128 127.0.0.1:3129, osaka 127.0.0.1:3138 127.0.0.1:3139"
     echo "try:   export BREAKOUT_TOKEN=\$(cat $DIR/admin.token) BREAKOUT_SERVER=http://127.0.0.1:7171"
     echo "       $CTL tenant create acme --region tokyo --source-cidr 127.0.0.1/32 --session-limit 100 --default-action direct"
+    echo "       $CTL tenant attributes acme --private-backbone true"
+    echo "       $CTL contract add acme list-template --item microsoft365"
+    echo "       $CTL contract add acme cloud-bypass --capacity 20000   # now in service (art. 6-1)"
     echo "       $CTL edge list; $CTL sessions"
 }
 

@@ -154,6 +154,7 @@ impl EdgeConfig {
             tenants: std::mem::take(&mut f.tenants),
             lists: std::mem::take(&mut f.lists),
             foreign_sources: Vec::new(),
+            out_of_service: Vec::new(),
         };
         validate(&policy).map_err(|source| ConfigError::Invalid {
             path: PathBuf::new(),

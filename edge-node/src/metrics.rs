@@ -51,6 +51,8 @@ pub enum RefusalReason {
     NotReady,
     /// A tenant contracted in another region (art. 5).
     ForeignRegion,
+    /// A tenant of this region whose contracts do not give it the service (art. 6-1).
+    NotInService,
 }
 
 impl RefusalReason {
@@ -62,6 +64,7 @@ impl RefusalReason {
             RefusalReason::Draining => "draining",
             RefusalReason::NotReady => "not_ready",
             RefusalReason::ForeignRegion => "foreign_region",
+            RefusalReason::NotInService => "not_in_service",
         }
     }
 }

@@ -27,6 +27,11 @@ pub struct Snapshot {
     pub foreign: SourceTable,
     /// Per entry of `foreign`: the tenant and its region.
     pub foreign_owners: Vec<(String, String)>,
+    /// Sources of this region's tenants that are not in service (art. 6-1), indexing
+    /// `inactive_owners`.
+    pub inactive: SourceTable,
+    /// Per entry of `inactive`: the tenant and why it is not served.
+    pub inactive_owners: Vec<(String, String)>,
 }
 
 /// One tenant, ready for requests.
@@ -123,9 +128,17 @@ impl Snapshot {
             foreign.extend(f.cidrs.iter().map(|c| (c.0, idx)));
             foreign_owners.push((f.tenant.clone(), f.region.clone()));
         }
+        let mut inactive = Vec::new();
+        let mut inactive_owners = Vec::with_capacity(policy.out_of_service.len());
+        for (idx, o) in policy.out_of_service.iter().enumerate() {
+            inactive.extend(o.cidrs.iter().map(|c| (c.0, idx)));
+            inactive_owners.push((o.tenant.clone(), o.reason.clone()));
+        }
         Ok(Snapshot {
             foreign: SourceTable::build(foreign),
             foreign_owners,
+            inactive: SourceTable::build(inactive),
+            inactive_owners,
             generation,
             version: policy.version,
             region: policy.region.clone(),
@@ -144,6 +157,13 @@ impl Snapshot {
         self.foreign
             .lookup(addr)
             .and_then(|i| self.foreign_owners.get(i))
+    }
+
+    /// The tenant of this region not in service (and why) a source address belongs to.
+    pub fn inactive_tenant(&self, addr: Ipv4Addr) -> Option<&(String, String)> {
+        self.inactive
+            .lookup(addr)
+            .and_then(|i| self.inactive_owners.get(i))
     }
 
     /// The tenant a client source address belongs to.

@@ -10,6 +10,7 @@ pub mod action;
 pub mod canon;
 pub mod destination;
 pub mod error;
+pub mod m365;
 pub mod matcher;
 pub mod model;
 pub mod pac;
@@ -22,5 +23,5 @@ pub use destination::Destination;
 pub use error::PolicyError;
 pub use matcher::{Decision, Explanation, Matcher};
 pub use model::{
-    ForeignSources, NamedList, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION,
+    ForeignSources, NamedList, OutOfService, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION,
 };

@@ -38,6 +38,11 @@ pub struct RegionPolicy {
     /// here is refused with a reason naming their region instead of "unknown source".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_sources: Vec<ForeignSources>,
+    /// Source networks of tenants pinned to *this* region that are not in service (art. 6-1:
+    /// their contracts do not give them the service today): their traffic is refused with a
+    /// reason saying so instead of "unknown source".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_service: Vec<OutOfService>,
 }
 
 /// A tenant of another region and its registered source networks.
@@ -46,6 +51,16 @@ pub struct RegionPolicy {
 pub struct ForeignSources {
     pub region: String,
     pub tenant: String,
+    pub cidrs: Vec<SourceCidr>,
+}
+
+/// A tenant of this region that edges do not serve, why (starting with its article), and its
+/// registered source networks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutOfService {
+    pub tenant: String,
+    pub reason: String,
     pub cidrs: Vec<SourceCidr>,
 }
 

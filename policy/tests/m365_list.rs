@@ -48,6 +48,7 @@ fn the_tenant_built_from_the_list_validates() {
         tenants: vec![tenant],
         lists: shared,
         foreign_sources: Vec::new(),
+        out_of_service: Vec::new(),
     };
     validate(&policy).expect("valid");
 }

@@ -101,12 +101,34 @@ impl ControlNode {
         assert!(self.child.is_none(), "node {} still running", self.id);
         let _ = std::fs::remove_file(self.dir.join("addrs.json"));
         let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
-        let child = spawn(
-            self.id,
-            &self.dir,
-            addrs.each_ref().map(String::as_str),
-            false,
-        );
+        // Between the kill and now, another process's outgoing connection may have been given
+        // one of these ports as its ephemeral port (tests run in parallel): wait for it to go.
+        let log = self.dir.join("stderr.log");
+        let mut child = None;
+        let started = poll_until(START_DEADLINE, || {
+            let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
+            let mut c = spawn(
+                self.id,
+                &self.dir,
+                addrs.each_ref().map(String::as_str),
+                false,
+            );
+            let exited = poll_until(Duration::from_millis(500), || {
+                matches!(c.try_wait(), Ok(Some(_)))
+            });
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let taken = text
+                .get(seen..)
+                .unwrap_or_default()
+                .contains("Address already in use");
+            if exited && taken {
+                return false;
+            }
+            child = Some(c);
+            true
+        });
+        assert!(started, "node {}: its ports stayed taken", self.id);
+        let child = child.expect("spawned");
         let (child, api, raft, edge) = wait_addrs(child, &self.dir);
         assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
         self.child = Some(child);
@@ -133,6 +155,25 @@ impl ControlNode {
     pub fn get(&self, token: &str, path: &str) -> (u16, String) {
         let out = Command::new("curl")
             .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .arg(format!("{}{path}", self.api_url()))
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// `method path` with a JSON `body` on this node's API with `token`, through curl:
+    /// (status, body).
+    pub fn send(&self, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-X", method, "--data-binary", body])
+            .args(["-H", "Content-Type: application/json"])
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .arg(format!("{}{path}", self.api_url()))
             .env_remove("http_proxy")

@@ -87,3 +87,40 @@ pub fn write(node: &ControlNode, args: &[&str], deadline: Duration) -> u64 {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The capacity item (art. 3, plan 1) [`put_in_service`] contracts.
+pub const CAPACITY: u32 = 20_000;
+
+/// Gives tenant `id` what edges need to serve it (art. 6-1), through `breakoutctl` on `node`:
+/// the private-backbone attribute, a `microsoft365` list-template contract and a plan-1
+/// cloud-bypass contract of [`CAPACITY`] sessions for its region; with `cap`, the operator's
+/// session cap below it (edges get the smaller). The last write's version.
+pub fn put_in_service(node: &ControlNode, id: &str, cap: Option<u32>, deadline: Duration) -> u64 {
+    let capacity = CAPACITY.to_string();
+    let mut version = 0;
+    for args in [
+        &["tenant", "attributes", id, "--private-backbone", "true"][..],
+        &[
+            "contract",
+            "add",
+            id,
+            "list-template",
+            "--item",
+            "microsoft365",
+        ],
+        &[
+            "contract",
+            "add",
+            id,
+            "cloud-bypass",
+            "--capacity",
+            &capacity,
+        ],
+    ] {
+        version = write(node, args, deadline);
+    }
+    if let Some(cap) = cap {
+        version = write(node, &["tenant", "set-cap", id, &cap.to_string()], deadline);
+    }
+    version
+}

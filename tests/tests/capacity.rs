@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use breakout_tests::control::{Cluster, ControlNode};
-use breakout_tests::fleet::{serves, start_edge, synced, write};
+use breakout_tests::fleet::{put_in_service, serves, start_edge, synced, write};
 use breakout_tests::raw::{exchange_from, RawConn};
 use breakout_tests::EdgeConfig;
 use breakout_tests::{wait_until, EchoServer, Edge};
@@ -25,7 +25,7 @@ fn setup(node: &ControlNode, regions: &[&str], limit: u32) {
         node.ctl(&["region", "create", r])
             .expect_ok("region create");
     }
-    let limit = limit.to_string();
+    let limit_arg = limit.to_string();
     let args = [
         "tenant",
         "create",
@@ -35,11 +35,13 @@ fn setup(node: &ControlNode, regions: &[&str], limit: u32) {
         "--source-cidr",
         "127.0.0.1/32",
         "--session-limit",
-        &limit,
+        &limit_arg,
         "--default-action",
         "direct",
     ];
     write(node, &args, WRITE);
+    // In service with a 20,000-session bypass, held to `limit` by the operator's cap.
+    put_in_service(node, "acme", Some(limit), WRITE);
 }
 
 /// An edge of `region` that may tunnel to the echo server.

@@ -1,14 +1,15 @@
 //! Distribution from the control plane to edges over QUIC, with real processes: a change reaches
 //! exactly the edges of its region; edges keep serving through control-plane failures and come
 //! back to whichever node survives; a snapshot an edge cannot honour leaves it on its last good
-//! configuration; an edge is not ready before its first snapshot.
+//! configuration; an edge is not ready before its first snapshot; edges serve a tenant only
+//! while its contracts put it in service (art. 6-1).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use breakout_tests::control::{Cluster, ControlNode};
 use breakout_tests::fleet::{
-    applied, edge_list, edge_view, is_ready, serves, start_edge, synced, write,
+    applied, edge_list, edge_view, is_ready, put_in_service, serves, start_edge, synced, write,
 };
 use breakout_tests::raw::RawConn;
 use breakout_tests::{wait_until, Curl, Edge, Origin};
@@ -24,8 +25,15 @@ fn create_regions(node: &ControlNode, names: &[&str]) {
     }
 }
 
-/// Tenant `id` in `region` for clients on `cidr`, everything direct; the write's version.
+/// Tenant `id` in `region` for clients on `cidr`, everything direct, in service with its
+/// contracts and capped at 10 sessions; the last write's version.
 fn create_tenant(node: &ControlNode, id: &str, region: &str, cidr: &str) -> u64 {
+    new_tenant(node, id, region, cidr);
+    put_in_service(node, id, Some(10), WRITE)
+}
+
+/// Tenant `id` as [`create_tenant`] makes it, without contracts; the write's version.
+fn new_tenant(node: &ControlNode, id: &str, region: &str, cidr: &str) -> u64 {
     let args = [
         "tenant",
         "create",
@@ -78,10 +86,10 @@ fn a_tenant_reaches_every_edge_of_its_region_and_no_other() {
     // Phase: a tenant of tokyo appears on both tokyo edges.
     let version = create_tenant(node, "acme", "tokyo", "127.0.0.1/32");
     for edge in &tokyo {
+        // Served from the cloud-bypass write on; current once the cap (the last write) is in.
         wait_until(CONVERGE, "a tokyo edge serves acme", || {
-            serves(edge, "acme")
+            serves(edge, "acme") && applied(edge) >= version
         });
-        assert!(applied(edge) >= version);
         fetch_ok(edge, &origin);
     }
 
@@ -163,7 +171,7 @@ fn edges_keep_serving_without_the_control_plane_and_come_back_to_any_node() {
     let leader_id = cluster.nodes[leader].id;
     cluster.nodes[leader].kill9();
     let survivor = &cluster.nodes[(leader + 1) % 3];
-    let v2 = write(survivor, &["tenant", "set-limit", "acme", "7"], WRITE);
+    let v2 = write(survivor, &["tenant", "set-cap", "acme", "7"], WRITE);
     for edge in &edges {
         wait_until(CONVERGE, "edges apply the write after failover", || {
             applied(edge) >= v2
@@ -201,7 +209,7 @@ fn edges_keep_serving_without_the_control_plane_and_come_back_to_any_node() {
     }
     let v3 = write(
         &cluster.nodes[0],
-        &["tenant", "set-limit", "acme", "8"],
+        &["tenant", "set-cap", "acme", "8"],
         WRITE,
     );
     for edge in &edges {
@@ -229,14 +237,47 @@ fn a_refused_snapshot_leaves_the_edge_on_its_last_good_config() {
     wait_until(CONVERGE, "the edge applies acme", || applied(&edge) >= good);
 
     // Phase: a tenant the control plane accepts but this edge cannot honour: its egress address
-    // is not one of the edge's. The whole snapshot is refused.
+    // is not one of the edge's. Once its contracts put it in service, the whole snapshot is
+    // refused.
     let file = std::env::temp_dir().join(format!("gamma-{}.json", std::process::id()));
     let gamma = r#"{"id": "gamma", "region": "tokyo", "source_cidrs": ["10.7.0.0/16"],
         "session_limit": 3, "egress_address": "192.0.2.55"}"#;
     std::fs::write(&file, gamma).expect("write tenant file");
     let file_arg = file.display().to_string();
-    let bad = write(node, &["tenant", "create", "--file", &file_arg], WRITE);
+    write(node, &["tenant", "create", "--file", &file_arg], WRITE);
     let _ = std::fs::remove_file(&file);
+    write(
+        node,
+        &[
+            "tenant",
+            "attributes",
+            "gamma",
+            "--private-backbone",
+            "true",
+        ],
+        WRITE,
+    );
+    let template = [
+        "contract",
+        "add",
+        "gamma",
+        "list-template",
+        "--item",
+        "microsoft365",
+    ];
+    let good = write(node, &template, WRITE);
+    wait_until(CONVERGE, "the edge applies gamma out of service", || {
+        applied(&edge) >= good
+    });
+    let bypass = [
+        "contract",
+        "add",
+        "gamma",
+        "cloud-bypass",
+        "--capacity",
+        "20000",
+    ];
+    let bad = write(node, &bypass, WRITE);
     let view = breakout_tests::wait_for(CONVERGE, "the cluster shows the nack", || {
         edge_view(node, "tk-1").filter(|e| u64_of(&e["last_nack"], "version") == Some(bad))
     });
@@ -256,8 +297,18 @@ fn a_refused_snapshot_leaves_the_edge_on_its_last_good_config() {
         1.0
     );
 
-    // Phase: once the bad tenant is gone, the next snapshot applies and the nack clears.
-    let fixed = write(node, &["tenant", "delete", "gamma"], WRITE);
+    // Phase: once the bad address is fixed (one of the edge's), the next snapshot applies and
+    // the nack clears.
+    let (status, body) = node.send(
+        breakout_tests::control::ADMIN_TOKEN,
+        "PATCH",
+        "/v1/tenants/gamma",
+        r#"{"egress_address": "127.0.0.1"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let fixed = serde_json::from_str::<Value>(&body).expect("json")["version"]
+        .as_u64()
+        .expect("a version");
     wait_until(CONVERGE, "the edge applies the fix", || {
         applied(&edge) >= fixed
     });
@@ -305,4 +356,83 @@ fn an_edge_is_not_ready_before_its_first_snapshot_nor_with_a_wrong_token() {
         .filter_map(|e| e["edge_id"].as_str())
         .collect();
     assert_eq!(ids, ["tk-1"]);
+}
+
+#[test]
+fn a_tenant_is_served_only_once_its_contracts_put_it_in_service() {
+    let origin = Origin::start();
+    let cluster = Cluster::start(1);
+    let node = &cluster.nodes[0];
+    create_regions(node, &["tokyo"]);
+    let edge = start_edge(&[node], "tokyo", "tk-1");
+
+    // Phase: a tenant without contracts reaches the edge only as a source to refuse, saying why.
+    let created = new_tenant(node, "acme", "tokyo", "127.0.0.1/32");
+    wait_until(CONVERGE, "the edge applies the new tenant", || {
+        applied(&edge) >= created
+    });
+    assert!(!serves(&edge, "acme"), "served without contracts");
+    let url = format!("http://origin.test:{}/hello", origin.port());
+    let out = Curl::new(&url).proxy(&edge.proxy_url()).run();
+    assert_eq!(out.status(), 403);
+    let status = out.header("proxy-status").unwrap_or_default().to_string();
+    assert!(
+        status.contains("error=http_request_denied")
+            && status.contains(
+                "tenant acme is not in service (art. 6-1: no list-template contract in force"
+            ),
+        "{status}"
+    );
+    let refused = [("tenant", ""), ("reason", "not_in_service")];
+    assert_eq!(
+        edge.counter("breakout_edge_sessions_refused_total", &refused),
+        1.0
+    );
+    origin.assert_untouched("a tenant out of service was forwarded");
+
+    // Phase: a template alone is not enough (art. 6-1 needs a cloud bypass too).
+    write(
+        node,
+        &["tenant", "attributes", "acme", "--private-backbone", "true"],
+        WRITE,
+    );
+    let template = [
+        "contract",
+        "add",
+        "acme",
+        "list-template",
+        "--item",
+        "microsoft365",
+    ];
+    let half = write(node, &template, WRITE);
+    wait_until(CONVERGE, "the edge applies the template", || {
+        applied(&edge) >= half
+    });
+    assert!(!serves(&edge, "acme"));
+    let out = Curl::new(&url).proxy(&edge.proxy_url()).run();
+    let status = out.header("proxy-status").unwrap_or_default().to_string();
+    assert!(
+        status.contains("no cloud-bypass or external-integration contract in force"),
+        "{status}"
+    );
+
+    // Phase: with its cloud bypass, the tenant is served with the item as its limit.
+    let bypass = [
+        "contract",
+        "add",
+        "acme",
+        "cloud-bypass",
+        "--capacity",
+        "20000",
+    ];
+    let served = write(node, &bypass, WRITE);
+    wait_until(CONVERGE, "the edge serves acme", || {
+        applied(&edge) >= served && serves(&edge, "acme")
+    });
+    fetch_ok(&edge, &origin);
+    let view = node
+        .ctl(&["tenant", "get", "acme"])
+        .expect_ok("tenant get")
+        .json();
+    assert_eq!(view["effective"]["session_limit"], 20_000, "{view}");
 }

@@ -252,7 +252,11 @@ fn schemas() -> Value {
         }
     }
     patch_props["egress_address"]["nullable"] = json!(true);
+    let cap = "the operator's cap on the contracted session limit: edges get the smaller";
+    patch_props["session_cap"] =
+        json!({ "type": "integer", "minimum": 0, "nullable": true, "description": cap });
     let mut view_props = tenant_props.clone();
+    view_props["session_cap"] = json!({ "type": "integer", "minimum": 0, "description": cap });
     view_props["created_version"] = int.clone();
     view_props["changed_version"] = int.clone();
     let required = ["id", "region", "source_cidrs", "session_limit"];

@@ -66,6 +66,9 @@ pub struct TenantView {
     #[serde(flatten)]
     pub tenant: Tenant,
     pub effective: Effective,
+    /// The operator's cap on the contracted session limit (edges get the smaller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_cap: Option<u32>,
     pub created_version: u64,
     pub changed_version: u64,
 }
@@ -80,6 +83,7 @@ impl TenantView {
         Self {
             tenant: r.tenant.clone(),
             effective,
+            session_cap: r.session_cap,
             created_version: r.created_version,
             changed_version: r.changed_version,
         }

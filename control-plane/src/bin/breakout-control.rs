@@ -87,6 +87,10 @@ enum Sub {
         #[arg(long = "name", value_name = "NAME")]
         names: Vec<String>,
     },
+    /// A complete deployment on this machine: a single-node control plane (data in --dir), one
+    /// edge for region `local` (the `breakout-edge` binary next to this one) and a demo tenant
+    /// in service. Prints the proxy address, the token path and commands to try.
+    Dev(breakout_control::dev::DevArgs),
 }
 
 /// Environment variable holding the operator token (when no `--admin-token-file`).
@@ -109,11 +113,17 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .json()
         .init();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?
-        .block_on(run(args))
+        .context("starting the runtime")?;
+    if let Some(Sub::Dev(dev)) = args.command {
+        // The dev deployment runs this very server, from the command line it builds.
+        return runtime.block_on(breakout_control::dev::run(dev, |argv| async move {
+            run(Args::try_parse_from(argv)?).await
+        }));
+    }
+    runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

@@ -171,6 +171,17 @@ pub enum TenantCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+    /// Cap the tenant's contracted session limit: edges get the smaller of the cap and the
+    /// capacity item of its cloud bypass. `none` removes the cap.
+    SetCap {
+        /// The tenant id.
+        id: String,
+        /// Concurrent sessions at most, or `none`.
+        #[arg(value_name = "N|none", value_parser = parse_cap)]
+        cap: SessionCap,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
     /// Show or change the attributes the contract rules need (private backbone, internet
     /// access).
     Attributes(AttributesArgs),
@@ -406,6 +417,19 @@ fn port(s: &str) -> Result<u16, String> {
         Ok(p) if p != 0 => Ok(p),
         _ => Err(format!("{s:?} is not a port (1-65535)")),
     }
+}
+
+/// `tenant set-cap`'s value: a number of sessions, or `None` for `none` (remove the cap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionCap(pub Option<u32>);
+
+fn parse_cap(s: &str) -> Result<SessionCap, String> {
+    if s == "none" {
+        return Ok(SessionCap(None));
+    }
+    s.parse::<u32>()
+        .map(|n| SessionCap(Some(n)))
+        .map_err(|_| format!("{s:?} is neither a number of sessions nor `none`"))
 }
 
 fn parse_action(s: &str) -> Result<String, String> {

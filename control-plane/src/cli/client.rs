@@ -56,6 +56,10 @@ impl Call {
         Self::new(Method::PUT, path).body(body)
     }
 
+    pub fn patch(path: &[&str], body: Value) -> Self {
+        Self::new(Method::PATCH, path).body(body)
+    }
+
     pub fn delete(path: &[&str]) -> Self {
         Self::new(Method::DELETE, path)
     }

@@ -220,6 +220,8 @@ fn every_subcommand_parses() {
         &["tenant", "list"],
         &["tenant", "get", "acme"],
         &["tenant", "set-limit", "acme", "40000"],
+        &["tenant", "set-cap", "acme", "40"],
+        &["tenant", "set-cap", "acme", "none"],
         &["source-ip", "list", "acme"],
         &["source-ip", "set", "acme", "10.0.0.0/16", "10.1.0.0/16"],
         &["source-ip", "remove", "acme", "10.1.0.0/16"],

@@ -1,5 +1,11 @@
 //! Per-region snapshots, built once per store version and shared by every edge of the region:
 //! the region's policy, a digest of its content, and the encoded frame (encoded on first use).
+//!
+//! The policy is what the tenants' contracts give them on the state's own day
+//! ([`State::policy_day`], the log's clock), never the building node's clock: every node builds
+//! the same content for the same version. When a day comes on which the contracts give
+//! something else, the leader writes a [`crate::state::Command::Tick`] (see [`super::pump`]),
+//! and the new version carries the new day.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -9,7 +15,7 @@ use breakout_policy::{ForeignSources, RegionPolicy};
 use sha2::{Digest, Sha256};
 
 use super::cursor::ContentHash;
-use crate::state::{region_policy, State};
+use crate::state::{out_of_service, region_policy_at, State};
 
 /// A region's policy at one store version.
 pub struct Built {
@@ -20,10 +26,14 @@ pub struct Built {
 }
 
 impl Built {
-    /// Builds the policy of `region` from `state` (pure).
+    /// Builds the policy of `region` from `state` (pure): the tenants in service on the
+    /// state's day, and the sources of every other tenant the region's edges must refuse by
+    /// name.
     pub fn new(state: &State, region: &str) -> Built {
-        let mut policy = region_policy(state, region);
+        let day = state.policy_day();
+        let mut policy = region_policy_at(state, region, day);
         policy.foreign_sources = foreign_sources(state, region);
+        policy.out_of_service = out_of_service(state, region, day);
         Built {
             version: state.version,
             hash: content_hash(&policy),
@@ -73,6 +83,7 @@ pub fn content_hash(policy: &RegionPolicy) -> ContentHash {
         &policy.tenants,
         &policy.lists,
         &policy.foreign_sources,
+        &policy.out_of_service,
     );
     // Serializing plain model types into a Vec cannot fail.
     let json = serde_json::to_vec(&content).unwrap_or_default();
@@ -120,42 +131,76 @@ impl RegionFeeds {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::state::Region;
+    use breakout_policy::Tenant;
+    use chrono::NaiveDate;
 
-    fn state(version: u64) -> State {
-        let mut s = State {
-            version,
-            ..State::default()
-        };
-        s.regions.insert(
-            "tokyo".into(),
-            Region {
-                name: "tokyo".into(),
-                description: None,
-                created_version: 1,
-                changed_version: 1,
-            },
-        );
-        s
+    use super::*;
+    use crate::state::{apply, serve_commands, Command, Outcome, Request};
+
+    /// Applies commands as consecutive log entries, each on its day.
+    struct Log(State);
+
+    impl Log {
+        fn new() -> Self {
+            let mut log = Log(State::default());
+            log.on("2025-01-15", region("tokyo"));
+            log.on("2025-01-15", region("osaka"));
+            log
+        }
+
+        fn on(&mut self, day: &str, command: Command) -> u64 {
+            let d: NaiveDate = day.parse().expect("a day");
+            let noon = d.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+            let req = Request {
+                actor: "test".into(),
+                at_ms: u64::try_from(noon.timestamp_millis()).expect("after 1970"),
+                command,
+            };
+            let index = self.0.version + 1;
+            let outcome = apply(&mut self.0, index, &req);
+            assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+            index
+        }
+    }
+
+    fn region(name: &str) -> Command {
+        Command::CreateRegion {
+            name: name.into(),
+            description: None,
+        }
+    }
+
+    fn tenant(id: &str, region: &str, cidr: &str) -> Command {
+        let tenant: Tenant = serde_json::from_value(serde_json::json!({
+            "id": id, "region": region, "source_cidrs": [cidr], "session_limit": 1
+        }))
+        .expect("a tenant");
+        Command::CreateTenant { tenant }
+    }
+
+    fn ids(built: &Built) -> Vec<&str> {
+        built.policy.tenants.iter().map(|t| t.id.as_str()).collect()
     }
 
     #[test]
     fn the_hash_ignores_the_version_but_not_the_content() {
-        let a = region_policy(&state(3), "tokyo");
-        let b = region_policy(&state(9), "tokyo");
-        assert_eq!(content_hash(&a), content_hash(&b));
-        let c = region_policy(&state(9), "osaka");
-        assert_ne!(content_hash(&a), content_hash(&c));
+        let mut log = Log::new();
+        let a = Built::new(&log.0, "tokyo");
+        log.on("2025-01-15", region("nagoya"));
+        let b = Built::new(&log.0, "tokyo");
+        assert_eq!((a.version + 1, a.hash), (b.version, b.hash));
+        assert_ne!(a.hash, Built::new(&log.0, "osaka").hash);
     }
 
     #[test]
     fn one_build_per_version_and_the_frame_carries_it() {
+        let mut log = Log::new();
         let feeds = RegionFeeds::default();
-        let first = feeds.get(&state(3), "tokyo");
-        assert!(Arc::ptr_eq(&first, &feeds.get(&state(3), "tokyo")));
-        let next = feeds.get(&state(4), "tokyo");
-        assert_eq!(next.version, 4);
+        let first = feeds.get(&log.0, "tokyo");
+        assert!(Arc::ptr_eq(&first, &feeds.get(&log.0, "tokyo")));
+        let v = log.on("2025-01-15", region("nagoya"));
+        let next = feeds.get(&log.0, "tokyo");
+        assert_eq!(next.version, v);
         let bytes = next.frame().expect("encodes");
         let (frame, _) = wire::decode(&bytes, wire::MAX_FRAME)
             .expect("decodes")
@@ -163,14 +208,87 @@ mod tests {
         let Frame::Snapshot(s) = frame else {
             panic!("not a snapshot: {frame:?}")
         };
-        assert_eq!((s.version, s.policy.version), (4, 4));
+        assert_eq!((s.version, s.policy.version), (v, v));
     }
 
     #[test]
     fn unknown_regions_are_built_but_not_cached() {
         let feeds = RegionFeeds::default();
-        let built = feeds.get(&state(3), "nowhere");
+        let built = feeds.get(&Log::new().0, "nowhere");
         assert!(built.policy.tenants.is_empty());
         assert!(feeds.cached("nowhere").is_none());
+    }
+
+    #[test]
+    fn edges_get_only_tenants_in_service_and_refuse_the_others_by_name() {
+        let mut log = Log::new();
+        log.on("2025-01-15", tenant("acme", "tokyo", "10.0.0.0/16"));
+        log.on("2025-01-15", tenant("beta", "tokyo", "10.1.0.0/16"));
+        log.on("2025-01-15", tenant("kobe", "osaka", "10.9.0.0/16"));
+        for c in serve_commands("acme", 40_000) {
+            log.on("2025-01-15", c);
+        }
+        let built = Built::new(&log.0, "tokyo");
+        assert_eq!(ids(&built), ["acme"]);
+        assert_eq!(built.policy.tenants[0].session_limit, 40_000);
+        let out = &built.policy.out_of_service;
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].tenant, "beta");
+        assert_eq!(
+            out[0].reason,
+            "art. 6-1: no list-template contract in force; art. 6-1: no cloud-bypass or \
+             external-integration contract in force"
+        );
+        assert_eq!(built.policy.foreign_sources[0].tenant, "kobe");
+        breakout_policy::validate::validate(&built.policy).expect("valid");
+
+        // beta gets its contracts: served, and no longer refused by name.
+        for c in serve_commands("beta", 20_000) {
+            log.on("2025-01-16", c);
+        }
+        let built = Built::new(&log.0, "tokyo");
+        assert_eq!(ids(&built), ["acme", "beta"]);
+        assert!(built.policy.out_of_service.is_empty());
+    }
+
+    #[test]
+    fn a_day_change_is_a_new_version_with_new_content_and_a_no_op_tick_is_not() {
+        let mut log = Log::new();
+        log.on("2025-01-15", tenant("acme", "tokyo", "10.0.0.0/16"));
+        for c in serve_commands("acme", 40_000) {
+            log.on("2025-01-15", c);
+        }
+        let capacity = crate::contracts::ContractRequest::ChangeCapacity {
+            contract: "c2".into(),
+            capacity: 120_000,
+            effective: Some("2025-02-01".parse().expect("a day")),
+        };
+        log.on(
+            "2025-01-15",
+            Command::Contract {
+                tenant: "acme".into(),
+                request: capacity,
+            },
+        );
+        let limit = |b: &Built| b.policy.tenants[0].session_limit;
+        let before = Built::new(&log.0, "tokyo");
+        assert_eq!(limit(&before), 40_000);
+
+        // A tick on a day that changes nothing: a new version, the same content (not resent).
+        let day = |d: &str| Command::Tick {
+            day: d.parse().expect("a day"),
+        };
+        log.on("2025-01-20", day("2025-01-20"));
+        let same = Built::new(&log.0, "tokyo");
+        assert_eq!(
+            (same.version > before.version, same.hash),
+            (true, before.hash)
+        );
+
+        // The tick of Feb 1: the new item reaches the edges at that version.
+        log.on("2025-02-01", day("2025-02-01"));
+        let after = Built::new(&log.0, "tokyo");
+        assert_ne!(after.hash, before.hash);
+        assert_eq!(limit(&after), 120_000);
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::now_ms;
 use super::registry::REPORT_TTL;
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
-use crate::state::{region_policy, State};
+use crate::state::{region_policy_at, State};
 
 /// How often the leader allocates (and every node relays its edges' reports).
 pub const ROUND: Duration = Duration::from_millis(500);
@@ -213,8 +213,10 @@ impl LeaseHub {
         let mut per_edge: BTreeMap<String, BTreeMap<String, WireGrant>> = BTreeMap::new();
         let mut usage = Vec::new();
         let mut live = std::collections::HashSet::new();
+        // The limits the edges were given at this version (same day as `feed`).
+        let day = state.policy_day();
         for region in state.regions.keys() {
-            for tenant in region_policy(state, region).tenants {
+            for tenant in region_policy_at(state, region, day).tenants {
                 let key = (region.clone(), tenant.id.clone());
                 let reports: BTreeMap<String, EdgeReport> = st
                     .edges

@@ -6,6 +6,7 @@
 //! and the region's content changed ([`feed`]). Acks, nacks and reports land in the in-memory
 //! [`registry`] that `GET /v1/edges` reads.
 
+pub mod clock;
 pub mod cursor;
 pub mod devca;
 pub mod feed;

@@ -1,6 +1,7 @@
 //! Every node, every [`ROUND`]: relay the reports of the edges connected here to the leader and
 //! hand the grants it answers to those edges. The leader does the same locally and also runs the
-//! allocation round. Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
+//! allocation round and, when a day changes what edges are given, proposes the day's tick
+//! ([`super::clock`]). Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
 //! operator token), so edges may stay connected to any node.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::watch;
 
 use super::leases::{EdgeGrants, LeaseHub, RelayedReport, ROUND};
 use super::registry::EdgeRegistry;
+use super::{clock, now_ms};
 use crate::api::forward::FORWARDED_HEADER;
 use crate::store::{Consistency, Store};
 
@@ -65,6 +67,10 @@ impl Pump {
             self.hub.exchange(reports.clone());
             if let Ok(state) = self.store.read(Consistency::Stale).await {
                 self.hub.round(&state);
+            }
+            // A day on which the contracts give edges something else gets its own version.
+            if let Err(e) = clock::tick_if_due(&*self.store, now_ms()).await {
+                tracing::debug!(error = %e, "proposing the day's tick");
             }
             self.hub.exchange(reports).unwrap_or_default()
         } else {

@@ -63,6 +63,7 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
     state.version = index;
     // The contract rules decide for the request's UTC day, never the applying node's clock.
     let today = day_of(req.at_ms);
+    state.day = state.day.max(Some(today));
     let step = match &req.command {
         Command::CreateRegion { name, description } => {
             regions::create(state, index, name, description.as_deref())
@@ -102,6 +103,10 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
         } => contracts::set_price_book(state, index, today, *effective_from, prices),
         Command::WithdrawTemplate { item, effective } => {
             contracts::withdraw(state, index, today, *item, *effective)
+        }
+        Command::Tick { day } => {
+            state.day = state.day.max(Some(*day));
+            Ok(())
         }
     };
     let (action, target) = describe(&req.command);
@@ -151,6 +156,7 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::Contract { tenant, request } => contracts::describe(tenant, request),
         Command::SetPriceBook { .. } => ("price_book.set", "price-book".to_string()),
         Command::WithdrawTemplate { item, .. } => ("template.withdraw", format!("template/{item}")),
+        Command::Tick { day } => ("clock.tick", format!("day/{day}")),
     }
 }
 

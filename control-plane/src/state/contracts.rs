@@ -116,7 +116,7 @@ pub(super) fn check_free_limit(state: &State, id: &str, patch: &TenantPatch) -> 
     Err(Reject::conflict(format!(
         "art. 9: tenant {id}'s session limit follows the capacity item of its cloud-bypass \
          contract {contract}; change the item (POST /v1/tenants/{id}/contracts/{contract}/capacity) \
-         instead"
+         instead, or hold it lower with session_cap"
     )))
 }
 

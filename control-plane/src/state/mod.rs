@@ -11,6 +11,7 @@ use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::contracts::dates::day_of;
 use crate::contracts::{ContractRequest, PriceBook, PriceBooks, TemplateItem, TenantContracts};
 
 mod apply;
@@ -26,8 +27,7 @@ mod tokens;
 mod tests;
 
 pub use apply::apply;
-pub use read::region_policy;
-pub use service::{next_policy_change, region_policy_at};
+pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;
@@ -55,6 +55,21 @@ pub struct State {
     /// Withdrawn template items (art. 11) and the day each withdrawal takes effect.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub withdrawn: BTreeMap<TemplateItem, NaiveDate>,
+    /// The log's clock: the newest UTC day of any applied request (`Request.at_ms`, or a
+    /// [`Command::Tick`]'s day); never goes back. What edges are given at this version is
+    /// decided for this day ([`State::policy_day`]), so it is the same on every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
+}
+
+impl State {
+    /// The day what edges are given at this version is decided for: [`State::day`], or for a
+    /// state stored before it existed, the day of its newest audited write.
+    pub fn policy_day(&self) -> NaiveDate {
+        self.day
+            .or_else(|| self.audit.last().map(|e| day_of(e.at_ms)))
+            .unwrap_or_default()
+    }
 }
 
 /// A region: where edges terminate traffic; each tenant is pinned to one.
@@ -74,6 +89,10 @@ pub struct TenantRecord {
     pub tenant: Tenant,
     pub created_version: u64,
     pub changed_version: u64,
+    /// The operator's cap on the tenant's session limit: edges get the smaller of it and the
+    /// contracted capacity item (see `docs/contracts.md`). `None`: the contract alone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cap: Option<u32>,
 }
 
 /// A tenant token: scoped to one tenant, stored hashed.
@@ -171,6 +190,13 @@ pub enum Command {
         item: TemplateItem,
         effective: Option<NaiveDate>,
     },
+    /// The leader's clock reached `day`, on which what edges are given changes without any
+    /// other write (a contract starts or ends, a capacity change takes effect): moves
+    /// [`State::day`] on, so the change gets a store version of its own. Audited as
+    /// `clock.tick`.
+    Tick {
+        day: NaiveDate,
+    },
 }
 
 /// Fields of a tenant to replace; `None` leaves a field as it is. The region cannot change
@@ -191,6 +217,23 @@ pub struct TenantPatch {
     /// `Some(None)` clears the egress address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_address: Option<Option<Ipv4Addr>>,
+    /// The operator's cap on the contracted session limit ([`TenantRecord::session_cap`]);
+    /// `Some(None)` (JSON `null`) removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_cap: Option<Option<u32>>,
+}
+
+/// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// What a write did.

@@ -1,8 +1,5 @@
-//! Pure reads over the state, for the API and for distribution to edges.
-
-use std::collections::BTreeMap;
-
-use breakout_policy::{RegionPolicy, SCHEMA_VERSION};
+//! Pure reads over the state, for the API and for distribution to edges (what edges are given:
+//! [`super::region_policy_at`]).
 
 use super::{State, TenantRecord, TokenRecord};
 
@@ -20,21 +17,5 @@ impl State {
     /// A token by its id (the `<id>` of `bk_<id>_<secret>`).
     pub fn token_by_id(&self, id: &str) -> Option<&TokenRecord> {
         self.tokens.get(id)
-    }
-}
-
-/// What the edges of `region` need, at the state's version: its tenants in id order. Shared
-/// (template) lists are not in the state yet, so `lists` is empty.
-pub fn region_policy(state: &State, region: &str) -> RegionPolicy {
-    RegionPolicy {
-        schema: SCHEMA_VERSION,
-        version: state.version,
-        region: region.to_string(),
-        tenants: state
-            .tenants_in_region(region)
-            .map(|r| r.tenant.clone())
-            .collect(),
-        lists: BTreeMap::new(),
-        foreign_sources: Vec::new(),
     }
 }

@@ -3,14 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use breakout_policy::{RegionPolicy, SCHEMA_VERSION};
+use breakout_policy::{OutOfService, RegionPolicy, SCHEMA_VERSION};
 use chrono::NaiveDate;
 
-use super::State;
+use super::{Command, State};
+use crate::contracts::{
+    Attributes, ContractKind, ContractOrder, ContractRequest, TemplateItem, TenantContracts,
+};
 
 /// What the edges of `region` need on `date`, at the state's version: the tenants pinned to
 /// it that are in service that day (art. 6-1) and hold a cloud-bypass contract for the region
-/// in force (art. 5), each with the session limit of its capacity item in force (art. 9).
+/// in force (art. 5), each with the session limit of its capacity item in force (art. 9),
+/// lowered to the operator's [`super::TenantRecord::session_cap`] if that is smaller.
 pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionPolicy {
     let tenants = state
         .tenants_in_region(region)
@@ -20,7 +24,7 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
             let served = effective.in_service && effective.region.as_deref() == Some(region);
             served.then(|| {
                 let mut tenant = r.tenant.clone();
-                tenant.session_limit = limit;
+                tenant.session_limit = r.session_cap.map_or(limit, |cap| cap.min(limit));
                 tenant
             })
         })
@@ -32,7 +36,43 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
         tenants,
         lists: BTreeMap::new(),
         foreign_sources: Vec::new(),
+        out_of_service: Vec::new(),
     }
+}
+
+/// The tenants pinned to `region` that [`region_policy_at`] leaves out on `date`, with their
+/// source networks and why (each reason starting with its article), in tenant id order:
+/// an edge refuses their clients saying the tenant is not in service rather than "unknown
+/// source". Tenants without source networks are left out.
+pub fn out_of_service(state: &State, region: &str, date: NaiveDate) -> Vec<OutOfService> {
+    let none = TenantContracts::default();
+    state
+        .tenants_in_region(region)
+        .filter(|r| !r.tenant.source_cidrs.is_empty())
+        .filter_map(|r| {
+            let e = state
+                .contracts
+                .get(&r.tenant.id)
+                .unwrap_or(&none)
+                .effective(date);
+            let reason = if !e.in_service {
+                e.reasons_not_in_service.join("; ")
+            } else if e.session_limit.is_none() {
+                "art. 6-1: served through external integration only, without a cloud-bypass \
+                 contract in force"
+                    .to_string()
+            } else if e.region.as_deref() != Some(region) {
+                format!("art. 5: its cloud bypass is not for region {region}")
+            } else {
+                return None;
+            };
+            Some(OutOfService {
+                tenant: r.tenant.id.clone(),
+                reason,
+                cidrs: r.tenant.source_cidrs.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The first day after `after` on which [`region_policy_at`] for `region` may change without
@@ -42,4 +82,65 @@ pub fn next_policy_change(state: &State, region: &str, after: NaiveDate) -> Opti
         .tenants_in_region(region)
         .filter_map(|r| state.contracts.get(&r.tenant.id)?.next_change(after))
         .min()
+}
+
+/// The day to propose a [`super::Command::Tick`] for when the clock says `today`: `Some(today)`
+/// when what some region's edges are given changes on a day after [`State::policy_day`] and
+/// no later than `today` (the state's version would otherwise keep showing the old day), else
+/// `None`. Pure: the caller brings the clock.
+pub fn tick_due(state: &State, today: NaiveDate) -> Option<NaiveDate> {
+    let day = state.policy_day();
+    if today <= day {
+        return None;
+    }
+    state
+        .regions
+        .keys()
+        .filter_map(|region| next_policy_change(state, region, day))
+        .min()
+        .filter(|change| *change <= today)
+        .map(|_| today)
+}
+
+/// The writes that put `tenant` in service in its own region from the day they are applied
+/// (for labs and tests): the private-backbone attribute (art. 6-2), a `microsoft365`
+/// list-template contract and a cloud-bypass contract of `capacity` sessions (art. 3, 6-1).
+/// A tenant that already holds any of them refuses the repeated order (art. 1).
+pub fn serve_commands(tenant: &str, capacity: u32) -> Vec<Command> {
+    let order = |kind| ContractOrder {
+        kind,
+        item: None,
+        plan: None,
+        capacity: None,
+        region: None,
+        billing_start: None,
+        options: Vec::new(),
+    };
+    let requests = [
+        ContractRequest::SetAttributes {
+            attributes: Attributes {
+                private_backbone: true,
+                internet_access_contract_date: None,
+            },
+        },
+        ContractRequest::AddContract {
+            order: ContractOrder {
+                item: Some(TemplateItem::Microsoft365),
+                ..order(ContractKind::ListTemplate)
+            },
+        },
+        ContractRequest::AddContract {
+            order: ContractOrder {
+                capacity: Some(capacity),
+                ..order(ContractKind::CloudBypass)
+            },
+        },
+    ];
+    requests
+        .into_iter()
+        .map(|request| Command::Contract {
+            tenant: tenant.to_string(),
+            request,
+        })
+        .collect()
 }

@@ -39,6 +39,7 @@ pub(super) fn create(state: &mut State, index: u64, tenant: &Tenant) -> Step {
             tenant: tenant.clone(),
             created_version: index,
             changed_version: index,
+            session_cap: None,
         },
     );
     Ok(())
@@ -64,6 +65,9 @@ pub(super) fn update(
     let region = region_of(record);
     check(state, &tenant, &region)?;
     commit(state, index, tenant);
+    if let (Some(cap), Some(record)) = (patch.session_cap, state.tenants.get_mut(id)) {
+        record.session_cap = cap;
+    }
     Ok(())
 }
 

@@ -16,6 +16,8 @@ pub enum ProxyError {
         home: String,
         here: String,
     },
+    #[error("tenant {tenant} is not in service ({reason})")]
+    NotInService { tenant: String, reason: String },
     #[error("IPv6 clients are not supported; connect over IPv4")]
     Ipv6Client,
     #[error("tenant {0} is at its session limit")]
@@ -65,7 +67,7 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => StatusCode::FORBIDDEN,
-            ForeignRegion { .. } => StatusCode::FORBIDDEN,
+            ForeignRegion { .. } | NotInService { .. } => StatusCode::FORBIDDEN,
             DestinationProhibited { .. } => StatusCode::FORBIDDEN,
             SessionLimit(_) | Draining | NotReady => StatusCode::SERVICE_UNAVAILABLE,
             BadRequest(_) | RequestBody => StatusCode::BAD_REQUEST,
@@ -84,7 +86,7 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => "http_request_denied",
-            ForeignRegion { .. } => "http_request_denied",
+            ForeignRegion { .. } | NotInService { .. } => "http_request_denied",
             SessionLimit(_) | Draining | NotReady => "http_request_denied",
             DestinationProhibited { .. } => "destination_ip_prohibited",
             BadRequest(_) | HeadersTooLarge(_) | RequestBody => "http_request_error",
@@ -107,6 +109,7 @@ impl ProxyError {
             self,
             UnknownSource(_)
                 | ForeignRegion { .. }
+                | NotInService { .. }
                 | Ipv6Client
                 | SessionLimit(_)
                 | Draining

@@ -168,6 +168,14 @@ async fn handle_connection(
             };
             return refuse(stream, peer, shared, err, &snap.settings).await;
         }
+        if let Some((tenant, reason)) = snap.inactive_tenant(*client.ip()) {
+            shared.metrics.refused("", RefusalReason::NotInService);
+            let err = ProxyError::NotInService {
+                tenant: tenant.clone(),
+                reason: reason.clone(),
+            };
+            return refuse(stream, peer, shared, err, &snap.settings).await;
+        }
         shared.metrics.refused("", RefusalReason::UnknownSource);
         let err = ProxyError::UnknownSource(client.ip().to_string());
         return refuse(stream, peer, shared, err, &snap.settings).await;

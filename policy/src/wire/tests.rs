@@ -32,6 +32,7 @@ fn snapshot(version: u64) -> Frame {
             tenants: vec![tenant],
             lists: BTreeMap::new(),
             foreign_sources: Vec::new(),
+            out_of_service: Vec::new(),
         },
     })
 }

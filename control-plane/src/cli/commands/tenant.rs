@@ -1,4 +1,4 @@
-//! `tenant list|get|create|delete|set-limit|set-default`.
+//! `tenant list|get|create|delete|set-limit|set-cap|set-default`.
 
 use serde_json::{json, Map, Value};
 
@@ -42,6 +42,13 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
             let call = Call::put(&["v1", "tenants", &id, "session-limit"], body);
             let answer = ctx.send(call.if_match(if_match.version)).await?;
             ctx.done(&answer, &format!("tenant {id}: session limit {limit}"));
+        }
+        TenantCmd::SetCap { id, cap, if_match } => {
+            let body = json!({ "session_cap": cap.0 });
+            let call = Call::patch(&["v1", "tenants", &id], body);
+            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            let said = cap.0.map_or("removed".to_string(), |n| n.to_string());
+            ctx.done(&answer, &format!("tenant {id}: session cap {said}"));
         }
         TenantCmd::Attributes(args) => super::contract::attributes(ctx, args).await?,
         TenantCmd::SetDefault {
@@ -133,6 +140,7 @@ pub fn render_tenant(view: &Value) -> String {
         ("region", field(t, "region")),
         ("source cidrs", strings(t, "source_cidrs").join(", ")),
         ("session limit", field(t, "session_limit")),
+        ("session cap", field(t, "session_cap")),
         ("default action", field(t, "default_action")),
         ("upstreams", upstreams),
         ("egress address", field(t, "egress_address")),

@@ -2,36 +2,53 @@ use breakout_policy::wire::TenantUsage;
 use breakout_policy::{Action, SourceCidr, Tenant};
 
 use super::*;
-use crate::state::{Region, TenantRecord};
+use crate::state::{apply, serve_commands, Command, Outcome, Request, TenantPatch};
 
+/// Regions tokyo and osaka; acme in tokyo, in service with a 20,000-session cloud bypass capped
+/// at `limit` by the operator.
 fn state(limit: u32) -> State {
-    let mut s = State::default();
-    for name in ["tokyo", "osaka"] {
-        let region = Region {
-            name: name.into(),
-            description: None,
-            created_version: 1,
-            changed_version: 1,
-        };
-        s.regions.insert(name.into(), region);
-    }
     let tenant = Tenant {
         id: "acme".into(),
         region: Some("tokyo".into()),
         source_cidrs: vec!["10.0.0.0/8".parse::<SourceCidr>().expect("cidr")],
-        session_limit: limit,
+        session_limit: 1,
         upstreams: Default::default(),
         rules: Vec::new(),
         default_action: Action::Direct,
         lists: Default::default(),
         egress_address: None,
     };
-    let record = TenantRecord {
-        tenant,
-        created_version: 1,
-        changed_version: 1,
+    let cap = TenantPatch {
+        session_cap: Some(Some(limit)),
+        ..TenantPatch::default()
     };
-    s.tenants.insert("acme".into(), record);
+    let mut commands = vec![
+        Command::CreateRegion {
+            name: "tokyo".into(),
+            description: None,
+        },
+        Command::CreateRegion {
+            name: "osaka".into(),
+            description: None,
+        },
+        Command::CreateTenant { tenant },
+    ];
+    commands.extend(serve_commands("acme", 20_000));
+    commands.push(Command::UpdateTenant {
+        id: "acme".into(),
+        if_match: None,
+        patch: cap,
+    });
+    let mut s = State::default();
+    for (i, command) in commands.into_iter().enumerate() {
+        let req = Request {
+            actor: "test".into(),
+            at_ms: 0,
+            command,
+        };
+        let outcome = apply(&mut s, i as u64 + 1, &req);
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
     s
 }
 

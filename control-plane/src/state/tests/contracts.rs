@@ -8,7 +8,7 @@ use crate::contracts::{
     capacities, Attributes, ContractKind, ContractOrder, ContractRequest, EndRequest, Fees,
     OptionKind, PriceBook, TemplateItem,
 };
-use crate::state::{next_policy_change, region_policy, region_policy_at};
+use crate::state::{next_policy_change, region_policy_at};
 
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("a date")
@@ -235,8 +235,14 @@ fn edges_are_given_tenants_in_service_with_the_limit_of_their_item() {
         next_policy_change(&log.state, "osaka", day("2025-01-01")),
         None
     );
-    // The free-typed view is still there for whoever has not switched yet.
-    assert_eq!(region_policy(&log.state, "tokyo").tenants.len(), 3);
+    // beta and gamma are named for refusal, each with why.
+    let out = crate::state::out_of_service(&log.state, "tokyo", day("2025-02-01"));
+    let names: Vec<_> = out.iter().map(|o| o.tenant.as_str()).collect();
+    assert_eq!(names, ["beta", "gamma"]);
+    assert_eq!(
+        out[1].reason,
+        "art. 6-1: no cloud-bypass or external-integration contract in force"
+    );
 }
 
 #[test]
@@ -396,4 +402,153 @@ fn contract_state_and_commands_survive_a_json_round_trip() {
         serde_json::from_str(r#"{"version":3,"regions":{},"tenants":{},"tokens":{},"audit":[]}"#)
             .expect("an old snapshot");
     assert!(old.contracts.is_empty() && old.price_books.is_empty());
+}
+
+fn cap(n: Option<u32>) -> TenantPatch {
+    TenantPatch {
+        session_cap: Some(n),
+        ..TenantPatch::default()
+    }
+}
+
+fn served_limits(state: &State, date: &str) -> Vec<(String, u32)> {
+    region_policy_at(state, "tokyo", day(date))
+        .tenants
+        .iter()
+        .map(|t| (t.id.clone(), t.session_limit))
+        .collect()
+}
+
+#[test]
+fn the_operators_cap_lowers_the_contracted_limit_but_never_raises_it() {
+    let mut log = Log::with_acme();
+    log.on("2025-01-15");
+    // A cap may be set before any contract; it changes nothing until one gives a limit.
+    log.ok(update("acme", None, cap(Some(40))));
+    assert_eq!(served_limits(&log.state, "2025-01-15"), []);
+    in_service(&mut log, "acme", 20_000);
+    assert_eq!(
+        served_limits(&log.state, "2025-01-15"),
+        [("acme".into(), 40)]
+    );
+    // Above the item, the item decides; the cap is kept, the free-typed limit still refused.
+    log.ok(update("acme", None, cap(Some(50_000))));
+    assert_eq!(
+        served_limits(&log.state, "2025-01-15"),
+        [("acme".into(), 20_000)]
+    );
+    log.rejected(update("acme", None, limit(40)), RejectKind::Conflict);
+    // Removing it (`null`) gives the item back.
+    log.ok(update("acme", None, cap(Some(7))));
+    log.ok(update("acme", None, cap(None)));
+    assert_eq!(log.state.tenants["acme"].session_cap, None);
+    assert_eq!(
+        served_limits(&log.state, "2025-01-15"),
+        [("acme".into(), 20_000)]
+    );
+    // JSON: absent leaves it, null removes it, a number sets it.
+    let parse = |s: &str| serde_json::from_str::<TenantPatch>(s).expect("a patch");
+    assert_eq!(parse("{}").session_cap, None);
+    assert_eq!(parse(r#"{"session_cap": null}"#).session_cap, Some(None));
+    assert_eq!(parse(r#"{"session_cap": 40}"#).session_cap, Some(Some(40)));
+    let round_trip = serde_json::to_string(&cap(None)).expect("json");
+    assert_eq!(parse(&round_trip), cap(None));
+}
+
+#[test]
+fn cancelled_and_ending_contracts_leave_service_on_their_end_day() {
+    let mut log = Log::with_acme();
+    log.ok(create(tenant("beta", "tokyo", &["10.1.0.0/16"])));
+    log.on("2025-01-15");
+    in_service(&mut log, "acme", 20_000);
+    in_service(&mut log, "beta", 40_000);
+    // acme cancels its bypass (ends Feb 14, notice + 30 days); beta's template ends Mar 31.
+    log.ok(contract(
+        "acme",
+        ContractRequest::Cancel {
+            contract: "c2".into(),
+            end: EndRequest::default(),
+        },
+    ));
+    let end = EndRequest {
+        requested_end: Some(day("2025-03-31")),
+        ..EndRequest::default()
+    };
+    log.ok(contract(
+        "beta",
+        ContractRequest::Cancel {
+            contract: "c1".into(),
+            end,
+        },
+    ));
+    let both = [("acme".to_string(), 20_000), ("beta".to_string(), 40_000)];
+    assert_eq!(served_limits(&log.state, "2025-02-13"), both);
+    assert_eq!(
+        served_limits(&log.state, "2025-02-14"),
+        [("beta".to_string(), 40_000)]
+    );
+    assert_eq!(served_limits(&log.state, "2025-03-30"), [both[1].clone()]);
+    assert_eq!(served_limits(&log.state, "2025-03-31"), []);
+    let next = |d: &str| next_policy_change(&log.state, "tokyo", day(d));
+    assert_eq!(next("2025-01-15"), Some(day("2025-02-14")));
+    assert_eq!(next("2025-02-14"), Some(day("2025-03-31")));
+
+    // Out of service, each with why: acme has no bypass in force, beta no template.
+    let out = |d: &str| -> Vec<(String, String)> {
+        crate::state::out_of_service(&log.state, "tokyo", day(d))
+            .into_iter()
+            .map(|o| (o.tenant, o.reason))
+            .collect()
+    };
+    assert_eq!(out("2025-02-13"), []);
+    let no_bypass = "art. 6-1: no cloud-bypass or external-integration contract in force";
+    assert_eq!(out("2025-02-14"), [("acme".into(), no_bypass.into())]);
+    let no_template = "art. 6-1: no list-template contract in force";
+    assert_eq!(
+        out("2025-03-31"),
+        [
+            ("acme".into(), no_bypass.into()),
+            ("beta".into(), no_template.into())
+        ]
+    );
+}
+
+#[test]
+fn the_log_keeps_its_day_and_a_tick_is_due_only_on_a_change() {
+    use crate::state::tick_due;
+    let mut log = Log::with_acme();
+    log.on("2025-01-15");
+    in_service(&mut log, "acme", 40_000);
+    log.ok(contract("acme", change("c2", 120_000, "2025-02-01")));
+    assert_eq!(log.state.policy_day(), day("2025-01-15"));
+    // Nothing changes before Feb 1.
+    assert_eq!(tick_due(&log.state, day("2025-01-15")), None);
+    assert_eq!(tick_due(&log.state, day("2025-01-31")), None);
+    assert_eq!(
+        tick_due(&log.state, day("2025-02-01")),
+        Some(day("2025-02-01"))
+    );
+    // A later day first seen ticks to that day.
+    assert_eq!(
+        tick_due(&log.state, day("2025-02-03")),
+        Some(day("2025-02-03"))
+    );
+    log.on("2025-02-01");
+    log.ok(Command::Tick {
+        day: day("2025-02-01"),
+    });
+    assert_eq!(log.state.policy_day(), day("2025-02-01"));
+    assert_eq!(tick_due(&log.state, day("2025-02-02")), None);
+    // The log's day never goes back: a write stamped earlier (another proposer's clock) or an
+    // old tick leaves it.
+    log.on("2025-01-31");
+    log.ok(Command::Tick {
+        day: day("2025-01-20"),
+    });
+    assert_eq!(log.state.policy_day(), day("2025-02-01"));
+    let last = log.state.audit.last().expect("audited");
+    assert_eq!(
+        (last.action.as_str(), last.target.as_str()),
+        ("clock.tick", "day/2025-01-20")
+    );
 }

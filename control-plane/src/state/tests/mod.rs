@@ -147,10 +147,12 @@ fn token(id: &str, tenant: &str) -> Command {
     }
 }
 
-/// The state without what every entry moves on (version and audit), to show nothing else moved.
+/// The state without what every entry moves on (version, day and audit), to show nothing else
+/// moved.
 fn content(state: &State) -> State {
     State {
         version: 0,
+        day: None,
         audit: Vec::new(),
         ..state.clone()
     }

@@ -179,8 +179,14 @@ fn read_helpers_see_tenants_by_region_and_tokens_by_id() {
     );
     assert!(log.state.token_by_id("t2").is_none());
 
-    let policy = crate::state::region_policy(&log.state, "tokyo");
+    // Without contracts, edges get none of them (art. 6-1), and the policy is still valid.
+    let day = log.state.policy_day();
+    let policy = crate::state::region_policy_at(&log.state, "tokyo", day);
     assert_eq!(policy.version, log.state.version);
-    assert_eq!(policy.tenants.len(), 2);
+    assert!(policy.tenants.is_empty());
     breakout_policy::validate::validate(&policy).unwrap();
+    assert_eq!(
+        crate::state::out_of_service(&log.state, "tokyo", day).len(),
+        2
+    );
 }

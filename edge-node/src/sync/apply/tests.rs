@@ -48,6 +48,7 @@ fn policy(version: u64, tenants: Vec<Tenant>) -> RegionPolicy {
         tenants,
         lists: BTreeMap::new(),
         foreign_sources: Vec::new(),
+        out_of_service: Vec::new(),
     }
 }
 
