@@ -67,6 +67,10 @@ struct Args {
     /// File holding the token edges present. Else `BREAKOUT_EDGE_TOKEN`, else the admin token.
     #[arg(long, value_name = "PATH")]
     edge_token_file: Option<PathBuf>,
+    /// A region's own edge token, `REGION=PATH` (repeatable): edges of that region must present
+    /// it, and the shared token no longer admits them.
+    #[arg(long = "edge-region-token-file", value_name = "REGION=PATH")]
+    edge_region_token_files: Vec<String>,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -195,12 +199,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         token: admin_token.clone(),
     };
     drop(admin_token);
-    let edge_server = Arc::new(EdgeServer::new(
-        store.clone(),
-        Arc::clone(&ctx.edges),
-        &edge_token,
-    ));
+    let region_tokens = region_tokens(&args.edge_region_token_files)?;
+    let edge_server = Arc::new(
+        EdgeServer::new(store.clone(), Arc::clone(&ctx.edges), &edge_token)
+            .with_region_tokens(&region_tokens),
+    );
     drop(edge_token);
+    drop(region_tokens);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let raft_task = tokio::spawn(serve(
@@ -309,6 +314,25 @@ fn edge_token(args: &Args, admin_token: &str) -> anyhow::Result<String> {
         Ok(token) => non_empty(token, EDGE_TOKEN_ENV),
         Err(_) => Ok(admin_token.to_string()),
     }
+}
+
+/// `--edge-region-token-file REGION=PATH` values → region → token.
+fn region_tokens(specs: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (region, path) = spec
+                .split_once('=')
+                .filter(|(r, p)| !r.is_empty() && !p.is_empty())
+                .with_context(|| {
+                    format!("--edge-region-token-file {spec:?}: expected REGION=PATH")
+                })?;
+            let token = std::fs::read_to_string(path).with_context(|| {
+                format!("reading the edge token file {path} of region {region}")
+            })?;
+            Ok((region.to_string(), non_empty(token, path)?))
+        })
+        .collect()
 }
 
 /// `--edge-listen`: `off`, or an address (a name is resolved once, here).

@@ -17,11 +17,13 @@ pub mod registry;
 mod session;
 pub mod tls;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use breakout_policy::wire::Hello;
 use sha2::{Digest, Sha256};
+
 use tokio::sync::watch;
 
 use self::feed::RegionFeeds;
@@ -37,6 +39,9 @@ pub struct EdgeServer {
     registry: Arc<EdgeRegistry>,
     feeds: RegionFeeds,
     key: [u8; 32],
+    /// Per-region credentials: an edge of a region listed here must present that region's token
+    /// (the shared one is refused for it), so a leaked token exposes one region only.
+    region_keys: BTreeMap<String, [u8; 32]>,
 }
 
 impl EdgeServer {
@@ -47,14 +52,25 @@ impl EdgeServer {
             registry,
             feeds: RegionFeeds::default(),
             key: Sha256::digest(edge_token.as_bytes()).into(),
+            region_keys: BTreeMap::new(),
         }
+    }
+
+    /// Adds per-region edge tokens (region → token); those regions no longer accept the shared one.
+    pub fn with_region_tokens(mut self, tokens: &BTreeMap<String, String>) -> Self {
+        self.region_keys = tokens
+            .iter()
+            .map(|(region, token)| (region.clone(), Sha256::digest(token.as_bytes()).into()))
+            .collect();
+        self
     }
 
     /// Whether `hello` may go on: its token (compared in constant time over digests, so neither
     /// contents nor length leak) and its fields.
     pub fn check_hello(&self, hello: &Hello) -> Result<(), String> {
         let presented: [u8; 32] = Sha256::digest(hello.token.as_bytes()).into();
-        if !constant_time_eq(&presented, &self.key) {
+        let expected = self.region_keys.get(&hello.region).unwrap_or(&self.key);
+        if !constant_time_eq(&presented, expected) {
             return Err("unauthorized: wrong edge token".into());
         }
         check_hello_fields(hello)
@@ -124,5 +140,27 @@ mod tests {
         let mut h = hello("edge-secret");
         h.region = "Tokyo".into();
         assert!(server.check_hello(&h).is_err());
+    }
+
+    #[test]
+    fn a_region_with_its_own_token_refuses_the_shared_one() {
+        let store = MemoryStore::new(1, NodeAddr::default());
+        let tokens = BTreeMap::from([("tokyo".to_string(), "tokyo-secret".to_string())]);
+        let server =
+            EdgeServer::new(store, EdgeRegistry::new(1), "edge-secret").with_region_tokens(&tokens);
+        assert_eq!(server.check_hello(&hello("tokyo-secret")), Ok(()));
+        assert!(server.check_hello(&hello("edge-secret")).is_err());
+        let mut osaka = hello("edge-secret");
+        osaka.region = "osaka".into();
+        assert_eq!(
+            server.check_hello(&osaka),
+            Ok(()),
+            "other regions keep the shared token"
+        );
+        osaka.token = "tokyo-secret".into();
+        assert!(
+            server.check_hello(&osaka).is_err(),
+            "a region's token is good for it alone"
+        );
     }
 }
