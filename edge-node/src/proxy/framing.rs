@@ -340,6 +340,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
             }
             if this.pending.is_empty() {
                 if let Some(limit) = this.framer.direct_limit() {
+                    if limit == u64::MAX && this.pending.capacity() > 0 {
+                        // A tunnel never needs the head buffers again: give their memory back
+                        // (it is most of what an idle tunnel would otherwise hold).
+                        this.pending = Vec::new();
+                        this.ready = Vec::new();
+                    }
                     // Bodies of known length and tunnels skip the copy.
                     let room = (buf.remaining() as u64).min(limit) as usize;
                     let mut direct = ReadBuf::new(buf.initialize_unfilled_to(room));
