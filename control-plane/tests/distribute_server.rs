@@ -16,7 +16,7 @@ use breakout_control::state::{serve_commands, Command, Outcome, Request};
 use breakout_control::store::memory::MemoryStore;
 use breakout_control::store::{NodeAddr, Store};
 use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
-use breakout_policy::{SourceCidr, Tenant};
+use breakout_policy::{RegionPolicy, SourceCidr, Tenant};
 use quinn::crypto::rustls::QuicClientConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -79,6 +79,8 @@ struct Client {
     send: quinn::SendStream,
     recv: quinn::RecvStream,
     decoder: FrameDecoder,
+    /// The last policy received, the base of updates.
+    policy: Option<RegionPolicy>,
 }
 
 impl Client {
@@ -109,6 +111,7 @@ impl Client {
             send,
             recv,
             decoder: FrameDecoder::new(wire::MAX_FRAME),
+            policy: None,
         };
         c.send(&Frame::Hello(Hello {
             protocol: wire::PROTOCOL_VERSION,
@@ -116,6 +119,7 @@ impl Client {
             region: region.into(),
             last_version,
             token: token.into(),
+            updates: true,
         }))
         .await;
         c
@@ -149,23 +153,29 @@ impl Client {
         (version, served)
     }
 
-    /// A snapshot's version, the tenants it serves and those it names as not in service.
+    /// A configuration's version, the tenants it serves and those it names as not in service:
+    /// a snapshot, or an update applied to the previous one.
     async fn next_snapshot_with_refused(&mut self) -> (u64, Vec<String>, Vec<String>) {
-        match self.next().await {
-            Frame::Snapshot(s) => {
-                assert_eq!(s.policy.version, s.version);
-                (
-                    s.version,
-                    s.policy.tenants.into_iter().map(|t| t.id).collect(),
-                    s.policy
-                        .out_of_service
-                        .into_iter()
-                        .map(|o| o.tenant)
-                        .collect(),
-                )
+        let (version, policy) = match self.next().await {
+            Frame::Snapshot(s) => (s.version, s.policy),
+            Frame::Update(u) => {
+                let base = self.policy.as_ref().expect("an update after a snapshot");
+                assert_eq!(base.version, u.from);
+                (u.to, wire::delta::apply(base, &u.changes))
             }
-            other => panic!("expected a snapshot, got {other:?}"),
-        }
+            other => panic!("expected a snapshot or an update, got {other:?}"),
+        };
+        assert_eq!(policy.version, version);
+        self.policy = Some(policy.clone());
+        (
+            version,
+            policy.tenants.into_iter().map(|t| t.id).collect(),
+            policy
+                .out_of_service
+                .into_iter()
+                .map(|o| o.tenant)
+                .collect(),
+        )
     }
 }
 
@@ -200,6 +210,7 @@ async fn tenant(store: &MemoryStore, id: &str, region: &str, cidr: &str) -> u64 
         default_action: breakout_policy::Action::Direct,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     };
     write(store, Command::CreateTenant { tenant }).await
 }
@@ -296,4 +307,62 @@ async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resen
         ("tokyo", Some(mine))
     );
     assert_eq!(e.sessions, Some(2));
+}
+
+#[tokio::test]
+async fn changes_after_an_ack_go_as_updates_and_a_refused_update_as_a_snapshot() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    // Enough tenants that a small change is well under half the snapshot.
+    for i in 0..8 {
+        let cidr = format!("10.{}.0.0/16", 10 + i);
+        served(&f.store, &format!("t{i}"), "tokyo", &cidr).await;
+    }
+    let mut c = Client::connect(&f, "tokyo", 0, TOKEN).await;
+    let first = match c.next().await {
+        Frame::Snapshot(s) => s.version,
+        other => panic!("the first configuration is a snapshot, got {other:?}"),
+    };
+    c.send(&Frame::Ack { version: first }).await;
+    // Wait until the server took the ack (the registry shows it), so the next one is an update.
+    let deadline = Instant::now() + DEADLINE;
+    while f
+        .registry
+        .list(Instant::now())
+        .first()
+        .map(|e| e.applied_version)
+        != Some(Some(first))
+    {
+        assert!(Instant::now() < deadline, "the ack never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A tenant without contracts: only `out_of_service` changes.
+    let v = tenant(&f.store, "beta", "tokyo", "10.1.0.0/16").await;
+    let u = match c.next().await {
+        Frame::Update(u) => u,
+        other => panic!("expected an update, got {other:?}"),
+    };
+    assert_eq!((u.from, u.to), (first, v));
+    assert!(u.changes.tenants.is_empty() && u.changes.removed_tenants.is_empty());
+    assert_eq!(
+        u.changes
+            .out_of_service
+            .as_ref()
+            .map(|o| o[0].tenant.as_str()),
+        Some("beta")
+    );
+
+    // Refused: the server falls back to a snapshot of the same content.
+    c.send(&Frame::Nack {
+        version: v,
+        reason: "say the base was lost".into(),
+    })
+    .await;
+    let s = match c.next().await {
+        Frame::Snapshot(s) => s,
+        other => panic!("expected a snapshot after the nack, got {other:?}"),
+    };
+    assert_eq!(s.version, v);
+    assert_eq!(s.policy.out_of_service[0].tenant, "beta");
 }

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// 1 while connected to a control plane.
     pub sync_connected: IntGauge,
     sync_snapshots: IntCounterVec,
+    pac_requests: IntCounterVec,
+    pac_bytes: IntCounterVec,
 }
 
 /// One tenant's counters, cloned out of the vectors when the config is built.
@@ -39,6 +41,12 @@ pub struct TenantMetrics {
     pub requests_error: IntCounter,
     pub bytes_up: IntCounter,
     pub bytes_down: IntCounter,
+    /// `GET /pac/{tenant}.pac` answers by status (200, 304, 404, 503) and body bytes sent.
+    pub pac_ok: IntCounter,
+    pub pac_not_modified: IntCounter,
+    pub pac_not_found: IntCounter,
+    pub pac_unavailable: IntCounter,
+    pub pac_bytes: IntCounter,
 }
 
 /// Why a session was refused, as the `reason` label says it.
@@ -147,6 +155,16 @@ impl Metrics {
                 "Snapshots received from the control plane, applied or rejected",
                 &["result"],
             )?,
+            pac_requests: counter_vec(
+                "breakout_edge_pac_requests_total",
+                "GET /pac/{tenant}.pac requests from the tenant's sources, by status",
+                &["tenant", "status"],
+            )?,
+            pac_bytes: counter_vec(
+                "breakout_edge_pac_bytes_total",
+                "PAC file bytes sent (bodies only)",
+                &["tenant"],
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.sessions_active.clone()))?;
@@ -162,6 +180,8 @@ impl Metrics {
         m.registry.register(Box::new(m.reloads.clone()))?;
         m.registry.register(Box::new(m.sync_connected.clone()))?;
         m.registry.register(Box::new(m.sync_snapshots.clone()))?;
+        m.registry.register(Box::new(m.pac_requests.clone()))?;
+        m.registry.register(Box::new(m.pac_bytes.clone()))?;
         for r in ["ok", "error"] {
             m.reloads.with_label_values(&[r]);
         }
@@ -185,6 +205,11 @@ impl Metrics {
             requests_error: req("error"),
             bytes_up: bytes("up"),
             bytes_down: bytes("down"),
+            pac_ok: self.pac_requests.with_label_values(&[id, "200"]),
+            pac_not_modified: self.pac_requests.with_label_values(&[id, "304"]),
+            pac_not_found: self.pac_requests.with_label_values(&[id, "404"]),
+            pac_unavailable: self.pac_requests.with_label_values(&[id, "503"]),
+            pac_bytes: self.pac_bytes.with_label_values(&[id]),
         }
     }
 

@@ -46,6 +46,16 @@ pub struct TenantRuntime {
     /// limit in `slots` is its grant; see `quota`).
     pub session_limit: u32,
     pub metrics: TenantMetrics,
+    /// The tenant's PAC file (docs/pac.md), rendered when the snapshot is built; `None` without
+    /// PAC settings, an error message when they do not render (served as 503).
+    pub pac: Option<Result<Arc<PacFile>, String>>,
+}
+
+/// A rendered PAC file, ready to serve.
+pub struct PacFile {
+    pub bytes: bytes::Bytes,
+    /// `"<sha256>"`: a strong ETag.
+    pub etag: String,
 }
 
 impl Snapshot {
@@ -101,6 +111,7 @@ impl Snapshot {
                         })
                 })
                 .collect::<Result<HashMap<_, _>, _>>()?;
+            let pac = render_pac(t, policy, &settings);
             let limit = quotas.limit_for(&t.id, t.session_limit, now);
             let slots = match prev.and_then(|p| p.tenant_by_id(&t.id)) {
                 Some(old) => {
@@ -120,6 +131,7 @@ impl Snapshot {
                 slots,
                 session_limit: t.session_limit,
                 metrics: tenant_metrics,
+                pac,
             });
         }
         let mut foreign = Vec::new();
@@ -170,6 +182,36 @@ impl Snapshot {
     pub fn tenant_for(&self, addr: Ipv4Addr) -> Option<&TenantRuntime> {
         self.sources.lookup(addr).and_then(|i| self.tenants.get(i))
     }
+}
+
+/// Renders a tenant's PAC with the edge's own listen address as the proxy when its settings
+/// name none. A failure is kept (and logged) rather than refusing the whole policy: the control
+/// plane validated the settings, so it can only be the budget or an unusable listen address.
+fn render_pac(
+    t: &breakout_policy::Tenant,
+    policy: &RegionPolicy,
+    settings: &Settings,
+) -> Option<Result<Arc<PacFile>, String>> {
+    let own = match settings.listen.ip() {
+        ip if ip.is_unspecified() => String::new(),
+        std::net::IpAddr::V4(a) => format!("{a}:{}", settings.listen.port()),
+        std::net::IpAddr::V6(a) => format!("[{a}]:{}", settings.listen.port()),
+    };
+    let result = breakout_policy::pac::render_for_edge(t, &policy.lists, policy.version, &own)?;
+    Some(match result {
+        Ok(pac) => Ok(Arc::new(PacFile {
+            etag: format!("\"{}\"", pac.sha256),
+            bytes: bytes::Bytes::from(pac.text),
+        })),
+        Err(e) => {
+            let why = match own.is_empty() {
+                true => format!("{e} (the edge listens on an unspecified address, so PAC settings without proxies cannot name it)"),
+                false => e.to_string(),
+            };
+            tracing::warn!(tenant = %t.id, error = %why, "PAC not rendered");
+            Err(why)
+        }
+    })
 }
 
 /// An egress address must be one of this edge's own: the control plane cannot know the edge's

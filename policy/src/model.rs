@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::destination::Destination;
 use crate::error::PolicyError;
+use crate::pac::PacSettings;
 
 /// Version of the wire/config schema below. Bumped on any incompatible change; an edge refuses a
 /// policy whose schema it does not know.
@@ -97,6 +98,10 @@ pub struct Tenant {
     /// allowlist its traffic at the SaaS (e.g. Microsoft 365 conditional access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_address: Option<Ipv4Addr>,
+    /// PAC option (art. 10-3): how the tenant's PAC file is built (docs/pac.md). Edges render
+    /// and serve it at `GET /pac/{tenant}.pac`; empty `proxies` means the edge's own address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pac: Option<PacSettings>,
 }
 
 fn default_action() -> Action {

@@ -8,6 +8,7 @@ use crate::action::Action;
 use crate::canon::{canonical_host, Host};
 use crate::error::PolicyError;
 use crate::model::{NamedList, RegionPolicy, Tenant, SCHEMA_VERSION};
+use crate::pac::{PacError, PacSettings};
 
 /// Longest tenant id; ids appear in metric labels, log lines and URLs.
 pub const MAX_TENANT_ID: usize = 64;
@@ -109,7 +110,29 @@ pub fn validate_tenant(
             ));
         }
     }
+    if let Some(pac) = &t.pac {
+        check_pac(t, pac)?;
+    }
     Ok(())
+}
+
+/// PAC settings (docs/pac.md): the same checks `pac::render` makes. Empty `proxies` are allowed
+/// here (each edge fills in its own address), so they are checked with a stand-in.
+fn check_pac(t: &Tenant, pac: &PacSettings) -> Result<(), PolicyError> {
+    let mut probe = pac.clone();
+    if probe.proxies.is_empty() {
+        probe.proxies.push("edge.invalid:3128".into());
+    }
+    if pac.max_bytes == 0 {
+        return Err(PolicyError::new("pac.max_bytes", "must be at least 1"));
+    }
+    let within = |e: PolicyError| e.within("pac");
+    match probe.check(t) {
+        Ok(()) => {}
+        Err(PacError::Settings(e)) | Err(PacError::Policy(e)) => return Err(within(e)),
+        Err(e) => return Err(PolicyError::new("pac", e.to_string())),
+    }
+    crate::pac::check_exceptions(&pac.direct_exceptions).map_err(within)
 }
 
 fn check_tenant_id(id: &str) -> Result<(), PolicyError> {

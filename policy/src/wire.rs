@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::RegionPolicy;
 
 mod de;
+pub mod delta;
+
+pub use delta::Changes;
 
 /// The protocol version an edge announces in its hello.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -51,6 +54,10 @@ pub enum Frame {
     Hello(Hello),
     /// Server → edge: the region's whole configuration at `version`.
     Snapshot(SnapshotFrame),
+    /// Server → edge: the changes from `from` (the version the edge acknowledged last on this
+    /// connection) to `to`. Applied only on top of `from`; otherwise nacked, and the server
+    /// sends a snapshot instead.
+    Update(UpdateFrame),
     /// Edge → server: `version` is applied and serving.
     Ack {
         version: u64,
@@ -88,6 +95,10 @@ pub struct Hello {
     pub last_version: u64,
     /// The shared edge credential.
     pub token: String,
+    /// The edge applies `update` frames (absent in hellos of edges built before them: they get
+    /// snapshots only).
+    #[serde(default)]
+    pub updates: bool,
 }
 
 // The token never reaches a log line through `{:?}`.
@@ -99,6 +110,7 @@ impl fmt::Debug for Hello {
             .field("region", &self.region)
             .field("last_version", &self.last_version)
             .field("token", &"<redacted>")
+            .field("updates", &self.updates)
             .finish()
     }
 }
@@ -109,6 +121,16 @@ pub struct SnapshotFrame {
     /// The store version the policy was read at; only increases on a connection.
     pub version: u64,
     pub policy: RegionPolicy,
+}
+
+/// The changes of one region's configuration from one version to the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateFrame {
+    /// The version the changes apply to.
+    pub from: u64,
+    /// The version they make (`changes.version`).
+    pub to: u64,
+    pub changes: Changes,
 }
 
 /// An edge's per-tenant counters.

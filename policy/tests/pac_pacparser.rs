@@ -116,6 +116,7 @@ fn ip_rules_resolve_names_that_no_name_rule_matches() {
         default_action: Action::Block,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     };
     let mut s = PacSettings::with_proxies(["edge.example:3128"]);
     s.plain_hostnames_direct = false;

@@ -41,6 +41,7 @@ fn winners(rules: Vec<Rule>, cases: &[(&str, u16, &str)]) {
         default_action: Action::Block,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     };
     let mut settings = PacSettings::with_proxies(["edge.example:3128"]);
     settings.plain_hostnames_direct = false;

@@ -67,7 +67,31 @@ impl ControlNode {
     /// Starts node `id` with a fresh data dir; `join` nodes wait to be added to a cluster.
     pub fn start(id: u64, join: bool) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
-        let child = spawn(id, &dir, ["127.0.0.1:0"; 3], join);
+        // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
+        // back, and an ephemeral port of some other process's outgoing connection (tests run
+        // in parallel) could otherwise hold one of them for as long as that connection lives.
+        let log = dir.join("stderr.log");
+        let mut child = None;
+        for _ in 0..20 {
+            let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
+            let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
+            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join);
+            let exited = poll_until(Duration::from_millis(300), || {
+                matches!(c.try_wait(), Ok(Some(_)))
+            });
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if exited
+                && text
+                    .get(seen..)
+                    .unwrap_or_default()
+                    .contains("Address already in use")
+            {
+                continue;
+            }
+            child = Some(c);
+            break;
+        }
+        let child = child.unwrap_or_else(|| panic!("node {id}: no free ports found"));
         let (child, api, raft, edge) = wait_addrs(child, &dir);
         ControlNode {
             id,
@@ -342,6 +366,30 @@ fn wait_until_status(node: &ControlNode, cond: impl Fn(&serde_json::Value) -> bo
 }
 
 /// Starts a node listening on `[api, raft, edge]`.
+/// A port in 20000..32000 (below Linux's default ephemeral range, 32768–60999) that is free for
+/// TCP and UDP right now.
+fn unused_low_port() -> u16 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        ^ nanos
+        ^ (u64::from(std::process::id()) << 20);
+    loop {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+}
+
 fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.

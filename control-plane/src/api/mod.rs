@@ -261,6 +261,7 @@ fn endpoints() -> Vec<Endpoint> {
             "/v1/tenants/{id}/session-limit",
             tenants::put_session_limit,
         ),
+        ep(Put, "/v1/tenants/{id}/pac", tenants::put_pac),
         ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
         ep(Get, LIST, lists::get),
         ep(Put, LIST, lists::put),

@@ -175,6 +175,9 @@ fn paths() -> Value {
         "/v1/tenants/{id}/upstreams": { "put": put("Replace the upstreams", upstreams) },
         "/v1/tenants/{id}/default-action": { "put": put("Set the default action", action) },
         "/v1/tenants/{id}/session-limit": { "put": put("Set the session limit", limit) },
+        "/v1/tenants/{id}/pac": { "put": put(
+            "Set the PAC settings (null removes them; 409 art. 6-4 without the pac option)",
+            json!({ "allOf": [schema("PacSettings")], "nullable": true })) },
         "/v1/tenants/{id}/lists": {
             "get": Op::new("A tenant's lists", lists).params(&["id", "stale"]).build() },
         "/v1/tenants/{id}/lists/{name}": {
@@ -244,6 +247,7 @@ fn schemas() -> Value {
         "default_action": schema("Action"),
         "lists": { "type": "object", "additionalProperties": schema("NamedList") },
         "egress_address": { "type": "string", "format": "ipv4" },
+        "pac": schema("PacSettings"),
     });
     let mut patch_props = tenant_props.clone();
     if let Some(props) = patch_props.as_object_mut() {
@@ -252,6 +256,7 @@ fn schemas() -> Value {
         }
     }
     patch_props["egress_address"]["nullable"] = json!(true);
+    patch_props["pac"] = json!({ "allOf": [schema("PacSettings")], "nullable": true });
     let cap = "the operator's cap on the contracted session limit: edges get the smaller";
     patch_props["session_cap"] =
         json!({ "type": "integer", "minimum": 0, "nullable": true, "description": cap });
@@ -279,6 +284,13 @@ fn schemas() -> Value {
         "Tenant": object(tenant_props, &required),
         "TenantView": { "type": "object", "required": view_required, "properties": view_props },
         "TenantPatch": object(patch_props, &[]),
+        "PacSettings": { "type": "object", "additionalProperties": false,
+            "description": "PAC option (art. 10-3), docs/pac.md; empty proxies: each edge's own address",
+            "properties": { "proxies": strings,
+                "upstream_proxies": { "type": "object", "description": "upstream name → host:port or [host:port]" },
+                "direct_exceptions": strings, "plain_hostnames_direct": { "type": "boolean" },
+                "private_ranges_direct": { "type": "boolean" }, "ip_rules": { "type": "boolean" },
+                "max_bytes": int } },
         "NewRegion": { "type": "object", "required": ["name"], "additionalProperties": false,
             "properties": { "name": string, "description": string } },
         "Region": { "type": "object", "required": ["name", "created_version", "changed_version"],

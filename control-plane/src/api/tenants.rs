@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use breakout_policy::pac::PacSettings;
 use breakout_policy::{Action, Rule, SourceCidr, Tenant};
 use serde::Deserialize;
 use serde_json::json;
@@ -174,6 +175,22 @@ pub async fn put_session_limit(
 ) -> ApiResult<Versioned> {
     let patch = TenantPatch {
         session_limit: Some(body.session_limit),
+        ..TenantPatch::default()
+    };
+    update(&ctx, &who, id, if_match, patch).await
+}
+
+/// `PUT /v1/tenants/{id}/pac`: [`PacSettings`] (docs/pac.md), or `null` to remove them.
+/// Refused (409 `art. 6-4`) when the tenant has contracts but not the `pac` option.
+pub async fn put_pac(
+    State(ctx): Ctx,
+    TenantWriter(who): TenantWriter,
+    ApiPath(id): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(pac): ApiJson<Option<PacSettings>>,
+) -> ApiResult<Versioned> {
+    let patch = TenantPatch {
+        pac: Some(pac),
         ..TenantPatch::default()
     };
     update(&ctx, &who, id, if_match, patch).await

@@ -97,6 +97,9 @@ pub enum Command {
     /// Destination-list template items.
     #[command(subcommand)]
     Template(TemplateCmd),
+    /// A tenant's PAC file (art. 10-3): settings and a preview of what the edges serve.
+    #[command(subcommand)]
+    Pac(PacCmd),
     /// Print a shell completion script.
     ///
     /// e.g. `breakoutctl completions bash > /etc/bash_completion.d/breakoutctl`
@@ -360,6 +363,26 @@ pub enum ListCmd {
         name: String,
         #[command(flatten)]
         if_match: IfMatch,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PacCmd {
+    /// Set the tenant's PAC settings from a JSON file (`-` for stdin; docs/pac.md).
+    Set {
+        tenant: String,
+        #[arg(long, value_name = "F")]
+        file: std::path::PathBuf,
+    },
+    /// Remove the tenant's PAC settings (the edges stop serving its PAC).
+    Clear { tenant: String },
+    /// Render the tenant's PAC exactly as the edges do and print it.
+    Show {
+        tenant: String,
+        /// The edge `host:port` to put in the file when the settings name no proxies (each
+        /// edge puts its own address there).
+        #[arg(long, value_name = "HOST:PORT")]
+        edge: Option<String>,
     },
 }
 

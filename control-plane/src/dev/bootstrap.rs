@@ -214,6 +214,7 @@ fn demo_tenant(local_origins: bool) -> anyhow::Result<(Tenant, usize)> {
             (BLOCKLIST.to_string(), NamedList { entries: blocklist }),
         ]),
         egress_address: None,
+        pac: None,
     };
     Ok((tenant, entries))
 }

@@ -5,6 +5,12 @@
 //! may have applied it from another, more advanced node); versions sent on a connection only
 //! increase; a version whose region content equals what was last sent is not sent again, but
 //! the edge counts as current through it.
+//!
+//! A new version goes as an update (changes only) when the edge acknowledged the previous
+//! version sent on this connection and the update is under half the snapshot's size
+//! ([`prefer_update`]); otherwise as a snapshot. An update the edge refuses is followed by a
+//! snapshot of the newest version (the one exception to "only increase": it may be the same
+//! version the update carried).
 
 /// A digest of a region policy's content (everything but its version).
 pub type ContentHash = [u8; 32];
@@ -12,8 +18,9 @@ pub type ContentHash = [u8; 32];
 /// What to do with the region's policy at some store version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Offer {
-    /// Send it.
-    Send,
+    /// Send it: as an update from `base` if there is one (the version last sent on this
+    /// connection, acknowledged), else as a snapshot.
+    Send { base: Option<u64> },
     /// The edge has (or was sent) this content already, or something newer.
     Unchanged,
     /// This node is behind the version the edge announced: wait for it to catch up.
@@ -28,6 +35,18 @@ pub struct EdgeCursor {
     acked: Option<u64>,
     /// The newest store version whose region content equals the content last sent.
     current_through: u64,
+    /// The last version sent went as an update.
+    sent_update: bool,
+    /// That update was refused: send the newest content again, as a snapshot.
+    resend: bool,
+    /// The edge said in its hello that it applies updates.
+    updates: bool,
+}
+
+/// Whether an update of `update_len` bytes goes instead of a snapshot of `snapshot_len`: only
+/// if it is under half the size (otherwise the snapshot costs little more and needs no base).
+pub fn prefer_update(update_len: usize, snapshot_len: usize) -> bool {
+    update_len.saturating_mul(2) < snapshot_len
 }
 
 impl EdgeCursor {
@@ -38,7 +57,16 @@ impl EdgeCursor {
             sent: None,
             acked: None,
             current_through: 0,
+            sent_update: false,
+            resend: false,
+            updates: true,
         }
+    }
+
+    /// Whether the edge applies updates (its hello says so); if not, it gets snapshots only.
+    pub fn with_updates(mut self, updates: bool) -> Self {
+        self.updates = updates;
+        self
     }
 
     /// The region's policy is at `version` with content `hash`: send it or not.
@@ -47,17 +75,47 @@ impl EdgeCursor {
             return Offer::Behind;
         }
         match self.sent {
+            Some((sent, _)) if self.resend && version >= sent => {
+                self.resend = false;
+                self.record(version, hash);
+                Offer::Send { base: None }
+            }
             Some((sent, _)) if version <= sent => Offer::Unchanged,
             Some((_, sent_hash)) if sent_hash == hash => {
                 self.current_through = version;
                 Offer::Unchanged
             }
             _ => {
-                self.sent = Some((version, hash));
-                self.current_through = version;
-                Offer::Send
+                let base = self
+                    .sent
+                    .map(|(sent, _)| sent)
+                    .filter(|&sent| self.updates && self.acked == Some(sent));
+                self.record(version, hash);
+                Offer::Send { base }
             }
         }
+    }
+
+    fn record(&mut self, version: u64, hash: ContentHash) {
+        self.sent = Some((version, hash));
+        self.current_through = version;
+        self.sent_update = false;
+    }
+
+    /// What was just offered went as an update (not a snapshot).
+    pub fn sent_as_update(&mut self) {
+        self.sent_update = true;
+    }
+
+    /// The edge refused `version`. True if that was the update last sent: the content must go
+    /// again as a snapshot (offer the newest version again).
+    pub fn on_nack(&mut self, version: u64) -> bool {
+        let refused_update = self.sent_update && self.sent.is_some_and(|(sent, _)| sent == version);
+        if refused_update {
+            self.sent_update = false;
+            self.resend = true;
+        }
+        refused_update
     }
 
     /// The edge applied `version`. An ack of a version never sent is a protocol error.
@@ -107,29 +165,29 @@ mod tests {
         assert_eq!(c.offer(9, B), Offer::Behind);
         assert!(!c.has_sent());
         // Caught up: the first snapshot is exactly at or after the hello's version.
-        assert_eq!(c.offer(10, B), Offer::Send);
+        assert_eq!(c.offer(10, B), Offer::Send { base: None });
         assert!(c.has_sent());
     }
 
     #[test]
     fn a_fresh_edge_gets_the_current_version_at_once() {
         let mut c = EdgeCursor::new(0);
-        assert_eq!(c.offer(3, A), Offer::Send);
+        assert_eq!(c.offer(3, A), Offer::Send { base: None });
     }
 
     #[test]
     fn versions_sent_only_increase() {
         let mut c = EdgeCursor::new(0);
-        assert_eq!(c.offer(5, A), Offer::Send);
+        assert_eq!(c.offer(5, A), Offer::Send { base: None });
         assert_eq!(c.offer(4, B), Offer::Unchanged, "older than what was sent");
         assert_eq!(c.offer(5, B), Offer::Unchanged, "same version again");
-        assert_eq!(c.offer(6, B), Offer::Send);
+        assert_eq!(c.offer(6, B), Offer::Send { base: None });
     }
 
     #[test]
     fn unchanged_content_is_not_resent_but_counts_as_current() {
         let mut c = EdgeCursor::new(0);
-        assert_eq!(c.offer(5, A), Offer::Send);
+        assert_eq!(c.offer(5, A), Offer::Send { base: None });
         assert_eq!(c.synced_through(), None, "not acknowledged yet");
         assert_eq!(c.on_ack(5), Ok(()));
         assert_eq!(c.offer(6, A), Offer::Unchanged);
@@ -157,6 +215,64 @@ mod tests {
         c.offer(9, A); // refused by the edge, say
         assert_eq!((c.acked(), c.synced_through()), (Some(7), Some(7)));
         assert_eq!(EdgeCursor::new(0).acked(), None);
+    }
+
+    #[test]
+    fn an_update_goes_only_on_top_of_the_acknowledged_previous_send() {
+        let mut c = EdgeCursor::new(4);
+        // The first send of a connection is a snapshot, whatever the hello said.
+        assert_eq!(c.offer(5, A), Offer::Send { base: None });
+        // Not acknowledged yet: a snapshot again.
+        assert_eq!(c.offer(6, B), Offer::Send { base: None });
+        c.on_ack(5).expect("ack");
+        assert_eq!(c.offer(7, A), Offer::Send { base: None }, "6 is not acked");
+        c.on_ack(7).expect("ack");
+        assert_eq!(c.offer(8, B), Offer::Send { base: Some(7) });
+        c.sent_as_update();
+        c.on_ack(8).expect("ack");
+        assert_eq!(c.offer(9, A), Offer::Send { base: Some(8) });
+    }
+
+    #[test]
+    fn an_edge_that_does_not_apply_updates_gets_snapshots_only() {
+        let mut c = EdgeCursor::new(0).with_updates(false);
+        assert_eq!(c.offer(5, A), Offer::Send { base: None });
+        c.on_ack(5).expect("ack");
+        assert_eq!(c.offer(6, B), Offer::Send { base: None });
+    }
+
+    #[test]
+    fn a_refused_update_is_followed_by_a_snapshot_and_a_refused_snapshot_is_not() {
+        let mut c = EdgeCursor::new(0);
+        c.offer(5, A);
+        assert!(!c.on_nack(5), "a snapshot refused is not resent");
+        c.on_ack(5).expect("ack"); // say a later one was
+        assert_eq!(c.offer(6, B), Offer::Send { base: Some(5) });
+        c.sent_as_update();
+        assert!(!c.on_nack(5), "not the update");
+        assert!(c.on_nack(6));
+        // The same content again, now as a snapshot, at the same or a newer version.
+        assert_eq!(c.offer(6, B), Offer::Send { base: None });
+        assert_eq!(c.offer(6, B), Offer::Unchanged);
+        assert!(!c.on_nack(6), "the snapshot refused: nothing more to try");
+        assert_eq!(c.offer(7, B), Offer::Unchanged);
+        c.on_ack(6).expect("ack");
+        assert_eq!(c.offer(8, A), Offer::Send { base: Some(6) });
+        c.sent_as_update();
+        assert!(c.on_nack(8));
+        assert_eq!(
+            c.offer(9, A),
+            Offer::Send { base: None },
+            "newer, same content"
+        );
+    }
+
+    #[test]
+    fn an_update_is_preferred_only_under_half_the_snapshot() {
+        assert!(prefer_update(49, 100));
+        assert!(!prefer_update(50, 100));
+        assert!(!prefer_update(90, 100));
+        assert!(!prefer_update(usize::MAX, 100));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Per-region snapshots, built once per store version and shared by every edge of the region:
-//! the region's policy, a digest of its content, and the encoded frame (encoded on first use).
+//! the region's policy, a digest of its content, and the encoded frame (encoded on first use);
+//! also the update frame from the previous version sent to its edges (computed on first use).
 //!
 //! The policy is what the tenants' contracts give them on the state's own day
 //! ([`State::policy_day`], the log's clock), never the building node's clock: every node builds
@@ -10,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use breakout_policy::wire::{self, Frame, SnapshotFrame};
+use breakout_policy::wire::{self, delta, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +24,12 @@ pub struct Built {
     pub hash: ContentHash,
     policy: RegionPolicy,
     frame: OnceLock<Result<Arc<Vec<u8>>, String>>,
+    /// The update frame from one base version (the one most edges of the region ask for).
+    update: Mutex<Option<(u64, UpdateBytes)>>,
 }
+
+/// An encoded update frame, or `None` if there is none to send.
+type UpdateBytes = Option<Arc<Vec<u8>>>;
 
 impl Built {
     /// Builds the policy of `region` from `state` (pure): the tenants in service on the
@@ -39,6 +45,7 @@ impl Built {
             hash: content_hash(&policy),
             policy,
             frame: OnceLock::new(),
+            update: Mutex::new(None),
         }
     }
 
@@ -55,6 +62,39 @@ impl Built {
                     .map_err(|e| format!("the snapshot of region {}: {e}", self.policy.region))
             })
             .clone()
+    }
+
+    /// The update frame from `base` to this version, computed once per base; `None` if it
+    /// cannot be encoded or, as a safety net, if applying it would not give this policy.
+    pub fn update_frame(&self, base: &Built) -> Option<Arc<Vec<u8>>> {
+        // Never held across an await; a panic while holding it leaves a usable cache.
+        let mut slot = self.update.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((from, bytes)) = &*slot {
+            if *from == base.version {
+                return bytes.clone();
+            }
+        }
+        let bytes = self.encode_update(base);
+        *slot = Some((base.version, bytes.clone()));
+        bytes
+    }
+
+    fn encode_update(&self, base: &Built) -> Option<Arc<Vec<u8>>> {
+        if base.version >= self.version || base.policy.region != self.policy.region {
+            return None;
+        }
+        let changes = delta::diff(&base.policy, &self.policy);
+        if delta::apply(&base.policy, &changes) != self.policy {
+            tracing::warn!(region = %self.policy.region, from = base.version, to = self.version,
+                "a delta does not reproduce the policy; sending snapshots");
+            return None;
+        }
+        let frame = Frame::Update(UpdateFrame {
+            from: base.version,
+            to: self.version,
+            changes,
+        });
+        wire::encode(&frame, wire::MAX_FRAME).ok().map(Arc::new)
     }
 }
 
@@ -209,6 +249,42 @@ mod tests {
             panic!("not a snapshot: {frame:?}")
         };
         assert_eq!((s.version, s.policy.version), (v, v));
+    }
+
+    #[test]
+    fn the_update_frame_turns_the_previous_policy_into_the_new_one() {
+        let mut log = Log::new();
+        for (i, id) in ["acme", "beta", "core", "dyna"].into_iter().enumerate() {
+            log.on("2025-01-15", tenant(id, "tokyo", &format!("10.{i}.0.0/16")));
+            for c in serve_commands(id, 20_000) {
+                log.on("2025-01-15", c);
+            }
+        }
+        let old = Built::new(&log.0, "tokyo");
+        log.on("2025-01-15", tenant("kobe", "osaka", "10.9.0.0/16"));
+        let new = Built::new(&log.0, "tokyo");
+        let bytes = new.update_frame(&old).expect("an update");
+        let again = new.update_frame(&old).expect("cached");
+        assert!(Arc::ptr_eq(&bytes, &again));
+        let snapshot = new.frame().expect("encodes");
+        assert!(
+            super::super::cursor::prefer_update(bytes.len(), snapshot.len()),
+            "{} vs {}",
+            bytes.len(),
+            snapshot.len()
+        );
+        let (frame, _) = wire::decode(&bytes, wire::MAX_FRAME)
+            .expect("decodes")
+            .expect("whole");
+        let Frame::Update(u) = frame else {
+            panic!("not an update: {frame:?}")
+        };
+        assert_eq!((u.from, u.to), (old.version, new.version));
+        assert!(u.changes.tenants.is_empty(), "only foreign sources changed");
+        assert_eq!(delta::apply(&old.policy, &u.changes), new.policy);
+        // Never backwards, never across regions.
+        assert!(old.update_frame(&new).is_none());
+        assert!(new.update_frame(&Built::new(&log.0, "osaka")).is_none());
     }
 
     #[test]

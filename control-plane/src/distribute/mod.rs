@@ -119,6 +119,7 @@ mod tests {
             region: "tokyo".into(),
             last_version: 0,
             token: token.into(),
+            updates: true,
         }
     }
 

@@ -1,4 +1,4 @@
-//! One edge connection: hello, then snapshots out and acks, nacks and reports in, until either
+//! One edge connection: hello, then snapshots and updates out and acks, nacks and reports in, until either
 //! side goes away. The decisions are [`EdgeCursor`]'s; this only moves frames.
 
 use std::net::SocketAddr;
@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use breakout_policy::wire::{Frame, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
 
-use super::cursor::{EdgeCursor, Offer};
+use super::cursor::{prefer_update, EdgeCursor, Offer};
+use super::feed::Built;
 use super::io::{FrameIo, IoError};
 use super::registry::EdgeHandle;
 use super::{now_ms, EdgeServer};
@@ -100,10 +101,12 @@ async fn converse(
     handle: &EdgeHandle,
 ) -> Result<(), SessionError> {
     let mut versions = server.store.subscribe();
-    let mut cursor = EdgeCursor::new(hello.last_version);
+    let mut cursor = EdgeCursor::new(hello.last_version).with_updates(hello.updates);
     // None for a replaced connection (another session serves the edge).
     let mut grants = handle.grants();
     let catch_up = tokio::time::Instant::now() + CATCH_UP;
+    // The policy last sent, the base of an update.
+    let mut last: Option<Arc<Built>> = None;
     let mut dirty = true;
     loop {
         if dirty {
@@ -112,9 +115,22 @@ async fn converse(
             versions.borrow_and_update();
             let state = server.store.read(Consistency::Stale).await?;
             let built = server.feeds.get(&state, &hello.region);
-            if cursor.offer(built.version, built.hash) == Offer::Send {
+            if let Offer::Send { base } = cursor.offer(built.version, built.hash) {
+                let update = last
+                    .as_ref()
+                    .filter(|l| base == Some(l.version))
+                    .and_then(|l| built.update_frame(l));
                 match built.frame() {
-                    Ok(bytes) => io.write_encoded(&bytes).await?,
+                    Ok(snapshot) => {
+                        match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
+                            Some(update) => {
+                                io.write_encoded(&update).await?;
+                                cursor.sent_as_update();
+                            }
+                            None => io.write_encoded(&snapshot).await?,
+                        }
+                        last = Some(Arc::clone(&built));
+                    }
                     // The edge keeps what it has; its lag shows in `edge list`.
                     Err(e) => tracing::error!(edge = %hello.edge_id, error = %e, "not sent"),
                 }
@@ -129,7 +145,11 @@ async fn converse(
             }
             frame = io.read() => match frame? {
                 None => return Ok(()),
-                Some(frame) => on_frame(frame, io, &mut cursor, handle, hello).await?,
+                Some(frame) => {
+                    if on_frame(frame, io, &mut cursor, handle, hello).await? {
+                        dirty = true;
+                    }
+                }
             },
             changed = async { grants.as_mut()?.changed().await.ok() }, if grants.is_some() => {
                 let next = match (changed, grants.as_mut()) {
@@ -154,21 +174,24 @@ async fn converse(
     }
 }
 
+/// Handles a frame from the edge; true if the region's policy must be offered again (a refused
+/// update, to be followed by a snapshot).
 async fn on_frame(
     frame: Frame,
     io: &mut FrameIo,
     cursor: &mut EdgeCursor,
     handle: &EdgeHandle,
     hello: &Hello,
-) -> Result<(), SessionError> {
+) -> Result<bool, SessionError> {
     match frame {
         Frame::Ack { version } => {
             cursor.on_ack(version).map_err(SessionError::Refused)?;
             handle.synced(cursor.acked(), cursor.synced_through());
         }
         Frame::Nack { version, reason } => {
-            tracing::warn!(edge = %hello.edge_id, version, %reason, "edge refused a snapshot");
+            tracing::warn!(edge = %hello.edge_id, version, %reason, "edge refused a configuration");
             handle.nacked(version, &reason, now_ms());
+            return Ok(cursor.on_nack(version));
         }
         Frame::Report(report) => handle.reported(report, Instant::now(), now_ms()),
         Frame::Ping { nonce } => io.write(&Frame::Pong { nonce }).await?,
@@ -176,20 +199,21 @@ async fn on_frame(
             tracing::info!(edge = %hello.edge_id, %message, "edge closed with an error");
         }
         Frame::Pong { .. } | Frame::Unknown => {}
-        other @ (Frame::Hello(_) | Frame::Snapshot(_) | Frame::Grants(_)) => {
+        other @ (Frame::Hello(_) | Frame::Snapshot(_) | Frame::Update(_) | Frame::Grants(_)) => {
             return Err(SessionError::Refused(format!(
                 "an edge may not send {}",
                 kind(&other)
             )));
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 fn kind(frame: &Frame) -> &'static str {
     match frame {
         Frame::Hello(_) => "hello",
         Frame::Snapshot(_) => "snapshot",
+        Frame::Update(_) => "update",
         Frame::Ack { .. } => "ack",
         Frame::Nack { .. } => "nack",
         Frame::Report(_) => "report",

@@ -74,7 +74,7 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             id,
             if_match,
             patch,
-        } => tenants::update(state, index, id, *if_match, patch),
+        } => tenants::update(state, index, id, *if_match, patch, today),
         Command::DeleteTenant { id, if_match } => tenants::delete(state, id, *if_match, today),
         Command::PutList {
             tenant,

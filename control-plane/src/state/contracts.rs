@@ -10,8 +10,8 @@ use super::{State, TenantPatch};
 use crate::contracts::prices::check_effective_from;
 use crate::contracts::rules::{check_withdrawal, Context};
 use crate::contracts::{
-    self, ContractError, ContractKind, ContractRequest, ErrorKind, PriceBook, PriceBookRecord,
-    TemplateItem, TenantContracts,
+    self, ContractError, ContractKind, ContractRequest, ErrorKind, OptionKind, PriceBook,
+    PriceBookRecord, TemplateItem, TenantContracts,
 };
 
 /// Applies one change to `tenant`'s contracts, decided for the day `today`.
@@ -117,6 +117,34 @@ pub(super) fn check_free_limit(state: &State, id: &str, patch: &TenantPatch) -> 
         "art. 9: tenant {id}'s session limit follows the capacity item of its cloud-bypass \
          contract {contract}; change the item (POST /v1/tenants/{id}/contracts/{contract}/capacity) \
          instead, or hold it lower with session_cap"
+    )))
+}
+
+/// Art. 10-3, 6-4: PAC settings need the `pac` option once the tenant has contracts (a
+/// tenant without any, such as a standalone or test setup, is not restricted). Removing them is
+/// always allowed.
+pub(super) fn check_pac_option(
+    state: &State,
+    id: &str,
+    patch: &TenantPatch,
+    today: NaiveDate,
+) -> Step {
+    let Some(Some(_)) = &patch.pac else {
+        return Ok(());
+    };
+    let Some(held) = state.contracts.get(id).filter(|h| !h.contracts.is_empty()) else {
+        return Ok(());
+    };
+    let has_pac = held
+        .options
+        .iter()
+        .any(|o| o.kind == OptionKind::Pac && o.term.held(today));
+    if has_pac {
+        return Ok(());
+    }
+    Err(Reject::conflict(format!(
+        "art. 6-4: tenant {id} does not hold the pac option (art. 10-3); order it \
+         (POST /v1/tenants/{id}/options) before setting PAC settings"
     )))
 }
 

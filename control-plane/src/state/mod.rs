@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use breakout_policy::pac::PacSettings;
 use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -225,6 +226,14 @@ pub struct TenantPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub session_cap: Option<Option<u32>>,
+    /// PAC settings (art. 10-3, docs/pac.md); `Some(None)` (JSON `null`) removes them. Needs the
+    /// `pac` option once the tenant has contracts (art. 6-4).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pac: Option<Option<PacSettings>>,
 }
 
 /// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.

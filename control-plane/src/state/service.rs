@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 
 use super::{Command, State};
 use crate::contracts::{
-    Attributes, ContractKind, ContractOrder, ContractRequest, TemplateItem, TenantContracts,
+    Attributes, ContractKind, ContractOrder, ContractRequest, OptionKind, TemplateItem,
+    TenantContracts,
 };
 
 /// What the edges of `region` need on `date`, at the state's version: the tenants pinned to
@@ -19,12 +20,21 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
     let tenants = state
         .tenants_in_region(region)
         .filter_map(|r| {
-            let effective = state.contracts.get(&r.tenant.id)?.effective(date);
+            let held = state.contracts.get(&r.tenant.id)?;
+            let effective = held.effective(date);
             let limit = effective.session_limit?;
             let served = effective.in_service && effective.region.as_deref() == Some(region);
             served.then(|| {
                 let mut tenant = r.tenant.clone();
                 tenant.session_limit = r.session_cap.map_or(limit, |cap| cap.min(limit));
+                // Art. 10-3: edges serve a PAC only while the `pac` option is in force.
+                let pac_option = held
+                    .options
+                    .iter()
+                    .any(|o| o.kind == OptionKind::Pac && o.term.in_force(date));
+                if !pac_option {
+                    tenant.pac = None;
+                }
                 tenant
             })
         })

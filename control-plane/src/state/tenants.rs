@@ -51,6 +51,7 @@ pub(super) fn update(
     id: &str,
     if_match: Option<u64>,
     patch: &TenantPatch,
+    today: NaiveDate,
 ) -> Step {
     let record = find(state, id)?;
     check_if_match(&format!("tenant {id}"), record.changed_version, if_match)?;
@@ -60,6 +61,7 @@ pub(super) fn update(
         ));
     }
     contracts::check_free_limit(state, id, patch)?;
+    contracts::check_pac_option(state, id, patch, today)?;
     let mut tenant = record.tenant.clone();
     patch_into(&mut tenant, patch);
     let region = region_of(record);
@@ -120,6 +122,9 @@ fn patch_into(t: &mut Tenant, patch: &TenantPatch) {
     }
     if let Some(v) = patch.egress_address {
         t.egress_address = v;
+    }
+    if let Some(v) = &patch.pac {
+        t.pac = v.clone();
     }
 }
 

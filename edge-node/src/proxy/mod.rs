@@ -6,6 +6,7 @@ pub mod error;
 mod exchange;
 mod forward;
 pub mod framing;
+pub mod pac;
 pub mod request;
 mod tunnel;
 
@@ -316,6 +317,9 @@ async fn handle_request(
     ex.tenant = Some(Arc::clone(&tenant.id));
     if let Some(refused) = session.verdict.for_head(n) {
         return ex.fail(&shared, Some(tenant), refused);
+    }
+    if pac::is_pac_request(&req) {
+        return pac::serve(&req, tenant);
     }
     let target = match request::check(&req, &shared.via_token) {
         Ok(t) => t,

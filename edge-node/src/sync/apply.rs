@@ -1,11 +1,14 @@
 //! Applying a snapshot from the control plane: refuse anything older than what is applied,
 //! validate, compile against the current snapshot (so sessions keep their slots), swap
-//! atomically. On any failure nothing changes: the edge keeps serving its last good config.
+//! atomically. An update is applied only on top of the version it was made from, and the policy
+//! it makes goes through the same checks. On any failure nothing changes: the edge keeps
+//! serving its last good config.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use breakout_policy::validate::validate;
+use breakout_policy::wire::{delta, Changes};
 use breakout_policy::RegionPolicy;
 
 use crate::proxy::Shared;
@@ -24,8 +27,14 @@ pub enum Applied {
 pub struct Applier {
     shared: Arc<Shared>,
     region: String,
-    /// The version serving, if any. The lock also makes applies one at a time.
-    applied: Mutex<Option<u64>>,
+    /// The version serving and its policy (the base of updates), if any. The lock also makes
+    /// applies one at a time.
+    applied: Mutex<Option<Serving>>,
+}
+
+struct Serving {
+    version: u64,
+    policy: RegionPolicy,
 }
 
 impl Applier {
@@ -39,14 +48,14 @@ impl Applier {
 
     /// The version serving (0 if none), as the hello announces it.
     pub fn applied_version(&self) -> u64 {
-        self.lock().unwrap_or(0)
+        self.lock().as_ref().map_or(0, |s| s.version)
     }
 
     /// Applies `policy` at `version`, or says why not. CPU-bound (compiles every tenant's
     /// matcher): call it off the async worker threads.
     pub fn apply(&self, version: u64, policy: &RegionPolicy) -> Result<Applied, String> {
         let mut applied = self.lock();
-        match *applied {
+        match applied.as_ref().map(|s| s.version) {
             Some(have) if version < have => {
                 return Err(format!(
                     "version {version} is older than the applied {have}; ignored"
@@ -55,6 +64,43 @@ impl Applier {
             Some(have) if version == have => return Ok(Applied::Already { version }),
             _ => {}
         }
+        self.install(&mut applied, version, policy.clone())
+    }
+
+    /// Applies the changes from `from` to `to`, or says why not: `from` must be the version
+    /// serving (else the server sends a snapshot after the nack). The policy they make is
+    /// checked and compiled as a snapshot's. CPU-bound, like [`Applier::apply`].
+    pub fn apply_update(&self, from: u64, to: u64, changes: &Changes) -> Result<Applied, String> {
+        let mut applied = self.lock();
+        let policy = match applied.as_ref() {
+            None => {
+                return Err(format!(
+                    "an update from version {from}, but no version is applied"
+                ))
+            }
+            Some(s) if s.version != from => {
+                return Err(format!(
+                    "an update from version {from}, but version {} is applied",
+                    s.version
+                ))
+            }
+            Some(_) if to <= from => {
+                return Err(format!(
+                    "an update to version {to} is not newer than its base {from}"
+                ))
+            }
+            Some(s) => delta::apply(&s.policy, changes),
+        };
+        self.install(&mut applied, to, policy)
+    }
+
+    /// Checks, compiles and swaps in `policy` as `version`.
+    fn install(
+        &self,
+        applied: &mut Option<Serving>,
+        version: u64,
+        policy: RegionPolicy,
+    ) -> Result<Applied, String> {
         if policy.version != version {
             return Err(format!(
                 "the policy says version {} inside a snapshot of version {version}",
@@ -67,12 +113,12 @@ impl Applier {
                 policy.region, self.region
             ));
         }
-        validate(policy).map_err(|e| e.to_string())?;
+        validate(&policy).map_err(|e| e.to_string())?;
         let prev = self.shared.snapshot.load_full();
         let generation = prev.generation + 1;
         let settings = Arc::clone(&prev.settings);
         let snap = Snapshot::build_limited(
-            policy,
+            &policy,
             settings,
             Some(&prev),
             &self.shared.metrics,
@@ -85,7 +131,7 @@ impl Applier {
         m.config_version.set(version as i64);
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.awaiting_config.store(false, Ordering::Release);
-        *applied = Some(version);
+        *applied = Some(Serving { version, policy });
         Ok(Applied::New {
             version,
             generation,
@@ -93,7 +139,7 @@ impl Applier {
     }
 
     // Held only for the synchronous apply; a panic inside leaves the old value, still right.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Serving>> {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -1,10 +1,12 @@
 //! One connection to a control-plane node: hello with the applied version, then apply each
-//! snapshot (ack or nack) and report about every second, until the connection ends.
+//! snapshot or update (ack or nack) and report about every second, until the connection ends.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakout_policy::wire::{Frame, Hello, SnapshotFrame, MAX_FRAME, PROTOCOL_VERSION};
+use breakout_policy::wire::{
+    Frame, Hello, SnapshotFrame, UpdateFrame, MAX_FRAME, PROTOCOL_VERSION,
+};
 use tokio::time::MissedTickBehavior;
 
 use super::apply::{Applied, Applier};
@@ -46,6 +48,7 @@ pub async fn run(
             region: cfg.region.clone(),
             last_version: applier.applied_version(),
             token: cfg.token.clone(),
+            updates: true,
         };
         io.write(&Frame::Hello(hello)).await?;
         tracing::info!(target, "connected to the control plane");
@@ -74,13 +77,11 @@ async fn converse(
                 None => return Err(SyncError::Closed),
                 Some(Frame::Snapshot(s)) => {
                     *got_snapshot = true;
-                    let reply = apply(applier, s, shared).await;
-                    io.write(&reply).await?;
-                    if matches!(reply, Frame::Ack { .. }) {
-                        // Report at once: new tenants get their first grant sooner.
-                        let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
-                        io.write(&Frame::Report(report)).await?;
-                    }
+                    configure(io, applier, reporter, shared, Config::Snapshot(s)).await?;
+                }
+                Some(Frame::Update(u)) => {
+                    *got_snapshot = true;
+                    configure(io, applier, reporter, shared, Config::Update(u)).await?;
                 }
                 Some(Frame::Ping { nonce }) => io.write(&Frame::Pong { nonce }).await?,
                 Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
@@ -102,12 +103,42 @@ async fn converse(
     }
 }
 
-/// Applies a snapshot off the async threads; the ack or nack to send back.
-async fn apply(applier: &Arc<Applier>, s: SnapshotFrame, shared: &Shared) -> Frame {
-    let version = s.version;
+/// Applies a configuration and answers it; after an ack, reports at once (new tenants get their
+/// first grant sooner).
+async fn configure(
+    io: &mut FrameIo,
+    applier: &Arc<Applier>,
+    reporter: &mut Reporter,
+    shared: &Shared,
+    config: Config,
+) -> Result<(), SyncError> {
+    let reply = apply(applier, config, shared).await;
+    io.write(&reply).await?;
+    if matches!(reply, Frame::Ack { .. }) {
+        let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
+        io.write(&Frame::Report(report)).await?;
+    }
+    Ok(())
+}
+
+/// A configuration to apply: whole, or the changes from the version serving.
+enum Config {
+    Snapshot(SnapshotFrame),
+    Update(UpdateFrame),
+}
+
+/// Applies a snapshot or an update off the async threads; the ack or nack to send back.
+async fn apply(applier: &Arc<Applier>, config: Config, shared: &Shared) -> Frame {
+    let version = match &config {
+        Config::Snapshot(s) => s.version,
+        Config::Update(u) => u.to,
+    };
     let task = {
         let applier = Arc::clone(applier);
-        tokio::task::spawn_blocking(move || applier.apply(version, &s.policy))
+        tokio::task::spawn_blocking(move || match config {
+            Config::Snapshot(s) => applier.apply(s.version, &s.policy),
+            Config::Update(u) => applier.apply_update(u.from, u.to, &u.changes),
+        })
     };
     let result = task
         .await
@@ -124,7 +155,7 @@ async fn apply(applier: &Arc<Applier>, s: SnapshotFrame, shared: &Shared) -> Fra
         Ok(Applied::Already { version }) => Frame::Ack { version },
         Err(reason) => {
             shared.metrics.snapshot(false);
-            tracing::warn!(version, %reason, "snapshot refused; the previous configuration stays");
+            tracing::warn!(version, %reason, "configuration refused; the previous one stays");
             Frame::Nack {
                 version,
                 reason: reason.chars().take(MAX_REASON).collect(),

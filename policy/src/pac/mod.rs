@@ -170,6 +170,32 @@ pub fn render(
     })
 }
 
+/// The tenant's PAC as an edge serves it: the tenant's own settings ([`Tenant::pac`]) stamped
+/// with the configuration `version`, and, when they name no proxies, `edge` (the edge's own
+/// `host:port`) as the only proxy. `None` when the tenant has no PAC settings. `breakoutctl pac
+/// show` makes the same call, so its preview is what the edges serve.
+pub fn render_for_edge(
+    tenant: &Tenant,
+    shared: &BTreeMap<String, NamedList>,
+    version: u64,
+    edge: &str,
+) -> Option<Result<Pac, PacError>> {
+    let mut settings = tenant.pac.clone()?;
+    settings.policy_version = version;
+    if settings.proxies.is_empty() {
+        settings.proxies.push(edge.to_string());
+    }
+    Some(render(tenant, shared, &settings))
+}
+
+/// Checks `direct_exceptions` as [`render`] would (overlapping or malformed entries), with field
+/// paths under `direct_exceptions`.
+pub fn check_exceptions(exceptions: &[crate::destination::Destination]) -> Result<(), PolicyError> {
+    Tables::build(exceptions.iter().map(|d| (0, d)))
+        .map(drop)
+        .map_err(|e| e.within("direct_exceptions"))
+}
+
 fn hex_sha256(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()

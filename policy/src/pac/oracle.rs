@@ -46,6 +46,7 @@ impl Oracle {
             default_action: Action::Block,
             lists: BTreeMap::new(),
             egress_address: None,
+            pac: None,
         };
         let exceptions = Matcher::compile(&only_exceptions, &BTreeMap::new())
             .map_err(|e| PacError::Settings(e.within("direct_exceptions")))?;

@@ -45,6 +45,7 @@ fn tenant() -> Tenant {
         default_action: Action::Block,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     }
 }
 

@@ -73,8 +73,8 @@ impl<'de> Visitor<'de> for FrameVisitor {
     }
 }
 
-const KNOWN: [&str; 9] = [
-    "hello", "snapshot", "ack", "nack", "report", "grants", "ping", "pong", "error",
+const KNOWN: [&str; 10] = [
+    "hello", "snapshot", "update", "ack", "nack", "report", "grants", "ping", "pong", "error",
 ];
 
 fn is_known(kind: &str) -> bool {
@@ -85,6 +85,7 @@ fn body<'de, A: MapAccess<'de>>(kind: &str, map: &mut A) -> Result<Frame, A::Err
     Ok(match kind {
         "hello" => Frame::Hello(map.next_value()?),
         "snapshot" => Frame::Snapshot(map.next_value()?),
+        "update" => Frame::Update(map.next_value()?),
         "ack" => Frame::Ack {
             version: map.next_value::<VersionBody>()?.version,
         },

@@ -8,6 +8,7 @@ fn hello() -> Frame {
         region: "tokyo".into(),
         last_version: 41,
         token: "s3cret".into(),
+        updates: true,
     })
 }
 
@@ -22,6 +23,7 @@ fn snapshot(version: u64) -> Frame {
         default_action: crate::Action::Direct,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     };
     Frame::Snapshot(SnapshotFrame {
         version,
@@ -34,6 +36,21 @@ fn snapshot(version: u64) -> Frame {
             foreign_sources: Vec::new(),
             out_of_service: Vec::new(),
         },
+    })
+}
+
+fn update(from: u64, to: u64) -> Frame {
+    let Frame::Snapshot(old) = snapshot(from) else {
+        unreachable!()
+    };
+    let mut new = old.policy.clone();
+    new.version = to;
+    new.tenants[0].session_limit = 20;
+    new.lists.insert("ops".into(), crate::NamedList::default());
+    Frame::Update(UpdateFrame {
+        from,
+        to,
+        changes: delta::diff(&old.policy, &new),
     })
 }
 
@@ -52,6 +69,7 @@ fn every_frame() -> Vec<Frame> {
     vec![
         hello(),
         snapshot(42),
+        update(42, 45),
         Frame::Ack { version: 42 },
         Frame::Nack {
             version: 43,

@@ -52,6 +52,7 @@ pub fn tenant() -> (Tenant, BTreeMap<String, NamedList>, M365Lists) {
         default_action: Action::Block,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     };
     (tenant, shared, l)
 }

@@ -7,6 +7,7 @@ mod cluster;
 mod contract;
 mod edge;
 mod lists;
+mod pac;
 mod region;
 mod rule;
 mod sessions;
@@ -69,6 +70,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Billing(c) => billing::run(ctx, c).await,
         Command::PriceBook(c) => billing::run_price_book(ctx, c).await,
         Command::Template(c) => billing::run_template(ctx, c).await,
+        Command::Pac(c) => pac::run(ctx, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }

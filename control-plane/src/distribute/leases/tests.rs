@@ -17,6 +17,7 @@ fn state(limit: u32) -> State {
         default_action: Action::Direct,
         lists: Default::default(),
         egress_address: None,
+        pac: None,
     };
     let cap = TenantPatch {
         session_cap: Some(Some(limit)),

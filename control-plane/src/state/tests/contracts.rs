@@ -552,3 +552,52 @@ fn the_log_keeps_its_day_and_a_tick_is_due_only_on_a_change() {
         ("clock.tick", "day/2025-01-20")
     );
 }
+
+fn pac(settings: Option<breakout_policy::pac::PacSettings>) -> TenantPatch {
+    TenantPatch {
+        pac: Some(settings),
+        ..TenantPatch::default()
+    }
+}
+
+#[test]
+fn pac_settings_need_the_pac_option_once_contracts_exist() {
+    let settings = || Some(breakout_policy::pac::PacSettings::default());
+    let mut log = Log::with_acme();
+    log.on("2025-01-15");
+    // No contracts yet (a test or standalone setup): not restricted.
+    log.ok(update("acme", None, pac(settings())));
+    in_service(&mut log, "acme", 20_000);
+    // Stored from before, but edges get no PAC while the option is not in force (art. 10-3).
+    let edges = region_policy_at(&log.state, "tokyo", day("2025-01-15"));
+    assert_eq!(edges.tenants.len(), 1);
+    assert!(edges.tenants[0].pac.is_none());
+    let msg = log.rejected(update("acme", None, pac(settings())), RejectKind::Conflict);
+    assert!(
+        msg.starts_with("art. 6-4: tenant acme does not hold the pac option"),
+        "{msg}"
+    );
+    log.ok(contract(
+        "acme",
+        ContractRequest::AddOption {
+            kind: OptionKind::Pac,
+            billing_start: None,
+        },
+    ));
+    log.ok(update("acme", None, pac(settings())));
+    assert!(log.state.tenants["acme"].tenant.pac.is_some());
+    let edges = region_policy_at(&log.state, "tokyo", day("2025-01-15"));
+    assert!(
+        edges.tenants[0].pac.is_some(),
+        "the option is in force: edges get the settings"
+    );
+    // Settings are validated like the rest of the tenant.
+    let mut bad = breakout_policy::pac::PacSettings::default();
+    bad.upstream_proxies
+        .insert("nope".into(), vec!["proxy.example:3128".into()]);
+    let msg = log.rejected(update("acme", None, pac(Some(bad))), RejectKind::Invalid);
+    assert!(msg.contains("pac.upstream_proxies[nope]"), "{msg}");
+    // Removing them is always allowed.
+    log.ok(update("acme", None, pac(None)));
+    assert!(log.state.tenants["acme"].tenant.pac.is_none());
+}

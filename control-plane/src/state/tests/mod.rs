@@ -107,6 +107,7 @@ fn tenant(id: &str, region: &str, cidrs: &[&str]) -> Tenant {
         default_action: Action::Direct,
         lists: Default::default(),
         egress_address: None,
+        pac: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn tenant(id: &str, cidr: &str, limit: u32) -> Tenant {
         default_action: Action::Direct,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     }
 }
 
@@ -144,4 +145,94 @@ fn sessions_keep_their_slots_across_snapshots() {
     assert_eq!((t2.slots.active(), t2.slots.limit()), (1, 5));
     drop(held);
     assert_eq!(t2.slots.active(), 0);
+}
+
+fn changes(old: &RegionPolicy, new: &RegionPolicy) -> breakout_policy::wire::Changes {
+    breakout_policy::wire::delta::diff(old, new)
+}
+
+#[test]
+fn an_update_applies_on_top_of_the_version_serving() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    let v3 = policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]);
+    applier.apply(3, &v3).expect("applied");
+    let v5 = policy(
+        5,
+        vec![
+            tenant("acme", "10.0.0.0/8", 4),
+            tenant("beta", "172.16.0.0/12", 2),
+        ],
+    );
+    assert_eq!(
+        applier.apply_update(3, 5, &changes(&v3, &v5)),
+        Ok(Applied::New {
+            version: 5,
+            generation: 2
+        })
+    );
+    assert_eq!(
+        serving(&shared),
+        (5, vec!["acme".to_string(), "beta".to_string()])
+    );
+    // The next update builds on what the last one made.
+    let v6 = policy(6, vec![tenant("beta", "172.16.0.0/12", 2)]);
+    applier
+        .apply_update(5, 6, &changes(&v5, &v6))
+        .expect("applied");
+    assert_eq!(serving(&shared), (6, vec!["beta".to_string()]));
+}
+
+#[test]
+fn an_update_on_the_wrong_base_is_refused_and_nothing_changes() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    let v3 = policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]);
+    let v4 = policy(4, vec![tenant("acme", "10.0.0.0/8", 9)]);
+    let v5 = policy(5, vec![tenant("beta", "172.16.0.0/12", 2)]);
+    let err = applier
+        .apply_update(3, 5, &changes(&v3, &v5))
+        .expect_err("nothing applied yet");
+    assert!(err.contains("no version is applied"), "{err}");
+    assert!(shared.awaiting_config.load(Ordering::Acquire));
+
+    applier.apply(4, &v4).expect("applied");
+    let err = applier
+        .apply_update(3, 5, &changes(&v3, &v5))
+        .expect_err("made from 3, serving 4");
+    assert!(
+        err.contains("an update from version 3, but version 4 is applied"),
+        "{err}"
+    );
+    let err = applier
+        .apply_update(4, 4, &changes(&v4, &v4))
+        .expect_err("not newer");
+    assert!(err.contains("not newer"), "{err}");
+    assert_eq!(serving(&shared), (4, vec!["acme".to_string()]));
+    assert_eq!(applier.applied_version(), 4);
+}
+
+#[test]
+fn an_update_making_an_invalid_policy_is_refused_like_a_snapshot() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    let v3 = policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]);
+    applier.apply(3, &v3).expect("applied");
+    // Two tenants claiming the same sources.
+    let bad = policy(
+        4,
+        vec![
+            tenant("acme", "10.0.0.0/8", 3),
+            tenant("beta", "10.0.0.0/8", 3),
+        ],
+    );
+    assert!(applier.apply_update(3, 4, &changes(&v3, &bad)).is_err());
+    // A version inside the changes other than the frame's.
+    let v5 = policy(5, Vec::new());
+    let err = applier
+        .apply_update(3, 6, &changes(&v3, &v5))
+        .expect_err("5 inside 6");
+    assert!(err.contains("version 5"), "{err}");
+    assert_eq!(serving(&shared), (3, vec!["acme".to_string()]));
+    assert_eq!(applier.applied_version(), 3);
 }

@@ -51,6 +51,7 @@ fn tenant(rules: Vec<Rule>) -> Tenant {
         default_action: Action::Block,
         lists: BTreeMap::new(),
         egress_address: None,
+        pac: None,
     }
 }
 

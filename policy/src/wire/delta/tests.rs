@@ -1,0 +1,217 @@
+use super::*;
+use crate::model::{SourceCidr, SCHEMA_VERSION};
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn cidr(rng: &mut Rng) -> SourceCidr {
+    format!("10.{}.0.0/16", rng.below(8))
+        .parse()
+        .expect("a cidr")
+}
+
+fn tenant(rng: &mut Rng, id: &str) -> Tenant {
+    let lists = if rng.chance(30) {
+        serde_json::json!({"own": [format!("h{}.example.com", rng.below(3))]})
+    } else {
+        serde_json::json!({})
+    };
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "region": "tokyo",
+        "source_cidrs": [cidr(rng).to_string()],
+        "session_limit": rng.below(4),
+        "lists": lists,
+    }))
+    .expect("a tenant")
+}
+
+fn list(rng: &mut Rng) -> NamedList {
+    let n = rng.below(3);
+    serde_json::from_value(serde_json::json!((0..n)
+        .map(|i| format!("s{}-{i}.example.com", rng.below(4)))
+        .collect::<Vec<_>>()))
+    .expect("a list")
+}
+
+const IDS: [&str; 8] = [
+    "acme", "beta", "core", "dyna", "echo", "fox", "gulf", "hive",
+];
+
+fn policy(rng: &mut Rng, version: u64) -> RegionPolicy {
+    let mut tenants = Vec::new();
+    for id in IDS {
+        if rng.chance(60) {
+            tenants.push(tenant(rng, id));
+        }
+    }
+    if rng.chance(30) {
+        // Not in id order: the order must survive too.
+        let k = rng.below(tenants.len() as u64 + 1) as usize;
+        tenants.rotate_left(k);
+    }
+    let mut lists = BTreeMap::new();
+    for name in ["m365", "ops", "cdn", "block"] {
+        if rng.chance(50) {
+            lists.insert(name.to_string(), list(rng));
+        }
+    }
+    let foreign_sources = (0..rng.below(3))
+        .map(|i| ForeignSources {
+            region: "osaka".into(),
+            tenant: format!("kobe{i}"),
+            cidrs: vec![cidr(rng)],
+        })
+        .collect();
+    let out_of_service = (0..rng.below(3))
+        .map(|i| OutOfService {
+            tenant: format!("idle{i}"),
+            reason: format!("art. 6-1: reason {}", rng.below(2)),
+            cidrs: vec![cidr(rng)],
+        })
+        .collect();
+    RegionPolicy {
+        schema: SCHEMA_VERSION,
+        version,
+        region: "tokyo".into(),
+        tenants,
+        lists,
+        foreign_sources,
+        out_of_service,
+    }
+}
+
+/// `new` derived from `old` by a few edits, so that most pairs share much (as in practice).
+fn evolve(rng: &mut Rng, old: &RegionPolicy) -> RegionPolicy {
+    let mut new = old.clone();
+    new.version = old.version + 1 + rng.below(5);
+    for _ in 0..rng.below(4) {
+        match rng.below(7) {
+            0 if !new.tenants.is_empty() => {
+                let i = rng.below(new.tenants.len() as u64) as usize;
+                new.tenants.remove(i);
+            }
+            1 => {
+                let id = IDS[rng.below(IDS.len() as u64) as usize];
+                if !new.tenants.iter().any(|t| t.id == id) {
+                    let t = tenant(rng, id);
+                    let at = rng.below(new.tenants.len() as u64 + 1) as usize;
+                    new.tenants.insert(at, t);
+                }
+            }
+            2 if !new.tenants.is_empty() => {
+                let i = rng.below(new.tenants.len() as u64) as usize;
+                new.tenants[i].session_limit += 1;
+            }
+            3 if new.tenants.len() > 1 => {
+                let last = new.tenants.len() - 1;
+                new.tenants.swap(0, last);
+            }
+            4 => {
+                let name = ["m365", "ops", "cdn", "block"][rng.below(4) as usize];
+                if rng.chance(50) {
+                    new.lists.remove(name);
+                } else {
+                    new.lists.insert(name.into(), list(rng));
+                }
+            }
+            5 => new.foreign_sources = policy(rng, 0).foreign_sources,
+            _ => new.out_of_service = policy(rng, 0).out_of_service,
+        }
+    }
+    new
+}
+
+#[test]
+fn applying_the_diff_gives_the_new_policy() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    for round in 0..2_000 {
+        let old = policy(&mut rng, round);
+        let new = if rng.chance(50) {
+            evolve(&mut rng, &old)
+        } else {
+            policy(&mut rng, round + 1)
+        };
+        let changes = diff(&old, &new);
+        assert_eq!(apply(&old, &changes), new, "round {round}: {changes:?}");
+        // And through the wire: the changes survive JSON.
+        let json = serde_json::to_vec(&changes).expect("encode");
+        let back: Changes = serde_json::from_slice(&json).expect("decode");
+        assert_eq!(back, changes, "round {round}");
+    }
+}
+
+#[test]
+fn identical_policies_differ_only_in_version() {
+    let mut rng = Rng(7);
+    let old = policy(&mut rng, 3);
+    let mut new = old.clone();
+    new.version = 9;
+    let changes = diff(&old, &new);
+    assert_eq!(
+        changes,
+        Changes {
+            schema: SCHEMA_VERSION,
+            version: 9,
+            region: "tokyo".into(),
+            ..Changes::default()
+        }
+    );
+    assert_eq!(apply(&old, &changes), new);
+}
+
+#[test]
+fn a_changed_tenant_is_sent_alone_and_a_removed_one_by_id() {
+    let mut rng = Rng(11);
+    let old = RegionPolicy {
+        tenants: vec![
+            tenant(&mut rng, "acme"),
+            tenant(&mut rng, "beta"),
+            tenant(&mut rng, "core"),
+        ],
+        ..policy(&mut rng, 1)
+    };
+    let mut new = old.clone();
+    new.version = 2;
+    new.tenants.remove(0);
+    new.tenants[1].session_limit += 10;
+    let changes = diff(&old, &new);
+    assert_eq!(changes.removed_tenants, ["acme"]);
+    assert_eq!(
+        changes
+            .tenants
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>(),
+        ["core"]
+    );
+    assert_eq!(changes.tenant_order, None, "in place needs no order");
+    assert_eq!(
+        (changes.foreign_sources, changes.out_of_service),
+        (None, None)
+    );
+    assert_eq!(apply(&old, &diff(&old, &new)), new);
+}
+
+#[test]
+fn changes_refuse_fields_they_do_not_know() {
+    let json = r#"{"schema":1,"version":2,"region":"tokyo","surprise":true}"#;
+    assert!(serde_json::from_str::<Changes>(json).is_err());
+}
