@@ -4,6 +4,7 @@ mod audit;
 mod contracts;
 mod lists;
 mod regions;
+mod service;
 mod tenants;
 mod tokens;
 mod updates;
