@@ -18,6 +18,8 @@ use crate::model::RegionPolicy;
 
 mod de;
 pub mod delta;
+#[cfg(feature = "quic")]
+pub mod quic;
 
 pub use delta::Changes;
 
