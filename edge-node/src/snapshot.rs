@@ -51,11 +51,45 @@ pub struct TenantRuntime {
     pub pac: Option<Result<Arc<PacFile>, String>>,
 }
 
-/// A rendered PAC file, ready to serve.
+/// A rendered PAC file, ready to serve in either encoding: compressed here, once per
+/// snapshot, so that a request only picks one and copies bytes.
 pub struct PacFile {
+    /// The file as rendered; ETag `"<sha256>"`.
+    pub identity: PacBody,
+    /// The same file gzip-compressed; ETag `"<sha256>-gz"`, so that caches never answer one
+    /// encoding's conditional request with the other's bytes. `None` only if compressing
+    /// failed (logged); such a file is served uncompressed.
+    pub gzip: Option<PacBody>,
+}
+
+/// One encoding of a PAC file.
+pub struct PacBody {
     pub bytes: bytes::Bytes,
-    /// `"<sha256>"`: a strong ETag.
+    /// A strong ETag, quotes included.
     pub etag: String,
+}
+
+impl PacFile {
+    /// Wraps a rendered file whose whole-text hash is `sha256`, compressing it.
+    pub fn new(text: String, sha256: &str) -> PacFile {
+        let gzip = match crate::proxy::pac::gzip(text.as_bytes()) {
+            Ok(bytes) => Some(PacBody {
+                bytes: bytes::Bytes::from(bytes),
+                etag: format!("\"{sha256}-gz\""),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "PAC not compressed; it is served uncompressed");
+                None
+            }
+        };
+        PacFile {
+            identity: PacBody {
+                bytes: bytes::Bytes::from(text),
+                etag: format!("\"{sha256}\""),
+            },
+            gzip,
+        }
+    }
 }
 
 impl Snapshot {
@@ -199,10 +233,7 @@ fn render_pac(
     };
     let result = breakout_policy::pac::render_for_edge(t, &policy.lists, policy.version, &own)?;
     Some(match result {
-        Ok(pac) => Ok(Arc::new(PacFile {
-            etag: format!("\"{}\"", pac.sha256),
-            bytes: bytes::Bytes::from(pac.text),
-        })),
+        Ok(pac) => Ok(Arc::new(PacFile::new(pac.text, &pac.sha256))),
         Err(e) => {
             let why = match own.is_empty() {
                 true => format!("{e} (the edge listens on an unspecified address, so PAC settings without proxies cannot name it)"),

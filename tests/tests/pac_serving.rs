@@ -1,12 +1,13 @@
 //! `GET /pac/{tenant}.pac` on the proxy listener (docs/pac.md, "Serving"): a standalone edge
 //! whose tenant has a `pac` table serves the file to the tenant's registered sources only, with
-//! its content type, a strong ETag and 304s; and the served file, evaluated by pacparser, routes
-//! each host where the edge itself sends it.
+//! its content type, a strong ETag and 304s, gzip-compressed when asked (with its own ETag); and
+//! the served file, evaluated by pacparser, routes each host where the edge itself sends it.
 //!
 //! Needs Debian's `python3-pacparser` (run as /usr/bin/python3); without it the test fails with
 //! a message saying to install it, never skips.
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use breakout_tests::wait::SOON;
 use breakout_tests::{tmp, wait_for, Curl, Edge, EdgeConfig, Origin, ParentProxy, Rule, Tenant};
@@ -111,6 +112,135 @@ fn pac_is_served_to_the_tenants_sources_with_etag_and_304() {
         .edge
         .counter("breakout_edge_pac_bytes_total", &[("tenant", "acme")]);
     assert_eq!(bytes, 2.0 * text.len() as f64);
+}
+
+#[test]
+fn pac_is_gzipped_when_asked_with_its_own_etag_and_304s() {
+    let s = start();
+    let url = pac_url(&s.edge, "acme");
+
+    // Without Accept-Encoding: the file as rendered, and a Vary so caches keep both apart.
+    let plain = Curl::new(&url).run();
+    assert_eq!(plain.status(), 200, "{}", plain.stderr);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    let text = plain.body_text();
+    assert!(text.contains("function FindProxyForURL"), "{text}");
+    let plain_etag = plain.header("etag").expect("ETag").to_string();
+    let gz_etag = format!("{}-gz\"", plain_etag.trim_end_matches('"'));
+
+    // curl --compressed asks for gzip (among others) and decodes what it gets.
+    let decoded = Curl::new(&url).arg("--compressed").run();
+    assert_eq!(decoded.status(), 200, "{}", decoded.stderr);
+    assert_eq!(decoded.header("content-encoding"), Some("gzip"));
+    assert_eq!(decoded.header("etag"), Some(gz_etag.as_str()));
+    assert_eq!(decoded.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(decoded.body_text(), text);
+
+    // The raw bytes: a gzip stream of exactly Content-Length bytes that gunzip turns back into
+    // the file, and much smaller than it.
+    let raw = Curl::new(&url).header("Accept-Encoding: gzip").run();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(raw.header("content-encoding"), Some("gzip"));
+    assert_eq!(raw.header("content-type"), Some(CONTENT_TYPE));
+    let gz = raw.body().to_vec();
+    assert_eq!(
+        raw.header("content-length"),
+        Some(gz.len().to_string().as_str())
+    );
+    assert!(gz.starts_with(&[0x1f, 0x8b]), "not gzip: {:?}", &gz[..4]);
+    assert_eq!(gunzip(&gz), text);
+    assert!(
+        gz.len() * 2 < text.len(),
+        "{} gzip bytes for {}",
+        gz.len(),
+        text.len()
+    );
+
+    // `q=0` means "not gzip"; so does a preference for the uncompressed file.
+    for refusal in ["gzip;q=0", "gzip;q=0.5, identity", "br"] {
+        let got = Curl::new(&url)
+            .header(&format!("Accept-Encoding: {refusal}"))
+            .run();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.header("content-encoding"), None, "{refusal}");
+        assert_eq!(got.header("etag"), Some(plain_etag.as_str()), "{refusal}");
+        assert_eq!(got.body_text(), text, "{refusal}");
+    }
+
+    // Each encoding revalidates with its own ETag; the other one's is a miss.
+    let conditional = |accept: &str, etag: &str| {
+        Curl::new(&url)
+            .header(&format!("Accept-Encoding: {accept}"))
+            .header(&format!("If-None-Match: {etag}"))
+            .run()
+    };
+    let gz_304 = conditional("gzip", &gz_etag);
+    assert_eq!(gz_304.status(), 304);
+    assert!(gz_304.body().is_empty());
+    assert_eq!(gz_304.header("etag"), Some(gz_etag.as_str()));
+    assert_eq!(gz_304.header("vary"), Some("Accept-Encoding"));
+    let plain_304 = conditional("identity", &plain_etag);
+    assert_eq!(plain_304.status(), 304);
+    assert_eq!(plain_304.header("etag"), Some(plain_etag.as_str()));
+    let gz_miss = conditional("gzip", &plain_etag);
+    assert_eq!(gz_miss.status(), 200);
+    assert_eq!(gz_miss.body(), gz.as_slice());
+    let plain_miss = conditional("identity", &gz_etag);
+    assert_eq!(plain_miss.status(), 200);
+    assert_eq!(plain_miss.body_text(), text);
+
+    // HEAD: the compressed length, no body.
+    let head = Curl::new(&url)
+        .arg("--head")
+        .header("Accept-Encoding: gzip")
+        .run();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(gz.len().to_string().as_str())
+    );
+
+    // Bytes are what went on the wire: 5 uncompressed bodies (plain, 3 refusals, plain_miss)
+    // and 3 compressed ones (decoded, raw, gz_miss); HEAD and 304s send none.
+    let ok = s.edge.counter(
+        "breakout_edge_pac_requests_total",
+        &[("tenant", "acme"), ("status", "200")],
+    );
+    assert_eq!(ok, 9.0);
+    let not_modified = s.edge.counter(
+        "breakout_edge_pac_requests_total",
+        &[("tenant", "acme"), ("status", "304")],
+    );
+    assert_eq!(not_modified, 2.0);
+    let bytes = s
+        .edge
+        .counter("breakout_edge_pac_bytes_total", &[("tenant", "acme")]);
+    assert_eq!(bytes, (5 * text.len() + 3 * gz.len()) as f64);
+}
+
+/// Decompresses with the system's gzip, an implementation independent of the edge's.
+fn gunzip(gz: &[u8]) -> String {
+    let mut child = Command::new("gzip")
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gzip -dc (Debian package gzip)");
+    let mut stdin = child.stdin.take().expect("gzip stdin");
+    let input = gz.to_vec();
+    // Fed from a thread so that a full stdout pipe cannot stall the write.
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("gzip output");
+    feeder.join().expect("feeder").expect("feed gzip");
+    assert!(
+        out.status.success(),
+        "gzip -dc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the PAC is ASCII")
 }
 
 #[test]
