@@ -376,13 +376,23 @@ pub enum PacCmd {
     },
     /// Remove the tenant's PAC settings (the edges stop serving its PAC).
     Clear { tenant: String },
-    /// Render the tenant's PAC exactly as the edges do and print it.
+    /// Render the tenant's PAC exactly as the edges do and print it, or (`--diff`) compare it
+    /// with the live one: exit 0 when they route alike, 1 when they differ.
+    #[command(group(ArgGroup::new("diff_base").multiple(true).args(["edge", "settings"])))]
     Show {
         tenant: String,
-        /// The edge `host:port` to put in the file when the settings name no proxies (each
-        /// edge puts its own address there).
-        #[arg(long, value_name = "HOST:PORT")]
+        /// The edge (`host:port` or `http://host:port`): its address goes in the file when the
+        /// settings name no proxies (each edge puts its own there), and with `--diff` the live
+        /// PAC is fetched from it, as a source of the tenant would.
+        #[arg(long, value_name = "[http://]HOST:PORT")]
         edge: Option<String>,
+        /// Preview proposed settings (JSON, `-` for stdin) instead of the stored ones.
+        #[arg(long, value_name = "F")]
+        settings: Option<std::path::PathBuf>,
+        /// Print a unified diff from the live PAC (the `--edge`'s, else the one the stored
+        /// settings give) to the preview instead of the file.
+        #[arg(long, requires = "diff_base")]
+        diff: bool,
     },
 }
 

@@ -15,13 +15,18 @@ pub enum CliError {
     /// Anything else: an answer the CLI did not expect, a refused local edit.
     #[error("{0}")]
     Other(String),
+    /// Not a failure: a comparison (`pac show --diff`) found a difference. Exits 1 like
+    /// diff(1), with this message instead of an error.
+    #[error("{0}")]
+    Differs(String),
 }
 
 impl CliError {
-    /// 1 for API (and other) errors, 2 for usage, 3 for connection failures.
+    /// 1 for API (and other) errors and differences found, 2 for usage, 3 for connection
+    /// failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Api { .. } | CliError::Other(_) => 1,
+            CliError::Api { .. } | CliError::Other(_) | CliError::Differs(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Connect { .. } => 3,
         }
