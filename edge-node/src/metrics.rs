@@ -162,7 +162,7 @@ impl Metrics {
             )?,
             pac_bytes: counter_vec(
                 "breakout_edge_pac_bytes_total",
-                "PAC file bytes sent (bodies only)",
+                "PAC file body bytes sent (compressed length when gzip)",
                 &["tenant"],
             )?,
             registry,
