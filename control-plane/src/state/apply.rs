@@ -118,6 +118,10 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
         }
         Command::RejectTemplate { item, candidate } => templates::reject(state, *item, *candidate),
         Command::RollbackTemplate { item, to } => templates::rollback(state, *item, *to),
+        Command::SyncTemplates => {
+            state.template_sync = index;
+            Ok(())
+        }
         Command::SetSubscription {
             tenant,
             item,
@@ -193,6 +197,7 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::RollbackTemplate { item, to } => {
             ("template.rollback", format!("template/{item}/version/{to}"))
         }
+        Command::SyncTemplates => ("template.sync", "templates".to_string()),
         Command::SetSubscription { tenant, item, .. } => (
             "template.subscribe",
             format!("tenant/{tenant}/template/{item}"),

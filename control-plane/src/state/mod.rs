@@ -73,6 +73,14 @@ pub struct State {
     /// Tenants' template subscriptions, by tenant id then item.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub subscriptions: BTreeMap<String, BTreeMap<TemplateItem, Subscription>>,
+    /// The log index of the last `SyncTemplates`: the leader's poller polls every source now
+    /// when it sees this move.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub template_sync: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl State {
@@ -234,6 +242,8 @@ pub enum Command {
         item: TemplateItem,
         to: u32,
     },
+    /// Asks the leader's poller to poll every source now (`breakoutctl template sync`).
+    SyncTemplates,
     /// Sets (`Some`) or clears (`None`) a tenant's subscription to a template; needs a
     /// list-template contract for the item in force, and the item not withdrawn (art. 2, 11).
     SetSubscription {
