@@ -26,7 +26,7 @@ fn item_of(raw: &str) -> ApiResult<TemplateItem> {
         .map_err(|e| ApiError::NotFound(format!("template item: {e}")))
 }
 
-fn record<'a>(state: &'a Store, item: TemplateItem) -> ApiResult<&'a TemplateRecord> {
+fn record(state: &Store, item: TemplateItem) -> ApiResult<&TemplateRecord> {
     state
         .templates
         .get(&item)
