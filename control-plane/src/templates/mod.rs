@@ -12,6 +12,8 @@ pub mod google;
 pub mod guard;
 pub mod m365;
 pub mod model;
+pub mod poll;
+pub mod schedule;
 pub mod select;
 pub mod snapshot;
 
