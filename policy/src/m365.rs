@@ -23,6 +23,8 @@ pub struct EndpointSet {
     pub id: u32,
     pub service_area: String,
     #[serde(default)]
+    pub service_area_display_name: Option<String>,
+    #[serde(default)]
     pub urls: Vec<String>,
     #[serde(default)]
     pub ips: Vec<String>,
@@ -33,6 +35,8 @@ pub struct EndpointSet {
     pub category: String,
     pub required: bool,
     pub express_route: bool,
+    #[serde(default)]
+    pub notes: Option<String>,
 }
 
 /// Parses the list's JSON (an array of endpoint sets).

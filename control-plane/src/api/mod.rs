@@ -18,9 +18,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod openapi_contracts;
 pub mod openapi_sessions;
+pub mod openapi_templates;
 pub mod regions;
 pub mod reply;
 pub mod sessions;
+pub mod templates;
 pub mod tenants;
 pub mod tokens;
 
@@ -284,6 +286,34 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/price-book", billing::get_price_book),
         ep(Put, "/v1/price-book", billing::put_price_book),
         ep(Post, "/v1/templates/{item}/withdraw", billing::withdraw),
+        // List templates (issue 6; docs/templates.md).
+        ep(Get, "/v1/templates", templates::list),
+        ep(Post, "/v1/templates/sync", templates::sync),
+        ep(Get, "/v1/templates/{item}", templates::show),
+        ep(Get, "/v1/templates/{item}/versions", templates::versions),
+        ep(Get, "/v1/templates/{item}/diff", templates::diff_versions),
+        ep(Post, "/v1/templates/{item}/rollback", templates::rollback),
+        ep(
+            Post,
+            "/v1/templates/{item}/candidates/{cid}/approve",
+            templates::approve,
+        ),
+        ep(
+            Post,
+            "/v1/templates/{item}/candidates/{cid}/reject",
+            templates::reject,
+        ),
+        ep(Get, "/v1/tenants/{id}/templates", templates::subscriptions),
+        ep(
+            Put,
+            "/v1/tenants/{id}/templates/{item}",
+            templates::subscribe,
+        ),
+        ep(
+            Delete,
+            "/v1/tenants/{id}/templates/{item}",
+            templates::unsubscribe,
+        ),
         ep(Get, "/v1/edges", edges::list),
         ep(Get, "/v1/sessions", sessions::list),
         ep(Post, "/v1/quota/exchange", sessions::exchange),

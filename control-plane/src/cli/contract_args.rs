@@ -154,6 +154,8 @@ pub enum TemplateCmd {
         #[arg(long, value_name = "YYYY-MM-DD")]
         effective: Option<NaiveDate>,
     },
+    #[command(flatten)]
+    Manage(crate::cli::commands::template::TemplateManageCmd),
 }
 
 /// `tenant attributes ID [--private-backbone BOOL] [--internet-access-date D |

@@ -3,7 +3,7 @@
 //! Every handler checks everything before it changes anything, so a rejected request leaves the
 //! state as it was (apart from `version` and the audit log, which every entry moves on).
 
-use super::{contracts, lists, regions, tenants, tokens};
+use super::{contracts, lists, regions, templates, tenants, tokens};
 use super::{AuditEvent, Command, Outcome, RejectKind, Request, State, AUDIT_KEEP};
 use crate::contracts::dates::day_of;
 
@@ -108,7 +108,29 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             state.day = state.day.max(Some(*day));
             Ok(())
         }
+        Command::RecordTemplate {
+            item,
+            fetched,
+            max_shrink_percent,
+        } => templates::record(state, index, *item, fetched, *max_shrink_percent),
+        Command::ApproveTemplate { item, candidate } => {
+            templates::approve(state, index, &req.actor, *item, *candidate)
+        }
+        Command::RejectTemplate { item, candidate } => templates::reject(state, *item, *candidate),
+        Command::RollbackTemplate { item, to } => templates::rollback(state, *item, *to),
+        Command::SyncTemplates => {
+            state.template_sync = index;
+            Ok(())
+        }
+        Command::SetSubscription {
+            tenant,
+            item,
+            subscription,
+        } => templates::subscribe(state, today, tenant, *item, subscription.as_ref()),
     };
+    if let (Ok(()), Command::DeleteTenant { id, .. }) = (&step, &req.command) {
+        state.subscriptions.remove(id);
+    }
     let (action, target) = describe(&req.command);
     let (outcome, result) = match step {
         Ok(()) => (Outcome::Done { version: index }, "ok".to_string()),
@@ -134,6 +156,12 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             result,
         },
     );
+    if let Command::RecordTemplate { item, .. } = &req.command {
+        if let Some(event) = templates::quarantine_event(state, index, *item, req.at_ms, &req.actor)
+        {
+            record(state, event);
+        }
+    }
     outcome
 }
 
@@ -157,6 +185,23 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::SetPriceBook { .. } => ("price_book.set", "price-book".to_string()),
         Command::WithdrawTemplate { item, .. } => ("template.withdraw", format!("template/{item}")),
         Command::Tick { day } => ("clock.tick", format!("day/{day}")),
+        Command::RecordTemplate { item, .. } => ("template.record", format!("template/{item}")),
+        Command::ApproveTemplate { item, candidate } => (
+            "template.approve",
+            format!("template/{item}/candidate/{candidate}"),
+        ),
+        Command::RejectTemplate { item, candidate } => (
+            "template.reject",
+            format!("template/{item}/candidate/{candidate}"),
+        ),
+        Command::RollbackTemplate { item, to } => {
+            ("template.rollback", format!("template/{item}/version/{to}"))
+        }
+        Command::SyncTemplates => ("template.sync", "templates".to_string()),
+        Command::SetSubscription { tenant, item, .. } => (
+            "template.subscribe",
+            format!("tenant/{tenant}/template/{item}"),
+        ),
     }
 }
 

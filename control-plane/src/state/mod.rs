@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contracts::dates::day_of;
 use crate::contracts::{ContractRequest, PriceBook, PriceBooks, TemplateItem, TenantContracts};
+use crate::templates::select::Subscription;
 
 mod apply;
 mod contracts;
@@ -21,6 +22,7 @@ mod lists;
 mod read;
 mod regions;
 mod service;
+mod templates;
 mod tenants;
 mod tokens;
 
@@ -29,6 +31,10 @@ mod tests;
 
 pub use apply::apply;
 pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
+pub use templates::{
+    holds_template, withdrawn, Fetched, Quarantined, TemplateRecord, TemplateVersion,
+    QUARANTINE_KEEP, TEMPLATE_HISTORY,
+};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;
@@ -61,6 +67,20 @@ pub struct State {
     /// decided for this day ([`State::policy_day`]), so it is the same on every node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
+    /// List templates (art. 3): versions, the live one, quarantined candidates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<TemplateItem, TemplateRecord>,
+    /// Tenants' template subscriptions, by tenant id then item.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subscriptions: BTreeMap<String, BTreeMap<TemplateItem, Subscription>>,
+    /// The log index of the last `SyncTemplates`: the leader's poller polls every source now
+    /// when it sees this move.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub template_sync: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl State {
@@ -197,6 +217,39 @@ pub enum Command {
     /// `clock.tick`.
     Tick {
         day: NaiveDate,
+    },
+    /// A poller fetched a template's source: unchanged content changes nothing; the guard
+    /// (empty, unparsable, shrunk by more than `max_shrink_percent`) quarantines a candidate,
+    /// else it becomes the live version. Audited as `template.record` (and
+    /// `template.quarantine` when held).
+    RecordTemplate {
+        item: TemplateItem,
+        fetched: Fetched,
+        max_shrink_percent: u8,
+    },
+    /// A quarantined candidate becomes the live version.
+    ApproveTemplate {
+        item: TemplateItem,
+        candidate: u32,
+    },
+    /// A quarantined candidate is dropped.
+    RejectTemplate {
+        item: TemplateItem,
+        candidate: u32,
+    },
+    /// A kept version becomes live again.
+    RollbackTemplate {
+        item: TemplateItem,
+        to: u32,
+    },
+    /// Asks the leader's poller to poll every source now (`breakoutctl template sync`).
+    SyncTemplates,
+    /// Sets (`Some`) or clears (`None`) a tenant's subscription to a template; needs a
+    /// list-template contract for the item in force, and the item not withdrawn (art. 2, 11).
+    SetSubscription {
+        tenant: String,
+        item: TemplateItem,
+        subscription: Option<Subscription>,
     },
 }
 

@@ -35,6 +35,7 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
                 if !pac_option {
                     tenant.pac = None;
                 }
+                super::templates::add_subscriptions(state, &mut tenant, date);
                 tenant
             })
         })

@@ -40,7 +40,10 @@ pub async fn run_price_book(ctx: &Ctx, cmd: PriceBookCmd) -> Result<(), CliError
 }
 
 pub async fn run_template(ctx: &Ctx, cmd: TemplateCmd) -> Result<(), CliError> {
-    let TemplateCmd::Withdraw { item, effective } = cmd;
+    let (item, effective) = match cmd {
+        TemplateCmd::Withdraw { item, effective } => (item, effective),
+        TemplateCmd::Manage(c) => return super::template::run(ctx, c).await,
+    };
     let body = match effective {
         Some(day) => json!({ "effective": day }),
         None => json!({}),

@@ -12,6 +12,7 @@ mod region;
 mod rule;
 mod sessions;
 mod source_ip;
+pub mod template;
 mod tenant;
 mod token;
 

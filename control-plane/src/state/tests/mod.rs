@@ -5,6 +5,7 @@ mod contracts;
 mod lists;
 mod regions;
 mod service;
+mod templates;
 mod tenants;
 mod tokens;
 mod updates;

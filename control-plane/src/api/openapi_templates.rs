@@ -1,0 +1,89 @@
+//! The list-template routes (`/v1/templates…`, `/v1/tenants/{id}/templates…`) in
+//! `/openapi.json`, merged by [`extend`].
+
+use serde_json::{json, Value};
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Value {
+    let error = json!({ "$ref": "#/components/responses/Error" });
+    let content = json!({ "application/json": { "schema": answer } });
+    let mut responses = json!({ "200": { "description": "success", "content": content } });
+    for code in ["400", "401", "403", "404", "409", "412", "503"] {
+        responses[code] = error.clone();
+    }
+    let params: Vec<Value> = params
+        .iter()
+        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
+        .collect();
+    let mut op = json!({ "summary": summary, "parameters": params, "responses": responses });
+    if let Some(body) = body {
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+    }
+    op
+}
+
+/// Adds the template routes, their parameters and schemas to `doc`.
+pub fn extend(doc: &mut Value) {
+    let int = json!({ "type": "integer", "minimum": 0 });
+    let string = json!({ "type": "string" });
+    let obj = json!({ "type": "object" });
+    let written = json!({ "type": "object", "required": ["version"],
+        "properties": { "version": int, "live": int } });
+    let item = &["templateItem"];
+    let candidate = &["templateItem", "candidateId"];
+    let paths = &mut doc["paths"];
+    paths["/v1/templates"] = json!({ "get": op(
+        "Every template item: live version, versions kept, candidates held, withdrawal",
+        &["stale"], None, obj.clone()) });
+    paths["/v1/templates/sync"] = json!({ "post": op(
+        "Poll every source now (the leader's poller; a write, so followers forward it)",
+        &[], None, written.clone()) });
+    paths["/v1/templates/{item}"] = json!({ "get": op(
+        "A version's content with provenance (default: the live version)",
+        &["templateItem", "templateVersion", "stale"], None, schema("TemplateVersionView")) });
+    paths["/v1/templates/{item}/versions"] = json!({ "get": op(
+        "Versions kept (oldest first) and quarantined candidates", &["templateItem", "stale"],
+        None, obj.clone()) });
+    paths["/v1/templates/{item}/diff"] = json!({ "get": op(
+        "Hosts and ranges added and removed per set between two versions",
+        &["templateItem", "diffFrom", "diffTo"], None, obj.clone()) });
+    paths["/v1/templates/{item}/rollback"] = json!({ "post": op(
+        "Make a kept version live again", item,
+        Some(json!({ "type": "object", "additionalProperties": false, "required": ["to"],
+            "properties": { "to": int } })), written.clone()) });
+    paths["/v1/templates/{item}/candidates/{cid}/approve"] = json!({ "post": op(
+        "A quarantined candidate becomes the live version", candidate, None, written.clone()) });
+    paths["/v1/templates/{item}/candidates/{cid}/reject"] = json!({ "post": op(
+        "Drop a quarantined candidate", candidate, None, written.clone()) });
+    paths["/v1/tenants/{id}/templates"] = json!({ "get": op(
+        "The tenant's template subscriptions (operator or the tenant's token)",
+        &["id", "stale"], None, obj.clone()) });
+    paths["/v1/tenants/{id}/templates/{item}"] = json!({
+        "put": op("Set the tenant's subscription (needs a list-template contract in force)",
+            &["id", "templateItem"], Some(schema("Subscription")), written.clone()),
+        "delete": op("Clear the tenant's subscription", &["id", "templateItem"], None, written),
+    });
+    let params = &mut doc["components"]["parameters"];
+    let q = |name: &str, d: &str| {
+        json!({ "name": name, "in": "query", "required": false,
+        "schema": { "type": "integer", "minimum": 0 }, "description": d })
+    };
+    params["candidateId"] = json!({ "name": "cid", "in": "path", "required": true,
+        "schema": int, "description": "Quarantined candidate id" });
+    params["templateVersion"] = q("version", "Template version number (default: live)");
+    params["diffFrom"] = q("from", "Older template version");
+    params["diffTo"] = q("to", "Newer template version (default: live)");
+    let schemas = &mut doc["components"]["schemas"];
+    let strings = json!({ "type": "array", "items": string });
+    schemas["Subscription"] = json!({ "type": "object", "additionalProperties": false,
+        "required": ["action"], "properties": {
+        "groups": strings, "categories": strings, "required_only": { "type": "boolean" },
+        "action": { "type": "string", "description": "direct or upstream:<name>" },
+        "add": strings, "exclude": strings, "pin": int } });
+    schemas["TemplateVersionView"] = json!({ "type": "object", "properties": {
+        "summary": obj, "unsteerable": strings, "diff": obj, "content": obj } });
+}

@@ -1,0 +1,418 @@
+//! Templates in the store: bounded version history, the live version, quarantined candidates,
+//! and tenants' subscriptions. The guard runs here, inside `apply`, so every node decides the
+//! same way from the same log.
+
+use breakout_policy::Action;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::apply::{Reject, Step};
+use super::tenants::find;
+use super::{AuditEvent, State, MAX_LIST_ENTRIES};
+use crate::contracts::{Service, TemplateItem};
+use crate::templates::diff::{diff, TemplateDiff};
+use crate::templates::guard::{check, Verdict};
+use crate::templates::select::Subscription;
+use crate::templates::TemplateContent;
+
+/// Versions kept per template (oldest dropped first, never the live or a pinned one).
+pub const TEMPLATE_HISTORY: usize = 20;
+/// Quarantined candidates kept per template (oldest dropped first).
+pub const QUARANTINE_KEEP: usize = 10;
+
+/// One template: its versions, which is live, and candidates waiting for an operator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TemplateRecord {
+    /// Oldest first.
+    pub versions: Vec<TemplateVersion>,
+    /// The version number edges are given (tenants without a pin).
+    pub live: Option<u32>,
+    /// Oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantine: Vec<Quarantined>,
+    /// The next version or candidate number (one sequence for both).
+    pub next: u32,
+}
+
+impl TemplateRecord {
+    pub fn version(&self, number: u32) -> Option<&TemplateVersion> {
+        self.versions.iter().find(|v| v.number == number)
+    }
+
+    pub fn live_version(&self) -> Option<&TemplateVersion> {
+        self.live.and_then(|n| self.version(n))
+    }
+
+    /// Whether `source_version` was recorded already (as a version or a candidate): the poller
+    /// does not send it again.
+    pub fn seen(&self, source_version: &str) -> bool {
+        self.versions
+            .iter()
+            .any(|v| v.content.source_version == source_version)
+            || self
+                .quarantine
+                .iter()
+                .any(|q| q.source_version == source_version)
+    }
+}
+
+/// One version of a template's content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateVersion {
+    pub number: u32,
+    pub hash: String,
+    pub fetched_at_ms: u64,
+    /// The store version it was recorded at.
+    pub recorded_version: u64,
+    /// Against the version that was live when it was recorded (`None` for the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<TemplateDiff>,
+    /// Who approved it out of quarantine, if it was held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    pub content: TemplateContent,
+}
+
+/// A candidate the guard held back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub id: u32,
+    pub reason: String,
+    pub source_version: String,
+    pub fetched_at_ms: u64,
+    pub recorded_version: u64,
+    /// `None` when it could not be parsed (it can only be rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<TemplateContent>,
+}
+
+/// What a poller fetched: parsed content, or why it could not be parsed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fetched {
+    pub source_version: String,
+    pub fetched_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<TemplateContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn push_version(
+    rec: &mut TemplateRecord,
+    index: u64,
+    content: TemplateContent,
+    fetched_at_ms: u64,
+    approved_by: Option<String>,
+    pinned: &[u32],
+) -> u32 {
+    let number = rec.next;
+    rec.next += 1;
+    let diff = rec.live_version().map(|live| diff(&live.content, &content));
+    rec.versions.push(TemplateVersion {
+        number,
+        hash: content.hash(),
+        fetched_at_ms,
+        recorded_version: index,
+        diff,
+        approved_by,
+        content,
+    });
+    rec.live = Some(number);
+    while rec.versions.len() > TEMPLATE_HISTORY {
+        let Some(pos) = rec
+            .versions
+            .iter()
+            .position(|v| Some(v.number) != rec.live && !pinned.contains(&v.number))
+        else {
+            break;
+        };
+        rec.versions.remove(pos);
+    }
+    number
+}
+
+fn pinned(state: &State, item: TemplateItem) -> Vec<u32> {
+    state
+        .subscriptions
+        .values()
+        .filter_map(|subs| subs.get(&item)?.pin)
+        .collect()
+}
+
+/// Records a fetch: unchanged content changes nothing; otherwise the guard decides between a
+/// new live version and quarantine.
+pub(super) fn record(
+    state: &mut State,
+    index: u64,
+    item: TemplateItem,
+    fetched: &Fetched,
+    max_shrink_percent: u8,
+) -> Step {
+    if let Some(c) = &fetched.content {
+        if c.item != item {
+            return Err(Reject::invalid(format!(
+                "content is for template {}, not {item}",
+                c.item
+            )));
+        }
+    }
+    let pins = pinned(state, item);
+    let rec = state.templates.entry(item).or_default();
+    let live = rec.live_version().map(|v| &v.content);
+    let candidate = match (&fetched.content, &fetched.error) {
+        (Some(c), _) => Ok(c),
+        (None, Some(e)) => Err(e.as_str()),
+        (None, None) => Err("no content"),
+    };
+    if let (Ok(c), Some(l)) = (candidate, live) {
+        if c.hash() == l.hash() {
+            return Ok(());
+        }
+    }
+    let verdict = check(candidate, live, max_shrink_percent);
+    match (verdict, &fetched.content) {
+        (Verdict::Accept, Some(content)) => {
+            let content = content.clone();
+            push_version(rec, index, content, fetched.fetched_at_ms, None, &pins);
+        }
+        (verdict, _) => {
+            let reason = match verdict {
+                Verdict::Quarantine(reason) => reason,
+                Verdict::Accept => "no content".to_string(),
+            };
+            let id = rec.next;
+            rec.next += 1;
+            rec.quarantine.push(Quarantined {
+                id,
+                reason,
+                source_version: fetched.source_version.clone(),
+                fetched_at_ms: fetched.fetched_at_ms,
+                recorded_version: index,
+                content: fetched.content.clone(),
+            });
+            if rec.quarantine.len() > QUARANTINE_KEEP {
+                rec.quarantine.remove(0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The audit event of a quarantine made at `index`, if [`record`] made one.
+pub(super) fn quarantine_event(
+    state: &State,
+    index: u64,
+    item: TemplateItem,
+    at_ms: u64,
+    actor: &str,
+) -> Option<AuditEvent> {
+    let q = state
+        .templates
+        .get(&item)?
+        .quarantine
+        .iter()
+        .find(|q| q.recorded_version == index)?;
+    Some(AuditEvent {
+        version: index,
+        at_ms,
+        actor: actor.to_string(),
+        action: "template.quarantine".into(),
+        target: format!("template/{item}/candidate/{}", q.id),
+        result: q.reason.clone(),
+    })
+}
+
+fn template_mut(state: &mut State, item: TemplateItem) -> Result<&mut TemplateRecord, Reject> {
+    state
+        .templates
+        .get_mut(&item)
+        .ok_or_else(|| Reject::not_found(format!("template {item} has no versions")))
+}
+
+/// Approves a quarantined candidate: it becomes a new live version.
+pub(super) fn approve(
+    state: &mut State,
+    index: u64,
+    actor: &str,
+    item: TemplateItem,
+    candidate: u32,
+) -> Step {
+    let pins = pinned(state, item);
+    let rec = template_mut(state, item)?;
+    let pos = rec
+        .quarantine
+        .iter()
+        .position(|q| q.id == candidate)
+        .ok_or_else(|| {
+            Reject::not_found(format!("template {item} has no candidate {candidate}"))
+        })?;
+    let Some(content) = rec.quarantine[pos].content.clone() else {
+        return Err(Reject::invalid(format!(
+            "candidate {candidate} of template {item} could not be parsed; it can only be rejected"
+        )));
+    };
+    let q = rec.quarantine.remove(pos);
+    push_version(
+        rec,
+        index,
+        content,
+        q.fetched_at_ms,
+        Some(actor.to_string()),
+        &pins,
+    );
+    Ok(())
+}
+
+/// Rejects (drops) a quarantined candidate.
+pub(super) fn reject(state: &mut State, item: TemplateItem, candidate: u32) -> Step {
+    let rec = template_mut(state, item)?;
+    let before = rec.quarantine.len();
+    rec.quarantine.retain(|q| q.id != candidate);
+    if rec.quarantine.len() == before {
+        return Err(Reject::not_found(format!(
+            "template {item} has no candidate {candidate}"
+        )));
+    }
+    Ok(())
+}
+
+/// Makes an older (or any kept) version live again.
+pub(super) fn rollback(state: &mut State, item: TemplateItem, to: u32) -> Step {
+    let rec = template_mut(state, item)?;
+    if rec.version(to).is_none() {
+        return Err(Reject::not_found(format!(
+            "template {item} has no version {to} (kept: the last {TEMPLATE_HISTORY})"
+        )));
+    }
+    rec.live = Some(to);
+    Ok(())
+}
+
+/// Whether `tenant` holds a list-template contract for `item` in force on `day`.
+pub fn holds_template(state: &State, tenant: &str, item: TemplateItem, day: NaiveDate) -> bool {
+    state.contracts.get(tenant).is_some_and(|held| {
+        held.contracts
+            .iter()
+            .any(|c| c.service == Service::ListTemplate { item } && c.term.in_force(day))
+    })
+}
+
+/// Whether `item` is withdrawn (art. 11) on `day`.
+pub fn withdrawn(state: &State, item: TemplateItem, day: NaiveDate) -> bool {
+    state.withdrawn.get(&item).is_some_and(|from| *from <= day)
+}
+
+/// Sets (`Some`) or clears (`None`) a tenant's subscription to `item`.
+pub(super) fn subscribe(
+    state: &mut State,
+    today: NaiveDate,
+    tenant: &str,
+    item: TemplateItem,
+    sub: Option<&Subscription>,
+) -> Step {
+    let record = find(state, tenant)?;
+    let Some(sub) = sub else {
+        let removed = state
+            .subscriptions
+            .get_mut(tenant)
+            .and_then(|subs| subs.remove(&item));
+        state.subscriptions.retain(|_, subs| !subs.is_empty());
+        return match removed {
+            Some(_) => Ok(()),
+            None => Err(Reject::not_found(format!(
+                "tenant {tenant} has no subscription to template {item}"
+            ))),
+        };
+    };
+    if withdrawn(state, item, today) {
+        return Err(Reject::conflict(format!(
+            "art. 11: template {item} is withdrawn"
+        )));
+    }
+    if !holds_template(state, tenant, item, today) {
+        return Err(Reject::conflict(format!(
+            "art. 2: tenant {tenant} holds no list-template contract for {item} in force"
+        )));
+    }
+    match &sub.action {
+        Action::Direct => {}
+        Action::Upstream(name) if record.tenant.upstreams.contains_key(name) => {}
+        Action::Upstream(name) => {
+            return Err(Reject::invalid(format!(
+                "subscription.action: upstream {name:?} is not defined in the tenant's upstreams"
+            )))
+        }
+        Action::Block => {
+            return Err(Reject::invalid(
+                "subscription.action: a template drives direct or upstream:<name>, not block",
+            ))
+        }
+    }
+    if sub.add.len() + sub.exclude.len() > MAX_LIST_ENTRIES {
+        return Err(Reject::invalid(format!(
+            "subscription: more than {MAX_LIST_ENTRIES} overrides"
+        )));
+    }
+    if let Some(pin) = sub.pin {
+        let kept = state
+            .templates
+            .get(&item)
+            .is_some_and(|r| r.version(pin).is_some());
+        if !kept {
+            return Err(Reject::not_found(format!(
+                "subscription.pin: template {item} has no version {pin}"
+            )));
+        }
+    }
+    state
+        .subscriptions
+        .entry(tenant.to_string())
+        .or_default()
+        .insert(item, sub.clone());
+    Ok(())
+}
+
+/// Adds the lists and rules of `tenant`'s subscriptions on `day` (after its own rules, so they
+/// win ties): the pinned version if still kept, else the live one. A subscription is left out
+/// while its contract is not in force, its template is withdrawn or has no version, its list
+/// names are taken by the tenant's own lists, or its upstream is no longer defined — never a
+/// policy an edge would refuse.
+pub(super) fn add_subscriptions(
+    state: &State,
+    tenant: &mut breakout_policy::Tenant,
+    day: NaiveDate,
+) {
+    let Some(subs) = state.subscriptions.get(&tenant.id) else {
+        return;
+    };
+    for (item, sub) in subs {
+        let Some(rec) = state.templates.get(item) else {
+            continue;
+        };
+        let version = sub.pin.and_then(|n| rec.version(n)).or(rec.live_version());
+        let Some(version) = version else {
+            continue;
+        };
+        let upstream_ok = match &sub.action {
+            Action::Upstream(name) => tenant.upstreams.contains_key(name),
+            _ => true,
+        };
+        if !upstream_ok
+            || withdrawn(state, *item, day)
+            || !holds_template(state, &tenant.id, *item, day)
+        {
+            continue;
+        }
+        let compiled =
+            crate::templates::select::compile(*item, sub, &version.content, &tenant.default_action);
+        if compiled
+            .lists
+            .iter()
+            .any(|(n, _)| tenant.lists.contains_key(n))
+        {
+            continue;
+        }
+        tenant.lists.extend(compiled.lists);
+        tenant.rules.extend(compiled.rules);
+    }
+}
