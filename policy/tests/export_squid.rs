@@ -85,7 +85,7 @@ fn squid_loads_every_action_group_of_the_m365_list_without_a_complaint() {
             action: Some(action.into()),
             kind: Some(KindFilter::Cidrs),
         };
-        let nets = export::render_squid(&cidrs.apply(&all));
+        let nets = export::render_squid_dst(&cidrs.apply(&all));
         if !nets.text.is_empty() {
             acls.push(("dst", "", nets.text));
         }

@@ -10,6 +10,7 @@ pub mod billing;
 pub mod cluster;
 pub mod contracts;
 pub mod edges;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod forward;
@@ -17,6 +18,7 @@ pub mod lists;
 pub mod metrics;
 pub mod openapi;
 pub mod openapi_contracts;
+pub mod openapi_integration;
 pub mod openapi_sessions;
 pub mod regions;
 pub mod reply;
@@ -58,6 +60,8 @@ pub struct ApiContext {
     pub edges: Arc<EdgeRegistry>,
     /// Session leases (active while this node leads; fed by `distribute::pump`).
     pub leases: Arc<LeaseHub>,
+    /// Each tenant's exported destinations per version, for `?since=` deltas (this node's).
+    pub endpoint_history: Arc<endpoints::history::History>,
 }
 
 /// Why the API could not be set up.
@@ -93,6 +97,7 @@ impl ApiContext {
             metrics: ApiMetrics::new(registry)?,
             client,
             edges: EdgeRegistry::new(node_id),
+            endpoint_history: Arc::default(),
         })
     }
 
@@ -265,7 +270,10 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
         ep(Get, LIST, lists::get),
         ep(Put, LIST, lists::put),
+        ep(Patch, LIST, lists::patch),
         ep(Delete, LIST, lists::delete),
+        // External integration (issue 6; docs/integration.md).
+        ep(Get, "/v1/tenants/{id}/endpoints", endpoints::get),
         ep(Post, "/v1/tokens", tokens::create),
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),

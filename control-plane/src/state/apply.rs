@@ -87,6 +87,13 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             name,
             if_match,
         } => lists::delete(state, index, tenant, name, *if_match),
+        Command::PatchList {
+            tenant,
+            name,
+            add,
+            remove,
+            if_match,
+        } => lists::patch(state, index, tenant, name, add, remove, *if_match),
         Command::CreateToken {
             id,
             tenant,
@@ -150,6 +157,9 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         }
         Command::DeleteList { tenant, name, .. } => {
             ("list.delete", format!("tenant/{tenant}/list/{name}"))
+        }
+        Command::PatchList { tenant, name, .. } => {
+            ("list.patch", format!("tenant/{tenant}/list/{name}"))
         }
         Command::CreateToken { id, .. } => ("token.create", format!("token/{id}")),
         Command::RevokeToken { id } => ("token.revoke", format!("token/{id}")),

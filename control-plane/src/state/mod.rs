@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use breakout_policy::pac::PacSettings;
-use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
+use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,7 @@ use crate::contracts::{ContractRequest, PriceBook, PriceBooks, TemplateItem, Ten
 
 mod apply;
 mod contracts;
+mod endpoints;
 mod lists;
 mod read;
 mod regions;
@@ -28,6 +29,7 @@ mod tokens;
 mod tests;
 
 pub use apply::apply;
+pub use endpoints::{export_stable_since, export_view, may_pull_endpoints, may_update_lists};
 pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
@@ -164,6 +166,15 @@ pub enum Command {
     DeleteList {
         tenant: String,
         name: String,
+        if_match: Option<u64>,
+    },
+    /// Art. 10-4: add and remove entries of an existing list (removals first; entries already
+    /// present are not added twice, absent ones are not an error).
+    PatchList {
+        tenant: String,
+        name: String,
+        add: Vec<Destination>,
+        remove: Vec<Destination>,
         if_match: Option<u64>,
     },
     CreateToken {

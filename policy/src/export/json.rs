@@ -1,5 +1,7 @@
-//! JSON: `{"tenant", "version", "entries": [{action, value, kind, source, ports?}]}`, and a
-//! delta as `{"tenant", "since", "version", "added": […], "removed": […]}`.
+//! JSON: `{"tenant", "entries": [{action, value, kind, source, ports?}]}` (no store version in
+//! the body, so that equal content is equal bytes and a strong ETag holds; the API sends the
+//! version in a header), and a delta as `{"tenant", "since", "version", "added": […],
+//! "removed": […]}`.
 
 use serde::Serialize;
 
@@ -8,7 +10,6 @@ use super::{Delta, Entry};
 #[derive(Serialize)]
 struct Full<'a> {
     tenant: &'a str,
-    version: u64,
     entries: &'a [&'a Entry],
 }
 
@@ -21,13 +22,9 @@ struct Changes<'a> {
     delta: &'a Delta,
 }
 
-/// The entries of `tenant` at store `version`, pretty-printed, ending in a newline.
-pub fn render_json(tenant: &str, version: u64, entries: &[&Entry]) -> String {
-    finish(serde_json::to_string_pretty(&Full {
-        tenant,
-        version,
-        entries,
-    }))
+/// The entries of `tenant`, pretty-printed, ending in a newline.
+pub fn render_json(tenant: &str, entries: &[&Entry]) -> String {
+    finish(serde_json::to_string_pretty(&Full { tenant, entries }))
 }
 
 /// What changed for `tenant` between store versions `since` and `version`.

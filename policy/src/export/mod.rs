@@ -20,7 +20,7 @@ mod tests;
 
 pub use csv::render_csv;
 pub use json::{render_delta_json, render_json};
-pub use squid::{render_squid, render_squid_regex, SquidOutput};
+pub use squid::{render_squid, render_squid_dst, render_squid_regex, SquidOutput};
 pub use text::{render_text, TextOutput};
 
 /// How a destination is written, for filtering and for the consumers that treat them apart.

@@ -26,8 +26,8 @@ pub struct SquidOutput {
     pub to_regex: usize,
 }
 
-/// The `dstdomain` file for the name entries of `entries` (or, if they are all CIDRs, the
-/// `dst` file), one entry per line, sorted.
+/// The `dstdomain` file for the name entries of `entries`, one per line, sorted (IPv4
+/// networks are left to [`render_squid_dst`]).
 pub fn render_squid(entries: &[&Entry]) -> SquidOutput {
     let suffixes = suffixes(entries);
     let mut lines = BTreeSet::new();
@@ -50,9 +50,7 @@ pub fn render_squid(entries: &[&Entry]) -> SquidOutput {
                 }
             }
             Destination::Pattern(_) => to_regex += 1,
-            Destination::Cidr(net) => {
-                lines.insert(net.to_string());
-            }
+            Destination::Cidr(_) => {}
         }
     }
     let text = lines.into_iter().fold(String::new(), |mut s, l| {
@@ -64,6 +62,22 @@ pub fn render_squid(entries: &[&Entry]) -> SquidOutput {
         text,
         covered,
         to_regex,
+    }
+}
+
+/// The `dst` file for the IPv4 networks of `entries`, one per line, sorted.
+pub fn render_squid_dst(entries: &[&Entry]) -> SquidOutput {
+    let lines: BTreeSet<String> = entries
+        .iter()
+        .filter_map(|e| match &e.dest {
+            Destination::Cidr(net) => Some(format!("{net}\n")),
+            _ => None,
+        })
+        .collect();
+    SquidOutput {
+        text: lines.into_iter().collect(),
+        covered: 0,
+        to_regex: 0,
     }
 }
 
