@@ -14,3 +14,4 @@ pub mod distribute;
 pub mod quota;
 pub mod state;
 pub mod store;
+pub mod webhooks;

@@ -25,6 +25,7 @@ pub mod reply;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +63,8 @@ pub struct ApiContext {
     pub leases: Arc<LeaseHub>,
     /// Each tenant's exported destinations per version, for `?since=` deltas (this node's).
     pub endpoint_history: Arc<endpoints::history::History>,
+    /// Webhook delivery log (filled by `webhooks::Dispatcher` while this node leads).
+    pub webhooks: Arc<crate::webhooks::WebhookHub>,
 }
 
 /// Why the API could not be set up.
@@ -98,6 +101,7 @@ impl ApiContext {
             client,
             edges: EdgeRegistry::new(node_id),
             endpoint_history: Arc::default(),
+            webhooks: Arc::default(),
         })
     }
 
@@ -274,6 +278,14 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Delete, LIST, lists::delete),
         // External integration (issue 6; docs/integration.md).
         ep(Get, "/v1/tenants/{id}/endpoints", endpoints::get),
+        ep(Get, "/v1/tenants/{id}/webhooks", webhooks::list),
+        ep(Post, "/v1/tenants/{id}/webhooks", webhooks::create),
+        ep(Delete, "/v1/tenants/{id}/webhooks/{wid}", webhooks::delete),
+        ep(
+            Get,
+            "/v1/tenants/{id}/webhook-deliveries",
+            webhooks::deliveries,
+        ),
         ep(Post, "/v1/tokens", tokens::create),
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),

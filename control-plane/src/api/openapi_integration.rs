@@ -53,7 +53,34 @@ pub fn extend(doc: &mut Value) {
             { "$ref": "#/components/schemas/ListPatch" } } } },
         "responses": responses });
 
+    let simple = |summary: &str, params_: &[&str], body: Option<Value>, status: &str| {
+        let mut responses = json!({ status: { "description": "success", "content": {
+            "application/json": { "schema": { "type": "object" } } } } });
+        error_responses(&mut responses);
+        let mut op = json!({ "summary": summary, "parameters": params(params_),
+            "responses": responses });
+        if let Some(b) = body {
+            op["requestBody"] =
+                json!({ "required": true, "content": { "application/json": { "schema": b } } });
+        }
+        op
+    };
+    doc["paths"]["/v1/tenants/{id}/webhooks"] = json!({
+        "get": simple("A tenant's webhooks: {version, items: [{id, url, created_version}]} \
+            (the secret is never shown)", &["id", "stale"], None, "200"),
+        "post": simple("Register a webhook: each change of the tenant's endpoints is POSTed \
+            to url, signed X-Breakout-Signature: sha256=HMAC-SHA256(secret, body)",
+            &["id"], Some(json!({ "$ref": "#/components/schemas/NewWebhook" })), "201"),
+    });
+    doc["paths"]["/v1/tenants/{id}/webhooks/{wid}"] = json!({
+        "delete": simple("Delete a webhook", &["id", "webhookId"], None, "200") });
+    doc["paths"]["/v1/tenants/{id}/webhook-deliveries"] = json!({
+        "get": simple("Every delivery attempt, oldest first (the leader's log, bounded)",
+            &["id"], None, "200") });
+
     let p = &mut doc["components"]["parameters"];
+    p["webhookId"] = json!({ "name": "wid", "in": "path", "required": true,
+        "schema": { "type": "string" }, "description": "Webhook id" });
     let query = |name: &str, schema: Value, d: &str| {
         json!({ "name": name, "in": "query", "required": false, "schema": schema,
             "description": d })
@@ -85,6 +112,10 @@ pub fn extend(doc: &mut Value) {
 
     let s = &mut doc["components"]["schemas"];
     let strings = json!({ "type": "array", "items": { "type": "string" } });
+    s["NewWebhook"] = json!({ "type": "object", "additionalProperties": false,
+        "required": ["url", "secret"], "properties": {
+            "url": { "type": "string", "description": "http(s) URL, no credentials" },
+            "secret": { "type": "string", "minLength": 16, "maxLength": 256 } } });
     s["ListPatch"] = json!({ "type": "object", "additionalProperties": false,
         "properties": { "add": strings.clone(), "remove": strings } });
     let entry = json!({ "type": "object", "required": ["action", "value", "kind", "source"],

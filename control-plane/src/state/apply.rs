@@ -3,7 +3,7 @@
 //! Every handler checks everything before it changes anything, so a rejected request leaves the
 //! state as it was (apart from `version` and the audit log, which every entry moves on).
 
-use super::{contracts, lists, regions, tenants, tokens};
+use super::{contracts, lists, regions, tenants, tokens, webhooks};
 use super::{AuditEvent, Command, Outcome, RejectKind, Request, State, AUDIT_KEEP};
 use crate::contracts::dates::day_of;
 
@@ -94,6 +94,13 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             remove,
             if_match,
         } => lists::patch(state, index, tenant, name, add, remove, *if_match),
+        Command::CreateWebhook {
+            tenant,
+            id,
+            url,
+            secret,
+        } => webhooks::create(state, index, tenant, id, url, secret),
+        Command::DeleteWebhook { tenant, id } => webhooks::delete(state, tenant, id),
         Command::CreateToken {
             id,
             tenant,
@@ -167,6 +174,12 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::SetPriceBook { .. } => ("price_book.set", "price-book".to_string()),
         Command::WithdrawTemplate { item, .. } => ("template.withdraw", format!("template/{item}")),
         Command::Tick { day } => ("clock.tick", format!("day/{day}")),
+        Command::CreateWebhook { tenant, id, .. } => {
+            ("webhook.create", format!("tenant/{tenant}/webhook/{id}"))
+        }
+        Command::DeleteWebhook { tenant, id } => {
+            ("webhook.delete", format!("tenant/{tenant}/webhook/{id}"))
+        }
     }
 }
 

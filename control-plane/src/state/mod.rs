@@ -24,6 +24,7 @@ mod regions;
 mod service;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ mod tests;
 pub use apply::apply;
 pub use endpoints::{export_stable_since, export_view, may_pull_endpoints, may_update_lists};
 pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
+pub use webhooks::{Secret, Webhook, MAX_WEBHOOKS};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;
@@ -63,6 +65,9 @@ pub struct State {
     /// decided for this day ([`State::policy_day`]), so it is the same on every node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
+    /// Tenants' webhooks (docs/integration.md), by tenant id, then webhook id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub webhooks: BTreeMap<String, BTreeMap<String, Webhook>>,
 }
 
 impl State {
@@ -208,6 +213,18 @@ pub enum Command {
     /// `clock.tick`.
     Tick {
         day: NaiveDate,
+    },
+    /// Registers a webhook of `tenant`: `url` gets each change of its exported endpoints,
+    /// signed with `secret`.
+    CreateWebhook {
+        tenant: String,
+        id: String,
+        url: String,
+        secret: Secret,
+    },
+    DeleteWebhook {
+        tenant: String,
+        id: String,
     },
 }
 

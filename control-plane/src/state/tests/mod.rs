@@ -8,6 +8,7 @@ mod service;
 mod tenants;
 mod tokens;
 mod updates;
+mod webhooks;
 
 use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 
