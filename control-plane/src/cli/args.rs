@@ -74,6 +74,9 @@ pub enum Command {
     List(ListCmd),
     /// A tenant's effective destinations for external devices (art. 2; docs/integration.md).
     Endpoints(EndpointsArgs),
+    /// A tenant's webhooks: signed pushes of each change of its endpoints (docs/integration.md).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Tenant API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -442,6 +445,37 @@ pub enum TokenCmd {
     Revoke {
         /// The token id (the `<id>` of `bk_<id>_<secret>`).
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Register a webhook; the secret is read from a file (`-` for stdin), never an argument.
+    Add {
+        /// The tenant id.
+        tenant: String,
+        /// The http(s) URL to POST each change to.
+        url: String,
+        /// A file holding the signing secret (16 to 256 bytes; surrounding whitespace trimmed).
+        #[arg(long, value_name = "PATH")]
+        secret_file: PathBuf,
+    },
+    /// The tenant's webhooks (never their secrets).
+    List {
+        /// The tenant id.
+        tenant: String,
+    },
+    /// Delete a webhook.
+    Delete {
+        /// The tenant id.
+        tenant: String,
+        /// The webhook id.
+        id: String,
+    },
+    /// Every delivery attempt, oldest first (the leader's log).
+    Deliveries {
+        /// The tenant id.
+        tenant: String,
     },
 }
 

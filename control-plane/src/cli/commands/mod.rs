@@ -15,6 +15,7 @@ mod sessions;
 mod source_ip;
 mod tenant;
 mod token;
+mod webhook;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Rule(c) => rule::run(ctx, c).await,
         Command::List(c) => lists::run(ctx, c).await,
         Command::Endpoints(a) => endpoints::run(ctx, a).await,
+        Command::Webhook(c) => webhook::run(ctx, c).await,
         Command::Token(c) => token::run(ctx, c).await,
         Command::Audit(a) => audit::run(ctx, a).await,
         Command::Edge(c) => edge::run(ctx, c).await,
