@@ -15,3 +15,4 @@ pub mod quota;
 pub mod state;
 pub mod store;
 pub mod templates;
+pub mod webhooks;

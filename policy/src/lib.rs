@@ -10,6 +10,7 @@ pub mod action;
 pub mod canon;
 pub mod destination;
 pub mod error;
+pub mod export;
 pub mod m365;
 pub mod matcher;
 pub mod model;

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// 403 `forbidden`
     #[error("this token may not do that")]
     Forbidden,
+    /// 403 `forbidden`, saying which contract or option is missing.
+    #[error("{0}")]
+    Denied(String),
     /// 404 `not_found`
     #[error("{0}")]
     NotFound(String),
@@ -67,7 +70,7 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -82,7 +85,7 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => "invalid",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Forbidden | ApiError::Denied(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",

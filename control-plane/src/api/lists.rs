@@ -1,21 +1,25 @@
-//! `/v1/tenants/{id}/lists`: a tenant's named destination lists.
+//! `/v1/tenants/{id}/lists`: a tenant's named destination lists. Replacing (`PUT`) and
+//! patching (`PATCH`) a list is open to the operator and, with the `list-update-api` option
+//! (art. 10-4), to the tenant's own token.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakout_policy::{Destination, NamedList};
-use serde::Deserialize;
+use http::request::Parts;
+use serde_json::Value;
 
-use super::auth::{TenantReader, TenantWriter};
+use super::auth::{Principal, TenantReader, TenantWriter};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, IfMatch, ReadOpts};
-use super::reply::Versioned;
+use super::reply::{today, Versioned};
 use super::tenants::no_tenant;
 use super::ApiContext;
-use crate::state::Command;
+use crate::state::{may_update_lists, Command, MAX_LIST_ENTRIES};
+use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
 
@@ -48,10 +52,32 @@ pub async fn get(
     Ok(Json(list).into_response())
 }
 
+/// May replace or patch the lists of the tenant named by `{id}`: the operator, or that
+/// tenant's token while the tenant holds the `list-update-api` option in force (art. 10-4;
+/// otherwise 403 naming the option). Another tenant's token gets 404.
+pub struct ListWriter(pub Principal);
+
+impl FromRequestParts<Arc<ApiContext>> for ListWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
+        if let Principal::Tenant(id) = &principal {
+            // Stale, as authentication is: the leader applying the write is not asked again.
+            let state = ctx.store.read(Consistency::Stale).await?;
+            may_update_lists(&state, id, today()).map_err(ApiError::Denied)?;
+        }
+        Ok(ListWriter(principal))
+    }
+}
+
 /// `PUT /v1/tenants/{id}/lists/{name}`: `["entry", …]` or `{entries: […]}`.
 pub async fn put(
     State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
+    ListWriter(who): ListWriter,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
     IfMatch(if_match): IfMatch,
     ApiBody(body): ApiBody,
@@ -64,6 +90,31 @@ pub async fn put(
                 tenant,
                 name,
                 list,
+                if_match,
+            },
+        )
+        .await?;
+    Ok(Versioned::ok(version))
+}
+
+/// `PATCH /v1/tenants/{id}/lists/{name}`: `{"add": […], "remove": […]}` (either may be
+/// absent); removals first, entries already present are not added twice.
+pub async fn patch(
+    State(ctx): Ctx,
+    ListWriter(who): ListWriter,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    IfMatch(if_match): IfMatch,
+    ApiBody(body): ApiBody,
+) -> ApiResult<Versioned> {
+    let (add, remove) = parse_patch(&body)?;
+    let version = ctx
+        .write(
+            &who,
+            Command::PatchList {
+                tenant,
+                name,
+                add,
+                remove,
                 if_match,
             },
         )
@@ -91,22 +142,69 @@ pub async fn delete(
     Ok(Versioned::ok(version))
 }
 
-/// A list body is a bare array or `{"entries": [...]}`. Parsed by shape rather than through
-/// `NamedList`'s untagged representation, whose error ("did not match any variant") would hide
-/// which entry is wrong.
+/// A list body is a bare array or `{"entries": [...]}`. Parsed entry by entry rather than
+/// through `NamedList`'s untagged representation, so that an error names the bad entry and its
+/// index (`entries[3]: destination "a..b": empty label`).
 fn parse_list(body: &Bytes) -> ApiResult<NamedList> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Table {
-        entries: Vec<Destination>,
+    let value: Value = parse_json(body)?;
+    let items = match &value {
+        Value::Array(items) => items,
+        Value::Object(o) if o.len() == 1 && o.contains_key("entries") => match &o["entries"] {
+            Value::Array(items) => items,
+            _ => return Err(ApiError::Invalid("entries: must be an array".into())),
+        },
+        _ => {
+            return Err(ApiError::Invalid(
+                "request body must be a JSON array of entries or {\"entries\": [...]}".into(),
+            ))
+        }
+    };
+    parse_entries("entries", items).map(|entries| NamedList { entries })
+}
+
+/// `{"add": [...], "remove": [...]}`.
+fn parse_patch(body: &Bytes) -> ApiResult<(Vec<Destination>, Vec<Destination>)> {
+    let value: Value = parse_json(body)?;
+    let Value::Object(o) = value else {
+        return Err(ApiError::Invalid(
+            "request body must be {\"add\": [...], \"remove\": [...]}".into(),
+        ));
+    };
+    if let Some(other) = o.keys().find(|k| *k != "add" && *k != "remove") {
+        return Err(ApiError::Invalid(format!(
+            "{other}: unknown field; expected add and remove"
+        )));
     }
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => parse_json::<Vec<Destination>>(body).map(|entries| NamedList { entries }),
-        Some(b'{') => parse_json::<Table>(body).map(|t| NamedList { entries: t.entries }),
-        _ => Err(ApiError::Invalid(
-            "request body must be a JSON array of entries or {\"entries\": [...]}".into(),
-        )),
+    let field = |name: &str| match o.get(name) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => parse_entries(name, items),
+        Some(_) => Err(ApiError::Invalid(format!("{name}: must be an array"))),
+    };
+    Ok((field("add")?, field("remove")?))
+}
+
+/// Each item a string that parses as a destination (FQDN, `*.suffix`, a pattern with `*`
+/// inside labels, an IPv4 address or CIDR), at most [`MAX_LIST_ENTRIES`] of them.
+fn parse_entries(field: &str, items: &[Value]) -> ApiResult<Vec<Destination>> {
+    if items.len() > MAX_LIST_ENTRIES {
+        return Err(ApiError::Invalid(format!(
+            "{field}: {} entries; a list holds at most {MAX_LIST_ENTRIES}",
+            items.len()
+        )));
     }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Value::String(s) = item else {
+                return Err(ApiError::Invalid(format!(
+                    "{field}[{i}]: expected a string, got {item}"
+                )));
+            };
+            s.parse::<Destination>()
+                .map_err(|e| ApiError::Invalid(format!("{field}[{i}]: {}", e.message)))
+        })
+        .collect()
 }
 
 fn no_list(tenant: &str, name: &str) -> ApiError {

@@ -10,6 +10,7 @@ pub mod billing;
 pub mod cluster;
 pub mod contracts;
 pub mod edges;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod forward;
@@ -17,6 +18,7 @@ pub mod lists;
 pub mod metrics;
 pub mod openapi;
 pub mod openapi_contracts;
+pub mod openapi_integration;
 pub mod openapi_sessions;
 pub mod openapi_templates;
 pub mod regions;
@@ -25,6 +27,7 @@ pub mod sessions;
 pub mod templates;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,6 +63,10 @@ pub struct ApiContext {
     pub edges: Arc<EdgeRegistry>,
     /// Session leases (active while this node leads; fed by `distribute::pump`).
     pub leases: Arc<LeaseHub>,
+    /// Each tenant's exported destinations per version, for `?since=` deltas (this node's).
+    pub endpoint_history: Arc<endpoints::history::History>,
+    /// Webhook delivery log (filled by `webhooks::Dispatcher` while this node leads).
+    pub webhooks: Arc<crate::webhooks::WebhookHub>,
 }
 
 /// Why the API could not be set up.
@@ -95,6 +102,8 @@ impl ApiContext {
             metrics: ApiMetrics::new(registry)?,
             client,
             edges: EdgeRegistry::new(node_id),
+            endpoint_history: Arc::default(),
+            webhooks: Arc::default(),
         })
     }
 
@@ -267,7 +276,18 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
         ep(Get, LIST, lists::get),
         ep(Put, LIST, lists::put),
+        ep(Patch, LIST, lists::patch),
         ep(Delete, LIST, lists::delete),
+        // External integration (issue 6; docs/integration.md).
+        ep(Get, "/v1/tenants/{id}/endpoints", endpoints::get),
+        ep(Get, "/v1/tenants/{id}/webhooks", webhooks::list),
+        ep(Post, "/v1/tenants/{id}/webhooks", webhooks::create),
+        ep(Delete, "/v1/tenants/{id}/webhooks/{wid}", webhooks::delete),
+        ep(
+            Get,
+            "/v1/tenants/{id}/webhook-deliveries",
+            webhooks::deliveries,
+        ),
         ep(Post, "/v1/tokens", tokens::create),
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),

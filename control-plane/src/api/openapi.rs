@@ -364,5 +364,6 @@ pub fn document() -> Value {
     super::openapi_contracts::extend(&mut doc);
     super::openapi_sessions::extend(&mut doc);
     super::openapi_templates::extend(&mut doc);
+    super::openapi_integration::extend(&mut doc);
     doc
 }

@@ -16,6 +16,7 @@ use breakout_control::distribute::{self, EdgeServer};
 use breakout_control::store::raft::{self, RaftConfig, RaftStore};
 use breakout_control::store::NodeAddr;
 use breakout_control::templates;
+use breakout_control::webhooks;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -271,6 +272,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         false => None,
     };
+    // Webhooks: sent by whichever node leads (docs/integration.md).
+    let dispatcher =
+        webhooks::Dispatcher::new(store.clone(), args.node_id, Arc::clone(&ctx.webhooks));
+    tokio::spawn(dispatcher.run(stop_rx.clone()));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
     if let Some(path) = &args.addr_file {
         write_addr_file(path, &api_bound, &raft_bound, edge_bound)?;

@@ -72,6 +72,11 @@ pub enum Command {
     /// A tenant's named destination lists (manual lists, the blocklist).
     #[command(subcommand)]
     List(ListCmd),
+    /// A tenant's effective destinations for external devices (art. 2; docs/integration.md).
+    Endpoints(EndpointsArgs),
+    /// A tenant's webhooks: signed pushes of each change of its endpoints (docs/integration.md).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Tenant API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -355,6 +360,23 @@ pub enum ListCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+    /// Add and remove entries of a list (art. 10-4: tenant tokens need the list-update-api
+    /// option).
+    #[command(group(ArgGroup::new("change").required(true).multiple(true).args(["add", "remove"])))]
+    Patch {
+        /// The tenant id.
+        id: String,
+        /// The list name.
+        name: String,
+        /// An entry to add (repeatable): host, *.domain, pattern or IPv4 CIDR.
+        #[arg(long, value_name = "ENTRY", value_parser = parse_destination)]
+        add: Vec<String>,
+        /// An entry to remove (repeatable).
+        #[arg(long, value_name = "ENTRY", value_parser = parse_destination)]
+        remove: Vec<String>,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
     /// Delete a list (refused while a rule uses it).
     Delete {
         /// The tenant id.
@@ -364,6 +386,27 @@ pub enum ListCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+}
+
+/// `endpoints TENANT [--format F] [--action A] [--kind K] [--since V]`: printed as the API
+/// answers it.
+#[derive(Debug, Args)]
+pub struct EndpointsArgs {
+    /// The tenant id.
+    pub id: String,
+    /// json, text (one entry a line, for external dynamic lists), squid (dstdomain, or dst with
+    /// --kind cidrs), squid-regex (dstdom_regex) or csv.
+    #[arg(long, default_value = "json", value_name = "F")]
+    pub format: String,
+    /// Only entries with this action: direct, block, upstream or upstream:NAME.
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// Only hosts (names) or only cidrs (IPv4 networks).
+    #[arg(long, value_name = "K")]
+    pub kind: Option<String>,
+    /// What changed since this store version (format json).
+    #[arg(long, value_name = "V")]
+    pub since: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,6 +455,37 @@ pub enum TokenCmd {
     Revoke {
         /// The token id (the `<id>` of `bk_<id>_<secret>`).
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Register a webhook; the secret is read from a file (`-` for stdin), never an argument.
+    Add {
+        /// The tenant id.
+        tenant: String,
+        /// The http(s) URL to POST each change to.
+        url: String,
+        /// A file holding the signing secret (16 to 256 bytes; surrounding whitespace trimmed).
+        #[arg(long, value_name = "PATH")]
+        secret_file: PathBuf,
+    },
+    /// The tenant's webhooks (never their secrets).
+    List {
+        /// The tenant id.
+        tenant: String,
+    },
+    /// Delete a webhook.
+    Delete {
+        /// The tenant id.
+        tenant: String,
+        /// The webhook id.
+        id: String,
+    },
+    /// Every delivery attempt, oldest first (the leader's log).
+    Deliveries {
+        /// The tenant id.
+        tenant: String,
     },
 }
 

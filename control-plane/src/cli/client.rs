@@ -134,7 +134,23 @@ impl Client {
 
     /// Sends `call` and returns the answer's JSON (`null` for an empty body).
     pub async fn send(&self, call: Call) -> Result<Value, CliError> {
-        let mut url = self.url(&call);
+        let (status, text) = self.exchange(&call).await?;
+        answer(status, &text)
+    }
+
+    /// Sends `call` and returns a successful answer's body as text (for answers that are not
+    /// JSON, such as the endpoint exports); an error answer is still read as the API's JSON.
+    pub async fn send_text(&self, call: Call) -> Result<String, CliError> {
+        let (status, text) = self.exchange(&call).await?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        answer(status, &text).map(|_| text)
+    }
+
+    /// Sends `call`, following the leader's redirects; the final status and body.
+    async fn exchange(&self, call: &Call) -> Result<(StatusCode, String), CliError> {
+        let mut url = self.url(call);
         for _ in 0..=MAX_REDIRECTS {
             let mut req = self.http.request(call.method.clone(), url.clone());
             if let Some(token) = &self.token {
@@ -156,7 +172,7 @@ impl Client {
                 continue;
             }
             let text = resp.text().await.map_err(|e| self.unreachable(&url, &e))?;
-            return answer(status, &text);
+            return Ok((status, text));
         }
         Err(CliError::Other(format!(
             "more than {MAX_REDIRECTS} redirects, last to {url}"

@@ -3,7 +3,7 @@
 //! Every handler checks everything before it changes anything, so a rejected request leaves the
 //! state as it was (apart from `version` and the audit log, which every entry moves on).
 
-use super::{contracts, lists, regions, templates, tenants, tokens};
+use super::{contracts, lists, regions, templates, tenants, tokens, webhooks};
 use super::{AuditEvent, Command, Outcome, RejectKind, Request, State, AUDIT_KEEP};
 use crate::contracts::dates::day_of;
 
@@ -87,6 +87,20 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             name,
             if_match,
         } => lists::delete(state, index, tenant, name, *if_match),
+        Command::PatchList {
+            tenant,
+            name,
+            add,
+            remove,
+            if_match,
+        } => lists::patch(state, index, tenant, name, add, remove, *if_match),
+        Command::CreateWebhook {
+            tenant,
+            id,
+            url,
+            secret,
+        } => webhooks::create(state, index, tenant, id, url, secret),
+        Command::DeleteWebhook { tenant, id } => webhooks::delete(state, tenant, id),
         Command::CreateToken {
             id,
             tenant,
@@ -179,6 +193,9 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::DeleteList { tenant, name, .. } => {
             ("list.delete", format!("tenant/{tenant}/list/{name}"))
         }
+        Command::PatchList { tenant, name, .. } => {
+            ("list.patch", format!("tenant/{tenant}/list/{name}"))
+        }
         Command::CreateToken { id, .. } => ("token.create", format!("token/{id}")),
         Command::RevokeToken { id } => ("token.revoke", format!("token/{id}")),
         Command::Contract { tenant, request } => contracts::describe(tenant, request),
@@ -202,6 +219,12 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
             "template.subscribe",
             format!("tenant/{tenant}/template/{item}"),
         ),
+        Command::CreateWebhook { tenant, id, .. } => {
+            ("webhook.create", format!("tenant/{tenant}/webhook/{id}"))
+        }
+        Command::DeleteWebhook { tenant, id } => {
+            ("webhook.delete", format!("tenant/{tenant}/webhook/{id}"))
+        }
     }
 }
 

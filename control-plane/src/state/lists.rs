@@ -1,5 +1,7 @@
 //! A tenant's named lists: put (replace) and delete, and the checks on names and entries.
 
+use std::collections::HashSet;
+
 use breakout_policy::{Destination, NamedList};
 
 use super::apply::{check_if_match, Reject, Step};
@@ -27,6 +29,51 @@ pub(super) fn put(
     check_entries(list, "list.entries")?;
     let mut t = record.tenant.clone();
     t.lists.insert(name.to_string(), list.clone());
+    commit(state, index, t);
+    Ok(())
+}
+
+pub(super) fn patch(
+    state: &mut State,
+    index: u64,
+    tenant: &str,
+    name: &str,
+    add: &[Destination],
+    remove: &[Destination],
+    if_match: Option<u64>,
+) -> Step {
+    let record = find(state, tenant)?;
+    let Some(current) = record.tenant.lists.get(name) else {
+        return Err(Reject::not_found(format!(
+            "tenant {tenant} has no list {name}"
+        )));
+    };
+    check_if_match(
+        &format!("tenant {tenant}"),
+        record.changed_version,
+        if_match,
+    )?;
+    let added = NamedList {
+        entries: add.to_vec(),
+    };
+    check_entries(&added, "add")?;
+    let remove: HashSet<&Destination> = remove.iter().collect();
+    let mut entries: Vec<Destination> = current
+        .entries
+        .iter()
+        .filter(|e| !remove.contains(e))
+        .cloned()
+        .collect();
+    let mut present: HashSet<Destination> = entries.iter().cloned().collect();
+    for entry in add {
+        if present.insert(entry.clone()) {
+            entries.push(entry.clone());
+        }
+    }
+    let list = NamedList { entries };
+    check_entries(&list, "list.entries")?;
+    let mut t = record.tenant.clone();
+    t.lists.insert(name.to_string(), list);
     commit(state, index, t);
     Ok(())
 }

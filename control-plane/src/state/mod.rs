@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use breakout_policy::pac::PacSettings;
-use breakout_policy::{Action, NamedList, Rule, SourceCidr, Tenant};
+use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,7 @@ use crate::templates::select::Subscription;
 
 mod apply;
 mod contracts;
+mod endpoints;
 mod lists;
 mod read;
 mod regions;
@@ -25,16 +26,19 @@ mod service;
 mod templates;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
 
 pub use apply::apply;
+pub use endpoints::{export_stable_since, export_view, may_pull_endpoints, may_update_lists};
 pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
 pub use templates::{
     holds_template, withdrawn, Fetched, Quarantined, TemplateRecord, TemplateVersion,
     QUARANTINE_KEEP, TEMPLATE_HISTORY,
 };
+pub use webhooks::{Secret, Webhook, MAX_WEBHOOKS};
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;
@@ -77,6 +81,9 @@ pub struct State {
     /// when it sees this move.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub template_sync: u64,
+    /// Tenants' webhooks (docs/integration.md), by tenant id, then webhook id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub webhooks: BTreeMap<String, BTreeMap<String, Webhook>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -186,6 +193,15 @@ pub enum Command {
         name: String,
         if_match: Option<u64>,
     },
+    /// Art. 10-4: add and remove entries of an existing list (removals first; entries already
+    /// present are not added twice, absent ones are not an error).
+    PatchList {
+        tenant: String,
+        name: String,
+        add: Vec<Destination>,
+        remove: Vec<Destination>,
+        if_match: Option<u64>,
+    },
     CreateToken {
         id: String,
         tenant: String,
@@ -250,6 +266,18 @@ pub enum Command {
         tenant: String,
         item: TemplateItem,
         subscription: Option<Subscription>,
+    },
+    /// Registers a webhook of `tenant`: `url` gets each change of its exported endpoints,
+    /// signed with `secret`.
+    CreateWebhook {
+        tenant: String,
+        id: String,
+        url: String,
+        secret: Secret,
+    },
+    DeleteWebhook {
+        tenant: String,
+        id: String,
     },
 }
 

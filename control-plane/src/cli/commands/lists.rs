@@ -1,4 +1,4 @@
-//! `list ls|show|set|delete`: a tenant's named destination lists.
+//! `list ls|show|set|patch|delete`: a tenant's named destination lists.
 
 use std::path::Path;
 
@@ -43,6 +43,22 @@ pub async fn run(ctx: &Ctx, cmd: ListCmd) -> Result<(), CliError> {
             ctx.done(
                 &answer,
                 &format!("tenant {id}: list {name} set to {n} entries"),
+            );
+        }
+        ListCmd::Patch {
+            id,
+            name,
+            add,
+            remove,
+            if_match,
+        } => {
+            let (a, r) = (add.len(), remove.len());
+            let body = json!({ "add": add, "remove": remove });
+            let call = Call::patch(&["v1", "tenants", &id, "lists", &name], body);
+            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            ctx.done(
+                &answer,
+                &format!("tenant {id}: list {name}: {a} added, {r} removed"),
             );
         }
         ListCmd::Delete { id, name, if_match } => {

@@ -6,6 +6,7 @@ mod billing;
 mod cluster;
 mod contract;
 mod edge;
+mod endpoints;
 mod lists;
 mod pac;
 mod region;
@@ -15,6 +16,7 @@ mod source_ip;
 pub mod template;
 mod tenant;
 mod token;
+mod webhook;
 
 use std::path::Path;
 
@@ -62,6 +64,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::SourceIp(c) => source_ip::run(ctx, c).await,
         Command::Rule(c) => rule::run(ctx, c).await,
         Command::List(c) => lists::run(ctx, c).await,
+        Command::Endpoints(a) => endpoints::run(ctx, a).await,
+        Command::Webhook(c) => webhook::run(ctx, c).await,
         Command::Token(c) => token::run(ctx, c).await,
         Command::Audit(a) => audit::run(ctx, a).await,
         Command::Edge(c) => edge::run(ctx, c).await,

@@ -140,3 +140,66 @@ fn deleting_an_unused_list_removes_it_and_moves_the_tenant_version() {
     assert!(r.tenant.lists.is_empty());
     assert_eq!(r.changed_version, v);
 }
+
+fn patch_list(name: &str, add: &[&str], remove: &[&str], if_match: Option<u64>) -> Command {
+    Command::PatchList {
+        tenant: "acme".into(),
+        name: name.into(),
+        add: list(add).entries,
+        remove: list(remove).entries,
+        if_match,
+    }
+}
+
+#[test]
+fn patch_list_removes_then_adds_without_duplicates() {
+    let mut log = Log::with_acme();
+    log.ok(put_list(
+        "acme",
+        "blocklist",
+        list(&["a.example", "b.example"]),
+        None,
+    ));
+    let v = log.ok(patch_list(
+        "blocklist",
+        &["c.example", "a.example"],
+        &["b.example", "absent.example"],
+        None,
+    ));
+    let r = &log.state.tenants["acme"];
+    assert_eq!(
+        r.tenant.lists["blocklist"],
+        list(&["a.example", "c.example"])
+    );
+    assert_eq!(r.changed_version, v);
+}
+
+#[test]
+fn patch_list_of_a_missing_list_is_not_found_and_if_match_is_checked() {
+    let mut log = Log::with_acme();
+    log.rejected(
+        patch_list("nope", &["a.example"], &[], None),
+        RejectKind::NotFound,
+    );
+    let v = log.ok(put_list("acme", "l", list(&[]), None));
+    log.rejected(
+        patch_list("l", &["a.example"], &[], Some(v - 1)),
+        RejectKind::PreconditionFailed,
+    );
+    log.ok(patch_list("l", &["a.example"], &[], Some(v)));
+}
+
+#[test]
+fn patch_list_cannot_grow_a_list_past_the_limit() {
+    let mut log = Log::with_acme();
+    let full: Vec<String> = (0..crate::state::MAX_LIST_ENTRIES)
+        .map(|i| format!("h{i}.example"))
+        .collect();
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    log.ok(put_list("acme", "big", list(&refs), None));
+    let msg = log.rejected(
+        patch_list("big", &["one-more.example"], &[], None),
+        RejectKind::Invalid,
+    );
+    assert!(msg.contains("at most"), "{msg}");
+}

@@ -9,6 +9,7 @@ mod templates;
 mod tenants;
 mod tokens;
 mod updates;
+mod webhooks;
 
 use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 

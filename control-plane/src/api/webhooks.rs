@@ -1,0 +1,130 @@
+//! `/v1/tenants/{id}/webhooks`: a tenant's webhook registrations, and the delivery log
+//! (docs/integration.md, "Webhooks"). The secret is taken at registration and never shown.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::request::Parts;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{hex, Principal, TenantReader};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::reply::{today, Versioned};
+use super::tenants::no_tenant;
+use super::ApiContext;
+use crate::state::{may_pull_endpoints, Command, Secret};
+use crate::store::Consistency;
+
+type Ctx = State<Arc<ApiContext>>;
+
+/// May register and delete the webhooks of the tenant named by `{id}`: the operator, or that
+/// tenant's token while it holds an external-integration or list-template contract in force
+/// (art. 2; otherwise 403 saying so). Another tenant's token gets 404.
+pub struct HookWriter(pub Principal);
+
+impl FromRequestParts<Arc<ApiContext>> for HookWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
+        if let Principal::Tenant(id) = &principal {
+            let state = ctx.store.read(Consistency::Stale).await?;
+            may_pull_endpoints(&state, id, today()).map_err(ApiError::Denied)?;
+        }
+        Ok(HookWriter(principal))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    url: String,
+    secret: String,
+}
+
+/// `POST /v1/tenants/{id}/webhooks`: `{url, secret}` → 201 `{version, id, url}`.
+pub async fn create(
+    State(ctx): Ctx,
+    HookWriter(who): HookWriter,
+    ApiPath(tenant): ApiPath<String>,
+    ApiJson(body): ApiJson<NewWebhook>,
+) -> ApiResult<Versioned> {
+    let id = hex(&rand::random::<[u8; 6]>());
+    let command = Command::CreateWebhook {
+        tenant,
+        id: id.clone(),
+        url: body.url.clone(),
+        secret: Secret(body.secret),
+    };
+    let version = ctx.write(&who, command).await?;
+    Ok(Versioned::created(version)
+        .with("id", &id)
+        .with("url", &body.url))
+}
+
+/// `GET /v1/tenants/{id}/webhooks`: `{version, items: [{id, url, created_version}]}`.
+pub async fn list(
+    State(ctx): Ctx,
+    _: TenantReader,
+    ApiPath(tenant): ApiPath<String>,
+    ApiQuery(opts): ApiQuery<ReadOpts>,
+) -> ApiResult<Response> {
+    let state = ctx.read(opts.consistency()).await?;
+    if !state.tenants.contains_key(&tenant) {
+        return Err(no_tenant(&tenant));
+    }
+    let items: Vec<_> = state
+        .webhooks
+        .get(&tenant)
+        .into_iter()
+        .flat_map(|hooks| hooks.values())
+        .map(|h| json!({ "id": h.id, "url": h.url, "created_version": h.created_version }))
+        .collect();
+    Ok(Json(json!({ "version": state.version, "items": items })).into_response())
+}
+
+/// `DELETE /v1/tenants/{id}/webhooks/{wid}`.
+pub async fn delete(
+    State(ctx): Ctx,
+    HookWriter(who): HookWriter,
+    ApiPath((tenant, id)): ApiPath<(String, String)>,
+) -> ApiResult<Versioned> {
+    let version = ctx
+        .write(&who, Command::DeleteWebhook { tenant, id })
+        .await?;
+    Ok(Versioned::ok(version))
+}
+
+/// `GET /v1/tenants/{id}/webhook-deliveries`: `{node_id, items: [Attempt]}`, oldest first,
+/// from the leader's log (a follower forwards; the log is the leader's soft state).
+pub async fn deliveries(
+    State(ctx): Ctx,
+    _: TenantReader,
+    ApiPath(tenant): ApiPath<String>,
+) -> ApiResult<Response> {
+    let status = ctx.store.status().await?;
+    if status.leader != Some(ctx.node_id) {
+        let leader = status
+            .nodes
+            .iter()
+            .find(|n| Some(n.id) == status.leader)
+            .map(|n| n.addr.api.clone());
+        return Err(match leader {
+            Some(api) => ApiError::NotLeader(api),
+            None => ApiError::NoLeader("no leader is known; retry shortly".into()),
+        });
+    }
+    let state = ctx.read(Consistency::Stale).await?;
+    if !state.tenants.contains_key(&tenant) {
+        return Err(no_tenant(&tenant));
+    }
+    let items = ctx.webhooks.log.of(&tenant);
+    Ok(Json(json!({ "node_id": ctx.node_id, "items": items })).into_response())
+}
