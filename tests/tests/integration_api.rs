@@ -253,3 +253,45 @@ fn etag_304_and_since_deltas_over_http() {
         .run();
     assert_eq!(changed.status(), 200);
 }
+
+#[test]
+fn a_follower_forwards_the_pull_keeping_etag_304_and_delta_headers() {
+    let cluster = Cluster::start(2);
+    let leader = cluster.wait_leader(std::time::Duration::from_secs(10));
+    let follower = &cluster.nodes[1 - leader];
+    let dir = unique_dir("breakout-integration-follower");
+    let token = setup(&cluster.nodes[leader], &dir);
+    cluster.nodes[leader]
+        .ctl(&["contract", "add", "acme", "external-integration"])
+        .expect_ok("contract add");
+    let url = format!(
+        "{}/v1/tenants/acme/endpoints?format=squid&action=direct",
+        follower.api_url()
+    );
+    let auth = format!("Authorization: Bearer {token}");
+
+    let first = Curl::new(&url).header(&auth).run();
+    assert_eq!(first.status(), 200, "{}", first.stderr);
+    assert!(
+        first.header("x-breakout-omitted").is_some(),
+        "relayed headers"
+    );
+    let etag = first.header("etag").expect("ETag").to_string();
+    let version = first
+        .header("x-breakout-version")
+        .expect("version")
+        .to_string();
+    let again = Curl::new(&url)
+        .header(&auth)
+        .header(&format!("If-None-Match: {etag}"))
+        .run();
+    assert_eq!(again.status(), 304, "If-None-Match reaches the leader");
+
+    let since = format!(
+        "{}/v1/tenants/acme/endpoints?since={version}",
+        follower.api_url()
+    );
+    let delta = Curl::new(&since).header(&auth).run();
+    assert_eq!(delta.status(), 200, "{}", delta.stderr);
+    assert_eq!(delta.header("x-breakout-delta"), Some("delta"));
+}

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
+use super::endpoints;
 use super::error::{ApiError, ForwardTo};
 use super::extract::BodySlot;
 use super::reply::VERSION_HEADER;
@@ -23,10 +24,11 @@ use super::ApiContext;
 pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
 
 /// Request headers replayed on the leader.
-const REQUEST_HEADERS: [HeaderName; 3] = [
+const REQUEST_HEADERS: [HeaderName; 4] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::IF_MATCH,
+    header::IF_NONE_MATCH,
 ];
 
 /// Which route a request matched, for the middleware.
@@ -99,6 +101,10 @@ async fn relay(
         &header::ETAG,
         &header::CONTENT_TYPE,
         &header::RETRY_AFTER,
+        &header::CACHE_CONTROL,
+        &endpoints::DELTA_HEADER,
+        &endpoints::DELTA_REASON_HEADER,
+        &endpoints::OMITTED_HEADER,
     ] {
         if let Some(value) = upstream.headers().get(name) {
             relayed.insert(name.clone(), value.clone());
