@@ -144,6 +144,7 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
     };
     if let (Ok(()), Command::DeleteTenant { id, .. }) = (&step, &req.command) {
         state.subscriptions.remove(id);
+        state.webhooks.remove(id);
     }
     let (action, target) = describe(&req.command);
     let (outcome, result) = match step {

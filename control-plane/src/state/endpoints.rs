@@ -22,16 +22,23 @@ pub fn export_view(state: &State, id: &str) -> Option<(Tenant, BTreeMap<String, 
         .tenants
         .into_iter()
         .find(|t| t.id == id)
-        .unwrap_or_else(|| record.tenant.clone());
+        .unwrap_or_else(|| {
+            // Not served by edges (e.g. external integration only, art. 6-1): its devices still
+            // get what its template subscriptions select.
+            let mut tenant = record.tenant.clone();
+            super::templates::add_subscriptions(state, &mut tenant, state.policy_day());
+            tenant
+        });
     Some((tenant, policy.lists))
 }
 
-/// The version from which the tenant's exported destinations are the same as at this state's
-/// version: they are a function of its record (rules and lists), changed at
-/// `changed_version`. Shared (template) lists that change on their own must raise this to
-/// their own change version, or `?since=` deltas would miss their changes.
+/// The version from which the tenant's exported destinations are known to be the same as at
+/// this state's version. They depend on the tenant's record, but also on its template
+/// subscriptions, the templates' live versions and the day's contracts, which change without
+/// the record changing; so only this version itself is vouched for, and `?since=` deltas are
+/// answered from versions this node has served (docs/integration.md).
 pub fn export_stable_since(state: &State, id: &str) -> Option<u64> {
-    state.tenants.get(id).map(|r| r.changed_version)
+    state.tenants.get(id).map(|_| state.version)
 }
 
 /// Art. 2: a tenant's own token may pull its endpoints only while it holds an
