@@ -7,7 +7,10 @@ mod exchange;
 mod forward;
 pub mod framing;
 pub mod pac;
+mod relay;
 pub mod request;
+#[cfg(target_os = "linux")]
+mod splice;
 mod tunnel;
 
 use std::convert::Infallible;
