@@ -1,9 +1,10 @@
 //! Moves a tunnel's bytes between two sockets without owning a buffer while it waits.
 //!
-//! Each direction waits for readiness (`readable()`), holding nothing. When bytes arrive they go
-//! through a pooled pipe with `splice(2)` on Linux (see `splice`), or, elsewhere or when no pipe
-//! can be made, through a per-thread scratch buffer borrowed for one read and one write; only
-//! bytes the destination cannot take yet are copied into an owned backlog, freed once written.
+//! Each direction waits for readiness (`readable()`), holding nothing. Bytes first go through a
+//! per-thread scratch buffer borrowed for one read and one write (only bytes the destination
+//! cannot take yet are copied into an owned backlog, freed once written). Once a direction
+//! carries bulk (a read of `BULK_READ` or more, or a destination that cannot keep up), on Linux
+//! it moves bytes with `splice(2)` through a pooled pipe instead (see `splice`).
 //! A direction ends at its source's EOF (passing the half-close on with `shutdown(Write)`) or at
 //! the first error; the tunnel ends when both have, or when no byte moved for `idle`.
 
@@ -21,6 +22,8 @@ use tokio::net::TcpStream;
 
 /// Size of the per-thread scratch buffer of the portable path.
 const SCRATCH: usize = 64 * 1024;
+/// A read at least this large marks a direction as bulk: from then on it splices.
+const BULK_READ: usize = 16 * 1024;
 
 thread_local! {
     static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; SCRATCH].into_boxed_slice());
@@ -128,28 +131,34 @@ async fn copy(
     splice: bool,
 ) -> io::Result<()> {
     write_all(to, first, meter).await?;
+    // Splice only once the direction carries bulk: for a few hundred bytes, read and write
+    // cost less than the two splices and the pipe.
+    let mut bulk = false;
     #[cfg(target_os = "linux")]
-    let mut use_splice = splice;
+    let mut splice = splice;
     #[cfg(not(target_os = "linux"))]
     let _ = splice;
     loop {
         from.readable().await?;
         #[cfg(target_os = "linux")]
-        if use_splice {
-            match splice_step(from, to, meter).await {
-                Ok(Step::Eof) => return Ok(()),
-                Ok(Step::Again) => continue,
+        if splice && bulk {
+            match splice_step(from, to, meter).await? {
+                Step::Eof => return Ok(()),
+                Step::Again => continue,
                 // No pipe to be had (descriptors exhausted): this round goes through the buffer.
-                Ok(Step::NoPipe) => {}
+                Step::NoPipe => {}
                 // A socket splice cannot read: copy from now on.
-                Ok(Step::Unsupported) => use_splice = false,
-                Err(e) => return Err(e),
+                Step::Unsupported => splice = false,
             }
         }
         match buffer_step(from, to, meter)? {
             BufStep::Eof => return Ok(()),
             BufStep::Again => {}
-            BufStep::Backlog(rest) => write_all(to, &rest, meter).await?,
+            BufStep::Moved(n) => bulk |= n >= BULK_READ,
+            BufStep::Backlog(rest) => {
+                bulk = true;
+                write_all(to, &rest, meter).await?;
+            }
         }
     }
 }
@@ -204,7 +213,10 @@ async fn splice_step(from: &TcpStream, to: &TcpStream, meter: &Meter<'_>) -> io:
 
 enum BufStep {
     Eof,
+    /// Nothing to read after all.
     Again,
+    /// `n` bytes read and written.
+    Moved(usize),
     /// Bytes read that `to` could not take yet.
     Backlog(Vec<u8>),
 }
@@ -227,7 +239,7 @@ fn buffer_step(from: &TcpStream, to: &TcpStream, meter: &Meter<'_>) -> io::Resul
         };
         meter.moved(written);
         Ok(if written == n {
-            BufStep::Again
+            BufStep::Moved(n)
         } else {
             BufStep::Backlog(buf[written..n].to_vec())
         })

@@ -80,8 +80,6 @@ pub async fn connect(
             tracing::error!("CONNECT upgrade did not yield the client socket");
             return;
         };
-        let _ = client.set_nodelay(true);
-        let _ = server.set_nodelay(true);
         let transfer = Arc::new(Transfer::default());
         let record = ex.pending(&shared, 200, Arc::clone(&transfer));
         let down_bytes = relay(
