@@ -65,10 +65,15 @@ pub async fn connect(
     let down = tenant.metrics.bytes_down.clone();
     let idle = snap.settings.tunnel_idle_timeout;
     let session = Arc::clone(session);
-    let shared = Arc::clone(shared);
+    // Nothing of the request outlives this function: its head (and the Uri in `ex`) are slices
+    // of hyper's read buffer, which a long-lived tunnel would otherwise keep alive.
+    let on_upgrade = hyper::upgrade::on(req);
+    let transfer = Arc::new(Transfer::default());
+    let record = ex.pending(shared, 200, Arc::clone(&transfer));
+    drop(ex);
     tokio::spawn(async move {
         let _session = session;
-        let upgraded = match hyper::upgrade::on(req).await {
+        let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!(error = %e, "CONNECT upgrade failed");
@@ -80,8 +85,6 @@ pub async fn connect(
             tracing::error!("CONNECT upgrade did not yield the client socket");
             return;
         };
-        let transfer = Arc::new(Transfer::default());
-        let record = ex.pending(&shared, 200, Arc::clone(&transfer));
         let down_bytes = relay(
             &client,
             &server,
