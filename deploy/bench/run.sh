@@ -33,6 +33,8 @@ SKIP_DIRECT=${SKIP_DIRECT:-0}
 SKIP_SMALL=${SKIP_SMALL:-0}
 SKIP_BULK=${SKIP_BULK:-0}
 SKIP_IDLE=${SKIP_IDLE:-0}
+SKIP_SHORT=${SKIP_SHORT:-0}
+SHORT_CONNS=${SHORT_CONNS:-50}   # concurrent short CONNECT sessions (new connections/s figure)
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}  # keep the temp dir (configs, logs, raw output)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
@@ -189,6 +191,12 @@ TARGETS=()
 [ "$SKIP_DIRECT" = 1 ] || TARGETS+=(direct)
 [ "${#TARGETS[@]}" -gt 0 ] || die "every target is skipped"
 
+if [ "$SKIP_SHORT" != 1 ] && [ -z "${CONNECT_BENCH_BIN:-}" ]; then
+  log "building connect-bench (cargo build --release -p breakout-tests --bin connect-bench)"
+  cargo build --release -p breakout-tests --bin connect-bench >&2
+  CONNECT_BENCH_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/connect-bench
+fi
+[ "$SKIP_SHORT" = 1 ] || [ -x "$CONNECT_BENCH_BIN" ] || die "CONNECT_BENCH_BIN=$CONNECT_BENCH_BIN is not an executable"
 if [ "$SKIP_EDGE" != 1 ]; then
   if [ -z "${EDGE_BIN:-}" ]; then
     log "building breakout-edge (cargo build --release -p breakout-edge)"
@@ -304,6 +312,32 @@ measure_small() {  # measure_small RUN TARGET
   log "$t small: $rps req/s, p50 $p50 ms, p99 $p99 ms$([ -z "$pid" ] || echo ", CPU $cpu µs/req") ($requests requests, $readerr read errors)"
 }
 
+measure_short() {  # measure_short RUN TARGET: new connections/s with short CONNECT sessions
+  local run=$1 t=$2 pid=${PIDS[$2]} port c0 c1 out="$WORKDIR/short-$1-$2.txt"
+  port=$(proxy_port "$t")
+  if [ "$WARMUP" -gt 0 ]; then
+    timeout $((WARMUP + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
+      "$SHORT_CONNS" "$WARMUP" >/dev/null || true
+  fi
+  c0=$(cpu_ticks "$pid")
+  timeout $((DURATION + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
+    "$SHORT_CONNS" "$DURATION" >"$out" || true
+  c1=$(cpu_ticks "$pid")
+  local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA
+  read -r _ conns _ errors _ cps _ p50 _ p99 <"$out" || true
+  if [ "${conns:-0}" -gt 0 ] && [ $((errors * 100)) -le "$conns" ]; then
+    cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
+  else
+    log "$t short: rejected ($(cat "$out"))"
+    cps=NA p50=NA p99=NA
+  fi
+  record "$run" "$t" short_cps "$cps"
+  record "$run" "$t" short_p50_ms "$p50"
+  record "$run" "$t" short_p99_ms "$p99"
+  record "$run" "$t" cpu_us_per_conn "$cpu"
+  log "$t short: $cps conn/s, p50 $p50 ms, p99 $p99 ms, CPU $cpu µs/conn ($conns sessions, $errors errors)"
+}
+
 measure_bulk() {  # measure_bulk RUN TARGET
   local run=$1 t=$2 proxy_args=() result code size speed mbps=NA
   [ "$t" = direct ] || proxy_args=(-p -x "http://127.0.0.1:$(proxy_port "$t")")
@@ -358,7 +392,7 @@ measure_idle() {  # measure_idle RUN TARGET
 # -------------------------------------------------------------------- meta
 META=$WORKDIR/meta.tsv
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
+settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
 {
   printf 'title\tBreakout edge benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf 'command\t`%s deploy/bench/run.sh`\n' "$settings"
@@ -393,6 +427,7 @@ for run in $(seq 1 "$RUNS"); do
       [ "$SKIP_IDLE" = 1 ] || measure_idle "$run" "$t"
     fi
     [ "$SKIP_SMALL" = 1 ] || measure_small "$run" "$t"
+    [ "$SKIP_SHORT" = 1 ] || [ "$t" = direct ] || measure_short "$run" "$t"
     [ "$SKIP_BULK" = 1 ] || measure_bulk "$run" "$t"
     [ "$t" = direct ] || stop "$t"
   done

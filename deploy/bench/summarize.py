@@ -54,6 +54,10 @@ METRICS = OrderedDict([
     ("idle_kib_per_tunnel", ("RSS KiB/idle tunnel", "{:.1f}")),
     ("idle_tunnels_ok", ("tunnels held", "{:.0f}")),
     ("origin_conns", ("origin conns", "{:.0f}")),
+    ("short_cps", ("short CONNECT conn/s", "{:,.0f}")),
+    ("short_p50_ms", ("short p50 ms", "{:.2f}")),
+    ("short_p99_ms", ("short p99 ms", "{:.2f}")),
+    ("cpu_us_per_conn", ("CPU µs/conn", "{:.1f}")),
 ])
 TARGET_ORDER = ["edge", "squid", "tinyproxy", "direct"]
 
@@ -135,6 +139,26 @@ def report(raw_path, meta_path):
             fmt("idle_tunnels_ok", m(t, "idle_tunnels_ok")),
         ]
         out.append("| " + " | ".join(row) + " |")
+    short = [t for t in targets if m(t, "short_cps") is not None]
+    if short:
+        out.append("")
+        out.append("New connections (short CONNECT sessions: CONNECT, 200, one small GET "
+                   "through the tunnel, close):")
+        out.append("")
+        head = ["target", "conn/s", "×squid", "p50 ms", "p99 ms", "CPU µs/conn", "×squid"]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+        for t in short:
+            row = [
+                t,
+                fmt("short_cps", m(t, "short_cps")),
+                ratio(m(t, "short_cps"), m("squid", "short_cps")),
+                fmt("short_p50_ms", m(t, "short_p50_ms")),
+                fmt("short_p99_ms", m(t, "short_p99_ms")),
+                fmt("cpu_us_per_conn", m(t, "cpu_us_per_conn")),
+                ratio(m(t, "cpu_us_per_conn"), m("squid", "cpu_us_per_conn")),
+            ]
+            out.append("| " + " | ".join(row) + " |")
     out.append("")
     out.append("Every figure of every run (NA = measurement failed or was "
                "rejected; see the run's log):")

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use breakout_policy::Host;
-use http::{header, HeaderValue, Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response, Uri};
 
 use super::body::{ProxyBody, Transfer};
 use super::error::ProxyError;
@@ -13,26 +13,38 @@ use super::{Shared, PROXY_NAME};
 use crate::access_log::{millis, now_rfc3339, AccessRecord, PendingRecord};
 use crate::snapshot::TenantRuntime;
 
+/// The strings an access-log record needs (`host`, `rule`) are only made when the access log
+/// is on: with it off, the request path formats and allocates none of them.
 pub struct Exchange {
     pub start: Instant,
     pub client: SocketAddr,
     pub tenant: Option<Arc<str>>,
     pub method: Method,
-    pub host: String,
-    pub port: u16,
+    /// As requested (refcounted, not copied), for debug logs.
+    uri: Uri,
+    /// Whether a record will be written: `host` and `rule` are filled only then.
+    log: bool,
+    host: String,
+    port: u16,
     pub action: &'static str,
-    pub rule: String,
+    rule: String,
 }
 
 impl Exchange {
-    pub fn new<B>(req: &Request<B>, client: SocketAddr) -> Exchange {
+    pub fn new<B>(req: &Request<B>, client: SocketAddr, shared: &Shared) -> Exchange {
         let uri = req.uri();
+        let log = shared.access_log.enabled();
         Exchange {
             start: Instant::now(),
             client,
             tenant: None,
             method: req.method().clone(),
-            host: uri.host().unwrap_or_default().to_string(),
+            uri: uri.clone(),
+            log,
+            host: match log {
+                true => uri.host().unwrap_or_default().to_string(),
+                false => String::new(),
+            },
             port: uri.port_u16().unwrap_or(0),
             action: "error",
             rule: String::new(),
@@ -40,18 +52,22 @@ impl Exchange {
     }
 
     /// An exchange on a connection that was refused before any tenant was admitted.
-    pub fn refused<B>(req: &Request<B>, peer: SocketAddr) -> Exchange {
-        Exchange::new(req, peer)
+    pub fn refused<B>(req: &Request<B>, peer: SocketAddr, shared: &Shared) -> Exchange {
+        Exchange::new(req, peer, shared)
     }
 
     pub fn set_target(&mut self, host: &Host<'_>, port: u16) {
-        self.host = host.to_string();
+        if self.log {
+            self.host = host.to_string();
+        }
         self.port = port;
     }
 
     pub fn decided(&mut self, action: &'static str, rule: &str) {
         self.action = action;
-        self.rule = rule.to_string();
+        if self.log {
+            self.rule = rule.to_string();
+        }
     }
 
     fn record(&self, status: u16, bytes_up: u64, bytes_down: u64) -> AccessRecord {
@@ -117,7 +133,7 @@ impl Exchange {
             shared.access_log.write(&rec);
         }
         if !blocked {
-            tracing::debug!(client = %self.client, host = %self.host, error = %err, "request refused");
+            tracing::debug!(client = %self.client, uri = %self.uri, error = %err, "request refused");
         }
         resp
     }

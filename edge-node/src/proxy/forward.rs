@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use breakout_policy::{Action, Host};
-use http::uri::PathAndQuery;
+use http::uri::{Authority, PathAndQuery};
 use http::{header, HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self as client, SendRequest};
@@ -44,7 +44,7 @@ pub async fn forward(
     mut ex: Exchange,
     host: Host<'static>,
     port: u16,
-    authority: String,
+    authority: Authority,
     snap: &Snapshot,
     tenant: &TenantRuntime,
     session: &Session,
@@ -79,14 +79,22 @@ pub async fn forward(
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     add_via(&mut parts.headers, &shared.via);
-    let Ok(host_value) = HeaderValue::from_str(&authority) else {
-        return ex.fail(
-            shared,
-            Some(tenant),
-            &ProxyError::BadRequest("bad authority".into()),
-        );
-    };
-    parts.headers.insert(header::HOST, host_value);
+    // The Host sent on is the URI's authority; a client Host that says exactly that is kept
+    // as it is (no copy).
+    let same = parts
+        .headers
+        .get(header::HOST)
+        .is_some_and(|h| h.as_bytes() == authority.as_str().as_bytes());
+    if !same {
+        let Ok(host_value) = HeaderValue::from_str(authority.as_str()) else {
+            return ex.fail(
+                shared,
+                Some(tenant),
+                &ProxyError::BadRequest("bad authority".into()),
+            );
+        };
+        parts.headers.insert(header::HOST, host_value);
+    }
     if matches!(key, HopKey::Origin { .. }) {
         let pq = parts
             .uri

@@ -313,6 +313,14 @@ impl<S> Guarded<S> {
             eof: false,
         }
     }
+
+    /// The socket, and the bytes read from it that hyper has not been given yet (after a
+    /// `CONNECT` head they belong to the tunnel).
+    pub fn into_parts(mut self) -> (S, Vec<u8>) {
+        let mut rest = self.ready.split_off(self.ready_pos);
+        rest.append(&mut self.pending);
+        (self.io, rest)
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {

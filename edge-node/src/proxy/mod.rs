@@ -7,7 +7,10 @@ mod exchange;
 mod forward;
 pub mod framing;
 pub mod pac;
+mod relay;
 pub mod request;
+#[cfg(target_os = "linux")]
+mod splice;
 mod tunnel;
 
 use std::convert::Infallible;
@@ -224,7 +227,7 @@ async fn refuse(
 ) {
     let err = Arc::new(err);
     let svc = service_fn(move |req: Request<Incoming>| {
-        let ex = Exchange::refused(&req, peer);
+        let ex = Exchange::refused(&req, peer, &shared);
         let resp = ex.fail(&shared, None, &err);
         async move { Ok::<_, Infallible>(resp) }
     });
@@ -301,7 +304,7 @@ async fn handle_request(
     shared: Arc<Shared>,
 ) -> Response<ProxyBody> {
     let snap = shared.snapshot.load_full();
-    let mut ex = Exchange::new(&req, SocketAddr::V4(session.client));
+    let mut ex = Exchange::new(&req, SocketAddr::V4(session.client), &shared);
     let n = session.requests.fetch_add(1, Ordering::Relaxed) + 1;
     // The source may have been re-registered to another tenant (or removed) by a reload.
     let Some(tenant) = snap

@@ -3,6 +3,7 @@
 
 use breakout_policy::{canonical_host, Host};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
 use http::{Method, Request, Uri};
 
 use super::error::ProxyError;
@@ -16,7 +17,7 @@ pub enum Target {
     Forward {
         host: Host<'static>,
         port: u16,
-        authority: String,
+        authority: Authority,
     },
 }
 
@@ -80,11 +81,14 @@ pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError>
         .map_err(|e| bad(e.to_string()))?
         .into_owned();
     if let Some(h) = host_header {
+        // Byte-equal is the same place (and the usual case): no second canonicalisation.
         let same = h
-            .to_str()
-            .ok()
-            .and_then(|v| parse_authority(v, 80))
-            .is_some_and(|(hh, hp)| hh == host && hp == port);
+            .as_bytes()
+            .eq_ignore_ascii_case(authority.as_str().as_bytes())
+            || h.to_str()
+                .ok()
+                .and_then(|v| parse_authority(v, 80))
+                .is_some_and(|(hh, hp)| hh == host && hp == port);
         if !same {
             return Err(bad("the Host header does not match the request URI's host"));
         }
@@ -92,7 +96,7 @@ pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError>
     Ok(Target::Forward {
         host,
         port,
-        authority: authority.as_str().to_string(),
+        authority: authority.clone(),
     })
 }
 

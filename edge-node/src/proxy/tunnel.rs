@@ -1,27 +1,26 @@
-//! CONNECT tunnels: connect first (so failures get a proper status), answer 200, then copy bytes
-//! both ways until both sides close or the tunnel sits idle too long.
+//! CONNECT tunnels: connect first (so failures get a proper status), answer 200, then relay bytes
+//! both ways (`relay`) until both sides close or the tunnel sits idle too long.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use breakout_policy::{Action, Host};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use prometheus::IntCounter;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::body::{ProxyBody, Transfer};
 use super::dial::{dial, DialKind};
 use super::error::ProxyError;
 use super::exchange::Exchange;
+use super::framing::Guarded;
+use super::relay::relay;
 use super::{Session, Shared};
 use crate::snapshot::{Snapshot, TenantRuntime};
 
-const BUF: usize = 16 * 1024;
 /// The most a parent proxy may send as its CONNECT answer head.
 const MAX_PARENT_HEAD: usize = 16 * 1024;
 
@@ -66,26 +65,34 @@ pub async fn connect(
     let down = tenant.metrics.bytes_down.clone();
     let idle = snap.settings.tunnel_idle_timeout;
     let session = Arc::clone(session);
-    let shared = Arc::clone(shared);
+    // Nothing of the request outlives this function: its head (and the Uri in `ex`) are slices
+    // of hyper's read buffer, which a long-lived tunnel would otherwise keep alive.
+    let on_upgrade = hyper::upgrade::on(req);
+    let transfer = Arc::new(Transfer::default());
+    let record = ex.pending(shared, 200, Arc::clone(&transfer));
+    drop(ex);
     tokio::spawn(async move {
         let _session = session;
-        let upgraded = match hyper::upgrade::on(req).await {
+        let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!(error = %e, "CONNECT upgrade failed");
                 return;
             }
         };
-        let transfer = Arc::new(Transfer::default());
-        let record = ex.pending(&shared, 200, Arc::clone(&transfer));
-        let down_bytes = pump(
-            TokioIo::new(upgraded),
-            server,
-            early,
+        // Every client connection is served as `Guarded<TcpStream>` (see `handle_connection`).
+        let Some((client, first_up)) = client_socket(upgraded) else {
+            tracing::error!("CONNECT upgrade did not yield the client socket");
+            return;
+        };
+        let down_bytes = relay(
+            &client,
+            &server,
+            &first_up,
+            &early,
             idle,
-            &up,
+            (&up, &transfer.bytes),
             &down,
-            &transfer,
         )
         .await;
         if let Some(r) = record {
@@ -169,83 +176,13 @@ fn parse_status(head: &[u8]) -> Option<u16> {
     std::str::from_utf8(parts.next()?).ok()?.trim().parse().ok()
 }
 
-/// Copies bytes both ways. Each direction ends at its EOF (passing the half-close on); the whole
-/// tunnel ends when both have, or when no byte moved either way for `idle`. Returns bytes down.
-async fn pump<C, S>(
-    client: C,
-    server: S,
-    early: Bytes,
-    idle: Duration,
-    up: &IntCounter,
-    down: &IntCounter,
-    transfer: &Transfer,
-) -> u64
-where
-    C: AsyncRead + AsyncWrite,
-    S: AsyncRead + AsyncWrite,
-{
-    let start = Instant::now();
-    let last = AtomicU64::new(0);
-    let down_total = AtomicU64::new(0);
-    let (mut cr, mut cw) = tokio::io::split(client);
-    let (mut sr, mut sw) = tokio::io::split(server);
-    let c2s = async {
-        copy_half(&mut cr, &mut sw, &[], up, &transfer.bytes, &last, start).await;
-    };
-    let s2c = async {
-        copy_half(&mut sr, &mut cw, &early, down, &down_total, &last, start).await;
-    };
-    let watchdog = async {
-        loop {
-            let since = Duration::from_millis(last.load(Ordering::Relaxed));
-            let deadline = start + since + idle;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline.into()).await;
-        }
-    };
-    tokio::select! {
-        _ = async { tokio::join!(c2s, s2c) } => {}
-        _ = watchdog => tracing::debug!("tunnel idle timeout"),
-    }
-    down_total.load(Ordering::Relaxed)
-}
-
-async fn copy_half<R, W>(
-    r: &mut R,
-    w: &mut W,
-    first: &[u8],
-    counter: &IntCounter,
-    total: &AtomicU64,
-    last: &AtomicU64,
-    start: Instant,
-) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let moved = |n: usize| {
-        counter.inc_by(n as u64);
-        total.fetch_add(n as u64, Ordering::Relaxed);
-        last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    };
-    if !first.is_empty() {
-        if w.write_all(first).await.is_err() {
-            return;
-        }
-        moved(first.len());
-    }
-    let mut buf = vec![0u8; BUF];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if w.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-                moved(n);
-            }
-        }
-    }
-    let _ = w.shutdown().await;
+/// The client's socket under hyper's upgrade, with the bytes already read from it past the
+/// `CONNECT` head (in order: what hyper buffered, then what the framing layer still held).
+fn client_socket(upgraded: Upgraded) -> Option<(TcpStream, Vec<u8>)> {
+    let parts = upgraded.downcast::<TokioIo<Guarded<TcpStream>>>().ok()?;
+    let (stream, rest) = parts.io.into_inner().into_parts();
+    let mut first = Vec::with_capacity(parts.read_buf.len() + rest.len());
+    first.extend_from_slice(&parts.read_buf);
+    first.extend_from_slice(&rest);
+    Some((stream, first))
 }
