@@ -71,6 +71,8 @@ struct Args {
     /// it, and the shared token no longer admits them.
     #[arg(long = "edge-region-token-file", value_name = "REGION=PATH")]
     edge_region_token_files: Vec<String>,
+    #[command(flatten)]
+    notify: breakout_control::notify::NotifyArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -180,6 +182,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     registry
         .register(Box::new(store.apply_histogram()))
         .context("registering the apply histogram")?;
+    let notifier = args
+        .notify
+        .notifier(store.clone(), args.node_id, &registry)
+        .map_err(anyhow::Error::msg)
+        .context("change notifications")?;
     let commit_source = Arc::clone(&store);
     let ctx = ApiContext::new(
         store.clone(),
@@ -216,6 +223,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let edge_task = edge_endpoint
         .map(|endpoint| tokio::spawn(distribute::serve(endpoint, edge_server, stop_rx.clone())));
     let pump_task = tokio::spawn(pump.run(stop_rx.clone()));
+    let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
     if let Some(path) = &args.addr_file {
         write_addr_file(path, &api_bound, &raft_bound, edge_bound)?;
@@ -242,6 +250,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = pump_task.await;
+    if let Some(task) = notify_task {
+        let _ = task.await;
+    }
     tracing::info!("listeners closed; stopping raft");
     store.shutdown().await;
     tracing::info!("stopped");

@@ -118,6 +118,10 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
         }
         Command::RejectTemplate { item, candidate } => templates::reject(state, *item, *candidate),
         Command::RollbackTemplate { item, to } => templates::rollback(state, *item, *to),
+        Command::TemplateNotified { item, version } => {
+            state.notified.insert(*item, *version);
+            Ok(())
+        }
         Command::SetSubscription {
             tenant,
             item,
@@ -193,6 +197,10 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
         Command::RollbackTemplate { item, to } => {
             ("template.rollback", format!("template/{item}/version/{to}"))
         }
+        Command::TemplateNotified { item, version } => (
+            "template.notified",
+            format!("template/{item}/version/{version}"),
+        ),
         Command::SetSubscription { tenant, item, .. } => (
             "template.subscribe",
             format!("tenant/{tenant}/template/{item}"),

@@ -73,6 +73,9 @@ pub struct State {
     /// Tenants' template subscriptions, by tenant id then item.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub subscriptions: BTreeMap<String, BTreeMap<TemplateItem, Subscription>>,
+    /// Per template, the live version tenants were last mailed about ([`crate::notify`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notified: BTreeMap<TemplateItem, u32>,
 }
 
 impl State {
@@ -106,6 +109,9 @@ pub struct TenantRecord {
     /// contracted capacity item (see `docs/contracts.md`). `None`: the contract alone decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_cap: Option<u32>,
+    /// Where change notifications for the lists the tenant uses go (its operations contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_contact: Option<String>,
 }
 
 /// A tenant token: scoped to one tenant, stored hashed.
@@ -236,6 +242,12 @@ pub enum Command {
     },
     /// Sets (`Some`) or clears (`None`) a tenant's subscription to a template; needs a
     /// list-template contract for the item in force, and the item not withdrawn (art. 2, 11).
+    /// The leader mailed tenants about template `item`'s live version `version`
+    /// ([`crate::notify`]); it will not mail about it again.
+    TemplateNotified {
+        item: TemplateItem,
+        version: u32,
+    },
     SetSubscription {
         tenant: String,
         item: TemplateItem,
@@ -277,6 +289,14 @@ pub struct TenantPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub pac: Option<Option<PacSettings>>,
+    /// The operations contact's e-mail address ([`TenantRecord::ops_contact`]); `Some(None)`
+    /// (JSON `null`) removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ops_contact: Option<Option<String>>,
 }
 
 /// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.
