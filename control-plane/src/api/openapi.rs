@@ -260,8 +260,13 @@ fn schemas() -> Value {
     let cap = "the operator's cap on the contracted session limit: edges get the smaller";
     patch_props["session_cap"] =
         json!({ "type": "integer", "minimum": 0, "nullable": true, "description": cap });
+    let contact = "the operations contact's e-mail address: list change notifications go there";
+    patch_props["ops_contact"] =
+        json!({ "type": "string", "format": "email", "nullable": true, "description": contact });
     let mut view_props = tenant_props.clone();
     view_props["session_cap"] = json!({ "type": "integer", "minimum": 0, "description": cap });
+    view_props["ops_contact"] =
+        json!({ "type": "string", "format": "email", "description": contact });
     view_props["created_version"] = int.clone();
     view_props["changed_version"] = int.clone();
     let required = ["id", "region", "source_cidrs", "session_limit"];

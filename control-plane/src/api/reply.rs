@@ -69,6 +69,9 @@ pub struct TenantView {
     /// The operator's cap on the contracted session limit (edges get the smaller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_cap: Option<u32>,
+    /// Where change notifications go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ops_contact: Option<String>,
     pub created_version: u64,
     pub changed_version: u64,
 }
@@ -84,6 +87,7 @@ impl TenantView {
             tenant: r.tenant.clone(),
             effective,
             session_cap: r.session_cap,
+            ops_contact: r.ops_contact.clone(),
             created_version: r.created_version,
             changed_version: r.changed_version,
         }

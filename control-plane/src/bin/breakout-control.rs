@@ -75,6 +75,8 @@ struct Args {
     edge_region_token_files: Vec<String>,
     #[command(flatten)]
     templates: TemplateArgs,
+    #[command(flatten)]
+    notify: breakout_control::notify::NotifyArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -229,6 +231,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     registry
         .register(Box::new(store.apply_histogram()))
         .context("registering the apply histogram")?;
+    let notifier = args
+        .notify
+        .notifier(store.clone(), args.node_id, &registry)
+        .map_err(anyhow::Error::msg)
+        .context("change notifications")?;
     let commit_source = Arc::clone(&store);
     let ctx = ApiContext::new(
         store.clone(),
@@ -276,6 +283,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let dispatcher =
         webhooks::Dispatcher::new(store.clone(), args.node_id, Arc::clone(&ctx.webhooks));
     tokio::spawn(dispatcher.run(stop_rx.clone()));
+    let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
     if let Some(path) = &args.addr_file {
         write_addr_file(path, &api_bound, &raft_bound, edge_bound)?;
@@ -303,6 +311,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let _ = pump_task.await;
     if let Some(task) = poll_task {
+        let _ = task.await;
+    }
+    if let Some(task) = notify_task {
         let _ = task.await;
     }
     tracing::info!("listeners closed; stopping raft");

@@ -190,6 +190,17 @@ pub enum TenantCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+    /// Set where list change notifications go (the tenant's operations contact); `none`
+    /// removes it.
+    SetContact {
+        /// The tenant id.
+        id: String,
+        /// An e-mail address, or `none`.
+        #[arg(value_name = "ADDRESS|none")]
+        contact: String,
+        #[command(flatten)]
+        if_match: IfMatch,
+    },
     /// Show or change the attributes the contract rules need (private backbone, internet
     /// access).
     Attributes(AttributesArgs),

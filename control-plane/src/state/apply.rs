@@ -136,6 +136,10 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             state.template_sync = index;
             Ok(())
         }
+        Command::TemplateNotified { item, version } => {
+            state.notified.insert(*item, *version);
+            Ok(())
+        }
         Command::SetSubscription {
             tenant,
             item,
@@ -216,6 +220,10 @@ pub(super) fn describe(command: &Command) -> (&'static str, String) {
             ("template.rollback", format!("template/{item}/version/{to}"))
         }
         Command::SyncTemplates => ("template.sync", "templates".to_string()),
+        Command::TemplateNotified { item, version } => (
+            "template.notified",
+            format!("template/{item}/version/{version}"),
+        ),
         Command::SetSubscription { tenant, item, .. } => (
             "template.subscribe",
             format!("tenant/{tenant}/template/{item}"),

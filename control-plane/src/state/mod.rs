@@ -84,6 +84,9 @@ pub struct State {
     /// Tenants' webhooks (docs/integration.md), by tenant id, then webhook id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub webhooks: BTreeMap<String, BTreeMap<String, Webhook>>,
+    /// Per template, the live version tenants were last mailed about ([`crate::notify`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notified: BTreeMap<TemplateItem, u32>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -121,6 +124,9 @@ pub struct TenantRecord {
     /// contracted capacity item (see `docs/contracts.md`). `None`: the contract alone decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_cap: Option<u32>,
+    /// Where change notifications for the lists the tenant uses go (its operations contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_contact: Option<String>,
 }
 
 /// A tenant token: scoped to one tenant, stored hashed.
@@ -260,6 +266,12 @@ pub enum Command {
     },
     /// Asks the leader's poller to poll every source now (`breakoutctl template sync`).
     SyncTemplates,
+    /// The leader mailed tenants about template `item`'s live version `version`
+    /// ([`crate::notify`]); it will not mail about it again.
+    TemplateNotified {
+        item: TemplateItem,
+        version: u32,
+    },
     /// Sets (`Some`) or clears (`None`) a tenant's subscription to a template; needs a
     /// list-template contract for the item in force, and the item not withdrawn (art. 2, 11).
     SetSubscription {
@@ -315,6 +327,14 @@ pub struct TenantPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub pac: Option<Option<PacSettings>>,
+    /// The operations contact's e-mail address ([`TenantRecord::ops_contact`]); `Some(None)`
+    /// (JSON `null`) removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ops_contact: Option<Option<String>>,
 }
 
 /// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.

@@ -40,6 +40,7 @@ pub(super) fn create(state: &mut State, index: u64, tenant: &Tenant) -> Step {
             created_version: index,
             changed_version: index,
             session_cap: None,
+            ops_contact: None,
         },
     );
     Ok(())
@@ -62,13 +63,21 @@ pub(super) fn update(
     }
     contracts::check_free_limit(state, id, patch)?;
     contracts::check_pac_option(state, id, patch, today)?;
+    if let Some(Some(addr)) = &patch.ops_contact {
+        check_mailbox(addr)?;
+    }
     let mut tenant = record.tenant.clone();
     patch_into(&mut tenant, patch);
     let region = region_of(record);
     check(state, &tenant, &region)?;
     commit(state, index, tenant);
-    if let (Some(cap), Some(record)) = (patch.session_cap, state.tenants.get_mut(id)) {
-        record.session_cap = cap;
+    if let Some(record) = state.tenants.get_mut(id) {
+        if let Some(cap) = patch.session_cap {
+            record.session_cap = cap;
+        }
+        if let Some(contact) = &patch.ops_contact {
+            record.ops_contact = contact.clone();
+        }
     }
     Ok(())
 }
@@ -174,4 +183,30 @@ fn check_overlaps(state: &State, t: &Tenant, region: &str) -> Step {
         }
     }
     Ok(())
+}
+
+/// An e-mail address the SMTP relay will take: `local@domain`, no spaces or angle brackets.
+fn check_mailbox(addr: &str) -> Step {
+    let bad = |why: &str| Err(Reject::invalid(format!("ops_contact {addr:?}: {why}")));
+    if addr.len() > 254 {
+        return bad("longer than 254 characters");
+    }
+    if addr
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+    {
+        return bad("spaces, controls, quotes, commas and angle brackets are not allowed");
+    }
+    match addr.rsplit_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !local.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(())
+        }
+        _ => bad("not an address of the form name@example.com"),
+    }
 }

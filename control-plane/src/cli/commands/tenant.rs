@@ -50,6 +50,18 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
             let said = cap.0.map_or("removed".to_string(), |n| n.to_string());
             ctx.done(&answer, &format!("tenant {id}: session cap {said}"));
         }
+        TenantCmd::SetContact {
+            id,
+            contact,
+            if_match,
+        } => {
+            let value = (contact != "none").then_some(contact);
+            let body = json!({ "ops_contact": value });
+            let call = Call::patch(&["v1", "tenants", &id], body);
+            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            let said = value.as_deref().unwrap_or("removed");
+            ctx.done(&answer, &format!("tenant {id}: operations contact {said}"));
+        }
         TenantCmd::Attributes(args) => super::contract::attributes(ctx, args).await?,
         TenantCmd::SetDefault {
             id,
@@ -141,6 +153,7 @@ pub fn render_tenant(view: &Value) -> String {
         ("source cidrs", strings(t, "source_cidrs").join(", ")),
         ("session limit", field(t, "session_limit")),
         ("session cap", field(t, "session_cap")),
+        ("ops contact", field(t, "ops_contact")),
         ("default action", field(t, "default_action")),
         ("upstreams", upstreams),
         ("egress address", field(t, "egress_address")),

@@ -190,3 +190,40 @@ fn read_helpers_see_tenants_by_region_and_tokens_by_id() {
         2
     );
 }
+
+fn contact(c: Option<&str>) -> TenantPatch {
+    TenantPatch {
+        ops_contact: Some(c.map(str::to_string)),
+        ..TenantPatch::default()
+    }
+}
+
+#[test]
+fn the_operations_contact_is_an_address_and_can_be_removed() {
+    let mut log = Log::with_acme();
+    log.ok(update("acme", None, contact(Some("noc@acme.example"))));
+    assert_eq!(
+        log.state.tenants["acme"].ops_contact.as_deref(),
+        Some("noc@acme.example")
+    );
+    for bad in [
+        "noc",
+        "noc@localhost",
+        "a b@acme.example",
+        "<noc@acme.example>",
+        "@acme.example",
+    ] {
+        let msg = log.rejected(
+            update("acme", None, contact(Some(bad))),
+            RejectKind::Invalid,
+        );
+        assert!(msg.contains("ops_contact"), "{msg}");
+    }
+    assert_eq!(
+        log.state.tenants["acme"].ops_contact.as_deref(),
+        Some("noc@acme.example"),
+        "a rejected patch changes nothing"
+    );
+    log.ok(update("acme", None, contact(None)));
+    assert_eq!(log.state.tenants["acme"].ops_contact, None);
+}
