@@ -26,9 +26,9 @@
 //! # Layout
 //!
 //! Names live in one hash map keyed by domain name (`names.rs`); a lookup probes it with each
-//! label-aligned suffix of the host as a borrowed slice, skipping suffixes longer than any key
-//! and stopping early once no shorter suffix can change the answer. Each key holds the rules
-//! naming it exactly, the rules naming `*.key`, and the patterns anchored at it. IPv4 uses one
+//! label-aligned suffix of the host as a borrowed slice, longest first, and stops once no
+//! shorter suffix can change the answer. Each key holds the rules naming it exactly, the rules
+//! naming `*.key`, and the patterns anchored at it, as ranges of flat arrays. IPv4 uses one
 //! hash map per prefix length in use, and a table by the address's top 12 bits of the lengths
 //! worth probing (`cidr.rs`). Every candidate carries its rule and the entry it came from,
 //! so [`Matcher::explain`] can say which list and entry decided.
