@@ -26,9 +26,11 @@
 //! # Layout
 //!
 //! Names live in one hash map keyed by domain name (`names.rs`); a lookup probes it with each
-//! label-aligned suffix of the host as a borrowed slice. Each key holds the rules naming it
-//! exactly, the rules naming `*.key`, and the patterns anchored at it. IPv4 uses one hash map per
-//! prefix length in use (`cidr.rs`). Every candidate carries its rule and the entry it came from,
+//! label-aligned suffix of the host as a borrowed slice, longest first, and stops once no
+//! shorter suffix can change the answer. Each key holds the rules naming it exactly, the rules
+//! naming `*.key`, and the patterns anchored at it, as ranges of flat arrays. IPv4 uses one
+//! hash map per prefix length in use, and a table by the address's top 12 bits of the lengths
+//! worth probing (`cidr.rs`). Every candidate carries its rule and the entry it came from,
 //! so [`Matcher::explain`] can say which list and entry decided.
 
 mod cidr;
@@ -127,11 +129,33 @@ impl CompiledRule {
 }
 
 /// A match candidate: the rule it belongs to and the entry that put it there. Kept to 8 bytes so
-/// the candidate vectors stay dense.
+/// the candidate vectors stay dense; the top bit of `entry` says the rule takes every port, so the
+/// port check of most candidates does not touch the rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cand {
     rule: u32,
     entry: u32,
+}
+
+const ANY_PORT: u32 = 1 << 31;
+
+impl Cand {
+    /// `entry` must be below 2^31 (the compiler refuses more entries).
+    fn new(rule: u32, entry: u32, any_port: bool) -> Cand {
+        let flag = if any_port { ANY_PORT } else { 0 };
+        Cand {
+            rule,
+            entry: (entry & !ANY_PORT) | flag,
+        }
+    }
+
+    fn entry(self) -> usize {
+        (self.entry & !ANY_PORT) as usize
+    }
+
+    fn any_port(self) -> bool {
+        self.entry & ANY_PORT != 0
+    }
 }
 
 /// Where a candidate came from, for `explain`.
@@ -182,7 +206,7 @@ impl Matcher {
     pub fn explain(&self, host: &str, port: u16) -> Result<Explanation, HostError> {
         let h = crate::canon::canonical_host(host)?;
         let hit = self.find(&h, port);
-        let entry = hit.and_then(|c| self.entries.get(c.entry as usize));
+        let entry = hit.and_then(|c| self.entries.get(c.entry()));
         let rule = hit.map(|c| c.rule as usize);
         Ok(Explanation {
             host: h.to_string(),
@@ -217,7 +241,7 @@ impl Matcher {
     }
 
     fn find(&self, host: &Host<'_>, port: u16) -> Option<Cand> {
-        let allowed = |c: &Cand| self.rule(*c).allows(port);
+        let allowed = |c: &Cand| c.any_port() || self.rule(*c).allows(port);
         match host {
             Host::Name(name) => self.names.find(name, allowed),
             Host::Ipv4(addr) => self.cidrs.find(*addr, allowed),

@@ -32,12 +32,14 @@ pub(super) fn compile(
     // `tenants[<id>]` (`PolicyError::within`). An entry of a shared list is reported at the
     // rule's reference to the list, the only path inside the tenant that leads to it.
     let mut b = Builder::default();
+    b.reserve(tenant, shared);
     let mut rules = Vec::with_capacity(tenant.rules.len());
     for (i, rule) in tenant.rules.iter().enumerate() {
         let r = u32::try_from(i).map_err(|_| PolicyError::new("rules", "more than 2^32 rules"))?;
         let compiled = CompiledRule::new(i, rule);
+        let any_port = compiled.ports.is_empty();
         for (k, dest) in rule.destinations.iter().enumerate() {
-            b.add(r, None, dest)
+            b.add(r, any_port, None, dest)
                 .map_err(|e| e.within(&format!("rules[{i}].destinations[{k}]")))?;
         }
         for (j, name) in rule.lists.iter().enumerate() {
@@ -57,13 +59,14 @@ pub(super) fn compile(
             };
             let l = b.intern_list(name)?;
             for (k, dest) in list.entries.iter().enumerate() {
-                b.add(r, Some(l), dest).map_err(|e| match shared_list {
-                    false => e.within(&format!("lists[{name}].entries[{k}]")),
-                    true => PolicyError::new(
-                        format!("rules[{i}].lists[{j}]"),
-                        format!("shared list {name:?}, entry {k}: {}", e.message),
-                    ),
-                })?;
+                b.add(r, any_port, Some(l), dest)
+                    .map_err(|e| match shared_list {
+                        false => e.within(&format!("lists[{name}].entries[{k}]")),
+                        true => PolicyError::new(
+                            format!("rules[{i}].lists[{j}]"),
+                            format!("shared list {name:?}, entry {k}: {}", e.message),
+                        ),
+                    })?;
             }
         }
         rules.push(compiled);
@@ -85,6 +88,24 @@ fn bad(message: impl Into<String>) -> PolicyError {
 }
 
 impl Builder {
+    /// Sizes the tables for every destination the rules name, so compiling does not rehash.
+    fn reserve(&mut self, tenant: &Tenant, shared: &BTreeMap<String, NamedList>) {
+        let listed = |name: &String| {
+            tenant
+                .lists
+                .get(name)
+                .or_else(|| shared.get(name))
+                .map_or(0, |l| l.entries.len())
+        };
+        let total: usize = tenant
+            .rules
+            .iter()
+            .map(|r| r.destinations.len() + r.lists.iter().map(listed).sum::<usize>())
+            .sum();
+        self.names.reserve(total);
+        self.entries.reserve(total);
+    }
+
     fn intern_list(&mut self, name: &str) -> Result<u32, PolicyError> {
         if let Some(&l) = self.list_index.get(name) {
             return Ok(l);
@@ -97,9 +118,18 @@ impl Builder {
 
     /// Adds one destination of rule `rule`. Destinations are re-canonicalised here because the
     /// enum can be built directly, bypassing its parser; for parsed values this is a no-op check.
-    fn add(&mut self, rule: u32, list: Option<u32>, dest: &Destination) -> Result<(), PolicyError> {
-        let entry = u32::try_from(self.entries.len()).map_err(|_| bad("more than 2^32 entries"))?;
-        let cand = Cand { rule, entry };
+    fn add(
+        &mut self,
+        rule: u32,
+        any_port: bool,
+        list: Option<u32>,
+        dest: &Destination,
+    ) -> Result<(), PolicyError> {
+        let entry = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|e| *e < super::ANY_PORT)
+            .ok_or_else(|| bad("more than 2^31 destinations"))?;
+        let cand = Cand::new(rule, entry, any_port);
         let stored = match dest {
             Destination::Exact(host) => {
                 match canonical_host(host).map_err(|e| bad(e.to_string()))? {

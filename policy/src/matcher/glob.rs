@@ -2,13 +2,22 @@
 //! empty) inside one label and never crosses a dot.
 
 /// Whether `host` has exactly as many labels as `pattern` and each host label matches the pattern
-/// label in the same position.
+/// label in the same position. Splits on bytes (`str::split` showed in the lookup's profile).
 pub(super) fn labels_match(pattern: &str, host: &str) -> bool {
-    let mut pattern_labels = pattern.split('.');
-    let mut host_labels = host.split('.');
+    let (mut p, mut h) = (pattern.as_bytes(), host.as_bytes());
     loop {
-        match (pattern_labels.next(), host_labels.next()) {
-            (Some(p), Some(h)) if label_matches(p.as_bytes(), h.as_bytes()) => {}
+        let p_dot = p.iter().position(|&c| c == b'.');
+        let h_dot = h.iter().position(|&c| c == b'.');
+        let p_label = &p[..p_dot.unwrap_or(p.len())];
+        let h_label = &h[..h_dot.unwrap_or(h.len())];
+        if !label_matches(p_label, h_label) {
+            return false;
+        }
+        match (p_dot, h_dot) {
+            (Some(a), Some(b)) => {
+                p = &p[a + 1..];
+                h = &h[b + 1..];
+            }
             (None, None) => return true,
             _ => return false,
         }

@@ -184,3 +184,39 @@ fn ip_literals_and_names_never_match_each_other() {
     assert_eq!(winner(&m, "192.0.2.1", 443), "everything-v4");
     assert_eq!(winner(&m, "example.com", 443), "names");
 }
+
+#[test]
+fn a_suffix_hit_still_yields_to_a_pattern_on_a_shorter_anchor() {
+    // `x.b.example.com` hits `*.b.example.com` first (the longer parent), but the pattern anchored
+    // at `example.com` outranks any suffix; a name with no pattern below it decides at once.
+    let m = matcher(vec![
+        rule("suffix", "direct", &["*.b.example.com", "*.other.org"]),
+        rule("pattern", "block", &["x.*.example.com"]),
+    ]);
+    assert_eq!(winner(&m, "x.b.example.com", 443), "pattern");
+    assert_eq!(winner(&m, "y.b.example.com", 443), "suffix");
+    assert_eq!(winner(&m, "x.other.org", 443), "suffix");
+}
+
+#[test]
+fn hosts_deeper_and_keys_longer_than_usual_still_match() {
+    let long = format!("{}.example.com", "a".repeat(60));
+    let m = matcher(vec![
+        rule("long-exact", "block", &[&long]),
+        rule("long-suffix", "direct", &[&format!("*.{long}")]),
+        rule("pattern", "upstream:corp", &["api-*.example.net"]),
+    ]);
+    assert_eq!(winner(&m, &long, 443), "long-exact");
+    assert_eq!(winner(&m, &format!("x.{long}"), 443), "long-suffix");
+    let deep = format!("{}x.{long}", "a.b.c.d.e.f.g.h.".repeat(3));
+    assert_eq!(winner(&m, &deep, 443), "long-suffix");
+    assert_eq!(
+        winner(&m, "a.b.c.d.e.f.g.h.api-eu.example.net", 443),
+        "default"
+    );
+    assert_eq!(winner(&m, "api-eu.example.net", 443), "pattern");
+    assert_eq!(
+        winner(&m, "a.b.c.d.e.f.g.h.i.j.k.unlisted.example", 443),
+        "default"
+    );
+}
