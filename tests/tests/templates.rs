@@ -191,12 +191,12 @@ fn fetches_version_changes_and_a_guard_that_keeps_the_last_good_list() {
     node.ctl(&["template", "rollback", "microsoft365", "--to", "1"])
         .expect_ok("rollback");
     assert_eq!(live(&versions(&node, "microsoft365").expect("versions")), 1);
-    let (status, metrics) = node.get(ADMIN_TOKEN, "/metrics");
-    assert_eq!(status, 200);
-    assert!(
-        metrics.contains("breakout_template_quarantines_total{item=\"microsoft365\"} 3"),
-        "{metrics}"
-    );
+    // The poller counts after its write is applied: wait for the count, not for a moment.
+    wait_until(POLLED, "three quarantines counted", || {
+        let (status, metrics) = node.get(ADMIN_TOKEN, "/metrics");
+        status == 200
+            && metrics.contains("breakout_template_quarantines_total{item=\"microsoft365\"} 3")
+    });
 }
 
 fn explain(edge: &breakout_tests::Edge, host: &str) -> Value {
