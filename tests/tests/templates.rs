@@ -290,3 +290,27 @@ fn a_subscription_reaches_the_edge_with_shadowed_default_hosts_kept_on_the_defau
     });
     assert_eq!(explain(&edge, "outlook.office365.com")["action"], "block");
 }
+
+#[test]
+fn unreachable_sources_start_from_the_shipped_snapshots() {
+    // A server that answers 404 to everything stands in for a network without the vendors.
+    let nothing = StaticServer::start();
+    let node = node_polling(&nothing);
+    let v = wait_versions(&node, "microsoft365", "the M365 snapshot", |v| live(v) == 0);
+    assert_eq!(v["items"][0]["source_version"], "snapshot", "{v}");
+    wait_versions(
+        &node,
+        "azure-expressroute",
+        "the ExpressRoute snapshot",
+        |v| live(v) == 0,
+    );
+    let g = wait_versions(&node, "google-workspace", "the Google snapshot", |v| {
+        live(v) == 0
+    });
+    let version = g["items"][0]["source_version"].as_str().unwrap_or_default();
+    assert!(version.contains("+hosts:"), "{g}");
+    assert!(nothing
+        .seen()
+        .iter()
+        .any(|t| t.starts_with("/version/Worldwide?ClientRequestId=")));
+}
