@@ -251,6 +251,16 @@ fn a_subscription_reaches_the_edge_with_shadowed_default_hosts_kept_on_the_defau
     wait_until(POLLED, "the edge applies the subscription", || {
         applied(&edge) >= v && serves(&edge, "acme")
     });
+    let (status, body) = node.get(ADMIN_TOKEN, "/v1/tenants/acme/templates/microsoft365");
+    assert_eq!(status, 200, "{body}");
+    let compiled: Value = serde_json::from_str(&body).expect("json");
+    let entries = &compiled["lists"]["template-microsoft365"]["entries"];
+    assert!(
+        entries
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("outlook.office365.com"))),
+        "{compiled}"
+    );
     let e = explain(&edge, "outlook.office365.com");
     assert_eq!(e["action"], "direct", "{e}");
     assert_eq!(e["rule_label"], "template microsoft365", "{e}");
