@@ -66,6 +66,12 @@ pub fn dev_ca() -> &'static DevCa {
 impl ControlNode {
     /// Starts node `id` with a fresh data dir; `join` nodes wait to be added to a cluster.
     pub fn start(id: u64, join: bool) -> ControlNode {
+        Self::start_with_env(id, join, &[])
+    }
+
+    /// [`ControlNode::start`] with extra environment variables for the process (e.g. the
+    /// `BREAKOUT_TEMPLATE_*` poller settings). A [`ControlNode::restart`] does not repeat them.
+    pub fn start_with_env(id: u64, join: bool, env: &[(&str, &str)]) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
         // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
         // back, and an ephemeral port of some other process's outgoing connection (tests run
@@ -75,7 +81,7 @@ impl ControlNode {
         for _ in 0..20 {
             let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
             let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join);
+            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join, env);
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -136,6 +142,7 @@ impl ControlNode {
                 &self.dir,
                 addrs.each_ref().map(String::as_str),
                 false,
+                &[],
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -390,7 +397,7 @@ fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool) -> Child {
+fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)]) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -428,6 +435,7 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool) -> Child {
     if join {
         cmd.arg("--join");
     }
+    cmd.envs(env.iter().copied());
     cmd.spawn().expect("spawn breakout-control")
 }
 

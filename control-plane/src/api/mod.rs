@@ -325,6 +325,11 @@ fn endpoints() -> Vec<Endpoint> {
         ),
         ep(Get, "/v1/tenants/{id}/templates", templates::subscriptions),
         ep(
+            Get,
+            "/v1/tenants/{id}/templates/{item}",
+            templates::subscription,
+        ),
+        ep(
             Put,
             "/v1/tenants/{id}/templates/{item}",
             templates::subscribe,

@@ -63,6 +63,8 @@ pub fn extend(doc: &mut Value) {
         "The tenant's template subscriptions (operator or the tenant's token)",
         &["id", "stale"], None, obj.clone()) });
     paths["/v1/tenants/{id}/templates/{item}"] = json!({
+        "get": op("The subscription, the template version in use and the lists it compiles to",
+            &["id", "templateItem", "stale"], None, obj.clone()),
         "put": op("Set the tenant's subscription (needs a list-template contract in force)",
             &["id", "templateItem"], Some(schema("Subscription")), written.clone()),
         "delete": op("Clear the tenant's subscription", &["id", "templateItem"], None, written),

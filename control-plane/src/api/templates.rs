@@ -17,7 +17,7 @@ use super::ApiContext;
 use crate::contracts::TemplateItem;
 use crate::state::{Command, State as Store, TemplateRecord, TemplateVersion};
 use crate::templates::diff::diff;
-use crate::templates::select::{list_name, Subscription};
+use crate::templates::select::{compile, list_name, Subscription};
 
 type Ctx = State<Arc<ApiContext>>;
 
@@ -291,6 +291,48 @@ pub async fn subscriptions(
         })
         .collect();
     Ok(Json(serde_json::json!({ "version": state.version, "items": items })).into_response())
+}
+
+/// `GET /v1/tenants/{id}/templates/{item}` (operator or the tenant): the subscription, the
+/// template version it compiles from, and the lists and rules that compile to for the tenant
+/// (what its edges get while its contracts put it in service).
+pub async fn subscription(
+    State(ctx): Ctx,
+    _: TenantReader,
+    ApiPath((tenant, item)): ApiPath<(String, String)>,
+    ApiQuery(opts): ApiQuery<ReadOpts>,
+) -> ApiResult<Response> {
+    let item = item_of(&item)?;
+    let state = ctx.read(opts.consistency()).await?;
+    let record = state
+        .tenants
+        .get(&tenant)
+        .ok_or_else(|| no_tenant(&tenant))?;
+    let sub = state
+        .subscriptions
+        .get(&tenant)
+        .and_then(|subs| subs.get(&item))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("tenant {tenant} has no subscription to {item}"))
+        })?;
+    let rec = state.templates.get(&item);
+    let version = rec.and_then(|r| sub.pin.and_then(|n| r.version(n)).or(r.live_version()));
+    let compiled = version.map(|v| compile(item, sub, &v.content, &record.tenant.default_action));
+    let lists: serde_json::Map<String, serde_json::Value> = compiled
+        .iter()
+        .flat_map(|c| c.lists.iter())
+        .map(|(name, list)| (name.clone(), serde_json::json!(list)))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "version": state.version,
+        "item": item,
+        "subscription": sub,
+        "template_version": version.map(|v| v.number),
+        "source_version": version.map(|v| v.content.source_version.as_str()),
+        "lists": lists,
+        "rules": compiled.map(|c| c.rules).unwrap_or_default(),
+    }))
+    .into_response())
 }
 
 /// `PUT /v1/tenants/{id}/templates/{item}` (operator or the tenant): sets the subscription.

@@ -119,7 +119,7 @@ struct TemplateArgs {
     #[arg(long, value_name = "DIR")]
     template_service_tags_dir: Option<PathBuf>,
     /// Seconds between version checks (vendors ask for at most hourly).
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, env = "BREAKOUT_TEMPLATE_POLL_INTERVAL", default_value_t = 3600)]
     template_poll_interval: u64,
     /// A fetched list with more than this % fewer entries than the live one is quarantined.
     #[arg(long, default_value_t = breakout_control::templates::guard::DEFAULT_MAX_SHRINK_PERCENT,

@@ -427,3 +427,22 @@ impl Poller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_request_id_is_generated_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("breakout-crid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("m365-client-request-id");
+        let _ = std::fs::remove_file(&path);
+        let first = client_request_id(&path).expect("generated");
+        assert_eq!(first.len(), 36, "{first}");
+        assert_eq!(first.matches('-').count(), 4, "{first}");
+        assert_eq!(&first[14..15], "4", "a version-4 layout: {first}");
+        assert_eq!(client_request_id(&path).expect("read back"), first);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -38,3 +38,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    /// A template version travels whole in one Raft entry and is kept (bounded) in the state:
+    /// the shipped lists stay far below the Raft RPC body cap.
+    #[test]
+    fn a_template_version_is_small_enough_for_one_log_entry() {
+        for item in TemplateItem::ALL {
+            let c = content(*item).expect("snapshot builds");
+            let bytes = serde_json::to_vec(&c).expect("json").len();
+            eprintln!(
+                "{item}: {} sets, {} entries, {bytes} bytes of JSON",
+                c.sets.len(),
+                c.entries()
+            );
+            assert!(bytes < 1024 * 1024, "{item}: {bytes} bytes");
+        }
+    }
+}
