@@ -11,6 +11,7 @@ pub mod cli;
 pub mod contracts;
 pub mod dev;
 pub mod distribute;
+pub mod http_client;
 pub mod notify;
 pub mod quota;
 pub mod state;

@@ -120,7 +120,7 @@ fn mode(path: &Path) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_generates_a_private_token_and_a_restart_reuses_it() {
     let dir = test_dir("binary");
-    let http = reqwest::Client::builder()
+    let http = breakout_control::http_client::builder()
         .no_proxy()
         .build()
         .expect("client");

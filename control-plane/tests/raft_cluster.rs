@@ -212,7 +212,7 @@ async fn raft_rpcs_without_the_cluster_token_are_refused() {
     init_tracing();
     let dir = data_dir("auth", 1);
     let node = start_node(1, dir.clone(), false, 0, RaftTuning::default()).await;
-    let http = reqwest::Client::builder()
+    let http = breakout_control::http_client::builder()
         .no_proxy()
         .build()
         .expect("client");

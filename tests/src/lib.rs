@@ -16,6 +16,7 @@ pub mod origin;
 pub mod parent_proxy;
 pub mod raw;
 pub mod runtime;
+pub mod smtp_sink;
 pub mod static_server;
 pub mod tmp;
 pub mod wait;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use breakout_tests::control::{ControlNode, ADMIN_TOKEN};
 use breakout_tests::fleet::{applied, serves, start_edge, write};
+use breakout_tests::smtp_sink::SmtpSink;
 use breakout_tests::static_server::{Page, StaticServer};
 use breakout_tests::wait::{wait_for, wait_until};
 use serde_json::{json, Value};
@@ -36,21 +37,40 @@ fn publish(s: &StaticServer, v: &str, body: impl Into<Vec<u8>>) {
     s.put("/version/Worldwide", version_page(v));
 }
 
+/// Region `tokyo` and tenant `acme` (127.0.0.1, default block) in service there.
+fn acme_in_service(node: &ControlNode) {
+    write(node, &["region", "create", "tokyo"], WRITE);
+    let file = std::env::temp_dir().join(format!("tmpl-acme-{}.json", std::process::id()));
+    let acme = r#"{"id": "acme", "region": "tokyo", "source_cidrs": ["127.0.0.1/32"],
+        "session_limit": 3, "default_action": "block"}"#;
+    std::fs::write(&file, acme).expect("write tenant file");
+    write(
+        node,
+        &["tenant", "create", "--file", &file.display().to_string()],
+        WRITE,
+    );
+    let _ = std::fs::remove_file(&file);
+    breakout_tests::fleet::put_in_service(node, "acme", None, WRITE);
+}
+
 fn node_polling(s: &StaticServer) -> ControlNode {
+    node_polling_with(s, &[])
+}
+
+/// A node polling `s`, with more environment.
+fn node_polling_with(s: &StaticServer, more: &[(&str, &str)]) -> ControlNode {
     let m365 = s.url();
     let goog = format!("{}/goog.json", s.url());
     let cloud = format!("{}/cloud.json", s.url());
-    ControlNode::start_with_env(
-        1,
-        false,
-        &[
-            ("BREAKOUT_TEMPLATE_POLL", "true"),
-            ("BREAKOUT_TEMPLATE_M365_URL", &m365),
-            ("BREAKOUT_TEMPLATE_GOOG_URL", &goog),
-            ("BREAKOUT_TEMPLATE_CLOUD_URL", &cloud),
-            ("BREAKOUT_TEMPLATE_POLL_INTERVAL", "1"),
-        ],
-    )
+    let mut env = vec![
+        ("BREAKOUT_TEMPLATE_POLL", "true"),
+        ("BREAKOUT_TEMPLATE_M365_URL", m365.as_str()),
+        ("BREAKOUT_TEMPLATE_GOOG_URL", goog.as_str()),
+        ("BREAKOUT_TEMPLATE_CLOUD_URL", cloud.as_str()),
+        ("BREAKOUT_TEMPLATE_POLL_INTERVAL", "1"),
+    ];
+    env.extend_from_slice(more);
+    ControlNode::start_with_env(1, false, &env)
 }
 
 fn versions(node: &ControlNode, item: &str) -> Option<Value> {
@@ -218,18 +238,7 @@ fn a_subscription_reaches_the_edge_with_shadowed_default_hosts_kept_on_the_defau
     wait_versions(&node, "microsoft365", "the first M365 fetch", |v| {
         live(v) == 0
     });
-    write(&node, &["region", "create", "tokyo"], WRITE);
-    let file = std::env::temp_dir().join(format!("tmpl-acme-{}.json", std::process::id()));
-    let acme = r#"{"id": "acme", "region": "tokyo", "source_cidrs": ["127.0.0.1/32"],
-        "session_limit": 3, "default_action": "block"}"#;
-    std::fs::write(&file, acme).expect("write tenant file");
-    write(
-        &node,
-        &["tenant", "create", "--file", &file.display().to_string()],
-        WRITE,
-    );
-    let _ = std::fs::remove_file(&file);
-    breakout_tests::fleet::put_in_service(&node, "acme", None, WRITE);
+    acme_in_service(&node);
     let edge = start_edge(&[&node], "tokyo", "tk-1");
 
     // Phase: Optimize and Allow go direct; the tenant's own entry is added.
@@ -323,4 +332,70 @@ fn unreachable_sources_start_from_the_shipped_snapshots() {
         .seen()
         .iter()
         .any(|t| t.starts_with("/version/Worldwide?ClientRequestId=")));
+}
+
+#[test]
+fn a_template_change_is_mailed_once_to_the_subscribed_tenants_contact() {
+    let src = sources("2025010100");
+    let sink = SmtpSink::start();
+    let relay = sink.addr();
+    let node = node_polling_with(&src, &[("BREAKOUT_SMTP_RELAY", relay.as_str())]);
+    wait_versions(&node, "microsoft365", "the first M365 fetch", |v| {
+        live(v) == 0
+    });
+    acme_in_service(&node);
+    let subscribe = [
+        "template",
+        "subscribe",
+        "acme",
+        "microsoft365",
+        "--action",
+        "direct",
+    ];
+    write(&node, &subscribe, WRITE);
+    let set_contact = ["tenant", "set-contact", "acme", "noc@acme.example"];
+    write(&node, &set_contact, WRITE);
+    // The first version was no change: recorded without mail before the next one is published.
+    wait_until(POLLED, "the first version is recorded as told", || {
+        audit_has(
+            &node,
+            "template.notified",
+            "template/microsoft365/version/0",
+        )
+    });
+
+    publish(&src, "2025020100", m365_with_new_host());
+    let mails = wait_for(POLLED, "the change mail", || {
+        Some(sink.mails()).filter(|m| !m.is_empty())
+    });
+    assert_eq!(mails[0].to, "noc@acme.example");
+    let body = &mails[0].body;
+    assert!(body.contains("バージョン 0 → 1"), "{body}");
+    assert!(body.contains("version 0 -> 1"), "{body}");
+    assert!(body.contains("+ new.outlook.example"), "{body}");
+    assert!(
+        body.find("バージョン") < body.find("version 0"),
+        "Japanese first: {body}"
+    );
+    wait_until(POLLED, "the mail is recorded as told", || {
+        audit_has(
+            &node,
+            "template.notified",
+            "template/microsoft365/version/1",
+        )
+    });
+    assert_eq!(sink.mails().len(), 1, "one mail per change and contact");
+}
+
+/// Whether the audit log holds a successful `action` on `target`.
+fn audit_has(node: &ControlNode, action: &str, target: &str) -> bool {
+    let (status, body) = node.get(ADMIN_TOKEN, "/v1/audit?limit=1000");
+    status == 200
+        && serde_json::from_str::<Value>(&body).is_ok_and(|v| {
+            v["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|e| e["action"] == action && e["target"] == target && e["result"] == "ok")
+            })
+        })
 }

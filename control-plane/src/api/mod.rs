@@ -88,7 +88,7 @@ impl ApiContext {
         admin_token: &str,
         registry: prometheus::Registry,
     ) -> Result<Self, SetupError> {
-        let client = reqwest::Client::builder()
+        let client = crate::http_client::builder()
             .no_proxy()
             .timeout(PEER_TIMEOUT)
             .connect_timeout(Duration::from_secs(3))

@@ -333,7 +333,7 @@ fn poller(
     let id_file = data_dir.join("m365-client-request-id");
     let client_request_id = templates::poll::client_request_id(&id_file)
         .with_context(|| format!("reading or creating {}", id_file.display()))?;
-    let client = reqwest::Client::builder()
+    let client = breakout_control::http_client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()

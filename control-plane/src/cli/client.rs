@@ -101,7 +101,7 @@ impl Client {
                     "--server {server:?} is not an http://host:port URL"
                 ))
             })?;
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -34,7 +34,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(api_addr: &str, token: String) -> anyhow::Result<Api> {
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(10))
             .build()

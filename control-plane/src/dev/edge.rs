@@ -165,7 +165,7 @@ impl EdgeProc {
     /// Waits until the edge serves `tenant` with a session grant: `/readyz` answers 200,
     /// `/explain` knows the tenant, and its local session limit is above 0.
     pub async fn wait_serving(&mut self, tenant: &str, deadline: Duration) -> anyhow::Result<()> {
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()?;

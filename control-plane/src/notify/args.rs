@@ -12,10 +12,15 @@ use crate::store::Store;
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct NotifyArgs {
     /// SMTP relay (`host:port`) that takes list change mails for tenants' operations contacts.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, env = "BREAKOUT_SMTP_RELAY", value_name = "HOST:PORT")]
     pub smtp_relay: Option<String>,
     /// Sender address of those mails.
-    #[arg(long, value_name = "ADDRESS", default_value = "breakout@localhost")]
+    #[arg(
+        long,
+        env = "BREAKOUT_SMTP_FROM",
+        value_name = "ADDRESS",
+        default_value = "breakout@localhost"
+    )]
     pub smtp_from: String,
     /// Require STARTTLS with the relay (system trust roots).
     #[arg(long)]

@@ -12,7 +12,6 @@ pub mod google;
 pub mod guard;
 pub mod m365;
 pub mod model;
-pub mod notify;
 pub mod poll;
 pub mod schedule;
 pub mod select;

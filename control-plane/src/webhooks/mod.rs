@@ -50,7 +50,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, node_id: u64, hub: Arc<WebhookHub>) -> Self {
         // Redirects are not followed: a delivery goes to the URL the tenant registered.
-        let client = reqwest::Client::builder()
+        let client = crate::http_client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))

@@ -45,7 +45,7 @@ impl TestApi {
         .expect("api context");
         let router = api::router(Arc::new(ctx));
         tokio::spawn(async move { axum::serve(listener, router).await });
-        let http = reqwest::Client::builder()
+        let http = breakout_control::http_client::builder()
             .no_proxy()
             .build()
             .expect("client");

@@ -137,7 +137,7 @@ impl EdgeAddr {
 /// The PAC an edge serves now, fetched as a browser would (no proxy, no compression). The edge
 /// answers only the tenant's registered sources, so its refusals say so.
 async fn fetch_live(url: &str, tenant: &str) -> Result<String, CliError> {
-    let http = reqwest::Client::builder()
+    let http = crate::http_client::builder()
         .timeout(TIMEOUT)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

@@ -56,7 +56,7 @@ pub(super) struct Network {
 
 impl Network {
     pub(super) fn new(cluster_token: String) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             // Peers are addressed directly; an HTTP(S)_PROXY in the environment must not apply.
             .no_proxy()
             .connect_timeout(CONNECT_TIMEOUT)
