@@ -74,7 +74,7 @@ struct Args {
     #[arg(long = "edge-region-token-file", value_name = "REGION=PATH")]
     edge_region_token_files: Vec<String>,
     #[command(flatten)]
-    templates: TemplateArgs,
+    templates: breakout_control::templates::args::TemplateArgs,
     #[command(flatten)]
     notify: breakout_control::notify::NotifyArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
@@ -82,49 +82,6 @@ struct Args {
     log: String,
     #[command(subcommand)]
     command: Option<Sub>,
-}
-
-/// The vendor-list poller (docs/templates.md).
-#[derive(clap::Args, Debug)]
-struct TemplateArgs {
-    /// Poll the vendors' lists while this node leads (off: templates change only through the
-    /// API).
-    #[arg(long, env = "BREAKOUT_TEMPLATE_POLL")]
-    template_poll: bool,
-    /// Microsoft 365 IP address and URL web service base URL.
-    #[arg(
-        long,
-        env = "BREAKOUT_TEMPLATE_M365_URL",
-        default_value = "https://endpoints.office.com"
-    )]
-    template_m365_url: String,
-    /// Microsoft 365 instance to follow (Worldwide, China, USGovDoD, USGovGCCHigh); repeatable.
-    #[arg(long = "template-m365-instance", default_value = "Worldwide")]
-    template_m365_instances: Vec<String>,
-    /// Google's own ranges (goog.json).
-    #[arg(
-        long,
-        env = "BREAKOUT_TEMPLATE_GOOG_URL",
-        default_value = "https://www.gstatic.com/ipranges/goog.json"
-    )]
-    template_goog_url: String,
-    /// Google Cloud's customer ranges (cloud.json), taken out of goog.json.
-    #[arg(
-        long,
-        env = "BREAKOUT_TEMPLATE_CLOUD_URL",
-        default_value = "https://www.gstatic.com/ipranges/cloud.json"
-    )]
-    template_cloud_url: String,
-    /// A directory of Azure Service Tags JSON files for the ExpressRoute template.
-    #[arg(long, value_name = "DIR")]
-    template_service_tags_dir: Option<PathBuf>,
-    /// Seconds between version checks (vendors ask for at most hourly).
-    #[arg(long, env = "BREAKOUT_TEMPLATE_POLL_INTERVAL", default_value_t = 3600)]
-    template_poll_interval: u64,
-    /// A fetched list with more than this % fewer entries than the live one is quarantined.
-    #[arg(long, default_value_t = breakout_control::templates::guard::DEFAULT_MAX_SHRINK_PERCENT,
-        value_parser = clap::value_parser!(u8).range(0..=100))]
-    template_max_shrink_percent: u8,
 }
 
 #[derive(Subcommand, Debug)]
@@ -274,7 +231,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let pump_task = tokio::spawn(pump.run(stop_rx.clone()));
     let poll_task = match args.templates.template_poll {
         true => {
-            let poller = poller(&args, &data_dir, store.clone(), template_metrics)?;
+            let poller =
+                args.templates
+                    .poller(&data_dir, store.clone(), args.node_id, template_metrics)?;
             Some(tokio::spawn(poller.run(stop_rx.clone())))
         }
         false => None,
@@ -320,40 +279,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     store.shutdown().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The vendor-list poller of `--template-*`, with the installation's ClientRequestId.
-fn poller(
-    args: &Args,
-    data_dir: &Path,
-    store: Arc<RaftStore>,
-    metrics: templates::poll::PollMetrics,
-) -> anyhow::Result<templates::poll::Poller> {
-    let t = &args.templates;
-    let id_file = data_dir.join("m365-client-request-id");
-    let client_request_id = templates::poll::client_request_id(&id_file)
-        .with_context(|| format!("reading or creating {}", id_file.display()))?;
-    let client = breakout_control::http_client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .context("building the template HTTP client")?;
-    Ok(templates::poll::Poller {
-        config: templates::poll::PollConfig {
-            m365_base: t.template_m365_url.clone(),
-            m365_instances: t.template_m365_instances.clone(),
-            google_goog_url: t.template_goog_url.clone(),
-            google_cloud_url: t.template_cloud_url.clone(),
-            service_tags_dir: t.template_service_tags_dir.clone(),
-            interval: std::time::Duration::from_secs(t.template_poll_interval.max(1)),
-            max_shrink_percent: t.template_max_shrink_percent,
-            client_request_id,
-        },
-        store,
-        node_id: args.node_id,
-        client,
-        metrics,
-    })
 }
 
 /// Serves `router` until `stop` turns true, then lets in-flight requests finish.

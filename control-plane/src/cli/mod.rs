@@ -8,6 +8,7 @@ pub mod client;
 pub mod commands;
 pub mod contract_args;
 pub mod error;
+pub mod list_args;
 pub mod table;
 pub mod view;
 

@@ -4,6 +4,7 @@
 //! go live, [`diff`] says what changed, [`select`] compiles a tenant's subscription into lists.
 //! See `docs/templates.md`.
 
+pub mod args;
 pub mod cidr;
 pub mod dialect;
 pub mod diff;

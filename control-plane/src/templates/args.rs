@@ -1,0 +1,89 @@
+//! `breakout-control`'s vendor-list poller flags (docs/templates.md).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::poll::{client_request_id, PollConfig, PollMetrics, Poller};
+use crate::store::Store;
+
+/// The vendor-list poller (docs/templates.md).
+#[derive(clap::Args, Debug)]
+pub struct TemplateArgs {
+    /// Poll the vendors' lists while this node leads (off: templates change only through the
+    /// API).
+    #[arg(long, env = "BREAKOUT_TEMPLATE_POLL")]
+    pub template_poll: bool,
+    /// Microsoft 365 IP address and URL web service base URL.
+    #[arg(
+        long,
+        env = "BREAKOUT_TEMPLATE_M365_URL",
+        default_value = "https://endpoints.office.com"
+    )]
+    pub template_m365_url: String,
+    /// Microsoft 365 instance to follow (Worldwide, China, USGovDoD, USGovGCCHigh); repeatable.
+    #[arg(long = "template-m365-instance", default_value = "Worldwide")]
+    pub template_m365_instances: Vec<String>,
+    /// Google's own ranges (goog.json).
+    #[arg(
+        long,
+        env = "BREAKOUT_TEMPLATE_GOOG_URL",
+        default_value = "https://www.gstatic.com/ipranges/goog.json"
+    )]
+    pub template_goog_url: String,
+    /// Google Cloud's customer ranges (cloud.json), taken out of goog.json.
+    #[arg(
+        long,
+        env = "BREAKOUT_TEMPLATE_CLOUD_URL",
+        default_value = "https://www.gstatic.com/ipranges/cloud.json"
+    )]
+    pub template_cloud_url: String,
+    /// A directory of Azure Service Tags JSON files for the ExpressRoute template.
+    #[arg(long, value_name = "DIR")]
+    pub template_service_tags_dir: Option<PathBuf>,
+    /// Seconds between version checks (vendors ask for at most hourly).
+    #[arg(long, env = "BREAKOUT_TEMPLATE_POLL_INTERVAL", default_value_t = 3600)]
+    pub template_poll_interval: u64,
+    /// A fetched list with more than this % fewer entries than the live one is quarantined.
+    #[arg(long, default_value_t = super::guard::DEFAULT_MAX_SHRINK_PERCENT,
+        value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub template_max_shrink_percent: u8,
+}
+
+impl TemplateArgs {
+    /// The vendor-list poller of `--template-*`, with the installation's ClientRequestId.
+    pub fn poller(
+        &self,
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        node_id: u64,
+        metrics: PollMetrics,
+    ) -> anyhow::Result<Poller> {
+        let t = self;
+        let id_file = data_dir.join("m365-client-request-id");
+        let client_request_id = client_request_id(&id_file)
+            .with_context(|| format!("reading or creating {}", id_file.display()))?;
+        let client = crate::http_client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building the template HTTP client")?;
+        Ok(Poller {
+            config: PollConfig {
+                m365_base: t.template_m365_url.clone(),
+                m365_instances: t.template_m365_instances.clone(),
+                google_goog_url: t.template_goog_url.clone(),
+                google_cloud_url: t.template_cloud_url.clone(),
+                service_tags_dir: t.template_service_tags_dir.clone(),
+                interval: std::time::Duration::from_secs(t.template_poll_interval.max(1)),
+                max_shrink_percent: t.template_max_shrink_percent,
+                client_request_id,
+            },
+            store,
+            node_id,
+            client,
+            metrics,
+        })
+    }
+}
