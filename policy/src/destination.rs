@@ -16,6 +16,9 @@ use crate::error::PolicyError;
 ///   Microsoft's lists mean it.
 /// - a pattern with `*` elsewhere (`autodiscover.*.onmicrosoft.com`, `*cdn.onenote.net`): each `*`
 ///   matches within one label (zero or more characters, never a dot).
+/// - `[*].googleapis.com`: exactly one label (any text) before `googleapis.com` — Google's
+///   meaning of a leading `*.`. The brackets keep it apart from the suffix form `*.x`; it is a
+///   pattern whose first label is `*`, and is written back the same way.
 /// - `203.0.113.0/24` or `203.0.113.7`: IPv4 literal hosts inside the network.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -44,6 +47,9 @@ impl FromStr for Destination {
             let net: Ipv4Net = s.parse().map_err(|_| bad("not an IPv4 CIDR"))?;
             return Ok(Destination::Cidr(net.trunc()));
         }
+        if let Some(rest) = s.strip_prefix(ONE_LABEL) {
+            return parse_pattern(&format!("*.{rest}")).map_err(|why| bad(&why));
+        }
         if let Some(parent) = s.strip_prefix("*.") {
             if !parent.contains('*') {
                 return match canonical_host(parent).map_err(|e| bad(&e.to_string()))? {
@@ -62,6 +68,9 @@ impl FromStr for Destination {
         }
     }
 }
+
+/// How a pattern whose first label is a lone `*` is written (`*.x` alone means the suffix form).
+const ONE_LABEL: &str = "[*].";
 
 /// Canonicalises a wildcard pattern label by label: literal labels through the canonicaliser,
 /// wildcard labels lowercased (they must be ASCII).
@@ -115,7 +124,11 @@ impl From<Destination> for String {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Destination::Exact(h) | Destination::Pattern(h) => f.write_str(h),
+            Destination::Pattern(h) => match h.strip_prefix("*.") {
+                Some(rest) => write!(f, "{ONE_LABEL}{rest}"),
+                None => f.write_str(h),
+            },
+            Destination::Exact(h) => f.write_str(h),
             Destination::Suffix(p) => write!(f, "*.{p}"),
             Destination::Cidr(n) if n.prefix_len() == 32 => n.addr().fmt(f),
             Destination::Cidr(n) => n.fmt(f),

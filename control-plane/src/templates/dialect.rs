@@ -4,9 +4,8 @@
 //!   a label (`*-files.sharepoint.com`, `autodiscover.*.onmicrosoft.com`, `*cdn.onenote.net`)
 //!   matches within that one label (→ `Destination::Pattern`, the same meaning).
 //! - Google's help page: `*` is exactly one label. A mid-name `*` label (`a.*.example.com`) is a
-//!   `Pattern` with the same meaning. A leading `*.` has no exact equivalent that survives the
-//!   wire (`*.x` always parses as a suffix), so it becomes `Suffix` — a superset that also
-//!   matches deeper names; every such entry is reported by [`google`] so the widening is visible.
+//!   `Pattern` with the same meaning, and a leading `*.x` becomes the one-label pattern
+//!   `[*].x` (`*.x` alone would be Microsoft's any-depth suffix).
 
 use breakout_policy::Destination;
 
@@ -28,21 +27,24 @@ pub fn translate(dialect: Dialect, raw: &str) -> Result<String, String> {
                     "{raw:?}: in Google's dialect '*' stands for a whole label"
                 ));
             }
-            raw.parse().map_err(|e| format!("{e}"))?
+            let one_label = raw.strip_prefix("*.").map(|rest| format!("[*].{rest}"));
+            one_label
+                .as_deref()
+                .unwrap_or(raw)
+                .parse()
+                .map_err(|e| format!("{e}"))?
         }
     };
     Ok(dest.to_string())
 }
 
-/// True when `raw`, in Google's dialect, is widened by [`translate`] (a leading `*.`).
-pub fn google_widened(raw: &str) -> bool {
-    raw.trim().starts_with("*.")
-}
-
 /// Whether destination `wide` (a `*.suffix` or pattern, canonical) matches the exact host
 /// `host` (canonical). Used to find hosts a direct wildcard would otherwise shadow.
 pub fn covers(wide: &str, host: &str) -> bool {
-    if let Some(parent) = wide.strip_prefix("*.") {
+    // `[*].x` is the pattern `*.x`: exactly one label.
+    let one_label = wide.strip_prefix("[*].").map(|rest| format!("*.{rest}"));
+    let wide = one_label.as_deref().unwrap_or(wide);
+    if let Some(parent) = wide.strip_prefix("*.").filter(|_| one_label.is_none()) {
         if !parent.contains('*') {
             return host.len() > parent.len() + 1
                 && host.ends_with(parent)
@@ -101,10 +103,11 @@ mod tests {
     #[test]
     fn google_star_is_a_whole_label() {
         let t = |s| translate(Dialect::Google, s).expect("translates");
-        assert_eq!(t("*.googleapis.com"), "*.googleapis.com");
-        assert!(google_widened("*.googleapis.com"));
+        assert_eq!(t("*.googleapis.com"), "[*].googleapis.com");
+        assert!(covers("[*].googleapis.com", "www.googleapis.com"));
+        assert!(!covers("[*].googleapis.com", "a.b.googleapis.com"));
+        assert!(covers("*.googleapis.com", "a.b.googleapis.com"));
         assert_eq!(t("a.*.example.com"), "a.*.example.com");
-        assert!(!google_widened("a.*.example.com"));
         assert!(translate(Dialect::Google, "*-x.example.com").is_err());
     }
 

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::cidr::difference;
-use super::dialect::{google_widened, translate, Dialect};
+use super::dialect::{translate, Dialect};
 use super::m365::AdapterError;
 use super::model::{Category, EndpointSet, TemplateContent};
 use crate::contracts::TemplateItem;
@@ -97,13 +97,9 @@ pub fn template(goog: &str, cloud: &str, hosts: &str) -> Result<TemplateContent,
     }];
     for (group, entries) in &hosts.groups {
         let id = format!("google:{}", group.to_ascii_lowercase());
-        let mut widened = Vec::new();
         let translated = entries
             .iter()
             .map(|e| {
-                if google_widened(e) {
-                    widened.push(e.as_str());
-                }
                 translate(Dialect::Google, e).map_err(|why| AdapterError::BadEntry {
                     source_name: "google workspace hosts".into(),
                     set: id.clone(),
@@ -112,12 +108,6 @@ pub fn template(goog: &str, cloud: &str, hosts: &str) -> Result<TemplateContent,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let notes = (!widened.is_empty()).then(|| {
-            format!(
-                "one-label wildcards widened to every subdomain: {}",
-                widened.join(", ")
-            )
-        });
         sets.push(EndpointSet {
             id,
             group: group.clone(),
@@ -126,7 +116,7 @@ pub fn template(goog: &str, cloud: &str, hosts: &str) -> Result<TemplateContent,
             tcp_ports: Some("80,443".into()),
             udp_ports: None,
             express_route: false,
-            notes,
+            notes: None,
             hosts: translated,
             cidrs: Vec::new(),
         });
@@ -172,16 +162,12 @@ mod tests {
     }
 
     #[test]
-    fn hosts_grouped_with_one_label_wildcards_reported() {
+    fn hosts_grouped_with_one_label_wildcards_kept_one_label() {
         let t = template(GOOG, CLOUD, HOSTS).expect("parses");
         let mail = t.sets.iter().find(|s| s.id == "google:mail").expect("mail");
         assert!(mail.hosts.contains(&"mail.google.com".to_string()));
         let api = t.sets.iter().find(|s| s.id == "google:api").expect("api");
-        assert!(api.hosts.contains(&"*.googleapis.com".to_string()));
-        assert!(api
-            .notes
-            .as_deref()
-            .is_some_and(|n| n.contains("*.googleapis.com")));
+        assert!(api.hosts.contains(&"[*].googleapis.com".to_string()));
         for g in [
             "Mail", "Drive", "Meet", "Calendar", "API", "Sites", "Identity",
         ] {

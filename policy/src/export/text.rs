@@ -6,6 +6,7 @@
 //! inside a label (`*cdn.onenote.net`) has no EDL form: such entries are left out and counted.
 
 use super::{Entry, Kind};
+use crate::Destination;
 
 /// The list, and how many entries it could not express.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +20,11 @@ pub fn render_text(entries: &[&Entry]) -> TextOutput {
     let mut text = String::new();
     let mut omitted = 0;
     for e in entries {
-        let line = e.dest.to_string();
+        // A pattern in its plain glob form: `[*].x` (one label) is `*.x` to a firewall.
+        let line = match &e.dest {
+            Destination::Pattern(p) => p.clone(),
+            d => d.to_string(),
+        };
         if e.kind == Kind::Pattern && !whole_label_wildcards(&line) {
             omitted += 1;
             continue;

@@ -94,7 +94,7 @@ pub fn tenant() -> (Tenant, BTreeMap<String, NamedList>) {
         "*.google.com",
         "*.googleapis.com",
         "*.gstatic.com",
-        "*.googleusercontent.com",
+        "[*].googleusercontent.com",
         "*.googlevideo.com",
     ])
     .into_iter()

@@ -1,0 +1,72 @@
+//! The written forms of a destination: they parse, canonicalise and write back the same, and a
+//! one-label wildcard (`[*].x`, Google's `*.x`) matches exactly one label where the suffix form
+//! (`*.x`, Microsoft's) matches any depth.
+
+use breakout_policy::{Action, Destination, Matcher, Tenant};
+
+fn round_trip(written: &str, canonical: &str) -> Destination {
+    let d: Destination = written.parse().expect("parses");
+    assert_eq!(d.to_string(), canonical);
+    let again: Destination = canonical.parse().expect("its own form parses");
+    assert_eq!(again, d);
+    d
+}
+
+#[test]
+fn every_form_writes_back_as_it_parses() {
+    assert!(matches!(
+        round_trip("Outlook.Office365.com.", "outlook.office365.com"),
+        Destination::Exact(_)
+    ));
+    assert!(matches!(
+        round_trip("*.SharePoint.com", "*.sharepoint.com"),
+        Destination::Suffix(_)
+    ));
+    assert!(matches!(
+        round_trip("[*].GoogleAPIs.com", "[*].googleapis.com"),
+        Destination::Pattern(_)
+    ));
+    assert!(matches!(
+        round_trip(
+            "autodiscover.*.onmicrosoft.com",
+            "autodiscover.*.onmicrosoft.com"
+        ),
+        Destination::Pattern(_)
+    ));
+    assert!(matches!(
+        round_trip("*cdn.onenote.net", "*cdn.onenote.net"),
+        Destination::Pattern(_)
+    ));
+    assert!(matches!(
+        round_trip("203.0.113.7", "203.0.113.7"),
+        Destination::Cidr(_)
+    ));
+    let json =
+        serde_json::to_string(&Destination::Pattern("*.googleapis.com".into())).expect("json");
+    assert_eq!(json, "\"[*].googleapis.com\"");
+    for bad in ["[*].", "[*].*", "[*]x.example.com"] {
+        assert!(
+            bad.parse::<Destination>().is_err(),
+            "{bad} should not parse"
+        );
+    }
+}
+
+#[test]
+fn a_one_label_wildcard_matches_one_label_and_a_suffix_any_depth() {
+    let tenant: Tenant = serde_json::from_value(serde_json::json!({
+        "id": "acme", "source_cidrs": ["192.0.2.0/24"], "session_limit": 10,
+        "default_action": "block",
+        "rules": [
+            {"action": "direct", "destinations": ["[*].googleapis.com"]},
+            {"action": "direct", "destinations": ["*.sharepoint.com"]}
+        ]
+    }))
+    .expect("tenant");
+    let m = Matcher::compile(&tenant, &Default::default()).expect("compiles");
+    let action = |host: &str| m.explain(host, 443).expect("valid host").action;
+    assert_eq!(action("www.googleapis.com"), Action::Direct);
+    assert_eq!(action("a.b.googleapis.com"), Action::Block);
+    assert_eq!(action("googleapis.com"), Action::Block);
+    assert_eq!(action("a.b.sharepoint.com"), Action::Direct);
+}
