@@ -124,3 +124,21 @@ pub fn put_in_service(node: &ControlNode, id: &str, cap: Option<u32>, deadline: 
     }
     version
 }
+
+/// Region `tokyo` and tenant `acme` there (192.0.2.0/24, 100 sessions), through `breakoutctl`.
+pub fn tokyo_acme(node: &ControlNode) {
+    node.ctl(&["region", "create", "tokyo"])
+        .expect_ok("region create");
+    node.ctl(&[
+        "tenant",
+        "create",
+        "acme",
+        "--region",
+        "tokyo",
+        "--source-cidr",
+        "192.0.2.0/24",
+        "--session-limit",
+        "100",
+    ])
+    .expect_ok("tenant create");
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use breakout_tests::control::{Cluster, ControlNode, ADMIN_TOKEN};
+use breakout_tests::fleet::tokyo_acme;
 use breakout_tests::tmp::unique_dir;
 use breakout_tests::Curl;
 use serde_json::{json, Value};
@@ -50,20 +51,7 @@ fn m365_lists(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 /// Region `tokyo`, tenant `acme` with the M365 lists (Optimize/Allow direct, Default to
 /// upstream `corp`) and a blocklist; its token.
 fn setup(node: &ControlNode, dir: &Path) -> String {
-    node.ctl(&["region", "create", "tokyo"])
-        .expect_ok("region create");
-    node.ctl(&[
-        "tenant",
-        "create",
-        "acme",
-        "--region",
-        "tokyo",
-        "--source-cidr",
-        "192.0.2.0/24",
-        "--session-limit",
-        "100",
-    ])
-    .expect_ok("tenant create");
+    tokyo_acme(node);
     let (direct, default) = m365_lists(dir);
     for (name, file) in [("m365-direct", &direct), ("m365-default", &default)] {
         let file = file.to_string_lossy();

@@ -3,6 +3,7 @@
 //! with it, `If-Match` honoured, and bad entries named by index by the server.
 
 use breakout_tests::control::{Cluster, ControlNode};
+use breakout_tests::fleet::tokyo_acme;
 
 fn blocklist(node: &ControlNode) -> Vec<String> {
     let out = node
@@ -21,19 +22,7 @@ fn blocklist(node: &ControlNode) -> Vec<String> {
 fn a_tenant_token_patches_its_blocklist_only_with_the_option() {
     let cluster = Cluster::start(1);
     let node = &cluster.nodes[0];
-    node.ctl(&["region", "create", "tokyo"]).expect_ok("region");
-    node.ctl(&[
-        "tenant",
-        "create",
-        "acme",
-        "--region",
-        "tokyo",
-        "--source-cidr",
-        "192.0.2.0/24",
-        "--session-limit",
-        "100",
-    ])
-    .expect_ok("tenant");
+    tokyo_acme(node);
     node.ctl(&["tenant", "attributes", "acme", "--private-backbone", "true"])
         .expect_ok("attributes");
     node.ctl(&[

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use breakout_tests::control::{Cluster, ADMIN_TOKEN};
+use breakout_tests::fleet::tokyo_acme;
 use breakout_tests::wait_until;
 use serde_json::{json, Value};
 
@@ -167,19 +168,7 @@ fn values(body: &Value, key: &str) -> Vec<String> {
 fn each_change_reaches_every_webhook_signed_retried_and_isolated() {
     let cluster = Cluster::start(1);
     let node = &cluster.nodes[0];
-    node.ctl(&["region", "create", "tokyo"]).expect_ok("region");
-    node.ctl(&[
-        "tenant",
-        "create",
-        "acme",
-        "--region",
-        "tokyo",
-        "--source-cidr",
-        "192.0.2.0/24",
-        "--session-limit",
-        "100",
-    ])
-    .expect_ok("tenant");
+    tokyo_acme(node);
     node.ctl(&["list", "set", "acme", "blocklist", "a.example"])
         .expect_ok("list");
     let rules = json!([{ "name": "deny", "action": "block", "lists": ["blocklist"] }]);

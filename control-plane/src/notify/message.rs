@@ -155,22 +155,11 @@ fn details(b: &mut String, changes: &[&Change]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::templates::model::{Category, EndpointSet};
+    use crate::templates::model::{test_set, EndpointSet};
     use breakout_policy::Action;
 
     fn set(id: &str, group: &str, hosts: &[&str]) -> EndpointSet {
-        EndpointSet {
-            id: id.into(),
-            group: group.into(),
-            category: Category::new("Optimize"),
-            required: true,
-            tcp_ports: Some("443".into()),
-            udp_ports: None,
-            express_route: false,
-            notes: None,
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            cidrs: Vec::new(),
-        }
+        test_set(id, group, "Optimize", hosts)
     }
 
     fn content(sets: Vec<EndpointSet>) -> TemplateContent {

@@ -10,25 +10,14 @@ use super::*;
 use crate::state::{TemplateRecord, TemplateVersion, TenantRecord};
 use crate::store::memory::MemoryStore;
 use crate::store::NodeAddr;
-use crate::templates::model::{Category, EndpointSet};
+use crate::templates::model::test_set;
 use crate::templates::select::Subscription;
 use crate::templates::TemplateContent;
 
 const ITEM: TemplateItem = TemplateItem::Microsoft365;
 
 fn content(hosts: &[&str]) -> TemplateContent {
-    let set = EndpointSet {
-        id: "m365:1".into(),
-        group: "Exchange".into(),
-        category: Category::new("Optimize"),
-        required: true,
-        tcp_ports: Some("443".into()),
-        udp_ports: None,
-        express_route: false,
-        notes: None,
-        hosts: hosts.iter().map(|h| h.to_string()).collect(),
-        cidrs: Vec::new(),
-    };
+    let set = test_set("m365:1", "Exchange", "Optimize", hosts);
     TemplateContent::new(ITEM, "2026112400".into(), vec![set])
 }
 

@@ -147,23 +147,29 @@ impl TemplateContent {
     }
 }
 
+/// A required TCP 443 set of `group` and `category` holding `hosts`, for tests.
+#[cfg(test)]
+pub(crate) fn test_set(id: &str, group: &str, category: &str, hosts: &[&str]) -> EndpointSet {
+    EndpointSet {
+        id: id.into(),
+        group: group.into(),
+        category: Category::new(category),
+        required: true,
+        tcp_ports: Some("443".into()),
+        udp_ports: None,
+        express_route: false,
+        notes: None,
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        cidrs: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn set(id: &str, hosts: &[&str]) -> EndpointSet {
-        EndpointSet {
-            id: id.into(),
-            group: "g".into(),
-            category: Category::new("Allow"),
-            required: true,
-            tcp_ports: Some("443".into()),
-            udp_ports: None,
-            express_route: false,
-            notes: None,
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            cidrs: Vec::new(),
-        }
+        test_set(id, "g", "Allow", hosts)
     }
 
     #[test]
