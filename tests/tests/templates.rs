@@ -353,7 +353,14 @@ fn a_template_change_is_mailed_once_to_the_subscribed_tenants_contact() {
         "direct",
     ];
     write(&node, &subscribe, WRITE);
-    let set_contact = ["tenant", "set-contact", "acme", "noc@acme.example"];
+    let set_contact = [
+        "tenant",
+        "set-contact",
+        "acme",
+        "noc@acme.example",
+        "--business-days",
+        "false",
+    ];
     write(&node, &set_contact, WRITE);
     // The first version was no change: recorded without mail before the next one is published.
     wait_until(POLLED, "the first version is recorded as told", || {

@@ -267,6 +267,9 @@ fn schemas() -> Value {
     view_props["session_cap"] = json!({ "type": "integer", "minimum": 0, "description": cap });
     view_props["ops_contact"] =
         json!({ "type": "string", "format": "email", "description": contact });
+    let held = "change notifications wait for business hours (the operator's calendar)";
+    patch_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
+    view_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
     view_props["created_version"] = int.clone();
     view_props["changed_version"] = int.clone();
     let required = ["id", "region", "source_cidrs", "session_limit"];

@@ -72,6 +72,9 @@ pub struct TenantView {
     /// Where change notifications go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ops_contact: Option<String>,
+    /// Change notifications wait for business hours.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notify_business_days: bool,
     pub created_version: u64,
     pub changed_version: u64,
 }
@@ -88,6 +91,7 @@ impl TenantView {
             effective,
             session_cap: r.session_cap,
             ops_contact: r.ops_contact.clone(),
+            notify_business_days: r.notify_business_days,
             created_version: r.created_version,
             changed_version: r.changed_version,
         }

@@ -199,6 +199,9 @@ pub enum TenantCmd {
         /// An e-mail address, or `none`.
         #[arg(value_name = "ADDRESS|none")]
         contact: String,
+        /// Mails to this tenant wait for business hours (`true`) or go at once (`false`).
+        #[arg(long, value_name = "BOOL")]
+        business_days: Option<bool>,
         #[command(flatten)]
         if_match: IfMatch,
     },

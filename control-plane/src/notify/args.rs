@@ -25,10 +25,11 @@ pub struct NotifyArgs {
     /// Require STARTTLS with the relay (system trust roots).
     #[arg(long)]
     pub smtp_starttls: bool,
-    /// Hold mails to business hours: 09:00-18:00, Monday to Friday, not a --holidays day.
+    /// Hold every tenant's mails to business hours (09:00-18:00, Monday to Friday, not a
+    /// --holidays day); without it only tenants with `notify_business_days` wait.
     #[arg(long)]
     pub notify_business_days: bool,
-    /// Holidays for --notify-business-days: one date per line (`YYYY-MM-DD` or `YYYY/M/D`,
+    /// Holidays of the business calendar: one date per line (`YYYY-MM-DD` or `YYYY/M/D`,
     /// e.g. the Cabinet Office's syukujitsu.csv as it is).
     #[arg(long, value_name = "PATH")]
     pub holidays: Option<PathBuf>,
@@ -59,33 +60,27 @@ impl NotifyArgs {
             starttls: self.smtp_starttls,
         })
         .map_err(|e| e.to_string())?;
-        let hold = match self.notify_business_days {
-            false => None,
-            true => {
-                let holidays = match &self.holidays {
-                    None => Default::default(),
-                    Some(path) => {
-                        let bytes = std::fs::read(path)
-                            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                        calendar::parse_holidays(&bytes)
-                            .map_err(|e| format!("{}: {e}", path.display()))?
-                    }
-                };
-                let cal = BusinessDays::new(self.notify_utc_offset, holidays).ok_or_else(|| {
-                    format!(
-                        "--notify-utc-offset {}: not a time zone",
-                        self.notify_utc_offset
-                    )
-                })?;
-                Some(cal)
+        let holidays = match &self.holidays {
+            None => Default::default(),
+            Some(path) => {
+                let bytes =
+                    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                calendar::parse_holidays(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
             }
         };
+        let calendar = BusinessDays::new(self.notify_utc_offset, holidays).ok_or_else(|| {
+            format!(
+                "--notify-utc-offset {}: not a time zone",
+                self.notify_utc_offset
+            )
+        })?;
         let metrics = Metrics::register(registry).map_err(|e| e.to_string())?;
         Ok(Some(Notifier {
             store,
             node_id,
             mailer,
-            hold,
+            calendar,
+            hold_all: self.notify_business_days,
             metrics,
         }))
     }

@@ -17,6 +17,8 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// Waits for business hours (the tenant asked for it).
+    pub held: bool,
 }
 
 /// One template's change as one tenant sees it.
@@ -112,6 +114,7 @@ pub fn compose(tenant: &str, to: &str, changes: &[Change]) -> Option<Mail> {
         to: to.to_string(),
         subject,
         body: b,
+        held: false,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Change notifications (issue 6): when a template's live version changes, each subscribed
 //! tenant's operations contact gets a mail summarising what changed in the sets it uses, in
-//! Japanese and English, optionally held to business days.
+//! Japanese and English, held to business hours when the tenant (or the operator, for every
+//! tenant) asks for it.
 //!
 //! Only the leader sends. A [`Command::TemplateNotified`] written after every mail for a live
 //! version went out means a new leader does not mail again; a leader that dies between the
@@ -53,11 +54,10 @@ pub fn due(state: &State) -> Vec<(TemplateItem, u32, Vec<Mail>)> {
             let from = record.version(told);
             for (tenant, subs) in &state.subscriptions {
                 let Some(sub) = subs.get(item) else { continue };
-                let contact = state
-                    .tenants
-                    .get(tenant)
-                    .and_then(|r| r.ops_contact.as_ref());
-                let (Some(contact), None) = (contact, sub.pin) else {
+                let Some(record) = state.tenants.get(tenant) else {
+                    continue;
+                };
+                let (Some(contact), None) = (&record.ops_contact, sub.pin) else {
                     continue;
                 };
                 let diff = match from {
@@ -75,7 +75,10 @@ pub fn due(state: &State) -> Vec<(TemplateItem, u32, Vec<Mail>)> {
                     source_version: live.content.source_version.clone(),
                     diff,
                 };
-                mails.extend(message::compose(tenant, contact, &[change]));
+                mails.extend(message::compose(tenant, contact, &[change]).map(|m| Mail {
+                    held: record.notify_business_days,
+                    ..m
+                }));
             }
         }
         out.push((*item, live.number, mails));
@@ -108,8 +111,10 @@ pub struct Notifier {
     pub store: Arc<dyn Store>,
     pub node_id: u64,
     pub mailer: Mailer,
-    /// `Some`: mails wait for business hours.
-    pub hold: Option<BusinessDays>,
+    /// Business hours, for the mails that wait for them.
+    pub calendar: BusinessDays,
+    /// Every mail waits for business hours, whatever its tenant asked.
+    pub hold_all: bool,
     pub metrics: Metrics,
 }
 
@@ -140,23 +145,20 @@ impl Notifier {
             return RECHECK;
         };
         let mut wait = RECHECK;
+        let now = Utc::now();
+        let opens = self.calendar.next_open(now);
         for (item, version, mails) in due(&state) {
-            if !mails.is_empty() {
-                if let Some(cal) = &self.hold {
-                    let now = Utc::now();
-                    let opens = cal.next_open(now);
-                    if opens > now {
-                        let until = (opens - now).to_std().unwrap_or(RECHECK);
-                        tracing::debug!(%item, version, ?until, "holding change mails for business hours");
-                        wait = wait.min(until.max(Duration::from_secs(1)));
-                        continue;
-                    }
-                }
-            }
             let mut all = true;
             for mail in &mails {
                 let key = (mail.to.clone(), item, version);
                 if sent.contains(&key) {
+                    continue;
+                }
+                if (mail.held || self.hold_all) && opens > now {
+                    let until = (opens - now).to_std().unwrap_or(RECHECK);
+                    tracing::debug!(%item, version, ?until, "a change mail waits for business hours");
+                    wait = wait.min(until.max(Duration::from_secs(1)));
+                    all = false;
                     continue;
                 }
                 match self.mailer.send(mail).await {

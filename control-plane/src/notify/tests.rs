@@ -63,6 +63,7 @@ fn tenant(id: &str, contact: Option<&str>) -> TenantRecord {
         changed_version: 1,
         session_cap: None,
         ops_contact: contact.map(str::to_string),
+        notify_business_days: false,
     }
 }
 
@@ -121,7 +122,12 @@ fn due_of(s: &State) -> Vec<(TemplateItem, u32, usize)> {
         .collect()
 }
 
-fn notifier(store: Arc<MemoryStore>, relay: &str, hold: Option<BusinessDays>) -> Notifier {
+fn notifier(
+    store: Arc<MemoryStore>,
+    relay: &str,
+    calendar: BusinessDays,
+    hold_all: bool,
+) -> Notifier {
     let mailer = Mailer::new(&SmtpConfig {
         relay: relay.to_string(),
         from: "breakout@ops.example".into(),
@@ -132,7 +138,8 @@ fn notifier(store: Arc<MemoryStore>, relay: &str, hold: Option<BusinessDays>) ->
         store,
         node_id: 1,
         mailer,
-        hold,
+        calendar,
+        hold_all,
         metrics: Metrics::register(&Registry::new()).expect("metrics"),
     }
 }
@@ -149,25 +156,40 @@ async fn notified(store: &MemoryStore) -> Option<u32> {
     s.notified.get(&ITEM).copied()
 }
 
-#[tokio::test]
-async fn outside_business_days_mails_wait_and_nothing_is_recorded() {
-    // Nothing listens there: a send attempt would count as an error.
-    let relay = "127.0.0.1:9";
-    let store = MemoryStore::with_state(1, addr(), state());
-    // Every day of the next two years is a holiday.
+/// A calendar on which every day of the next two years is a holiday.
+fn always_closed() -> BusinessDays {
     let today = Utc::now().date_naive();
     let holidays: BTreeSet<_> = (0..800)
         .map(|d| today + chrono::Duration::days(d))
         .collect();
-    let hold = BusinessDays::new(9, holidays).expect("UTC+9");
-    let n = notifier(store.clone(), relay, Some(hold));
+    BusinessDays::new(9, holidays).expect("UTC+9")
+}
+
+/// One look of a notifier whose relay is not listening: (send attempts, version told).
+async fn one_look(state: State, hold_all: bool) -> (u64, Option<u32>) {
+    let store = MemoryStore::with_state(1, addr(), state);
+    let n = notifier(store.clone(), "127.0.0.1:9", always_closed(), hold_all);
     let mut sent = BTreeSet::new();
     let wait = n.once(&mut sent).await;
     assert!(wait <= RECHECK);
-    let attempts: u64 = ["ok", "error"]
+    let attempts = ["ok", "error"]
         .iter()
         .map(|r| n.metrics.sent.with_label_values(&[r]).get())
         .sum();
-    assert_eq!(attempts, 0, "no mail attempted");
-    assert_eq!(notified(&store).await, Some(0));
+    (attempts, notified(&store).await)
+}
+
+#[tokio::test]
+async fn held_mails_wait_for_business_hours_and_nothing_is_recorded() {
+    // The operator holds every tenant's mails.
+    assert_eq!(one_look(state(), true).await, (0, Some(0)));
+    // The tenant asked for business days.
+    let mut s = state();
+    if let Some(r) = s.tenants.get_mut("acme") {
+        r.notify_business_days = true;
+    }
+    assert!(due(&s)[0].2[0].held);
+    assert_eq!(one_look(s, false).await, (0, Some(0)));
+    // Neither: the mail is tried at once (and fails here: nothing listens), so not recorded.
+    assert_eq!(one_look(state(), false).await, (1, Some(0)));
 }

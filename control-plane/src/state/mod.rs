@@ -127,6 +127,9 @@ pub struct TenantRecord {
     /// Where change notifications for the lists the tenant uses go (its operations contact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_contact: Option<String>,
+    /// The tenant wants change notifications in business hours only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify_business_days: bool,
 }
 
 /// A tenant token: scoped to one tenant, stored hashed.
@@ -335,6 +338,9 @@ pub struct TenantPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub ops_contact: Option<Option<String>>,
+    /// [`TenantRecord::notify_business_days`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_business_days: Option<bool>,
 }
 
 /// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.

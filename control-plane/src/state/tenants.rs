@@ -41,6 +41,7 @@ pub(super) fn create(state: &mut State, index: u64, tenant: &Tenant) -> Step {
             changed_version: index,
             session_cap: None,
             ops_contact: None,
+            notify_business_days: false,
         },
     );
     Ok(())
@@ -77,6 +78,9 @@ pub(super) fn update(
         }
         if let Some(contact) = &patch.ops_contact {
             record.ops_contact = contact.clone();
+        }
+        if let Some(held) = patch.notify_business_days {
+            record.notify_business_days = held;
         }
     }
     Ok(())

@@ -53,10 +53,14 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
         TenantCmd::SetContact {
             id,
             contact,
+            business_days,
             if_match,
         } => {
             let value = (contact != "none").then_some(contact);
-            let body = json!({ "ops_contact": value });
+            let mut body = json!({ "ops_contact": value });
+            if let Some(held) = business_days {
+                body["notify_business_days"] = json!(held);
+            }
             let call = Call::patch(&["v1", "tenants", &id], body);
             let answer = ctx.send(call.if_match(if_match.version)).await?;
             let said = value.as_deref().unwrap_or("removed");
