@@ -41,6 +41,8 @@ struct EdgeFile {
     #[serde(default = "default_admin_listen")]
     admin_listen: SocketAddr,
     #[serde(default)]
+    pac_listen: Option<SocketAddr>,
+    #[serde(default)]
     allow_private_destinations: bool,
     #[serde(default = "default_connect_ports")]
     allowed_connect_ports: Vec<u16>,
@@ -105,6 +107,8 @@ pub struct Settings {
     pub node_id: String,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    /// A listener that serves only `GET /pac/{tenant}.pac` (the proxy listener serves them too).
+    pub pac_listen: Option<SocketAddr>,
     pub allow_private_destinations: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: AccessLogTarget,
@@ -272,6 +276,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         node_id,
         listen: f.listen,
         admin_listen: f.admin_listen,
+        pac_listen: f.pac_listen,
         allow_private_destinations: f.allow_private_destinations,
         allowed_connect_ports: f.allowed_connect_ports,
         access_log,

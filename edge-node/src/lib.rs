@@ -12,6 +12,7 @@ pub mod config;
 pub mod dest_guard;
 pub mod drain;
 pub mod metrics;
+pub mod pac_listener;
 pub mod proxy;
 pub mod quota;
 pub mod reload;

@@ -14,7 +14,7 @@ use breakout_edge::proxy::{self, Shared};
 use breakout_edge::resolve::Resolver;
 use breakout_edge::snapshot::Snapshot;
 use breakout_edge::sync::{self, SyncConfig};
-use breakout_edge::{admin, reload};
+use breakout_edge::{admin, pac_listener, reload};
 use breakout_policy::RegionPolicy;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -55,8 +55,12 @@ struct Args {
     /// Admin listen address for /metrics, /healthz, /readyz (overrides `admin_listen`).
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
-    /// Once both listeners are bound, write their addresses here as JSON
-    /// (`{"proxy": "...", "admin": "..."}`); useful with port 0.
+    /// A listener that serves only PAC files, `GET /pac/{tenant}.pac` (overrides `pac_listen`).
+    #[arg(long)]
+    pac_listen: Option<SocketAddr>,
+    /// Once the listeners are bound, write their addresses here as JSON
+    /// (`{"proxy": "...", "admin": "...", "pac": "..."}`, `pac` only with a PAC listener);
+    /// useful with port 0.
     #[arg(long)]
     addr_file: Option<PathBuf>,
     /// Log filter (tracing EnvFilter syntax); logs go to stderr.
@@ -130,16 +134,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(l) = args.admin_listen {
         cfg.settings.admin_listen = l;
     }
+    if let Some(l) = args.pac_listen {
+        cfg.settings.pac_listen = Some(l);
+    }
     let proxy_listener = TcpListener::bind(cfg.settings.listen)
         .await
         .with_context(|| format!("binding proxy listener {}", cfg.settings.listen))?;
     let admin_listener = TcpListener::bind(cfg.settings.admin_listen)
         .await
         .with_context(|| format!("binding admin listener {}", cfg.settings.admin_listen))?;
+    let pac_listener = match cfg.settings.pac_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding PAC listener {addr}"))?,
+        ),
+        None => None,
+    };
     let proxy_addr = proxy_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    let pac_addr = pac_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     cfg.settings.listen = proxy_addr;
     cfg.settings.admin_listen = admin_addr;
+    cfg.settings.pac_listen = pac_addr;
 
     let metrics = Metrics::new().context("registering metrics")?;
     let resolver = Resolver::new(
@@ -165,7 +185,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics,
         resolver,
         access_log,
-        vec![proxy_addr, admin_addr],
+        [proxy_addr, admin_addr]
+            .into_iter()
+            .chain(pac_addr)
+            .collect(),
     ));
 
     if let (Some(sync_cfg), Some(client)) = (sync_cfg.clone(), sync_client) {
@@ -178,11 +201,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     // The admin listener outlives the drain: /readyz must say 503 while sessions finish.
     tokio::spawn(admin::serve(admin_listener, Arc::clone(&shared)));
+    if let Some(listener) = pac_listener {
+        let pac = pac_listener::serve(listener, Arc::clone(&shared), stop_rx.clone());
+        tokio::spawn(pac);
+    }
     let proxy_task = tokio::spawn(proxy::serve(proxy_listener, Arc::clone(&shared), stop_rx));
     if let Some(path) = &args.addr_file {
-        write_addr_file(path, proxy_addr, admin_addr)?;
+        write_addr_file(path, proxy_addr, admin_addr, pac_addr)?;
     }
-    tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "serving");
+    tracing::info!(proxy = %proxy_addr, admin = %admin_addr, pac = ?pac_addr, "serving");
 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -212,8 +239,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_addr_file(path: &Path, proxy: SocketAddr, admin: SocketAddr) -> anyhow::Result<()> {
-    let body = serde_json::json!({ "proxy": proxy.to_string(), "admin": admin.to_string() });
+fn write_addr_file(
+    path: &Path,
+    proxy: SocketAddr,
+    admin: SocketAddr,
+    pac: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({ "proxy": proxy.to_string(), "admin": admin.to_string() });
+    if let Some(pac) = pac {
+        body["pac"] = serde_json::json!(pac.to_string());
+    }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;

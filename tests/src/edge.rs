@@ -19,6 +19,7 @@ pub struct Edge {
     dir: PathBuf,
     proxy: SocketAddr,
     admin: SocketAddr,
+    pac: Option<SocketAddr>,
     exited: Option<ExitStatus>,
 }
 
@@ -64,12 +65,19 @@ impl Edge {
         Self::start_args(settings_toml, |dir| sync.args(dir))
     }
 
+    /// Like [`Edge::start`], with a PAC-only listener on an ephemeral port ([`Edge::pac`]).
+    pub fn start_with_pac_listener(config_toml: &str) -> Edge {
+        Self::start_args(config_toml, |_| {
+            vec!["--pac-listen".to_string(), "127.0.0.1:0".to_string()]
+        })
+    }
+
     fn start_args(config_toml: &str, extra: impl FnOnce(&Path) -> Vec<String>) -> Edge {
         let dir = unique_dir();
         let args = extra(&dir);
         let mut child = spawn(&dir, config_toml, &args);
         let addr_file = dir.join("addrs.json");
-        let (proxy, admin) = wait_for(START_DEADLINE, "edge writes its addr file", || {
+        let (proxy, admin, pac) = wait_for(START_DEADLINE, "edge writes its addr file", || {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
                     "breakout-edge exited with {status} before binding; stderr:\n{}",
@@ -83,6 +91,7 @@ impl Edge {
             dir,
             proxy,
             admin,
+            pac,
             exited: None,
         }
     }
@@ -102,6 +111,11 @@ impl Edge {
     /// The proxy listener.
     pub fn proxy(&self) -> SocketAddr {
         self.proxy
+    }
+
+    /// The PAC-only listener, if the edge was started with one.
+    pub fn pac(&self) -> Option<SocketAddr> {
+        self.pac
     }
 
     /// The admin listener (health, readiness, metrics).
@@ -241,11 +255,14 @@ fn spawn(dir: &Path, config_toml: &str, extra: &[String]) -> Child {
         .expect("spawn breakout-edge")
 }
 
-fn parse_addrs(text: &str) -> Option<(SocketAddr, SocketAddr)> {
+type Addrs = (SocketAddr, SocketAddr, Option<SocketAddr>);
+
+fn parse_addrs(text: &str) -> Option<Addrs> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let proxy = v.get("proxy")?.as_str()?.parse().ok()?;
     let admin = v.get("admin")?.as_str()?.parse().ok()?;
-    Some((proxy, admin))
+    let pac = v.get("pac").and_then(|p| p.as_str()?.parse().ok());
+    Some((proxy, admin, pac))
 }
 
 fn unique_dir() -> PathBuf {

@@ -25,6 +25,10 @@ struct Setup {
 /// the PAC names for the browser; `*.corp.example` goes `DIRECT`. The PAC's edge proxy is left
 /// to the edge (its own listen address).
 fn start() -> Setup {
+    start_edge(Edge::start)
+}
+
+fn start_edge(start: fn(&str) -> Edge) -> Setup {
     let origin = Origin::start();
     let parent = ParentProxy::start();
     let acme = Tenant::new("acme", "127.0.0.1/32", "upstream:corp")
@@ -45,7 +49,7 @@ fn start() -> Setup {
         cfg.to_toml(),
         parent.addr()
     );
-    let edge = Edge::start(&toml);
+    let edge = start(&toml);
     Setup {
         origin,
         parent,
@@ -312,4 +316,36 @@ fn served_pac_routes_like_the_edge_in_pacparser() {
     let expected: Vec<String> = cases.iter().map(|(_, e)| e.clone()).collect();
     assert_eq!(answers, expected, "pacparser vs the edge for {cases:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_pac_listener_serves_the_same_file_to_the_same_sources_only() {
+    let s = start_edge(Edge::start_with_pac_listener);
+    let pac = s.edge.pac().expect("a PAC listener");
+    let on_proxy = Curl::new(&pac_url(&s.edge, "acme")).run();
+    let url = format!("http://{pac}/pac/acme.pac");
+    let here = Curl::new(&url).run();
+    assert_eq!(here.status(), 200, "{}", here.stderr);
+    assert_eq!(here.header("content-type"), Some(CONTENT_TYPE));
+    assert_eq!(here.body(), on_proxy.body());
+    assert_eq!(here.header("etag"), on_proxy.header("etag"));
+    let etag = here.header("etag").expect("ETag").to_string();
+    let again = Curl::new(&url)
+        .header(&format!("If-None-Match: {etag}"))
+        .run();
+    assert_eq!(again.status(), 304);
+    // Another tenant's source, a stranger, and any other path: the same 404, nothing else.
+    let other = Curl::new(&url).interface("127.0.0.2").run();
+    let stranger = Curl::new(&url).interface("127.0.8.77").run();
+    let elsewhere = Curl::new(&format!("http://{pac}/metrics")).run();
+    for r in [&other, &stranger, &elsewhere] {
+        assert_eq!(r.status(), 404);
+        assert!(!r.body_text().contains("FindProxyForURL"));
+    }
+    // Fetching the file there took no session slot.
+    let admitted = s.edge.counter(
+        "breakout_edge_sessions_admitted_total",
+        &[("tenant", "acme")],
+    );
+    assert_eq!(admitted, 1.0, "only the proxy-listener fetch was a session");
 }

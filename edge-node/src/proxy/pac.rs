@@ -114,6 +114,11 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
+/// The answer to a PAC path that names no file this source may have.
+pub fn not_found() -> Response<ProxyBody> {
+    text(StatusCode::NOT_FOUND, "no PAC file at this path\n")
+}
+
 fn text(status: StatusCode, msg: &'static str) -> Response<ProxyBody> {
     let mut r = Response::new(ProxyBody::full(msg));
     *r.status_mut() = status;
