@@ -40,7 +40,9 @@ fn publish(s: &StaticServer, v: &str, body: impl Into<Vec<u8>>) {
 /// Region `tokyo` and tenant `acme` (127.0.0.1, default block) in service there.
 fn acme_in_service(node: &ControlNode) {
     write(node, &["region", "create", "tokyo"], WRITE);
-    let file = std::env::temp_dir().join(format!("tmpl-acme-{}.json", std::process::id()));
+    // Tests of this file run in parallel threads of one process: a directory of its own.
+    let dir = breakout_tests::tmp::unique_dir("tmpl-acme");
+    let file = dir.join("acme.json");
     let acme = r#"{"id": "acme", "region": "tokyo", "source_cidrs": ["127.0.0.1/32"],
         "session_limit": 3, "default_action": "block"}"#;
     std::fs::write(&file, acme).expect("write tenant file");
@@ -49,7 +51,7 @@ fn acme_in_service(node: &ControlNode) {
         &["tenant", "create", "--file", &file.display().to_string()],
         WRITE,
     );
-    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&dir);
     breakout_tests::fleet::put_in_service(node, "acme", None, WRITE);
 }
 
