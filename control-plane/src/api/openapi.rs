@@ -12,8 +12,35 @@ pub async fn serve() -> Json<Arc<Value>> {
     Json(Arc::clone(DOC.get_or_init(|| Arc::new(document()))))
 }
 
-fn schema(name: &str) -> Value {
+pub(super) fn schema(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// An operation answering `status` with `answer`, the shared error responses, `params` by
+/// reference and an optional JSON body (for the route groups' `extend` functions).
+pub(super) fn operation(
+    summary: &str,
+    params: &[&str],
+    body: Option<Value>,
+    status: &str,
+    answer: Value,
+) -> Value {
+    let error = json!({ "$ref": "#/components/responses/Error" });
+    let content = json!({ "application/json": { "schema": answer } });
+    let mut responses = json!({ status: { "description": "success", "content": content } });
+    for code in ["400", "401", "403", "404", "409", "412", "503"] {
+        responses[code] = error.clone();
+    }
+    let params: Vec<Value> = params
+        .iter()
+        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
+        .collect();
+    let mut op = json!({ "summary": summary, "parameters": params, "responses": responses });
+    if let Some(body) = body {
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+    }
+    op
 }
 
 fn param(name: &str) -> Value {

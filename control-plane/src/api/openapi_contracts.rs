@@ -3,29 +3,7 @@
 
 use serde_json::{json, Value};
 
-fn schema(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-/// One authenticated operation answering `status` with `answer`.
-fn op(summary: &str, params: &[&str], body: Option<Value>, status: &str, answer: Value) -> Value {
-    let error = json!({ "$ref": "#/components/responses/Error" });
-    let content = json!({ "application/json": { "schema": answer } });
-    let mut responses = json!({ status: { "description": "success", "content": content } });
-    for code in ["400", "401", "403", "404", "409", "412", "503"] {
-        responses[code] = error.clone();
-    }
-    let params: Vec<Value> = params
-        .iter()
-        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
-        .collect();
-    let mut op = json!({ "summary": summary, "parameters": params, "responses": responses });
-    if let Some(body) = body {
-        op["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": body } } });
-    }
-    op
-}
+use super::openapi::{operation as op, schema};
 
 fn written(extra: Value) -> Value {
     let mut props = json!({ "version": { "type": "integer", "minimum": 0 } });

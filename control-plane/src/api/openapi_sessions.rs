@@ -2,27 +2,10 @@
 
 use serde_json::{json, Value};
 
-fn schema(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
+use super::openapi::{operation, schema};
 
 fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Value {
-    let error = json!({ "$ref": "#/components/responses/Error" });
-    let content = json!({ "application/json": { "schema": answer } });
-    let mut responses = json!({ "200": { "description": "success", "content": content } });
-    for code in ["400", "401", "403", "404", "409", "412", "503"] {
-        responses[code] = error.clone();
-    }
-    let params: Vec<Value> = params
-        .iter()
-        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
-        .collect();
-    let mut op = json!({ "summary": summary, "parameters": params, "responses": responses });
-    if let Some(body) = body {
-        op["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": body } } });
-    }
-    op
+    operation(summary, params, body, "200", answer)
 }
 
 /// Adds the session routes, their parameters and schemas to `doc`.
