@@ -4,11 +4,19 @@
 //! response, and closes (the client closes first, so TIME_WAIT lands on the connecting sides,
 //! which loopback may reuse). Run by `deploy/bench/run.sh`:
 //!
-//! `connect-bench PROXY ORIGIN PATH CONCURRENCY SECONDS [WARMUP_SECONDS]`
+//! `connect-bench PROXY ORIGIN PATH CONCURRENCY SECONDS [WARMUP_SECONDS [THREADS]]`
 //!
-//! Prints one line: `connections N errors E per_s X p50_ms Y p99_ms Z`.
+//! THREADS (default 1) client threads, each with its own single-threaded runtime, share the
+//! CONCURRENCY sessions: on a machine that also runs the proxy and the origin, one client
+//! thread gets one thread's share of the CPU and can be what limits the figure.
+//!
+//! Prints one line: `connections N errors E per_s X p50_ms Y p99_ms Z client_cpu_us C`, where C
+//! is this client's own CPU time per session over the measured run (Linux: from
+//! `/proc/thread-self/schedstat`; the client runs on one thread; `NA` elsewhere), so that the
+//! load generator's share of a shared machine can be told apart from the proxy's.
 
 use std::net::SocketAddr;
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -25,12 +33,15 @@ struct Args {
     concurrency: usize,
     duration: Duration,
     warmup: Duration,
+    threads: usize,
 }
 
 fn args() -> Result<Args> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 5 {
-        bail!("usage: connect-bench PROXY ORIGIN PATH CONCURRENCY SECONDS [WARMUP_SECONDS]");
+        bail!(
+            "usage: connect-bench PROXY ORIGIN PATH CONCURRENCY SECONDS [WARMUP_SECONDS [THREADS]]"
+        );
     }
     Ok(Args {
         proxy: a[0].parse().context("PROXY is HOST:PORT")?,
@@ -39,6 +50,7 @@ fn args() -> Result<Args> {
         concurrency: a[3].parse().context("CONCURRENCY")?,
         duration: Duration::from_secs_f64(a[4].parse().context("SECONDS")?),
         warmup: Duration::from_secs_f64(a.get(5).map_or(Ok(0.0), |s| s.parse()).context("WARMUP")?),
+        threads: a.get(6).map_or(Ok(1), |s| s.parse()).context("THREADS")?,
     })
 }
 
@@ -134,6 +146,55 @@ fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
+/// CPU time this thread has run, in nanoseconds (first field of `schedstat`).
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// One client thread's share of the measured run: latencies, errors, wall time, CPU time.
+struct Share {
+    lat: Vec<u32>,
+    errors: u64,
+    took: Duration,
+    cpu_ns: Option<u64>,
+}
+
+/// One client thread: its own single-threaded runtime and `concurrency` sessions at a time;
+/// the warm-up, then (once every thread is warm) the measured run.
+fn client_thread(
+    a: &Args,
+    heads: &(Vec<u8>, Vec<u8>),
+    concurrency: usize,
+    warm: &Barrier,
+) -> Result<Share> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let a = Args {
+        concurrency,
+        path: a.path.clone(),
+        ..*a
+    };
+    rt.block_on(async {
+        if !a.warmup.is_zero() {
+            run(&a, heads, a.warmup).await;
+        }
+        warm.wait();
+        let cpu0 = thread_cpu_ns();
+        let (lat, errors, took) = run(&a, heads, a.duration).await;
+        let cpu_ns = thread_cpu_ns()
+            .zip(cpu0)
+            .map(|(c1, c0)| c1.saturating_sub(c0));
+        Ok(Share {
+            lat,
+            errors,
+            took,
+            cpu_ns,
+        })
+    })
+}
+
 fn main() -> Result<()> {
     let a = args()?;
     let o = a.origin;
@@ -141,24 +202,46 @@ fn main() -> Result<()> {
         format!("CONNECT {o} HTTP/1.1\r\nHost: {o}\r\n\r\n").into_bytes(),
         format!("GET {} HTTP/1.1\r\nHost: {o}\r\n\r\n", a.path).into_bytes(),
     );
-    // One thread, like `wrk -t1`: the client should not take the proxy's cores.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        if !a.warmup.is_zero() {
-            run(&a, &heads, a.warmup).await;
-        }
-        let (mut lat, errors, took) = run(&a, &heads, a.duration).await;
-        lat.sort_unstable();
-        println!(
-            "connections {} errors {} per_s {:.0} p50_ms {:.2} p99_ms {:.2}",
-            lat.len(),
-            errors,
-            lat.len() as f64 / took.as_secs_f64(),
-            percentile_ms(&lat, 0.50),
-            percentile_ms(&lat, 0.99),
-        );
+    // THREADS client threads (default one, like `wrk -t1`), the sessions split between them.
+    let threads = a.threads.clamp(1, a.concurrency.max(1));
+    let warm = Barrier::new(threads);
+    let shares: Vec<Result<Share>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let n = a.concurrency / threads + usize::from(i < a.concurrency % threads);
+                let (a, heads, warm) = (&a, &heads, &warm);
+                scope.spawn(move || client_thread(a, heads, n, warm))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("client thread panicked")))
+            })
+            .collect()
     });
+    let (mut lat, mut errors, mut took, mut cpu_ns) = (Vec::new(), 0, Duration::ZERO, Some(0));
+    for share in shares {
+        let share = share?;
+        lat.extend(share.lat);
+        errors += share.errors;
+        took = took.max(share.took);
+        cpu_ns = cpu_ns.zip(share.cpu_ns).map(|(x, y)| x + y);
+    }
+    let client_cpu = match cpu_ns {
+        Some(ns) if !lat.is_empty() => format!("{:.1}", ns as f64 / 1000.0 / lat.len() as f64),
+        _ => "NA".to_string(),
+    };
+    lat.sort_unstable();
+    println!(
+        "connections {} errors {} per_s {:.0} p50_ms {:.2} p99_ms {:.2} client_cpu_us {}",
+        lat.len(),
+        errors,
+        lat.len() as f64 / took.as_secs_f64().max(1e-9),
+        percentile_ms(&lat, 0.50),
+        percentile_ms(&lat, 0.99),
+        client_cpu,
+    );
     Ok(())
 }
