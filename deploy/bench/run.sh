@@ -36,6 +36,7 @@ SKIP_IDLE=${SKIP_IDLE:-0}
 SKIP_SHORT=${SKIP_SHORT:-0}
 SHORT_CONNS=${SHORT_CONNS:-50}   # concurrent short CONNECT sessions (new connections/s figure)
 SHORT_THREADS=${SHORT_THREADS:-1}  # connect-bench client threads sharing them
+SHORT_ADDRS=${SHORT_ADDRS:-4}    # loopback addresses the short sessions spread over (see connect-bench)
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}  # keep the temp dir (configs, logs, raw output)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
@@ -168,6 +169,12 @@ done
 
 # ------------------------------------------------------------------ origin
 export WORKDIR NOFILE ORIGIN_PORT SQUID_PORT TINYPROXY_PORT
+# The origin also listens on 127.0.0.2.. for the short sessions spread over addresses.
+ORIGIN_LISTEN=""
+for i in $(seq 1 "$SHORT_ADDRS"); do
+  ORIGIN_LISTEN+="listen 127.0.0.$i:$ORIGIN_PORT backlog=4096; "
+done
+export ORIGIN_LISTEN
 export NGINX_CONNS=$((IDLE_TUNNELS + 2000))
 export TINYPROXY_MAXCLIENTS=$((IDLE_TUNNELS + 1000))
 # 100-byte body: 99 printable bytes and a newline.
@@ -324,7 +331,7 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   port=$(proxy_port "$t")
   if [ "$WARMUP" -gt 0 ]; then
     timeout $((WARMUP + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
-      "$SHORT_CONNS" "$WARMUP" 0 "$SHORT_THREADS" >/dev/null || true
+      "$SHORT_CONNS" "$WARMUP" 0 "$SHORT_THREADS" "$SHORT_ADDRS" >/dev/null || true
   fi
   # The origin's CPU too (its workers are the nginx master's children): on a machine shared by
   # the load generator, the origin and the proxy, their cost per session bounds any ratio.
@@ -333,7 +340,7 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   o0=$(origin_ticks "$workers")
   c0=$(cpu_ticks "$pid")
   timeout $((DURATION + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
-    "$SHORT_CONNS" "$DURATION" 0 "$SHORT_THREADS" >"$out" || true
+    "$SHORT_CONNS" "$DURATION" 0 "$SHORT_THREADS" "$SHORT_ADDRS" >"$out" || true
   c1=$(cpu_ticks "$pid")
   o1=$(origin_ticks "$workers")
   local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA client=NA origin=NA
@@ -408,7 +415,7 @@ measure_idle() {  # measure_idle RUN TARGET
 # -------------------------------------------------------------------- meta
 META=$WORKDIR/meta.tsv
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS SHORT_THREADS=$SHORT_THREADS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
+settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS SHORT_THREADS=$SHORT_THREADS SHORT_ADDRS=$SHORT_ADDRS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
 {
   printf 'title\tBreakout edge benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf 'command\t`%s deploy/bench/run.sh`\n' "$settings"
