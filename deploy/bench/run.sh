@@ -35,6 +35,8 @@ SKIP_BULK=${SKIP_BULK:-0}
 SKIP_IDLE=${SKIP_IDLE:-0}
 SKIP_SHORT=${SKIP_SHORT:-0}
 SHORT_CONNS=${SHORT_CONNS:-50}   # concurrent short CONNECT sessions (new connections/s figure)
+SHORT_THREADS=${SHORT_THREADS:-1}  # connect-bench client threads sharing them
+SHORT_ADDRS=${SHORT_ADDRS:-4}    # loopback addresses the short sessions spread over (see connect-bench)
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}  # keep the temp dir (configs, logs, raw output)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
@@ -54,6 +56,7 @@ need wrk wrk
 need curl curl
 need python3 python3
 need ss iproute2
+need pgrep procps
 NGINX=$(command -v nginx || true)
 [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || true
 [ -n "$NGINX" ] || die "nginx not found (apt-get install -y nginx-light)"
@@ -148,6 +151,11 @@ EOF
 }
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+origin_ticks() {  # origin_ticks "PID ...": summed CPU ticks of the nginx workers
+  local p sum=0
+  for p in $1; do sum=$((sum + $(cpu_ticks "$p"))); done
+  echo "$sum"
+}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
@@ -161,6 +169,12 @@ done
 
 # ------------------------------------------------------------------ origin
 export WORKDIR NOFILE ORIGIN_PORT SQUID_PORT TINYPROXY_PORT
+# The origin also listens on 127.0.0.2.. for the short sessions spread over addresses.
+ORIGIN_LISTEN=""
+for i in $(seq 1 "$SHORT_ADDRS"); do
+  ORIGIN_LISTEN+="listen 127.0.0.$i:$ORIGIN_PORT backlog=4096; "
+done
+export ORIGIN_LISTEN
 export NGINX_CONNS=$((IDLE_TUNNELS + 2000))
 export TINYPROXY_MAXCLIENTS=$((IDLE_TUNNELS + 1000))
 # 100-byte body: 99 printable bytes and a newline.
@@ -317,25 +331,34 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   port=$(proxy_port "$t")
   if [ "$WARMUP" -gt 0 ]; then
     timeout $((WARMUP + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
-      "$SHORT_CONNS" "$WARMUP" >/dev/null || true
+      "$SHORT_CONNS" "$WARMUP" 0 "$SHORT_THREADS" "$SHORT_ADDRS" >/dev/null || true
   fi
+  # The origin's CPU too (its workers are the nginx master's children): on a machine shared by
+  # the load generator, the origin and the proxy, their cost per session bounds any ratio.
+  local o0 o1 workers
+  workers=$(pgrep -P "${PIDS[nginx]}" | tr '\n' ' ')
+  o0=$(origin_ticks "$workers")
   c0=$(cpu_ticks "$pid")
   timeout $((DURATION + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
-    "$SHORT_CONNS" "$DURATION" >"$out" || true
+    "$SHORT_CONNS" "$DURATION" 0 "$SHORT_THREADS" "$SHORT_ADDRS" >"$out" || true
   c1=$(cpu_ticks "$pid")
-  local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA
-  read -r _ conns _ errors _ cps _ p50 _ p99 <"$out" || true
+  o1=$(origin_ticks "$workers")
+  local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA client=NA origin=NA
+  read -r _ conns _ errors _ cps _ p50 _ p99 _ client <"$out" || true
   if [ "${conns:-0}" -gt 0 ] && [ $((errors * 100)) -le "$conns" ]; then
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
+    origin=$(awk -v d=$((o1 - o0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
   else
     log "$t short: rejected ($(cat "$out"))"
-    cps=NA p50=NA p99=NA
+    cps=NA p50=NA p99=NA client=NA
   fi
   record "$run" "$t" short_cps "$cps"
   record "$run" "$t" short_p50_ms "$p50"
   record "$run" "$t" short_p99_ms "$p99"
   record "$run" "$t" cpu_us_per_conn "$cpu"
-  log "$t short: $cps conn/s, p50 $p50 ms, p99 $p99 ms, CPU $cpu µs/conn ($conns sessions, $errors errors)"
+  record "$run" "$t" origin_cpu_us_per_conn "$origin"
+  record "$run" "$t" client_cpu_us_per_conn "${client:-NA}"
+  log "$t short: $cps conn/s, p50 $p50 ms, p99 $p99 ms, CPU $cpu µs/conn, origin $origin, client ${client:-NA} ($conns sessions, $errors errors)"
 }
 
 measure_bulk() {  # measure_bulk RUN TARGET
@@ -392,7 +415,7 @@ measure_idle() {  # measure_idle RUN TARGET
 # -------------------------------------------------------------------- meta
 META=$WORKDIR/meta.tsv
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
+settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS SHORT_THREADS=$SHORT_THREADS SHORT_ADDRS=$SHORT_ADDRS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
 {
   printf 'title\tBreakout edge benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf 'command\t`%s deploy/bench/run.sh`\n' "$settings"

@@ -58,6 +58,8 @@ METRICS = OrderedDict([
     ("short_p50_ms", ("short p50 ms", "{:.2f}")),
     ("short_p99_ms", ("short p99 ms", "{:.2f}")),
     ("cpu_us_per_conn", ("CPU µs/conn", "{:.1f}")),
+    ("origin_cpu_us_per_conn", ("origin CPU µs/conn", "{:.1f}")),
+    ("client_cpu_us_per_conn", ("client CPU µs/conn", "{:.1f}")),
 ])
 TARGET_ORDER = ["edge", "squid", "tinyproxy", "direct"]
 
@@ -145,7 +147,8 @@ def report(raw_path, meta_path):
         out.append("New connections (short CONNECT sessions: CONNECT, 200, one small GET "
                    "through the tunnel, close):")
         out.append("")
-        head = ["target", "conn/s", "×squid", "p50 ms", "p99 ms", "CPU µs/conn", "×squid"]
+        head = ["target", "conn/s", "×squid", "p50 ms", "p99 ms", "CPU µs/conn", "×squid",
+                "origin µs/conn", "client µs/conn"]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for t in short:
@@ -157,6 +160,8 @@ def report(raw_path, meta_path):
                 fmt("short_p99_ms", m(t, "short_p99_ms")),
                 fmt("cpu_us_per_conn", m(t, "cpu_us_per_conn")),
                 ratio(m(t, "cpu_us_per_conn"), m("squid", "cpu_us_per_conn")),
+                fmt("origin_cpu_us_per_conn", m(t, "origin_cpu_us_per_conn")),
+                fmt("client_cpu_us_per_conn", m(t, "client_cpu_us_per_conn")),
             ]
             out.append("| " + " | ".join(row) + " |")
     out.append("")

@@ -132,6 +132,10 @@ async fn connect_one(
     }
     .map_err(failed)?;
     if let Some(src) = egress {
+        // Without this, bind() picks the local port before connect() knows the destination,
+        // so each egress address tops out at one connection per ephemeral port in total
+        // (~28k) instead of per destination.
+        bind_address_no_port(&socket);
         socket
             .bind(SocketAddr::new(IpAddr::V4(src), 0))
             .map_err(|e| ProxyError::ConnectFailed {
@@ -148,4 +152,55 @@ async fn connect_one(
         .map_err(failed)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// `IP_BIND_ADDRESS_NO_PORT` (Linux ≥ 4.2): `bind()` to an address with port 0 leaves the port
+/// to `connect()`, which may then reuse a local port towards different destinations. Where it
+/// is missing the old behaviour stays (one ephemeral port reserved per connection).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor owned by `socket`, and a pointer to a c_int of the
+    // length passed, for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "IP_BIND_ADDRESS_NO_PORT not set");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_address_no_port(_socket: &TcpSocket) {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn egress_bind_leaves_the_port_to_connect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let dest = listener.local_addr().expect("listener address");
+        let socket = TcpSocket::new_v4().expect("socket");
+        bind_address_no_port(&socket);
+        socket
+            .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+            .expect("bind");
+        // A plain bind would have reserved an ephemeral port here already.
+        assert_eq!(socket.local_addr().expect("bound address").port(), 0);
+        let stream = socket.connect(dest).await.expect("connect");
+        let local = stream.local_addr().expect("local address");
+        assert_eq!(local.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_ne!(local.port(), 0);
+    }
 }

@@ -314,6 +314,12 @@ impl<S> Guarded<S> {
         }
     }
 
+    /// Starts with `bytes` already read from the socket (they are framed before anything new).
+    pub fn preloaded(mut self, bytes: Vec<u8>) -> Self {
+        self.pending = bytes;
+        self
+    }
+
     /// The socket, and the bytes read from it that hyper has not been given yet (after a
     /// `CONNECT` head they belong to the tunnel).
     pub fn into_parts(mut self) -> (S, Vec<u8>) {

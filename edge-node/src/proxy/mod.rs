@@ -2,6 +2,7 @@
 
 pub mod body;
 mod dial;
+mod direct;
 pub mod error;
 mod exchange;
 mod forward;
@@ -191,16 +192,30 @@ async fn handle_connection(
     };
     tenant.metrics.admitted.inc();
     let verdict = Arc::new(Verdict::default());
-    let io = guard(stream, &snap.settings, Arc::clone(&verdict));
     let session = Arc::new(Session {
         client,
         tenant: Arc::clone(&tenant.id),
         cached: Mutex::new(None),
-        verdict,
+        verdict: Arc::clone(&verdict),
         requests: AtomicU64::new(0),
         _slot: slot,
         _conn: token,
     });
+    let (mut stream, mut stop) = (stream, stop);
+    // A drain already under way: hyper closes the idle connection at once.
+    let stopping = *stop.borrow();
+    let first = match stopping {
+        true => direct::First::Other(Vec::new()),
+        false => direct::read_first(&mut stream, &snap.settings, &mut stop).await,
+    };
+    let early = match first {
+        direct::First::Closed => return,
+        direct::First::Other(bytes) => bytes,
+        direct::First::Connect(head) => {
+            return direct::serve(stream, head, snap, session, &shared).await;
+        }
+    };
+    let io = guard(stream, &snap.settings, verdict).preloaded(early);
     let settings = Arc::clone(&snap.settings);
     drop(snap);
     let svc = {

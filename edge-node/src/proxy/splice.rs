@@ -2,8 +2,9 @@
 //! user-space buffer. Pipes come from a small per-thread pool and are held only while bytes are
 //! in flight, so an idle tunnel owns no pipe (and no buffer).
 //!
-//! This is the crate's only `unsafe` code: two libc calls (`pipe2`, `splice`) on descriptors this
-//! module owns or borrows for the length of the call.
+//! This is most of the crate's `unsafe` code (the rest is one `setsockopt` in `dial`): two libc
+//! calls (`pipe2`, `splice`) on descriptors this module owns or borrows for the length of the
+//! call.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;

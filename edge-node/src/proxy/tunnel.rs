@@ -2,6 +2,7 @@
 //! both ways (`relay`) until both sides close or the tunnel sits idle too long.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use breakout_policy::{Action, Host};
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use prometheus::IntCounter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,24 +21,56 @@ use super::exchange::Exchange;
 use super::framing::Guarded;
 use super::relay::relay;
 use super::{Session, Shared};
+use crate::access_log::PendingRecord;
 use crate::snapshot::{Snapshot, TenantRuntime};
 
 /// The most a parent proxy may send as its CONNECT answer head.
 const MAX_PARENT_HEAD: usize = 16 * 1024;
 
-#[allow(clippy::too_many_arguments)]
-pub async fn connect(
-    req: Request<Incoming>,
+/// A tunnel whose destination side is open and whose `200` is yet to be sent.
+pub struct Opened {
+    server: TcpStream,
+    /// Bytes the parent proxy sent after its answer head (they belong to the tunnel).
+    early: Bytes,
+    up: IntCounter,
+    down: IntCounter,
+    idle: Duration,
+    transfer: Arc<Transfer>,
+    record: Option<PendingRecord>,
+}
+
+impl Opened {
+    /// Relays between `client` and the destination until the tunnel ends, then writes its
+    /// access-log record. `first_up` is what the client sent past its `CONNECT` head.
+    pub async fn run(self, client: &TcpStream, first_up: &[u8]) {
+        let down_bytes = relay(
+            client,
+            &self.server,
+            first_up,
+            &self.early,
+            self.idle,
+            (&self.up, &self.transfer.bytes),
+            &self.down,
+        )
+        .await;
+        if let Some(r) = self.record {
+            r.finish(down_bytes);
+        }
+    }
+}
+
+/// Checks the port and the tenant's rules, then opens the destination side (directly or
+/// through a parent proxy). A refusal comes back as the response to send.
+pub async fn open(
     mut ex: Exchange,
     host: Host<'static>,
     port: u16,
     snap: &Snapshot,
     tenant: &TenantRuntime,
-    session: &Arc<Session>,
-    shared: &Arc<Shared>,
-) -> Response<ProxyBody> {
+    shared: &Shared,
+) -> Result<Opened, Response<ProxyBody>> {
     if !snap.settings.allowed_connect_ports.contains(&port) {
-        return ex.fail(shared, Some(tenant), &ProxyError::PortNotAllowed(port));
+        return Err(ex.fail(shared, Some(tenant), &ProxyError::PortNotAllowed(port)));
     }
     let decision = tenant.matcher.decide(&host, port);
     ex.decided(
@@ -46,7 +80,7 @@ pub async fn connect(
     let opened = match decision.action {
         Action::Block => {
             let label = tenant.matcher.rule_label(decision.rule).to_string();
-            return ex.fail(shared, Some(tenant), &ProxyError::Blocked(label));
+            return Err(ex.fail(shared, Some(tenant), &ProxyError::Blocked(label)));
         }
         Action::Direct => dial(shared, snap, &host, port, tenant.egress, DialKind::Origin)
             .await
@@ -55,22 +89,46 @@ pub async fn connect(
     };
     let (server, early) = match opened {
         Ok(v) => v,
-        Err(e) => return ex.fail(shared, Some(tenant), &e),
+        Err(e) => return Err(ex.fail(shared, Some(tenant), &e)),
     };
     match decision.action {
         Action::Upstream(_) => tenant.metrics.requests_upstream.inc(),
         _ => tenant.metrics.requests_direct.inc(),
     }
-    let up = tenant.metrics.bytes_up.clone();
-    let down = tenant.metrics.bytes_down.clone();
-    let idle = snap.settings.tunnel_idle_timeout;
-    let session = Arc::clone(session);
-    // Nothing of the request outlives this function: its head (and the Uri in `ex`) are slices
-    // of hyper's read buffer, which a long-lived tunnel would otherwise keep alive.
-    let on_upgrade = hyper::upgrade::on(req);
     let transfer = Arc::new(Transfer::default());
     let record = ex.pending(shared, 200, Arc::clone(&transfer));
-    drop(ex);
+    Ok(Opened {
+        server,
+        early,
+        up: tenant.metrics.bytes_up.clone(),
+        down: tenant.metrics.bytes_down.clone(),
+        idle: snap.settings.tunnel_idle_timeout,
+        transfer,
+        record,
+    })
+}
+
+/// A `CONNECT` that hyper parsed (not the first request of its connection, or one the direct
+/// path in `direct` left to hyper): open, answer `200`, relay after hyper's upgrade.
+#[allow(clippy::too_many_arguments)]
+pub async fn connect(
+    req: Request<Incoming>,
+    ex: Exchange,
+    host: Host<'static>,
+    port: u16,
+    snap: &Snapshot,
+    tenant: &TenantRuntime,
+    session: &Arc<Session>,
+    shared: &Arc<Shared>,
+) -> Response<ProxyBody> {
+    // Nothing of the request outlives this function: its head (and the Uri in `ex`) are slices
+    // of hyper's read buffer, which a long-lived tunnel would otherwise keep alive.
+    let opened = match open(ex, host, port, snap, tenant, shared).await {
+        Ok(o) => o,
+        Err(resp) => return resp,
+    };
+    let session = Arc::clone(session);
+    let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let _session = session;
         let upgraded = match on_upgrade.await {
@@ -85,19 +143,7 @@ pub async fn connect(
             tracing::error!("CONNECT upgrade did not yield the client socket");
             return;
         };
-        let down_bytes = relay(
-            &client,
-            &server,
-            &first_up,
-            &early,
-            idle,
-            (&up, &transfer.bytes),
-            &down,
-        )
-        .await;
-        if let Some(r) = record {
-            r.finish(down_bytes);
-        }
+        opened.run(&client, &first_up).await;
     });
     let mut resp = Response::new(ProxyBody::empty());
     *resp.status_mut() = StatusCode::OK;

@@ -1,0 +1,229 @@
+//! The direct `CONNECT` path: when the first request of a connection is a plainly framed
+//! `CONNECT`, the connection task answers it itself — checks, rule match, dial, `200`, relay —
+//! with no hyper connection and no upgrade hand-off between tasks (most short tunnels are one
+//! `CONNECT` per connection, and each hand-off costs a wake-up on a loaded machine).
+//!
+//! Anything else (another method, a head the framing layer would refuse or that hyper would
+//! read differently, a drain that starts mid-head) goes to hyper with the bytes read so far, so
+//! every other behaviour stays hyper's and `framing`'s.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::body::ProxyBody;
+use super::error::ProxyError;
+use super::exchange::Exchange;
+use super::request::{self, Target};
+use super::{tunnel, Session, Shared};
+use crate::config::{Settings, PARSER_MAX_HEADERS};
+use crate::snapshot::Snapshot;
+
+/// What a client sends first.
+pub enum First {
+    /// A complete, plainly framed `CONNECT` head.
+    Connect(Box<Head>),
+    /// Anything else: the bytes read so far, for hyper.
+    Other(Vec<u8>),
+    /// Nothing more to do: the client left, the head took too long, or a drain began before
+    /// the client sent anything.
+    Closed,
+}
+
+/// Reads until the first head is complete (or is plainly not a `CONNECT` this path takes).
+pub async fn read_first(
+    stream: &mut TcpStream,
+    settings: &Settings,
+    stop: &mut watch::Receiver<bool>,
+) -> First {
+    let limit = settings.max_header_bytes;
+    let mut buf = Vec::with_capacity(1024);
+    let read = async {
+        loop {
+            match classify(&buf, limit, settings.max_headers) {
+                Some(Ok((req, head))) => return Some((req, head)),
+                Some(Err(())) => return None,
+                None if buf.len() > limit => return None,
+                None => {}
+            }
+            buf.reserve(4096);
+            // `read_buf` appends only what was read, so a drain that cancels it mid-read
+            // leaves `buf` holding exactly the client's bytes.
+            let n = match stream.read_buf(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "reading the first request head failed");
+                    return None;
+                }
+            };
+            if n == 0 {
+                return None;
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(settings.header_read_timeout, read) => r,
+        _ = stop.changed() => Ok(None),
+    };
+    match outcome {
+        Ok(Some((req, head))) => First::Connect(Box::new(Head { req, buf, head })),
+        // The deadline hyper would have applied: hang up, as it does.
+        Err(_) => First::Closed,
+        Ok(None) if buf.is_empty() => First::Closed,
+        Ok(None) => First::Other(buf),
+    }
+}
+
+/// `None`: need more bytes. `Some(Err)`: leave it to hyper. `Some(Ok)`: a `CONNECT` for us.
+#[allow(clippy::result_unit_err)]
+pub fn classify(
+    buf: &[u8],
+    max_header_bytes: usize,
+    max_headers: usize,
+) -> Option<Result<(Request<()>, usize), ()>> {
+    let mut headers = [httparse::EMPTY_HEADER; PARSER_MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            // Enough to see the method: anything but CONNECT goes to hyper at once.
+            return match buf.iter().position(|b| *b == b' ') {
+                Some(_) if !buf.starts_with(b"CONNECT ") => Some(Err(())),
+                None if !b"CONNECT ".starts_with(&buf[..buf.len().min(8)]) => Some(Err(())),
+                _ => None,
+            };
+        }
+        Err(_) => return Some(Err(())),
+    };
+    if parsed.method != Some("CONNECT")
+        || parsed.version != Some(1)
+        || len > max_header_bytes
+        || parsed.headers.len() > max_headers
+    {
+        return Some(Err(()));
+    }
+    // A body framing header on a CONNECT is something `framing` and hyper have opinions on.
+    let framed = parsed.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("content-length")
+            || h.name.eq_ignore_ascii_case("transfer-encoding")
+    });
+    if framed {
+        return Some(Err(()));
+    }
+    let mut b = Request::builder()
+        .method(Method::CONNECT)
+        .version(Version::HTTP_11)
+        .uri(parsed.path.unwrap_or_default());
+    for h in parsed.headers.iter() {
+        b = b.header(h.name, h.value);
+    }
+    Some(b.body(()).map(|r| (r, len)).map_err(|_| ()))
+}
+
+/// A `CONNECT` head read by [`read_first`]: the request, and the buffer it was read into
+/// (`head` bytes of head, then whatever the client sent after it).
+pub struct Head {
+    pub req: Request<()>,
+    pub buf: Vec<u8>,
+    pub head: usize,
+}
+
+/// Serves the connection's `CONNECT`: checks, opens, answers, relays. The session (slot and
+/// drain token) is held until the tunnel ends.
+pub async fn serve(
+    mut client: TcpStream,
+    first: Box<Head>,
+    snap: Arc<Snapshot>,
+    session: Arc<Session>,
+    shared: &Shared,
+) {
+    let Head { req, mut buf, head } = *first;
+    let opened = open(req, &snap, &session, shared).await;
+    // A tunnel may live for hours: it must not pin the snapshot it started under.
+    drop(snap);
+    let opened = match opened {
+        Ok(o) => o,
+        Err(resp) => return answer(&mut client, resp).await,
+    };
+    if let Err(e) = client.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await {
+        tracing::debug!(error = %e, "writing the CONNECT answer failed");
+        return;
+    }
+    buf.drain(..head);
+    buf.shrink_to_fit();
+    opened.run(&client, &buf).await;
+}
+
+/// What `handle_request` and `tunnel::connect` do for a `CONNECT`, up to the `200`.
+async fn open(
+    req: Request<()>,
+    snap: &Snapshot,
+    session: &Session,
+    shared: &Shared,
+) -> Result<tunnel::Opened, Response<ProxyBody>> {
+    let mut ex = Exchange::new(&req, SocketAddr::V4(session.client), shared);
+    session.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(tenant) = snap
+        .tenant_for(*session.client.ip())
+        .filter(|t| t.id == session.tenant)
+    else {
+        let e = ProxyError::UnknownSource(session.client.ip().to_string());
+        return Err(ex.fail(shared, None, &e));
+    };
+    ex.tenant = Some(Arc::clone(&tenant.id));
+    let checked = request::check(&req, &shared.via_token);
+    drop(req);
+    let (host, port) = match checked {
+        Ok(Target::Connect { host, port }) => (host, port),
+        Ok(Target::Forward { .. }) => {
+            let e = ProxyError::Internal("a CONNECT head checked as a forward request".into());
+            return Err(ex.fail(shared, Some(tenant), &e));
+        }
+        Err(e) => return Err(ex.fail(shared, Some(tenant), &e)),
+    };
+    ex.set_target(&host, port);
+    tunnel::open(ex, host, port, snap, tenant, shared).await
+}
+
+/// Writes a refusal and closes the connection (the client may already be sending tunnel bytes).
+async fn answer(client: &mut TcpStream, resp: Response<ProxyBody>) {
+    let bytes = serialize(&resp);
+    if let Err(e) = client.write_all(&bytes).await {
+        tracing::debug!(error = %e, "writing a CONNECT refusal failed");
+        return;
+    }
+    let _ = client.shutdown().await;
+}
+
+/// An edge-made response as HTTP/1.1 bytes, with the `Content-Length` hyper would add.
+pub fn serialize(resp: &Response<ProxyBody>) -> Vec<u8> {
+    let body: &[u8] = match resp.body() {
+        ProxyBody::Full(Some(b)) => b,
+        _ => &[],
+    };
+    let status = resp.status();
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in resp.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+#[path = "direct_tests.rs"]
+mod tests;
