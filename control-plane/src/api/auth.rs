@@ -144,6 +144,25 @@ impl FromRequestParts<Arc<ApiContext>> for TenantReader {
     }
 }
 
+/// What a tenant's own token needs beyond its scope (an option or a contract in force on a day),
+/// or why it is refused.
+pub type Gate = fn(&crate::state::State, &str, chrono::NaiveDate) -> Result<(), String>;
+
+/// A [`TenantReader`] whose tenant token must also pass `gate` today (403 with its reason;
+/// checked on stale state, as authentication is); the operator always passes.
+pub async fn gated(
+    parts: &mut Parts,
+    ctx: &Arc<ApiContext>,
+    gate: Gate,
+) -> Result<Principal, ApiError> {
+    let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
+    if let Principal::Tenant(id) = &principal {
+        let state = ctx.store.read(Consistency::Stale).await?;
+        gate(&state, id, super::reply::today()).map_err(ApiError::Denied)?;
+    }
+    Ok(principal)
+}
+
 /// May write the tenant named by `{id}`: the operator only. A tenant token gets 404 for another
 /// tenant (as if it did not exist) and 403 for its own.
 pub struct TenantWriter(pub Principal);

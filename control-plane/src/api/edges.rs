@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
@@ -17,6 +17,7 @@ use super::error::ApiResult;
 use super::extract::ApiQuery;
 use super::forward::FORWARDED_HEADER;
 use super::ApiContext;
+use crate::distribute::now_ms;
 use crate::distribute::registry::EdgeView;
 use crate::store::Consistency;
 
@@ -123,12 +124,6 @@ pub fn finish(mut answer: EdgeList, region: Option<&str>) -> EdgeList {
         })
         .collect();
     answer
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -12,14 +12,13 @@ use breakout_policy::{Destination, NamedList};
 use http::request::Parts;
 use serde_json::Value;
 
-use super::auth::{Principal, TenantReader, TenantWriter};
+use super::auth::{gated, Principal, TenantReader, TenantWriter};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, IfMatch, ReadOpts};
-use super::reply::{today, Versioned};
+use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::state::{may_update_lists, Command, MAX_LIST_ENTRIES};
-use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
 
@@ -64,13 +63,7 @@ impl FromRequestParts<Arc<ApiContext>> for ListWriter {
         parts: &mut Parts,
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
-        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
-        if let Principal::Tenant(id) = &principal {
-            // Stale, as authentication is: the leader applying the write is not asked again.
-            let state = ctx.store.read(Consistency::Stale).await?;
-            may_update_lists(&state, id, today()).map_err(ApiError::Denied)?;
-        }
-        Ok(ListWriter(principal))
+        gated(parts, ctx, may_update_lists).await.map(ListWriter)
     }
 }
 

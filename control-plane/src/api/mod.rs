@@ -30,7 +30,7 @@ pub mod tokens;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::handler::Handler;
 use axum::routing::{self, MethodRouter};
@@ -41,6 +41,7 @@ use self::auth::{AdminKey, Principal};
 use self::error::{ApiError, ApiResult};
 use self::metrics::ApiMetrics;
 use crate::distribute::leases::LeaseHub;
+use crate::distribute::now_ms;
 use crate::distribute::registry::EdgeRegistry;
 use crate::quota::QuotaConfig;
 use crate::state::{Command, Outcome, Request, State};
@@ -132,12 +133,6 @@ impl ApiContext {
     pub async fn read(&self, consistency: Consistency) -> ApiResult<Arc<State>> {
         Ok(self.store.read(consistency).await?)
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The API router, with state applied.

@@ -10,10 +10,10 @@ use http::request::Parts;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{hex, Principal, TenantReader};
+use super::auth::{gated, hex, Principal, TenantReader};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
-use super::reply::{today, Versioned};
+use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::state::{may_pull_endpoints, Command, Secret};
@@ -33,12 +33,7 @@ impl FromRequestParts<Arc<ApiContext>> for HookWriter {
         parts: &mut Parts,
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
-        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
-        if let Principal::Tenant(id) = &principal {
-            let state = ctx.store.read(Consistency::Stale).await?;
-            may_pull_endpoints(&state, id, today()).map_err(ApiError::Denied)?;
-        }
-        Ok(HookWriter(principal))
+        gated(parts, ctx, may_pull_endpoints).await.map(HookWriter)
     }
 }
 

@@ -98,6 +98,7 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
 }
 
+/// Wall-clock milliseconds since the Unix epoch (0 before it): the proposer's `Request.at_ms`.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -60,7 +60,6 @@ impl TemplateArgs {
         node_id: u64,
         metrics: PollMetrics,
     ) -> anyhow::Result<Poller> {
-        let t = self;
         let id_file = data_dir.join("m365-client-request-id");
         let client_request_id = client_request_id(&id_file)
             .with_context(|| format!("reading or creating {}", id_file.display()))?;
@@ -71,13 +70,13 @@ impl TemplateArgs {
             .context("building the template HTTP client")?;
         Ok(Poller {
             config: PollConfig {
-                m365_base: t.template_m365_url.clone(),
-                m365_instances: t.template_m365_instances.clone(),
-                google_goog_url: t.template_goog_url.clone(),
-                google_cloud_url: t.template_cloud_url.clone(),
-                service_tags_dir: t.template_service_tags_dir.clone(),
-                interval: std::time::Duration::from_secs(t.template_poll_interval.max(1)),
-                max_shrink_percent: t.template_max_shrink_percent,
+                m365_base: self.template_m365_url.clone(),
+                m365_instances: self.template_m365_instances.clone(),
+                google_goog_url: self.template_goog_url.clone(),
+                google_cloud_url: self.template_cloud_url.clone(),
+                service_tags_dir: self.template_service_tags_dir.clone(),
+                interval: std::time::Duration::from_secs(self.template_poll_interval.max(1)),
+                max_shrink_percent: self.template_max_shrink_percent,
                 client_request_id,
             },
             store,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::schedule::{self, Schedule};
 use super::{expressroute, google, m365, snapshot, TemplateContent};
 use crate::contracts::TemplateItem;
+use crate::distribute::now_ms;
 use crate::state::{Command, Fetched, Request, State};
 use crate::store::{Consistency, Store};
 
@@ -112,12 +113,6 @@ pub struct Poller {
     pub node_id: u64,
     pub client: reqwest::Client,
     pub metrics: PollMetrics,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The two source families: Microsoft (feeds microsoft365 and azure-expressroute) and Google.
