@@ -9,7 +9,6 @@ pub mod access_log;
 pub mod admin;
 pub mod admission;
 pub mod config;
-pub mod dest_guard;
 pub mod drain;
 pub mod metrics;
 pub mod pac_listener;

@@ -2,8 +2,8 @@
 //!
 //! Everything here is pure data and pure functions: the tenant model the control plane stores and
 //! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
-//! the compiled destination matcher ([`matcher`]) and the control-plane ↔ edge protocol
-//! ([`wire`]). No I/O, so all of it is unit-testable.
+//! the compiled destination matcher ([`matcher`]), the destination guard's address classes
+//! ([`guard`]) and the control-plane ↔ edge protocol ([`wire`]). No I/O, so all of it is unit-testable.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -11,6 +11,7 @@ pub mod canon;
 pub mod destination;
 pub mod error;
 pub mod export;
+pub mod guard;
 pub mod m365;
 pub mod matcher;
 pub mod model;

@@ -4,12 +4,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use breakout_policy::guard::{GuardOptions, Prohibited, Purpose};
 use breakout_policy::Host;
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::error::ProxyError;
 use super::Shared;
-use crate::dest_guard::{self, Prohibited};
 use crate::resolve::ResolveError;
 use crate::snapshot::Snapshot;
 
@@ -52,15 +52,15 @@ pub async fn dial(
             ResolveError::NotFound(h) => ProxyError::Dns(format!("{h} has no address")),
             ResolveError::Failed { .. } => ProxyError::Dns(e.to_string()),
         })?;
-    let allow_private = settings.allow_private_destinations;
+    let guard = GuardOptions::allow_private(settings.allow_private_destinations);
+    let purpose = match kind {
+        DialKind::Origin => Purpose::Destination,
+        DialKind::Upstream => Purpose::ParentProxy,
+    };
     let mut refused: Option<(IpAddr, Prohibited)> = None;
     let mut candidates = Vec::with_capacity(addrs.len().min(MAX_ATTEMPTS));
     for ip in addrs {
-        let verdict = match kind {
-            DialKind::Origin => dest_guard::check(ip, allow_private),
-            DialKind::Upstream => upstream_check(ip, allow_private),
-        };
-        match verdict {
+        match guard.check(ip, purpose) {
             Ok(()) if egress.is_some() && ip.is_ipv6() => {}
             Ok(()) => candidates.push(SocketAddr::new(ip, port)),
             Err(p) => refused = refused.or(Some((ip, p))),
@@ -103,13 +103,6 @@ pub async fn dial(
         }
     }
     Err(last_err.unwrap_or_else(|| ProxyError::ConnectTimeout(format!("{host}:{port}"))))
-}
-
-fn upstream_check(ip: IpAddr, allow_private: bool) -> Result<(), Prohibited> {
-    match dest_guard::classify(ip) {
-        Some(Prohibited::Private | Prohibited::SharedCgnat) => Ok(()),
-        _ => dest_guard::check(ip, allow_private),
-    }
 }
 
 async fn connect_one(
