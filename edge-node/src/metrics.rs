@@ -1,6 +1,11 @@
 //! Prometheus metrics of the edge. Per-tenant handles are resolved once per config (not per
-//! request), so the hot path only touches atomics.
+//! request), or on their first use in that config ([`outcomes`]).
 
+mod outcomes;
+
+use std::sync::Arc;
+
+pub use self::outcomes::Outcomes;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -14,6 +19,9 @@ pub struct Metrics {
     sessions_admitted: IntCounterVec,
     sessions_refused: IntCounterVec,
     requests: IntCounterVec,
+    refusals: IntCounterVec,
+    /// Requests and refusals of connections that belong to no tenant (label `tenant=""`).
+    pub no_tenant: Outcomes,
     bytes: IntCounterVec,
     connect_duration: HistogramVec,
     pub dns_duration: Histogram,
@@ -35,10 +43,8 @@ pub struct TenantMetrics {
     pub limit: IntGauge,
     pub admitted: IntCounter,
     pub refused_limit: IntCounter,
-    pub requests_direct: IntCounter,
-    pub requests_upstream: IntCounter,
-    pub requests_block: IntCounter,
-    pub requests_error: IntCounter,
+    /// `requests_total` and `refusals_total` of the tenant.
+    pub outcomes: Arc<Outcomes>,
     pub bytes_up: IntCounter,
     pub bytes_down: IntCounter,
     /// `GET /pac/{tenant}.pac` answers by status (200, 304, 404, 503) and body bytes sent.
@@ -90,6 +96,17 @@ impl Metrics {
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             IntCounterVec::new(Opts::new(name, help), labels)
         };
+        let requests = counter_vec(
+            "breakout_edge_requests_total",
+            "Requests and tunnels, by the action the rules decided (none: not asked), the status \
+             class answered and the result (ok, refused, upstream_error, client_error)",
+            &["tenant", "action", "class", "result"],
+        )?;
+        let refusals = counter_vec(
+            "breakout_edge_refusals_total",
+            "Requests (and connections) the edge refused or failed, by reason",
+            &["tenant", "reason"],
+        )?;
         let m = Metrics {
             sessions_active: gauge_vec(
                 "breakout_edge_sessions_active",
@@ -111,11 +128,9 @@ impl Metrics {
                 "Client connections refused, by reason",
                 &["tenant", "reason"],
             )?,
-            requests: counter_vec(
-                "breakout_edge_requests_total",
-                "Requests and tunnels, by the action taken",
-                &["tenant", "action"],
-            )?,
+            requests: requests.clone(),
+            refusals: refusals.clone(),
+            no_tenant: Outcomes::new("", &requests, &refusals),
             bytes: counter_vec(
                 "breakout_edge_bytes_total",
                 "Body and tunnel bytes, up (client to destination) and down",
@@ -172,6 +187,7 @@ impl Metrics {
         m.registry.register(Box::new(m.session_limit.clone()))?;
         m.registry.register(Box::new(m.sessions_refused.clone()))?;
         m.registry.register(Box::new(m.requests.clone()))?;
+        m.registry.register(Box::new(m.refusals.clone()))?;
         m.registry.register(Box::new(m.bytes.clone()))?;
         m.registry.register(Box::new(m.connect_duration.clone()))?;
         m.registry.register(Box::new(m.dns_duration.clone()))?;
@@ -192,17 +208,13 @@ impl Metrics {
     }
 
     pub fn tenant(&self, id: &str) -> TenantMetrics {
-        let req = |action: &str| self.requests.with_label_values(&[id, action]);
         let bytes = |dir: &str| self.bytes.with_label_values(&[id, dir]);
         TenantMetrics {
             active: self.sessions_active.with_label_values(&[id]),
             limit: self.session_limit.with_label_values(&[id]),
             admitted: self.sessions_admitted.with_label_values(&[id]),
             refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
-            requests_direct: req("direct"),
-            requests_upstream: req("upstream"),
-            requests_block: req("block"),
-            requests_error: req("error"),
+            outcomes: Arc::new(Outcomes::new(id, &self.requests, &self.refusals)),
             bytes_up: bytes("up"),
             bytes_down: bytes("down"),
             pac_ok: self.pac_requests.with_label_values(&[id, "200"]),
