@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 pub use self::outcomes::Outcomes;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -30,6 +30,11 @@ pub struct Metrics {
     reloads: IntCounterVec,
     /// 1 while connected to a control plane.
     pub sync_connected: IntGauge,
+    /// Unix time of the last frame from the control plane (0: none yet, or standalone).
+    pub sync_last_contact: Gauge,
+    /// Whole requests: forward (head in to response end), tunnel (CONNECT in to closed).
+    pub duration_forward: Histogram,
+    pub duration_tunnel: Histogram,
     sync_snapshots: IntCounterVec,
     pac_requests: IntCounterVec,
     pac_bytes: IntCounterVec,
@@ -87,6 +92,18 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Whole requests: a forwarded request takes milliseconds, a tunnel up to hours.
+const REQUEST_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0,
+];
+
+/// The commit this binary was built from (the image build passes `BREAKOUT_COMMIT`).
+const COMMIT: &str = match option_env!("BREAKOUT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
@@ -107,6 +124,29 @@ impl Metrics {
             "Requests (and connections) the edge refused or failed, by reason",
             &["tenant", "reason"],
         )?;
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "breakout_edge_request_duration_seconds",
+                "Whole requests: forward (request head in to response end), tunnel (CONNECT in \
+                 to tunnel closed)",
+            )
+            .buckets(REQUEST_BUCKETS.to_vec()),
+            &["kind"],
+        )?;
+        let build_info = gauge_vec(
+            "breakout_build_info",
+            "Always 1: the version and commit of this binary",
+            &["version", "commit"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), COMMIT])
+            .set(1);
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(request_duration.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let m = Metrics {
             sessions_active: gauge_vec(
                 "breakout_edge_sessions_active",
@@ -165,6 +205,12 @@ impl Metrics {
                 "breakout_edge_sync_connected",
                 "1 while connected to a control-plane node",
             )?,
+            sync_last_contact: Gauge::new(
+                "breakout_edge_sync_last_contact_timestamp_seconds",
+                "Unix time of the last frame from the control plane (0: none, or standalone)",
+            )?,
+            duration_forward: request_duration.with_label_values(&["forward"]),
+            duration_tunnel: request_duration.with_label_values(&["tunnel"]),
             sync_snapshots: counter_vec(
                 "breakout_edge_sync_snapshots_total",
                 "Snapshots received from the control plane, applied or rejected",
@@ -195,6 +241,7 @@ impl Metrics {
         m.registry.register(Box::new(m.config_version.clone()))?;
         m.registry.register(Box::new(m.reloads.clone()))?;
         m.registry.register(Box::new(m.sync_connected.clone()))?;
+        m.registry.register(Box::new(m.sync_last_contact.clone()))?;
         m.registry.register(Box::new(m.sync_snapshots.clone()))?;
         m.registry.register(Box::new(m.pac_requests.clone()))?;
         m.registry.register(Box::new(m.pac_bytes.clone()))?;

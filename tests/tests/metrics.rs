@@ -42,12 +42,69 @@ fn all_metric_families_are_exposed() {
         "breakout_edge_dns_duration_seconds",
         "breakout_edge_config_generation",
         "breakout_edge_config_reloads_total",
+        "breakout_edge_request_duration_seconds",
+        "breakout_edge_sync_last_contact_timestamp_seconds",
+        "breakout_build_info",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_resident_memory_bytes",
     ] {
         assert!(
             has_family(&text, family),
             "missing family {family} in:\n{text}"
         );
     }
+}
+
+#[test]
+fn build_info_names_the_version() {
+    let w = World::start();
+    let text = w.edge.metrics();
+    let info = breakout_tests::metrics::parse(&text)
+        .into_iter()
+        .find(|s| s.name == "breakout_build_info")
+        .unwrap_or_else(|| panic!("no build info in:\n{text}"));
+    assert_eq!(info.value, 1.0);
+    assert_eq!(
+        info.labels.get("version").map(String::as_str),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(info.labels.contains_key("commit"), "{info:?}");
+    let standalone = breakout_tests::metrics::find(
+        &text,
+        "breakout_edge_sync_last_contact_timestamp_seconds",
+        &[],
+    );
+    assert_eq!(
+        standalone,
+        Some(0.0),
+        "a standalone edge has no control plane"
+    );
+}
+
+#[test]
+fn whole_request_durations_are_observed_per_kind() {
+    let w = World::start();
+    w.curl(&w.origin_url("/")).run().assert_ok();
+    let mut c = w.raw();
+    assert_eq!(
+        c.connect_tunnel(&w.echo_target()).expect("CONNECT").status,
+        200
+    );
+    assert_eq!(c.echo(b"ping").expect("echo"), b"ping");
+    drop(c);
+    let count = |kind| {
+        w.edge.counter(
+            "breakout_edge_request_duration_seconds_count",
+            &[("kind", kind)],
+        )
+    };
+    wait_until(
+        SOON,
+        "the tunnel's duration is observed when it closes",
+        || count("tunnel") == 1.0,
+    );
+    assert_eq!(count("forward"), 1.0, "{}", w.edge.metrics());
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use breakout_policy::Host;
 use http::{header, HeaderValue, Method, Request, Response, Uri};
+use prometheus::Histogram;
 
 use super::body::{ProxyBody, Transfer};
 use super::error::ProxyError;
@@ -91,24 +92,37 @@ impl Exchange {
         }
     }
 
-    /// Counts an exchange answered with `status` by the destination (or the tunnel's `200`),
-    /// and makes the access-log record written when its bytes stop flowing.
+    /// Counts an exchange answered with `status` by the destination (or the tunnel's `200`);
+    /// what is left to do when its bytes stop flowing comes back.
     pub fn succeeded(
         &self,
         shared: &Shared,
         outcomes: &Outcomes,
         status: u16,
         up: Arc<Transfer>,
-    ) -> Option<PendingRecord> {
+    ) -> Ending {
         outcomes.request(self.action, status, RequestResult::Ok);
-        shared.access_log.enabled().then(|| {
+        let record = shared.access_log.enabled().then(|| {
             PendingRecord::new(
                 self.record(status, None),
                 self.start,
                 up,
                 Arc::clone(&shared.access_log),
             )
-        })
+        });
+        Ending {
+            start: self.start,
+            duration: self.duration(shared).clone(),
+            record,
+        }
+    }
+
+    /// The request-duration histogram of this kind of exchange.
+    fn duration<'s>(&self, shared: &'s Shared) -> &'s Histogram {
+        match self.method == Method::CONNECT {
+            true => &shared.metrics.duration_tunnel,
+            false => &shared.metrics.duration_forward,
+        }
     }
 
     /// Answers with `err`: counts it (in `outcomes`, or as no tenant's), logs it, and builds the
@@ -127,6 +141,8 @@ impl Exchange {
         outcomes
             .unwrap_or(&shared.metrics.no_tenant)
             .failed(self.action, status, reason);
+        self.duration(shared)
+            .observe(self.start.elapsed().as_secs_f64());
         if self.method == Method::CONNECT {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -138,5 +154,22 @@ impl Exchange {
             tracing::debug!(client = %self.client, uri = %self.uri, error = %err, "request refused");
         }
         resp
+    }
+}
+
+/// The end of an exchange whose bytes are still flowing (a response body, a tunnel): its
+/// duration is observed and its access-log record written when it ends.
+pub struct Ending {
+    start: Instant,
+    duration: Histogram,
+    record: Option<PendingRecord>,
+}
+
+impl Ending {
+    pub fn finish(self, bytes_down: u64) {
+        self.duration.observe(self.start.elapsed().as_secs_f64());
+        if let Some(r) = self.record {
+            r.finish(bytes_down);
+        }
     }
 }

@@ -99,10 +99,10 @@ pub async fn forward(
             let (mut parts, body) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             let status = parts.status.as_u16();
-            let record = ex.succeeded(shared, &tenant.metrics.outcomes, status, transfer);
+            let ending = ex.succeeded(shared, &tenant.metrics.outcomes, status, transfer);
             Response::from_parts(
                 parts,
-                ProxyBody::stream(body, tenant.metrics.bytes_down.clone(), record),
+                ProxyBody::stream(body, tenant.metrics.bytes_down.clone(), ending),
             )
         }
         Err(e) => {

@@ -18,11 +18,10 @@ use tokio::net::TcpStream;
 use super::body::{ProxyBody, Transfer};
 use super::dial::{dial, DialKind};
 use super::error::ProxyError;
-use super::exchange::Exchange;
+use super::exchange::{Ending, Exchange};
 use super::framing::Guarded;
 use super::relay::relay;
 use super::{Session, Shared};
-use crate::access_log::PendingRecord;
 use crate::snapshot::{Snapshot, TenantRuntime};
 
 /// The most a parent proxy may send as its CONNECT answer head.
@@ -37,7 +36,7 @@ pub struct Opened {
     down: IntCounter,
     idle: Duration,
     transfer: Arc<Transfer>,
-    record: Option<PendingRecord>,
+    ending: Ending,
 }
 
 impl Opened {
@@ -54,9 +53,7 @@ impl Opened {
             &self.down,
         )
         .await;
-        if let Some(r) = self.record {
-            r.finish(down_bytes);
-        }
+        self.ending.finish(down_bytes);
     }
 }
 
@@ -98,7 +95,7 @@ pub async fn open(
         Err(e) => return Err(ex.fail(shared, outcomes, &e)),
     };
     let transfer = Arc::new(Transfer::default());
-    let record = ex.succeeded(shared, &tenant.metrics.outcomes, 200, Arc::clone(&transfer));
+    let ending = ex.succeeded(shared, &tenant.metrics.outcomes, 200, Arc::clone(&transfer));
     Ok(Opened {
         server,
         early,
@@ -106,7 +103,7 @@ pub async fn open(
         down: tenant.metrics.bytes_down.clone(),
         idle: snap.settings.tunnel_idle_timeout,
         transfer,
-        record,
+        ending,
     })
 }
 
