@@ -11,6 +11,7 @@ pub mod admission;
 pub mod config;
 pub mod drain;
 pub mod metrics;
+pub mod outcome;
 pub mod pac_listener;
 pub mod proxy;
 pub mod quota;

@@ -8,7 +8,7 @@
 //! IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64 `64:ff9b::/96`, 6to4) are
 //! judged by the embedded address; Teredo (whose client address is obfuscated) is refused whole.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -103,6 +103,87 @@ impl GuardOptions {
             false => Err(class),
         }
     }
+}
+
+/// The guard's verdict on one resolved address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressVerdict {
+    Allowed,
+    Prohibited(Prohibited),
+    /// An IPv6 address, for a tenant whose connections leave from an IPv4 egress address.
+    Unusable,
+}
+
+impl GuardOptions {
+    /// The verdict on `ip` for `purpose`; `ipv4_only` when the connection must leave from an
+    /// IPv4 egress address. The proxy's dialler and `explain` both judge addresses with this.
+    pub fn verdict(&self, ip: IpAddr, purpose: Purpose, ipv4_only: bool) -> AddressVerdict {
+        match self.check(ip, purpose) {
+            Err(class) => AddressVerdict::Prohibited(class),
+            Ok(()) if ipv4_only && ip.is_ipv6() => AddressVerdict::Unusable,
+            Ok(()) => AddressVerdict::Allowed,
+        }
+    }
+}
+
+/// Why a destination has no address a connection may try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAddress {
+    /// Every address is refused; the first refused one and its class.
+    Prohibited(IpAddr, Prohibited),
+    /// Only IPv6 addresses, for a connection that must leave from an IPv4 egress address.
+    NoneUsable,
+    /// An address to try is one of this proxy's own listeners.
+    Loop,
+}
+
+impl GuardOptions {
+    /// The addresses a connection to `port` may try, in order, at most `max`: those the guard
+    /// allows (see [`GuardOptions::verdict`]). Refused if none is left, or if one of them is
+    /// one of `listeners` (a loop). The dialler connects to exactly these.
+    pub fn select(
+        &self,
+        addrs: &[IpAddr],
+        port: u16,
+        purpose: Purpose,
+        ipv4_only: bool,
+        max: usize,
+        listeners: &[SocketAddr],
+    ) -> Result<Vec<SocketAddr>, NoAddress> {
+        let mut refused = None;
+        let mut candidates = Vec::with_capacity(addrs.len().min(max));
+        for &ip in addrs {
+            if candidates.len() == max {
+                break;
+            }
+            match self.verdict(ip, purpose, ipv4_only) {
+                AddressVerdict::Allowed => candidates.push(SocketAddr::new(ip, port)),
+                AddressVerdict::Prohibited(class) => {
+                    refused = refused.or(Some(NoAddress::Prohibited(ip, class)))
+                }
+                AddressVerdict::Unusable => {}
+            }
+        }
+        if candidates.is_empty() {
+            return Err(refused.unwrap_or(NoAddress::NoneUsable));
+        }
+        if candidates.iter().any(|a| reaches_listener(listeners, *a)) {
+            return Err(NoAddress::Loop);
+        }
+        Ok(candidates)
+    }
+}
+
+/// True if dialling `addr` would reach one of `listeners` (this proxy's own sockets): a loop.
+/// A listener on an unspecified address is reached on any address; one on loopback, on any
+/// loopback address.
+pub fn reaches_listener(listeners: &[SocketAddr], addr: SocketAddr) -> bool {
+    listeners.iter().any(|own| {
+        own.port() == addr.port()
+            && (own.ip() == addr.ip()
+                || own.ip().is_unspecified()
+                || (own.ip().is_loopback() && addr.ip().is_loopback()))
+    })
 }
 
 /// Private and CGNAT addresses are a parent proxy's normal home.
@@ -303,6 +384,65 @@ mod tests {
         assert_eq!(parent("0.0.0.0"), Err(Prohibited::Unspecified));
         let lab = GuardOptions::allow_private(true);
         assert!(lab.check(ip("127.0.0.1"), Purpose::ParentProxy).is_ok());
+    }
+
+    #[test]
+    fn ipv6_is_unusable_from_an_ipv4_egress_address() {
+        let o = GuardOptions::default();
+        let v = |s, v4| o.verdict(ip(s), Purpose::Destination, v4);
+        assert_eq!(v("2606:4700::1111", true), AddressVerdict::Unusable);
+        assert_eq!(v("2606:4700::1111", false), AddressVerdict::Allowed);
+        assert_eq!(
+            v("::1", true),
+            AddressVerdict::Prohibited(Prohibited::Loopback)
+        );
+    }
+
+    #[test]
+    fn select_keeps_allowed_addresses_in_order_or_says_why_none() {
+        let o = GuardOptions::default();
+        let ips = |v: &[&str]| v.iter().map(|s| ip(s)).collect::<Vec<_>>();
+        let own: Vec<SocketAddr> = vec!["13.107.6.152:3128".parse().expect("own")];
+        let sel = |v: &[&str], v4, port| o.select(&ips(v), port, Purpose::Destination, v4, 2, &own);
+        let got = sel(
+            &["10.0.0.1", "13.107.6.153", "2606:4700::1", "13.107.6.154"],
+            false,
+            443,
+        );
+        let want: Vec<SocketAddr> = vec![
+            "13.107.6.153:443".parse().expect("a"),
+            "[2606:4700::1]:443".parse().expect("b"),
+        ];
+        assert_eq!(got, Ok(want), "at most 2, refused ones skipped");
+        assert_eq!(
+            sel(&["10.0.0.1", "127.0.0.1"], false, 443),
+            Err(NoAddress::Prohibited(ip("10.0.0.1"), Prohibited::Private))
+        );
+        assert_eq!(
+            sel(&["2606:4700::1"], true, 443),
+            Err(NoAddress::NoneUsable)
+        );
+        assert_eq!(sel(&["13.107.6.152"], false, 3128), Err(NoAddress::Loop));
+    }
+
+    #[test]
+    fn a_listener_is_reached_on_its_port_only() {
+        let own: Vec<SocketAddr> = vec![
+            "127.0.0.1:3128".parse().expect("a"),
+            "0.0.0.0:9090".parse().expect("b"),
+        ];
+        let hit = |s: &str| reaches_listener(&own, s.parse().expect("addr"));
+        assert!(hit("127.0.0.1:3128"));
+        assert!(
+            hit("127.0.0.2:3128"),
+            "any loopback address reaches a loopback listener"
+        );
+        assert!(
+            hit("203.0.113.9:9090"),
+            "an unspecified listener is reached on any address"
+        );
+        assert!(!hit("127.0.0.1:3129"));
+        assert!(!hit("203.0.113.9:3128"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Everything here is pure data and pure functions: the tenant model the control plane stores and
 //! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
 //! the compiled destination matcher ([`matcher`]), the destination guard's address classes
-//! ([`guard`]) and the control-plane ↔ edge protocol ([`wire`]). No I/O, so all of it is unit-testable.
+//! ([`guard`]), the one decision for a tenant's request ([`route`]) and the control-plane ↔ edge
+//! protocol ([`wire`]). No I/O, so all of it is unit-testable.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -16,6 +17,7 @@ pub mod m365;
 pub mod matcher;
 pub mod model;
 pub mod pac;
+pub mod route;
 pub mod validate;
 pub mod wire;
 
@@ -27,3 +29,4 @@ pub use matcher::{Decision, Explanation, Matcher};
 pub use model::{
     ForeignSources, NamedList, OutOfService, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION,
 };
+pub use route::{Route, Routed, Router};
