@@ -14,13 +14,14 @@ use super::auth::{Operator, Principal, TenantReader};
 use super::contracts::held;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiJson, ApiPath, ApiQuery, ReadOpts};
-use super::reply::{today, Versioned};
+use super::reply::Versioned;
 use super::ApiContext;
 use crate::contracts::prices::book_at;
 use crate::contracts::{
     self, ContractError, ErrorKind, PriceBook, Service, TemplateItem, YearMonth,
 };
 use crate::state::Command;
+use crate::state::{SetPriceBook, WithdrawTemplate};
 use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -42,7 +43,7 @@ pub async fn preview(
     ApiQuery(q): ApiQuery<BillingQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(ReadOpts { stale: q.stale }.consistency()).await?;
-    let month = q.month.unwrap_or_else(|| YearMonth::of(today()));
+    let month = q.month.unwrap_or_else(|| YearMonth::of(ctx.today()));
     let bill =
         contracts::preview(held(&state, &id)?, &state.price_books, month).map_err(refusal)?;
     Ok(Json(json!({
@@ -64,7 +65,7 @@ pub async fn get_price_book(
     ApiQuery(opts): ApiQuery<ReadOpts>,
 ) -> ApiResult<Response> {
     let state = ctx.read(opts.consistency()).await?;
-    let current = book_at(&state.price_books, today());
+    let current = book_at(&state.price_books, ctx.today());
     let items: Vec<_> = state.price_books.values().collect();
     Ok(
         Json(json!({ "version": state.version, "current": current, "items": items }))
@@ -86,10 +87,10 @@ pub async fn put_price_book(
     ApiQuery(q): ApiQuery<PriceBookQuery>,
     ApiJson(prices): ApiJson<PriceBook>,
 ) -> ApiResult<Versioned> {
-    let command = Command::SetPriceBook {
+    let command = Command::SetPriceBook(SetPriceBook {
         effective_from: q.effective_from,
         prices,
-    };
+    });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(Consistency::Stale).await?;
     let record = state.price_books.values().find(|r| r.version == version);
@@ -129,10 +130,14 @@ pub async fn withdraw(
         parse_json(&raw)?
     };
     let effective = body.effective;
-    let command = Command::WithdrawTemplate { item, effective };
+    let command = Command::WithdrawTemplate(WithdrawTemplate { item, effective });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(Consistency::Stale).await?;
-    let day = state.withdrawn.get(&item).copied().unwrap_or_else(today);
+    let day = state
+        .withdrawn
+        .get(&item)
+        .copied()
+        .unwrap_or_else(|| ctx.today());
     let eve = day.pred_opt().unwrap_or(day);
     let affected: Vec<Affected> = state
         .contracts

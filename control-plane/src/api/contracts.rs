@@ -14,13 +14,14 @@ use serde_json::json;
 use super::auth::{Principal, TenantReader, TenantWriter};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::reply::{today, Versioned};
+use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::contracts::view::{ContractView, OptionView};
 use crate::contracts::{
     Attributes, ContractOrder, ContractRequest, EndRequest, OptionKind, TenantContracts,
 };
+use crate::state::ContractChange;
 use crate::state::{Command, State as Stored};
 use crate::store::Consistency;
 
@@ -43,8 +44,9 @@ impl OnQuery {
         }
     }
 
-    pub fn day(&self) -> NaiveDate {
-        self.on.unwrap_or_else(today)
+    /// The day asked about, or `today`.
+    pub fn day(&self, today: NaiveDate) -> NaiveDate {
+        self.on.unwrap_or(today)
     }
 }
 
@@ -98,7 +100,7 @@ pub async fn list_contracts(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let (held, on) = (held(&state, &id)?, q.day());
+    let (held, on) = (held(&state, &id)?, q.day(ctx.today()));
     let items: Vec<ContractView> = held
         .contracts
         .iter()
@@ -120,7 +122,7 @@ pub async fn add_contract(
 ) -> ApiResult<Versioned> {
     let version = change(&ctx, &who, &id, ContractRequest::AddContract { order }).await?;
     let state = ctx.read(Consistency::Stale).await?;
-    let (held, on) = (held(&state, &id)?, today());
+    let (held, on) = (held(&state, &id)?, ctx.today());
     let contracts: Vec<ContractView> = held
         .contracts
         .iter()
@@ -179,12 +181,12 @@ pub async fn cancel(
         .iter()
         .find(|c| c.id == cid)
         .and_then(|c| c.term.effective_end)
-        .unwrap_or_else(today);
+        .unwrap_or_else(|| ctx.today());
     let stopped: Vec<OptionView> = held
         .options
         .iter()
         .filter(|o| o.changed_version == version)
-        .map(|o| OptionView::new(o, today()))
+        .map(|o| OptionView::new(o, ctx.today()))
         .collect();
     Ok(answer
         .with("options", stopped)
@@ -199,7 +201,7 @@ pub async fn list_options(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let (held, on) = (held(&state, &id)?, q.day());
+    let (held, on) = (held(&state, &id)?, q.day(ctx.today()));
     let items: Vec<OptionView> = held
         .options
         .iter()
@@ -229,7 +231,7 @@ pub async fn add_option(
     };
     let version = change(&ctx, &who, &id, request).await?;
     let state = ctx.read(Consistency::Stale).await?;
-    let option = created_options(held(&state, &id)?, version, today()).pop();
+    let option = created_options(held(&state, &id)?, version, ctx.today()).pop();
     Ok(Versioned::created(version).with("option", option))
 }
 
@@ -251,7 +253,7 @@ pub async fn stop_option(
         .iter()
         .rev()
         .find(|o| o.kind == kind && o.changed_version == version)
-        .map(|o| OptionView::new(o, today()));
+        .map(|o| OptionView::new(o, ctx.today()));
     Ok(Versioned::ok(version).with("option", option))
 }
 
@@ -262,10 +264,10 @@ async fn change(
     id: &str,
     request: ContractRequest,
 ) -> ApiResult<u64> {
-    let command = Command::Contract {
+    let command = Command::Contract(ContractChange {
         tenant: id.to_string(),
         request,
-    };
+    });
     ctx.write(who, command).await
 }
 
@@ -289,6 +291,6 @@ async fn contract_answer(
         .contracts
         .iter()
         .find(|c| c.id == cid)
-        .map(|c| ContractView::new(c, today()));
+        .map(|c| ContractView::new(c, ctx.today()));
     Ok(Versioned::ok(version).with("contract", contract))
 }

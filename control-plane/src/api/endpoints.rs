@@ -13,13 +13,14 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use self::history::Lookup;
-use super::auth::{sha256_hex, Principal, TenantReader};
+use super::auth::{Principal, TenantReader};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
-use super::reply::{today, VERSION_HEADER};
+use super::reply::VERSION_HEADER;
 use super::tenants::no_tenant;
 use super::ApiContext;
-use crate::state::{export_stable_since, export_view, may_pull_endpoints};
+use crate::crypto::sha256_hex;
+use crate::state::{export_stable_since, export_view, may_export};
 use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -101,7 +102,7 @@ pub async fn get(
     let state = ctx.read(consistency).await?;
     let (tenant, shared) = export_view(&state, &id).ok_or_else(|| no_tenant(&id))?;
     if let Principal::Tenant(_) = who {
-        may_pull_endpoints(&state, &id, today()).map_err(ApiError::Denied)?;
+        may_export(&state, &id, ctx.today()).map_err(ApiError::Denied)?;
     }
     let entries = Arc::new(export::effective(&tenant, &shared));
     let stable = export_stable_since(&state, &id).unwrap_or(state.version);

@@ -19,9 +19,7 @@ use super::error::{ApiError, ForwardTo};
 use super::extract::BodySlot;
 use super::reply::VERSION_HEADER;
 use super::ApiContext;
-
-/// Marks a request forwarded by a follower (and the relayed answer).
-pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
+use crate::http_client::FORWARDED_HEADER;
 
 /// Request headers replayed on the leader.
 const REQUEST_HEADERS: [HeaderName; 4] = [

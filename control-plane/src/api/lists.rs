@@ -19,6 +19,7 @@ use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::state::{may_update_lists, Command, MAX_LIST_ENTRIES};
+use crate::state::{DeleteList, PatchList, PutList};
 
 type Ctx = State<Arc<ApiContext>>;
 
@@ -79,12 +80,12 @@ pub async fn put(
     let version = ctx
         .write(
             &who,
-            Command::PutList {
+            Command::PutList(PutList {
                 tenant,
                 name,
                 list,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))
@@ -103,13 +104,13 @@ pub async fn patch(
     let version = ctx
         .write(
             &who,
-            Command::PatchList {
+            Command::PatchList(PatchList {
                 tenant,
                 name,
                 add,
                 remove,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))
@@ -125,11 +126,11 @@ pub async fn delete(
     let version = ctx
         .write(
             &who,
-            Command::DeleteList {
+            Command::DeleteList(DeleteList {
                 tenant,
                 name,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))

@@ -40,8 +40,8 @@ use http::Method;
 use self::auth::{AdminKey, Principal};
 use self::error::{ApiError, ApiResult};
 use self::metrics::ApiMetrics;
+use crate::clock::{self, SharedClock};
 use crate::distribute::leases::LeaseHub;
-use crate::distribute::now_ms;
 use crate::distribute::registry::EdgeRegistry;
 use crate::quota::QuotaConfig;
 use crate::state::{Command, Outcome, Request, State};
@@ -68,6 +68,8 @@ pub struct ApiContext {
     pub endpoint_history: Arc<endpoints::history::History>,
     /// Webhook delivery log (filled by `webhooks::Dispatcher` while this node leads).
     pub webhooks: Arc<crate::webhooks::WebhookHub>,
+    /// Stamps writes (`Request.at_ms`) and says which day reads show entitlements for.
+    pub clock: SharedClock,
 }
 
 /// Why the API could not be set up.
@@ -105,7 +107,20 @@ impl ApiContext {
             edges: EdgeRegistry::new(node_id),
             endpoint_history: Arc::default(),
             webhooks: Arc::default(),
+            clock: clock::system(),
         })
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Today (UTC) by this node's clock: the day contract states and entitlements are shown
+    /// for unless `?on=` says otherwise. Writes carry their own time to `apply`.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
     }
 
     /// Also exports the store's commit index (read through `f` at scrape time).
@@ -121,7 +136,7 @@ impl ApiContext {
     pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
         let req = Request {
             actor: principal.actor(),
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             command,
         };
         match self.store.write(req).await?.outcome {

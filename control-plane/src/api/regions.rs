@@ -14,6 +14,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::ApiContext;
 use crate::state::{Command, Region};
+use crate::state::{CreateRegion, DeleteRegion};
 use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -44,10 +45,10 @@ pub async fn create(
     ApiJson(body): ApiJson<NewRegion>,
 ) -> ApiResult<Versioned> {
     let name = body.name.clone();
-    let command = Command::CreateRegion {
+    let command = Command::CreateRegion(CreateRegion {
         name: body.name,
         description: body.description,
-    };
+    });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(Consistency::Stale).await?;
     Ok(Versioned::created(version).with("region", state.regions.get(&name)))
@@ -60,7 +61,10 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&Principal::Operator, Command::DeleteRegion { name })
+        .write(
+            &Principal::Operator,
+            Command::DeleteRegion(DeleteRegion { name }),
+        )
         .await?;
     Ok(Versioned::ok(version))
 }

@@ -15,6 +15,9 @@ use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::contracts::TemplateItem;
+use crate::state::{
+    ApproveTemplate, RejectTemplate, RollbackTemplate, SetSubscription, SyncTemplates,
+};
 use crate::state::{Command, State as Store, TemplateRecord, TemplateVersion};
 use crate::templates::diff::diff;
 use crate::templates::select::{compile, list_name, Subscription};
@@ -30,6 +33,7 @@ fn record(state: &Store, item: TemplateItem) -> ApiResult<&TemplateRecord> {
     state
         .templates
         .get(&item)
+        .map(|r| &**r)
         .ok_or_else(|| ApiError::NotFound(format!("template {item} has no versions yet")))
 }
 
@@ -203,7 +207,7 @@ pub async fn approve(
     ApiPath((item, candidate)): ApiPath<(String, u32)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::ApproveTemplate { item, candidate };
+    let command = Command::ApproveTemplate(ApproveTemplate { item, candidate });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(crate::store::Consistency::Stale).await?;
     Ok(Versioned::ok(version).with("live", state.templates.get(&item).and_then(|r| r.live)))
@@ -216,7 +220,7 @@ pub async fn reject(
     ApiPath((item, candidate)): ApiPath<(String, u32)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::RejectTemplate { item, candidate };
+    let command = Command::RejectTemplate(RejectTemplate { item, candidate });
     Ok(Versioned::ok(
         ctx.write(&Principal::Operator, command).await?,
     ))
@@ -238,7 +242,7 @@ pub async fn rollback(
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
     let body: RollbackBody = parse_json(&raw)?;
-    let command = Command::RollbackTemplate { item, to: body.to };
+    let command = Command::RollbackTemplate(RollbackTemplate { item, to: body.to });
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::ok(version).with("live", body.to))
 }
@@ -246,8 +250,11 @@ pub async fn rollback(
 /// `POST /v1/templates/sync` (operator): the leader's poller polls every source now.
 pub async fn sync(State(ctx): Ctx, _: Operator) -> ApiResult<Versioned> {
     Ok(Versioned::ok(
-        ctx.write(&Principal::Operator, Command::SyncTemplates)
-            .await?,
+        ctx.write(
+            &Principal::Operator,
+            Command::SyncTemplates(SyncTemplates {}),
+        )
+        .await?,
     ))
 }
 
@@ -276,7 +283,7 @@ pub async fn subscriptions(
         .subscriptions
         .get(&id)
         .into_iter()
-        .flatten()
+        .flat_map(|subs| subs.iter())
         .map(|(item, sub)| {
             let rec = state.templates.get(item);
             let pinned = sub
@@ -344,11 +351,11 @@ pub async fn subscribe(
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
     let subscription: Subscription = parse_json(&raw)?;
-    let command = Command::SetSubscription {
+    let command = Command::SetSubscription(SetSubscription {
         tenant,
         item,
         subscription: Some(subscription),
-    };
+    });
     Ok(Versioned::ok(ctx.write(&who, command).await?))
 }
 
@@ -359,10 +366,10 @@ pub async fn unsubscribe(
     ApiPath((tenant, item)): ApiPath<(String, String)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::SetSubscription {
+    let command = Command::SetSubscription(SetSubscription {
         tenant,
         item,
         subscription: None,
-    };
+    });
     Ok(Versioned::ok(ctx.write(&who, command).await?))
 }

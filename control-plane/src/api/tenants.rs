@@ -15,9 +15,10 @@ use super::auth::{Operator, Principal, TenantReader, TenantWriter};
 use super::contracts::OnQuery;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, ReadOpts};
-use super::reply::{etag, tenant_view, tenant_view_on, today, TenantView, Versioned};
+use super::reply::{etag, tenant_view_on, TenantView, Versioned};
 use super::ApiContext;
 use crate::state::{Command, TenantPatch};
+use crate::state::{CreateTenant, DeleteTenant, UpdateTenant};
 use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -29,7 +30,7 @@ pub async fn list(
     ApiQuery(opts): ApiQuery<ReadOpts>,
 ) -> ApiResult<Response> {
     let state = ctx.read(opts.consistency()).await?;
-    let today = today();
+    let today = ctx.today();
     let items: Vec<TenantView> = state
         .tenants
         .values()
@@ -47,7 +48,10 @@ pub async fn create(
 ) -> ApiResult<Versioned> {
     let id = tenant.id.clone();
     let version = ctx
-        .write(&Principal::Operator, Command::CreateTenant { tenant })
+        .write(
+            &Principal::Operator,
+            Command::CreateTenant(CreateTenant { tenant }),
+        )
         .await?;
     written(&ctx, Versioned::created(version), &id).await
 }
@@ -61,7 +65,7 @@ pub async fn get(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let view = tenant_view_on(&state, &id, q.day()).ok_or_else(|| no_tenant(&id))?;
+    let view = tenant_view_on(&state, &id, q.day(ctx.today())).ok_or_else(|| no_tenant(&id))?;
     Ok((
         [(http::header::ETAG, etag(view.changed_version))],
         Json(view),
@@ -88,7 +92,7 @@ pub async fn delete(
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&who, Command::DeleteTenant { id, if_match })
+        .write(&who, Command::DeleteTenant(DeleteTenant { id, if_match }))
         .await?;
     Ok(Versioned::ok(version))
 }
@@ -206,11 +210,11 @@ async fn update(
     let version = ctx
         .write(
             who,
-            Command::UpdateTenant {
+            Command::UpdateTenant(UpdateTenant {
                 id: id.clone(),
                 if_match,
                 patch,
-            },
+            }),
         )
         .await?;
     written(ctx, Versioned::ok(version), &id).await
@@ -220,7 +224,7 @@ async fn update(
 /// when `write` returns, so a local read sees it (or something newer).
 async fn written(ctx: &ApiContext, reply: Versioned, id: &str) -> ApiResult<Versioned> {
     let state = ctx.read(Consistency::Stale).await?;
-    Ok(reply.with("tenant", tenant_view(&state, id)))
+    Ok(reply.with("tenant", tenant_view_on(&state, id, ctx.today())))
 }
 
 pub(crate) fn no_tenant(id: &str) -> ApiError {

@@ -10,13 +10,15 @@ use http::request::Parts;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{gated, hex, Principal, TenantReader};
+use super::auth::{gated, Principal, TenantReader};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::tenants::no_tenant;
 use super::ApiContext;
-use crate::state::{may_pull_endpoints, Command, Secret};
+use crate::crypto::hex;
+use crate::state::{may_export, Command, Secret};
+use crate::state::{CreateWebhook, DeleteWebhook};
 use crate::store::Consistency;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -33,7 +35,7 @@ impl FromRequestParts<Arc<ApiContext>> for HookWriter {
         parts: &mut Parts,
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
-        gated(parts, ctx, may_pull_endpoints).await.map(HookWriter)
+        gated(parts, ctx, may_export).await.map(HookWriter)
     }
 }
 
@@ -52,12 +54,12 @@ pub async fn create(
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> ApiResult<Versioned> {
     let id = hex(&rand::random::<[u8; 6]>());
-    let command = Command::CreateWebhook {
+    let command = Command::CreateWebhook(CreateWebhook {
         tenant,
         id: id.clone(),
         url: body.url.clone(),
         secret: Secret(body.secret),
-    };
+    });
     let version = ctx.write(&who, command).await?;
     Ok(Versioned::created(version)
         .with("id", &id)
@@ -92,7 +94,7 @@ pub async fn delete(
     ApiPath((tenant, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&who, Command::DeleteWebhook { tenant, id })
+        .write(&who, Command::DeleteWebhook(DeleteWebhook { tenant, id }))
         .await?;
     Ok(Versioned::ok(version))
 }

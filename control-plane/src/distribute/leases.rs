@@ -12,8 +12,8 @@ use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 
-use super::now_ms;
 use super::registry::REPORT_TTL;
+use crate::clock::{Clock, SystemClock};
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
 use crate::state::{region_policy_at, State};
 
@@ -137,7 +137,7 @@ impl LeaseHub {
             (_, true) => {
                 *st = Some(LeaderState {
                     term,
-                    since_ms: now_ms(),
+                    since_ms: SystemClock.now_ms(),
                     ..LeaderState::default()
                 })
             }
@@ -198,7 +198,7 @@ impl LeaseHub {
         let mut guard = self.lock();
         let Some(st) = guard.as_mut() else { return };
         let now = Instant::now();
-        let now_ms = now_ms();
+        let now_ms = SystemClock.now_ms();
         st.edges
             .retain(|_, e| now.saturating_duration_since(e.at) <= REPORT_TTL);
         st.round += 1;
