@@ -4,13 +4,16 @@
 //! A tenant asking about another tenant gets 404, exactly as for a tenant that does not exist,
 //! so tokens cannot probe which tenants exist; operator-only routes answer 403.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::error::ApiError;
 use super::ApiContext;
 use crate::crypto::{constant_time_eq, sha256, sha256_hex};
+use crate::state::{may_export, may_update_lists, State};
 use crate::store::Consistency;
 use axum::extract::{FromRequestParts, RawPathParams};
+use chrono::NaiveDate;
 use http::request::Parts;
 
 /// An authenticated caller.
@@ -121,23 +124,49 @@ impl FromRequestParts<Arc<ApiContext>> for TenantReader {
     }
 }
 
-/// What a tenant's own token needs beyond its scope (an option or a contract in force on a day),
-/// or why it is refused.
-pub type Gate = fn(&crate::state::State, &str, chrono::NaiveDate) -> Result<(), String>;
+/// What a tenant's own token needs beyond its scope on some routes (an option or a contract in
+/// force on a day): `Err` says what is missing.
+pub trait Gate: Send + Sync + 'static {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String>;
+}
 
-/// A [`TenantReader`] whose tenant token must also pass `gate` today (403 with its reason;
-/// checked on stale state, as authentication is); the operator always passes.
-pub async fn gated(
-    parts: &mut Parts,
-    ctx: &Arc<ApiContext>,
-    gate: Gate,
-) -> Result<Principal, ApiError> {
-    let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
-    if let Principal::Tenant(id) = &principal {
-        let state = ctx.store.read(Consistency::Stale).await?;
-        gate(&state, id, ctx.today()).map_err(ApiError::Denied)?;
+/// A [`TenantReader`] whose tenant token must also pass the gate `G` today (403 with its
+/// reason; checked on stale state, as authentication is); the operator always passes.
+pub struct Gated<G>(pub Principal, pub PhantomData<G>);
+
+impl<G: Gate> FromRequestParts<Arc<ApiContext>> for Gated<G> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
+        if let Principal::Tenant(id) = &principal {
+            let state = ctx.store.read(Consistency::Stale).await?;
+            G::check(&state, id, ctx.today()).map_err(ApiError::Denied)?;
+        }
+        Ok(Gated(principal, PhantomData))
     }
-    Ok(principal)
+}
+
+/// Art. 10-4: replacing or patching lists needs the `list-update-api` option.
+pub struct ListUpdates;
+
+impl Gate for ListUpdates {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String> {
+        may_update_lists(state, tenant, day)
+    }
+}
+
+/// Art. 2: the export and its webhooks need an external-integration or list-template
+/// contract.
+pub struct Export;
+
+impl Gate for Export {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String> {
+        may_export(state, tenant, day)
+    }
 }
 
 /// May write the tenant named by `{id}`: the operator only. A tenant token gets 404 for another

@@ -2,8 +2,6 @@
 //! options (issue 4). The operator writes; the tenant's own token may read. Every rule is
 //! decided by `apply` (see `contracts::rules`); refusals answer 400/404/409 with the article.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +14,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::reply::Versioned;
 use super::tenants::no_tenant;
-use super::ApiContext;
+use super::{ApiContext, Ctx};
 use crate::contracts::view::{ContractView, OptionView};
 use crate::contracts::{
     Attributes, ContractOrder, ContractRequest, EndRequest, OptionKind, TenantContracts,
@@ -24,8 +22,6 @@ use crate::contracts::{
 use crate::state::ContractChange;
 use crate::state::{Command, State as Stored};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `?stale=true&on=YYYY-MM-DD`: the day states and entitlements are shown for (default today).
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,5 @@
 //! `/v1/regions`: where tenants are pinned.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,12 +10,10 @@ use super::auth::{Operator, Principal};
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::ApiContext;
+use super::Ctx;
 use crate::state::{Command, Region};
 use crate::state::{CreateRegion, DeleteRegion};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `GET /v1/regions` (any principal): `{version, items: [Region]}`.
 pub async fn list(

@@ -1,8 +1,6 @@
 //! `/v1/tokens`: tenant API tokens, `bk_<id>_<secret>`. The secret is shown once, at creation;
 //! the store keeps only its SHA-256.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,12 +11,10 @@ use super::auth::{Operator, Principal, TOKEN_PREFIX};
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::ApiContext;
+use super::Ctx;
 use crate::crypto::{hex, sha256_hex};
 use crate::state::Command;
 use crate::state::{CreateToken, RevokeToken};
-
-type Ctx = State<Arc<ApiContext>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

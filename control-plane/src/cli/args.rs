@@ -8,10 +8,9 @@ use breakout_policy::{Action, Destination, SourceCidr};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-use super::contract_args::{
-    AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd, TemplateCmd,
-};
-pub use super::list_args::{EndpointsArgs, ListCmd, PacCmd, TokenCmd, WebhookCmd};
+use super::contract_args::{AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd};
+pub use super::list_args::{ExportArgs, ListCmd, PacCmd, TokenCmd, WebhookCmd};
+pub use super::template_args::TemplateCmd;
 
 /// Operate a Breakout control plane: cluster, regions, tenants, their rules, lists and tokens.
 #[derive(Debug, Parser)]
@@ -74,7 +73,8 @@ pub enum Command {
     #[command(subcommand)]
     List(ListCmd),
     /// A tenant's effective destinations for external devices (art. 2; docs/integration.md).
-    Endpoints(EndpointsArgs),
+    #[command(name = "endpoints", visible_alias = "export")]
+    Export(ExportArgs),
     /// A tenant's webhooks: signed pushes of each change of its endpoints (docs/integration.md).
     #[command(subcommand)]
     Webhook(WebhookCmd),

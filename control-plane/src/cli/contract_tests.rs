@@ -5,6 +5,7 @@ use clap::Parser;
 
 use super::args::{Cli, Command, TenantCmd};
 use super::contract_args::*;
+use super::template_args::TemplateCmd;
 use crate::contracts::{ContractKind, OptionKind, TemplateItem};
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -1,5 +1,5 @@
-//! `GET /v1/tenants/{id}/endpoints`: a tenant's effective destinations for external devices
-//! (art. 2, external integration), in the formats of `breakout_policy::export`, with a strong
+//! The export: a tenant's effective destinations for external devices (art. 2, external
+//! integration), served at `GET /v1/tenants/{id}/endpoints`, in the formats of `breakout_policy::export`, with a strong
 //! ETag, `If-None-Match` and `?since=VERSION` deltas. See docs/integration.md.
 
 pub mod history;
@@ -18,12 +18,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
 use super::reply::VERSION_HEADER;
 use super::tenants::no_tenant;
-use super::ApiContext;
+use super::{ApiContext, Ctx};
 use crate::crypto::sha256_hex;
 use crate::state::{export_stable_since, export_view, may_export};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `delta` (the body holds what changed since `since`) or `full` (the whole list).
 pub static DELTA_HEADER: HeaderName = HeaderName::from_static("x-breakout-delta");
@@ -36,7 +34,7 @@ pub static OMITTED_HEADER: HeaderName = HeaderName::from_static("x-breakout-omit
 /// The query: `format`, `action`, `kind`, `since`, `stale`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct EndpointsQuery {
+pub struct ExportQuery {
     pub format: Option<String>,
     pub action: Option<String>,
     pub kind: Option<String>,
@@ -84,7 +82,7 @@ pub async fn get(
     State(ctx): Ctx,
     TenantReader(who): TenantReader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<EndpointsQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let format = Format::parse(q.format.as_deref())?;
@@ -106,7 +104,7 @@ pub async fn get(
     }
     let entries = Arc::new(export::effective(&tenant, &shared));
     let stable = export_stable_since(&state, &id).unwrap_or(state.version);
-    ctx.endpoint_history
+    ctx.export_history
         .record(&id, stable, state.version, &entries);
 
     let mut extra = Vec::new();
@@ -158,7 +156,7 @@ pub async fn get(
     Ok(resp)
 }
 
-fn filter(q: &EndpointsQuery) -> ApiResult<Filter> {
+fn filter(q: &ExportQuery) -> ApiResult<Filter> {
     if let Some(action) = q.action.as_deref() {
         let known = matches!(action, "direct" | "block" | "upstream")
             || action
@@ -192,7 +190,7 @@ fn base_for(
     if since > now {
         return Err("since is newer than this node's store version");
     }
-    match ctx.endpoint_history.at(id, since) {
+    match ctx.export_history.at(id, since) {
         Lookup::Found(base) => Ok(base),
         Lookup::TooOld => Err("since is older than the history this node keeps"),
         Lookup::Unknown => Err("this node has no record of the list at that version"),
