@@ -10,10 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Principal, TenantReader, TenantWriter};
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::error::{no_tenant, ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, OnQuery};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
 use super::{ApiContext, Ctx};
 use crate::contracts::view::{ContractView, OptionView};
 use crate::contracts::{
@@ -22,29 +21,6 @@ use crate::contracts::{
 use crate::state::ContractChange;
 use crate::state::{Command, State as Stored};
 use crate::store::Consistency;
-
-/// `?stale=true&on=YYYY-MM-DD`: the day states and entitlements are shown for (default today).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct OnQuery {
-    pub stale: bool,
-    pub on: Option<NaiveDate>,
-}
-
-impl OnQuery {
-    pub fn consistency(&self) -> Consistency {
-        if self.stale {
-            Consistency::Stale
-        } else {
-            Consistency::Linearizable
-        }
-    }
-
-    /// The day asked about, or `today`.
-    pub fn day(&self, today: NaiveDate) -> NaiveDate {
-        self.on.unwrap_or(today)
-    }
-}
 
 /// The tenant's contracts (empty if it has none yet), or 404 if the tenant does not exist.
 pub(crate) fn held<'a>(state: &'a Stored, id: &str) -> ApiResult<&'a TenantContracts> {

@@ -167,3 +167,8 @@ mod tests {
         assert!(resp.extensions().get::<ForwardTo>().is_none());
     }
 }
+
+/// 404 for a tenant that does not exist (or that the caller may not see).
+pub(crate) fn no_tenant(id: &str) -> ApiError {
+    ApiError::NotFound(format!("tenant {id:?} not found"))
+}

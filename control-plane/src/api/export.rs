@@ -14,10 +14,9 @@ use serde::Deserialize;
 
 use self::history::Lookup;
 use super::auth::{Principal, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
 use super::reply::VERSION_HEADER;
-use super::tenants::no_tenant;
 use super::{ApiContext, Ctx};
 use crate::crypto::sha256_hex;
 use crate::state::{export_stable_since, export_view, may_export};

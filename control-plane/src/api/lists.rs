@@ -10,10 +10,9 @@ use breakout_policy::{Destination, NamedList};
 use serde_json::Value;
 
 use super::auth::{Gated, ListUpdates, TenantReader, TenantWriter};
-use super::error::{ApiError, ApiResult};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, IfMatch, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
 use super::Ctx;
 use crate::state::{Command, MAX_LIST_ENTRIES};
 use crate::state::{DeleteList, PatchList, PutList};

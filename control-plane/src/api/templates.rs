@@ -8,10 +8,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Operator, Principal, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
 use super::Ctx;
 use crate::contracts::{Service, TemplateItem};
 use crate::state::{

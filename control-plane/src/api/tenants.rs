@@ -12,9 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Operator, Principal, TenantReader, TenantWriter};
-use super::contracts::OnQuery;
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, ReadOpts};
+use super::error::{no_tenant, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, OnQuery, ReadOpts};
 use super::reply::{etag, tenant_view_on, TenantView, Versioned};
 use super::{ApiContext, Ctx};
 use crate::state::{Command, TenantPatch};
@@ -210,8 +209,4 @@ async fn update(
 async fn written(ctx: &ApiContext, reply: Versioned, id: &str) -> ApiResult<Versioned> {
     let state = ctx.read(Consistency::Stale).await?;
     Ok(reply.with("tenant", tenant_view_on(&state, id, ctx.today())))
-}
-
-pub(crate) fn no_tenant(id: &str) -> ApiError {
-    ApiError::NotFound(format!("tenant {id:?} not found"))
 }

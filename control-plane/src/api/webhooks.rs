@@ -8,10 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Export, Gated, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
 use super::Ctx;
 use crate::crypto::hex;
 use crate::state::{Command, Secret};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use super::args::{parse_destination, IfMatch};
+use super::arg_types::{parse_destination, IfMatch};
 
 #[derive(Debug, Subcommand)]
 pub enum ListCmd {

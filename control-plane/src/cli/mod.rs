@@ -3,6 +3,7 @@
 //! [`args`] is the command line, [`client`] one HTTP call, [`commands`] what each subcommand
 //! asks and how it prints the answer ([`table`] and [`view`] help with the printing).
 
+pub mod arg_types;
 pub mod args;
 pub mod client;
 pub mod commands;

@@ -12,6 +12,7 @@ use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 
+pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{Clock, SystemClock};
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
@@ -23,16 +24,6 @@ pub const ROUND: Duration = Duration::from_millis(500);
 /// Taken off a grant's lifetime when it is handed out, for the time it still travels (leader →
 /// relaying node → edge): the edge's expiry, counted from receipt, stays before the leader's.
 pub const TRANSIT_MARGIN: Duration = Duration::from_millis(1000);
-
-/// One edge's report as a node relays it to the leader.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RelayedReport {
-    pub edge_id: String,
-    pub region: String,
-    /// How long ago the relaying node received it.
-    pub age_ms: u64,
-    pub report: Report,
-}
 
 /// The grants for one edge, as the leader hands them to the node the edge is connected to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
