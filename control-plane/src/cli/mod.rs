@@ -15,8 +15,6 @@ pub mod template_args;
 pub mod view;
 
 #[cfg(test)]
-mod contract_tests;
-#[cfg(test)]
 mod tests;
 
 use std::io::Write;

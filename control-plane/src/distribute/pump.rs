@@ -1,5 +1,5 @@
 //! Every node, every [`ROUND`]: relay the reports of the edges connected here to the leader and
-//! hand the grants it answers to those edges. The leader does the same locally and also runs the
+//! hand the leases it answers to those edges. The leader does the same locally and also runs the
 //! allocation round and, when a day changes what edges are given, proposes the day's tick
 //! ([`super::day_tick`]). Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
 //! operator token), so edges may stay connected to any node.
@@ -27,7 +27,7 @@ pub struct Exchange {
     pub reports: Vec<RelayedReport>,
 }
 
-/// Its answer: the newest grants of the edges reported about.
+/// Its answer: the newest leases of the edges reported about (`grants` on the wire).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExchangeAnswer {
     pub grants: Vec<EdgeGrants>,
@@ -83,7 +83,7 @@ impl Pump {
             }
         };
         for g in grants {
-            self.registry.send_grants(&g.edge_id, g.grants);
+            self.registry.send_leases(&g.edge_id, g.grants);
         }
     }
 

@@ -167,8 +167,8 @@ impl EdgeRegistry {
             .collect()
     }
 
-    /// Hands `grants` to the session of `edge_id`, if it is connected here.
-    pub fn send_grants(&self, edge_id: &str, grants: Grants) {
+    /// Hands the leases in `grants` to the session of `edge_id`, if it is connected here.
+    pub fn send_leases(&self, edge_id: &str, grants: Grants) {
         if let Some(e) = self.lock().get(edge_id) {
             e.grants.send_replace(Some(grants));
         }
