@@ -205,10 +205,10 @@ fn imports(module: &ModPath, code: &str) -> BTreeSet<ModPath> {
 /// `crate::a::b` / `super::x` / `self::x` from `current` → absolute; external paths → None.
 fn resolve(current: &ModPath, path: &str) -> Option<ModPath> {
     let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-    let (mut base, rest) = match segs.first()? {
-        &"crate" => (Vec::new(), &segs[1..]),
-        &"self" => (current.clone(), &segs[1..]),
-        &"super" => {
+    let (mut base, rest) = match *segs.first()? {
+        "crate" => (Vec::new(), &segs[1..]),
+        "self" => (current.clone(), &segs[1..]),
+        "super" => {
             let mut base = current.clone();
             let mut n = 0;
             while segs.get(n) == Some(&"super") {
