@@ -36,6 +36,13 @@ pub enum ApiError {
     /// 412 `precondition_failed`
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 409 `quota_exceeded`: the write would take a tenant over a quota (the message names
+    /// it, the limit and the usage).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was used for another request.
+    #[error("{0}")]
+    KeyReused(String),
     /// 413 `too_large`
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
@@ -63,6 +70,8 @@ impl ApiError {
             RejectKind::NotFound => ApiError::NotFound(message),
             RejectKind::Conflict => ApiError::Conflict(message),
             RejectKind::PreconditionFailed => ApiError::PreconditionFailed(message),
+            RejectKind::QuotaExceeded => ApiError::QuotaExceeded(message),
+            RejectKind::KeyReused => ApiError::KeyReused(message),
         }
     }
 
@@ -73,7 +82,8 @@ impl ApiError {
             ApiError::Forbidden | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::QuotaExceeded(_) => StatusCode::CONFLICT,
+            ApiError::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,6 +99,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::QuotaExceeded(_) => "quota_exceeded",
+            ApiError::KeyReused(_) => "idempotency_key_reused",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::TooLarge(_) => "too_large",
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
@@ -151,6 +163,8 @@ mod tests {
             (RejectKind::NotFound, 404),
             (RejectKind::Conflict, 409),
             (RejectKind::PreconditionFailed, 412),
+            (RejectKind::QuotaExceeded, 409),
+            (RejectKind::KeyReused, 422),
         ];
         for (kind, status) in cases {
             assert_eq!(

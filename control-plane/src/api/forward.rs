@@ -17,16 +17,18 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use super::error::{ApiError, ForwardTo};
 use super::export;
 use super::extract::BodySlot;
+use super::idempotency;
 use super::reply::VERSION_HEADER;
 use super::ApiContext;
 use crate::http_client::FORWARDED_HEADER;
 
 /// Request headers replayed on the leader.
-const REQUEST_HEADERS: [HeaderName; 4] = [
-    header::AUTHORIZATION,
-    header::CONTENT_TYPE,
-    header::IF_MATCH,
-    header::IF_NONE_MATCH,
+static REQUEST_HEADERS: [&HeaderName; 5] = [
+    &header::AUTHORIZATION,
+    &header::CONTENT_TYPE,
+    &header::IF_MATCH,
+    &header::IF_NONE_MATCH,
+    &idempotency::IDEMPOTENCY_KEY,
 ];
 
 /// Which route a request matched, for the middleware.
@@ -36,16 +38,47 @@ pub struct RouteScope {
     pub ctx: Arc<ApiContext>,
 }
 
-/// Runs the handler; forwards to the leader when it answers [`ApiError::NotLeader`].
-pub async fn per_route(State(scope): State<RouteScope>, mut req: Request, next: Next) -> Response {
+/// Runs the handler (with the write's `Idempotency-Key`, if any); forwards to the leader when
+/// it answers [`ApiError::NotLeader`].
+pub async fn per_route(State(scope): State<RouteScope>, req: Request, next: Next) -> Response {
     let (method, uri, headers) = (
         req.method().clone(),
         req.uri().clone(),
         req.headers().clone(),
     );
-    let slot = BodySlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let mut resp = next.run(req).await;
+    let resp = match idempotency::prepare(req).await {
+        Err(e) => e.into_response(),
+        Ok((mut req, keyed)) => {
+            let slot = BodySlot::default();
+            req.extensions_mut().insert(slot.clone());
+            let resp = match &keyed {
+                Some(k) => idempotency::KEYED.scope(k.clone(), next.run(req)).await,
+                None => next.run(req).await,
+            };
+            let repeated = keyed.is_some_and(|k| k.repeated());
+            forwarded(&scope, resp, slot, (&method, &uri, &headers), repeated).await
+        }
+    };
+    scope
+        .ctx
+        .metrics
+        .observe(scope.route, &method, resp.status());
+    resp
+}
+
+/// The handler's answer, or the leader's if the handler asked to forward; marked as a
+/// repeat if the store answered it as one.
+async fn forwarded(
+    scope: &RouteScope,
+    mut resp: Response,
+    slot: BodySlot,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    repeated: bool,
+) -> Response {
+    if repeated {
+        let yes = HeaderValue::from_static("true");
+        resp.headers_mut().insert(idempotency::REPLAYED.clone(), yes);
+    }
     if let Some(ForwardTo(leader)) = resp.extensions_mut().remove::<ForwardTo>() {
         resp = if headers.contains_key(&FORWARDED_HEADER) {
             let why = "forwarded request reached a node that does not lead; retry shortly";
@@ -53,13 +86,9 @@ pub async fn per_route(State(scope): State<RouteScope>, mut req: Request, next: 
         } else {
             // Handlers that take no body (reads, deletes) left the slot empty.
             let body = slot.0.get().cloned().unwrap_or_default();
-            relay(&scope.ctx, &leader, &method, &uri, &headers, body).await
+            relay(&scope.ctx, &leader, method, uri, headers, body).await
         };
     }
-    scope
-        .ctx
-        .metrics
-        .observe(scope.route, &method, resp.status());
     resp
 }
 
@@ -78,7 +107,7 @@ async fn relay(
         .request(method.clone(), format!("http://{leader_api}{path}"))
         .header(FORWARDED_HEADER.clone(), HeaderValue::from_static("1"))
         .body(body);
-    for name in &REQUEST_HEADERS {
+    for name in REQUEST_HEADERS {
         if let Some(value) = headers.get(name) {
             req = req.header(name.clone(), value.clone());
         }
@@ -103,6 +132,7 @@ async fn relay(
         &export::DELTA_HEADER,
         &export::DELTA_REASON_HEADER,
         &export::OMITTED_HEADER,
+        &idempotency::REPLAYED,
     ] {
         if let Some(value) = upstream.headers().get(name) {
             relayed.insert(name.clone(), value.clone());

@@ -14,9 +14,11 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod forward;
+pub mod idempotency;
 pub mod lists;
 pub mod metrics;
 pub mod openapi;
+pub mod quotas;
 pub mod regions;
 pub mod reply;
 pub mod sessions;
@@ -40,7 +42,7 @@ use crate::clock::{self, SharedClock};
 use crate::distribute::leases::LeaseHub;
 use crate::distribute::registry::EdgeRegistry;
 use crate::quota::QuotaConfig;
-use crate::state::{Command, Outcome, Request, State};
+use crate::state::{ClientWrite, Command, Outcome, Request, State};
 use crate::store::{Consistency, NodeAddr, Store};
 
 /// How long a forwarded request or a node probe may take before the caller gets an error.
@@ -133,13 +135,46 @@ impl ApiContext {
 
     /// Proposes `command` as `principal`; the new store version, or the rejection as an error.
     pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
+        Ok(self.write_with(principal, command, Reply::new()).await?.version)
+    }
+
+    /// Proposes a client's `command` as `principal`: checks what it carries
+    /// ([`Command::check_input`]: 400 naming the field), wraps it as a [`ClientWrite`] (held to
+    /// the tenant's quotas) with the request's `Idempotency-Key`, if any, and `reply`: what the
+    /// answer will carry that the state does not keep. A repeat of a keyed write answers with
+    /// the first write's version and reply.
+    pub async fn write_with(
+        &self,
+        principal: &Principal,
+        command: Command,
+        reply: Reply,
+    ) -> ApiResult<Written> {
+        command
+            .check_input()
+            .map_err(|r| ApiError::rejected(r.kind, r.message))?;
+        let idempotency = idempotency::current(reply.clone());
         let req = Request {
             actor: principal.actor(),
             at_ms: self.clock.now_ms(),
-            command,
+            command: Command::Client(Box::new(ClientWrite {
+                idempotency,
+                command,
+            })),
         };
         match self.store.write(req).await?.outcome {
-            Outcome::Done { version } => Ok(version),
+            Outcome::Done { version } => Ok(Written {
+                version,
+                reply,
+                repeated: false,
+            }),
+            Outcome::Repeated { version, reply } => {
+                idempotency::mark_repeated();
+                Ok(Written {
+                    version,
+                    reply,
+                    repeated: true,
+                })
+            }
             Outcome::Rejected { kind, message } => Err(ApiError::rejected(kind, message)),
         }
     }
@@ -147,6 +182,18 @@ impl ApiContext {
     pub async fn read(&self, consistency: Consistency) -> ApiResult<Arc<State>> {
         Ok(self.store.read(consistency).await?)
     }
+}
+
+/// What an answer carries that the state does not keep, by name (see [`ApiContext::write_with`]).
+pub type Reply = std::collections::BTreeMap<String, String>;
+
+/// A write that was applied: now, or (`repeated`) by the first request with the same
+/// `Idempotency-Key`, whose version and reply these are.
+#[derive(Debug)]
+pub struct Written {
+    pub version: u64,
+    pub reply: Reply,
+    pub repeated: bool,
 }
 
 /// The API router, with state applied.
@@ -284,6 +331,12 @@ fn route_table() -> Vec<Route> {
             put::<SessionLimitBody>,
         ),
         ep(Put, "/v1/tenants/{id}/pac", put::<Option<PacSettings>>),
+        ep(Get, "/v1/tenants/{id}/quotas", quotas::get),
+        ep(
+            Put,
+            "/v1/tenants/{id}/quotas",
+            put::<Option<crate::state::Quotas>>,
+        ),
         ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
         ep(Get, LIST, lists::get),
         ep(Put, LIST, lists::put),

@@ -10,8 +10,10 @@ use serde_json::json;
 use super::auth::{Operator, Principal, TOKEN_PREFIX};
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::error::ApiError;
+use super::idempotency;
 use super::reply::Versioned;
-use super::Ctx;
+use super::{Ctx, Reply};
 use crate::crypto::{hex, sha256_hex};
 use crate::state::Command;
 use crate::state::{CreateToken, RevokeToken};
@@ -32,15 +34,34 @@ pub async fn create(
 ) -> ApiResult<Versioned> {
     // Hex ids never contain `_`, so `bk_<id>_<secret>` splits unambiguously.
     let id = hex(&rand::random::<[u8; 8]>());
-    let secret = hex(&rand::random::<[u8; 32]>());
+    let secret = rand::random::<[u8; 32]>();
     let command = Command::CreateToken(CreateToken {
         id: id.clone(),
         tenant: body.tenant.clone(),
-        hash: sha256_hex(secret.as_bytes()),
+        hash: sha256_hex(hex(&secret).as_bytes()),
         label: body.label.clone(),
     });
-    let version = ctx.write(&Principal::Operator, command).await?;
-    Ok(Versioned::created(version)
+    // A retry with the same Idempotency-Key gets the first token: its id, and its secret
+    // sealed with the key (the state keeps only the sealed form, and only for a while).
+    let mut reply = Reply::from([("id".to_string(), id)]);
+    if let Some(sealed) = idempotency::seal(&secret) {
+        reply.insert("secret".into(), sealed);
+    }
+    let written = ctx
+        .write_with(&Principal::Operator, command, reply)
+        .await?;
+    let first = |name: &str| written.reply.get(name);
+    let id = first("id").ok_or(ApiError::Internal)?;
+    let secret = match first("secret").map(|s| idempotency::unseal(s)) {
+        Some(Some(secret)) => hex(&secret),
+        _ if !written.repeated => hex(&secret),
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "token {id} was created by the first request with this Idempotency-Key; its                  secret cannot be shown again: revoke it and create another"
+            )))
+        }
+    };
+    Ok(Versioned::created(written.version)
         .with("id", &id)
         .with("tenant", &body.tenant)
         .with("label", &body.label)

@@ -11,7 +11,7 @@ use super::auth::{Export, Gated, TenantReader};
 use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::Ctx;
+use super::{Ctx, Reply};
 use crate::crypto::hex;
 use crate::state::{Command, Secret};
 use crate::state::{CreateWebhook, DeleteWebhook};
@@ -43,9 +43,12 @@ pub async fn create(
         url: body.url.clone(),
         secret: Secret(body.secret),
     });
-    let version = ctx.write(&who, command).await?;
-    Ok(Versioned::created(version)
-        .with("id", &id)
+    // A retry with the same Idempotency-Key answers with the first request's id.
+    let reply = Reply::from([("id".to_string(), id)]);
+    let written = ctx.write_with(&who, command, reply).await?;
+    let id = written.reply.get("id").ok_or(ApiError::Internal)?;
+    Ok(Versioned::created(written.version)
+        .with("id", id)
         .with("url", &body.url))
 }
 

@@ -20,7 +20,10 @@ pub use super::template_args::TemplateCmd;
 #[command(after_help = "Exit status: 0 ok, 1 the API refused, 2 usage, 3 server unreachable.")]
 #[command(next_help_heading = "Global options")]
 pub struct Cli {
-    /// Control-plane API base URL (any node; writes reach the leader).
+    /// Control-plane API base URL (any node; writes reach the leader), or several separated by
+    /// commas: a node that does not answer is passed over. A call that gets no answer or
+    /// `no_leader` is retried for up to 20 s; writes repeat their Idempotency-Key, so a retry
+    /// never applies a write twice.
     #[arg(
         long,
         global = true,

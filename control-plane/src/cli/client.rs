@@ -1,15 +1,19 @@
-//! The HTTP side of `breakoutctl`: one request to the API, its error envelope, and redirects.
+//! The HTTP side of `breakoutctl`: one request to the API, its error envelope, redirects and
+//! retries.
 //!
 //! Redirects are followed here rather than by reqwest, because reqwest drops `Authorization`
 //! when a redirect leaves the host and port, and a follower sends writes to the leader, which is
-//! always another address.
+//! always another address. Every write carries an `Idempotency-Key` (one per write of the
+//! invocation) that its retries repeat; when to retry is [`super::retry`].
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::{header, Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::error::CliError;
+use super::retry::{Attempt, Next, Retry};
 
 /// Every request (connect, send, answer) must finish within this.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,11 +21,16 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Redirects followed before giving up (a leader change mid-request can bounce once or twice).
 const MAX_REDIRECTS: usize = 5;
 
-/// A connection to one control-plane API.
+/// A connection to a control-plane API: one or more of its nodes.
 pub struct Client {
     http: reqwest::Client,
-    server: Url,
+    servers: Vec<Url>,
+    /// The server calls go to (moves on when one stops answering).
+    current: AtomicUsize,
     token: Option<String>,
+    /// Random per invocation: the prefix of its writes' idempotency keys.
+    invocation: String,
+    writes: AtomicU64,
 }
 
 /// One API call: method, path segments (each percent-encoded), query, body, `If-Match`.
@@ -90,17 +99,24 @@ impl Call {
 }
 
 impl Client {
-    /// `server` is the API's base URL (`http://host:port`).
+    /// `server` is the API's base URL (`http://host:port`), or several separated by commas
+    /// (nodes of one cluster, tried in turn when one does not answer).
     pub fn new(server: &str, token: Option<String>) -> Result<Self, CliError> {
-        let server = Url::parse(server)
-            .ok()
-            .filter(|u| u.scheme() == "http" && u.has_host())
-            .ok_or_else(|| {
-                // Built without TLS: the API is reached over the cluster network or a tunnel.
-                CliError::Usage(format!(
-                    "--server {server:?} is not an http://host:port URL"
-                ))
-            })?;
+        let servers = server
+            .split(',')
+            .map(|one| {
+                Url::parse(one.trim())
+                    .ok()
+                    .filter(|u| u.scheme() == "http" && u.has_host())
+                    .ok_or_else(|| {
+                        // Built without TLS: the API is reached over the cluster network or a
+                        // tunnel.
+                        CliError::Usage(format!(
+                            "--server {one:?} is not an http://host:port URL"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<Url>, CliError>>()?;
         let http = crate::http_client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -108,8 +124,11 @@ impl Client {
             .map_err(|e| CliError::Other(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Client {
             http,
-            server,
+            servers,
+            current: AtomicUsize::new(0),
             token,
+            invocation: crate::crypto::hex(&rand::random::<[u8; 16]>()),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -117,9 +136,13 @@ impl Client {
         self.token.is_some()
     }
 
-    /// The URL of `call`, relative to the server's base.
+    /// The URL of `call`, relative to the current server's base.
     pub fn url(&self, call: &Call) -> Url {
-        let mut url = self.server.clone();
+        self.url_on(self.current.load(Ordering::Relaxed), call)
+    }
+
+    fn url_on(&self, server: usize, call: &Call) -> Url {
+        let mut url = self.servers[server % self.servers.len()].clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty();
             for s in &call.path {
@@ -148,9 +171,45 @@ impl Client {
         answer(status, &text).map(|_| text)
     }
 
-    /// Sends `call`, following the leader's redirects; the final status and body.
+    /// Sends `call` until it is answered or [`super::retry`] says to stop; the final status
+    /// and body. A write's retries carry the same `Idempotency-Key`.
     async fn exchange(&self, call: &Call) -> Result<(StatusCode, String), CliError> {
-        let mut url = self.url(call);
+        let key = (call.method != Method::GET).then(|| {
+            let n = self.writes.fetch_add(1, Ordering::Relaxed);
+            format!("{}-{n}", self.invocation)
+        });
+        let start = self.current.load(Ordering::Relaxed);
+        let mut retry = Retry::new(Instant::now(), self.servers.len(), start);
+        loop {
+            let got = self.attempt(call, key.as_deref(), retry.server()).await;
+            let attempt = match &got {
+                Ok((status, _, retry_after)) => Attempt::Answered {
+                    unavailable: *status == StatusCode::SERVICE_UNAVAILABLE,
+                    retry_after: *retry_after,
+                },
+                Err(Failed::NotConnected(_)) => Attempt::NotConnected,
+                Err(Failed::Lost(_)) => Attempt::Lost,
+                Err(Failed::Other(_)) => return got.map(|(s, t, _)| (s, t)).map_err(Failed::into),
+            };
+            match retry.next(attempt, Instant::now()) {
+                Next::Stop => return got.map(|(s, t, _)| (s, t)).map_err(Failed::into),
+                Next::Retry { wait, server } => {
+                    self.current.store(server, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One attempt of `call` on server `server`, following the leader's redirects: the
+    /// status, body and `Retry-After`.
+    async fn attempt(
+        &self,
+        call: &Call,
+        key: Option<&str>,
+        server: usize,
+    ) -> Result<(StatusCode, String, Option<Duration>), Failed> {
+        let mut url = self.url_on(server, call);
         for _ in 0..=MAX_REDIRECTS {
             let mut req = self.http.request(call.method.clone(), url.clone());
             if let Some(token) = &self.token {
@@ -159,24 +218,42 @@ impl Client {
             if let Some(v) = call.if_match {
                 req = req.header(header::IF_MATCH, format!("\"{v}\""));
             }
+            if let Some(key) = key {
+                req = req.header("idempotency-key", key);
+            }
             if let Some(body) = &call.body {
                 req = req.json(body);
             }
-            let resp = req.send().await.map_err(|e| self.unreachable(&url, &e))?;
+            let resp = req.send().await.map_err(|e| self.failed(&url, &e))?;
             let status = resp.status();
             if matches!(
                 status,
                 StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
             ) {
-                url = redirect_target(&url, resp.headers())?;
+                url = redirect_target(&url, resp.headers()).map_err(Failed::Other)?;
                 continue;
             }
-            let text = resp.text().await.map_err(|e| self.unreachable(&url, &e))?;
-            return Ok((status, text));
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+                .map(Duration::from_secs);
+            let text = resp.text().await.map_err(|e| self.failed(&url, &e))?;
+            return Ok((status, text, retry_after));
         }
-        Err(CliError::Other(format!(
+        Err(Failed::Other(CliError::Other(format!(
             "more than {MAX_REDIRECTS} redirects, last to {url}"
-        )))
+        ))))
+    }
+
+    /// A failed send, by whether the request may have reached the server.
+    fn failed(&self, url: &Url, e: &reqwest::Error) -> Failed {
+        let err = self.unreachable(url, e);
+        if e.is_connect() {
+            Failed::NotConnected(err)
+        } else {
+            Failed::Lost(err)
+        }
     }
 
     fn unreachable(&self, url: &Url, e: &reqwest::Error) -> CliError {
@@ -187,6 +264,23 @@ impl Client {
         };
         let server = url.origin().ascii_serialization();
         CliError::Connect { server, reason }
+    }
+}
+
+/// Why an attempt got no answer.
+enum Failed {
+    /// No connection was made.
+    NotConnected(CliError),
+    /// Sent (perhaps), not answered.
+    Lost(CliError),
+    Other(CliError),
+}
+
+impl From<Failed> for CliError {
+    fn from(f: Failed) -> Self {
+        match f {
+            Failed::NotConnected(e) | Failed::Lost(e) | Failed::Other(e) => e,
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn tick_if_due(store: &dyn Store, now_ms: u64) -> Result<Option<u64>, 
     );
     Ok(match applied.outcome {
         Outcome::Done { version } => Some(version),
-        Outcome::Rejected { .. } => None,
+        Outcome::Rejected { .. } | Outcome::Repeated { .. } => None,
     })
 }
 

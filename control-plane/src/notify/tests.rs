@@ -65,6 +65,7 @@ fn tenant(id: &str, contact: Option<&str>) -> TenantRecord {
         session_cap: None,
         ops_contact: contact.map(str::to_string),
         notify_business_days: false,
+        quotas: Default::default(),
     }
 }
 

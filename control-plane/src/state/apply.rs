@@ -1,11 +1,14 @@
 //! One log entry in: run its command, then record the audit event.
 //!
 //! Every command checks everything before it changes anything, so a rejected request leaves the
-//! state as it was (apart from `version` and the audit log, which every entry moves on).
+//! state as it was (apart from `version`, the audit log and the answers kept for idempotent
+//! retries, which every entry moves on).
 
-use super::command::Request;
+use super::command::{Command, Request};
+use super::idempotency;
 use super::model::{AuditEvent, Outcome, State, AUDIT_KEEP};
-use super::step::LogEntry;
+use super::quotas;
+use super::step::{LogEntry, Reject};
 use crate::clock::day_of;
 
 /// Applies `req` as log entry `index`. Pure and deterministic: no I/O, no clock (time is
@@ -21,21 +24,43 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
         actor: &req.actor,
     };
     state.day = state.day.max(Some(entry.today));
-    let write = req.command.write();
-    let step = write.apply(state, &entry);
-    let (action, target) = write.audit();
-    let (outcome, result) = match step {
-        Ok(()) => (Outcome::Done { version: index }, "ok".to_string()),
-        Err(r) => {
-            let result = r.message.clone();
-            (
-                Outcome::Rejected {
+    idempotency::forget_old(state, req.at_ms);
+    let (command, client) = match &req.command {
+        Command::Client(c) => (&c.command, Some(&**c)),
+        other => (other, None),
+    };
+    let write = command.write();
+    let key = client.and_then(|c| c.idempotency.as_ref());
+    let repeat = key.and_then(|k| idempotency::repeat(state, &req.actor, k, req.at_ms));
+    let repeated = repeat.is_some();
+    let outcome = match repeat {
+        Some(answer) => answer,
+        None => {
+            let step = match client {
+                _ if matches!(command, Command::Client(_)) => {
+                    Err(Reject::invalid("a client write cannot wrap another"))
+                }
+                Some(_) => quotas::apply_within(state, write, &entry),
+                None => write.apply(state, &entry),
+            };
+            let outcome = match step {
+                Ok(()) => Outcome::Done { version: index },
+                Err(r) => Outcome::Rejected {
                     kind: r.kind,
                     message: r.message,
                 },
-                result,
-            )
+            };
+            if let Some(key) = key {
+                idempotency::remember(state, &req.actor, key, (index, req.at_ms), &outcome);
+            }
+            outcome
         }
+    };
+    let (action, target) = write.audit();
+    let result = match &outcome {
+        Outcome::Done { .. } => "ok".to_string(),
+        Outcome::Rejected { message, .. } => message.clone(),
+        Outcome::Repeated { version, .. } => format!("repeat of version {version}"),
     };
     record(
         state,
@@ -48,8 +73,11 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             result,
         },
     );
-    if let Some(event) = write.extra_audit(state, &entry) {
-        record(state, event);
+    // A repeat ran nothing, so it made nothing else to audit.
+    if !repeated {
+        if let Some(event) = write.extra_audit(state, &entry) {
+            record(state, event);
+        }
     }
     outcome
 }

@@ -8,10 +8,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
+use super::idempotency::IdempotencyKey;
+use super::input;
 use super::lists::{DeleteList, PatchList, PutList};
 use super::regions::{CreateRegion, DeleteRegion};
 use super::service::Tick;
-use super::step::Apply;
+use super::step::{Apply, Reject, Step};
 use super::template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
     SyncTemplates, TemplateNotified,
@@ -56,6 +58,18 @@ pub enum Command {
     SetSubscription(SetSubscription),
     CreateWebhook(CreateWebhook),
     DeleteWebhook(DeleteWebhook),
+    Client(Box<ClientWrite>),
+}
+
+/// A client's write through the API: `command` passed [`Command::check_input`] when it was
+/// proposed, and it is held to its tenant's quotas when applied (`quotas`); a bare command
+/// (the leader's own writes, and every entry written before clients' writes were wrapped) is
+/// not. With `idempotency`, a repeat gets the first answer (`idempotency`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientWrite {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<IdempotencyKey>,
+    pub command: Command,
 }
 
 impl Command {
@@ -85,7 +99,19 @@ impl Command {
             Command::SetSubscription(c) => c,
             Command::CreateWebhook(c) => c,
             Command::DeleteWebhook(c) => c,
+            Command::Client(c) => c.command.write(),
         }
+    }
+
+    /// What a client may send (see `input`): every string in the command bounded and free of
+    /// control characters, and the command's own rules for the ids it creates and its text.
+    /// Run by the API before proposing, never on replay.
+    pub fn check_input(&self) -> Step {
+        if let Command::Client(_) = self {
+            return Err(Reject::invalid("a client write cannot wrap another"));
+        }
+        input::check_strings(self)?;
+        self.write().check_input()
     }
 
     /// The audit `action` and `target` this command is recorded under.

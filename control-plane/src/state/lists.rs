@@ -6,6 +6,7 @@ use breakout_policy::{Destination, NamedList};
 use serde::{Deserialize, Serialize};
 
 use super::model::{State, MAX_LIST_ENTRIES};
+use super::input::check_id;
 use super::step::{check_if_match, commit, find, Apply, LogEntry, Reject, Step};
 
 /// Longest list name; names appear in URLs and rule references.
@@ -39,6 +40,14 @@ impl Apply for PutList {
 
     fn audit(&self) -> (&'static str, String) {
         ("list.put", list_target(&self.tenant, &self.name))
+    }
+
+    fn check_input(&self) -> Step {
+        check_id("name", "list name", &self.name)
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant)
     }
 }
 
@@ -94,6 +103,10 @@ impl Apply for PatchList {
 
     fn audit(&self) -> (&'static str, String) {
         ("list.patch", list_target(&self.tenant, &self.name))
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant)
     }
 }
 

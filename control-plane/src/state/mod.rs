@@ -15,8 +15,11 @@ mod command;
 mod contracts;
 mod export;
 mod gates;
+mod idempotency;
+mod input;
 mod lists;
 pub mod model;
+mod quotas;
 mod read;
 mod regions;
 mod service;
@@ -31,16 +34,20 @@ mod webhooks;
 mod tests;
 
 pub use apply::apply;
-pub use command::{serve_commands, Command, Request};
+pub use command::{serve_commands, ClientWrite, Command, Request};
 pub use contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 pub use export::{export_stable_since, export_view};
 pub use gates::{may_export, may_update_lists};
+pub use idempotency::{IdempotencyKey, KEEP as IDEMPOTENCY_KEEP, KEEP_MS as IDEMPOTENCY_KEEP_MS};
+pub use input::{ID_MAX, ID_RULE, STRING_MAX};
 pub use lists::{DeleteList, PatchList, PutList};
 pub use model::{
-    AuditEvent, Outcome, Region, RejectKind, Secret, State, TenantRecord, TokenRecord, Webhook,
-    AUDIT_KEEP, MAX_LIST_ENTRIES,
+    Answer, AuditEvent, Outcome, Quotas, Region, RejectKind, Remembered, Secret, State,
+    TenantRecord, TokenRecord, Webhook, AUDIT_KEEP, MAX_LIST_ENTRIES,
 };
+pub use quotas::{json_size, usage, Quota, Usage};
 pub use regions::{CreateRegion, DeleteRegion};
+pub use step::Reject;
 pub use service::{next_policy_change, out_of_service, region_policy_at, tick_due, Tick};
 pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,

@@ -66,6 +66,10 @@ pub struct State {
     /// Per template, the live version tenants were last mailed about ([`crate::notify`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notified: BTreeMap<TemplateItem, u32>,
+    /// The answers to recent client writes that carried an `Idempotency-Key` (bounded in time
+    /// and count; `idempotency`).
+    #[serde(default, skip_serializing_if = "Remembered::is_empty")]
+    pub idempotency: Remembered,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -109,6 +113,73 @@ pub struct TenantRecord {
     /// The tenant wants change notifications in business hours only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notify_business_days: bool,
+    /// The operator's overrides of the tenant's quotas (`quotas`); unset ones are the defaults.
+    #[serde(default, skip_serializing_if = "Quotas::is_default")]
+    pub quotas: Quotas,
+}
+
+/// A tenant's quotas as the operator set them: each `None` is the default
+/// (docs/api.md#quotas). The same shape is the body of `PUT /v1/tenants/{id}/quotas`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// Named lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists: Option<u64>,
+    /// Entries of the largest list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_entries: Option<u64>,
+    /// Destinations in all: list entries plus rules' own destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// The tenant's configuration (its record as JSON: lists, rules, upstreams, PAC), in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<u64>,
+    /// API tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+}
+
+impl Quotas {
+    pub fn is_default(&self) -> bool {
+        *self == Quotas::default()
+    }
+}
+
+/// Answers to client writes that carried an `Idempotency-Key`, by the principal's key, and the
+/// order they were written in (oldest first) to forget them by.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Remembered {
+    pub answers: OrdMap<String, Answer>,
+    /// `(key, index)`: a key written again later leaves its old place here stale (the index
+    /// no longer matches its answer), and forgetting skips it.
+    pub order: Vector<(String, u64)>,
+}
+
+impl Remembered {
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// What a keyed write was answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// SHA-256 of the HTTP request (method, path and query, `If-Match`, body): a repeat must be
+    /// the same request.
+    pub fingerprint: String,
+    /// The log index of the write and when it was proposed.
+    pub index: u64,
+    pub at_ms: u64,
+    /// `Done` or `Rejected`: what a repeat is answered.
+    pub outcome: Outcome,
+    /// What the answer carried that the state does not keep (a generated id, a sealed secret).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reply: BTreeMap<String, String>,
 }
 
 /// A tenant token: scoped to one tenant, stored hashed.
@@ -170,6 +241,13 @@ pub enum Outcome {
         kind: RejectKind,
         message: String,
     },
+    /// A repeat of a keyed client write that was applied at `version`: nothing changed now.
+    /// `reply` is what the first answer carried that the state does not keep.
+    Repeated {
+        version: u64,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        reply: BTreeMap<String, String>,
+    },
 }
 
 /// Why a write was refused; the API maps each kind to one status code.
@@ -184,4 +262,8 @@ pub enum RejectKind {
     Conflict,
     /// 412: `If-Match` named another version.
     PreconditionFailed,
+    /// 409 `quota_exceeded`: the write would take the tenant over one of its quotas.
+    QuotaExceeded,
+    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was used for another request.
+    KeyReused,
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Region, State};
+use super::input::{check_id, check_text, DESCRIPTION_MAX};
 use super::step::{Apply, LogEntry, Reject, Step};
 
 /// Longest region name (a DNS label: regions appear in host names and metric labels).
@@ -39,6 +40,14 @@ impl Apply for CreateRegion {
 
     fn audit(&self) -> (&'static str, String) {
         ("region.create", format!("region/{}", self.name))
+    }
+
+    fn check_input(&self) -> Step {
+        check_id("name", "region name", &self.name)?;
+        match &self.description {
+            Some(d) => check_text("description", d, DESCRIPTION_MAX),
+            None => Ok(()),
+        }
     }
 }
 

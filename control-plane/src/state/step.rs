@@ -32,6 +32,19 @@ pub trait Apply {
     fn extra_audit(&self, _state: &State, _entry: &LogEntry) -> Option<AuditEvent> {
         None
     }
+
+    /// The command's own input rules (the ids it creates, its free text; see `input`), checked
+    /// when a client proposes it and never on replay. Every string of every command is bounded
+    /// besides this, by [`super::Command::check_input`].
+    fn check_input(&self) -> Step {
+        Ok(())
+    }
+
+    /// The tenant whose quotas a client's write of this command draws on (`quotas`): every
+    /// command that can add to what a tenant holds names it.
+    fn tenant(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A business rejection, as a step returns it.
@@ -105,6 +118,7 @@ pub fn commit(state: &mut State, index: u64, tenant: Tenant) {
             session_cap: old.session_cap,
             ops_contact: old.ops_contact.clone(),
             notify_business_days: old.notify_business_days,
+            quotas: old.quotas.clone(),
         });
     }
 }

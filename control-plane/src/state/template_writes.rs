@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::input;
 use super::model::{AuditEvent, State};
 use super::step::{Apply, LogEntry, Step};
 use super::templates::{self, Fetched};
@@ -158,5 +159,16 @@ impl Apply for SetSubscription {
             "template.subscribe",
             format!("tenant/{tenant}/template/{item}"),
         )
+    }
+
+    fn check_input(&self) -> Step {
+        let groups = self.subscription.iter().flat_map(|s| s.groups.iter());
+        groups.enumerate().try_for_each(|(i, group)| {
+            input::check_text(&format!("subscription.groups[{i}]"), group, input::LABEL_MAX)
+        })
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant)
     }
 }

@@ -11,7 +11,8 @@ use breakout_policy::validate::validate_tenant;
 use breakout_policy::{Action, Rule, SourceCidr, Tenant};
 use serde::{Deserialize, Serialize};
 
-use super::model::{State, TenantRecord};
+use super::input::{check_id, check_text, HOST_PORT_MAX, LABEL_MAX};
+use super::model::{Quotas, State, TenantRecord};
 use super::step::{check_if_match, commit, find, region_of, Apply, LogEntry, Reject, Step};
 use super::{contracts, lists};
 
@@ -53,6 +54,7 @@ impl Apply for CreateTenant {
                 session_cap: None,
                 ops_contact: None,
                 notify_business_days: false,
+                quotas: Default::default(),
             }),
         );
         Ok(())
@@ -60,6 +62,19 @@ impl Apply for CreateTenant {
 
     fn audit(&self) -> (&'static str, String) {
         ("tenant.create", format!("tenant/{}", self.tenant.id))
+    }
+
+    fn check_input(&self) -> Step {
+        let t = &self.tenant;
+        check_id("tenant.id", "tenant id", &t.id)?;
+        for name in t.lists.keys() {
+            check_id(&format!("tenant.lists[{name}]"), "list name", name)?;
+        }
+        check_parts("tenant", Some(&t.upstreams), Some(&t.rules), t.pac.as_ref())
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant.id)
     }
 }
 
@@ -106,12 +121,29 @@ impl Apply for UpdateTenant {
             if let Some(held) = patch.notify_business_days {
                 record.notify_business_days = held;
             }
+            if let Some(quotas) = &patch.quotas {
+                record.quotas = quotas.clone().unwrap_or_default();
+            }
         }
         Ok(())
     }
 
     fn audit(&self) -> (&'static str, String) {
         ("tenant.update", format!("tenant/{}", self.id))
+    }
+
+    fn check_input(&self) -> Step {
+        let p = &self.patch;
+        let pac = p.pac.as_ref().and_then(Option::as_ref);
+        check_parts("patch", p.upstreams.as_ref(), p.rules.as_deref(), pac)?;
+        if let Some(Some(quotas)) = &p.quotas {
+            quotas.check()?;
+        }
+        Ok(())
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.id)
     }
 }
 
@@ -199,6 +231,14 @@ pub struct TenantPatch {
     /// [`TenantRecord::notify_business_days`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_business_days: Option<bool>,
+    /// The operator's quota overrides ([`TenantRecord::quotas`]), replacing all of them;
+    /// `Some(None)` (JSON `null`) returns every quota to its default.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quotas: Option<Option<Quotas>>,
 }
 
 /// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.
@@ -232,6 +272,37 @@ fn patch_into(t: &mut Tenant, patch: &TenantPatch) {
     if let Some(v) = &patch.pac {
         t.pac = v.clone();
     }
+}
+
+/// A client's upstream names (ids: rules name them as `upstream:<name>`) and addresses, rule
+/// names and PAC proxies, under `at` (`tenant` or `patch`).
+fn check_parts(
+    at: &str,
+    upstreams: Option<&BTreeMap<String, String>>,
+    rules: Option<&[Rule]>,
+    pac: Option<&PacSettings>,
+) -> Step {
+    for (name, addr) in upstreams.into_iter().flatten() {
+        let field = format!("{at}.upstreams[{name}]");
+        check_id(&field, "upstream name", name)?;
+        check_text(&field, addr, HOST_PORT_MAX)?;
+    }
+    for (i, rule) in rules.into_iter().flatten().enumerate() {
+        if let Some(name) = &rule.name {
+            check_text(&format!("{at}.rules[{i}].name"), name, LABEL_MAX)?;
+        }
+    }
+    let Some(pac) = pac else { return Ok(()) };
+    for (i, proxy) in pac.proxies.iter().enumerate() {
+        check_text(&format!("{at}.pac.proxies[{i}]"), proxy, HOST_PORT_MAX)?;
+    }
+    for (name, proxies) in &pac.upstream_proxies {
+        for (i, proxy) in proxies.iter().enumerate() {
+            let field = format!("{at}.pac.upstream_proxies[{name}][{i}]");
+            check_text(&field, proxy, HOST_PORT_MAX)?;
+        }
+    }
+    Ok(())
 }
 
 /// Everything a tenant must satisfy to be stored in `region`. Shared (template) lists do not

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{State, TokenRecord};
+use super::input::{check_id, check_text, LABEL_MAX};
 use super::step::{find, Apply, LogEntry, Reject, Step};
 
 /// Longest token id.
@@ -54,6 +55,18 @@ impl Apply for CreateToken {
 
     fn audit(&self) -> (&'static str, String) {
         ("token.create", format!("token/{}", self.id))
+    }
+
+    fn check_input(&self) -> Step {
+        check_id("id", "token id", &self.id)?;
+        match &self.label {
+            Some(label) => check_text("label", label, LABEL_MAX),
+            None => Ok(()),
+        }
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant)
     }
 }
 

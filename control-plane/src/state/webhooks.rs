@@ -4,10 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Secret, State, Webhook};
+use super::input::check_id;
+use super::quotas::Quota;
 use super::step::{find, Apply, LogEntry, Reject, Step};
 
-/// Most webhooks one tenant may register.
-pub const MAX_WEBHOOKS: usize = 10;
+/// Most webhooks one tenant may register unless the operator set its `webhooks` quota.
+pub const MAX_WEBHOOKS: usize = Quota::Webhooks.default_limit() as usize;
 /// Longest webhook URL.
 const MAX_URL: usize = 2048;
 /// Bounds of a secret's length, in bytes.
@@ -26,7 +28,7 @@ pub struct CreateWebhook {
 impl Apply for CreateWebhook {
     fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
         let (tenant, id) = (self.tenant.as_str(), self.id.as_str());
-        find(state, tenant)?;
+        let most = find(state, tenant)?.quotas.limit(Quota::Webhooks);
         let id_ok = (1..=64).contains(&id.len())
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !id_ok {
@@ -46,9 +48,9 @@ impl Apply for CreateWebhook {
         if hooks.contains_key(id) {
             return Err(Reject::conflict(format!("webhook {id} already exists")));
         }
-        if hooks.len() >= MAX_WEBHOOKS {
+        if hooks.len() as u64 >= most {
             return Err(Reject::conflict(format!(
-                "tenant {tenant} has {MAX_WEBHOOKS} webhooks already; delete one first"
+                "tenant {tenant} has {most} webhooks already; delete one first"
             )));
         }
         hooks.insert(
@@ -66,6 +68,14 @@ impl Apply for CreateWebhook {
     fn audit(&self) -> (&'static str, String) {
         let (tenant, id) = (&self.tenant, &self.id);
         ("webhook.create", format!("tenant/{tenant}/webhook/{id}"))
+    }
+
+    fn check_input(&self) -> Step {
+        check_id("id", "webhook id", &self.id)
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.tenant)
     }
 }
 

@@ -9,6 +9,7 @@ mod contracts;
 mod integration;
 mod sessions;
 mod templates;
+mod writes;
 
 use std::sync::{Arc, OnceLock};
 
@@ -271,5 +272,6 @@ pub fn document() -> Value {
     sessions::extend(&mut doc);
     templates::extend(&mut doc);
     integration::extend(&mut doc);
+    writes::extend(&mut doc);
     doc
 }

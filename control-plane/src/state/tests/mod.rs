@@ -2,8 +2,11 @@
 
 mod audit;
 mod contracts;
+mod idempotency;
+mod input;
 mod lists;
 mod regions;
+mod quotas;
 mod service;
 mod templates;
 mod tenants;
@@ -13,7 +16,10 @@ mod webhooks;
 
 use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 
-use super::{apply, Command, Outcome, RejectKind, Request, State, TenantPatch};
+use super::{
+    apply, ClientWrite, Command, IdempotencyKey, Outcome, RejectKind, Request, State,
+    TenantPatch,
+};
 use crate::state::{CreateRegion, CreateTenant, CreateToken, PutList, UpdateTenant};
 
 /// Applies commands as consecutive log entries, the way a Raft node would.
@@ -48,6 +54,21 @@ impl Log {
             actor: "operator".into(),
             at_ms: self.clock_ms.unwrap_or(1_000 * index),
             command,
+        };
+        apply(&mut self.state, index, &req)
+    }
+
+    /// Applies `command` as a client's write (held to quotas) by `actor`, with `key`.
+    fn client(&mut self, actor: &str, command: Command, key: Option<IdempotencyKey>) -> Outcome {
+        let index = self.next;
+        self.next += 1;
+        let req = Request {
+            actor: actor.into(),
+            at_ms: self.clock_ms.unwrap_or(1_000 * index),
+            command: Command::Client(Box::new(ClientWrite {
+                idempotency: key,
+                command,
+            })),
         };
         apply(&mut self.state, index, &req)
     }

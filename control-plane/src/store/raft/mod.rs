@@ -10,6 +10,7 @@
 //! One redb file per node, `<data_dir>/raft.redb`. See `log_store` and `state_machine` for what
 //! is durable when.
 
+mod compact;
 mod db;
 mod log_store;
 mod network;
@@ -176,6 +177,7 @@ impl RaftStore {
             && state_machine.is_pristine();
         let network =
             Network::new(cfg.cluster_token.clone()).context("creating the raft client")?;
+        let weak_db = Arc::downgrade(&db);
         drop(db);
 
         let raft = Raft::new(cfg.node_id, config, network, log_store, state_machine)
@@ -201,6 +203,11 @@ impl RaftStore {
             );
         }
 
+        tokio::spawn(compact::run(
+            raft.clone(),
+            weak_db,
+            published.state.clone(),
+        ));
         Ok(Arc::new(RaftStore {
             raft,
             node_id: cfg.node_id,

@@ -1,0 +1,158 @@
+//! Keeps `raft.redb` near the size of the state (issue 13, item 6). openraft snapshots every
+//! `snapshot_every` entries and keeps `keep_in_snapshot` of them; counted in entries, a few
+//! hundred large writes (100,000-entry lists) leave hundreds of megabytes in the log long after
+//! the lists are gone. So each node also watches bytes, every [`EVERY`]:
+//! - the log holds more than [`LOG_BUDGET`] bytes, and more than the last snapshot: replaying
+//!   it costs more than loading a snapshot;
+//! - or the last snapshot is over [`LOG_BUDGET`] and the state has shrunk below half of it
+//!   (lists deleted): the snapshot itself is the waste.
+//!
+//! Either way it takes a snapshot now and then purges every entry the snapshot covers; redb
+//! reuses the freed pages and gives back the file's free tail at later commits. A follower
+//! that falls behind the purge gets the snapshot instead of entries, which is what openraft
+//! does anyway past `keep_in_snapshot`.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use redb::ReadableTableMetadata;
+use tokio::sync::watch;
+
+use super::db::{Db, LOGS, SNAPSHOT};
+use super::types::Raft;
+use crate::state::{json_size, State};
+
+/// How often the sizes are looked at.
+pub(super) const EVERY: Duration = Duration::from_secs(2);
+
+/// Log bytes always allowed, whatever the snapshot's size.
+pub(super) const LOG_BUDGET: u64 = 16 * 1024 * 1024;
+
+/// What the task saw last: the stored bytes of the log and of the snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Sizes {
+    pub log: u64,
+    pub snapshot: u64,
+}
+
+/// How often at most the state's size is measured (serializing a large state takes a while).
+const MEASURE_EVERY: Duration = Duration::from_secs(30);
+
+/// Whether the sizes seen call for a snapshot now. `state` is the state's size as a snapshot,
+/// asked for only when it can matter (a large snapshot); `None` if it was not measured.
+pub(super) fn should_snapshot(sizes: Sizes, state: impl FnOnce() -> Option<u64>) -> bool {
+    if sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot {
+        return true;
+    }
+    sizes.snapshot > LOG_BUDGET
+        && sizes.log > 0
+        && state().is_some_and(|s| s < sizes.snapshot / 2)
+}
+
+/// Runs until the database is closed (the node shut down).
+pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<State>>) {
+    // The index the last snapshot this task asked for must reach before purging.
+    let mut purge_after: Option<u64> = None;
+    let mut measured: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let Some(db) = db.upgrade() else { return };
+        let sizes = match sizes(&db) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "raft compaction: reading sizes");
+                continue;
+            }
+        };
+        drop(db);
+        let m = raft.metrics().borrow().clone();
+        let snapshot = m.snapshot.map(|l| l.index);
+        let purged = m.purged.map(|l| l.index);
+        if let Some(wanted) = purge_after {
+            if snapshot >= Some(wanted) {
+                purge_after = None;
+                if let Some(upto) = snapshot.filter(|s| Some(*s) > purged) {
+                    tracing::info!(upto, "raft compaction: purging the log the snapshot covers");
+                    if raft.trigger().purge_log(upto).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
+        let applied = m.last_applied.map(|l| l.index);
+        if applied <= snapshot {
+            continue;
+        }
+        let state_size = || {
+            if measured.is_some_and(|at| at.elapsed() < MEASURE_EVERY) {
+                return None;
+            }
+            measured = Some(Instant::now());
+            let now = Arc::clone(&state.borrow());
+            Some(json_size(&*now))
+        };
+        if should_snapshot(sizes, state_size) {
+            tracing::info!(
+                log_bytes = sizes.log,
+                snapshot_bytes = sizes.snapshot,
+                "raft compaction: snapshot now"
+            );
+            if raft.trigger().snapshot().await.is_err() {
+                return;
+            }
+            purge_after = applied;
+        }
+    }
+}
+
+/// Bytes stored in the log and snapshot tables.
+fn sizes(db: &Db) -> Result<Sizes, redb::Error> {
+    let txn = db.begin_read()?;
+    let log = txn.open_table(LOGS)?.stats()?.stored_bytes();
+    let snapshot = txn.open_table(SNAPSHOT)?.stats()?.stored_bytes();
+    Ok(Sizes { log, snapshot })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1024 * 1024;
+
+    #[test]
+    fn a_log_larger_than_the_budget_and_the_snapshot_is_compacted() {
+        let big_log = Sizes {
+            log: 40 * MB,
+            snapshot: 2 * MB,
+        };
+        assert!(should_snapshot(big_log, || unreachable!("not needed")));
+        let small_log = Sizes {
+            log: 4 * MB,
+            snapshot: 2 * MB,
+        };
+        assert!(!should_snapshot(small_log, || Some(2 * MB)));
+        let log_under_a_big_snapshot = Sizes {
+            log: 20 * MB,
+            snapshot: 300 * MB,
+        };
+        assert!(!should_snapshot(log_under_a_big_snapshot, || Some(290 * MB)));
+    }
+
+    #[test]
+    fn a_big_snapshot_of_a_state_that_shrank_is_replaced() {
+        let after_deletes = Sizes {
+            log: 1000,
+            snapshot: 200 * MB,
+        };
+        assert!(should_snapshot(after_deletes, || Some(MB)));
+        assert!(!should_snapshot(after_deletes, || None), "not measured yet");
+        assert!(!should_snapshot(after_deletes, || Some(150 * MB)));
+        let nothing_new = Sizes {
+            log: 0,
+            snapshot: 200 * MB,
+        };
+        assert!(!should_snapshot(nothing_new, || Some(MB)));
+    }
+}
