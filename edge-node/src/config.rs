@@ -60,6 +60,8 @@ struct EdgeFile {
     max_header_bytes: usize,
     #[serde(default = "default_max_headers")]
     max_headers: usize,
+    #[serde(default = "default_max_pending_per_source")]
+    max_pending_per_source: u32,
     #[serde(default)]
     static_hosts: BTreeMap<String, Ipv4Addr>,
     #[serde(default)]
@@ -91,6 +93,11 @@ fn default_max_header_bytes() -> usize {
 fn default_max_headers() -> usize {
     100
 }
+/// Enough for thousands of users behind one NAT address (each head arrives within a round
+/// trip of the connection), few enough that one address cannot hold the edge's descriptors.
+fn default_max_pending_per_source() -> u32 {
+    512
+}
 
 /// Where access-log lines go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,6 +125,9 @@ pub struct Settings {
     pub drain_grace: Duration,
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    /// Connections from one source address that may be open at once before sending their first
+    /// complete request head; more are refused at accept.
+    pub max_pending_per_source: u32,
     pub static_hosts: BTreeMap<String, Ipv4Addr>,
     pub dns_servers: Option<Vec<std::net::IpAddr>>,
 }
@@ -275,6 +285,12 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
             format!("must be between 1024 and {}", PARSER_MAX_BUF / 2 - 1),
         ));
     }
+    if f.max_pending_per_source == 0 {
+        return Err(invalid(
+            "max_pending_per_source",
+            "must be at least 1".into(),
+        ));
+    }
     for (field, v) in [
         ("header_read_timeout_ms", f.header_read_timeout_ms),
         ("connect_timeout_ms", f.connect_timeout_ms),
@@ -315,6 +331,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         drain_grace: Duration::from_millis(f.drain_grace_ms),
         max_header_bytes: f.max_header_bytes,
         max_headers: f.max_headers,
+        max_pending_per_source: f.max_pending_per_source,
         static_hosts,
         dns_servers: f.dns_servers,
     })

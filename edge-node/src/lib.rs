@@ -20,3 +20,4 @@ pub mod resolve;
 pub mod snapshot;
 pub mod sources;
 pub mod sync;
+pub mod waiting;

@@ -48,6 +48,8 @@ pub struct TenantMetrics {
     pub limit: IntGauge,
     pub admitted: IntCounter,
     pub refused_limit: IntCounter,
+    /// Connections refused at accept: too many from one source waiting to send a head.
+    pub refused_source: IntCounter,
     /// `requests_total` and `refusals_total` of the tenant.
     pub outcomes: Arc<Outcomes>,
     pub bytes_up: IntCounter,
@@ -72,6 +74,8 @@ pub enum RefusalReason {
     ForeignRegion,
     /// A tenant of this region whose contracts do not give it the service (art. 6-1).
     NotInService,
+    /// Too many connections from one source address waiting to send a request head.
+    SourceLimit,
 }
 
 impl RefusalReason {
@@ -84,6 +88,7 @@ impl RefusalReason {
             RefusalReason::NotReady => "not_ready",
             RefusalReason::ForeignRegion => "foreign_region",
             RefusalReason::NotInService => "not_in_service",
+            RefusalReason::SourceLimit => "source_limit",
         }
     }
 }
@@ -261,6 +266,9 @@ impl Metrics {
             limit: self.session_limit.with_label_values(&[id]),
             admitted: self.sessions_admitted.with_label_values(&[id]),
             refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
+            refused_source: self
+                .sessions_refused
+                .with_label_values(&[id, RefusalReason::SourceLimit.label()]),
             outcomes: Arc::new(Outcomes::new(id, &self.requests, &self.refusals)),
             bytes_up: bytes("up"),
             bytes_down: bytes("down"),

@@ -201,6 +201,32 @@ impl Snapshot {
     pub fn tenant_for(&self, addr: Ipv4Addr) -> Option<&TenantRuntime> {
         self.sources.lookup(addr).and_then(|i| self.tenants.get(i))
     }
+
+    /// Whom a source address belongs to.
+    pub fn source(&self, addr: Ipv4Addr) -> Source<'_> {
+        if let Some(t) = self.tenant_for(addr) {
+            Source::Tenant(t)
+        } else if let Some((tenant, home)) = self.foreign_tenant(addr) {
+            Source::Foreign { tenant, home }
+        } else if let Some((tenant, reason)) = self.inactive_tenant(addr) {
+            Source::Inactive { tenant, reason }
+        } else {
+            Source::Unregistered
+        }
+    }
+}
+
+/// Whom a client's source address belongs to (art. 8: tenants register their sources).
+#[derive(Clone, Copy)]
+pub enum Source<'s> {
+    /// A tenant served here.
+    Tenant(&'s TenantRuntime),
+    /// A tenant contracted in another region (art. 5).
+    Foreign { tenant: &'s str, home: &'s str },
+    /// A tenant of this region not in service now (art. 6-1), and why.
+    Inactive { tenant: &'s str, reason: &'s str },
+    /// No tenant registered it.
+    Unregistered,
 }
 
 /// Renders a tenant's PAC with the edge's own listen address as the proxy when its settings

@@ -13,6 +13,7 @@ pub struct EdgeConfig {
     pub header_read_timeout_ms: u64,
     pub tunnel_idle_timeout_ms: u64,
     pub drain_grace_ms: u64,
+    pub max_pending_per_source: u32,
     pub static_hosts: Vec<(String, String)>,
     pub tenants: Vec<Tenant>,
 }
@@ -50,6 +51,7 @@ impl Default for EdgeConfig {
             header_read_timeout_ms: 10_000,
             tunnel_idle_timeout_ms: 300_000,
             drain_grace_ms: 30_000,
+            max_pending_per_source: 512,
             static_hosts: Vec::new(),
             tenants: Vec::new(),
         }
@@ -123,6 +125,11 @@ impl EdgeConfig {
         let _ = writeln!(w, "drain_grace_ms = {}", self.drain_grace_ms);
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
+        let _ = writeln!(
+            w,
+            "max_pending_per_source = {}",
+            self.max_pending_per_source
+        );
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
         // anything else asks a loopback port where no DNS server listens (a fast, real failure).
         let _ = writeln!(w, "dns_servers = [\"127.0.0.1\"]");

@@ -11,6 +11,7 @@ pub mod curl;
 pub mod echo;
 pub mod edge;
 pub mod fleet;
+pub mod limits;
 pub mod metrics;
 pub mod origin;
 pub mod parent_proxy;

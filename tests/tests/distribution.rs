@@ -101,7 +101,7 @@ fn a_tenant_reaches_every_edge_of_its_region_and_no_other() {
     assert_eq!(
         fetch(&osaka, &origin),
         403,
-        "acme's source is unknown in osaka"
+        "acme's source belongs to a tokyo tenant: osaka says so"
     );
 
     // Phase: `edge list` shows all three with their regions, none lagging.

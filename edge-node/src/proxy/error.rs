@@ -25,6 +25,11 @@ pub enum ProxyError {
     Ipv6Client,
     #[error("tenant {0} is at its session limit")]
     SessionLimit(String),
+    #[error("{limit} connections from {addr} are already waiting to send a request")]
+    SourceLimit {
+        addr: std::net::Ipv4Addr,
+        limit: u32,
+    },
     #[error("the edge is shutting down")]
     Draining,
     #[error("the edge has no configuration from its control plane yet")]
@@ -80,6 +85,7 @@ impl ProxyError {
             ForeignRegion { .. } | NotInService { .. } => StatusCode::FORBIDDEN,
             DestinationProhibited { .. } => StatusCode::FORBIDDEN,
             SessionLimit(_) | Draining | NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            SourceLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             BadRequest(_) | RequestBody => StatusCode::BAD_REQUEST,
             HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Dns(_) | ConnectRefused(_) | ConnectFailed { .. } | UpstreamStatus { .. } => {
@@ -96,7 +102,7 @@ impl ProxyError {
         match self {
             UnknownSource(_) | Ipv6Client | Blocked(_) | PortNotAllowed(_) => "http_request_denied",
             ForeignRegion { .. } | NotInService { .. } => "http_request_denied",
-            SessionLimit(_) | Draining | NotReady => "http_request_denied",
+            SessionLimit(_) | SourceLimit { .. } | Draining | NotReady => "http_request_denied",
             DestinationProhibited { .. } => "destination_ip_prohibited",
             BadRequest(_) | HeadersTooLarge(_) | RequestBody => "http_request_error",
             Dns(_) => "dns_error",
@@ -118,6 +124,7 @@ impl ProxyError {
             NotInService { .. } => Reason::NotInService,
             Ipv6Client => Reason::Ipv6Client,
             SessionLimit(_) => Reason::SessionLimit,
+            SourceLimit { .. } => Reason::SourceConnectionLimit,
             Draining => Reason::Draining,
             NotReady => Reason::NotReady,
             Blocked(_) => Reason::BlockedByRule,
@@ -148,6 +155,7 @@ impl ProxyError {
                 | NotInService { .. }
                 | Ipv6Client
                 | SessionLimit(_)
+                | SourceLimit { .. }
                 | Draining
                 | NotReady
                 | BadRequest(_)
@@ -181,7 +189,10 @@ impl ProxyError {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if matches!(
             self,
-            ProxyError::SessionLimit(_) | ProxyError::Draining | ProxyError::NotReady
+            ProxyError::SessionLimit(_)
+                | ProxyError::SourceLimit { .. }
+                | ProxyError::Draining
+                | ProxyError::NotReady
         ) {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::error::ProxyError;
 use crate::config::PARSER_MAX_HEADERS;
+use crate::waiting::Ticket;
 
 /// Why a request head was refused, and which head (1-based) of the connection it was.
 #[derive(Debug)]
@@ -142,6 +143,11 @@ impl Framer {
 
     pub fn refused(&self) -> bool {
         self.state == State::Refused
+    }
+
+    /// Request heads seen so far (complete or refused).
+    pub fn heads(&self) -> u64 {
+        self.heads
     }
 
     fn refuse(&mut self, error: ProxyError, out: &mut Vec<u8>, verdict: &Verdict) {
@@ -299,6 +305,9 @@ pub struct Guarded<S> {
     ready: Vec<u8>,
     ready_pos: usize,
     eof: bool,
+    /// The connection's place among its source's connections waiting for a first head,
+    /// given back once one is seen.
+    ticket: Option<Ticket>,
 }
 
 impl<S> Guarded<S> {
@@ -311,7 +320,14 @@ impl<S> Guarded<S> {
             ready: Vec::new(),
             ready_pos: 0,
             eof: false,
+            ticket: None,
         }
+    }
+
+    /// Holds `ticket` until the first request head is seen.
+    pub fn waiting(mut self, ticket: Option<Ticket>) -> Self {
+        self.ticket = ticket;
+        self
     }
 
     /// Starts with `bytes` already read from the socket (they are framed before anything new).
@@ -373,6 +389,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 let used = this
                     .framer
                     .process(&this.pending, &mut this.ready, &this.verdict);
+                if this.ticket.is_some() && this.framer.heads() > 0 {
+                    this.ticket = None;
+                }
                 if used > 0 {
                     this.pending.drain(..used);
                     continue;

@@ -1,5 +1,6 @@
 //! The proxy data path: accept, identify the tenant, admit, parse, decide, forward or tunnel.
 
+pub mod accept;
 pub mod body;
 mod dial;
 mod direct;
@@ -29,6 +30,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use self::accept::{Admitted, Listener};
 use self::body::ProxyBody;
 use self::error::ProxyError;
 use self::exchange::Exchange;
@@ -38,9 +40,11 @@ use crate::admission::SessionGuard;
 use crate::config::{Settings, PARSER_MAX_BUF, PARSER_MAX_HEADERS};
 use crate::drain::{ConnToken, ConnTracker};
 use crate::metrics::{Metrics, RefusalReason};
+use crate::outcome::Reason;
 use crate::quota::Quotas;
 use crate::resolve::Resolver;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Source, TenantRuntime};
+use crate::waiting::{Ticket, Waiting};
 
 /// The name this proxy gives itself in `Proxy-Status`.
 pub const PROXY_NAME: &str = "breakout-edge";
@@ -60,6 +64,8 @@ pub struct Shared {
     pub awaiting_config: AtomicBool,
     /// Session grants (enforced in control-plane mode).
     pub quotas: Quotas,
+    /// Connections waiting for their first request head, per source address.
+    pub waiting: Arc<Waiting>,
     via: HeaderValue,
     via_token: String,
 }
@@ -85,6 +91,7 @@ impl Shared {
             draining: AtomicBool::new(false),
             awaiting_config: AtomicBool::new(false),
             quotas: Quotas::default(),
+            waiting: Arc::new(Waiting::default()),
             via,
             via_token,
         }
@@ -114,8 +121,12 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Refused here: dropped (closed) at once, with no task.
+                    let Some(admitted) = accept::gate(&shared, &stream, peer, Listener::Proxy) else {
+                        continue;
+                    };
                     let token = shared.conns.track();
-                    tokio::spawn(handle_connection(stream, peer, Arc::clone(&shared), token, stop.clone()));
+                    tokio::spawn(handle_connection(stream, admitted, Arc::clone(&shared), token, stop.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors or similar: shed load for a moment instead of spinning.
@@ -129,57 +140,28 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
 
 async fn handle_connection(
     stream: TcpStream,
-    peer: SocketAddr,
+    admitted: Admitted,
     shared: Arc<Shared>,
     token: ConnToken,
     stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let snap = shared.snapshot.load_full();
-    let client = match peer {
-        SocketAddr::V4(a) => a,
-        SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddrV4::new(v4, a.port()),
-            None => {
-                shared.metrics.refused("", RefusalReason::Ipv6Client);
-                return refuse(stream, peer, shared, ProxyError::Ipv6Client, &snap.settings).await;
-            }
-        },
-    };
-    if shared.draining.load(Ordering::Acquire) {
-        shared.metrics.refused("", RefusalReason::Draining);
-        return refuse(stream, peer, shared, ProxyError::Draining, &snap.settings).await;
-    }
-    if shared.awaiting_config.load(Ordering::Acquire) {
-        shared.metrics.refused("", RefusalReason::NotReady);
-        return refuse(stream, peer, shared, ProxyError::NotReady, &snap.settings).await;
-    }
-    let Some(tenant) = snap.tenant_for(*client.ip()) else {
-        if let Some((tenant, home)) = snap.foreign_tenant(*client.ip()) {
-            shared.metrics.refused("", RefusalReason::ForeignRegion);
-            let err = ProxyError::ForeignRegion {
-                tenant: tenant.clone(),
-                home: home.clone(),
-                here: snap.region.clone(),
-            };
-            return refuse(stream, peer, shared, err, &snap.settings).await;
-        }
-        if let Some((tenant, reason)) = snap.inactive_tenant(*client.ip()) {
-            shared.metrics.refused("", RefusalReason::NotInService);
-            let err = ProxyError::NotInService {
-                tenant: tenant.clone(),
-                reason: reason.clone(),
-            };
-            return refuse(stream, peer, shared, err, &snap.settings).await;
-        }
-        shared.metrics.refused("", RefusalReason::UnknownSource);
-        let err = ProxyError::UnknownSource(client.ip().to_string());
-        return refuse(stream, peer, shared, err, &snap.settings).await;
+    let Admitted {
+        client,
+        snap,
+        ticket,
+    } = admitted;
+    let peer = SocketAddr::V4(client);
+    let settings = Arc::clone(&snap.settings);
+    let tenant = match session_tenant(&shared, &snap, client) {
+        Ok(t) => t,
+        Err(Some(err)) => return refuse(stream, peer, shared, err, settings, ticket).await,
+        Err(None) => return,
     };
     let Some(slot) = tenant.slots.try_acquire(&tenant.metrics.active) else {
         tenant.metrics.refused_limit.inc();
         let err = ProxyError::SessionLimit(tenant.id.to_string());
-        return refuse(stream, peer, shared, err, &snap.settings).await;
+        return refuse(stream, peer, shared, err, settings, ticket).await;
     };
     tenant.metrics.admitted.inc();
     let verdict = Arc::new(Verdict::default());
@@ -203,10 +185,13 @@ async fn handle_connection(
         direct::First::Closed => return,
         direct::First::Other(bytes) => bytes,
         direct::First::Connect(head) => {
+            drop(ticket);
             return direct::serve(stream, head, snap, session, &shared).await;
         }
     };
-    let io = guard(stream, &snap.settings, verdict).preloaded(early);
+    let io = guard(stream, &snap.settings, verdict)
+        .preloaded(early)
+        .waiting(Some(ticket));
     let settings = Arc::clone(&snap.settings);
     drop(snap);
     let svc = {
@@ -223,13 +208,55 @@ async fn handle_connection(
     drive(conn, stop).await;
 }
 
+/// The tenant whose session a connection from `client` is, or why it is refused (`None`:
+/// closed without an answer). Counts the refusal.
+fn session_tenant<'s>(
+    shared: &Shared,
+    snap: &'s Snapshot,
+    client: SocketAddrV4,
+) -> Result<&'s TenantRuntime, Option<ProxyError>> {
+    if shared.draining.load(Ordering::Acquire) {
+        shared.metrics.refused("", RefusalReason::Draining);
+        return Err(Some(ProxyError::Draining));
+    }
+    if shared.awaiting_config.load(Ordering::Acquire) {
+        shared.metrics.refused("", RefusalReason::NotReady);
+        return Err(Some(ProxyError::NotReady));
+    }
+    match snap.source(*client.ip()) {
+        Source::Tenant(t) => Ok(t),
+        Source::Foreign { tenant, home } => {
+            shared.metrics.refused("", RefusalReason::ForeignRegion);
+            Err(Some(ProxyError::ForeignRegion {
+                tenant: tenant.to_string(),
+                home: home.to_string(),
+                here: snap.region.clone(),
+            }))
+        }
+        Source::Inactive { tenant, reason } => {
+            shared.metrics.refused("", RefusalReason::NotInService);
+            Err(Some(ProxyError::NotInService {
+                tenant: tenant.to_string(),
+                reason: reason.to_string(),
+            }))
+        }
+        // Let in before the first configuration arrived, which does not register it.
+        Source::Unregistered => {
+            shared.metrics.refused("", RefusalReason::UnknownSource);
+            shared.metrics.no_tenant.refusal(Reason::UnregisteredSource);
+            Err(None)
+        }
+    }
+}
+
 /// Answers every request of a refused connection with `err`, then closes it.
 async fn refuse(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     err: ProxyError,
-    settings: &Settings,
+    settings: Arc<Settings>,
+    ticket: Ticket,
 ) {
     let err = Arc::new(err);
     let svc = service_fn(move |req: Request<Incoming>| {
@@ -237,8 +264,8 @@ async fn refuse(
         let resp = ex.fail(&shared, None, &err);
         async move { Ok::<_, Infallible>(resp) }
     });
-    let io = guard(stream, settings, Arc::new(Verdict::default()));
-    let conn = builder(settings, false).serve_connection(TokioIo::new(io), svc);
+    let io = guard(stream, &settings, Arc::new(Verdict::default())).waiting(Some(ticket));
+    let conn = builder(&settings, false).serve_connection(TokioIo::new(io), svc);
     let _ = conn.await;
 }
 
