@@ -13,8 +13,8 @@ use breakout_policy::route::{ExplainContext, Resolution};
 use breakout_policy::{canonical_host, Host};
 use tokio::net::TcpListener;
 
-use crate::proxy::Shared;
 use crate::resolve::ResolveError;
+use crate::shared::Shared;
 
 /// Serves until the process exits.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {

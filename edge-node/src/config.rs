@@ -44,6 +44,8 @@ struct EdgeFile {
     pac_listen: Option<SocketAddr>,
     #[serde(default)]
     allow_private_destinations: bool,
+    #[serde(default)]
+    full_error_details: bool,
     #[serde(default = "default_connect_ports")]
     allowed_connect_ports: Vec<u16>,
     #[serde(default = "default_access_log")]
@@ -117,6 +119,9 @@ pub struct Settings {
     /// A listener that serves only `GET /pac/{tenant}.pac` (the proxy listener serves them too).
     pub pac_listen: Option<SocketAddr>,
     pub allow_private_destinations: bool,
+    /// Tell clients resolved addresses and OS errors in `Proxy-Status` details and error
+    /// bodies (debugging); off, they name only the host they asked for.
+    pub full_error_details: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: AccessLogTarget,
     pub header_read_timeout: Duration,
@@ -323,6 +328,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         admin_listen: f.admin_listen,
         pac_listen: f.pac_listen,
         allow_private_destinations: f.allow_private_destinations,
+        full_error_details: f.full_error_details,
         allowed_connect_ports: f.allowed_connect_ports,
         access_log,
         header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),

@@ -20,7 +20,8 @@ use tokio::sync::watch;
 
 use crate::proxy::accept::{self, Listener};
 use crate::proxy::body::ProxyBody;
-use crate::proxy::{pac, Shared};
+use crate::proxy::pac;
+use crate::shared::Shared;
 
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);

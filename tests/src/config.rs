@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
     pub allow_private_destinations: bool,
+    pub full_error_details: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: String,
     pub connect_timeout_ms: u64,
@@ -45,6 +46,7 @@ impl Default for EdgeConfig {
     fn default() -> Self {
         Self {
             allow_private_destinations: true,
+            full_error_details: false,
             allowed_connect_ports: vec![443],
             access_log: "stdout".into(),
             connect_timeout_ms: 5000,
@@ -105,6 +107,7 @@ impl EdgeConfig {
             "allow_private_destinations = {}",
             self.allow_private_destinations
         );
+        let _ = writeln!(w, "full_error_details = {}", self.full_error_details);
         let _ = writeln!(
             w,
             "allowed_connect_ports = {:?}",

@@ -8,11 +8,12 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::direct::serialize;
+use super::body::serialize;
 use super::error::ProxyError;
-use super::{Shared, PROXY_NAME};
+use super::PROXY_NAME;
 use crate::metrics::RefusalReason;
 use crate::outcome::Reason;
+use crate::shared::Shared;
 use crate::snapshot::{Snapshot, Source};
 use crate::waiting::Ticket;
 
@@ -42,7 +43,7 @@ pub fn gate(
     let sessions = listener == Listener::Proxy;
     let Some(client) = ipv4(peer) else {
         if sessions {
-            shared.metrics.refused("", RefusalReason::Ipv6Client);
+            shared.metrics.refused(RefusalReason::Ipv6Client);
         }
         shared.metrics.no_tenant.refusal(Reason::Ipv6Client);
         return None;
@@ -53,7 +54,7 @@ pub fn gate(
     let configured = !shared.awaiting_config.load(Ordering::Acquire);
     if matches!(source, Source::Unregistered) && configured {
         if sessions {
-            shared.metrics.refused("", RefusalReason::UnknownSource);
+            shared.metrics.refused(RefusalReason::UnknownSource);
         }
         shared.metrics.no_tenant.refusal(Reason::UnregisteredSource);
         return None;
@@ -66,7 +67,7 @@ pub fn gate(
         };
         match tenant {
             Some(t) if sessions => t.metrics.refused_source.inc(),
-            None if sessions => shared.metrics.refused("", RefusalReason::SourceLimit),
+            None if sessions => shared.metrics.refused(RefusalReason::SourceLimit),
             _ => {}
         }
         let outcomes = tenant.map_or(&shared.metrics.no_tenant, |t| &t.metrics.outcomes);
@@ -77,7 +78,8 @@ pub fn gate(
         };
         // A new socket's send buffer takes a short answer whole; if it does not, the client
         // only sees the close.
-        let _ = stream.try_write(&serialize(&err.response(PROXY_NAME)));
+        let answer = err.response(PROXY_NAME, snap.settings.full_error_details);
+        let _ = stream.try_write(&serialize(&answer));
         return None;
     };
     Some(Admitted {
