@@ -8,10 +8,11 @@
 # do not. Each edge binary runs under valgrind's callgrind (user-space instructions, every
 # thread; the kernel's share of each syscall is not counted), and the counters are zeroed
 # before and dumped after each load:
-#   request: wrk, CONNS keep-alive connections sending absolute-form GET /small (100-byte body)
-#            through the edge for DURATION s: instructions / requests completed.
-#   session: connect-bench, CONNS concurrent short sessions (CONNECT, one GET through the
-#            tunnel, close) for DURATION s: instructions / sessions completed.
+#   request: wrk, CONNS keep-alive connections sending absolute-form
+#            GET http://origin.bench:PORT/small (100-byte body; the name is a static host of the
+#            edge) for DURATION s: instructions / requests completed (all 2xx, or the run fails).
+#   session: connect-bench, CONNS concurrent short sessions (CONNECT 127.0.0.1:PORT, one GET
+#            through the tunnel, close) for DURATION s: instructions / sessions completed.
 # The same nginx origin, edge settings (access log off, one tenant) and load tools as
 # deploy/bench/run.sh. Prints one line per binary and run, then the medians.
 set -euo pipefail
@@ -55,34 +56,24 @@ export WORKDIR NOFILE=4096 NGINX_CONNS=4096 ORIGIN_LISTEN="listen 127.0.0.1:$ORI
 export SMALL_BODY
 SMALL_BODY="$(printf 'breakout-bench small response %069d' 0)\\n"
 mkdir -p "$WORKDIR/nginx" "$WORKDIR/www" "$WORKDIR/edge"
-python3 - "$BENCH_DIR/nginx.conf.in" "$WORKDIR/nginx/nginx.conf" <<'EOF'
+fill() {  # fill TEMPLATE OUT: replace @NAME@ with the value of shell variable NAME
+  python3 - "$1" "$2" <<'EOF'
 import os, re, sys
 text = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(re.sub(r"@([A-Z_]+)@", lambda m: os.environ[m.group(1)], text))
 EOF
+}
+fill "$BENCH_DIR/nginx.conf.in" "$WORKDIR/nginx/nginx.conf"
 "$NGINX" -p "$WORKDIR/nginx" -c "$WORKDIR/nginx/nginx.conf" >"$WORKDIR/nginx/stderr.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fsS -m 1 -o /dev/null "http://$ORIGIN/small" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -m 2 -o /dev/null "http://$ORIGIN/small" || die "nginx origin not up"
 
-cat >"$WORKDIR/edge/edge.toml" <<EOF
-region = "bench"
-listen = "127.0.0.1:$EDGE_PORT"
-admin_listen = "127.0.0.1:$EDGE_ADMIN_PORT"
-allow_private_destinations = true
-allowed_connect_ports = [443, $ORIGIN_PORT]
-access_log = "off"
-
-[[tenants]]
-id = "bench"
-source_cidrs = ["127.0.0.0/8"]
-session_limit = 1000000
-default_action = "direct"
-
-[[tenants.rules]]
-action = "direct"
-destinations = ["127.0.0.0/8"]
-EOF
+export EDGE_PORT EDGE_ADMIN_PORT ORIGIN_PORT
+fill "$BENCH_DIR/edge.toml.in" "$WORKDIR/edge/edge.toml"
+# Requests name the origin, as clients do (a static host: no DNS in the count).
+ORIGIN_NAME="origin.bench:$ORIGIN_PORT"
+printf '\n[static_hosts]\n"origin.bench" = "127.0.0.1"\n' >>"$WORKDIR/edge/edge.toml"
 
 # The instructions counted since the last zeroing (dumps the counters of every thread).
 dump_ir() {  # dump_ir PID NAME
@@ -100,7 +91,7 @@ dump_ir() {  # dump_ir PID NAME
 }
 
 measure() {  # measure LABEL BIN RUN: prints "LABEL RUN instr_per_request instr_per_session"
-  local label=$1 bin=$2 run=$3 pid ir n
+  local label=$1 bin=$2 run=$3 pid ir n sockerr readerr non2xx errors
   cp "$bin" "$WORKDIR/edge/breakout-edge"
   (cd "$WORKDIR" && exec valgrind --tool=callgrind --callgrind-out-file="$WORKDIR/callgrind.out.%p" \
     "$WORKDIR/edge/breakout-edge" --config "$WORKDIR/edge/edge.toml") >"$WORKDIR/edge/run.log" 2>&1 &
@@ -112,20 +103,24 @@ measure() {  # measure LABEL BIN RUN: prints "LABEL RUN instr_per_request instr_
     sleep 0.2
   done
   # Warm-up: both paths once, so one-time work stays out of the counts.
-  curl -fsS -m 30 -x "http://127.0.0.1:$EDGE_PORT" "http://$ORIGIN/small" -o /dev/null
+  curl -fsS -m 30 -x "http://127.0.0.1:$EDGE_PORT" "http://$ORIGIN_NAME/small" -o /dev/null
   curl -fsS -m 30 -p -x "http://127.0.0.1:$EDGE_PORT" "http://$ORIGIN/small" -o /dev/null
 
   callgrind_control --zero "$pid" >/dev/null 2>&1
-  BENCH_ORIGIN=$ORIGIN BENCH_MODE=proxy BENCH_PATH=/small \
+  BENCH_ORIGIN=$ORIGIN_NAME BENCH_MODE=proxy BENCH_PATH=/small \
     wrk -t1 -c"$CONNS" -d"${DURATION}s" -s "$BENCH_DIR/abs.lua" "http://127.0.0.1:$EDGE_PORT" >"$WORKDIR/wrk.txt"
   ir=$(dump_ir "$pid" request)
-  n=$(awk '/ requests in / { print $1; exit }' "$WORKDIR/wrk.txt")
+  read -r n _ _ _ sockerr readerr non2xx < <(python3 "$BENCH_DIR/summarize.py" wrk "$WORKDIR/wrk.txt")
+  # Only answered, successful requests may count: a refusal costs less than a request.
+  [ "$non2xx" = 0 ] && [ "$sockerr" = 0 ] || die "$label: wrk saw $non2xx non-2xx answers, $sockerr socket errors"
   local per_request=$((ir / n)) requests=$n
 
   callgrind_control --zero "$pid" >/dev/null 2>&1
   "$CONNECT_BENCH_BIN" "127.0.0.1:$EDGE_PORT" "$ORIGIN" /small "$CONNS" "$DURATION" 0 1 1 >"$WORKDIR/cb.txt"
   ir=$(dump_ir "$pid" session)
   n=$(awk '{ for (i = 1; i < NF; i++) if ($i == "connections") print $(i + 1) }' "$WORKDIR/cb.txt")
+  errors=$(awk '{ for (i = 1; i < NF; i++) if ($i == "errors") print $(i + 1) }' "$WORKDIR/cb.txt")
+  [ "$errors" = 0 ] || die "$label: connect-bench saw $errors failed sessions"
   local per_session=$((ir / n))
   log "$label: $requests requests, $n sessions"
 
