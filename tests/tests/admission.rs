@@ -62,6 +62,17 @@ fn over_limit_http_request_gets_503_with_retry_after() {
     assert_refused(&out, 503, "http_request_denied");
     assert!(out.header("retry-after").is_some(), "{out:#?}");
     assert!(w.origin.requests().is_empty());
+    // Counted and logged as the tenant's, with the reason.
+    let refusals = [("tenant", TENANT), ("reason", "session_limit")];
+    wait_until(SOON, "the refusal counted as acme's", || {
+        w.edge.counter("breakout_edge_refusals_total", &refusals) == 1.0
+    });
+    wait_until(SOON, "the refusal logged as acme's", || {
+        w.edge
+            .access_log_lines()
+            .iter()
+            .any(|l| l["status"] == 503 && l["tenant"] == TENANT && l["reason"] == "session_limit")
+    });
 }
 
 #[test]

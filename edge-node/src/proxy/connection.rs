@@ -78,8 +78,8 @@ async fn handle_connection(
     let Some(slot) = tenant.slots.try_acquire(&tenant.metrics.active) else {
         tenant.metrics.refused_limit.inc();
         let err = ProxyError::SessionLimit(tenant.id.to_string());
-        let outcomes = Some(Arc::clone(&tenant.metrics.outcomes));
-        return refuse(stream, ticket, shared, settings, err, outcomes).await;
+        let counted = Some((Arc::clone(&tenant.id), Arc::clone(&tenant.metrics.outcomes)));
+        return refuse(stream, ticket, shared, settings, err, counted).await;
     };
     tenant.metrics.admitted.inc();
     let verdict = Arc::new(Verdict::default());
@@ -166,14 +166,14 @@ fn session_tenant<'s>(
 }
 
 /// Answers every request of a refused connection with `err`, then closes it.
-/// Counted in `outcomes` (a tenant's), or as no tenant's.
+/// Counted and logged as `tenant`'s (its id and counters), or as no tenant's.
 async fn refuse(
     stream: TcpStream,
     ticket: Ticket,
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     err: ProxyError,
-    outcomes: Option<Arc<Outcomes>>,
+    tenant: Option<(Arc<str>, Arc<Outcomes>)>,
 ) {
     let peer = stream
         .peer_addr()
@@ -182,8 +182,9 @@ async fn refuse(
     let svc = {
         let settings = Arc::clone(&settings);
         service_fn(move |req: Request<Incoming>| {
-            let ex = Exchange::new(&req, peer, &shared, &settings);
-            let resp = ex.fail(&shared, outcomes.as_deref(), &err);
+            let mut ex = Exchange::new(&req, peer, &shared, &settings);
+            ex.tenant = tenant.as_ref().map(|(id, _)| Arc::clone(id));
+            let resp = ex.fail(&shared, tenant.as_ref().map(|(_, o)| &**o), &err);
             async move { Ok::<_, Infallible>(resp) }
         })
     };
