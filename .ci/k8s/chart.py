@@ -180,9 +180,66 @@ def check_schema_refusals():
         fail(f"{what}: rendered without complaint")
 
 
+def leaf_paths(values, prefix=""):
+    """`a.b.c` for every value; list entries as `a[]` (their keys documented as `a[].key`)."""
+    for k, v in values.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict) and v and path not in OPAQUE:
+            yield from leaf_paths(v, path + ".")
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            yield path
+            for item in v:
+                yield from leaf_paths(item, path + "[].")
+        else:
+            yield path
+
+
+# Values documented as a whole (Kubernetes objects passed through, label maps).
+OPAQUE = {"podSecurityContext", "containerSecurityContext", "controlPlane.resources",
+          "edges.resources", "monitoring.dashboards.labels"}
+
+
+def check_readme():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+    missing = sorted({p for p in leaf_paths(values) if f"`{p}`" not in readme})
+    if missing:
+        fail(f"README.md does not describe: {', '.join(missing)}")
+
+
+def check_image_defaults():
+    """The defaults name the image the docs tell users to build: breakout:<appVersion>, and
+    appVersion is the workspace's version."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    cargo = (ROOT / "Cargo.toml").read_text()
+    version = cargo.split('[workspace.package]', 1)[1].split('version = "', 1)[1].split('"', 1)[0]
+    if chart["appVersion"] != version:
+        fail(f"Chart.yaml appVersion {chart['appVersion']} is not the workspace version {version}")
+    image = f"{values['image']['repository']}:{values['image']['tag'] or chart['appVersion']}"
+    for doc in ("docs/kubernetes.md", "deploy/image/README.md"):
+        if f"-t {image}" not in (ROOT / doc).read_text():
+            fail(f"{doc} does not build the chart's default image {image}")
+
+
+def check_runbooks():
+    """Every alert's runbook_url names a section that exists in docs/kubernetes.md."""
+    rules = yaml.safe_load((ROOT / "deploy/monitoring/rules/breakout.rules.yaml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            url = rule["annotations"].get("runbook_url", "")
+            doc, _, anchor = url.partition("#")
+            path = ROOT / doc
+            if not anchor or not path.exists() or f'<a id="{anchor}"></a>' not in path.read_text():
+                fail(f"alert {rule['alert']}: runbook_url {url!r} names no section")
+
+
 def main():
     out = pathlib.Path(sys.argv[1])
     lint()
+    check_readme()
+    check_image_defaults()
+    check_runbooks()
     cases = [("defaults", None)] + [(p.stem, p) for p in sorted((CHART / "ci").glob("*.yaml"))]
     for case, path in cases:
         values = merged(path)
