@@ -54,11 +54,7 @@ pub async fn connect(
 ) -> Result<(quinn::Endpoint, quinn::Connection), SyncError> {
     let name = server_name(target)
         .ok_or_else(|| SyncError::Setup(format!("{target:?} is not host:port")))?;
-    let addr: SocketAddr = tokio::net::lookup_host(target)
-        .await
-        .map_err(|e| SyncError::Connect(format!("resolving {target}: {e}")))?
-        .next()
-        .ok_or_else(|| SyncError::Connect(format!("{target} resolves to nothing")))?;
+    let addr = resolve(target, name).await?;
     let local: SocketAddr = if addr.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -75,6 +71,37 @@ pub async fn connect(
         .map_err(|_| SyncError::Connect(format!("no answer from {target} in time")))?
         .map_err(|e| SyncError::Connect(format!("{target}: {e}")))?;
     Ok((endpoint, conn))
+}
+
+/// The address of `target` (`host:port`): an IP literal as is, a name through hickory
+/// (/etc/hosts, then /etc/resolv.conf's servers). Not glibc's getaddrinfo: the container
+/// image's static binaries cannot load its resolver, and in Kubernetes the control plane is a
+/// Service name.
+async fn resolve(target: &str, host: &str) -> Result<SocketAddr, SyncError> {
+    if let Ok(addr) = target.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port: u16 = target
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .ok_or_else(|| SyncError::Setup(format!("{target:?} is not host:port")))?;
+    let fail = |e: String| SyncError::Connect(format!("resolving {target}: {e}"));
+    let builder = hickory_resolver::TokioResolver::builder_tokio().unwrap_or_else(|_| {
+        // No /etc/resolv.conf: /etc/hosts and IP literals only.
+        hickory_resolver::TokioResolver::builder_with_config(
+            hickory_resolver::config::ResolverConfig::from_name_servers(Vec::new()),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+    });
+    let resolver = builder.build().map_err(|e| fail(e.to_string()))?;
+    let ip = resolver
+        .lookup_ip(host)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .iter()
+        .next()
+        .ok_or_else(|| SyncError::Connect(format!("{target} resolves to nothing")))?;
+    Ok(SocketAddr::new(ip, port))
 }
 
 /// The host of `host:port` as TLS checks it (brackets of an IPv6 literal removed).
