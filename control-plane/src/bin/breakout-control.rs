@@ -108,7 +108,7 @@ enum Sub {
     /// A complete deployment on this machine: a single-node control plane (data in --dir), one
     /// edge for region `local` (the `breakout-edge` binary next to this one) and a demo tenant
     /// in service. Prints the proxy address, the token path and commands to try.
-    Dev(breakout_control::dev::DevArgs),
+    Dev(Box<breakout_control::dev::DevArgs>),
 }
 
 /// Where development certificates for the edge endpoint go, under the data dir.
@@ -132,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the runtime")?;
     if let Some(Sub::Dev(dev)) = args.command {
         // The dev deployment runs this very server, from the command line it builds.
-        return runtime.block_on(breakout_control::dev::run(dev, |argv| async move {
+        return runtime.block_on(breakout_control::dev::run(*dev, |argv| async move {
             run(Args::try_parse_from(argv)?).await
         }));
     }
