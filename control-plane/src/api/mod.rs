@@ -252,7 +252,6 @@ fn route_table() -> Vec<Route> {
     vec![
         ep(Get, "/healthz", cluster::healthz),
         ep(Get, "/readyz", cluster::readyz),
-        ep(Get, "/metrics", metrics::scrape),
         ep(Get, "/openapi.json", openapi::serve),
         ep(Get, "/v1/cluster/self", cluster::whoami),
         ep(Get, "/v1/cluster/status", cluster::status),

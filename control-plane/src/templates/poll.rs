@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -43,6 +43,8 @@ pub struct PollConfig {
 pub struct PollMetrics {
     quarantines: IntCounterVec,
     held: IntGaugeVec,
+    /// Unix time of each source's last successful poll by this node.
+    last_success: GaugeVec,
 }
 
 impl PollMetrics {
@@ -61,9 +63,21 @@ impl PollMetrics {
             ),
             &["item"],
         )?;
+        let last_success = GaugeVec::new(
+            Opts::new(
+                "breakout_template_last_success_timestamp_seconds",
+                "Unix time of a template source's last successful poll (by this node, as leader)",
+            ),
+            &["source"],
+        )?;
         registry.register(Box::new(quarantines.clone()))?;
         registry.register(Box::new(held.clone()))?;
-        Ok(Self { quarantines, held })
+        registry.register(Box::new(last_success.clone()))?;
+        Ok(Self {
+            quarantines,
+            held,
+            last_success,
+        })
     }
 }
 
@@ -124,6 +138,15 @@ enum Source {
     Google,
 }
 
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Microsoft => "microsoft",
+            Source::Google => "google",
+        }
+    }
+}
+
 impl Poller {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
@@ -152,7 +175,13 @@ impl Poller {
                     continue;
                 }
                 let result = match self.poll(source, &state).await {
-                    Ok(()) => schedule::Result::Ok,
+                    Ok(()) => {
+                        self.metrics
+                            .last_success
+                            .with_label_values(&[source.label()])
+                            .set(self.clock.now_ms() as f64 / 1000.0);
+                        schedule::Result::Ok
+                    }
                     Err(e) => {
                         tracing::warn!(source = ?source, error = %e, "template poll failed");
                         self.offline_start(source, &state).await;

@@ -41,7 +41,6 @@ fn paths() -> Value {
     let mut paths = json!({
         "/healthz": { "get": Op::new("Liveness", obj()).open().build() },
         "/readyz": { "get": Op::new("Ready when a leader is known", obj()).open().build() },
-        "/metrics": { "get": Op::new("Prometheus text format", obj()).open().build() },
         "/openapi.json": { "get": Op::new("This document", obj()).open().build() },
         "/v1/cluster/self": { "get": Op::new("This node", schema("SelfInfo")).open().build() },
         "/v1/cluster/status": { "get": Op::new("Cluster status", cluster()).build() },
@@ -99,8 +98,6 @@ fn paths() -> Value {
     paths["/v1/edges"] = json!({ "get": Op::new(
         "Edges connected to any node: region, applied version, lag, last report, sessions",
         schema("EdgeList")).params(&["region", "local"]).build() });
-    paths["/metrics"]["get"]["responses"]["200"] = json!({ "description": "Prometheus metrics",
-        "content": { "text/plain": { "schema": { "type": "string" } } } });
     paths
 }
 
