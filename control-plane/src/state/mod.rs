@@ -33,7 +33,10 @@ mod tests;
 
 pub use apply::apply;
 pub use endpoints::{export_stable_since, export_view, may_pull_endpoints, may_update_lists};
-pub use service::{next_policy_change, out_of_service, region_policy_at, serve_commands, tick_due};
+pub use service::{
+    next_policy_change, out_of_service, region_policy_at, serve_commands, served_limit,
+    session_limits_at, tick_due, LimitBy, SessionLimit,
+};
 pub use templates::{
     holds_template, withdrawn, Fetched, Quarantined, TemplateRecord, TemplateVersion,
     QUARANTINE_KEEP, TEMPLATE_HISTORY,
