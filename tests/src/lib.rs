@@ -5,6 +5,7 @@
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
 pub mod binaries;
+pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;
