@@ -42,6 +42,7 @@ fn sub(pin: Option<u32>) -> Subscription {
         add: Vec::new(),
         exclude: Vec::new(),
         pin,
+        instance: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn state() -> State {
         live: Some(1),
         quarantine: Vec::new(),
         next: 2,
+        checked: Default::default(),
     };
     s.templates.insert(ITEM, record);
     s.notified.insert(ITEM, 0);

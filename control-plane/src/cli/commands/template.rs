@@ -71,6 +71,10 @@ pub enum TemplateManageCmd {
         /// Stay on this template version.
         #[arg(long)]
         pin: Option<u32>,
+        /// The Microsoft 365 instance to take sets of (Worldwide, China, USGovDoD,
+        /// USGovGCCHigh; microsoft365 and azure-expressroute only). Default: Worldwide.
+        #[arg(long)]
+        instance: Option<String>,
     },
     /// Remove a tenant's subscription.
     Unsubscribe { tenant: String, item: TemplateItem },
@@ -159,9 +163,13 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
             add,
             exclude,
             pin,
+            instance,
         } => {
-            let body = json!({ "action": action, "groups": groups, "categories": categories,
+            let mut body = json!({ "action": action, "groups": groups, "categories": categories,
                 "required_only": required_only, "add": add, "exclude": exclude, "pin": pin });
+            if let Some(i) = instance {
+                body["instance"] = json!(i);
+            }
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];
             let answer = ctx.send(Call::put(&path, body)).await?;
             ctx.done(&answer, &format!("tenant {tenant}: subscribed to {item}"));
@@ -351,6 +359,7 @@ pub fn render_diff(answer: &Value) -> String {
 pub fn render_subscriptions(answer: &Value) -> String {
     let mut t = Table::new(&[
         "ITEM",
+        "INSTANCE",
         "ACTION",
         "GROUPS",
         "CATEGORIES",
@@ -363,6 +372,7 @@ pub fn render_subscriptions(answer: &Value) -> String {
         let s = get(i, "subscription");
         t.row(vec![
             field(i, "item"),
+            field(s, "instance"),
             field(s, "action"),
             field(s, "groups"),
             field(s, "categories"),
