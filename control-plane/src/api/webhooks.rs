@@ -18,6 +18,7 @@ use super::tenants::no_tenant;
 use super::ApiContext;
 use crate::state::{may_pull_endpoints, Command, Secret};
 use crate::store::Consistency;
+use crate::webhooks::dial;
 
 type Ctx = State<Arc<ApiContext>>;
 
@@ -51,6 +52,16 @@ pub async fn create(
     ApiPath(tenant): ApiPath<String>,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> ApiResult<Versioned> {
+    // A literal address the guard refuses is refused at once; a name is checked on every
+    // delivery, on the address it resolves to then (docs/integration.md).
+    if let Err(dial::Blocked::Prohibited { addr, class, .. }) =
+        dial::check_literal(&ctx.webhooks.guard, &body.url)
+    {
+        return Err(ApiError::Invalid(format!(
+            "url: {addr} is a {}; webhooks go to public addresses only",
+            class.describe()
+        )));
+    }
     let id = hex(&rand::random::<[u8; 6]>());
     let command = Command::CreateWebhook {
         tenant,

@@ -77,6 +77,8 @@ struct Args {
     templates: breakout_control::templates::args::TemplateArgs,
     #[command(flatten)]
     notify: breakout_control::notify::NotifyArgs,
+    #[command(flatten)]
+    webhooks: breakout_control::webhooks::args::WebhookArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -201,7 +203,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         &admin_token,
         registry,
     )?
-    .with_commit_index(move || commit_source.metrics().committed_index)?;
+    .with_commit_index(move || commit_source.metrics().committed_index)?
+    .with_webhook_guard(args.webhooks.guard());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
         hub: Arc::clone(&ctx.leases),
@@ -240,7 +243,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     // Webhooks: sent by whichever node leads (docs/integration.md).
     let dispatcher =
-        webhooks::Dispatcher::new(store.clone(), args.node_id, Arc::clone(&ctx.webhooks));
+        webhooks::Dispatcher::new(store.clone(), args.node_id, Arc::clone(&ctx.webhooks))
+            .context("building the webhook client")?;
     tokio::spawn(dispatcher.run(stop_rx.clone()));
     let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
