@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use breakout_tests::control::{Cluster, ADMIN_TOKEN};
+use breakout_tests::control::{Cluster, ControlNode, ADMIN_TOKEN};
 use breakout_tests::fleet::tokyo_acme;
 use breakout_tests::wait_until;
 use serde_json::{json, Value};
@@ -165,6 +165,21 @@ fn values(body: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// A new token of tenant acme.
+fn tenant_token(node: &ControlNode) -> String {
+    let created = node
+        .ctl(&["token", "create", "acme"])
+        .expect_ok("token")
+        .json();
+    created["token"].as_str().expect("token").to_string()
+}
+
+/// Registers a webhook to `url` with acme's `token`: (status, body).
+fn register(node: &ControlNode, token: &str, url: &str) -> (u16, String) {
+    let body = json!({ "url": url, "secret": SECRET }).to_string();
+    node.send(token, "POST", "/v1/tenants/acme/webhooks", &body)
+}
+
 /// The operator allows loopback, where this test's receivers listen (by default the
 /// destination guard refuses it: see the test below).
 const ALLOW_LOOPBACK: (&str, &str) = ("BREAKOUT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8");
@@ -184,17 +199,10 @@ fn each_change_reaches_every_webhook_signed_retried_and_isolated() {
         &rules.to_string(),
     );
     assert_eq!(status, 200, "{body}");
-    let created = node
-        .ctl(&["token", "create", "acme"])
-        .expect_ok("token")
-        .json();
-    let token = created["token"].as_str().expect("token").to_string();
+    let token = tenant_token(node);
 
     // The tenant registers its webhooks: refused before an integration contract, then accepted.
-    let register = |url: &str| {
-        let body = json!({ "url": url, "secret": SECRET }).to_string();
-        node.send(&token, "POST", "/v1/tenants/acme/webhooks", &body)
-    };
+    let register = |url: &str| register(node, &token, url);
     let hang = Receiver::start(Mode::Hang);
     let (status, body) = register(&hang.url);
     assert_eq!(status, 403, "{body}");
@@ -306,15 +314,8 @@ fn by_default_no_webhook_reaches_an_internal_address() {
     tokyo_acme(node);
     node.ctl(&["contract", "add", "acme", "external-integration"])
         .expect_ok("contract");
-    let created = node
-        .ctl(&["token", "create", "acme"])
-        .expect_ok("token")
-        .json();
-    let token = created["token"].as_str().expect("token").to_string();
-    let register = |url: &str| {
-        let body = json!({ "url": url, "secret": SECRET }).to_string();
-        node.send(&token, "POST", "/v1/tenants/acme/webhooks", &body)
-    };
+    let token = tenant_token(node);
+    let register = |url: &str| register(node, &token, url);
     let raft = format!("http://127.0.0.1:{}/raft", node.raft.port());
     for (url, class) in [
         (raft.as_str(), "loopback address"),
