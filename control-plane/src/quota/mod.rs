@@ -189,14 +189,11 @@ pub fn allocate(
     };
     ledger.forget_dead(reports, now_ms);
     let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
-    // Grants that cost nothing new: up to what each reporting edge may already hold. What it
-    // says it holds counts too: after its grant expired unrenewed it admits up to its floor.
+    // Grants that cost nothing new: up to what each reporting edge may already hold (while
+    // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
     let held: BTreeMap<&str, u32> = reports
         .iter()
-        .map(|(e, r)| {
-            let mine = ledger.outstanding(e, r.holding_epoch, now_ms);
-            (e.as_str(), mine.max(r.holding_sessions))
-        })
+        .map(|(e, r)| (e.as_str(), ledger.outstanding(e, r.holding_epoch, now_ms)))
         .collect();
     let absent: u64 = ledger
         .issued
