@@ -1,22 +1,20 @@
 //! `/v1/tokens`: tenant API tokens, `bk_<id>_<secret>`. The secret is shown once, at creation;
 //! the store keeps only its SHA-256.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{hex, sha256_hex, Operator, Principal, TOKEN_PREFIX};
+use super::auth::{Operator, Principal, TOKEN_PREFIX};
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::ApiContext;
+use super::Ctx;
+use crate::crypto::{hex, sha256_hex};
 use crate::state::Command;
-
-type Ctx = State<Arc<ApiContext>>;
+use crate::state::{CreateToken, RevokeToken};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,12 +33,12 @@ pub async fn create(
     // Hex ids never contain `_`, so `bk_<id>_<secret>` splits unambiguously.
     let id = hex(&rand::random::<[u8; 8]>());
     let secret = hex(&rand::random::<[u8; 32]>());
-    let command = Command::CreateToken {
+    let command = Command::CreateToken(CreateToken {
         id: id.clone(),
         tenant: body.tenant.clone(),
         hash: sha256_hex(secret.as_bytes()),
         label: body.label.clone(),
-    };
+    });
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::created(version)
         .with("id", &id)
@@ -78,7 +76,10 @@ pub async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&Principal::Operator, Command::RevokeToken { id })
+        .write(
+            &Principal::Operator,
+            Command::RevokeToken(RevokeToken { id }),
+        )
         .await?;
     Ok(Versioned::ok(version))
 }

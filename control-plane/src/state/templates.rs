@@ -3,14 +3,14 @@
 //! same way from the same log.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use breakout_policy::Action;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Reject, Step};
-use super::tenants::find;
-use super::{AuditEvent, State, MAX_LIST_ENTRIES};
+use super::model::{AuditEvent, State, MAX_LIST_ENTRIES};
+use super::step::{find, Reject, Step};
 use crate::contracts::{Service, TemplateItem};
 use crate::templates::diff::{diff, TemplateDiff};
 use crate::templates::guard::{check, Verdict};
@@ -191,7 +191,7 @@ pub(super) fn record(
         check_instance(item, i, fetched.content.as_ref())?;
     }
     let pins = pinned(state, item);
-    let rec = state.templates.entry(item).or_default();
+    let rec = Arc::make_mut(state.templates.entry(item).or_default());
     if let Some(i) = instance {
         rec.checked
             .insert(i.to_string(), fetched.source_version.clone());
@@ -293,6 +293,7 @@ fn template_mut(state: &mut State, item: TemplateItem) -> Result<&mut TemplateRe
     state
         .templates
         .get_mut(&item)
+        .map(Arc::make_mut)
         .ok_or_else(|| Reject::not_found(format!("template {item} has no versions")))
 }
 
@@ -387,8 +388,14 @@ pub(super) fn subscribe(
         let removed = state
             .subscriptions
             .get_mut(tenant)
-            .and_then(|subs| subs.remove(&item));
-        state.subscriptions.retain(|_, subs| !subs.is_empty());
+            .and_then(|subs| Arc::make_mut(subs).remove(&item));
+        if state
+            .subscriptions
+            .get(tenant)
+            .is_some_and(|s| s.is_empty())
+        {
+            state.subscriptions.remove(tenant);
+        }
         return match removed {
             Some(_) => Ok(()),
             None => Err(Reject::not_found(format!(
@@ -436,10 +443,7 @@ pub(super) fn subscribe(
     // What it would compile against: the pinned version, else the live one.
     let version = rec.and_then(|r| sub.pin.and_then(|n| r.version(n)).or(r.live_version()));
     select::check(item, sub, version.map(|v| &v.content)).map_err(Reject::invalid)?;
-    state
-        .subscriptions
-        .entry(tenant.to_string())
-        .or_default()
+    Arc::make_mut(state.subscriptions.entry(tenant.to_string()).or_default())
         .insert(item, sub.clone());
     Ok(())
 }
@@ -457,7 +461,7 @@ pub(super) fn add_subscriptions(
     let Some(subs) = state.subscriptions.get(&tenant.id) else {
         return;
     };
-    for (item, sub) in subs {
+    for (item, sub) in subs.iter() {
         let Some(rec) = state.templates.get(item) else {
             continue;
         };

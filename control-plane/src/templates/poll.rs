@@ -13,8 +13,9 @@ use tokio::sync::watch;
 
 use super::schedule::{self, Schedule};
 use super::{expressroute, google, instance, m365, snapshot, TemplateContent};
+use crate::clock::SharedClock;
 use crate::contracts::TemplateItem;
-use crate::distribute::now_ms;
+use crate::state::RecordTemplate;
 use crate::state::{Command, Fetched, Request, State};
 use crate::store::{Consistency, Store};
 
@@ -114,6 +115,7 @@ pub struct Poller {
     pub node_id: u64,
     pub client: reqwest::Client,
     pub metrics: PollMetrics,
+    pub clock: SharedClock,
 }
 
 /// The two source families: Microsoft (feeds microsoft365 and azure-expressroute) and Google.
@@ -146,7 +148,7 @@ impl Poller {
             let forced = sync_seen.is_some_and(|seen| state.template_sync > seen);
             sync_seen = Some(state.template_sync);
             for (i, source) in [Source::Microsoft, Source::Google].into_iter().enumerate() {
-                let now = now_ms();
+                let now = self.clock.now_ms();
                 if !forced && !schedules[i].due(now) {
                     continue;
                 }
@@ -164,7 +166,7 @@ impl Poller {
                     }
                 };
                 let jitter: f64 = rand::random();
-                schedules[i].after(now_ms(), result, self.config.interval, jitter);
+                schedules[i].after(self.clock.now_ms(), result, self.config.interval, jitter);
             }
         }
     }
@@ -210,12 +212,12 @@ impl Poller {
         let before = self.quarantined(item).await;
         let req = Request {
             actor: "template-poller".into(),
-            at_ms: now_ms(),
-            command: Command::RecordTemplate {
+            at_ms: self.clock.now_ms(),
+            command: Command::RecordTemplate(RecordTemplate {
                 item,
                 fetched,
                 max_shrink_percent: self.config.max_shrink_percent,
-            },
+            }),
         };
         self.store
             .write(req)
@@ -243,6 +245,7 @@ impl Poller {
     }
 
     fn fetched(
+        &self,
         source_version: String,
         result: Result<TemplateContent, String>,
         instance: Option<&str>,
@@ -253,7 +256,7 @@ impl Poller {
         };
         Fetched {
             source_version,
-            fetched_at_ms: now_ms(),
+            fetched_at_ms: self.clock.now_ms(),
             content,
             error,
             instance: instance.map(str::to_string),
@@ -304,7 +307,7 @@ impl Poller {
             let answer = self.get(&url).await?;
             if m365_due {
                 let content = m365::instance_template(&answer, &v.latest, instance);
-                let fetched = Self::fetched(
+                let fetched = self.fetched(
                     v.latest.clone(),
                     content.map_err(|e| e.to_string()),
                     Some(instance),
@@ -314,7 +317,7 @@ impl Poller {
             if er_due {
                 let content =
                     expressroute::instance_template(&answer, &v.latest, instance, &tag_files);
-                let fetched = Self::fetched(
+                let fetched = self.fetched(
                     er_version,
                     content.map_err(|e| e.to_string()),
                     Some(instance),
@@ -362,7 +365,7 @@ impl Poller {
         let result = google::template(&goog, &cloud, snapshot::GOOGLE_HOSTS);
         let source_version = match &result {
             Ok(c) => c.source_version.clone(),
-            Err(_) => format!("unparsable@{}", now_ms()),
+            Err(_) => format!("unparsable@{}", self.clock.now_ms()),
         };
         let seen = state
             .templates
@@ -371,7 +374,7 @@ impl Poller {
         if seen {
             return Ok(());
         }
-        let fetched = Self::fetched(source_version, result.map_err(|e| e.to_string()), None);
+        let fetched = self.fetched(source_version, result.map_err(|e| e.to_string()), None);
         self.record(TemplateItem::GoogleWorkspace, fetched).await
     }
 
@@ -394,7 +397,7 @@ impl Poller {
             };
             // The shipped Microsoft list is Worldwide's.
             let instance = instance::has_instances(*item).then_some(instance::WORLDWIDE);
-            let fetched = Self::fetched(content.source_version.clone(), Ok(content), instance);
+            let fetched = self.fetched(content.source_version.clone(), Ok(content), instance);
             match self.record(*item, fetched).await {
                 Ok(()) => {
                     tracing::info!(item = %item, "template started from the shipped snapshot")

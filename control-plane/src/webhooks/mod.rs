@@ -27,8 +27,8 @@ use tokio::sync::watch;
 use self::log::DeliveryLog;
 use self::sign::RetryPolicy;
 use self::target::{Delivery, Event, Target};
-use crate::api::reply::today;
-use crate::state::{export_view, may_pull_endpoints, State, Webhook};
+use crate::clock::SharedClock;
+use crate::state::{export_view, may_export, State, Webhook};
 use crate::store::{Consistency, Store};
 
 /// What the API and the dispatcher share.
@@ -54,6 +54,7 @@ pub struct Dispatcher {
     pub node_id: u64,
     pub hub: Arc<WebhookHub>,
     pub policy: RetryPolicy,
+    clock: SharedClock,
     client: reqwest::Client,
     /// Each tenant's set as last seen, and the version it was seen at.
     seen: HashMap<String, (u64, Arc<Vec<Entry>>)>,
@@ -67,8 +68,9 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         node_id: u64,
         hub: Arc<WebhookHub>,
+        clock: SharedClock,
     ) -> Result<Self, reqwest::Error> {
-        Self::with_resolver(store, node_id, hub, Arc::new(dial::SystemResolver))
+        Self::with_resolver(store, node_id, hub, clock, Arc::new(dial::SystemResolver))
     }
 
     /// Resolves targets with `resolver` (tests give names their own addresses).
@@ -76,6 +78,7 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         node_id: u64,
         hub: Arc<WebhookHub>,
+        clock: SharedClock,
         resolver: Arc<dyn dial::Resolver>,
     ) -> Result<Self, reqwest::Error> {
         let client = dial::client(hub.guard.clone(), resolver)?;
@@ -84,6 +87,7 @@ impl Dispatcher {
             node_id,
             hub,
             policy: RetryPolicy::default(),
+            clock,
             client,
             seen: HashMap::new(),
             targets: HashMap::new(),
@@ -120,12 +124,12 @@ impl Dispatcher {
             return;
         };
         let started = self.sync_targets(&state);
-        let day = today();
+        let day = self.clock.today();
         for (tenant, hooks) in &state.webhooks {
             let Some((t, shared)) = export_view(&state, tenant) else {
                 continue;
             };
-            if may_pull_endpoints(&state, tenant, day).is_err() {
+            if may_export(&state, tenant, day).is_err() {
                 continue;
             }
             let now = Arc::new(effective(&t, &shared));
@@ -197,6 +201,7 @@ impl Dispatcher {
                         hook.clone(),
                         Arc::clone(&self.hub),
                         self.policy,
+                        Arc::clone(&self.clock),
                     );
                     self.targets.insert(key.clone(), (hook.clone(), target));
                     started.push(key);

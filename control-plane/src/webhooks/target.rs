@@ -2,7 +2,6 @@
 //! but its own deliveries. Deliveries go out in order; each is retried with backoff.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
@@ -10,6 +9,7 @@ use super::dial::{self, Blocked};
 use super::log::{Attempt, DeliveryLog};
 use super::sign::{signature, RetryPolicy};
 use super::WebhookHub;
+use crate::clock::SharedClock;
 use crate::state::Webhook;
 
 /// Deliveries a target may have waiting; beyond, new ones are dropped and logged as such.
@@ -45,6 +45,7 @@ pub struct Delivery {
 pub struct Target {
     pub url: String,
     tx: mpsc::Sender<Delivery>,
+    clock: SharedClock,
 }
 
 impl Target {
@@ -56,11 +57,13 @@ impl Target {
         hook: Webhook,
         hub: Arc<WebhookHub>,
         policy: RetryPolicy,
+        clock: SharedClock,
     ) -> Target {
         let (tx, rx) = mpsc::channel(QUEUE);
         let url = hook.url.clone();
-        tokio::spawn(run(client, tenant, hook, rx, hub, policy));
-        Target { url, tx }
+        let task_clock = Arc::clone(&clock);
+        tokio::spawn(run(client, tenant, hook, rx, hub, policy, task_clock));
+        Target { url, tx, clock }
     }
 
     /// Queues `d`; a full queue drops it, and the log says so.
@@ -76,7 +79,7 @@ impl Target {
                     url: self.url.clone(),
                     version: d.version,
                     attempt: 0,
-                    at_ms: now_ms(),
+                    at_ms: self.clock.now_ms(),
                     status: None,
                     error: Some(format!("dropped: more than {QUEUE} deliveries waiting")),
                     delivered: false,
@@ -93,6 +96,7 @@ async fn run(
     mut rx: mpsc::Receiver<Delivery>,
     hub: Arc<WebhookHub>,
     policy: RetryPolicy,
+    clock: SharedClock,
 ) {
     while let Some(d) = rx.recv().await {
         let sig = signature(hook.secret.0.as_bytes(), d.body.as_bytes());
@@ -109,7 +113,7 @@ async fn run(
                     url: hook.url.clone(),
                     version: d.version,
                     attempt: n,
-                    at_ms: now_ms(),
+                    at_ms: clock.now_ms(),
                     status,
                     error,
                     delivered,
@@ -163,10 +167,4 @@ async fn attempt(
         "no valid HTTP answer".into()
     };
     (None, Some(why))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

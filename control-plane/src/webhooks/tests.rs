@@ -76,7 +76,8 @@ async fn deliver(url: &str, guard: GuardOptions, resolver: Arc<dyn Resolver>) ->
         max_backoff: Duration::from_millis(10),
         attempt_timeout: Duration::from_secs(5),
     };
-    let target = Target::spawn(client, "acme".into(), hook, Arc::clone(&hub), policy);
+    let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+    let target = Target::spawn(client, "acme".into(), hook, Arc::clone(&hub), policy, clock);
     let d = Delivery {
         event: Event::Full,
         version: 7,

@@ -7,6 +7,7 @@ use super::contracts::*;
 use super::*;
 use crate::contracts::TemplateItem;
 use crate::state::{region_policy_at, Fetched};
+use crate::state::{ApproveTemplate, RecordTemplate, SetSubscription};
 use crate::templates::m365::instance_template;
 use crate::templates::select::Subscription;
 use crate::templates::TemplateContent;
@@ -24,7 +25,7 @@ fn answer(instance: &str, version: &str) -> TemplateContent {
 }
 
 fn record(instance: Option<&str>, content: Option<TemplateContent>, version: &str) -> Command {
-    Command::RecordTemplate {
+    Command::RecordTemplate(RecordTemplate {
         item: ITEM,
         fetched: Fetched {
             source_version: version.into(),
@@ -34,7 +35,7 @@ fn record(instance: Option<&str>, content: Option<TemplateContent>, version: &st
             instance: instance.map(str::to_string),
         },
         max_shrink_percent: 20,
-    }
+    })
 }
 
 fn ids_of(state: &State, prefix: &str) -> usize {
@@ -114,10 +115,10 @@ fn each_instance_is_versioned_and_guarded_on_its_own() {
         held.reason
     );
     let id = held.id;
-    log.ok(Command::ApproveTemplate {
+    log.ok(Command::ApproveTemplate(ApproveTemplate {
         item: ITEM,
         candidate: id,
-    });
+    }));
     assert_eq!(ids_of(&log.state, "m365-China:"), 3);
     assert_eq!(ids_of(&log.state, "m365:"), before, "Worldwide untouched");
     let live = log.state.templates[&ITEM].live_version().expect("live");
@@ -148,11 +149,11 @@ fn sub(instance: Option<&str>, groups: &[&str]) -> Subscription {
 }
 
 fn subscribe(s: Subscription) -> Command {
-    Command::SetSubscription {
+    Command::SetSubscription(SetSubscription {
         tenant: "acme".into(),
         item: ITEM,
         subscription: Some(s),
-    }
+    })
 }
 
 fn served(state: &State) -> Vec<String> {
