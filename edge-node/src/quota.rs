@@ -94,11 +94,14 @@ impl Quotas {
         }
     }
 
-    /// The grant in force for `tenant` (epoch, sessions), for reports; (0, 0) if none.
+    /// What `tenant` may admit under the last grant, for reports: (its epoch, its sessions)
+    /// while in force, (its epoch, the floor) once expired (the leader counts what the edge may
+    /// admit, floor included); (0, 0) before any grant.
     pub fn holding(&self, tenant: &str, now: Instant) -> (u64, u32) {
         match self.lock().get(tenant) {
             Some(h) if h.expires > now => (h.epoch, h.sessions),
-            _ => (0, 0),
+            Some(h) => (h.epoch, h.floor),
+            None => (0, 0),
         }
     }
 
@@ -141,7 +144,11 @@ mod tests {
         assert_eq!(q.limit_for("a", 100, t0), 40, "an older epoch is ignored");
         let later = t0 + Duration::from_millis(1001);
         assert_eq!(q.limit_for("a", 100, later), 25, "expired: the floor");
-        assert_eq!(q.holding("a", t0 + Duration::from_secs(2)), (0, 0));
+        assert_eq!(
+            q.holding("a", t0 + Duration::from_secs(2)),
+            (5, 25),
+            "reported: what it may admit, the floor"
+        );
         q.receive(&grants(6, 500, 1000, 25), t0);
         assert_eq!(
             q.limit_for("a", 100, t0),

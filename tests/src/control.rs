@@ -398,6 +398,14 @@ impl Cluster {
         c
     }
 
+    /// A one-node cluster whose node runs with extra environment variables (e.g.
+    /// `BREAKOUT_WEBHOOK_ALLOW_CIDRS`).
+    pub fn single_with_env(env: &[(&str, &str)]) -> Cluster {
+        let node = ControlNode::start_with_env(1, false, env);
+        wait_leader_on(&node);
+        Cluster { nodes: vec![node] }
+    }
+
     /// Index of the node the cluster reports as leader, asked of any running node.
     pub fn leader(&self) -> Option<usize> {
         self.nodes.iter().filter(|n| n.is_running()).find_map(|n| {

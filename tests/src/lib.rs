@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod binaries;
+pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;

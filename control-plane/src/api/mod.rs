@@ -131,6 +131,12 @@ impl ApiContext {
         Ok(self)
     }
 
+    /// Webhook deliveries (and registrations) go where `guard` allows.
+    pub fn with_webhook_guard(mut self, guard: breakout_policy::guard::GuardOptions) -> Self {
+        self.webhooks = Arc::new(crate::webhooks::WebhookHub::new(guard));
+        self
+    }
+
     /// Proposes `command` as `principal`; the new store version, or the rejection as an error.
     pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
         let req = Request {

@@ -85,6 +85,8 @@ struct Args {
     templates: breakout_control::templates::args::TemplateArgs,
     #[command(flatten)]
     notify: breakout_control::notify::NotifyArgs,
+    #[command(flatten)]
+    webhooks: breakout_control::webhooks::args::WebhookArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -231,7 +233,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         registry,
     )?
     .with_commit_index(move || commit_source.metrics().committed_index)?
-    .with_clock(Arc::clone(&clock));
+    .with_clock(Arc::clone(&clock))
+    .with_webhook_guard(args.webhooks.guard());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
         hub: Arc::clone(&ctx.leases),
@@ -287,7 +290,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         args.node_id,
         Arc::clone(&ctx.webhooks),
         clock,
-    );
+    )
+    .context("building the webhook client")?;
     tokio::spawn(dispatcher.run(stop_rx.clone()));
     let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
     tokio::spawn(leader::watch(store.raft_metrics(), leader_changes));

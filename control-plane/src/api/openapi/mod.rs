@@ -165,6 +165,14 @@ fn schemas() -> Value {
     let held = "change notifications wait for business hours (the operator's calendar)";
     patch_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
     view_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
+    view_props["session_limit_in_force"] = json!({ "type": "object",
+        "description": "the limit the region's edges enforce on the day asked about (absent: \
+            edges do not serve the tenant that day); `by`: the contract's capacity or the \
+            operator's smaller session_cap",
+        "required": ["sessions", "contracted", "by"],
+        "properties": { "sessions": { "type": "integer", "minimum": 0 },
+            "contracted": { "type": "integer", "minimum": 0 },
+            "by": { "type": "string", "enum": ["contract", "session_cap"] } } });
     view_props["created_version"] = int.clone();
     view_props["changed_version"] = int.clone();
     let required = ["id", "region", "source_cidrs", "session_limit"];
