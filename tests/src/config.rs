@@ -7,12 +7,14 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
     pub allow_private_destinations: bool,
+    pub full_error_details: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: String,
     pub connect_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub tunnel_idle_timeout_ms: u64,
     pub drain_grace_ms: u64,
+    pub max_pending_per_source: u32,
     pub static_hosts: Vec<(String, String)>,
     pub tenants: Vec<Tenant>,
 }
@@ -44,12 +46,14 @@ impl Default for EdgeConfig {
     fn default() -> Self {
         Self {
             allow_private_destinations: true,
+            full_error_details: false,
             allowed_connect_ports: vec![443],
             access_log: "stdout".into(),
             connect_timeout_ms: 5000,
             header_read_timeout_ms: 10_000,
             tunnel_idle_timeout_ms: 300_000,
             drain_grace_ms: 30_000,
+            max_pending_per_source: 512,
             static_hosts: Vec::new(),
             tenants: Vec::new(),
         }
@@ -103,6 +107,7 @@ impl EdgeConfig {
             "allow_private_destinations = {}",
             self.allow_private_destinations
         );
+        let _ = writeln!(w, "full_error_details = {}", self.full_error_details);
         let _ = writeln!(
             w,
             "allowed_connect_ports = {:?}",
@@ -123,6 +128,11 @@ impl EdgeConfig {
         let _ = writeln!(w, "drain_grace_ms = {}", self.drain_grace_ms);
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
+        let _ = writeln!(
+            w,
+            "max_pending_per_source = {}",
+            self.max_pending_per_source
+        );
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
         // anything else asks a loopback port where no DNS server listens (a fast, real failure).
         let _ = writeln!(w, "dns_servers = [\"127.0.0.1\"]");

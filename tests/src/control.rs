@@ -29,6 +29,17 @@ pub struct ControlNode {
     pub raft: SocketAddr,
     /// The QUIC endpoint edges connect to.
     pub edge: SocketAddr,
+    /// The metrics listener (`--metrics-listen`; a new port after a restart).
+    pub metrics: SocketAddr,
+    /// Flags and environment every start of this node repeats (see [`ControlNode::start_on`]).
+    launch: Launch,
+}
+
+/// Extra flags and environment for a node, repeated by its restarts.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
@@ -81,7 +92,14 @@ impl ControlNode {
         for _ in 0..20 {
             let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
             let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join, env);
+            let launch = Launch {
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                args: join.then(|| "--join".to_string()).into_iter().collect(),
+            };
+            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), &launch);
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -98,7 +116,7 @@ impl ControlNode {
             break;
         }
         let child = child.unwrap_or_else(|| panic!("node {id}: no free ports found"));
-        let (child, api, raft, edge) = wait_addrs(child, &dir);
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
         ControlNode {
             id,
             child: Some(child),
@@ -106,7 +124,32 @@ impl ControlNode {
             api,
             raft,
             edge,
+            metrics,
+            launch: Launch::default(),
         }
+    }
+
+    /// Starts node `id` on the given `[api, raft, edge]` addresses with `launch`'s flags and
+    /// environment, which its restarts repeat (no retry on a taken port: pick them just before).
+    pub fn start_on(id: u64, listen: [&str; 3], launch: Launch) -> ControlNode {
+        let dir = unique_dir(&format!("breakout-control-{id}"));
+        let child = spawn(id, &dir, listen, &launch);
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
+        ControlNode {
+            id,
+            child: Some(child),
+            dir,
+            api,
+            raft,
+            edge,
+            metrics,
+            launch,
+        }
+    }
+
+    /// Where the node keeps its data (a restart reuses it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
     }
 
     pub fn api_url(&self) -> String {
@@ -115,6 +158,21 @@ impl ControlNode {
 
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself: its status (the node is then no
+    /// longer running), or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let mut status = None;
+        poll_until(timeout, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if status.is_some() {
+            self.child = None;
+        }
+        status
     }
 
     /// SIGKILL, and wait until the process is gone.
@@ -128,6 +186,21 @@ impl ControlNode {
     /// Starts the node again on the same data dir and addresses (as `join`: a restart must never
     /// initialise a cluster, whatever the flag says, but joiners make that explicit).
     pub fn restart(&mut self) {
+        let child = self.respawn();
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &self.dir);
+        assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
+        self.metrics = metrics;
+        self.child = Some(child);
+    }
+
+    /// [`ControlNode::restart`] for a node expected to stop by itself (see
+    /// [`ControlNode::wait_exit`]): does not wait for its listeners.
+    pub fn restart_unchecked(&mut self) {
+        let child = self.respawn();
+        self.child = Some(child);
+    }
+
+    fn respawn(&mut self) -> Child {
         assert!(self.child.is_none(), "node {} still running", self.id);
         let _ = std::fs::remove_file(self.dir.join("addrs.json"));
         let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
@@ -141,8 +214,7 @@ impl ControlNode {
                 self.id,
                 &self.dir,
                 addrs.each_ref().map(String::as_str),
-                false,
-                &[],
+                &self.launch,
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -159,10 +231,7 @@ impl ControlNode {
             true
         });
         assert!(started, "node {}: its ports stayed taken", self.id);
-        let child = child.expect("spawned");
-        let (child, api, raft, edge) = wait_addrs(child, &self.dir);
-        assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
-        self.child = Some(child);
+        child.expect("spawned")
     }
 
     /// Runs `breakoutctl --server <this node> --token <admin> -o json ARGS`.
@@ -207,6 +276,21 @@ impl ControlNode {
             .args(["-H", "Content-Type: application/json"])
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .arg(format!("{}{path}", self.api_url()))
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// `GET /metrics` on the metrics listener: (status, body).
+    pub fn scrape(&self) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .arg(format!("http://{}/metrics", self.metrics))
             .env_remove("http_proxy")
             .env_remove("HTTP_PROXY")
             .env_remove("all_proxy")
@@ -314,6 +398,14 @@ impl Cluster {
         c
     }
 
+    /// A one-node cluster whose node runs with extra environment variables (e.g.
+    /// `BREAKOUT_WEBHOOK_ALLOW_CIDRS`).
+    pub fn single_with_env(env: &[(&str, &str)]) -> Cluster {
+        let node = ControlNode::start_with_env(1, false, env);
+        wait_leader_on(&node);
+        Cluster { nodes: vec![node] }
+    }
+
     /// Index of the node the cluster reports as leader, asked of any running node.
     pub fn leader(&self) -> Option<usize> {
         self.nodes.iter().filter(|n| n.is_running()).find_map(|n| {
@@ -372,10 +464,9 @@ fn wait_until_status(node: &ControlNode, cond: impl Fn(&serde_json::Value) -> bo
     );
 }
 
-/// Starts a node listening on `[api, raft, edge]`.
 /// A port in 20000..32000 (below Linux's default ephemeral range, 32768–60999) that is free for
 /// TCP and UDP right now.
-fn unused_low_port() -> u16 {
+pub fn unused_low_port() -> u16 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEED: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -397,7 +488,7 @@ fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)]) -> Child {
+fn spawn(id: u64, dir: &Path, listen: [&str; 3], launch: &Launch) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -418,6 +509,9 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)
             raft,
             "--edge-listen",
             edge,
+            // Several nodes run on one machine: any free port (reported in the addr file).
+            "--metrics-listen",
+            "127.0.0.1:0",
         ])
         .arg("--edge-cert")
         .arg(ca.dir.join("server.pem"))
@@ -432,16 +526,15 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
-    if join {
-        cmd.arg("--join");
-    }
-    cmd.envs(env.iter().copied());
+    cmd.args(&launch.args);
+    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.spawn().expect("spawn breakout-control")
 }
 
-fn wait_addrs(mut child: Child, dir: &Path) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
+/// The node's `[api, raft, edge, metrics]` addresses, once its addr file says them.
+fn wait_addrs(mut child: Child, dir: &Path) -> (Child, [SocketAddr; 4]) {
     let file = dir.join("addrs.json");
-    let (api, raft, edge) = wait_for(
+    let addrs = wait_for(
         START_DEADLINE,
         "breakout-control writes its addr file",
         || {
@@ -453,12 +546,9 @@ fn wait_addrs(mut child: Child, dir: &Path) -> (Child, SocketAddr, SocketAddr, S
             }
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-            Some((
-                v.get("api")?.as_str()?.parse().ok()?,
-                v.get("raft")?.as_str()?.parse().ok()?,
-                v.get("edge")?.as_str()?.parse().ok()?,
-            ))
+            let addr = |k: &str| v.get(k)?.as_str()?.parse().ok();
+            Some([addr("api")?, addr("raft")?, addr("edge")?, addr("metrics")?])
         },
     );
-    (child, api, raft, edge)
+    (child, addrs)
 }

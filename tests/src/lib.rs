@@ -4,13 +4,16 @@
 //! background tokio runtime ([`runtime`]), the edge is a child process ([`edge`]), and clients
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
+pub mod answer;
 pub mod binaries;
+pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;
 pub mod echo;
 pub mod edge;
 pub mod fleet;
+pub mod limits;
 pub mod metrics;
 pub mod origin;
 pub mod parent_proxy;
@@ -22,6 +25,7 @@ pub mod tmp;
 pub mod wait;
 pub mod world;
 
+pub use answer::assert_refused;
 pub use config::{EdgeConfig, Rule, Tenant};
 pub use curl::{Curl, CurlOutput};
 pub use echo::EchoServer;

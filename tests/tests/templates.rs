@@ -215,7 +215,7 @@ fn fetches_version_changes_and_a_guard_that_keeps_the_last_good_list() {
     assert_eq!(live(&versions(&node, "microsoft365").expect("versions")), 1);
     // The poller counts after its write is applied: wait for the count, not for a moment.
     wait_until(POLLED, "three quarantines counted", || {
-        let (status, metrics) = node.get(ADMIN_TOKEN, "/metrics");
+        let (status, metrics) = node.scrape();
         status == 200
             && metrics.contains("breakout_template_quarantines_total{item=\"microsoft365\"} 3")
     });
@@ -225,7 +225,7 @@ fn explain(edge: &breakout_tests::Edge, host: &str) -> Value {
     let out = std::process::Command::new("curl")
         .args(["-sS", "--max-time", "5"])
         .arg(format!(
-            "http://{}/explain?tenant=acme&host={host}&port=443",
+            "http://{}/explain?tenant=acme&host={host}&port=443&resolve=false",
             edge.admin()
         ))
         .output()

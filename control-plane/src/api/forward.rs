@@ -46,6 +46,7 @@ pub async fn per_route(State(scope): State<RouteScope>, req: Request, next: Next
         req.uri().clone(),
         req.headers().clone(),
     );
+    let started = std::time::Instant::now();
     let resp = match idempotency::prepare(req).await {
         Err(e) => e.into_response(),
         Ok((mut req, keyed)) => {
@@ -59,10 +60,9 @@ pub async fn per_route(State(scope): State<RouteScope>, req: Request, next: Next
             forwarded(&scope, resp, slot, (&method, &uri, &headers), repeated).await
         }
     };
-    scope
-        .ctx
-        .metrics
-        .observe(scope.route, &method, resp.status());
+    let metrics = &scope.ctx.metrics;
+    metrics.observe(scope.route, &method, resp.status());
+    metrics.observe_duration(scope.route, &method, started.elapsed().as_secs_f64());
     resp
 }
 
@@ -77,7 +77,8 @@ async fn forwarded(
 ) -> Response {
     if repeated {
         let yes = HeaderValue::from_static("true");
-        resp.headers_mut().insert(idempotency::REPLAYED.clone(), yes);
+        resp.headers_mut()
+            .insert(idempotency::REPLAYED.clone(), yes);
     }
     if let Some(ForwardTo(leader)) = resp.extensions_mut().remove::<ForwardTo>() {
         resp = if headers.contains_key(&FORWARDED_HEADER) {

@@ -88,7 +88,10 @@ pub async fn prepare(req: Request) -> Result<(Request, Option<Arc<Keyed>>), ApiE
         fingerprint: fingerprint(parts.method.as_str(), target, if_match, &body),
         repeated: AtomicBool::new(false),
     };
-    Ok((Request::from_parts(parts, Body::from(body)), Some(Arc::new(keyed))))
+    Ok((
+        Request::from_parts(parts, Body::from(body)),
+        Some(Arc::new(keyed)),
+    ))
 }
 
 /// SHA-256 of what makes a request this request. Length-prefixed, so no two requests share one.
@@ -186,6 +189,9 @@ mod tests {
         assert_ne!(a, fingerprint("PUT", "/v1/regions", b"", &body));
         assert_ne!(a, fingerprint("POST", "/v1/regions?x=1", b"", &body));
         assert_ne!(a, fingerprint("POST", "/v1/regions", b"\"3\"", &body));
-        assert_ne!(a, fingerprint("POST", "/v1/regions", b"", &Bytes::from_static(b"{ }")));
+        assert_ne!(
+            a,
+            fingerprint("POST", "/v1/regions", b"", &Bytes::from_static(b"{ }"))
+        );
     }
 }

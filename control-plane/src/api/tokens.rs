@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Operator, Principal, TOKEN_PREFIX};
+use super::error::ApiError;
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
-use super::error::ApiError;
 use super::idempotency;
 use super::reply::Versioned;
 use super::{Ctx, Reply};
@@ -47,9 +47,7 @@ pub async fn create(
     if let Some(sealed) = idempotency::seal(&secret) {
         reply.insert("secret".into(), sealed);
     }
-    let written = ctx
-        .write_with(&Principal::Operator, command, reply)
-        .await?;
+    let written = ctx.write_with(&Principal::Operator, command, reply).await?;
     let first = |name: &str| written.reply.get(name);
     let id = first("id").ok_or(ApiError::Internal)?;
     let secret = match first("secret").map(|s| idempotency::unseal(s)) {

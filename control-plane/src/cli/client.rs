@@ -111,9 +111,7 @@ impl Client {
                     .ok_or_else(|| {
                         // Built without TLS: the API is reached over the cluster network or a
                         // tunnel.
-                        CliError::Usage(format!(
-                            "--server {one:?} is not an http://host:port URL"
-                        ))
+                        CliError::Usage(format!("--server {one:?} is not an http://host:port URL"))
                     })
             })
             .collect::<Result<Vec<Url>, CliError>>()?;

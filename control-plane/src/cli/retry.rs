@@ -99,7 +99,11 @@ impl Retry {
                 if all_refused && !self.reached {
                     return Next::Stop;
                 }
-                let wait = if all_refused { LOST_WAIT } else { Duration::ZERO };
+                let wait = if all_refused {
+                    LOST_WAIT
+                } else {
+                    Duration::ZERO
+                };
                 (wait, true)
             }
         };
@@ -173,14 +177,20 @@ mod tests {
     fn servers_that_never_answered_fail_fast_but_a_lost_one_is_waited_for() {
         let now = Instant::now();
         let mut r = Retry::new(now, 2, 0);
-        assert!(matches!(r.next(Attempt::NotConnected, now), Next::Retry { server: 1, .. }));
+        assert!(matches!(
+            r.next(Attempt::NotConnected, now),
+            Next::Retry { server: 1, .. }
+        ));
         assert_eq!(r.next(Attempt::NotConnected, now), Next::Stop);
 
         let mut r = Retry::new(now, 1, 0);
         r.next(Attempt::Lost, now);
         assert!(matches!(
             r.next(Attempt::NotConnected, now),
-            Next::Retry { wait: LOST_WAIT, .. }
+            Next::Retry {
+                wait: LOST_WAIT,
+                ..
+            }
         ));
     }
 }

@@ -128,7 +128,16 @@ mod tests {
 
     #[test]
     fn ids_are_lowercase_names_without_dot_dot() {
-        for good in ["acme", "a", "t00", "tokyo-1", "a.b", "a_b", "0", &"x".repeat(63)] {
+        for good in [
+            "acme",
+            "a",
+            "t00",
+            "tokyo-1",
+            "a.b",
+            "a_b",
+            "0",
+            &"x".repeat(63),
+        ] {
             assert!(check_id("id", "tenant id", good).is_ok(), "{good}");
         }
         for bad in [
@@ -177,7 +186,11 @@ mod tests {
         );
         let key = serde_json::json!({"lists": {"k".repeat(64): []}});
         let err = check_strings(&key).unwrap_err();
-        assert!(err.message.starts_with("command.lists: the name"), "{}", err.message);
+        assert!(
+            err.message.starts_with("command.lists: the name"),
+            "{}",
+            err.message
+        );
         let ctl = serde_json::json!({"d": "bell\u{7}"});
         assert!(check_strings(&ctl).is_err());
     }

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use breakout_policy::{Destination, NamedList};
 use serde::{Deserialize, Serialize};
 
-use super::model::{State, MAX_LIST_ENTRIES};
 use super::input::check_id;
+use super::model::{State, MAX_LIST_ENTRIES};
 use super::step::{check_if_match, commit, find, Apply, LogEntry, Reject, Step};
 
 /// Longest list name; names appear in URLs and rule references.

@@ -47,8 +47,11 @@ pub use model::{
 };
 pub use quotas::{json_size, usage, Quota, Usage};
 pub use regions::{CreateRegion, DeleteRegion};
+pub use service::{
+    next_policy_change, out_of_service, region_policy_at, served_limit, session_limits_at,
+    tick_due, LimitBy, SessionLimit, Tick,
+};
 pub use step::Reject;
-pub use service::{next_policy_change, out_of_service, region_policy_at, tick_due, Tick};
 pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
     SyncTemplates, TemplateNotified,

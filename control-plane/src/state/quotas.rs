@@ -193,7 +193,9 @@ fn check(before: &State, after: &State, id: &str) -> Step {
     let most = record.quotas.limit(Quota::ListEntries);
     let old_lists = before.tenants.get(id).map(|r| &r.tenant.lists);
     for (name, list) in &record.tenant.lists {
-        let was = old_lists.and_then(|l| l.get(name)).map_or(0, |l| l.entries.len());
+        let was = old_lists
+            .and_then(|l| l.get(name))
+            .map_or(0, |l| l.entries.len());
         let now = list.entries.len();
         if now as u64 > most && now > was {
             return Err(exceeded(format!(

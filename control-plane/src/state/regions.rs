@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Region, State};
 use super::input::{check_id, check_text, DESCRIPTION_MAX};
+use super::model::{Region, State};
 use super::step::{Apply, LogEntry, Reject, Step};
 
 /// Longest region name (a DNS label: regions appear in host names and metric labels).

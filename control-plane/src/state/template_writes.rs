@@ -164,7 +164,11 @@ impl Apply for SetSubscription {
     fn check_input(&self) -> Step {
         let groups = self.subscription.iter().flat_map(|s| s.groups.iter());
         groups.enumerate().try_for_each(|(i, group)| {
-            input::check_text(&format!("subscription.groups[{i}]"), group, input::LABEL_MAX)
+            input::check_text(
+                &format!("subscription.groups[{i}]"),
+                group,
+                input::LABEL_MAX,
+            )
         })
     }
 

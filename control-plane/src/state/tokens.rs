@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{State, TokenRecord};
 use super::input::{check_id, check_text, LABEL_MAX};
+use super::model::{State, TokenRecord};
 use super::step::{find, Apply, LogEntry, Reject, Step};
 
 /// Longest token id.

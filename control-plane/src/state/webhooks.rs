@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Secret, State, Webhook};
 use super::input::check_id;
+use super::model::{Secret, State, Webhook};
 use super::quotas::Quota;
 use super::step::{find, Apply, LogEntry, Reject, Step};
 

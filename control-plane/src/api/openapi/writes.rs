@@ -36,8 +36,8 @@ pub fn extend(doc: &mut Value) {
         "overrides": schema("Quotas"), "quotas": object(Value::Object(all_shown), &[]) } });
     schemas["TenantPatch"]["properties"]["quotas"] =
         json!({ "allOf": [schema("Quotas")], "nullable": true });
-    if let Some(codes) = schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]
-        .as_array_mut()
+    if let Some(codes) =
+        schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"].as_array_mut()
     {
         codes.push(json!("quota_exceeded"));
         codes.push(json!("idempotency_key_reused"));

@@ -123,15 +123,21 @@ fn answers_are_forgotten_after_a_day() {
     // Forgetting is part of applying any entry, keyed or not.
     log.clock_ms = Some(later + IDEMPOTENCY_KEEP_MS);
     log.ok(region("osaka"));
-    assert!(log.state.idempotency.is_empty(), "{:?}", log.state.idempotency);
+    assert!(
+        log.state.idempotency.is_empty(),
+        "{:?}",
+        log.state.idempotency
+    );
 }
 
 #[test]
 fn at_most_keep_answers_are_kept_oldest_forgotten_first() {
     let mut log = Log::new();
-    let tick = |day: &str| Command::Tick(crate::state::Tick {
-        day: day.parse().expect("day"),
-    });
+    let tick = |day: &str| {
+        Command::Tick(crate::state::Tick {
+            day: day.parse().expect("day"),
+        })
+    };
     for i in 0..=IDEMPOTENCY_KEEP {
         log.client("operator", tick("2026-01-01"), key(&format!("k{i}"), "f"));
     }
@@ -139,7 +145,9 @@ fn at_most_keep_answers_are_kept_oldest_forgotten_first() {
     assert_eq!(kept.answers.len(), IDEMPOTENCY_KEEP);
     assert_eq!(kept.order.len(), IDEMPOTENCY_KEEP);
     assert!(!kept.answers.contains_key("operator k0"));
-    assert!(kept.answers.contains_key(&format!("operator k{IDEMPOTENCY_KEEP}")));
+    assert!(kept
+        .answers
+        .contains_key(&format!("operator k{IDEMPOTENCY_KEEP}")));
 }
 
 #[test]

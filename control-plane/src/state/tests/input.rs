@@ -12,14 +12,22 @@ fn refused(command: &Command) -> String {
 fn ids_that_cannot_be_addressed_are_refused_with_the_rule() {
     // The defect (issue 13, item 10): tenant id ".." and list name ".." were accepted.
     let msg = refused(&create(tenant("..", "tokyo", &[])));
-    assert!(msg.starts_with("tenant.id: tenant id \"..\" is not a valid id"), "{msg}");
+    assert!(
+        msg.starts_with("tenant.id: tenant id \"..\" is not a valid id"),
+        "{msg}"
+    );
     assert!(msg.contains(ID_RULE), "{msg}");
     let msg = refused(&put_list("acme", "..", list(&[]), None));
     assert!(msg.starts_with("name: list name \"..\""), "{msg}");
     for bad in ["Acme", "a/b", "-x", "a..b", ""] {
-        assert!(create(tenant(bad, "tokyo", &[])).check_input().is_err(), "{bad}");
+        assert!(
+            create(tenant(bad, "tokyo", &[])).check_input().is_err(),
+            "{bad}"
+        );
     }
-    assert!(create(tenant("acme-1.eu_west", "tokyo", &[])).check_input().is_ok());
+    assert!(create(tenant("acme-1.eu_west", "tokyo", &[]))
+        .check_input()
+        .is_ok());
 }
 
 #[test]
@@ -47,7 +55,8 @@ fn every_id_a_command_creates_follows_the_rule() {
     t.lists.insert("..".into(), list(&[]));
     assert!(refused(&create(t)).starts_with("tenant.lists[..]: list name"));
     let mut t = tenant("acme", "tokyo", &[]);
-    t.upstreams.insert("Corp Proxy".into(), "proxy.example:8080".into());
+    t.upstreams
+        .insert("Corp Proxy".into(), "proxy.example:8080".into());
     assert!(refused(&create(t)).starts_with("tenant.upstreams[Corp Proxy]: upstream name"));
 }
 
@@ -58,12 +67,18 @@ fn free_text_is_bounded_in_every_field() {
         name: "tokyo".into(),
         description: Some("x".repeat(1 << 20)),
     });
-    assert_eq!(refused(&region), "command.description: 1048576 bytes; at most 2048 are allowed");
+    assert_eq!(
+        refused(&region),
+        "command.description: 1048576 bytes; at most 2048 are allowed"
+    );
     let region = Command::CreateRegion(CreateRegion {
         name: "tokyo".into(),
         description: Some("x".repeat(300)),
     });
-    assert_eq!(refused(&region), "description: 300 bytes; at most 256 are allowed");
+    assert_eq!(
+        refused(&region),
+        "description: 300 bytes; at most 256 are allowed"
+    );
     let token = Command::CreateToken(CreateToken {
         id: "t1".into(),
         tenant: "acme".into(),

@@ -4,9 +4,10 @@ mod audit;
 mod contracts;
 mod idempotency;
 mod input;
+mod instances;
 mod lists;
-mod regions;
 mod quotas;
+mod regions;
 mod service;
 mod templates;
 mod tenants;
@@ -17,8 +18,7 @@ mod webhooks;
 use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 
 use super::{
-    apply, ClientWrite, Command, IdempotencyKey, Outcome, RejectKind, Request, State,
-    TenantPatch,
+    apply, ClientWrite, Command, IdempotencyKey, Outcome, RejectKind, Request, State, TenantPatch,
 };
 use crate::state::{CreateRegion, CreateTenant, CreateToken, PutList, UpdateTenant};
 

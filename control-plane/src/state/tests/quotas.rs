@@ -57,7 +57,11 @@ fn full_lists_stop_at_the_total_entries_quota_naming_limit_and_usage() {
          rules' own destinations), over its limit of 200000 (it holds 200000 now); remove some \
          first, or ask the operator to raise the quota"
     );
-    assert_eq!(content(&log.state), before, "a refused write changes nothing");
+    assert_eq!(
+        content(&log.state),
+        before,
+        "a refused write changes nothing"
+    );
 }
 
 #[test]
@@ -126,7 +130,9 @@ fn bytes_bound_the_configuration_however_it_is_spread() {
             ..Quotas::default()
         },
     );
-    let long: Vec<String> = (0..20).map(|i| format!("{}{i}.example", "x".repeat(100))).collect();
+    let long: Vec<String> = (0..20)
+        .map(|i| format!("{}{i}.example", "x".repeat(100)))
+        .collect();
     let refs: Vec<&str> = long.iter().map(String::as_str).collect();
     let msg = over(&mut log, put_list("acme", "long", list(&refs), None));
     assert!(msg.starts_with("quota bytes exceeded"), "{msg}");
@@ -142,7 +148,15 @@ fn the_operator_raises_a_quota_and_a_tenant_over_a_lowered_one_may_still_shrink(
             ..Quotas::default()
         },
     );
-    over(&mut log, put_list("acme", "a", list(&["1.example", "2.example", "3.example"]), None));
+    over(
+        &mut log,
+        put_list(
+            "acme",
+            "a",
+            list(&["1.example", "2.example", "3.example"]),
+            None,
+        ),
+    );
     set_quotas(
         &mut log,
         Quotas {
@@ -150,7 +164,15 @@ fn the_operator_raises_a_quota_and_a_tenant_over_a_lowered_one_may_still_shrink(
             ..Quotas::default()
         },
     );
-    done(&mut log, put_list("acme", "a", list(&["1.example", "2.example", "3.example"]), None));
+    done(
+        &mut log,
+        put_list(
+            "acme",
+            "a",
+            list(&["1.example", "2.example", "3.example"]),
+            None,
+        ),
+    );
     set_quotas(
         &mut log,
         Quotas {
@@ -159,8 +181,14 @@ fn the_operator_raises_a_quota_and_a_tenant_over_a_lowered_one_may_still_shrink(
         },
     );
     // Over the lowered quota: shrinking is allowed, growing is not.
-    done(&mut log, put_list("acme", "a", list(&["1.example", "2.example"]), None));
-    over(&mut log, put_list("acme", "b", list(&["1.example", "2.example"]), None));
+    done(
+        &mut log,
+        put_list("acme", "a", list(&["1.example", "2.example"]), None),
+    );
+    over(
+        &mut log,
+        put_list("acme", "b", list(&["1.example", "2.example"]), None),
+    );
     // `null` returns every quota to its default.
     done(
         &mut log,
@@ -195,7 +223,11 @@ fn an_override_above_what_an_edge_compiles_is_invalid() {
         },
     );
     let err = cmd.check_input().expect_err("refused");
-    assert!(err.message.starts_with("quotas.list_entries:"), "{}", err.message);
+    assert!(
+        err.message.starts_with("quotas.list_entries:"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -203,7 +235,12 @@ fn entries_written_before_quotas_replay_as_they_were_decided() {
     // A bare command (an old log's entry) is not held to quotas.
     let mut log = Log::with_acme();
     for i in 0..3 {
-        log.ok(put_list("acme", &format!("l{i}"), entries(&i.to_string(), 80_000), None));
+        log.ok(put_list(
+            "acme",
+            &format!("l{i}"),
+            entries(&i.to_string(), 80_000),
+            None,
+        ));
     }
     assert_eq!(log.state.tenants["acme"].tenant.lists.len(), 3);
 }

@@ -44,9 +44,7 @@ pub(super) fn should_snapshot(sizes: Sizes, state: impl FnOnce() -> Option<u64>)
     if sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot {
         return true;
     }
-    sizes.snapshot > LOG_BUDGET
-        && sizes.log > 0
-        && state().is_some_and(|s| s < sizes.snapshot / 2)
+    sizes.snapshot > LOG_BUDGET && sizes.log > 0 && state().is_some_and(|s| s < sizes.snapshot / 2)
 }
 
 /// Runs until the database is closed (the node shut down).
@@ -114,7 +112,6 @@ fn sizes(db: &Db) -> Result<Sizes, redb::Error> {
     Ok(Sizes { log, snapshot })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,7 +134,9 @@ mod tests {
             log: 20 * MB,
             snapshot: 300 * MB,
         };
-        assert!(!should_snapshot(log_under_a_big_snapshot, || Some(290 * MB)));
+        assert!(!should_snapshot(log_under_a_big_snapshot, || Some(
+            290 * MB
+        )));
     }
 
     #[test]
