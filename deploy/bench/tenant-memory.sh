@@ -27,8 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+extra=()
+# Builds with a metrics listener: none, so that two runs never share a port.
+if "$BIN" --help | grep -q -- --metrics-listen; then extra+=(--metrics-listen off); fi
 BREAKOUT_ADMIN_TOKEN=$TOKEN "$BIN" --data-dir "$work/data" --api-listen 127.0.0.1:0 \
-    --raft-listen 127.0.0.1:0 --edge-listen off --addr-file "$work/addrs.json" \
+    --raft-listen 127.0.0.1:0 --edge-listen off --addr-file "$work/addrs.json" "${extra[@]}" \
     2>"$work/stderr.log" &
 pid=$!
 for _ in $(seq 1 300); do

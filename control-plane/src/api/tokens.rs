@@ -55,7 +55,8 @@ pub async fn create(
         _ if !written.repeated => hex(&secret),
         _ => {
             return Err(ApiError::Conflict(format!(
-                "token {id} was created by the first request with this Idempotency-Key; its                  secret cannot be shown again: revoke it and create another"
+                "token {id} was created by the first request with this Idempotency-Key; its \
+                 secret cannot be shown again: revoke it and create another"
             )))
         }
     };

@@ -110,8 +110,9 @@ impl Command {
         if let Command::Client(_) = self {
             return Err(Reject::invalid("a client write cannot wrap another"));
         }
-        input::check_strings(self)?;
-        self.write().check_input()
+        // The command's own rules first: their limits are the tighter, named ones.
+        self.write().check_input()?;
+        input::check_strings(self)
     }
 
     /// The audit `action` and `target` this command is recorded under.

@@ -2,6 +2,7 @@
 //! tests (and development) without Raft; it applies requests through [`crate::state::apply`]
 //! exactly as the replicated store does, one log index per write, rejected or not.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
@@ -18,6 +19,8 @@ pub struct MemoryStore {
     node_id: u64,
     inner: Mutex<Inner>,
     applied: watch::Sender<u64>,
+    /// Set by [`MemoryStore::lose_next_answer`].
+    lose_answer: AtomicBool,
 }
 
 struct Inner {
@@ -46,12 +49,25 @@ impl MemoryStore {
                 leader,
             }),
             applied,
+            lose_answer: AtomicBool::new(false),
         })
     }
 
     /// Sets who leads: `None` for no leader, or another node's id and API address.
     pub fn set_leader(&self, leader: Option<(u64, String)>) {
         self.lock().leader = leader;
+    }
+
+    /// The state as applied now (for tests).
+    pub fn state(&self) -> Arc<State> {
+        Arc::clone(&self.lock().state)
+    }
+
+    /// The next write is applied but answered as if the leader had been lost before its
+    /// answer ([`StoreError::NotLeader`] with no leader known: 503 `no_leader`), as a
+    /// replicated store answers a write committed while its leader died (issue 13, item 2).
+    pub fn lose_next_answer(&self) {
+        self.lose_answer.store(true, Ordering::SeqCst);
     }
 
     // The lock is never held across an await, and `apply` cannot leave the state half-written
@@ -112,6 +128,12 @@ impl Store for MemoryStore {
             let state = Arc::make_mut(&mut inner.state);
             let outcome = state::apply(state, index, &req);
             self.applied.send_replace(index);
+            if self.lose_answer.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::NotLeader {
+                    leader_id: None,
+                    leader_api: None,
+                });
+            }
             Ok(Applied {
                 version: index,
                 outcome,
