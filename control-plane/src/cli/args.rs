@@ -12,6 +12,7 @@ use super::arg_types::parse_destination;
 pub use super::arg_types::IfMatch;
 use super::contract_args::{AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd};
 pub use super::list_args::{ExportArgs, ListCmd, PacCmd, TokenCmd, WebhookCmd};
+pub use super::quota_args::SetQuotas;
 pub use super::template_args::TemplateCmd;
 
 /// Operate a Breakout control plane: cluster, regions, tenants, their rules, lists and tokens.
@@ -210,6 +211,14 @@ pub enum TenantCmd {
         #[command(flatten)]
         if_match: IfMatch,
     },
+    /// Show the tenant's quotas: each one's limit, default and what the tenant holds.
+    Quotas {
+        /// The tenant id.
+        id: String,
+    },
+    /// Change quotas of the tenant (the others keep their value); `default` returns one to
+    /// its default.
+    SetQuotas(SetQuotas),
     /// Show or change the attributes the contract rules need (private backbone, internet
     /// access).
     Attributes(AttributesArgs),

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod contract_args;
 pub mod error;
 pub mod list_args;
+pub mod quota_args;
 pub mod retry;
 pub mod table;
 pub mod template_args;

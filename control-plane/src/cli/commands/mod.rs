@@ -9,6 +9,7 @@ mod edge;
 mod export;
 mod lists;
 mod pac;
+mod quotas;
 mod region;
 mod rule;
 mod sessions;

@@ -1,4 +1,5 @@
-//! `tenant list|get|create|delete|set-limit|set-cap|set-default`.
+//! `tenant list|get|create|delete|set-limit|set-cap|set-default` (`quotas` and `set-quotas`:
+//! `super::quotas`).
 
 use serde_json::{json, Map, Value};
 
@@ -16,6 +17,8 @@ pub async fn run(inv: &Invocation, cmd: TenantCmd) -> Result<(), CliError> {
             let answer = inv.send(Call::get(&["v1", "tenants"])).await?;
             inv.show(&answer, render_tenants);
         }
+        TenantCmd::Quotas { id } => super::quotas::show(inv, &id).await?,
+        TenantCmd::SetQuotas(args) => super::quotas::set(inv, args).await?,
         TenantCmd::Get { id } => {
             let answer = inv.send(Call::get(&["v1", "tenants", &id])).await?;
             inv.show(&answer, render_tenant);

@@ -266,3 +266,32 @@ fn usage_errors_exit_with_2() {
         2
     );
 }
+
+#[test]
+fn set_quotas_takes_numbers_or_default_per_quota() {
+    let cli = ok(&[
+        "tenant",
+        "set-quotas",
+        "acme",
+        "--lists",
+        "200",
+        "--entries",
+        "default",
+    ]);
+    let Command::Tenant(TenantCmd::SetQuotas(args)) = cli.command else {
+        panic!("parsed as {:?}", cli.command);
+    };
+    let named = args.named();
+    assert_eq!(
+        named,
+        vec![
+            ("lists", crate::cli::quota_args::QuotaValue(Some(200))),
+            ("entries", crate::cli::quota_args::QuotaValue(None)),
+        ]
+    );
+    assert_eq!(
+        refused(&["tenant", "set-quotas", "acme", "--lists", "many"]),
+        ErrorKind::ValueValidation
+    );
+    ok(&["tenant", "quotas", "acme"]);
+}
