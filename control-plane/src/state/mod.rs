@@ -42,8 +42,8 @@ pub use model::{
 };
 pub use regions::{CreateRegion, DeleteRegion};
 pub use service::{
-    next_policy_change, out_of_service, region_policy_at, served_limit, session_limits_at,
-    tick_due, LimitBy, SessionLimit, Tick,
+    next_policy_change, out_of_service, region_policy_at, served_limit, served_tenant,
+    session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
 };
 pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
