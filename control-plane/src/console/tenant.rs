@@ -99,12 +99,25 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
     c.render(&page, "overview.html", data)
 }
 
+/// A value for people: a string as is, an object as `key: value · …` (nulls and `false` left
+/// out, `_` read as a space), anything else as JSON.
 fn compact(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
+    fn plain(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+            Value::Object(o) => o
+                .iter()
+                .filter(|(_, v)| !v.is_null() && *v != &Value::Bool(false))
+                .map(|(k, v)| format!("{}: {}", k.replace('_', " "), plain(v)))
+                .collect::<Vec<_>>()
+                .join(" · "),
+            other => other.to_string(),
+        }
     }
+    serde_json::to_value(v)
+        .map(|v| plain(&v))
+        .unwrap_or_default()
 }
 
 /// `GET /ui/t/{id}/lists`.
@@ -135,7 +148,8 @@ fn lists_page(
         return c.error(page, no_tenant(id));
     };
     let mut names: Vec<String> = record.tenant.lists.keys().cloned().collect();
-    if !names.iter().any(|n| n == "blocklist") {
+    // A tenant without lists starts its blocklist here.
+    if names.is_empty() {
         names.insert(0, "blocklist".into());
     }
     let lists: Vec<Value> = names
