@@ -118,13 +118,13 @@ pub struct Page {
 
 impl Console {
     /// The signed-in session, or a redirect to the sign-in page.
-    pub fn page(&self, headers: &HeaderMap) -> Result<Page, Response> {
+    pub fn page(&self, headers: &HeaderMap) -> Result<Page, Box<Response>> {
         match self.sessions.get(headers, Instant::now()) {
             Some(session) => Ok(Page {
                 session,
                 lang: Lang::of(headers),
             }),
-            None => Err(Redirect::to("/ui/login").into_response()),
+            None => Err(Box::new(Redirect::to("/ui/login").into_response())),
         }
     }
 
@@ -214,7 +214,7 @@ async fn home(State(c): Cx, headers: HeaderMap) -> Response {
             Principal::Operator => Redirect::to("/ui/op").into_response(),
             Principal::Tenant(id) => Redirect::to(&format!("/ui/t/{id}")).into_response(),
         },
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -303,7 +303,7 @@ async fn login(State(c): Cx, headers: HeaderMap, Form(f): Form<LoginForm>) -> Re
 async fn logout(State(c): Cx, headers: HeaderMap, Form(f): Form<CsrfOnly>) -> Response {
     let page = match c.page(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !page.session.csrf_ok(&f.csrf) {
         return c.error(&page, ApiError::Forbidden);

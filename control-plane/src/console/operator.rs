@@ -25,10 +25,12 @@ type Cx = State<Arc<Console>>;
 /// Lines of a candidate's diff shown per set and direction.
 const DIFF_LINES: usize = 20;
 
-fn operator_page(c: &Console, headers: &HeaderMap) -> Result<Page, Response> {
+fn operator_page(c: &Console, headers: &HeaderMap) -> Result<Page, Box<Response>> {
     let page = c.page(headers)?;
     if page.session.principal != Principal::Operator {
-        return Err(c.error(&page, ApiError::NotFound("no such page".into())));
+        return Err(Box::new(
+            c.error(&page, ApiError::NotFound("no such page".into())),
+        ));
     }
     Ok(page)
 }
@@ -37,7 +39,7 @@ fn operator_page(c: &Console, headers: &HeaderMap) -> Result<Page, Response> {
 pub async fn overview(State(c): Cx, headers: HeaderMap) -> Response {
     let page = match operator_page(&c, &headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let state = match c.api.read(Consistency::Stale).await {
         Ok(s) => s,
@@ -149,7 +151,7 @@ pub async fn decide(
 ) -> Response {
     let page = match operator_page(&c, &headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !page.session.csrf_ok(&f.csrf) {
         return c.error(&page, ApiError::Forbidden);
@@ -179,7 +181,7 @@ pub struct AuditFilter {
 pub async fn audit(State(c): Cx, headers: HeaderMap, Query(f): Query<AuditFilter>) -> Response {
     let page = match operator_page(&c, &headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let state = match c.api.read(Consistency::Stale).await {
         Ok(s) => s,

@@ -25,7 +25,7 @@ type Cx = State<Arc<Console>>;
 
 /// The signed-in page for tenant `id` and the state, or the answer to send instead.
 async fn open(c: &Console, headers: &HeaderMap, id: &str) -> Result<(Page, Arc<Data>), Response> {
-    let page = c.page(headers)?;
+    let page = c.page(headers).map_err(|r| *r)?;
     if let Err(e) = scope(&page.session.principal, id) {
         return Err(c.error(&page, e));
     }
