@@ -119,6 +119,7 @@ pub enum Command {
     ///
     /// e.g. `breakoutctl completions bash > /etc/bash_completion.d/breakoutctl`
     Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_enum)]
         shell: Shell,
     },
