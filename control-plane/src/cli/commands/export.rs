@@ -2,7 +2,7 @@
 //! exactly as the API answers (a file a device can load).
 
 use super::Invocation;
-use crate::cli::args::ExportArgs;
+use crate::cli::args::{ExportArgs, Output};
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::print;
@@ -13,7 +13,18 @@ pub async fn run(inv: &Invocation, a: ExportArgs) -> Result<(), CliError> {
         .query("action", a.action.as_ref())
         .query("kind", a.kind.as_ref())
         .query("since", a.since);
+    if inv.output == Output::Json && a.format != "json" {
+        return Err(CliError::Usage(format!(
+            "-o json prints JSON; --format {} asks for a file in another format: drop one \
+             (e.g. `breakoutctl endpoints {} --format json -o json`)",
+            a.format, a.id
+        )));
+    }
     let body = inv.client.send_text(call).await?;
-    print(&body);
+    match (inv.output, serde_json::from_str::<serde_json::Value>(&body)) {
+        // -o json: the answer pretty-printed, like every other command's.
+        (Output::Json, Ok(v)) => inv.show(&v, |_| String::new()),
+        _ => print(&body),
+    }
     Ok(())
 }
