@@ -11,10 +11,51 @@ use serde_json::json;
 async fn malformed_json_is_400_invalid_with_a_json_error_body() {
     let api = TestApi::start().await;
     for body in ["{not json", "", "[1, 2", "\"just a string\""] {
-        let req = api.op(Method::POST, "/v1/regions").body(body);
+        let req = api
+            .op(Method::POST, "/v1/regions")
+            .header("content-type", "application/json")
+            .body(body);
         let msg = expect_error(send(req).await, 400, "invalid").await;
         assert!(msg.contains("request body"), "{body:?}: {msg}");
     }
+}
+
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_415_on_every_json_route() {
+    let api = TestApi::start().await;
+    api.region("eu").await;
+    api.tenant("acme", "eu", "198.51.100.0/24").await;
+    let routes = [
+        (Method::POST, "/v1/regions"),
+        (Method::POST, "/v1/tenants"),
+        (Method::PATCH, "/v1/tenants/acme"),
+        (Method::PUT, "/v1/tenants/acme/rules"),
+        (Method::PUT, "/v1/tenants/acme/lists/blocklist"),
+        (Method::PATCH, "/v1/tenants/acme/lists/blocklist"),
+        (Method::POST, "/v1/tenants/acme/contracts"),
+        (Method::PUT, "/v1/price-book"),
+        (Method::PUT, "/v1/tenants/acme/templates/microsoft365"),
+    ];
+    for (method, path) in routes {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut req = api.op(method.clone(), path).body(r#"{"name": "x"}"#);
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            let msg = expect_error(send(req).await, 415, "unsupported_media_type").await;
+            assert!(msg.contains("application/json"), "{method} {path}: {msg}");
+        }
+    }
+    // The same body as JSON is read (here: a region created).
+    let req = api
+        .op(Method::POST, "/v1/regions")
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"name": "x"}"#);
+    assert_eq!(send(req).await.status(), 201);
 }
 
 #[tokio::test]

@@ -179,12 +179,25 @@ fn dev_serves_the_demo_tenant_and_stops_cleanly() {
     let on_api = Curl::new(&format!("http://{}/metrics", dev.addr("api"))).run();
     assert_eq!(on_api.status(), 404, "{on_api:?}");
 
+    // Every feature shows: the PAC served by the edge, a bill from the sample price book, the
+    // console, explain.
+    let pac = Curl::new(&format!("http://{}/pac/demo.pac", dev.addr("proxy"))).run();
+    assert_eq!(pac.status(), 200, "{pac:?}");
+    assert!(pac.body_text().contains("FindProxyForURL"), "{pac:?}");
+    let bill = dev.ctl(&["billing", "preview", "demo"]);
+    assert!(bill.is_object(), "{bill}");
+    let console = Curl::new(&format!("http://{}/ui/login", dev.addr("api"))).run();
+    assert_eq!(console.status(), 200, "{console:?}");
+    let explained = dev.ctl(&["explain", "demo", "blocked.example.net"]);
+    assert_eq!(explained["decision"], "block", "{explained}");
+
     // Stopped with SIGTERM: the edge child goes too.
     let needle = dir.display().to_string();
     assert!(
         processes_mentioning(&needle).len() >= 2,
         "dev and its edge run"
     );
+    let before = dev.ctl(&["tenant", "get", "demo"]);
     dev.stop();
     let left = processes_mentioning(&needle);
     assert!(left.is_empty(), "processes left behind: {left:?}");
@@ -197,8 +210,8 @@ fn dev_serves_the_demo_tenant_and_stops_cleanly() {
     assert_eq!(out.status(), 200, "{out:?}");
     let tenant = dev.ctl(&["tenant", "get", "demo"]);
     assert_eq!(
-        tenant["created_version"], tenant["changed_version"],
-        "{tenant}"
+        before["changed_version"], tenant["changed_version"],
+        "a restart changes nothing: {tenant}"
     );
 
     // SIGKILL cannot stop the edge child; the next start stops what it left.

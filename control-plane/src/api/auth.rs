@@ -58,25 +58,31 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
         let presented = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        if ctx.admin_key.matches(presented) {
-            return Ok(Principal::Operator);
-        }
-        let (id, secret) = presented
-            .strip_prefix(TOKEN_PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .ok_or(ApiError::Unauthorized)?;
-        // Stale on purpose: authenticating must not need the leader. A token revoked a moment
-        // ago may work on a lagging follower until it catches up.
-        let state = ctx.store.read(Consistency::Stale).await?;
-        let record = state.tokens.get(id).ok_or(ApiError::Unauthorized)?;
-        if constant_time_eq(
-            sha256_hex(secret.as_bytes()).as_bytes(),
-            record.hash.as_bytes(),
-        ) {
-            Ok(Principal::Tenant(record.tenant.clone()))
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        authenticate(ctx, presented).await
+    }
+}
+
+/// Who `presented` (an operator or tenant token) is, or 401. The one check of a token: the
+/// API's bearer header and the console's sign-in both call it.
+pub async fn authenticate(ctx: &ApiContext, presented: &str) -> Result<Principal, ApiError> {
+    if ctx.admin_key.matches(presented) {
+        return Ok(Principal::Operator);
+    }
+    let (id, secret) = presented
+        .strip_prefix(TOKEN_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .ok_or(ApiError::Unauthorized)?;
+    // Stale on purpose: authenticating must not need the leader. A token revoked a moment
+    // ago may work on a lagging follower until it catches up.
+    let state = ctx.store.read(Consistency::Stale).await?;
+    let record = state.tokens.get(id).ok_or(ApiError::Unauthorized)?;
+    if constant_time_eq(
+        sha256_hex(secret.as_bytes()).as_bytes(),
+        record.hash.as_bytes(),
+    ) {
+        Ok(Principal::Tenant(record.tenant.clone()))
+    } else {
+        Err(ApiError::Unauthorized)
     }
 }
 

@@ -46,6 +46,9 @@ pub enum ApiError {
     /// 413 `too_large`
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
+    /// 415 `unsupported_media_type`: a body that is not sent as JSON (its `Content-Type`).
+    #[error("{}", unsupported(.0.as_deref()))]
+    UnsupportedMediaType(Option<String>),
     /// Another node leads; the router forwards the request there (see `forward`).
     #[error("not the leader; the leader is at {0}")]
     NotLeader(String),
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::KeyReused(_) => "idempotency_key_reused",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
             ApiError::Internal => "internal",
         }
@@ -141,6 +146,15 @@ impl IntoResponse for ApiError {
             resp.extensions_mut().insert(ForwardTo(api));
         }
         resp
+    }
+}
+
+fn unsupported(content_type: Option<&str>) -> String {
+    match content_type {
+        Some(ct) => {
+            format!("the body is sent as {ct:?}; send it as Content-Type: application/json")
+        }
+        None => "the body has no Content-Type; send it as Content-Type: application/json".into(),
     }
 }
 

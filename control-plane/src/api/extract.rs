@@ -16,8 +16,9 @@ use crate::store::Consistency;
 /// The largest request body accepted (a tenant with big vendor lists stays well below).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// A JSON body. Any `Content-Type` is accepted; a body that is not JSON, or not the expected
-/// shape, is a 400 `invalid` whose message carries serde's path to the field and its complaint
+/// A JSON body, sent as `Content-Type: application/json` (or any `…+json`; else 415
+/// `unsupported_media_type`); a body that is not JSON, or not the expected shape, is a 400
+/// `invalid` whose message carries serde's path to the field and its complaint
 /// (e.g. `source_cidrs[0]: "2001:db8::/32" is IPv6; …`).
 pub struct ApiJson<T>(pub T);
 
@@ -30,7 +31,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The raw body, up to [`MAX_BODY`] bytes (413 `too_large` beyond).
+/// The raw body of a JSON route, up to [`MAX_BODY`] bytes (413 `too_large` beyond). A non-empty
+/// body must say it is JSON (`Content-Type: application/json`): anything else is a 415, so a
+/// form post or a file sent with the wrong type is refused by name rather than parsed.
 pub struct ApiBody(pub Bytes);
 
 /// Where [`ApiBody`] leaves a copy of the body it read, so that the request can still be
@@ -44,14 +47,34 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let slot = req.extensions().get::<BodySlot>().cloned();
+        let content_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+        if !body.is_empty() && !is_json(content_type.as_deref()) {
+            return Err(ApiError::UnsupportedMediaType(content_type));
+        }
         if let Some(BodySlot(slot)) = slot {
             let _ = slot.set(body.clone());
         }
         Ok(ApiBody(body))
     }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters (`; charset=utf-8`) ignored.
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
 }
 
 /// Parses a JSON body into `T`, mapping every failure to a 400 `invalid` naming the field.
@@ -197,6 +220,26 @@ mod tests {
         assert_eq!(parse_if_match("\"12"), None);
         assert_eq!(parse_if_match("W/\"12\""), None);
         assert_eq!(parse_if_match("twelve"), None);
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+        ] {
+            assert!(!is_json(Some(bad)), "{bad}");
+        }
+        assert!(!is_json(None));
     }
 
     #[test]

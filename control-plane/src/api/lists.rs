@@ -178,10 +178,14 @@ fn parse_entries(field: &str, items: &[Value]) -> ApiResult<Vec<Destination>> {
                     "{field}[{i}]: expected a string, got {item}"
                 )));
             };
-            s.parse::<Destination>()
-                .map_err(|e| ApiError::Invalid(format!("{field}[{i}]: {}", e.message)))
+            parse_entry(s).map_err(|why| ApiError::Invalid(format!("{field}[{i}]: {why}")))
         })
         .collect()
+}
+
+/// One list entry (the rule every list write applies; the console checks each line with it).
+pub fn parse_entry(s: &str) -> Result<Destination, String> {
+    s.parse::<Destination>().map_err(|e| e.message)
 }
 
 fn no_list(tenant: &str, name: &str) -> ApiError {

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod contracts;
 pub mod edges;
 pub mod error;
+pub mod explain;
 pub mod export;
 pub mod extract;
 pub mod forward;
@@ -352,6 +353,7 @@ fn route_table() -> Vec<Route> {
         ep(Delete, LIST, lists::delete),
         // External integration (issue 6; docs/integration.md).
         ep(Get, "/v1/tenants/{id}/endpoints", export::get),
+        ep(Get, "/v1/tenants/{id}/explain", explain::get),
         ep(Get, "/v1/tenants/{id}/webhooks", webhooks::list),
         ep(Post, "/v1/tenants/{id}/webhooks", webhooks::create),
         ep(Delete, "/v1/tenants/{id}/webhooks/{wid}", webhooks::delete),

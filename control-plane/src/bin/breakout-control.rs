@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use breakout_control::api::{self, ApiContext};
+use breakout_control::api::ApiContext;
 use breakout_control::distribute::devca::{self, DevCa};
 use breakout_control::distribute::tls::{self, TlsFiles};
 use breakout_control::distribute::{self, EdgeServer};
@@ -314,7 +314,11 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             }
         });
     }
-    let api_task = tokio::spawn(serve(api_listener, api::router(ctx), stop_rx));
+    let api_task = tokio::spawn(serve(
+        api_listener,
+        breakout_control::console::app(ctx),
+        stop_rx,
+    ));
     if let Some(path) = &args.addr_file {
         let bound = Bound {
             api: &api_bound,

@@ -112,13 +112,32 @@ pub enum Command {
     /// A tenant's PAC file (art. 10-3): settings and a preview of what the edges serve.
     #[command(subcommand)]
     Pac(PacCmd),
+    /// What the tenant's edges do with a request for HOST[:PORT], and why: the decision, the
+    /// rule, list and entry that matched, and the destination guard's verdict.
+    ///
+    /// The same decision the proxy makes, over the tenant as its region's edges have it. The
+    /// control plane resolves no names: an IP literal gets the guard's verdict, a name is
+    /// checked by the edge when it resolves it (`curl http://EDGE-ADMIN/explain?…` resolves).
+    Explain(ExplainArgs),
     /// Print a shell completion script.
     ///
     /// e.g. `breakoutctl completions bash > /etc/bash_completion.d/breakoutctl`
     Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+/// `explain TENANT HOST[:PORT]`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The tenant id.
+    pub tenant: String,
+    /// The destination: a host name or IP literal, with an optional :PORT (default 443);
+    /// an IPv6 literal with a port is written [addr]:port.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub destination: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -91,16 +91,22 @@ pub struct ExportArgs {
 pub enum PacCmd {
     /// Set the tenant's PAC settings from a JSON file (`-` for stdin; docs/pac.md).
     Set {
+        /// The tenant id.
         tenant: String,
+        /// The settings as JSON (`-` reads stdin).
         #[arg(long, value_name = "F")]
         file: std::path::PathBuf,
     },
     /// Remove the tenant's PAC settings (the edges stop serving its PAC).
-    Clear { tenant: String },
+    Clear {
+        /// The tenant id.
+        tenant: String,
+    },
     /// Render the tenant's PAC exactly as the edges do and print it, or (`--diff`) compare it
     /// with the live one: exit 0 when they route alike, 1 when they differ.
     #[command(group(ArgGroup::new("diff_base").multiple(true).args(["edge", "settings"])))]
     Show {
+        /// The tenant id.
         tenant: String,
         /// The edge (`host:port` or `http://host:port`): its address goes in the file when the
         /// settings name no proxies (each edge puts its own there), and with `--diff` the live

@@ -26,16 +26,22 @@ pub enum TemplateManageCmd {
     List,
     /// A version's sets (default: the live version).
     Show {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
         item: TemplateItem,
         /// The template version number.
         #[arg(long = "at", value_name = "N")]
         at: Option<u32>,
     },
     /// Versions kept (oldest first) and quarantined candidates.
-    Versions { item: TemplateItem },
+    Versions {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
+        item: TemplateItem,
+    },
     /// Hosts and ranges added and removed per set between two versions.
     Diff {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
         item: TemplateItem,
+        /// The older version number.
         #[arg(long)]
         from: u32,
         /// Default: the live version.
@@ -43,22 +49,39 @@ pub enum TemplateManageCmd {
         to: Option<u32>,
     },
     /// A quarantined candidate becomes the live version.
-    Approve { item: TemplateItem, candidate: u32 },
+    Approve {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
+        item: TemplateItem,
+        /// The candidate's number (`template versions ITEM` lists them).
+        candidate: u32,
+    },
     /// Drop a quarantined candidate.
-    Reject { item: TemplateItem, candidate: u32 },
+    Reject {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
+        item: TemplateItem,
+        /// The candidate's number (`template versions ITEM` lists them).
+        candidate: u32,
+    },
     /// Make a kept version live again.
     Rollback {
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
         item: TemplateItem,
+        /// The kept version to make live.
         #[arg(long)]
         to: u32,
     },
     /// Poll every vendor source now (the leader polls).
     Sync,
     /// A tenant's template subscriptions.
-    Subscriptions { tenant: String },
+    Subscriptions {
+        /// The tenant id.
+        tenant: String,
+    },
     /// Subscribe a tenant to a template (needs a list-template contract for it).
     Subscribe {
+        /// The tenant id.
         tenant: String,
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
         item: TemplateItem,
         /// `direct` or `upstream:<name>`.
         #[arg(long, default_value = "direct")]
@@ -69,6 +92,7 @@ pub enum TemplateManageCmd {
         /// Only these categories (Optimize, Allow, Default); repeatable.
         #[arg(long = "category")]
         categories: Vec<String>,
+        /// Only the entries the vendor marks as required.
         #[arg(long)]
         required_only: bool,
         /// An entry of the tenant's own to add; repeatable.
@@ -86,13 +110,22 @@ pub enum TemplateManageCmd {
         instance: Option<String>,
     },
     /// Remove a tenant's subscription.
-    Unsubscribe { tenant: String, item: TemplateItem },
+    Unsubscribe {
+        /// The tenant id.
+        tenant: String,
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
+        item: TemplateItem,
+    },
     /// Pin a tenant's subscription to a version (`--none` follows the live one again).
     Pin {
+        /// The tenant id.
         tenant: String,
+        /// The template item: microsoft365, azure-expressroute or google-workspace.
         item: TemplateItem,
+        /// The template version to stay on.
         #[arg(required_unless_present = "none", value_name = "VERSION")]
         number: Option<u32>,
+        /// Follow the live version again.
         #[arg(long)]
         none: bool,
     },

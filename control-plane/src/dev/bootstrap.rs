@@ -129,10 +129,58 @@ pub async fn bootstrap(api: &Api, local_origins: bool) -> anyhow::Result<Outcome
     if view["effective"]["in_service"] != json!(true) {
         put_in_service(api, &path).await?;
     }
+    show_every_feature(api, &path, &view).await?;
     Ok(Outcome {
         created,
         m365_entries,
     })
+}
+
+/// The sample price book (`breakoutctl billing preview demo` needs one).
+const PRICE_BOOK: &str = include_str!("../../../deploy/examples/price-book.json");
+
+/// What a new user should see working: the PAC option with settings (the edge serves
+/// `/pac/demo.pac`), the list-update-api option (the tenant edits its blocklist in the console
+/// and through the API), and a price book. Each only if missing.
+async fn show_every_feature(api: &Api, path: &str, view: &Value) -> anyhow::Result<()> {
+    use StatusCode as S;
+    for kind in ["pac", "list-update-api"] {
+        // 409: already held.
+        let option = json!({ "kind": kind });
+        let options = format!("{path}/options");
+        api.expect(
+            Method::POST,
+            &options,
+            Some(&option),
+            &[S::CREATED, S::CONFLICT],
+        )
+        .await?;
+    }
+    if view.get("pac").is_none_or(Value::is_null) {
+        // No proxies named: each edge writes its own address into the file it serves.
+        let settings = json!({ "proxies": [] });
+        api.expect(
+            Method::PUT,
+            &format!("{path}/pac"),
+            Some(&settings),
+            &[S::OK],
+        )
+        .await?;
+    }
+    let book = api
+        .expect(Method::GET, "/v1/price-book", None, &[S::OK])
+        .await?;
+    if book["current"].is_null() {
+        let sample: Value = serde_json::from_str(PRICE_BOOK).context("the sample price book")?;
+        api.expect(
+            Method::PUT,
+            "/v1/price-book",
+            Some(&sample),
+            &[S::OK, S::CREATED],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Art. 6: a private backbone, a microsoft365 list template and a plan-1 cloud bypass.

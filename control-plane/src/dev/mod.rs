@@ -206,6 +206,7 @@ fn banner(
         "Breakout dev deployment is serving (data in {dir}; Ctrl-C stops it).\n\
          \n  proxy:          {proxy}  (tenant {t} from 127.0.0.1, region {REGION})\
          \n  control plane:  http://{api}  (metrics: {metrics})\
+         \n  console:        http://{api}/ui  (sign in with the operator token below)\
          \n  operator token: {token}\
          \n  edge admin:     http://{admin}  (/metrics /readyz /explain)\
          \n  logs:           {edge_log}, {access_log}\
@@ -216,7 +217,11 @@ fn banner(
          \n  curl -x {proxy} http://blocked.example.net/\
          \n  {ctl} --server http://{api} --token-file {tok} tenant get {t}\
          \n  {ctl} --server http://{api} --token-file {tok} edge list\
-         \n  {ctl} --server http://{api} --token-file {tok} sessions",
+         \n  {ctl} --server http://{api} --token-file {tok} sessions\
+         \n  {ctl} --server http://{api} --token-file {tok} explain {t} blocked.example.net\
+         \n  {ctl} --server http://{api} --token-file {tok} billing preview {t}\
+         \n  curl http://{pac_host}/pac/{t}.pac  (the PAC file, served by the edge to 127.0.0.1)",
+        pac_host = edge.proxy,
         dir = layout.dir.display(),
         metrics = metrics.map_or("off".to_string(), |m| format!("http://{m}/metrics")),
         t = bootstrap::TENANT,

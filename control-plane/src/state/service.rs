@@ -81,22 +81,7 @@ pub fn session_limits_at(state: &State, region: &str, date: NaiveDate) -> Vec<(S
 pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionPolicy {
     let tenants = state
         .tenants_in_region(region)
-        .filter_map(|r| {
-            let limit = served_limit(state, r, region, date)?;
-            let held = state.contracts.get(&r.tenant.id)?;
-            let mut tenant = r.tenant.clone();
-            tenant.session_limit = limit.sessions;
-            // Art. 10-3: edges serve a PAC only while the `pac` option is in force.
-            let pac_option = held
-                .options
-                .iter()
-                .any(|o| o.kind == OptionKind::Pac && o.term.in_force(date));
-            if !pac_option {
-                tenant.pac = None;
-            }
-            super::templates::add_subscriptions(state, &mut tenant, date);
-            Some(tenant)
-        })
+        .filter_map(|r| served_tenant(state, r, region, date))
         .collect();
     RegionPolicy {
         schema: SCHEMA_VERSION,
@@ -107,6 +92,32 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
         foreign_sources: Vec::new(),
         out_of_service: Vec::new(),
     }
+}
+
+/// The tenant of `r` as the edges of `region` get it on `date` (its [`served_limit`], the PAC
+/// only with the `pac` option, its template subscriptions compiled in), or `None` if they do not
+/// serve it that day. [`region_policy_at`] is this for every tenant of the region; explain and
+/// the console ask it for one.
+pub fn served_tenant(
+    state: &State,
+    r: &TenantRecord,
+    region: &str,
+    date: NaiveDate,
+) -> Option<breakout_policy::Tenant> {
+    let limit = served_limit(state, r, region, date)?;
+    let held = state.contracts.get(&r.tenant.id)?;
+    let mut tenant = r.tenant.clone();
+    tenant.session_limit = limit.sessions;
+    // Art. 10-3: edges serve a PAC only while the `pac` option is in force.
+    let pac_option = held
+        .options
+        .iter()
+        .any(|o| o.kind == OptionKind::Pac && o.term.in_force(date));
+    if !pac_option {
+        tenant.pac = None;
+    }
+    super::templates::add_subscriptions(state, &mut tenant, date);
+    Some(tenant)
 }
 
 /// The tenants pinned to `region` that [`region_policy_at`] leaves out on `date`, with their

@@ -30,6 +30,17 @@ impl TestApi {
     }
 
     pub async fn start_node(node_id: u64) -> Self {
+        Self::start_with(node_id, false).await
+    }
+
+    /// A node leading a one-node cluster, serving the API and the console (`/ui`), as the
+    /// binary does.
+    #[allow(dead_code)]
+    pub async fn start_console() -> Self {
+        Self::start_with(1, true).await
+    }
+
+    async fn start_with(node_id: u64, console: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr").to_string();
         let node_addr = NodeAddr {
@@ -50,7 +61,11 @@ impl TestApi {
         let metrics_base = format!("http://{}", metrics.local_addr().expect("local addr"));
         let metrics_router = breakout_control::api::metrics::listener_router(Arc::clone(&ctx));
         tokio::spawn(async move { axum::serve(metrics, metrics_router).await });
-        let router = api::router(ctx);
+        let router = if console {
+            breakout_control::console::app(ctx)
+        } else {
+            api::router(ctx)
+        };
         tokio::spawn(async move { axum::serve(listener, router).await });
         let http = breakout_control::http_client::builder()
             .no_proxy()

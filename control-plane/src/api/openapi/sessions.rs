@@ -1,4 +1,4 @@
-//! `GET /v1/sessions` and `POST /v1/quota/exchange` in `/openapi.json`, merged by [`extend`].
+//! `GET /v1/sessions`, `POST /v1/quota/exchange` and `GET /v1/tenants/{id}/explain` in `/openapi.json`, merged by [`extend`].
 
 use serde_json::{json, Value};
 
@@ -18,10 +18,28 @@ pub fn extend(doc: &mut Value) {
     doc["paths"]["/v1/quota/exchange"] = json!({ "post": op(
         "Internal: a node relays its edges' reports to the leader and gets their grants back",
         &[], Some(schema("QuotaExchange")), schema("QuotaExchangeAnswer")) });
+    doc["paths"]["/v1/tenants/{id}/explain"] = json!({ "get": op(
+        "What the tenant's edges do with a request for host:port, and why (rule, list, entry, \
+         the destination guard's verdict); the decision the proxy makes",
+        &["id", "explainHost", "explainPort", "stale"], None, schema("Explanation")) });
     let params = &mut doc["components"]["parameters"];
+    params["explainHost"] = json!({ "name": "host", "in": "query", "required": true,
+        "schema": string, "description": "The destination host (name or IP literal)" });
+    params["explainPort"] = json!({ "name": "port", "in": "query", "required": false,
+        "schema": { "type": "integer", "minimum": 0, "maximum": 65535, "default": 443 },
+        "description": "The destination port" });
     params["tenantFilter"] = json!({ "name": "tenant", "in": "query", "required": false,
         "schema": string, "description": "Only this tenant" });
     let schemas = &mut doc["components"]["schemas"];
+    schemas["Explanation"] = json!({ "type": "object",
+        "required": ["version", "served"], "properties": {
+        "version": int, "region": string, "served": { "type": "boolean" },
+        "not_served": string, "tenant": string,
+        "decision": { "type": "string", "enum": ["direct", "upstream", "block", "refused", "error"] },
+        "reason": string, "host": string, "port": int, "action": schema("Action"),
+        "rule": { "type": "integer", "minimum": 0, "nullable": true },
+        "rule_label": string, "list": string, "entry": string, "parent_proxy": string,
+        "guard": { "type": "object" }, "summary": string } });
     schemas["RegionUsage"] = json!({ "type": "object", "properties": {
         "region": string, "tenant": string, "limit": int, "sessions": int, "granted": int,
         "refused": int, "edges": int } });

@@ -2,7 +2,7 @@
 //! exactly as the API answers (a file a device can load).
 
 use super::Invocation;
-use crate::cli::args::ExportArgs;
+use crate::cli::args::{ExportArgs, Output};
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::print;
@@ -14,6 +14,11 @@ pub async fn run(inv: &Invocation, a: ExportArgs) -> Result<(), CliError> {
         .query("kind", a.kind.as_ref())
         .query("since", a.since);
     let body = inv.client.send_text(call).await?;
-    print(&body);
+    match (inv.output, serde_json::from_str::<serde_json::Value>(&body)) {
+        // -o json: a JSON answer pretty-printed, like every other command's; a file asked for
+        // with --format (text, squid, csv) is printed as the API answers it.
+        (Output::Json, Ok(v)) => inv.show(&v, |_| String::new()),
+        _ => print(&body),
+    }
     Ok(())
 }

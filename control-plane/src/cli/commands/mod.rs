@@ -6,6 +6,7 @@ mod billing;
 mod cluster;
 mod contract;
 mod edge;
+mod explain;
 mod export;
 mod lists;
 mod pac;
@@ -77,6 +78,7 @@ pub async fn run(inv: &Invocation, command: Command) -> Result<(), CliError> {
         Command::PriceBook(c) => billing::run_price_book(inv, c).await,
         Command::Template(c) => template::run(inv, c).await,
         Command::Pac(c) => pac::run(inv, c).await,
+        Command::Explain(a) => explain::run(inv, a).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -13,7 +13,13 @@ pub async fn run(inv: &Invocation, cmd: RuleCmd) -> Result<(), CliError> {
     match cmd {
         RuleCmd::List { id } => {
             let answer = inv.send(Call::get(&["v1", "tenants", &id])).await?;
-            inv.show(&answer, |v| render_rules(tenant(v)));
+            // `-o json` prints the rules (and the version to pass to --if-match), not the tenant.
+            let rules = serde_json::json!({
+                "tenant": id,
+                "changed_version": answer.get("changed_version"),
+                "rules": tenant(&answer).get("rules"),
+            });
+            inv.show(&rules, |_| render_rules(tenant(&answer)));
         }
         RuleCmd::Set { id, file, if_match } => {
             let rules = read_json(&file)?;

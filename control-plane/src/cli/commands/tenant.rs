@@ -42,12 +42,14 @@ pub async fn run(inv: &Invocation, cmd: TenantCmd) -> Result<(), CliError> {
             limit,
             if_match,
         } => {
+            warn(zero_limit(&id, limit));
             let body = json!({ "session_limit": limit });
             let call = Call::put(&["v1", "tenants", &id, "session-limit"], body);
             let answer = inv.send(call.if_match(if_match.version)).await?;
             inv.done(&answer, &format!("tenant {id}: session limit {limit}"));
         }
         TenantCmd::SetCap { id, cap, if_match } => {
+            warn(zero_cap(&id, cap.0));
             let body = json!({ "session_cap": cap.0 });
             let call = Call::patch(&["v1", "tenants", &id], body);
             let answer = inv.send(call.if_match(if_match.version)).await?;
@@ -85,6 +87,33 @@ pub async fn run(inv: &Invocation, cmd: TenantCmd) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Prints a warning to stderr (never into `-o json` output).
+fn warn(warning: Option<String>) {
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// A session limit of 0 is legal (a tenant being set up) but refuses every session: say so.
+pub fn zero_limit(id: &str, limit: u32) -> Option<String> {
+    (limit == 0).then(|| {
+        format!(
+            "a session limit of 0 refuses every session of tenant {id}; \
+             `breakoutctl tenant set-limit {id} N` raises it"
+        )
+    })
+}
+
+/// A cap of 0 stops the tenant whatever its contract says: say so.
+pub fn zero_cap(id: &str, cap: Option<u32>) -> Option<String> {
+    (cap == Some(0)).then(|| {
+        format!(
+            "a session cap of 0 refuses every session of tenant {id} whatever its contract; \
+             `breakoutctl tenant set-cap {id} none` removes the cap"
+        )
+    })
+}
+
 /// The tenant JSON that `tenant create ID --region … --source-cidr … …` describes.
 pub fn from_flags(args: &TenantCreate) -> Result<Value, CliError> {
     let missing =
@@ -94,6 +123,7 @@ pub fn from_flags(args: &TenantCreate) -> Result<Value, CliError> {
     let limit = args
         .session_limit
         .ok_or_else(|| missing("--session-limit"))?;
+    warn(zero_limit(id, limit));
     let mut t = json!({
         "id": id,
         "region": region,
@@ -213,6 +243,22 @@ fn count(v: &Value) -> String {
         Value::Array(a) => a.len().to_string(),
         Value::Object(m) => m.len().to_string(),
         _ => "0".into(),
+    }
+}
+
+#[cfg(test)]
+mod zero_tests {
+    use super::*;
+
+    #[test]
+    fn zero_limits_and_caps_warn_and_name_the_fix() {
+        assert!(
+            zero_limit("acme", 0).is_some_and(|w| w.contains("breakoutctl tenant set-limit acme"))
+        );
+        assert!(zero_limit("acme", 1).is_none());
+        assert!(zero_cap("acme", Some(0)).is_some_and(|w| w.contains("set-cap acme none")));
+        assert!(zero_cap("acme", None).is_none());
+        assert!(zero_cap("acme", Some(5)).is_none());
     }
 }
 

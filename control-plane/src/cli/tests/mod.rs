@@ -238,9 +238,36 @@ fn every_subcommand_parses() {
         &["token", "revoke", "ab12"],
         &["audit", "--since", "10", "--limit", "50"],
         &["completions", "zsh"],
+        &["explain", "acme", "www.example.com:8443"],
     ] {
         ok(args);
     }
+}
+
+/// Every argument of every subcommand says what it is (`breakoutctl … --help`).
+#[test]
+fn every_argument_has_help() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(
+        &<crate::cli::args::Cli as clap::CommandFactory>::command(),
+        "breakoutctl",
+        &mut missing,
+    );
+    assert!(missing.is_empty(), "arguments without help: {missing:#?}");
 }
 
 #[test]
