@@ -14,6 +14,10 @@ pub mod request;
 mod splice;
 mod tunnel;
 
+/// The direct CONNECT path's first-head classifier, for the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub use direct::classify as classify_first_head;
+
 use std::convert::Infallible;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
