@@ -11,6 +11,7 @@ use http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::ratelimit::{client_ip, TokenKey};
 use super::ApiContext;
 use crate::store::Consistency;
 
@@ -77,27 +78,63 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
         parts: &mut Parts,
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
-        let presented = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        if ctx.admin_key.matches(presented) {
-            return Ok(Principal::Operator);
+        // Extractors built on this one run it again: authenticate (and charge) once.
+        if let Some(Authenticated(p)) = parts.extensions.get::<Authenticated>() {
+            return Ok(p.clone());
         }
-        let (id, secret) = presented
-            .strip_prefix(TOKEN_PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .ok_or(ApiError::Unauthorized)?;
-        // Stale on purpose: authenticating must not need the leader. A token revoked a moment
-        // ago may work on a lagging follower until it catches up.
-        let state = ctx.store.read(Consistency::Stale).await?;
-        let record = state.tokens.get(id).ok_or(ApiError::Unauthorized)?;
-        if constant_time_eq(
-            sha256_hex(secret.as_bytes()).as_bytes(),
-            record.hash.as_bytes(),
-        ) {
-            Ok(Principal::Tenant(record.tenant.clone()))
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        let Some(presented) = bearer(parts) else {
+            ctx.denied
+                .record(parts, 401, "no_token", "anonymous".into());
+            return Err(ApiError::Unauthorized);
+        };
+        let ip = client_ip(parts);
+        ctx.limits.auth_allowed(ip)?;
+        let Some((principal, key)) = authenticate(ctx, presented).await? else {
+            ctx.limits.auth_failed(ip);
+            ctx.denied
+                .record(parts, 401, "bad_token", "anonymous".into());
+            return Err(ApiError::Unauthorized);
+        };
+        ctx.limits.token(&key)?;
+        parts.extensions.insert(Authenticated(principal.clone()));
+        Ok(principal)
     }
+}
+
+/// The principal of a request already authenticated.
+#[derive(Clone)]
+struct Authenticated(Principal);
+
+/// Who `presented` is, and the bucket it draws from; `None` for a token that is not valid.
+async fn authenticate(
+    ctx: &ApiContext,
+    presented: &str,
+) -> Result<Option<(Principal, TokenKey)>, ApiError> {
+    if ctx.admin_key.matches(presented) {
+        return Ok(Some((Principal::Operator, TokenKey::Operator)));
+    }
+    let Some((id, secret)) = presented
+        .strip_prefix(TOKEN_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return Ok(None);
+    };
+    // Stale on purpose: authenticating must not need the leader. A token revoked a moment
+    // ago may work on a lagging follower until it catches up.
+    let state = ctx.store.read(Consistency::Stale).await?;
+    let Some(record) = state.tokens.get(id) else {
+        return Ok(None);
+    };
+    let valid = constant_time_eq(
+        sha256_hex(secret.as_bytes()).as_bytes(),
+        record.hash.as_bytes(),
+    );
+    Ok(valid.then(|| {
+        (
+            Principal::Tenant(record.tenant.clone()),
+            TokenKey::Tenant(record.id.clone()),
+        )
+    }))
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -123,7 +160,10 @@ impl FromRequestParts<Arc<ApiContext>> for Operator {
     ) -> Result<Self, Self::Rejection> {
         match Principal::from_request_parts(parts, ctx).await? {
             Principal::Operator => Ok(Operator),
-            Principal::Tenant(_) => Err(ApiError::Forbidden),
+            p @ Principal::Tenant(_) => {
+                ctx.denied.record(parts, 403, "operator_only", p.actor());
+                Err(ApiError::Forbidden)
+            }
         }
     }
 }
@@ -139,7 +179,7 @@ impl FromRequestParts<Arc<ApiContext>> for TenantReader {
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, ctx).await?;
-        check_scope(parts, &principal).await?;
+        check_scope(parts, ctx, &principal).await?;
         Ok(TenantReader(principal))
     }
 }
@@ -158,7 +198,11 @@ pub async fn gated(
     let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
     if let Principal::Tenant(id) = &principal {
         let state = ctx.store.read(Consistency::Stale).await?;
-        gate(&state, id, super::reply::today()).map_err(ApiError::Denied)?;
+        if let Err(why) = gate(&state, id, super::reply::today()) {
+            ctx.denied
+                .record(parts, 403, "not_granted", principal.actor());
+            return Err(ApiError::Denied(why));
+        }
     }
     Ok(principal)
 }
@@ -175,16 +219,23 @@ impl FromRequestParts<Arc<ApiContext>> for TenantWriter {
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, ctx).await?;
-        check_scope(parts, &principal).await?;
+        check_scope(parts, ctx, &principal).await?;
         match principal {
             Principal::Operator => Ok(TenantWriter(principal)),
-            Principal::Tenant(_) => Err(ApiError::Forbidden),
+            p @ Principal::Tenant(_) => {
+                ctx.denied.record(parts, 403, "not_allowed", p.actor());
+                Err(ApiError::Forbidden)
+            }
         }
     }
 }
 
 /// 404 unless `principal` may see the tenant named by the `{id}` path segment.
-async fn check_scope(parts: &mut Parts, principal: &Principal) -> Result<(), ApiError> {
+async fn check_scope(
+    parts: &mut Parts,
+    ctx: &ApiContext,
+    principal: &Principal,
+) -> Result<(), ApiError> {
     let Principal::Tenant(own) = principal else {
         return Ok(());
     };
@@ -195,6 +246,8 @@ async fn check_scope(parts: &mut Parts, principal: &Principal) -> Result<(), Api
     if id == Some(own.as_str()) {
         Ok(())
     } else {
+        ctx.denied
+            .record(parts, 404, "other_tenant", principal.actor());
         Err(ApiError::NotFound("no such tenant".into()))
     }
 }

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// 503 `no_leader` with `Retry-After: 1`.
     #[error("{0}")]
     NoLeader(String),
+    /// 429 `rate_limited` with `Retry-After` (whole seconds, at least 1): see `ratelimit`.
+    #[error("too many requests; retry after {}s", retry_secs(.0))]
+    RateLimited(std::time::Duration),
     /// 500 `internal`: the store failed; details go to the log, not to the client.
     #[error("internal error")]
     Internal,
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +96,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::TooLarge(_) => "too_large",
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal => "internal",
         }
     }
@@ -125,11 +130,20 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let ApiError::RateLimited(wait) = self {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_secs(&wait)));
+        }
         if let ApiError::NotLeader(api) = self {
             resp.extensions_mut().insert(ForwardTo(api));
         }
         resp
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up, at least 1.
+fn retry_secs(wait: &std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// A handler's result.
@@ -153,6 +167,15 @@ mod tests {
                 status
             );
         }
+    }
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after_in_whole_seconds() {
+        let resp = ApiError::RateLimited(std::time::Duration::from_millis(1200)).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "2");
+        let resp = ApiError::RateLimited(std::time::Duration::from_millis(1)).into_response();
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
     }
 
     #[test]

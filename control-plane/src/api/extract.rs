@@ -53,9 +53,47 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
     }
 }
 
+/// The deepest nesting of arrays and objects a body may have (the deepest real body, a tenant
+/// with PAC settings, is 4 levels); refused before serde sees it.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The deepest nesting of `[`/`{` in `body`, outside strings; stops counting past `limit`.
+fn json_depth(body: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses a JSON body into `T`, mapping every failure to a 400 `invalid` naming the field.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     use axum::extract::rejection::JsonRejection;
+    if json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return Err(ApiError::Invalid(format!(
+            "request body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     axum::Json::<T>::from_bytes(body)
         .map(|j| j.0)
         .map_err(|rejection| {
@@ -173,6 +211,24 @@ mod tests {
         assert_eq!(parse_if_match("\"12"), None);
         assert_eq!(parse_if_match("W/\"12\""), None);
         assert_eq!(parse_if_match("twelve"), None);
+    }
+
+    #[test]
+    fn json_depth_counts_nesting_outside_strings() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#, 99), 4);
+        assert_eq!(json_depth(br#"["[[[[", "\"[[["]"#, 99), 1);
+        assert_eq!(json_depth(b"", 99), 0);
+        let deep = "[".repeat(10_000);
+        assert_eq!(json_depth(deep.as_bytes(), 5), 6, "stops past the limit");
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_are_refused_before_parsing() {
+        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        assert!(parse_json::<serde_json::Value>(&Bytes::from(ok)).is_ok());
+        let deep = format!("{}1{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        let err = parse_json::<serde_json::Value>(&Bytes::from(deep));
+        assert!(matches!(err, Err(ApiError::Invalid(m)) if m.contains("nested deeper")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod billing;
 pub mod cluster;
 pub mod contracts;
+pub mod denied;
 pub mod edges;
 pub mod endpoints;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod openapi_contracts;
 pub mod openapi_integration;
 pub mod openapi_sessions;
 pub mod openapi_templates;
+pub mod ratelimit;
 pub mod regions;
 pub mod reply;
 pub mod sessions;
@@ -68,6 +70,10 @@ pub struct ApiContext {
     pub endpoint_history: Arc<endpoints::history::History>,
     /// Webhook delivery log (filled by `webhooks::Dispatcher` while this node leads).
     pub webhooks: Arc<crate::webhooks::WebhookHub>,
+    /// Rate limits per client address, per token and on failed authentication.
+    pub limits: ratelimit::RateLimits,
+    /// Refused access attempts (this node's).
+    pub denied: Arc<denied::DeniedLog>,
 }
 
 /// Why the API could not be set up.
@@ -100,12 +106,20 @@ impl ApiContext {
             addr,
             admin_key: AdminKey::new(admin_token),
             leases: LeaseHub::new(&registry, QuotaConfig::default())?,
+            denied: denied::DeniedLog::new(&registry)?,
             metrics: ApiMetrics::new(registry)?,
             client,
             edges: EdgeRegistry::new(node_id),
             endpoint_history: Arc::default(),
             webhooks: Arc::default(),
+            limits: ratelimit::RateLimits::default(),
         })
+    }
+
+    /// Other rate limits than the defaults (`--api-rate-*`).
+    pub fn with_limits(mut self, config: ratelimit::LimitConfig) -> Self {
+        self.limits = ratelimit::RateLimits::new(config);
+        self
     }
 
     /// Also exports the store's commit index (read through `f` at scrape time).
@@ -146,9 +160,11 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         let layer = middleware::from_fn_with_state(scope, forward::per_route);
         router = router.route(ep.path, ep.handler.route_layer(layer));
     }
+    let per_source = middleware::from_fn_with_state(Arc::clone(&ctx), ratelimit::per_source);
     router
         .fallback(unmatched)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(per_source)
         .with_state(ctx)
 }
 
@@ -287,6 +303,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),
         ep(Get, "/v1/audit", audit::list),
+        ep(Get, "/v1/audit/denied", denied::list),
         // Contracts, options and charges (issue 4; docs/contracts.md).
         ep(Get, ATTRIBUTES, contracts::get_attributes),
         ep(Put, ATTRIBUTES, contracts::put_attributes),

@@ -224,6 +224,9 @@ fn paths() -> Value {
             "delete": Op::new("Revoke a token", version()).params(&["tokenId"]).build() },
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
+        "/v1/audit/denied": { "get": Op::new(
+            "Refused access attempts on this node (missing or wrong token, out of scope)",
+            schema("DeniedList")).build() },
     });
     paths["/v1/edges"] = json!({ "get": Op::new(
         "Edges connected to any node: region, applied version, lag, last report, sessions",
@@ -341,6 +344,13 @@ fn schemas() -> Value {
             "label": { "type": "string", "nullable": true }, "created_version": int } },
         "AuditEvent": { "type": "object", "properties": { "version": int, "at_ms": int,
             "actor": string, "action": string, "target": string, "result": string } },
+        "DeniedList": object(json!({ "node_id": int, "items": { "type": "array",
+            "items": schema("DeniedAttempt") } }), &["node_id", "items"]),
+        "DeniedAttempt": object(json!({ "at_ms": int, "method": string, "route": string,
+            "path": string, "status": int, "reason": { "type": "string", "enum": ["no_token",
+            "bad_token", "operator_only", "not_allowed", "other_tenant", "not_granted"] },
+            "principal": string, "source": { "type": "string", "nullable": true } }),
+            &["at_ms", "method", "route", "path", "status", "reason", "principal"]),
         "SelfInfo": { "type": "object", "required": ["node_id", "api_addr", "raft_addr"],
             "properties": { "node_id": int, "api_addr": string, "raft_addr": string } },
         "NewNode": object(json!({ "id": int, "api_addr": { "type": "string",

@@ -77,6 +77,8 @@ struct Args {
     templates: breakout_control::templates::args::TemplateArgs,
     #[command(flatten)]
     notify: breakout_control::notify::NotifyArgs,
+    #[command(flatten)]
+    limits: breakout_control::api::ratelimit::LimitArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -201,7 +203,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         &admin_token,
         registry,
     )?
-    .with_commit_index(move || commit_source.metrics().committed_index)?;
+    .with_commit_index(move || commit_source.metrics().committed_index)?
+    .with_limits(args.limits.config());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
         hub: Arc::clone(&ctx.leases),
@@ -287,7 +290,9 @@ async fn serve(
     router: axum::Router,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // With the peer's address: the API limits requests per client address.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
