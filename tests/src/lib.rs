@@ -4,6 +4,7 @@
 //! background tokio runtime ([`runtime`]), the edge is a child process ([`edge`]), and clients
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
+pub mod api_conn;
 pub mod binaries;
 pub mod config;
 pub mod control;
