@@ -43,7 +43,9 @@ fn two_tenants(node: &ControlNode) -> (String, String) {
     ])
     .expect_ok("tenant create beta");
     let token = |t: &str| {
-        node.ctl(&["token", "create", t]).expect_ok("token create").json()["token"]
+        node.ctl(&["token", "create", t])
+            .expect_ok("token create")
+            .json()["token"]
             .as_str()
             .expect("token")
             .to_string()
@@ -108,8 +110,14 @@ fn a_flood_of_bad_tokens_is_answered_429_and_other_addresses_keep_working() {
         .collect();
     assert_eq!(bad.len(), unauthorized as usize, "{body}");
     assert_eq!(bad[0]["route"], "/v1/tenants/{id}");
-    assert!(!body.contains("bk_0000"), "a presented token in the audit: {body}");
-    assert!(!node.stderr().contains("bk_0000"), "a presented token in the log");
+    assert!(
+        !body.contains("bk_0000"),
+        "a presented token in the audit: {body}"
+    );
+    assert!(
+        !node.stderr().contains("bk_0000"),
+        "a presented token in the log"
+    );
     assert!(node.stderr().contains("access_denied"));
 }
 
@@ -129,7 +137,10 @@ fn one_token_or_one_address_over_its_limit_leaves_the_others_alone() {
         .collect();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert!(limited >= 20, "acme's token was not limited: {statuses:?}");
-    assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 429)),
+        "{statuses:?}"
+    );
     let r = a.get("/v1/tenants/acme", Some(&acme));
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some(), "{r:?}");
@@ -161,14 +172,24 @@ fn oversized_and_over_nested_bodies_are_refused_and_token_secrets_are_stored_has
 
     let deep = format!("{}\"x\"{}", "[".repeat(100), "]".repeat(100));
     let r = op
-        .send("PUT", "/v1/tenants/acme/lists/l1", Some(ADMIN_TOKEN), Some(&deep))
+        .send(
+            "PUT",
+            "/v1/tenants/acme/lists/l1",
+            Some(ADMIN_TOKEN),
+            Some(&deep),
+        )
         .expect("PUT");
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.body_text().contains("nested deeper"), "{r:?}");
 
     let huge = format!("[\"{}\"]", "a".repeat(17 * 1024 * 1024));
     let r = op
-        .send("PUT", "/v1/tenants/acme/lists/l1", Some(ADMIN_TOKEN), Some(&huge))
+        .send(
+            "PUT",
+            "/v1/tenants/acme/lists/l1",
+            Some(ADMIN_TOKEN),
+            Some(&huge),
+        )
         .expect("PUT");
     assert_eq!(r.status, 413, "{r:?}");
     let version = |node: &ControlNode| {
@@ -176,11 +197,19 @@ fn oversized_and_over_nested_bodies_are_refused_and_token_secrets_are_stored_has
         serde_json::from_str::<Value>(&body).expect("json")["changed_version"].clone()
     };
     let before = version(node);
-    assert_eq!(op.get("/v1/tenants/acme/lists/l1", Some(ADMIN_TOKEN)).status, 404);
+    assert_eq!(
+        op.get("/v1/tenants/acme/lists/l1", Some(ADMIN_TOKEN))
+            .status,
+        404
+    );
     assert_eq!(version(node), before, "nothing was written");
 
     // The secret part of the token appears nowhere: not in the listing, not on disk.
-    let secret = acme.rsplit('_').next().expect("bk_<id>_<secret>").to_string();
+    let secret = acme
+        .rsplit('_')
+        .next()
+        .expect("bk_<id>_<secret>")
+        .to_string();
     let (status, tokens) = node.get(ADMIN_TOKEN, "/v1/tokens");
     assert_eq!(status, 200);
     assert!(!tokens.contains(&secret), "{tokens}");

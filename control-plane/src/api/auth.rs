@@ -128,7 +128,9 @@ async fn authenticate(
     let valid = constant_time_eq(
         sha256_hex(secret.as_bytes()).as_bytes(),
         record.hash.as_bytes(),
-    );
+    ) && record
+        .expires_at_ms
+        .is_none_or(|at| crate::distribute::now_ms() < at);
     Ok(valid.then(|| {
         (
             Principal::Tenant(record.tenant.clone()),

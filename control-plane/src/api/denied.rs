@@ -118,7 +118,11 @@ mod tests {
     use super::*;
 
     fn parts(path: &str) -> Parts {
-        http::Request::get(path).body(()).expect("request").into_parts().0
+        http::Request::get(path)
+            .body(())
+            .expect("request")
+            .into_parts()
+            .0
     }
 
     #[test]
@@ -126,12 +130,20 @@ mod tests {
         let registry = prometheus::Registry::new();
         let log = DeniedLog::new(&registry).expect("log");
         for i in 0..DENIED_KEEP + 5 {
-            log.record(&parts(&format!("/v1/tenants/t{i}")), 401, "bad_token", "anonymous".into());
+            log.record(
+                &parts(&format!("/v1/tenants/t{i}")),
+                401,
+                "bad_token",
+                "anonymous".into(),
+            );
         }
         let recent = log.recent();
         assert_eq!(recent.len(), DENIED_KEEP);
         assert_eq!(recent[0].path, "/v1/tenants/t5", "oldest dropped first");
-        assert_eq!(recent[0].route, "/v1/tenants/t5", "no route matched: the path");
+        assert_eq!(
+            recent[0].route, "/v1/tenants/t5",
+            "no route matched: the path"
+        );
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
             .expect("encode");

@@ -131,8 +131,10 @@ impl IntoResponse for ApiError {
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let ApiError::RateLimited(wait) = self {
-            resp.headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_secs(&wait)));
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_secs(&wait)),
+            );
         }
         if let ApiError::NotLeader(api) = self {
             resp.extensions_mut().insert(ForwardTo(api));

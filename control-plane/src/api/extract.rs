@@ -224,9 +224,17 @@ mod tests {
 
     #[test]
     fn bodies_nested_too_deep_are_refused_before_parsing() {
-        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         assert!(parse_json::<serde_json::Value>(&Bytes::from(ok)).is_ok());
-        let deep = format!("{}1{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
         let err = parse_json::<serde_json::Value>(&Bytes::from(deep));
         assert!(matches!(err, Err(ApiError::Invalid(m)) if m.contains("nested deeper")));
     }

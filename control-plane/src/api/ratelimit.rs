@@ -140,7 +140,12 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
             b.tokens + dt * rate.per_sec < full
         });
         if self.map.len() >= self.max_keys {
-            if let Some(oldest) = self.map.iter().min_by_key(|(_, b)| b.at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, b)| b.at)
+                .map(|(k, _)| k.clone())
+            {
                 self.map.remove(&oldest);
             }
         }
@@ -335,7 +340,10 @@ mod tests {
             assert_eq!(b.take(&"a", now), Ok(()));
         }
         let wait = b.take(&"a", now).expect_err("burst used up");
-        assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO, "{wait:?}");
+        assert!(
+            wait <= Duration::from_millis(100) && wait > Duration::ZERO,
+            "{wait:?}"
+        );
         assert_eq!(b.take(&"a", now + Duration::from_millis(100)), Ok(()));
         assert!(b.take(&"a", now + Duration::from_millis(100)).is_err());
     }
@@ -393,8 +401,12 @@ mod tests {
         for _ in 0..5 {
             let _ = b.take(&0, now + Duration::from_secs(10));
         }
-        b.take(&99, now + Duration::from_secs(10)).expect("room made");
+        b.take(&99, now + Duration::from_secs(10))
+            .expect("room made");
         assert!(b.len() <= 4);
-        assert!(b.wait(&0, now + Duration::from_secs(10)).is_some(), "the busy key kept");
+        assert!(
+            b.wait(&0, now + Duration::from_secs(10)).is_some(),
+            "the busy key kept"
+        );
     }
 }

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{hex, sha256_hex, Operator, Principal, TOKEN_PREFIX};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::ApiContext;
+use crate::distribute::now_ms;
 use crate::state::Command;
 
 type Ctx = State<Arc<ApiContext>>;
@@ -24,9 +25,16 @@ pub struct NewToken {
     tenant: String,
     #[serde(default)]
     label: Option<String>,
+    /// Seconds from now until the token stops working; absent: until revoked.
+    #[serde(default)]
+    expires_in_seconds: Option<u64>,
 }
 
-/// `POST /v1/tokens` (operator): `{tenant, label?}` → 201 `{version, id, tenant, label, token}`.
+/// The longest lifetime a token may be given (ten years): keeps `now + ttl` in range.
+const MAX_TOKEN_SECONDS: u64 = 10 * 366 * 24 * 3600;
+
+/// `POST /v1/tokens` (operator): `{tenant, label?, expires_in_seconds?}` → 201
+/// `{version, id, tenant, label, expires_at_ms, token}`.
 pub async fn create(
     State(ctx): Ctx,
     Operator: Operator,
@@ -35,17 +43,28 @@ pub async fn create(
     // Hex ids never contain `_`, so `bk_<id>_<secret>` splits unambiguously.
     let id = hex(&rand::random::<[u8; 8]>());
     let secret = hex(&rand::random::<[u8; 32]>());
+    let expires_at_ms = match body.expires_in_seconds {
+        Some(s) if s == 0 || s > MAX_TOKEN_SECONDS => {
+            return Err(ApiError::Invalid(format!(
+                "expires_in_seconds: must be between 1 and {MAX_TOKEN_SECONDS}"
+            )))
+        }
+        Some(s) => Some(now_ms() + s * 1000),
+        None => None,
+    };
     let command = Command::CreateToken {
         id: id.clone(),
         tenant: body.tenant.clone(),
         hash: sha256_hex(secret.as_bytes()),
         label: body.label.clone(),
+        expires_at_ms,
     };
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::created(version)
         .with("id", &id)
         .with("tenant", &body.tenant)
         .with("label", &body.label)
+        .with("expires_at_ms", expires_at_ms)
         .with("token", format!("{TOKEN_PREFIX}{id}_{secret}")))
 }
 
@@ -65,6 +84,7 @@ pub async fn list(
                 "tenant": t.tenant,
                 "label": t.label,
                 "created_version": t.created_version,
+                "expires_at_ms": t.expires_at_ms,
             })
         })
         .collect();

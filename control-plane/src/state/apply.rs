@@ -106,7 +106,9 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
             tenant,
             hash,
             label,
-        } => tokens::create(state, index, id, tenant, hash, label.as_deref()),
+            expires_at_ms,
+        } => tokens::create(state, index, id, tenant, hash, label.as_deref())
+            .map(|()| tokens::set_expiry(state, id, *expires_at_ms)),
         Command::RevokeToken { id } => tokens::revoke(state, id),
         Command::Contract { tenant, request } => {
             contracts::change(state, index, today, tenant, request)

@@ -42,9 +42,17 @@ pub(super) fn create(
             hash: hash.to_ascii_lowercase(),
             label: label.map(str::to_string),
             created_version: index,
+            expires_at_ms: None,
         },
     );
     Ok(())
+}
+
+/// Sets the expiry of token `id` (just created).
+pub(super) fn set_expiry(state: &mut State, id: &str, expires_at_ms: Option<u64>) {
+    if let Some(t) = state.tokens.get_mut(id) {
+        t.expires_at_ms = expires_at_ms;
+    }
 }
 
 pub(super) fn revoke(state: &mut State, id: &str) -> Step {
