@@ -377,7 +377,8 @@ fn edge_schemas(mut schemas: Value) -> Value {
         "active": int, "refused": int, "holding_epoch": int, "holding_sessions": int } });
     schemas["EdgeView"] = json!({ "type": "object", "properties": {
         "edge_id": string, "region": string, "address": string, "control_node": int,
-        "connected_since_ms": int, "applied_version": opt_int, "synced_through": opt_int,
+        "connected_since_ms": int, "connected": { "type": "boolean" },
+        "last_seen_ms": opt_int, "applied_version": opt_int, "synced_through": opt_int,
         "lag": opt_int, "last_report_ms": opt_int, "sessions": opt_int,
         "last_nack": { "type": "object", "nullable": true, "properties": {
             "version": int, "reason": string, "at_ms": int } },

@@ -183,6 +183,7 @@ async fn on_frame(
     handle: &EdgeHandle,
     hello: &Hello,
 ) -> Result<bool, SessionError> {
+    handle.seen(now_ms());
     match frame {
         Frame::Ack { version } => {
             cursor.on_ack(version).map_err(SessionError::Refused)?;
