@@ -29,6 +29,8 @@ pub struct ControlNode {
     pub raft: SocketAddr,
     /// The QUIC endpoint edges connect to.
     pub edge: SocketAddr,
+    /// Extra command-line arguments, repeated on a restart.
+    args: Vec<String>,
 }
 
 /// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
@@ -72,6 +74,12 @@ impl ControlNode {
     /// [`ControlNode::start`] with extra environment variables for the process (e.g. the
     /// `BREAKOUT_TEMPLATE_*` poller settings). A [`ControlNode::restart`] does not repeat them.
     pub fn start_with_env(id: u64, join: bool, env: &[(&str, &str)]) -> ControlNode {
+        Self::start_with(id, join, env, &[])
+    }
+
+    /// [`ControlNode::start_with_env`] with extra arguments (e.g. `--advertise-raft`), which a
+    /// restart repeats.
+    pub fn start_with(id: u64, join: bool, env: &[(&str, &str)], args: &[String]) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
         // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
         // back, and an ephemeral port of some other process's outgoing connection (tests run
@@ -81,7 +89,7 @@ impl ControlNode {
         for _ in 0..20 {
             let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
             let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join, env);
+            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join, env, args);
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -106,7 +114,13 @@ impl ControlNode {
             api,
             raft,
             edge,
+            args: args.to_vec(),
         }
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn api_url(&self) -> String {
@@ -143,6 +157,7 @@ impl ControlNode {
                 addrs.each_ref().map(String::as_str),
                 false,
                 &[],
+                &self.args,
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -402,7 +417,14 @@ fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)]) -> Child {
+fn spawn(
+    id: u64,
+    dir: &Path,
+    listen: [&str; 3],
+    join: bool,
+    env: &[(&str, &str)],
+    args: &[String],
+) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -440,6 +462,7 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], join: bool, env: &[(&str, &str)
     if join {
         cmd.arg("--join");
     }
+    cmd.args(args);
     cmd.envs(env.iter().copied());
     cmd.spawn().expect("spawn breakout-control")
 }
