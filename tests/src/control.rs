@@ -89,7 +89,14 @@ impl ControlNode {
         for _ in 0..20 {
             let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
             let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), join, env, args);
+            let mut c = spawn(
+                id,
+                &dir,
+                ports.each_ref().map(String::as_str),
+                join,
+                env,
+                args,
+            );
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });

@@ -325,16 +325,18 @@ pub fn source_pid(peer: SocketAddr, listener: SocketAddr) -> Option<u32> {
     let inode = socket_inode(peer, listener)?;
     let needle = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
             continue;
         };
         for fd in fds.flatten() {
-            if std::fs::read_link(fd.path())
-                .is_ok_and(|l| l.to_str() == Some(needle.as_str()))
-            {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_str() == Some(needle.as_str())) {
                 return Some(pid);
             }
         }
@@ -379,8 +381,8 @@ mod tests {
     #[test]
     fn the_owner_of_a_connecting_socket_is_found() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = std::net::TcpStream::connect(listener.local_addr().expect("addr"))
-            .expect("connect");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (_, peer) = listener.accept().expect("accept");
         assert_eq!(peer, client.local_addr().expect("local"));
         let pid = source_pid(peer, listener.local_addr().expect("addr"));

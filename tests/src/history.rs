@@ -95,6 +95,11 @@ impl History {
         self.ops.lock().unwrap_or_else(|e| e.into_inner()).push(op);
     }
 
+    /// The history's clock: operations are stamped against it.
+    pub fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     pub fn ops(&self) -> Vec<Op> {
         self.ops.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -151,7 +156,11 @@ pub fn check_linearizable(ops: &[Op]) -> Result<Summary, String> {
                 (Kind::Read, Outcome::Read(v)) => {
                     summary.reads += 1;
                     events.push((op.invoked, 0, Event::Invoke(thread, RegisterOp::Read)));
-                    events.push((op.completed, 1, Event::Return(thread, RegisterRet::ReadOk(v))));
+                    events.push((
+                        op.completed,
+                        1,
+                        Event::Return(thread, RegisterRet::ReadOk(v)),
+                    ));
                 }
                 (_, Outcome::Failed) => {}
                 (kind, outcome) => return Err(format!("{key}: {kind:?} ended as {outcome:?}")),
@@ -203,7 +212,13 @@ pub fn audit_of(items: &[Value]) -> Audit {
             let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
             Some((
                 e["version"].as_u64()?,
-                (s("action"), s("target"), s("result"), e["at_ms"].as_u64()?, s("actor")),
+                (
+                    s("action"),
+                    s("target"),
+                    s("result"),
+                    e["at_ms"].as_u64()?,
+                    s("actor"),
+                ),
             ))
         })
         .collect()
@@ -239,7 +254,8 @@ pub fn check_audits(acked: &[(u64, String)], audits: &[(u64, Audit)]) -> Result<
     }
     for (i, (a, audit_a)) in audits.iter().enumerate() {
         for (b, audit_b) in &audits[i + 1..] {
-            let shared: BTreeSet<&u64> = audit_a.keys().filter(|v| audit_b.contains_key(v)).collect();
+            let shared: BTreeSet<&u64> =
+                audit_a.keys().filter(|v| audit_b.contains_key(v)).collect();
             for v in shared {
                 if audit_a[v] != audit_b[v] {
                     return Err(format!(
@@ -344,7 +360,10 @@ mod tests {
             op(1, Kind::Write(5), (0, 1), Outcome::Failed),
             op(2, Kind::Read, (4, 5), Outcome::Read(5)),
         ];
-        assert!(check_linearizable(&seen).is_err(), "a refused write was seen");
+        assert!(
+            check_linearizable(&seen).is_err(),
+            "a refused write was seen"
+        );
     }
 
     fn audit(entries: &[(u64, &str)]) -> Audit {
@@ -353,7 +372,13 @@ mod tests {
             .map(|(v, t)| {
                 (
                     *v,
-                    ("list.put".into(), t.to_string(), "ok".into(), 1, "operator".into()),
+                    (
+                        "list.put".into(),
+                        t.to_string(),
+                        "ok".into(),
+                        1,
+                        "operator".into(),
+                    ),
                 )
             })
             .collect()
@@ -369,7 +394,10 @@ mod tests {
         let e = check_audits(&acked, &[(1, a.clone()), (2, lost)]).expect_err("lost");
         assert!(e.contains("missing"), "{e}");
         let other = audit(&[(3, "tenant/h/list/k2")]);
-        assert!(check_audits(&acked, &[(1, other)]).is_err(), "another write at its index");
+        assert!(
+            check_audits(&acked, &[(1, other)]).is_err(),
+            "another write at its index"
+        );
         let diverged = audit(&[(2, "z"), (3, "tenant/h/list/k1")]);
         let e = check_audits(&[], &[(1, a), (2, diverged)]).expect_err("diverged");
         assert!(e.contains("disagree at version 2"), "{e}");

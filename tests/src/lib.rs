@@ -11,6 +11,7 @@ pub mod control;
 pub mod curl;
 pub mod echo;
 pub mod edge;
+pub mod faultcluster;
 pub mod faultnet;
 pub mod fleet;
 pub mod history;
