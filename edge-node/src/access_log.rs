@@ -32,9 +32,14 @@ pub struct AccessRecord {
     pub method: String,
     pub host: String,
     pub port: u16,
+    /// What the rules decided: `direct`, `upstream`, `block`, or `none` (not asked).
     pub action: &'static str,
     pub rule: String,
     pub status: u16,
+    /// `ok`, `refused`, `upstream_error` or `client_error`.
+    pub result: &'static str,
+    /// Why it was refused or failed (`blocked_by_rule`, `dns_error`, …); `null` when ok.
+    pub reason: Option<&'static str>,
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub duration_ms: f64,

@@ -9,9 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use breakout_policy::route::{ExplainContext, Resolution};
+use breakout_policy::{canonical_host, Host};
 use tokio::net::TcpListener;
 
 use crate::proxy::Shared;
+use crate::resolve::ResolveError;
 
 /// Serves until the process exits.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -55,7 +58,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// `/explain?tenant=T&host=H&port=P`: which rule decides a destination, and why.
+/// `/explain?tenant=T&host=H&port=P[&resolve=false]`: what happens to the tenant's request for
+/// the destination, and why: the rule, list and entry, and the destination guard's verdict on
+/// the addresses this edge would dial (resolved here, as the proxy resolves them, unless
+/// `resolve=false`). The same decision the proxy makes (`breakout_policy::route`).
 async fn explain(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<HashMap<String, String>>,
@@ -63,7 +69,7 @@ async fn explain(
     let (Some(tenant), Some(host)) = (q.get("tenant"), q.get("host")) else {
         return (
             StatusCode::BAD_REQUEST,
-            "query needs tenant= and host= (and optionally port=)\n",
+            "query needs tenant= and host= (and optionally port=, resolve=false)\n",
         )
             .into_response();
     };
@@ -72,11 +78,44 @@ async fn explain(
         Some(Ok(p)) => p,
         Some(Err(_)) => return (StatusCode::BAD_REQUEST, "port must be 0-65535\n").into_response(),
     };
-    let snap = shared.snapshot.load();
+    let resolve = !matches!(
+        q.get("resolve").map(String::as_str),
+        Some("false" | "0" | "no")
+    );
+    let snap = shared.snapshot.load_full();
     let Some(t) = snap.tenant_by_id(tenant) else {
         return (StatusCode::NOT_FOUND, format!("no tenant {tenant:?}\n")).into_response();
     };
-    match t.matcher.explain(host, port) {
+    let canonical = match canonical_host(host) {
+        Ok(h) => h,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let routed = t.router.route(&canonical, port);
+    let target = routed.guard_target(&canonical, port);
+    let resolved = match target {
+        Some(target) if resolve && matches!(target.host, Host::Name(_)) => Some(
+            shared
+                .resolver
+                .resolve(&target.host, &snap.settings.static_hosts)
+                .await
+                .map_err(|e| match e {
+                    ResolveError::NotFound(h) => format!("{h} has no address"),
+                    e => e.to_string(),
+                }),
+        ),
+        _ => None,
+    };
+    let resolution = match &resolved {
+        None => Resolution::NotResolved,
+        Some(Ok(addrs)) => Resolution::Resolved(addrs),
+        Some(Err(why)) => Resolution::Failed(why),
+    };
+    let cx = ExplainContext {
+        guard: &snap.guard,
+        connect_ports: Some(&snap.settings.allowed_connect_ports),
+        listeners: &shared.own_addrs,
+    };
+    match t.router.explain(tenant, host, port, &cx, resolution) {
         Ok(e) => Json(e).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     }

@@ -122,6 +122,35 @@ pub struct Settings {
     pub dns_servers: Option<Vec<std::net::IpAddr>>,
 }
 
+/// Settings given on the command line: they win over the file, at start and at every reload.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub node_id: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub pac_listen: Option<SocketAddr>,
+    /// Only ever turns the setting on.
+    pub allow_private_destinations: bool,
+}
+
+impl Overrides {
+    pub fn apply(&self, s: &mut Settings) {
+        if let Some(id) = &self.node_id {
+            s.node_id = id.clone();
+        }
+        if let Some(l) = self.listen {
+            s.listen = l;
+        }
+        if let Some(l) = self.admin_listen {
+            s.admin_listen = l;
+        }
+        if let Some(l) = self.pac_listen {
+            s.pac_listen = Some(l);
+        }
+        s.allow_private_destinations |= self.allow_private_destinations;
+    }
+}
+
 /// A loaded, validated config: settings and the region's policy.
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use breakout_edge::access_log::AccessLog;
-use breakout_edge::config::{EdgeConfig, Settings};
+use breakout_edge::config::{EdgeConfig, Overrides};
 use breakout_edge::metrics::Metrics;
 use breakout_edge::proxy::{self, Shared};
 use breakout_edge::resolve::Resolver;
@@ -58,6 +58,10 @@ struct Args {
     /// A listener that serves only PAC files, `GET /pac/{tenant}.pac` (overrides `pac_listen`).
     #[arg(long)]
     pac_listen: Option<SocketAddr>,
+    /// Let `direct` traffic reach loopback, private, link-local and CGNAT addresses (labs and
+    /// tests only; sets `allow_private_destinations`).
+    #[arg(long)]
+    allow_private_destinations: bool,
     /// Once the listeners are bound, write their addresses here as JSON
     /// (`{"proxy": "...", "admin": "...", "pac": "..."}`, `pac` only with a PAC listener);
     /// useful with port 0.
@@ -88,7 +92,7 @@ fn load(args: &Args) -> anyhow::Result<(EdgeConfig, Option<SyncConfig>)> {
     let Some(region) = args.control_plane.first().and(args.region.clone()) else {
         let path = args.config.as_deref().context("--config is required")?;
         let mut cfg = EdgeConfig::load(path)?;
-        set_node_id(&mut cfg.settings, args);
+        overrides(args).apply(&mut cfg.settings);
         return Ok((cfg, None));
     };
     let (mut settings, ignored) = match &args.config {
@@ -101,7 +105,7 @@ fn load(args: &Args) -> anyhow::Result<(EdgeConfig, Option<SyncConfig>)> {
             "the config file's tenants are ignored: they come from the control plane"
         );
     }
-    set_node_id(&mut settings, args);
+    overrides(args).apply(&mut settings);
     let token = sync::read_token(args.edge_token_file.as_deref()).map_err(anyhow::Error::msg)?;
     let sync = SyncConfig {
         control_plane: args.control_plane.clone(),
@@ -117,9 +121,14 @@ fn load(args: &Args) -> anyhow::Result<(EdgeConfig, Option<SyncConfig>)> {
     Ok((EdgeConfig { settings, policy }, Some(sync)))
 }
 
-fn set_node_id(settings: &mut Settings, args: &Args) {
-    if let Some(id) = &args.node_id {
-        settings.node_id = id.clone();
+/// The settings the command line gives (they win over the file, also on reload).
+fn overrides(args: &Args) -> Overrides {
+    Overrides {
+        node_id: args.node_id.clone(),
+        listen: args.listen,
+        admin_listen: args.admin_listen,
+        pac_listen: args.pac_listen,
+        allow_private_destinations: args.allow_private_destinations,
     }
 }
 
@@ -128,15 +137,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (mut cfg, sync_cfg) = load(&args)?;
     let sync_client = sync_cfg.as_ref().map(sync::prepare).transpose()?;
-    if let Some(l) = args.listen {
-        cfg.settings.listen = l;
-    }
-    if let Some(l) = args.admin_listen {
-        cfg.settings.admin_listen = l;
-    }
-    if let Some(l) = args.pac_listen {
-        cfg.settings.pac_listen = Some(l);
-    }
     let proxy_listener = TcpListener::bind(cfg.settings.listen)
         .await
         .with_context(|| format!("binding proxy listener {}", cfg.settings.listen))?;
@@ -217,7 +217,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hup.recv() => match (&args.config, &sync_cfg) {
-                (Some(path), None) => { let _ = reload::reload(path, &shared); }
+                (Some(path), None) => { let _ = reload::reload(path, &overrides(&args), &shared); }
                 _ => tracing::warn!("SIGHUP ignored: the configuration comes from the control plane"),
             },
             _ = term.recv() => break,

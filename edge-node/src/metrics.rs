@@ -1,8 +1,13 @@
 //! Prometheus metrics of the edge. Per-tenant handles are resolved once per config (not per
-//! request), so the hot path only touches atomics.
+//! request), or on their first use in that config ([`outcomes`]).
 
+mod outcomes;
+
+use std::sync::Arc;
+
+pub use self::outcomes::Outcomes;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -14,6 +19,9 @@ pub struct Metrics {
     sessions_admitted: IntCounterVec,
     sessions_refused: IntCounterVec,
     requests: IntCounterVec,
+    refusals: IntCounterVec,
+    /// Requests and refusals of connections that belong to no tenant (label `tenant=""`).
+    pub no_tenant: Outcomes,
     bytes: IntCounterVec,
     connect_duration: HistogramVec,
     pub dns_duration: Histogram,
@@ -22,6 +30,11 @@ pub struct Metrics {
     reloads: IntCounterVec,
     /// 1 while connected to a control plane.
     pub sync_connected: IntGauge,
+    /// Unix time of the last frame from the control plane (0: none yet, or standalone).
+    pub sync_last_contact: Gauge,
+    /// Whole requests: forward (head in to response end), tunnel (CONNECT in to closed).
+    pub duration_forward: Histogram,
+    pub duration_tunnel: Histogram,
     sync_snapshots: IntCounterVec,
     pac_requests: IntCounterVec,
     pac_bytes: IntCounterVec,
@@ -35,10 +48,8 @@ pub struct TenantMetrics {
     pub limit: IntGauge,
     pub admitted: IntCounter,
     pub refused_limit: IntCounter,
-    pub requests_direct: IntCounter,
-    pub requests_upstream: IntCounter,
-    pub requests_block: IntCounter,
-    pub requests_error: IntCounter,
+    /// `requests_total` and `refusals_total` of the tenant.
+    pub outcomes: Arc<Outcomes>,
     pub bytes_up: IntCounter,
     pub bytes_down: IntCounter,
     /// `GET /pac/{tenant}.pac` answers by status (200, 304, 404, 503) and body bytes sent.
@@ -81,6 +92,18 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Whole requests: a forwarded request takes milliseconds, a tunnel up to hours.
+const REQUEST_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0,
+];
+
+/// The commit this binary was built from (the image build passes `BREAKOUT_COMMIT`).
+const COMMIT: &str = match option_env!("BREAKOUT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
@@ -90,6 +113,40 @@ impl Metrics {
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             IntCounterVec::new(Opts::new(name, help), labels)
         };
+        let requests = counter_vec(
+            "breakout_edge_requests_total",
+            "Requests and tunnels, by the action the rules decided (none: not asked), the status \
+             class answered and the result (ok, refused, upstream_error, client_error)",
+            &["tenant", "action", "class", "result"],
+        )?;
+        let refusals = counter_vec(
+            "breakout_edge_refusals_total",
+            "Requests (and connections) the edge refused or failed, by reason",
+            &["tenant", "reason"],
+        )?;
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "breakout_edge_request_duration_seconds",
+                "Whole requests: forward (request head in to response end), tunnel (CONNECT in \
+                 to tunnel closed)",
+            )
+            .buckets(REQUEST_BUCKETS.to_vec()),
+            &["kind"],
+        )?;
+        let build_info = gauge_vec(
+            "breakout_build_info",
+            "Always 1: the version and commit of this binary",
+            &["version", "commit"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), COMMIT])
+            .set(1);
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(request_duration.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let m = Metrics {
             sessions_active: gauge_vec(
                 "breakout_edge_sessions_active",
@@ -111,11 +168,9 @@ impl Metrics {
                 "Client connections refused, by reason",
                 &["tenant", "reason"],
             )?,
-            requests: counter_vec(
-                "breakout_edge_requests_total",
-                "Requests and tunnels, by the action taken",
-                &["tenant", "action"],
-            )?,
+            requests: requests.clone(),
+            refusals: refusals.clone(),
+            no_tenant: Outcomes::new("", &requests, &refusals),
             bytes: counter_vec(
                 "breakout_edge_bytes_total",
                 "Body and tunnel bytes, up (client to destination) and down",
@@ -150,6 +205,12 @@ impl Metrics {
                 "breakout_edge_sync_connected",
                 "1 while connected to a control-plane node",
             )?,
+            sync_last_contact: Gauge::new(
+                "breakout_edge_sync_last_contact_timestamp_seconds",
+                "Unix time of the last frame from the control plane (0: none, or standalone)",
+            )?,
+            duration_forward: request_duration.with_label_values(&["forward"]),
+            duration_tunnel: request_duration.with_label_values(&["tunnel"]),
             sync_snapshots: counter_vec(
                 "breakout_edge_sync_snapshots_total",
                 "Snapshots received from the control plane, applied or rejected",
@@ -172,6 +233,7 @@ impl Metrics {
         m.registry.register(Box::new(m.session_limit.clone()))?;
         m.registry.register(Box::new(m.sessions_refused.clone()))?;
         m.registry.register(Box::new(m.requests.clone()))?;
+        m.registry.register(Box::new(m.refusals.clone()))?;
         m.registry.register(Box::new(m.bytes.clone()))?;
         m.registry.register(Box::new(m.connect_duration.clone()))?;
         m.registry.register(Box::new(m.dns_duration.clone()))?;
@@ -179,6 +241,7 @@ impl Metrics {
         m.registry.register(Box::new(m.config_version.clone()))?;
         m.registry.register(Box::new(m.reloads.clone()))?;
         m.registry.register(Box::new(m.sync_connected.clone()))?;
+        m.registry.register(Box::new(m.sync_last_contact.clone()))?;
         m.registry.register(Box::new(m.sync_snapshots.clone()))?;
         m.registry.register(Box::new(m.pac_requests.clone()))?;
         m.registry.register(Box::new(m.pac_bytes.clone()))?;
@@ -192,17 +255,13 @@ impl Metrics {
     }
 
     pub fn tenant(&self, id: &str) -> TenantMetrics {
-        let req = |action: &str| self.requests.with_label_values(&[id, action]);
         let bytes = |dir: &str| self.bytes.with_label_values(&[id, dir]);
         TenantMetrics {
             active: self.sessions_active.with_label_values(&[id]),
             limit: self.session_limit.with_label_values(&[id]),
             admitted: self.sessions_admitted.with_label_values(&[id]),
             refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
-            requests_direct: req("direct"),
-            requests_upstream: req("upstream"),
-            requests_block: req("block"),
-            requests_error: req("error"),
+            outcomes: Arc::new(Outcomes::new(id, &self.requests, &self.refusals)),
             bytes_up: bytes("up"),
             bytes_down: bytes("down"),
             pac_ok: self.pac_requests.with_label_values(&[id, "200"]),

@@ -1,12 +1,12 @@
 //! The edge's current configuration, compiled for the request path. Built off the request path,
 //! swapped in atomically; a request reads one snapshot from start to end.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use breakout_policy::{Matcher, PolicyError, RegionPolicy};
+use breakout_policy::guard::GuardOptions;
+use breakout_policy::{PolicyError, RegionPolicy, Router};
 
 use crate::admission::Slots;
 use crate::config::Settings;
@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub version: u64,
     pub region: String,
     pub settings: Arc<Settings>,
+    /// What the destination guard lets through (from the settings).
+    pub guard: GuardOptions,
     pub sources: SourceTable,
     pub tenants: Vec<TenantRuntime>,
     /// Sources of tenants of other regions (art. 5), indexing `foreign_owners`.
@@ -37,10 +39,8 @@ pub struct Snapshot {
 /// One tenant, ready for requests.
 pub struct TenantRuntime {
     pub id: Arc<str>,
-    pub matcher: Matcher,
-    /// Parent proxies by name: host and port.
-    pub upstreams: HashMap<String, (String, u16)>,
-    pub egress: Option<Ipv4Addr>,
+    /// The tenant's rules and parent proxies: what happens to each request.
+    pub router: Router,
     pub slots: Arc<Slots>,
     /// The tenant's limit in the policy (region-wide in control-plane mode, where the local
     /// limit in `slots` is its grant; see `quota`).
@@ -127,24 +127,10 @@ impl Snapshot {
         let mut sources = Vec::new();
         for (idx, t) in policy.tenants.iter().enumerate() {
             let field = format!("tenants[{}]", t.id);
-            let matcher = Matcher::compile(t, &policy.lists).map_err(|e| e.within(&field))?;
+            let router = Router::compile(t, &policy.lists).map_err(|e| e.within(&field))?;
             if let Some(addr) = t.egress_address {
                 check_local(addr).map_err(|e| e.within(&field))?;
             }
-            let upstreams = t
-                .upstreams
-                .iter()
-                .map(|(name, hp)| {
-                    split_host_port(hp)
-                        .map(|v| (name.clone(), v))
-                        .ok_or_else(|| {
-                            PolicyError::new(
-                                format!("{field}.upstreams.{name}"),
-                                "expected host:port",
-                            )
-                        })
-                })
-                .collect::<Result<HashMap<_, _>, _>>()?;
             let pac = render_pac(t, policy, &settings);
             let limit = quotas.limit_for(&t.id, t.session_limit, now);
             let slots = match prev.and_then(|p| p.tenant_by_id(&t.id)) {
@@ -159,9 +145,7 @@ impl Snapshot {
             sources.extend(t.source_cidrs.iter().map(|c| (c.0, idx)));
             tenants.push(TenantRuntime {
                 id: Arc::from(t.id.as_str()),
-                matcher,
-                upstreams,
-                egress: t.egress_address,
+                router,
                 slots,
                 session_limit: t.session_limit,
                 metrics: tenant_metrics,
@@ -188,6 +172,7 @@ impl Snapshot {
             generation,
             version: policy.version,
             region: policy.region.clone(),
+            guard: GuardOptions::allow_private(settings.allow_private_destinations),
             settings,
             sources: SourceTable::build(sources),
             tenants,
@@ -255,15 +240,4 @@ fn check_local(addr: Ipv4Addr) -> Result<(), PolicyError> {
             format!("{addr} is not an address of this edge ({e})"),
         )
     })
-}
-
-/// Splits `host:port` (an IPv6 host in brackets); `None` if either part is missing or bad.
-pub fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = s.rsplit_once(':')?;
-    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    (!host.is_empty()).then(|| (host.to_string(), port))
 }

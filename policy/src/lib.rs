@@ -2,8 +2,9 @@
 //!
 //! Everything here is pure data and pure functions: the tenant model the control plane stores and
 //! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
-//! the compiled destination matcher ([`matcher`]) and the control-plane ↔ edge protocol
-//! ([`wire`]). No I/O, so all of it is unit-testable.
+//! the compiled destination matcher ([`matcher`]), the destination guard's address classes
+//! ([`guard`]), the one decision for a tenant's request ([`route`]) and the control-plane ↔ edge
+//! protocol ([`wire`]). No I/O, so all of it is unit-testable.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -11,10 +12,12 @@ pub mod canon;
 pub mod destination;
 pub mod error;
 pub mod export;
+pub mod guard;
 pub mod m365;
 pub mod matcher;
 pub mod model;
 pub mod pac;
+pub mod route;
 pub mod validate;
 pub mod wire;
 
@@ -26,3 +29,4 @@ pub use matcher::{Decision, Explanation, Matcher};
 pub use model::{
     ForeignSources, NamedList, OutOfService, RegionPolicy, Rule, SourceCidr, Tenant, SCHEMA_VERSION,
 };
+pub use route::{Route, Routed, Router};

@@ -2,13 +2,12 @@
 //! compiled. Errors carry a field path such as `tenants[acme].rules[2].lists[0]`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::Ipv6Addr;
 
 use crate::action::Action;
-use crate::canon::{canonical_host, Host};
 use crate::error::PolicyError;
 use crate::model::{NamedList, RegionPolicy, Tenant, SCHEMA_VERSION};
 use crate::pac::{PacError, PacSettings};
+use crate::route::ParentProxy;
 
 /// Longest tenant id; ids appear in metric labels, log lines and URLs.
 pub const MAX_TENANT_ID: usize = 64;
@@ -71,7 +70,7 @@ pub fn validate_tenant(
         ));
     }
     for (name, addr) in &t.upstreams {
-        check_upstream(addr).map_err(|why| {
+        ParentProxy::parse(name, addr).map_err(|why| {
             PolicyError::new(format!("upstreams[{name}]"), format!("{addr:?}: {why}"))
         })?;
     }
@@ -159,36 +158,6 @@ fn check_action(t: &Tenant, action: &Action, field: &str) -> Result<(), PolicyEr
         )),
         _ => Ok(()),
     }
-}
-
-/// `host:port`, where host is a name, an IPv4 address or a bracketed IPv6 address.
-fn check_upstream(addr: &str) -> Result<(), String> {
-    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
-        let (v6, port) = rest.split_once("]:").ok_or("expected [ipv6]:port")?;
-        v6.parse::<Ipv6Addr>()
-            .map_err(|_| format!("{v6:?} is not an IPv6 address"))?;
-        (None, port)
-    } else {
-        let (host, port) = addr.rsplit_once(':').ok_or("expected host:port")?;
-        if host.is_empty() {
-            return Err("the host is empty".into());
-        }
-        if host.contains(':') {
-            return Err("an IPv6 address must be written in brackets: [addr]:port".into());
-        }
-        (Some(host), port)
-    };
-    match port.parse::<u16>() {
-        Ok(p) if p != 0 => {}
-        _ => return Err(format!("port {port:?} is not in 1-65535")),
-    }
-    if let Some(host) = host {
-        match canonical_host(host) {
-            Ok(Host::Name(_) | Host::Ipv4(_)) => {}
-            Ok(Host::Ipv6(_)) | Err(_) => return Err(format!("{host:?} is not a host name")),
-        }
-    }
-    Ok(())
 }
 
 /// Source networks of different tenants must be disjoint: the source address is how an edge

@@ -168,6 +168,21 @@ impl Edge {
         self.metric(name, labels).unwrap_or(0.0)
     }
 
+    /// The sum of the samples `name` whose labels include `labels` (see [`metrics::sum`]).
+    pub fn counter_sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        metrics::sum(&self.metrics(), name, labels)
+    }
+
+    /// `/explain` of `tenant`'s request for `host` (`query` appended as it is, e.g.
+    /// `&port=80`): the JSON answer, or `Null` if the status is not 200.
+    pub fn explain(&self, tenant: &str, host: &str, query: &str) -> serde_json::Value {
+        let path = format!("/explain?tenant={tenant}&host={host}{query}");
+        match http_get(self.admin, &path) {
+            Ok((200, body)) => serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::Null,
+        }
+    }
+
     /// Status of GET `path` on the admin listener, or None if it cannot be reached.
     pub fn admin_status(&self, path: &str) -> Option<u16> {
         http_get(self.admin, path).ok().map(|(s, _)| s)

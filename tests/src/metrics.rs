@@ -30,6 +30,21 @@ pub fn find(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .map(|s| s.value)
 }
 
+/// The sum of the samples called `name` whose labels include every pair of `labels` (other
+/// labels may have any value); 0 if there is none.
+pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    parse(text)
+        .into_iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).is_some_and(|have| have == v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
 /// True if `text` declares a metric family `name` (a `# TYPE` line).
 pub fn has_family(text: &str, name: &str) -> bool {
     text.lines().any(|l| {
@@ -114,6 +129,8 @@ mod tests {
         assert_eq!(find(text, "a", &[("tenant", "acme")]), None);
         assert_eq!(find(text, "b", &[]), Some(1.5));
         assert_eq!(find(text, "c", &[]), Some(2.0));
+        assert_eq!(sum(text, "a", &[("tenant", "acme")]), 3.0);
+        assert_eq!(sum(text, "a", &[("tenant", "other")]), 0.0);
         assert!(has_family(text, "a"));
         assert!(!has_family(text, "b"));
     }

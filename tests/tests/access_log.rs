@@ -4,7 +4,7 @@ use breakout_tests::wait::SOON;
 use breakout_tests::{wait_for, wait_until, World};
 use serde_json::Value;
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 14] = [
     "ts",
     "tenant",
     "client",
@@ -14,6 +14,8 @@ const KEYS: [&str; 12] = [
     "action",
     "rule",
     "status",
+    "result",
+    "reason",
     "bytes_up",
     "bytes_down",
     "duration_ms",
@@ -47,6 +49,8 @@ fn request_writes_one_json_line_with_all_keys() {
     assert_eq!(line["action"], "direct", "{line}");
     assert_eq!(line["rule"], "saas", "{line}");
     assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["result"], "ok", "{line}");
+    assert!(line["reason"].is_null(), "{line}");
     assert!(
         line["client"]
             .as_str()
@@ -95,6 +99,22 @@ fn blocked_request_line_names_the_rule() {
     assert_eq!(line["action"], "block", "{line}");
     assert_eq!(line["rule"], "deny", "{line}");
     assert_eq!(line["status"], 403, "{line}");
+    assert_eq!(line["result"], "refused", "{line}");
+    assert_eq!(line["reason"], "blocked_by_rule", "{line}");
+}
+
+#[test]
+fn a_failed_request_line_gives_the_reason() {
+    let w = World::start_with(|mut c, _| {
+        c.tenant_mut("acme").default_action = "direct".into();
+        c
+    });
+    assert_eq!(w.curl("http://no-such-host.invalid/").run().status(), 502);
+    let line = one_line(&w);
+    assert_eq!(line["action"], "direct", "{line}");
+    assert_eq!(line["status"], 502, "{line}");
+    assert_eq!(line["result"], "upstream_error", "{line}");
+    assert_eq!(line["reason"], "dns_error", "{line}");
 }
 
 #[test]
@@ -126,9 +146,9 @@ fn access_log_off_writes_no_lines() {
     });
     w.curl(&w.origin_url("/")).run().assert_ok();
     let counted = || {
-        w.edge.counter(
+        w.edge.counter_sum(
             "breakout_edge_requests_total",
-            &[("tenant", "acme"), ("action", "direct")],
+            &[("tenant", "acme"), ("action", "direct"), ("result", "ok")],
         )
     };
     wait_until(SOON, "request counted", || counted() == 1.0);

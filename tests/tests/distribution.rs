@@ -187,10 +187,12 @@ fn edges_keep_serving_without_the_control_plane_and_come_back_to_any_node() {
         })
     });
 
-    // Phase: every node killed: the edges keep serving their last configuration, ready.
+    // Phase: every node killed: the edges keep serving their last configuration, ready, and
+    // the time of their last contact stays where it was (staleness = now - it).
     for node in &mut cluster.nodes {
         node.kill9();
     }
+    let mut last_contact = Vec::new();
     for edge in &edges {
         wait_until(
             CONVERGE,
@@ -200,6 +202,16 @@ fn edges_keep_serving_without_the_control_plane_and_come_back_to_any_node() {
         assert!(is_ready(edge));
         assert_eq!(applied(edge), v2);
         fetch_ok(edge, &origin);
+        let last = edge.counter(LAST_CONTACT, &[]);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64();
+        assert!(
+            last > now - 120.0 && last <= now + 1.0,
+            "last contact {last}, now {now}"
+        );
+        last_contact.push(last);
     }
 
     // Phase: the nodes come back (their versions start behind the edges' until they replay):
@@ -224,7 +236,12 @@ fn edges_keep_serving_without_the_control_plane_and_come_back_to_any_node() {
             0.0
         );
     }
+    for (edge, before) in edges.iter().zip(last_contact) {
+        assert!(edge.counter(LAST_CONTACT, &[]) > before, "contact again");
+    }
 }
+
+const LAST_CONTACT: &str = "breakout_edge_sync_last_contact_timestamp_seconds";
 
 #[test]
 fn a_refused_snapshot_leaves_the_edge_on_its_last_good_config() {

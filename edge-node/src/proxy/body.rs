@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use prometheus::IntCounter;
 
-use crate::access_log::PendingRecord;
+use super::exchange::Ending;
 
 /// What the client or the destination sent, so far: shared between the request body (which
 /// counts) and the access-log record (which reads the total when the exchange ends).
@@ -75,12 +75,12 @@ impl Body for RequestBody {
 pub enum ProxyBody {
     /// A short answer of the edge's own.
     Full(Option<Bytes>),
-    /// A destination's response, counted, with the access-log record written when it ends.
+    /// A destination's response, counted; its exchange ends when the body does.
     Stream {
         inner: Incoming,
         counter: IntCounter,
         bytes: u64,
-        record: Option<PendingRecord>,
+        ending: Option<Ending>,
     },
 }
 
@@ -94,12 +94,12 @@ impl ProxyBody {
         ProxyBody::Full(None)
     }
 
-    pub fn stream(inner: Incoming, counter: IntCounter, record: Option<PendingRecord>) -> Self {
+    pub fn stream(inner: Incoming, counter: IntCounter, ending: Ending) -> Self {
         ProxyBody::Stream {
             inner,
             counter,
             bytes: 0,
-            record,
+            ending: Some(ending),
         }
     }
 }
@@ -149,8 +149,8 @@ impl Body for ProxyBody {
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
-        if let ProxyBody::Stream { bytes, record, .. } = self {
-            if let Some(r) = record.take() {
+        if let ProxyBody::Stream { bytes, ending, .. } = self {
+            if let Some(r) = ending.take() {
                 r.finish(*bytes);
             }
         }

@@ -4,17 +4,15 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use breakout_policy::guard::{NoAddress, Purpose};
+use breakout_policy::route::MAX_ATTEMPTS;
 use breakout_policy::Host;
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::error::ProxyError;
 use super::Shared;
-use crate::dest_guard::{self, Prohibited};
 use crate::resolve::ResolveError;
 use crate::snapshot::Snapshot;
-
-/// Addresses tried per destination before giving up.
-const MAX_ATTEMPTS: usize = 3;
 
 /// Whom we are dialling: the destination itself, or a tenant's parent proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,38 +50,31 @@ pub async fn dial(
             ResolveError::NotFound(h) => ProxyError::Dns(format!("{h} has no address")),
             ResolveError::Failed { .. } => ProxyError::Dns(e.to_string()),
         })?;
-    let allow_private = settings.allow_private_destinations;
-    let mut refused: Option<(IpAddr, Prohibited)> = None;
-    let mut candidates = Vec::with_capacity(addrs.len().min(MAX_ATTEMPTS));
-    for ip in addrs {
-        let verdict = match kind {
-            DialKind::Origin => dest_guard::check(ip, allow_private),
-            DialKind::Upstream => upstream_check(ip, allow_private),
-        };
-        match verdict {
-            Ok(()) if egress.is_some() && ip.is_ipv6() => {}
-            Ok(()) => candidates.push(SocketAddr::new(ip, port)),
-            Err(p) => refused = refused.or(Some((ip, p))),
-        }
-        if candidates.len() == MAX_ATTEMPTS {
-            break;
-        }
-    }
-    if candidates.is_empty() {
-        return Err(match refused {
-            Some((ip, p)) => ProxyError::DestinationProhibited {
+    let purpose = match kind {
+        DialKind::Origin => Purpose::Destination,
+        DialKind::Upstream => Purpose::ParentProxy,
+    };
+    let candidates = snap
+        .guard
+        .select(
+            &addrs,
+            port,
+            purpose,
+            egress.is_some(),
+            MAX_ATTEMPTS,
+            &shared.own_addrs,
+        )
+        .map_err(|e| match e {
+            NoAddress::Prohibited(ip, class) => ProxyError::DestinationProhibited {
                 host: host.to_string(),
                 addr: ip.to_string(),
-                why: p.describe(),
+                class,
             },
-            None => ProxyError::Dns(format!(
+            NoAddress::NoneUsable => ProxyError::Dns(format!(
                 "{host} has no IPv4 address usable from the egress address"
             )),
-        });
-    }
-    if candidates.iter().any(|a| shared.is_own_address(*a)) {
-        return Err(ProxyError::Loop);
-    }
+            NoAddress::Loop => ProxyError::Loop,
+        })?;
     let start = Instant::now();
     let deadline = start + settings.connect_timeout;
     let mut last_err = None;
@@ -103,13 +94,6 @@ pub async fn dial(
         }
     }
     Err(last_err.unwrap_or_else(|| ProxyError::ConnectTimeout(format!("{host}:{port}"))))
-}
-
-fn upstream_check(ip: IpAddr, allow_private: bool) -> Result<(), Prohibited> {
-    match dest_guard::classify(ip) {
-        Some(Prohibited::Private | Prohibited::SharedCgnat) => Ok(()),
-        _ => dest_guard::check(ip, allow_private),
-    }
 }
 
 async fn connect_one(

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::body::ProxyBody;
 use super::error::ProxyError;
 use super::exchange::Exchange;
-use super::request::{self, Target};
+use super::request;
 use super::{tunnel, Session, Shared};
 use crate::config::{Settings, PARSER_MAX_HEADERS};
 use crate::snapshot::Snapshot;
@@ -176,15 +176,11 @@ async fn open(
         return Err(ex.fail(shared, None, &e));
     };
     ex.tenant = Some(Arc::clone(&tenant.id));
-    let checked = request::check(&req, &shared.via_token);
+    let checked = request::check_connect(&req, &shared.via_token);
     drop(req);
     let (host, port) = match checked {
-        Ok(Target::Connect { host, port }) => (host, port),
-        Ok(Target::Forward { .. }) => {
-            let e = ProxyError::Internal("a CONNECT head checked as a forward request".into());
-            return Err(ex.fail(shared, Some(tenant), &e));
-        }
-        Err(e) => return Err(ex.fail(shared, Some(tenant), &e)),
+        Ok(target) => target,
+        Err(e) => return Err(ex.fail(shared, Some(&tenant.metrics.outcomes), &e)),
     };
     ex.set_target(&host, port);
     tunnel::open(ex, host, port, snap, tenant, shared).await

@@ -1,9 +1,12 @@
 //! Every error the edge answers a client with, mapped in one place to a status code and an
 //! RFC 9209 `Proxy-Status` error type.
 
+use breakout_policy::guard::Prohibited;
+use breakout_policy::route::ALLOW_PRIVATE_HINT;
 use http::{header, HeaderValue, Response, StatusCode};
 
 use super::body::ProxyBody;
+use crate::outcome::Reason;
 
 /// What went wrong, from the client's point of view.
 #[derive(Debug, thiserror::Error)]
@@ -34,11 +37,11 @@ pub enum ProxyError {
     BadRequest(String),
     #[error("request header fields too large: {0}")]
     HeadersTooLarge(String),
-    #[error("{host} resolves to a {why} ({addr}); refused")]
+    #[error("{}", prohibited(host, addr, *class))]
     DestinationProhibited {
         host: String,
         addr: String,
-        why: &'static str,
+        class: Prohibited,
     },
     #[error("{0}")]
     Dns(String),
@@ -58,8 +61,15 @@ pub enum ProxyError {
     ResponseIncomplete(String),
     #[error("the client's request body was malformed")]
     RequestBody,
-    #[error("internal error: {0}")]
-    Internal(String),
+}
+
+/// The refusal of a destination the guard prohibits, with how a lab allows it where it can.
+fn prohibited(host: &str, addr: &str, class: Prohibited) -> String {
+    let why = class.describe();
+    match class.always() {
+        true => format!("{host} resolves to a {why} ({addr}); refused"),
+        false => format!("{host} resolves to a {why} ({addr}); refused ({ALLOW_PRIVATE_HINT})"),
+    }
 }
 
 impl ProxyError {
@@ -77,7 +87,6 @@ impl ProxyError {
             }
             Upstream(_) | ResponseIncomplete(_) | Loop => StatusCode::BAD_GATEWAY,
             ConnectTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -97,7 +106,34 @@ impl ProxyError {
             Loop => "proxy_loop_detected",
             UpstreamStatus { .. } | Upstream(_) => "destination_unavailable",
             ResponseIncomplete(_) => "http_response_incomplete",
-            Internal(_) => "proxy_internal_error",
+        }
+    }
+
+    /// The stable reason the access log and `breakout_edge_refusals_total` give.
+    pub fn reason(&self) -> Reason {
+        use ProxyError::*;
+        match self {
+            UnknownSource(_) => Reason::UnregisteredSource,
+            ForeignRegion { .. } => Reason::WrongRegion,
+            NotInService { .. } => Reason::NotInService,
+            Ipv6Client => Reason::Ipv6Client,
+            SessionLimit(_) => Reason::SessionLimit,
+            Draining => Reason::Draining,
+            NotReady => Reason::NotReady,
+            Blocked(_) => Reason::BlockedByRule,
+            PortNotAllowed(_) => Reason::PortNotAllowed,
+            BadRequest(_) => Reason::BadRequest,
+            HeadersTooLarge(_) => Reason::HeadersTooLarge,
+            RequestBody => Reason::BadRequestBody,
+            DestinationProhibited { .. } => Reason::DestinationIpProhibited,
+            Loop => Reason::ProxyLoop,
+            Dns(_) => Reason::DnsError,
+            ConnectRefused(_) => Reason::ConnectionRefused,
+            ConnectTimeout(_) => Reason::ConnectionTimeout,
+            ConnectFailed { .. } => Reason::ConnectFailed,
+            UpstreamStatus { .. } => Reason::ParentProxyRefused,
+            Upstream(_) => Reason::DestinationError,
+            ResponseIncomplete(_) => Reason::ResponseIncomplete,
         }
     }
 

@@ -6,12 +6,14 @@ use std::time::Instant;
 
 use breakout_policy::Host;
 use http::{header, HeaderValue, Method, Request, Response, Uri};
+use prometheus::Histogram;
 
 use super::body::{ProxyBody, Transfer};
 use super::error::ProxyError;
 use super::{Shared, PROXY_NAME};
 use crate::access_log::{millis, now_rfc3339, AccessRecord, PendingRecord};
-use crate::snapshot::TenantRuntime;
+use crate::metrics::Outcomes;
+use crate::outcome::{Action, Reason, RequestResult};
 
 /// The strings an access-log record needs (`host`, `rule`) are only made when the access log
 /// is on: with it off, the request path formats and allocates none of them.
@@ -26,7 +28,8 @@ pub struct Exchange {
     log: bool,
     host: String,
     port: u16,
-    pub action: &'static str,
+    /// What the tenant's rules decided (`None` until they are asked).
+    pub action: Action,
     rule: String,
 }
 
@@ -46,7 +49,7 @@ impl Exchange {
                 false => String::new(),
             },
             port: uri.port_u16().unwrap_or(0),
-            action: "error",
+            action: Action::None,
             rule: String::new(),
         }
     }
@@ -63,14 +66,14 @@ impl Exchange {
         self.port = port;
     }
 
-    pub fn decided(&mut self, action: &'static str, rule: &str) {
+    pub fn decided(&mut self, action: Action, rule: &str) {
         self.action = action;
         if self.log {
             self.rule = rule.to_string();
         }
     }
 
-    fn record(&self, status: u16, bytes_up: u64, bytes_down: u64) -> AccessRecord {
+    fn record(&self, status: u16, reason: Option<Reason>) -> AccessRecord {
         AccessRecord {
             ts: now_rfc3339(),
             tenant: self.tenant.clone().unwrap_or_else(|| Arc::from("")),
@@ -78,63 +81,95 @@ impl Exchange {
             method: self.method.to_string(),
             host: self.host.clone(),
             port: self.port,
-            action: self.action,
+            action: self.action.label(),
             rule: self.rule.clone(),
             status,
-            bytes_up,
-            bytes_down,
+            result: reason.map_or(RequestResult::Ok, Reason::result).label(),
+            reason: reason.map(Reason::label),
+            bytes_up: 0,
+            bytes_down: 0,
             duration_ms: millis(self.start),
         }
     }
 
-    /// The access-log record of an exchange whose bytes are still flowing.
-    pub fn pending(
+    /// Counts an exchange answered with `status` by the destination (or the tunnel's `200`);
+    /// what is left to do when its bytes stop flowing comes back.
+    pub fn succeeded(
         &self,
         shared: &Shared,
+        outcomes: &Outcomes,
         status: u16,
         up: Arc<Transfer>,
-    ) -> Option<PendingRecord> {
-        shared.access_log.enabled().then(|| {
+    ) -> Ending {
+        outcomes.request(self.action, status, RequestResult::Ok);
+        let record = shared.access_log.enabled().then(|| {
             PendingRecord::new(
-                self.record(status, 0, 0),
+                self.record(status, None),
                 self.start,
                 up,
                 Arc::clone(&shared.access_log),
             )
-        })
+        });
+        Ending {
+            start: self.start,
+            duration: self.duration(shared).clone(),
+            record,
+        }
     }
 
-    /// Answers with `err`: counts it, logs it, and builds the response. A refused CONNECT always
-    /// closes the connection (the client may already be sending tunnel bytes).
+    /// The request-duration histogram of this kind of exchange.
+    fn duration<'s>(&self, shared: &'s Shared) -> &'s Histogram {
+        match self.method == Method::CONNECT {
+            true => &shared.metrics.duration_tunnel,
+            false => &shared.metrics.duration_forward,
+        }
+    }
+
+    /// Answers with `err`: counts it (in `outcomes`, or as no tenant's), logs it, and builds the
+    /// response. A refused CONNECT always closes the connection (the client may already be
+    /// sending tunnel bytes).
     pub fn fail(
         &self,
         shared: &Shared,
-        tenant: Option<&TenantRuntime>,
+        outcomes: Option<&Outcomes>,
         err: &ProxyError,
     ) -> Response<ProxyBody> {
         let blocked = matches!(err, ProxyError::Blocked(_));
-        if let Some(t) = tenant {
-            if blocked {
-                t.metrics.requests_block.inc();
-            } else {
-                t.metrics.requests_error.inc();
-            }
-        }
         let mut resp = err.response(PROXY_NAME);
+        let status = resp.status().as_u16();
+        let reason = err.reason();
+        outcomes
+            .unwrap_or(&shared.metrics.no_tenant)
+            .failed(self.action, status, reason);
+        self.duration(shared)
+            .observe(self.start.elapsed().as_secs_f64());
         if self.method == Method::CONNECT {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if shared.access_log.enabled() {
-            let mut rec = self.record(resp.status().as_u16(), 0, 0);
-            if !blocked {
-                rec.action = "error";
-            }
-            shared.access_log.write(&rec);
+            shared.access_log.write(&self.record(status, Some(reason)));
         }
         if !blocked {
             tracing::debug!(client = %self.client, uri = %self.uri, error = %err, "request refused");
         }
         resp
+    }
+}
+
+/// The end of an exchange whose bytes are still flowing (a response body, a tunnel): its
+/// duration is observed and its access-log record written when it ends.
+pub struct Ending {
+    start: Instant,
+    duration: Histogram,
+    record: Option<PendingRecord>,
+}
+
+impl Ending {
+    pub fn finish(self, bytes_down: u64) {
+        self.duration.observe(self.start.elapsed().as_secs_f64());
+        if let Some(r) = self.record {
+            r.finish(bytes_down);
+        }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use breakout_policy::{Action, Host};
+use breakout_policy::route::ParentProxy;
+use breakout_policy::{Host, Route};
 use http::uri::{Authority, PathAndQuery};
 use http::{header, HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
@@ -26,10 +27,7 @@ enum HopKey {
         port: u16,
         egress: Option<std::net::Ipv4Addr>,
     },
-    Upstream {
-        host: String,
-        port: u16,
-    },
+    Upstream(Arc<ParentProxy>),
 }
 
 /// A connection kept for the session's next request.
@@ -50,31 +48,20 @@ pub async fn forward(
     session: &Session,
     shared: &Shared,
 ) -> Response<ProxyBody> {
-    let decision = tenant.matcher.decide(&host, port);
-    ex.decided(
-        decision.action.kind(),
-        tenant.matcher.rule_label(decision.rule),
-    );
-    let key = match decision.action {
-        Action::Block => {
-            let label = tenant.matcher.rule_label(decision.rule).to_string();
-            return ex.fail(shared, Some(tenant), &ProxyError::Blocked(label));
+    let outcomes = Some(&*tenant.metrics.outcomes);
+    let routed = tenant.router.route(&host, port);
+    let rule = tenant.router.rule_label(routed.rule);
+    ex.decided(routed.route.into(), rule);
+    let key = match routed.route {
+        Route::Block => {
+            return ex.fail(shared, outcomes, &ProxyError::Blocked(rule.to_string()));
         }
-        Action::Direct => HopKey::Origin {
-            host: host.clone(),
+        Route::Direct => HopKey::Origin {
+            host,
             port,
-            egress: tenant.egress,
+            egress: tenant.router.egress(),
         },
-        Action::Upstream(name) => match tenant.upstreams.get(name) {
-            Some((h, p)) => HopKey::Upstream {
-                host: h.clone(),
-                port: *p,
-            },
-            None => {
-                let err = ProxyError::Internal(format!("upstream {name} is not configured"));
-                return ex.fail(shared, Some(tenant), &err);
-            }
-        },
+        Route::Upstream(parent) => HopKey::Upstream(Arc::clone(parent)),
     };
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -89,7 +76,7 @@ pub async fn forward(
         let Ok(host_value) = HeaderValue::from_str(authority.as_str()) else {
             return ex.fail(
                 shared,
-                Some(tenant),
+                outcomes,
                 &ProxyError::BadRequest("bad authority".into()),
             );
         };
@@ -109,16 +96,13 @@ pub async fn forward(
 
     match send(req, &key, snap, session, shared).await {
         Ok(resp) => {
-            match key {
-                HopKey::Origin { .. } => tenant.metrics.requests_direct.inc(),
-                HopKey::Upstream { .. } => tenant.metrics.requests_upstream.inc(),
-            }
             let (mut parts, body) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            let record = ex.pending(shared, parts.status.as_u16(), transfer);
+            let status = parts.status.as_u16();
+            let ending = ex.succeeded(shared, &tenant.metrics.outcomes, status, transfer);
             Response::from_parts(
                 parts,
-                ProxyBody::stream(body, tenant.metrics.bytes_down.clone(), record),
+                ProxyBody::stream(body, tenant.metrics.bytes_down.clone(), ending),
             )
         }
         Err(e) => {
@@ -127,7 +111,7 @@ pub async fn forward(
             } else {
                 e
             };
-            ex.fail(shared, Some(tenant), &e)
+            ex.fail(shared, outcomes, &e)
         }
     }
 }
@@ -176,10 +160,8 @@ async fn open(
         HopKey::Origin { host, port, egress } => {
             dial(shared, snap, host, *port, *egress, DialKind::Origin).await?
         }
-        HopKey::Upstream { host, port } => {
-            let h = breakout_policy::canonical_host(host)
-                .map_err(|e| ProxyError::Upstream(format!("parent proxy {host}: {e}")))?;
-            dial(shared, snap, &h, *port, None, DialKind::Upstream).await?
+        HopKey::Upstream(p) => {
+            dial(shared, snap, p.host(), p.port(), None, DialKind::Upstream).await?
         }
     };
     let (sender, conn) = client::Builder::new()
@@ -197,7 +179,7 @@ async fn open(
 fn response_error(e: hyper::Error, key: &HopKey) -> ProxyError {
     let hop = match key {
         HopKey::Origin { host, port, .. } => format!("{host}:{port}"),
-        HopKey::Upstream { host, port } => format!("parent proxy {host}:{port}"),
+        HopKey::Upstream(p) => format!("parent proxy {p}"),
     };
     if e.is_incomplete_message() || e.is_canceled() {
         ProxyError::ResponseIncomplete(hop)

@@ -93,15 +93,6 @@ impl Shared {
             via_token,
         }
     }
-
-    pub fn is_own_address(&self, a: SocketAddr) -> bool {
-        self.own_addrs.iter().any(|own| {
-            own.port() == a.port()
-                && (own.ip() == a.ip()
-                    || own.ip().is_unspecified()
-                    || (own.ip().is_loopback() && a.ip().is_loopback()))
-        })
-    }
 }
 
 /// One admitted client connection. Holding it (the connection task, or a tunnel that outlives
@@ -337,15 +328,16 @@ async fn handle_request(
         );
     };
     ex.tenant = Some(Arc::clone(&tenant.id));
+    let outcomes = Some(&*tenant.metrics.outcomes);
     if let Some(refused) = session.verdict.for_head(n) {
-        return ex.fail(&shared, Some(tenant), refused);
+        return ex.fail(&shared, outcomes, refused);
     }
     if pac::is_pac_request(&req) {
         return pac::serve(&req, tenant);
     }
     let target = match request::check(&req, &shared.via_token) {
         Ok(t) => t,
-        Err(e) => return ex.fail(&shared, Some(tenant), &e),
+        Err(e) => return ex.fail(&shared, outcomes, &e),
     };
     ex.set_target(target.host(), target.port());
     match target {

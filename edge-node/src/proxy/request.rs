@@ -41,6 +41,28 @@ fn bad(msg: impl Into<String>) -> ProxyError {
 
 /// Validates a request's Host and target (framing was checked by `framing` already).
 pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError> {
+    let host_header = check_common(req, via_token)?;
+    if req.method() == Method::CONNECT {
+        let (host, port) = connect_target(req.uri())?;
+        return Ok(Target::Connect { host, port });
+    }
+    check_forward(req.uri(), host_header)
+}
+
+/// [`check`] of a request known to be a `CONNECT`: its target.
+pub fn check_connect<B>(
+    req: &Request<B>,
+    via_token: &str,
+) -> Result<(Host<'static>, u16), ProxyError> {
+    check_common(req, via_token)?;
+    connect_target(req.uri())
+}
+
+/// What every request must pass: not a loop, at most one Host (which it returns).
+fn check_common<'r, B>(
+    req: &'r Request<B>,
+    via_token: &str,
+) -> Result<Option<&'r HeaderValue>, ProxyError> {
     if req
         .headers()
         .get_all(header::VIA)
@@ -54,10 +76,11 @@ pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError>
     if hosts.next().is_some() {
         return Err(bad("duplicate Host header"));
     }
-    if req.method() == Method::CONNECT {
-        return check_connect(req.uri());
-    }
-    let uri = req.uri();
+    Ok(host_header)
+}
+
+/// An absolute-form request's target, which the Host header (if any) must agree with.
+fn check_forward(uri: &Uri, host_header: Option<&HeaderValue>) -> Result<Target, ProxyError> {
     let Some(authority) = uri.authority() else {
         return Err(bad("a proxy request needs an absolute URI (http://host/path); this edge serves no pages of its own at this path"));
     };
@@ -100,7 +123,7 @@ pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError>
     })
 }
 
-fn check_connect(uri: &Uri) -> Result<Target, ProxyError> {
+fn connect_target(uri: &Uri) -> Result<(Host<'static>, u16), ProxyError> {
     let authority = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
         (None, Some(a), None) => a,
         _ => return Err(bad("CONNECT needs a host:port target")),
@@ -114,7 +137,7 @@ fn check_connect(uri: &Uri) -> Result<Target, ProxyError> {
     let host = canonical_host(authority.host())
         .map_err(|e| bad(e.to_string()))?
         .into_owned();
-    Ok(Target::Connect { host, port })
+    Ok((host, port))
 }
 
 /// `host[:port]` as in a Host header, canonicalised.

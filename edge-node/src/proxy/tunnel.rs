@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakout_policy::{Action, Host};
+use breakout_policy::route::ParentProxy;
+use breakout_policy::{Host, Route};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -17,11 +18,10 @@ use tokio::net::TcpStream;
 use super::body::{ProxyBody, Transfer};
 use super::dial::{dial, DialKind};
 use super::error::ProxyError;
-use super::exchange::Exchange;
+use super::exchange::{Ending, Exchange};
 use super::framing::Guarded;
 use super::relay::relay;
 use super::{Session, Shared};
-use crate::access_log::PendingRecord;
 use crate::snapshot::{Snapshot, TenantRuntime};
 
 /// The most a parent proxy may send as its CONNECT answer head.
@@ -36,7 +36,7 @@ pub struct Opened {
     down: IntCounter,
     idle: Duration,
     transfer: Arc<Transfer>,
-    record: Option<PendingRecord>,
+    ending: Ending,
 }
 
 impl Opened {
@@ -53,9 +53,7 @@ impl Opened {
             &self.down,
         )
         .await;
-        if let Some(r) = self.record {
-            r.finish(down_bytes);
-        }
+        self.ending.finish(down_bytes);
     }
 }
 
@@ -69,34 +67,35 @@ pub async fn open(
     tenant: &TenantRuntime,
     shared: &Shared,
 ) -> Result<Opened, Response<ProxyBody>> {
+    let outcomes = Some(&*tenant.metrics.outcomes);
     if !snap.settings.allowed_connect_ports.contains(&port) {
-        return Err(ex.fail(shared, Some(tenant), &ProxyError::PortNotAllowed(port)));
+        return Err(ex.fail(shared, outcomes, &ProxyError::PortNotAllowed(port)));
     }
-    let decision = tenant.matcher.decide(&host, port);
-    ex.decided(
-        decision.action.kind(),
-        tenant.matcher.rule_label(decision.rule),
-    );
-    let opened = match decision.action {
-        Action::Block => {
-            let label = tenant.matcher.rule_label(decision.rule).to_string();
-            return Err(ex.fail(shared, Some(tenant), &ProxyError::Blocked(label)));
+    let routed = tenant.router.route(&host, port);
+    let rule = tenant.router.rule_label(routed.rule);
+    ex.decided(routed.route.into(), rule);
+    let opened = match routed.route {
+        Route::Block => {
+            return Err(ex.fail(shared, outcomes, &ProxyError::Blocked(rule.to_string())));
         }
-        Action::Direct => dial(shared, snap, &host, port, tenant.egress, DialKind::Origin)
-            .await
-            .map(|s| (s, Bytes::new())),
-        Action::Upstream(name) => via_parent(name, &host, port, snap, tenant, shared).await,
+        Route::Direct => dial(
+            shared,
+            snap,
+            &host,
+            port,
+            tenant.router.egress(),
+            DialKind::Origin,
+        )
+        .await
+        .map(|s| (s, Bytes::new())),
+        Route::Upstream(parent) => via_parent(parent, &host, port, snap, shared).await,
     };
     let (server, early) = match opened {
         Ok(v) => v,
-        Err(e) => return Err(ex.fail(shared, Some(tenant), &e)),
+        Err(e) => return Err(ex.fail(shared, outcomes, &e)),
     };
-    match decision.action {
-        Action::Upstream(_) => tenant.metrics.requests_upstream.inc(),
-        _ => tenant.metrics.requests_direct.inc(),
-    }
     let transfer = Arc::new(Transfer::default());
-    let record = ex.pending(shared, 200, Arc::clone(&transfer));
+    let ending = ex.succeeded(shared, &tenant.metrics.outcomes, 200, Arc::clone(&transfer));
     Ok(Opened {
         server,
         early,
@@ -104,7 +103,7 @@ pub async fn open(
         down: tenant.metrics.bytes_down.clone(),
         idle: snap.settings.tunnel_idle_timeout,
         transfer,
-        record,
+        ending,
     })
 }
 
@@ -153,21 +152,22 @@ pub async fn connect(
 /// Opens a tunnel through the tenant's parent proxy; returns the stream and any bytes the
 /// parent sent after its answer head (they belong to the tunnel).
 async fn via_parent(
-    name: &str,
+    parent: &ParentProxy,
     host: &Host<'_>,
     port: u16,
     snap: &Snapshot,
-    tenant: &TenantRuntime,
     shared: &Shared,
 ) -> Result<(TcpStream, Bytes), ProxyError> {
-    let Some((phost, pport)) = tenant.upstreams.get(name) else {
-        return Err(ProxyError::Internal(format!(
-            "upstream {name} is not configured"
-        )));
-    };
-    let ph = breakout_policy::canonical_host(phost)
-        .map_err(|e| ProxyError::Upstream(format!("parent proxy {phost}: {e}")))?;
-    let mut stream = dial(shared, snap, &ph, *pport, None, DialKind::Upstream).await?;
+    let name = parent.name();
+    let mut stream = dial(
+        shared,
+        snap,
+        parent.host(),
+        parent.port(),
+        None,
+        DialKind::Upstream,
+    )
+    .await?;
     let target = format!("{host}:{port}");
     let head = format!(
         "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nVia: {}\r\n\r\n",

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod backoff;
 pub mod client;
+pub mod contact;
 mod io;
 pub mod report;
 mod session;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use self::apply::Applier;
 use self::backoff::Backoff;
+use self::contact::Contact;
 use self::report::Reporter;
 use crate::proxy::Shared;
 
@@ -101,10 +103,17 @@ pub async fn expire_grants(shared: Arc<Shared>) {
 /// Keeps the edge connected to some node of `cfg.control_plane`, forever.
 pub async fn run(cfg: SyncConfig, client: quinn::ClientConfig, shared: Arc<Shared>) {
     let applier = Arc::new(Applier::new(Arc::clone(&shared), &cfg.region));
+    let contact = Arc::new(Contact::new(std::time::Instant::now()));
+    tokio::spawn(contact::watch(Arc::clone(&contact), Arc::clone(&shared)));
     let mut reporter = Reporter::default();
     let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
     for target in cfg.control_plane.iter().cycle() {
-        let outcome = session::run(&cfg, &client, target, &applier, &mut reporter, &shared).await;
+        let link = session::Link {
+            applier: &applier,
+            contact: &contact,
+            shared: &shared,
+        };
+        let outcome = session::run(&cfg, &client, target, &link, &mut reporter).await;
         if let Err(e) = &outcome.end {
             tracing::warn!(target = %target, error = %e, "control-plane connection lost; trying the next node");
         }

@@ -11,6 +11,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::apply::{Applied, Applier};
 use super::client::connect;
+use super::contact::Contact;
 use super::io::FrameIo;
 use super::report::Reporter;
 use super::{SyncConfig, SyncError};
@@ -28,15 +29,22 @@ pub struct Outcome {
     pub end: Result<(), SyncError>,
 }
 
+/// What a session works on: the one applier, the contact record, the edge's shared state.
+pub struct Link<'a> {
+    pub applier: &'a Arc<Applier>,
+    pub contact: &'a Contact,
+    pub shared: &'a Shared,
+}
+
 /// Runs one session with `target` to its end.
 pub async fn run(
     cfg: &SyncConfig,
     client: &quinn::ClientConfig,
     target: &str,
-    applier: &Arc<Applier>,
+    link: &Link<'_>,
     reporter: &mut Reporter,
-    shared: &Shared,
 ) -> Outcome {
+    let (applier, shared) = (link.applier, link.shared);
     let mut got_snapshot = false;
     let end = async {
         let (_endpoint, conn) = connect(client, target).await?;
@@ -53,7 +61,7 @@ pub async fn run(
         io.write(&Frame::Hello(hello)).await?;
         tracing::info!(target, "connected to the control plane");
         shared.metrics.sync_connected.set(1);
-        let result = converse(&mut io, applier, reporter, shared, &mut got_snapshot).await;
+        let result = converse(&mut io, link, reporter, &mut got_snapshot).await;
         shared.metrics.sync_connected.set(0);
         conn.close(0u32.into(), b"bye");
         result
@@ -64,16 +72,16 @@ pub async fn run(
 
 async fn converse(
     io: &mut FrameIo,
-    applier: &Arc<Applier>,
+    link: &Link<'_>,
     reporter: &mut Reporter,
-    shared: &Shared,
     got_snapshot: &mut bool,
 ) -> Result<(), SyncError> {
+    let (applier, shared) = (link.applier, link.shared);
     let mut tick = tokio::time::interval(REPORT_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            frame = io.read() => match frame? {
+            frame = io.read() => match frame.inspect(|f| if f.is_some() { link.contact.touch(shared) })? {
                 None => return Err(SyncError::Closed),
                 Some(Frame::Snapshot(s)) => {
                     *got_snapshot = true;
