@@ -31,6 +31,8 @@ pub struct ControlNode {
     pub edge: SocketAddr,
     /// Extra command-line arguments, repeated on a restart.
     args: Vec<String>,
+    /// `--data-dir`.
+    data: PathBuf,
 }
 
 /// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
@@ -80,7 +82,20 @@ impl ControlNode {
     /// [`ControlNode::start_with_env`] with extra arguments (e.g. `--advertise-raft`), which a
     /// restart repeats.
     pub fn start_with(id: u64, join: bool, env: &[(&str, &str)], args: &[String]) -> ControlNode {
+        Self::start_on(id, join, env, args, None)
+    }
+
+    /// [`ControlNode::start_with`] keeping its data in `data` (e.g. a small file system of its
+    /// own) instead of a fresh directory.
+    pub fn start_on(
+        id: u64,
+        join: bool,
+        env: &[(&str, &str)],
+        args: &[String],
+        data: Option<&Path>,
+    ) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
+        let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
         // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
         // back, and an ephemeral port of some other process's outgoing connection (tests run
         // in parallel) could otherwise hold one of them for as long as that connection lives.
@@ -92,6 +107,7 @@ impl ControlNode {
             let mut c = spawn(
                 id,
                 &dir,
+                &data,
                 ports.each_ref().map(String::as_str),
                 join,
                 env,
@@ -122,6 +138,7 @@ impl ControlNode {
             raft,
             edge,
             args: args.to_vec(),
+            data,
         }
     }
 
@@ -161,6 +178,7 @@ impl ControlNode {
             let mut c = spawn(
                 self.id,
                 &self.dir,
+                &self.data,
                 addrs.each_ref().map(String::as_str),
                 false,
                 &[],
@@ -185,6 +203,30 @@ impl ControlNode {
         let (child, api, raft, edge) = wait_addrs(child, &self.dir);
         assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
         self.child = Some(child);
+    }
+
+    /// Starts the node again expecting it to refuse to start: its exit status and what it
+    /// wrote to stderr this time.
+    pub fn restart_expecting_exit(&mut self) -> (std::process::ExitStatus, String) {
+        assert!(self.child.is_none(), "node {} still running", self.id);
+        let log = self.dir.join("stderr.log");
+        let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
+        let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
+        let listen = addrs.each_ref().map(String::as_str);
+        let mut c = spawn(
+            self.id,
+            &self.dir,
+            &self.data,
+            listen,
+            false,
+            &[],
+            &self.args,
+        );
+        let status = wait_for(START_DEADLINE, "the node exits", || {
+            c.try_wait().ok().flatten()
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        (status, text.get(seen..).unwrap_or_default().to_string())
     }
 
     /// Runs `breakoutctl --server <this node> --token <admin> -o json ARGS`.
@@ -261,7 +303,7 @@ impl ControlNode {
 
     /// The node's `--data-dir`.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.data.clone()
     }
 }
 
@@ -427,6 +469,7 @@ fn unused_low_port() -> u16 {
 fn spawn(
     id: u64,
     dir: &Path,
+    data: &Path,
     listen: [&str; 3],
     join: bool,
     env: &[(&str, &str)],
@@ -444,7 +487,7 @@ fn spawn(
     let mut cmd = Command::new(control_bin());
     cmd.args(["--node-id", &id.to_string()])
         .arg("--data-dir")
-        .arg(dir.join("data"))
+        .arg(data)
         .args([
             "--api-listen",
             api,

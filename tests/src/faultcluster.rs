@@ -196,9 +196,15 @@ const KEYS: u64 = 16;
 impl Workload {
     /// One client per `(client id, node)`.
     pub fn start(targets: &[(u64, &ControlNode)]) -> Workload {
+        Self::start_at(targets, 0)
+    }
+
+    /// [`Workload::start`] on the keys of `generation` (a later workload on the same cluster
+    /// must not read what an earlier one wrote: each history starts from empty keys).
+    pub fn start_at(targets: &[(u64, &ControlNode)], generation: u64) -> Workload {
         let history = Arc::new(History::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let generation = Arc::new(AtomicU64::new(0));
+        let generation = Arc::new(AtomicU64::new(generation * 1000));
         let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
         let values = Arc::new(AtomicU64::new(1));
         let clients = targets

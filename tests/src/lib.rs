@@ -9,6 +9,7 @@ pub mod binaries;
 pub mod config;
 pub mod control;
 pub mod curl;
+pub mod disk;
 pub mod echo;
 pub mod edge;
 pub mod faultcluster;

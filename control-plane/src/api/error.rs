@@ -51,6 +51,10 @@ pub enum ApiError {
     /// 500 `internal`: the store failed; details go to the log, not to the client.
     #[error("internal error")]
     Internal,
+    /// 503 `node_stopped`: this node's storage failed and its replication stopped; another
+    /// node can serve the request (details in this node's log, not for the client).
+    #[error("this node stopped after a storage failure (see its log); ask another node")]
+    Stopped,
 }
 
 /// Marks a response whose request should be forwarded to the leader at this API address.
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,6 +102,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Stopped => "node_stopped",
             ApiError::Internal => "internal",
         }
     }
@@ -116,7 +122,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(why) => ApiError::Invalid(why),
             StoreError::Fatal(why) => {
                 tracing::error!(error = %why, "store failure");
-                ApiError::Internal
+                ApiError::Stopped
             }
         }
     }

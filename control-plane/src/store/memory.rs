@@ -99,6 +99,7 @@ impl MemoryStore {
                     lag: Some(0),
                 })
                 .collect(),
+            stopped: None,
         }
     }
 }
