@@ -14,6 +14,8 @@ pub struct EdgeConfig {
     pub tunnel_idle_timeout_ms: u64,
     pub drain_grace_ms: u64,
     pub static_hosts: Vec<(String, String)>,
+    /// `dns_servers` (default: a loopback address where no DNS server listens).
+    pub dns_servers: Vec<String>,
     pub tenants: Vec<Tenant>,
 }
 
@@ -51,6 +53,7 @@ impl Default for EdgeConfig {
             tunnel_idle_timeout_ms: 300_000,
             drain_grace_ms: 30_000,
             static_hosts: Vec::new(),
+            dns_servers: vec!["127.0.0.1".into()],
             tenants: Vec::new(),
         }
     }
@@ -125,7 +128,7 @@ impl EdgeConfig {
         let _ = writeln!(w, "max_headers = 100");
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
         // anything else asks a loopback port where no DNS server listens (a fast, real failure).
-        let _ = writeln!(w, "dns_servers = [\"127.0.0.1\"]");
+        let _ = writeln!(w, "dns_servers = {}", list(&self.dns_servers));
         let _ = writeln!(w, "\n[static_hosts]");
         for (name, ip) in &self.static_hosts {
             let _ = writeln!(w, "{} = {}", quote(name), quote(ip));

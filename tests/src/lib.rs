@@ -5,6 +5,7 @@
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
 pub mod api_conn;
+pub mod badserver;
 pub mod binaries;
 pub mod config;
 pub mod control;
