@@ -12,6 +12,8 @@ pub struct EdgeConfig {
     pub connect_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub tunnel_idle_timeout_ms: u64,
+    /// `response_timeout_ms`, written only when set.
+    pub response_timeout_ms: Option<u64>,
     pub drain_grace_ms: u64,
     pub static_hosts: Vec<(String, String)>,
     /// `dns_servers` (default: a loopback address where no DNS server listens).
@@ -51,6 +53,7 @@ impl Default for EdgeConfig {
             connect_timeout_ms: 5000,
             header_read_timeout_ms: 10_000,
             tunnel_idle_timeout_ms: 300_000,
+            response_timeout_ms: None,
             drain_grace_ms: 30_000,
             static_hosts: Vec::new(),
             dns_servers: vec!["127.0.0.1".into()],
@@ -124,6 +127,9 @@ impl EdgeConfig {
             self.tunnel_idle_timeout_ms
         );
         let _ = writeln!(w, "drain_grace_ms = {}", self.drain_grace_ms);
+        if let Some(ms) = self.response_timeout_ms {
+            let _ = writeln!(w, "response_timeout_ms = {ms}");
+        }
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
         // Tests never query the machine's resolver: names resolve through [static_hosts], and

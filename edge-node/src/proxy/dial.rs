@@ -49,6 +49,7 @@ pub async fn dial(
         .map_err(|e| match e {
             ResolveError::NotFound(h) => ProxyError::Dns(format!("{h} has no address")),
             ResolveError::Failed { .. } => ProxyError::Dns(e.to_string()),
+            ResolveError::TimedOut(_) => ProxyError::DnsTimeout(e.to_string()),
         })?;
     let purpose = match kind {
         DialKind::Origin => Purpose::Destination,

@@ -45,6 +45,8 @@ pub enum ProxyError {
     },
     #[error("{0}")]
     Dns(String),
+    #[error("{0}")]
+    DnsTimeout(String),
     #[error("connection to {0} refused")]
     ConnectRefused(String),
     #[error("connection to {0} timed out")]
@@ -59,6 +61,8 @@ pub enum ProxyError {
     Upstream(String),
     #[error("no response from {0}")]
     ResponseIncomplete(String),
+    #[error("{0} did not answer within {1} ms")]
+    ResponseTimeout(String, u128),
     #[error("the client's request body was malformed")]
     RequestBody,
 }
@@ -86,7 +90,7 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             Upstream(_) | ResponseIncomplete(_) | Loop => StatusCode::BAD_GATEWAY,
-            ConnectTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ConnectTimeout(_) | ResponseTimeout(..) | DnsTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -100,12 +104,14 @@ impl ProxyError {
             DestinationProhibited { .. } => "destination_ip_prohibited",
             BadRequest(_) | HeadersTooLarge(_) | RequestBody => "http_request_error",
             Dns(_) => "dns_error",
+            DnsTimeout(_) => "dns_timeout",
             ConnectRefused(_) => "connection_refused",
             ConnectTimeout(_) => "connection_timeout",
             ConnectFailed { .. } => "destination_unavailable",
             Loop => "proxy_loop_detected",
             UpstreamStatus { .. } | Upstream(_) => "destination_unavailable",
             ResponseIncomplete(_) => "http_response_incomplete",
+            ResponseTimeout(..) => "http_response_timeout",
         }
     }
 
@@ -128,12 +134,14 @@ impl ProxyError {
             DestinationProhibited { .. } => Reason::DestinationIpProhibited,
             Loop => Reason::ProxyLoop,
             Dns(_) => Reason::DnsError,
+            DnsTimeout(_) => Reason::DnsTimeout,
             ConnectRefused(_) => Reason::ConnectionRefused,
             ConnectTimeout(_) => Reason::ConnectionTimeout,
             ConnectFailed { .. } => Reason::ConnectFailed,
             UpstreamStatus { .. } => Reason::ParentProxyRefused,
             Upstream(_) => Reason::DestinationError,
             ResponseIncomplete(_) => Reason::ResponseIncomplete,
+            ResponseTimeout(..) => Reason::ResponseTimeout,
         }
     }
 

@@ -94,7 +94,17 @@ pub async fn forward(
     let body = RequestBody::new(body, tenant.metrics.bytes_up.clone(), Arc::clone(&transfer));
     let req = Request::from_parts(parts, body);
 
-    match send(req, &key, snap, session, shared).await {
+    // A destination or parent proxy that takes the request and never answers must not hold the
+    // client (and its session slot) for ever.
+    let limit = snap.settings.response_timeout;
+    let sent = match tokio::time::timeout(limit, send(req, &key, snap, session, shared)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(ProxyError::ResponseTimeout(
+            hop_name(&key),
+            limit.as_millis(),
+        )),
+    };
+    match sent {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -176,11 +186,16 @@ async fn open(
     Ok(sender)
 }
 
-fn response_error(e: hyper::Error, key: &HopKey) -> ProxyError {
-    let hop = match key {
+/// The next hop as messages name it: `host:port` or `parent proxy NAME`.
+fn hop_name(key: &HopKey) -> String {
+    match key {
         HopKey::Origin { host, port, .. } => format!("{host}:{port}"),
         HopKey::Upstream(p) => format!("parent proxy {p}"),
-    };
+    }
+}
+
+fn response_error(e: hyper::Error, key: &HopKey) -> ProxyError {
+    let hop = hop_name(key);
     if e.is_incomplete_message() || e.is_canceled() {
         ProxyError::ResponseIncomplete(hop)
     } else {
