@@ -16,7 +16,8 @@ pub struct EdgeConfig {
     pub response_timeout_ms: Option<u64>,
     pub drain_grace_ms: u64,
     pub static_hosts: Vec<(String, String)>,
-    /// `dns_servers` (default: a loopback address where no DNS server listens).
+    /// `dns_servers` (default: a loopback address where no DNS server listens, so tests never
+    /// query the machine's resolver; empty turns DNS off).
     pub dns_servers: Vec<String>,
     pub tenants: Vec<Tenant>,
 }
@@ -133,7 +134,8 @@ impl EdgeConfig {
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
-        // anything else asks a loopback port where no DNS server listens (a fast, real failure).
+        // anything else asks a loopback port where no DNS server listens (a real failure, after
+        // the edge's lookup deadline), or nothing at all when `dns_servers` is empty.
         let _ = writeln!(w, "dns_servers = {}", list(&self.dns_servers));
         let _ = writeln!(w, "\n[static_hosts]");
         for (name, ip) in &self.static_hosts {

@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod smtp_sink;
 pub mod static_server;
 pub mod tmp;
+pub mod vendor;
 pub mod wait;
 pub mod world;
 
