@@ -3,6 +3,13 @@
 //! reqwest is built without a provider of its own and refuses to build a client until a
 //! process default is installed.
 
+use http::HeaderName;
+
+/// Marks a request a node sends to the leader on behalf of a client or its edges (a forwarded
+/// API request, relayed edge reports), and the leader's relayed answer: the leader never
+/// forwards such a request again.
+pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
+
 /// A reqwest client builder, with ring installed as the process's rustls provider.
 pub fn builder() -> reqwest::ClientBuilder {
     // Err means a provider is installed already (by an earlier call, or by the embedding

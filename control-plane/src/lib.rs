@@ -8,7 +8,9 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod contracts;
+pub mod crypto;
 pub mod dev;
 pub mod distribute;
 pub mod http_client;

@@ -63,7 +63,7 @@ async fn content(api: &TestApi) -> State {
     let state = api.store.read(Consistency::Stale).await.expect("state");
     State {
         version: 0,
-        audit: Vec::new(),
+        audit: Default::default(),
         ..(*state).clone()
     }
 }

@@ -13,6 +13,7 @@ use breakout_control::distribute::registry::EdgeRegistry;
 use breakout_control::distribute::tls;
 use breakout_control::distribute::{self, devca, EdgeServer};
 use breakout_control::state::{serve_commands, Command, Outcome, Request};
+use breakout_control::state::{CreateRegion, CreateTenant};
 use breakout_control::store::memory::MemoryStore;
 use breakout_control::store::{NodeAddr, Store};
 use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
@@ -192,10 +193,10 @@ async fn write(store: &MemoryStore, command: Command) -> u64 {
 }
 
 async fn region(store: &MemoryStore, name: &str) -> u64 {
-    let command = Command::CreateRegion {
+    let command = Command::CreateRegion(CreateRegion {
         name: name.into(),
         description: None,
-    };
+    });
     write(store, command).await
 }
 
@@ -212,7 +213,7 @@ async fn tenant(store: &MemoryStore, id: &str, region: &str, cidr: &str) -> u64 
         egress_address: None,
         pac: None,
     };
-    write(store, Command::CreateTenant { tenant }).await
+    write(store, Command::CreateTenant(CreateTenant { tenant })).await
 }
 
 /// Gives tenant `id` what it needs to be served (art. 6-1); the last write's version.

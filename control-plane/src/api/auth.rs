@@ -4,16 +4,18 @@
 //! A tenant asking about another tenant gets 404, exactly as for a tenant that does not exist,
 //! so tokens cannot probe which tenants exist; operator-only routes answer 403.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, RawPathParams};
-use http::request::Parts;
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::ratelimit::{client_ip, TokenKey};
 use super::ApiContext;
+use crate::crypto::{constant_time_eq, sha256, sha256_hex};
+use crate::state::{may_export, may_update_lists, State};
 use crate::store::Consistency;
+use axum::extract::{FromRequestParts, RawPathParams};
+use chrono::NaiveDate;
+use http::request::Parts;
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,38 +38,16 @@ impl Principal {
 /// The prefix of every tenant token.
 pub const TOKEN_PREFIX: &str = "bk_";
 
-/// Hex SHA-256, as token hashes are stored.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// Equality whose time depends only on the lengths, not on where the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The SHA-256 of the admin token, kept so that comparing never leaks its length.
 pub struct AdminKey([u8; 32]);
 
 impl AdminKey {
     pub fn new(token: &str) -> Self {
-        AdminKey(Sha256::digest(token.as_bytes()).into())
+        AdminKey(sha256(token.as_bytes()))
     }
 
     fn matches(&self, presented: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        constant_time_eq(&digest, &self.0)
+        constant_time_eq(&sha256(presented.as_bytes()), &self.0)
     }
 }
 
@@ -84,7 +64,7 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
         }
         let Some(presented) = bearer(parts) else {
             ctx.denied
-                .record(parts, 401, "no_token", "anonymous".into());
+                .record(ctx.clock.now_ms(), parts, 401, "no_token", "anonymous".into());
             return Err(ApiError::Unauthorized);
         };
         let ip = client_ip(parts);
@@ -92,7 +72,7 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
         let Some((principal, key)) = authenticate(ctx, presented).await? else {
             ctx.limits.auth_failed(ip);
             ctx.denied
-                .record(parts, 401, "bad_token", "anonymous".into());
+                .record(ctx.clock.now_ms(), parts, 401, "bad_token", "anonymous".into());
             return Err(ApiError::Unauthorized);
         };
         ctx.limits.token(&key)?;
@@ -130,7 +110,7 @@ async fn authenticate(
         record.hash.as_bytes(),
     ) && record
         .expires_at_ms
-        .is_none_or(|at| crate::distribute::now_ms() < at);
+        .is_none_or(|at| ctx.clock.now_ms() < at);
     Ok(valid.then(|| {
         (
             Principal::Tenant(record.tenant.clone()),
@@ -163,7 +143,7 @@ impl FromRequestParts<Arc<ApiContext>> for Operator {
         match Principal::from_request_parts(parts, ctx).await? {
             Principal::Operator => Ok(Operator),
             p @ Principal::Tenant(_) => {
-                ctx.denied.record(parts, 403, "operator_only", p.actor());
+                ctx.denied.record(ctx.clock.now_ms(), parts, 403, "operator_only", p.actor());
                 Err(ApiError::Forbidden)
             }
         }
@@ -186,27 +166,53 @@ impl FromRequestParts<Arc<ApiContext>> for TenantReader {
     }
 }
 
-/// What a tenant's own token needs beyond its scope (an option or a contract in force on a day),
-/// or why it is refused.
-pub type Gate = fn(&crate::state::State, &str, chrono::NaiveDate) -> Result<(), String>;
+/// What a tenant's own token needs beyond its scope on some routes (an option or a contract in
+/// force on a day): `Err` says what is missing.
+pub trait Gate: Send + Sync + 'static {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String>;
+}
 
-/// A [`TenantReader`] whose tenant token must also pass `gate` today (403 with its reason;
-/// checked on stale state, as authentication is); the operator always passes.
-pub async fn gated(
-    parts: &mut Parts,
-    ctx: &Arc<ApiContext>,
-    gate: Gate,
-) -> Result<Principal, ApiError> {
-    let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
-    if let Principal::Tenant(id) = &principal {
-        let state = ctx.store.read(Consistency::Stale).await?;
-        if let Err(why) = gate(&state, id, super::reply::today()) {
-            ctx.denied
-                .record(parts, 403, "not_granted", principal.actor());
-            return Err(ApiError::Denied(why));
+/// A [`TenantReader`] whose tenant token must also pass the gate `G` today (403 with its
+/// reason; checked on stale state, as authentication is); the operator always passes.
+pub struct Gated<G>(pub Principal, pub PhantomData<G>);
+
+impl<G: Gate> FromRequestParts<Arc<ApiContext>> for Gated<G> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<ApiContext>,
+    ) -> Result<Self, Self::Rejection> {
+        let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
+        if let Principal::Tenant(id) = &principal {
+            let state = ctx.store.read(Consistency::Stale).await?;
+            if let Err(why) = G::check(&state, id, ctx.today()) {
+                ctx.denied
+                    .record(ctx.clock.now_ms(), parts, 403, "not_granted", principal.actor());
+                return Err(ApiError::Denied(why));
+            }
         }
+        Ok(Gated(principal, PhantomData))
     }
-    Ok(principal)
+}
+
+/// Art. 10-4: replacing or patching lists needs the `list-update-api` option.
+pub struct ListUpdates;
+
+impl Gate for ListUpdates {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String> {
+        may_update_lists(state, tenant, day)
+    }
+}
+
+/// Art. 2: the export and its webhooks need an external-integration or list-template
+/// contract.
+pub struct Export;
+
+impl Gate for Export {
+    fn check(state: &State, tenant: &str, day: NaiveDate) -> Result<(), String> {
+        may_export(state, tenant, day)
+    }
 }
 
 /// May write the tenant named by `{id}`: the operator only. A tenant token gets 404 for another
@@ -225,7 +231,7 @@ impl FromRequestParts<Arc<ApiContext>> for TenantWriter {
         match principal {
             Principal::Operator => Ok(TenantWriter(principal)),
             p @ Principal::Tenant(_) => {
-                ctx.denied.record(parts, 403, "not_allowed", p.actor());
+                ctx.denied.record(ctx.clock.now_ms(), parts, 403, "not_allowed", p.actor());
                 Err(ApiError::Forbidden)
             }
         }
@@ -249,7 +255,7 @@ async fn check_scope(
         Ok(())
     } else {
         ctx.denied
-            .record(parts, 404, "other_tenant", principal.actor());
+            .record(ctx.clock.now_ms(), parts, 404, "other_tenant", principal.actor());
         Err(ApiError::NotFound("no such tenant".into()))
     }
 }
@@ -257,21 +263,6 @@ async fn check_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_eq_compares_contents_and_lengths() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-    }
-
-    #[test]
-    fn sha256_hex_is_lowercase_hex() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn admin_key_matches_only_the_token() {

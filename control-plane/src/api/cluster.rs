@@ -1,7 +1,5 @@
 //! Health, readiness and cluster membership.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,10 +9,8 @@ use serde_json::json;
 use super::auth::Operator;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
-use super::ApiContext;
+use super::{ApiContext, Ctx};
 use crate::store::{ClusterStatus, NodeAddr};
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz(State(ctx): Ctx) -> ApiResult<Json<serde_json::Value>> {

@@ -2,8 +2,6 @@
 //! options (issue 4). The operator writes; the tenant's own token may read. Every rule is
 //! decided by `apply` (see `contracts::rules`); refusals answer 400/404/409 with the article.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,41 +10,17 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Principal, TenantReader, TenantWriter};
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::reply::{today, Versioned};
-use super::tenants::no_tenant;
-use super::ApiContext;
+use super::error::{no_tenant, ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, OnQuery};
+use super::reply::Versioned;
+use super::{ApiContext, Ctx};
 use crate::contracts::view::{ContractView, OptionView};
 use crate::contracts::{
     Attributes, ContractOrder, ContractRequest, EndRequest, OptionKind, TenantContracts,
 };
+use crate::state::ContractChange;
 use crate::state::{Command, State as Stored};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
-
-/// `?stale=true&on=YYYY-MM-DD`: the day states and entitlements are shown for (default today).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct OnQuery {
-    pub stale: bool,
-    pub on: Option<NaiveDate>,
-}
-
-impl OnQuery {
-    pub fn consistency(&self) -> Consistency {
-        if self.stale {
-            Consistency::Stale
-        } else {
-            Consistency::Linearizable
-        }
-    }
-
-    pub fn day(&self) -> NaiveDate {
-        self.on.unwrap_or_else(today)
-    }
-}
 
 /// The tenant's contracts (empty if it has none yet), or 404 if the tenant does not exist.
 pub(crate) fn held<'a>(state: &'a Stored, id: &str) -> ApiResult<&'a TenantContracts> {
@@ -98,7 +72,7 @@ pub async fn list_contracts(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let (held, on) = (held(&state, &id)?, q.day());
+    let (held, on) = (held(&state, &id)?, q.day(ctx.today()));
     let items: Vec<ContractView> = held
         .contracts
         .iter()
@@ -120,7 +94,7 @@ pub async fn add_contract(
 ) -> ApiResult<Versioned> {
     let version = change(&ctx, &who, &id, ContractRequest::AddContract { order }).await?;
     let state = ctx.read(Consistency::Stale).await?;
-    let (held, on) = (held(&state, &id)?, today());
+    let (held, on) = (held(&state, &id)?, ctx.today());
     let contracts: Vec<ContractView> = held
         .contracts
         .iter()
@@ -179,12 +153,12 @@ pub async fn cancel(
         .iter()
         .find(|c| c.id == cid)
         .and_then(|c| c.term.effective_end)
-        .unwrap_or_else(today);
+        .unwrap_or_else(|| ctx.today());
     let stopped: Vec<OptionView> = held
         .options
         .iter()
         .filter(|o| o.changed_version == version)
-        .map(|o| OptionView::new(o, today()))
+        .map(|o| OptionView::new(o, ctx.today()))
         .collect();
     Ok(answer
         .with("options", stopped)
@@ -199,7 +173,7 @@ pub async fn list_options(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let (held, on) = (held(&state, &id)?, q.day());
+    let (held, on) = (held(&state, &id)?, q.day(ctx.today()));
     let items: Vec<OptionView> = held
         .options
         .iter()
@@ -229,7 +203,7 @@ pub async fn add_option(
     };
     let version = change(&ctx, &who, &id, request).await?;
     let state = ctx.read(Consistency::Stale).await?;
-    let option = created_options(held(&state, &id)?, version, today()).pop();
+    let option = created_options(held(&state, &id)?, version, ctx.today()).pop();
     Ok(Versioned::created(version).with("option", option))
 }
 
@@ -251,7 +225,7 @@ pub async fn stop_option(
         .iter()
         .rev()
         .find(|o| o.kind == kind && o.changed_version == version)
-        .map(|o| OptionView::new(o, today()));
+        .map(|o| OptionView::new(o, ctx.today()));
     Ok(Versioned::ok(version).with("option", option))
 }
 
@@ -262,10 +236,10 @@ async fn change(
     id: &str,
     request: ContractRequest,
 ) -> ApiResult<u64> {
-    let command = Command::Contract {
+    let command = Command::Contract(ContractChange {
         tenant: id.to_string(),
         request,
-    };
+    });
     ctx.write(who, command).await
 }
 
@@ -289,6 +263,6 @@ async fn contract_answer(
         .contracts
         .iter()
         .find(|c| c.id == cid)
-        .map(|c| ContractView::new(c, today()));
+        .map(|c| ContractView::new(c, ctx.today()));
     Ok(Versioned::ok(version).with("contract", contract))
 }

@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 use super::auth::Operator;
 use super::error::ApiResult;
 use super::ApiContext;
-use crate::distribute::now_ms;
 
 /// Attempts a node keeps (oldest dropped first).
 pub const DENIED_KEEP: usize = 1000;
@@ -63,15 +62,22 @@ impl DeniedLog {
         }))
     }
 
-    /// Records a refusal of the request whose head is `parts`.
-    pub fn record(&self, parts: &Parts, status: u16, reason: &'static str, principal: String) {
+    /// Records a refusal, at `at_ms`, of the request whose head is `parts`.
+    pub fn record(
+        &self,
+        at_ms: u64,
+        parts: &Parts,
+        status: u16,
+        reason: &'static str,
+        principal: String,
+    ) {
         let path = parts.uri.path().to_string();
         let route = parts
             .extensions
             .get::<MatchedPath>()
             .map_or_else(|| path.clone(), |m| m.as_str().to_string());
         let attempt = DeniedAttempt {
-            at_ms: now_ms(),
+            at_ms,
             method: parts.method.to_string(),
             route,
             path,
@@ -131,6 +137,7 @@ mod tests {
         let log = DeniedLog::new(&registry).expect("log");
         for i in 0..DENIED_KEEP + 5 {
             log.record(
+                i as u64,
                 &parts(&format!("/v1/tenants/t{i}")),
                 401,
                 "bad_token",

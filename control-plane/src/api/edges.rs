@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::Json;
@@ -15,10 +15,9 @@ use tokio::task::JoinSet;
 use super::auth::Operator;
 use super::error::ApiResult;
 use super::extract::ApiQuery;
-use super::forward::FORWARDED_HEADER;
 use super::ApiContext;
-use crate::distribute::now_ms;
 use crate::distribute::registry::EdgeView;
+use crate::http_client::FORWARDED_HEADER;
 use crate::store::Consistency;
 
 /// How long a peer may take to list its edges.
@@ -53,8 +52,8 @@ pub async fn list(
     let state = ctx.read(Consistency::Stale).await?;
     let mut answer = EdgeList {
         version: state.version,
-        now_ms: now_ms(),
-        items: ctx.edges.list(Instant::now()),
+        now_ms: ctx.clock.now_ms(),
+        items: ctx.edges.list(ctx.clock.instant()),
         unreachable: Vec::new(),
     };
     if !q.local {

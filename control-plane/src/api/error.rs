@@ -157,6 +157,11 @@ fn retry_secs(wait: &std::time::Duration) -> u64 {
 /// A handler's result.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// 404 for a tenant that does not exist (or that the caller may not see).
+pub(crate) fn no_tenant(id: &str) -> ApiError {
+    ApiError::NotFound(format!("tenant {id:?} not found"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use chrono::NaiveDate;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -160,6 +161,29 @@ impl ReadOpts {
         } else {
             Consistency::Linearizable
         }
+    }
+}
+
+/// `?stale=true&on=YYYY-MM-DD`: the day states and entitlements are shown for (default today).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OnQuery {
+    pub stale: bool,
+    pub on: Option<NaiveDate>,
+}
+
+impl OnQuery {
+    pub fn consistency(&self) -> Consistency {
+        if self.stale {
+            Consistency::Stale
+        } else {
+            Consistency::Linearizable
+        }
+    }
+
+    /// The day asked about, or `today`.
+    pub fn day(&self, today: NaiveDate) -> NaiveDate {
+        self.on.unwrap_or(today)
     }
 }
 

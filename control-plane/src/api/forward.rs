@@ -14,14 +14,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use super::endpoints;
 use super::error::{ApiError, ForwardTo};
+use super::export;
 use super::extract::BodySlot;
 use super::reply::VERSION_HEADER;
 use super::ApiContext;
-
-/// Marks a request forwarded by a follower (and the relayed answer).
-pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
+use crate::http_client::FORWARDED_HEADER;
 
 /// Request headers replayed on the leader.
 const REQUEST_HEADERS: [HeaderName; 4] = [
@@ -102,9 +100,9 @@ async fn relay(
         &header::CONTENT_TYPE,
         &header::RETRY_AFTER,
         &header::CACHE_CONTROL,
-        &endpoints::DELTA_HEADER,
-        &endpoints::DELTA_REASON_HEADER,
-        &endpoints::OMITTED_HEADER,
+        &export::DELTA_HEADER,
+        &export::DELTA_REASON_HEADER,
+        &export::OMITTED_HEADER,
     ] {
         if let Some(value) = upstream.headers().get(name) {
             relayed.insert(name.clone(), value.clone());

@@ -2,25 +2,20 @@
 //! patching (`PATCH`) a list is open to the operator and, with the `list-update-api` option
 //! (art. 10-4), to the tenant's own token.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakout_policy::{Destination, NamedList};
-use http::request::Parts;
 use serde_json::Value;
 
-use super::auth::{gated, Principal, TenantReader, TenantWriter};
-use super::error::{ApiError, ApiResult};
+use super::auth::{Gated, ListUpdates, TenantReader, TenantWriter};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, IfMatch, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
-use super::ApiContext;
-use crate::state::{may_update_lists, Command, MAX_LIST_ENTRIES};
-
-type Ctx = State<Arc<ApiContext>>;
+use super::Ctx;
+use crate::state::{Command, MAX_LIST_ENTRIES};
+use crate::state::{DeleteList, PatchList, PutList};
 
 /// `GET /v1/tenants/{id}/lists`: `{name: {entries: […]}}`.
 pub async fn list_all(
@@ -54,23 +49,12 @@ pub async fn get(
 /// May replace or patch the lists of the tenant named by `{id}`: the operator, or that
 /// tenant's token while the tenant holds the `list-update-api` option in force (art. 10-4;
 /// otherwise 403 naming the option). Another tenant's token gets 404.
-pub struct ListWriter(pub Principal);
-
-impl FromRequestParts<Arc<ApiContext>> for ListWriter {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &Arc<ApiContext>,
-    ) -> Result<Self, Self::Rejection> {
-        gated(parts, ctx, may_update_lists).await.map(ListWriter)
-    }
-}
+type ListWriter = Gated<ListUpdates>;
 
 /// `PUT /v1/tenants/{id}/lists/{name}`: `["entry", …]` or `{entries: […]}`.
 pub async fn put(
     State(ctx): Ctx,
-    ListWriter(who): ListWriter,
+    Gated(who, _): ListWriter,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
     IfMatch(if_match): IfMatch,
     ApiBody(body): ApiBody,
@@ -79,12 +63,12 @@ pub async fn put(
     let version = ctx
         .write(
             &who,
-            Command::PutList {
+            Command::PutList(PutList {
                 tenant,
                 name,
                 list,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))
@@ -94,7 +78,7 @@ pub async fn put(
 /// absent); removals first, entries already present are not added twice.
 pub async fn patch(
     State(ctx): Ctx,
-    ListWriter(who): ListWriter,
+    Gated(who, _): ListWriter,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
     IfMatch(if_match): IfMatch,
     ApiBody(body): ApiBody,
@@ -103,13 +87,13 @@ pub async fn patch(
     let version = ctx
         .write(
             &who,
-            Command::PatchList {
+            Command::PatchList(PatchList {
                 tenant,
                 name,
                 add,
                 remove,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))
@@ -125,11 +109,11 @@ pub async fn delete(
     let version = ctx
         .write(
             &who,
-            Command::DeleteList {
+            Command::DeleteList(DeleteList {
                 tenant,
                 name,
                 if_match,
-            },
+            }),
         )
         .await?;
     Ok(Versioned::ok(version))

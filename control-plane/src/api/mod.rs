@@ -1,6 +1,6 @@
 //! The control plane's HTTP API (see `docs/api.md`), over any [`Store`].
 //!
-//! Every route is declared once in [`endpoints`]; the router, the per-route middleware
+//! Every route is declared once in [`route_table`]; the router, the per-route middleware
 //! (forwarding to the leader, request metrics labelled by route template) and the OpenAPI test
 //! all read that table.
 
@@ -11,17 +11,13 @@ pub mod cluster;
 pub mod contracts;
 pub mod denied;
 pub mod edges;
-pub mod endpoints;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod forward;
 pub mod lists;
 pub mod metrics;
 pub mod openapi;
-pub mod openapi_contracts;
-pub mod openapi_integration;
-pub mod openapi_sessions;
-pub mod openapi_templates;
 pub mod ratelimit;
 pub mod regions;
 pub mod reply;
@@ -42,8 +38,8 @@ use http::Method;
 use self::auth::{AdminKey, Principal};
 use self::error::{ApiError, ApiResult};
 use self::metrics::ApiMetrics;
+use crate::clock::{self, SharedClock};
 use crate::distribute::leases::LeaseHub;
-use crate::distribute::now_ms;
 use crate::distribute::registry::EdgeRegistry;
 use crate::quota::QuotaConfig;
 use crate::state::{Command, Outcome, Request, State};
@@ -51,6 +47,9 @@ use crate::store::{Consistency, NodeAddr, Store};
 
 /// How long a forwarded request or a node probe may take before the caller gets an error.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler extracts: the context the handlers share.
+pub type Ctx = axum::extract::State<Arc<ApiContext>>;
 
 /// What every handler shares.
 pub struct ApiContext {
@@ -67,9 +66,11 @@ pub struct ApiContext {
     /// Session leases (active while this node leads; fed by `distribute::pump`).
     pub leases: Arc<LeaseHub>,
     /// Each tenant's exported destinations per version, for `?since=` deltas (this node's).
-    pub endpoint_history: Arc<endpoints::history::History>,
+    pub export_history: Arc<export::history::History>,
     /// Webhook delivery log (filled by `webhooks::Dispatcher` while this node leads).
     pub webhooks: Arc<crate::webhooks::WebhookHub>,
+    /// Stamps writes (`Request.at_ms`) and says which day reads show entitlements for.
+    pub clock: SharedClock,
     /// Rate limits per client address, per token and on failed authentication.
     pub limits: ratelimit::RateLimits,
     /// Refused access attempts (this node's).
@@ -110,8 +111,9 @@ impl ApiContext {
             metrics: ApiMetrics::new(registry)?,
             client,
             edges: EdgeRegistry::new(node_id),
-            endpoint_history: Arc::default(),
+            export_history: Arc::default(),
             webhooks: Arc::default(),
+            clock: clock::system(),
             limits: ratelimit::RateLimits::default(),
         })
     }
@@ -120,6 +122,18 @@ impl ApiContext {
     pub fn with_limits(mut self, config: ratelimit::LimitConfig) -> Self {
         self.limits = ratelimit::RateLimits::new(config);
         self
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Today (UTC) by this node's clock: the day contract states and entitlements are shown
+    /// for unless `?on=` says otherwise. Writes carry their own time to `apply`.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
     }
 
     /// Also exports the store's commit index (read through `f` at scrape time).
@@ -135,7 +149,7 @@ impl ApiContext {
     pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
         let req = Request {
             actor: principal.actor(),
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             command,
         };
         match self.store.write(req).await?.outcome {
@@ -152,7 +166,7 @@ impl ApiContext {
 /// The API router, with state applied.
 pub fn router(ctx: Arc<ApiContext>) -> Router {
     let mut router = Router::new();
-    for ep in endpoints() {
+    for ep in route_table() {
         let scope = forward::RouteScope {
             route: ep.path,
             ctx: Arc::clone(&ctx),
@@ -170,7 +184,7 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
 
 /// Every `(method, route template)` the router serves.
 pub fn routes() -> Vec<(Method, &'static str)> {
-    endpoints()
+    route_table()
         .into_iter()
         .map(|ep| (ep.verb.method(), ep.path))
         .collect()
@@ -194,8 +208,6 @@ async fn method_not_allowed(
     err
 }
 
-type Ctx = Arc<ApiContext>;
-
 #[derive(Clone, Copy)]
 enum Verb {
     Get,
@@ -217,13 +229,13 @@ impl Verb {
     }
 }
 
-struct Endpoint {
+struct Route {
     verb: Verb,
     path: &'static str,
-    handler: MethodRouter<Ctx>,
+    handler: MethodRouter<Arc<ApiContext>>,
 }
 
-fn ep<H: Handler<T, Ctx>, T: 'static>(verb: Verb, path: &'static str, h: H) -> Endpoint {
+fn ep<H: Handler<T, Arc<ApiContext>>, T: 'static>(verb: Verb, path: &'static str, h: H) -> Route {
     let handler = match verb {
         Verb::Get => routing::get(h),
         Verb::Post => routing::post(h),
@@ -231,7 +243,7 @@ fn ep<H: Handler<T, Ctx>, T: 'static>(verb: Verb, path: &'static str, h: H) -> E
         Verb::Patch => routing::patch(h),
         Verb::Delete => routing::delete(h),
     };
-    Endpoint {
+    Route {
         verb,
         path,
         handler,
@@ -239,7 +251,11 @@ fn ep<H: Handler<T, Ctx>, T: 'static>(verb: Verb, path: &'static str, h: H) -> E
 }
 
 /// The route table.
-fn endpoints() -> Vec<Endpoint> {
+fn route_table() -> Vec<Route> {
+    use breakout_policy::pac::PacSettings;
+    use breakout_policy::{Rule, SourceCidr};
+    use std::collections::BTreeMap;
+    use tenants::{put_field as put, DefaultActionBody, SessionLimitBody};
     use Verb::*;
     const TENANT: &str = "/v1/tenants/{id}";
     const LIST: &str = "/v1/tenants/{id}/lists/{name}";
@@ -266,31 +282,31 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, TENANT, tenants::get),
         ep(Patch, TENANT, tenants::patch),
         ep(Delete, TENANT, tenants::delete),
+        ep(Put, "/v1/tenants/{id}/source-cidrs", put::<Vec<SourceCidr>>),
+        ep(Put, "/v1/tenants/{id}/rules", put::<Vec<Rule>>),
         ep(
             Put,
-            "/v1/tenants/{id}/source-cidrs",
-            tenants::put_source_cidrs,
+            "/v1/tenants/{id}/upstreams",
+            put::<BTreeMap<String, String>>,
         ),
-        ep(Put, "/v1/tenants/{id}/rules", tenants::put_rules),
-        ep(Put, "/v1/tenants/{id}/upstreams", tenants::put_upstreams),
         ep(
             Put,
             "/v1/tenants/{id}/default-action",
-            tenants::put_default_action,
+            put::<DefaultActionBody>,
         ),
         ep(
             Put,
             "/v1/tenants/{id}/session-limit",
-            tenants::put_session_limit,
+            put::<SessionLimitBody>,
         ),
-        ep(Put, "/v1/tenants/{id}/pac", tenants::put_pac),
+        ep(Put, "/v1/tenants/{id}/pac", put::<Option<PacSettings>>),
         ep(Get, "/v1/tenants/{id}/lists", lists::list_all),
         ep(Get, LIST, lists::get),
         ep(Put, LIST, lists::put),
         ep(Patch, LIST, lists::patch),
         ep(Delete, LIST, lists::delete),
         // External integration (issue 6; docs/integration.md).
-        ep(Get, "/v1/tenants/{id}/endpoints", endpoints::get),
+        ep(Get, "/v1/tenants/{id}/endpoints", export::get),
         ep(Get, "/v1/tenants/{id}/webhooks", webhooks::list),
         ep(Post, "/v1/tenants/{id}/webhooks", webhooks::create),
         ep(Delete, "/v1/tenants/{id}/webhooks/{wid}", webhooks::delete),
@@ -317,7 +333,6 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/tenants/{id}/billing", billing::preview),
         ep(Get, "/v1/price-book", billing::get_price_book),
         ep(Put, "/v1/price-book", billing::put_price_book),
-        ep(Post, "/v1/templates/{item}/withdraw", billing::withdraw),
         // List templates (issue 6; docs/templates.md).
         ep(Get, "/v1/templates", templates::list),
         ep(Post, "/v1/templates/sync", templates::sync),
@@ -325,6 +340,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/v1/templates/{item}/versions", templates::versions),
         ep(Get, "/v1/templates/{item}/diff", templates::diff_versions),
         ep(Post, "/v1/templates/{item}/rollback", templates::rollback),
+        ep(Post, "/v1/templates/{item}/withdraw", templates::withdraw),
         ep(
             Post,
             "/v1/templates/{item}/candidates/{cid}/approve",

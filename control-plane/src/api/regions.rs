@@ -1,7 +1,5 @@
 //! `/v1/regions`: where tenants are pinned.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,11 +10,10 @@ use super::auth::{Operator, Principal};
 use super::error::ApiResult;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::ApiContext;
+use super::Ctx;
 use crate::state::{Command, Region};
+use crate::state::{CreateRegion, DeleteRegion};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `GET /v1/regions` (any principal): `{version, items: [Region]}`.
 pub async fn list(
@@ -44,10 +41,10 @@ pub async fn create(
     ApiJson(body): ApiJson<NewRegion>,
 ) -> ApiResult<Versioned> {
     let name = body.name.clone();
-    let command = Command::CreateRegion {
+    let command = Command::CreateRegion(CreateRegion {
         name: body.name,
         description: body.description,
-    };
+    });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(Consistency::Stale).await?;
     Ok(Versioned::created(version).with("region", state.regions.get(&name)))
@@ -60,7 +57,10 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&Principal::Operator, Command::DeleteRegion { name })
+        .write(
+            &Principal::Operator,
+            Command::DeleteRegion(DeleteRegion { name }),
+        )
         .await?;
     Ok(Versioned::ok(version))
 }

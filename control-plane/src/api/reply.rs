@@ -98,20 +98,9 @@ impl TenantView {
     }
 }
 
-/// The tenant `id` in `state` as a view with today's entitlements (`None` if it is gone).
-pub fn tenant_view(state: &State, id: &str) -> Option<TenantView> {
-    tenant_view_on(state, id, today())
-}
-
 /// The tenant `id` in `state` as a view with its entitlements on `on`.
 pub fn tenant_view_on(state: &State, id: &str, on: NaiveDate) -> Option<TenantView> {
     state.tenants.get(id).map(|r| TenantView::new(state, r, on))
-}
-
-/// Today in UTC, the day contract states and entitlements are shown for unless `?on=` says
-/// otherwise. (Writes carry their own time to `apply`; this is for reads only.)
-pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
 }
 
 /// `"<version>"`, the ETag of an object changed at `version`.

@@ -1,25 +1,26 @@
 //! `/v1/templates`: list templates for operators (versions, diffs, quarantine, approve, reject,
-//! rollback, sync) and `/v1/tenants/{id}/templates`: a tenant's subscriptions.
-
-use std::sync::Arc;
+//! rollback, sync, withdrawal) and `/v1/tenants/{id}/templates`: a tenant's subscriptions.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Operator, Principal, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
-use super::ApiContext;
-use crate::contracts::TemplateItem;
+use super::Ctx;
+use crate::contracts::{Service, TemplateItem};
+use crate::state::{
+    ApproveTemplate, RejectTemplate, RollbackTemplate, SetSubscription, SyncTemplates,
+    WithdrawTemplate,
+};
 use crate::state::{Command, State as Store, TemplateRecord, TemplateVersion};
+use crate::store::Consistency;
 use crate::templates::diff::diff;
 use crate::templates::select::{compile, list_name, Subscription};
-
-type Ctx = State<Arc<ApiContext>>;
 
 fn item_of(raw: &str) -> ApiResult<TemplateItem> {
     raw.parse()
@@ -30,6 +31,7 @@ fn record(state: &Store, item: TemplateItem) -> ApiResult<&TemplateRecord> {
     state
         .templates
         .get(&item)
+        .map(|r| &**r)
         .ok_or_else(|| ApiError::NotFound(format!("template {item} has no versions yet")))
 }
 
@@ -203,7 +205,7 @@ pub async fn approve(
     ApiPath((item, candidate)): ApiPath<(String, u32)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::ApproveTemplate { item, candidate };
+    let command = Command::ApproveTemplate(ApproveTemplate { item, candidate });
     let version = ctx.write(&Principal::Operator, command).await?;
     let state = ctx.read(crate::store::Consistency::Stale).await?;
     Ok(Versioned::ok(version).with("live", state.templates.get(&item).and_then(|r| r.live)))
@@ -216,7 +218,7 @@ pub async fn reject(
     ApiPath((item, candidate)): ApiPath<(String, u32)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::RejectTemplate { item, candidate };
+    let command = Command::RejectTemplate(RejectTemplate { item, candidate });
     Ok(Versioned::ok(
         ctx.write(&Principal::Operator, command).await?,
     ))
@@ -238,7 +240,7 @@ pub async fn rollback(
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
     let body: RollbackBody = parse_json(&raw)?;
-    let command = Command::RollbackTemplate { item, to: body.to };
+    let command = Command::RollbackTemplate(RollbackTemplate { item, to: body.to });
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::ok(version).with("live", body.to))
 }
@@ -246,8 +248,11 @@ pub async fn rollback(
 /// `POST /v1/templates/sync` (operator): the leader's poller polls every source now.
 pub async fn sync(State(ctx): Ctx, _: Operator) -> ApiResult<Versioned> {
     Ok(Versioned::ok(
-        ctx.write(&Principal::Operator, Command::SyncTemplates)
-            .await?,
+        ctx.write(
+            &Principal::Operator,
+            Command::SyncTemplates(SyncTemplates {}),
+        )
+        .await?,
     ))
 }
 
@@ -276,7 +281,7 @@ pub async fn subscriptions(
         .subscriptions
         .get(&id)
         .into_iter()
-        .flatten()
+        .flat_map(|subs| subs.iter())
         .map(|(item, sub)| {
             let rec = state.templates.get(item);
             let pinned = sub
@@ -344,11 +349,11 @@ pub async fn subscribe(
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
     let subscription: Subscription = parse_json(&raw)?;
-    let command = Command::SetSubscription {
+    let command = Command::SetSubscription(SetSubscription {
         tenant,
         item,
         subscription: Some(subscription),
-    };
+    });
     Ok(Versioned::ok(ctx.write(&who, command).await?))
 }
 
@@ -359,10 +364,75 @@ pub async fn unsubscribe(
     ApiPath((tenant, item)): ApiPath<(String, String)>,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let command = Command::SetSubscription {
+    let command = Command::SetSubscription(SetSubscription {
         tenant,
         item,
         subscription: None,
-    };
+    });
     Ok(Versioned::ok(ctx.write(&who, command).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WithdrawBody {
+    effective: Option<NaiveDate>,
+}
+
+/// One tenant a withdrawal reaches.
+#[derive(Serialize)]
+struct Affected {
+    tenant: String,
+    contracts: Vec<String>,
+    /// In service the day before the withdrawal and not on its day (art. 6-1).
+    leaves_service: bool,
+}
+
+/// `POST /v1/templates/{item}/withdraw` (operator): `{effective?}` → `{version, item,
+/// effective, affected: [{tenant, contracts, leaves_service}]}` (art. 11).
+pub async fn withdraw(
+    State(ctx): Ctx,
+    Operator: Operator,
+    ApiPath(item): ApiPath<String>,
+    ApiBody(raw): ApiBody,
+) -> ApiResult<Versioned> {
+    let item = item_of(&item)?;
+    // The body is optional: none means "from today".
+    let body: WithdrawBody = if raw.iter().all(u8::is_ascii_whitespace) {
+        WithdrawBody::default()
+    } else {
+        parse_json(&raw)?
+    };
+    let effective = body.effective;
+    let command = Command::WithdrawTemplate(WithdrawTemplate { item, effective });
+    let version = ctx.write(&Principal::Operator, command).await?;
+    let state = ctx.read(Consistency::Stale).await?;
+    let day = state
+        .withdrawn
+        .get(&item)
+        .copied()
+        .unwrap_or_else(|| ctx.today());
+    let eve = day.pred_opt().unwrap_or(day);
+    let affected: Vec<Affected> = state
+        .contracts
+        .iter()
+        .filter_map(|(tenant, held)| {
+            let ended: Vec<String> = held
+                .contracts
+                .iter()
+                .filter(|c| c.service == Service::ListTemplate { item })
+                .filter(|c| c.changed_version == version)
+                .map(|c| c.id.clone())
+                .collect();
+            let leaves_service = held.effective(eve).in_service && !held.effective(day).in_service;
+            (!ended.is_empty()).then(|| Affected {
+                tenant: tenant.clone(),
+                contracts: ended,
+                leaves_service,
+            })
+        })
+        .collect();
+    Ok(Versioned::ok(version)
+        .with("item", item)
+        .with("effective", day)
+        .with("affected", affected))
 }

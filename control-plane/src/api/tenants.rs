@@ -1,26 +1,24 @@
 //! `/v1/tenants`: create, read, patch and delete tenants, and replace single fields.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakout_policy::pac::PacSettings;
 use breakout_policy::{Action, Rule, SourceCidr, Tenant};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Operator, Principal, TenantReader, TenantWriter};
-use super::contracts::OnQuery;
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, ReadOpts};
-use super::reply::{etag, tenant_view, tenant_view_on, today, TenantView, Versioned};
-use super::ApiContext;
+use super::error::{no_tenant, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, OnQuery, ReadOpts};
+use super::reply::{etag, tenant_view_on, TenantView, Versioned};
+use super::{ApiContext, Ctx};
 use crate::state::{Command, TenantPatch};
+use crate::state::{CreateTenant, DeleteTenant, UpdateTenant};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `GET /v1/tenants` (operator).
 pub async fn list(
@@ -29,7 +27,7 @@ pub async fn list(
     ApiQuery(opts): ApiQuery<ReadOpts>,
 ) -> ApiResult<Response> {
     let state = ctx.read(opts.consistency()).await?;
-    let today = today();
+    let today = ctx.today();
     let items: Vec<TenantView> = state
         .tenants
         .values()
@@ -47,7 +45,10 @@ pub async fn create(
 ) -> ApiResult<Versioned> {
     let id = tenant.id.clone();
     let version = ctx
-        .write(&Principal::Operator, Command::CreateTenant { tenant })
+        .write(
+            &Principal::Operator,
+            Command::CreateTenant(CreateTenant { tenant }),
+        )
         .await?;
     written(&ctx, Versioned::created(version), &id).await
 }
@@ -61,7 +62,7 @@ pub async fn get(
     ApiQuery(q): ApiQuery<OnQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(q.consistency()).await?;
-    let view = tenant_view_on(&state, &id, q.day()).ok_or_else(|| no_tenant(&id))?;
+    let view = tenant_view_on(&state, &id, q.day(ctx.today())).ok_or_else(|| no_tenant(&id))?;
     Ok((
         [(http::header::ETAG, etag(view.changed_version))],
         Json(view),
@@ -88,112 +89,99 @@ pub async fn delete(
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&who, Command::DeleteTenant { id, if_match })
+        .write(&who, Command::DeleteTenant(DeleteTenant { id, if_match }))
         .await?;
     Ok(Versioned::ok(version))
 }
 
-/// `PUT /v1/tenants/{id}/source-cidrs`: `["a.b.c.d/n", …]` (IPv4 only).
-pub async fn put_source_cidrs(
+/// One field of a tenant that `PUT /v1/tenants/{id}/<field>` replaces whole: the body's type,
+/// and the patch it makes.
+pub trait TenantField: DeserializeOwned + Send + 'static {
+    fn into_patch(self) -> TenantPatch;
+}
+
+/// `PUT /v1/tenants/{id}/<field>` (operator): replaces one field, `F` says which.
+pub async fn put_field<F: TenantField>(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
     IfMatch(if_match): IfMatch,
-    ApiJson(cidrs): ApiJson<Vec<SourceCidr>>,
+    ApiJson(field): ApiJson<F>,
 ) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        source_cidrs: Some(cidrs),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+    update(&ctx, &who, id, if_match, field.into_patch()).await
 }
 
-/// `PUT /v1/tenants/{id}/rules`: `[Rule, …]`, replacing every rule.
-pub async fn put_rules(
-    State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
-    ApiPath(id): ApiPath<String>,
-    IfMatch(if_match): IfMatch,
-    ApiJson(rules): ApiJson<Vec<Rule>>,
-) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        rules: Some(rules),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+/// `PUT …/source-cidrs`: `["a.b.c.d/n", …]` (IPv4 only).
+impl TenantField for Vec<SourceCidr> {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            source_cidrs: Some(self),
+            ..TenantPatch::default()
+        }
+    }
 }
 
-/// `PUT /v1/tenants/{id}/upstreams`: `{name: "host:port"}`.
-pub async fn put_upstreams(
-    State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
-    ApiPath(id): ApiPath<String>,
-    IfMatch(if_match): IfMatch,
-    ApiJson(upstreams): ApiJson<BTreeMap<String, String>>,
-) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        upstreams: Some(upstreams),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+/// `PUT …/rules`: `[Rule, …]`, replacing every rule.
+impl TenantField for Vec<Rule> {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            rules: Some(self),
+            ..TenantPatch::default()
+        }
+    }
 }
 
+/// `PUT …/upstreams`: `{name: "host:port"}`.
+impl TenantField for BTreeMap<String, String> {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            upstreams: Some(self),
+            ..TenantPatch::default()
+        }
+    }
+}
+
+/// `PUT …/default-action`: `{"action": "direct"}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultActionBody {
     action: Action,
 }
 
-/// `PUT /v1/tenants/{id}/default-action`: `{"action": "direct"}`.
-pub async fn put_default_action(
-    State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
-    ApiPath(id): ApiPath<String>,
-    IfMatch(if_match): IfMatch,
-    ApiJson(body): ApiJson<DefaultActionBody>,
-) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        default_action: Some(body.action),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+impl TenantField for DefaultActionBody {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            default_action: Some(self.action),
+            ..TenantPatch::default()
+        }
+    }
 }
 
+/// `PUT …/session-limit`: `{"session_limit": 1000}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionLimitBody {
     session_limit: u32,
 }
 
-/// `PUT /v1/tenants/{id}/session-limit`: `{"session_limit": 1000}`.
-pub async fn put_session_limit(
-    State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
-    ApiPath(id): ApiPath<String>,
-    IfMatch(if_match): IfMatch,
-    ApiJson(body): ApiJson<SessionLimitBody>,
-) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        session_limit: Some(body.session_limit),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+impl TenantField for SessionLimitBody {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            session_limit: Some(self.session_limit),
+            ..TenantPatch::default()
+        }
+    }
 }
 
-/// `PUT /v1/tenants/{id}/pac`: [`PacSettings`] (docs/pac.md), or `null` to remove them.
-/// Refused (409 `art. 6-4`) when the tenant has contracts but not the `pac` option.
-pub async fn put_pac(
-    State(ctx): Ctx,
-    TenantWriter(who): TenantWriter,
-    ApiPath(id): ApiPath<String>,
-    IfMatch(if_match): IfMatch,
-    ApiJson(pac): ApiJson<Option<PacSettings>>,
-) -> ApiResult<Versioned> {
-    let patch = TenantPatch {
-        pac: Some(pac),
-        ..TenantPatch::default()
-    };
-    update(&ctx, &who, id, if_match, patch).await
+/// `PUT …/pac`: [`PacSettings`] (docs/pac.md), or `null` to remove them. Refused (409
+/// `art. 6-4`) when the tenant has contracts but not the `pac` option.
+impl TenantField for Option<PacSettings> {
+    fn into_patch(self) -> TenantPatch {
+        TenantPatch {
+            pac: Some(self),
+            ..TenantPatch::default()
+        }
+    }
 }
 
 async fn update(
@@ -206,11 +194,11 @@ async fn update(
     let version = ctx
         .write(
             who,
-            Command::UpdateTenant {
+            Command::UpdateTenant(UpdateTenant {
                 id: id.clone(),
                 if_match,
                 patch,
-            },
+            }),
         )
         .await?;
     written(ctx, Versioned::ok(version), &id).await
@@ -220,9 +208,5 @@ async fn update(
 /// when `write` returns, so a local read sees it (or something newer).
 async fn written(ctx: &ApiContext, reply: Versioned, id: &str) -> ApiResult<Versioned> {
     let state = ctx.read(Consistency::Stale).await?;
-    Ok(reply.with("tenant", tenant_view(&state, id)))
-}
-
-pub(crate) fn no_tenant(id: &str) -> ApiError {
-    ApiError::NotFound(format!("tenant {id:?} not found"))
+    Ok(reply.with("tenant", tenant_view_on(&state, id, ctx.today())))
 }

@@ -1,23 +1,20 @@
 //! `/v1/tokens`: tenant API tokens, `bk_<id>_<secret>`. The secret is shown once, at creation;
 //! the store keeps only its SHA-256.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{hex, sha256_hex, Operator, Principal, TOKEN_PREFIX};
+use super::auth::{Operator, Principal, TOKEN_PREFIX};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::ApiContext;
-use crate::distribute::now_ms;
+use super::Ctx;
+use crate::crypto::{hex, sha256_hex};
 use crate::state::Command;
-
-type Ctx = State<Arc<ApiContext>>;
+use crate::state::{CreateToken, RevokeToken};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +28,7 @@ pub struct NewToken {
 }
 
 /// The longest lifetime a token may be given (ten years): keeps `now + ttl` in range.
-const MAX_TOKEN_SECONDS: u64 = 10 * 366 * 24 * 3600;
+pub const MAX_TOKEN_SECONDS: u64 = 10 * 366 * 24 * 3600;
 
 /// `POST /v1/tokens` (operator): `{tenant, label?, expires_in_seconds?}` → 201
 /// `{version, id, tenant, label, expires_at_ms, token}`.
@@ -49,16 +46,16 @@ pub async fn create(
                 "expires_in_seconds: must be between 1 and {MAX_TOKEN_SECONDS}"
             )))
         }
-        Some(s) => Some(now_ms() + s * 1000),
+        Some(s) => Some(ctx.clock.now_ms() + s * 1000),
         None => None,
     };
-    let command = Command::CreateToken {
+    let command = Command::CreateToken(CreateToken {
         id: id.clone(),
         tenant: body.tenant.clone(),
         hash: sha256_hex(secret.as_bytes()),
         label: body.label.clone(),
         expires_at_ms,
-    };
+    });
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::created(version)
         .with("id", &id)
@@ -68,7 +65,8 @@ pub async fn create(
         .with("token", format!("{TOKEN_PREFIX}{id}_{secret}")))
 }
 
-/// `GET /v1/tokens` (operator): `{version, items: [{id, tenant, label, created_version}]}`.
+/// `GET /v1/tokens` (operator): `{version, items: [{id, tenant, label, created_version,
+/// expires_at_ms}]}`.
 pub async fn list(
     State(ctx): Ctx,
     Operator: Operator,
@@ -98,7 +96,10 @@ pub async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&Principal::Operator, Command::RevokeToken { id })
+        .write(
+            &Principal::Operator,
+            Command::RevokeToken(RevokeToken { id }),
+        )
         .await?;
     Ok(Versioned::ok(version))
 }

@@ -1,41 +1,26 @@
 //! `/v1/tenants/{id}/webhooks`: a tenant's webhook registrations, and the delivery log
 //! (docs/integration.md, "Webhooks"). The secret is taken at registration and never shown.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use http::request::Parts;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{gated, hex, Principal, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::auth::{Export, Gated, TenantReader};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
-use super::tenants::no_tenant;
-use super::ApiContext;
-use crate::state::{may_pull_endpoints, Command, Secret};
+use super::Ctx;
+use crate::crypto::hex;
+use crate::state::{Command, Secret};
+use crate::state::{CreateWebhook, DeleteWebhook};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// May register and delete the webhooks of the tenant named by `{id}`: the operator, or that
 /// tenant's token while it holds an external-integration or list-template contract in force
 /// (art. 2; otherwise 403 saying so). Another tenant's token gets 404.
-pub struct HookWriter(pub Principal);
-
-impl FromRequestParts<Arc<ApiContext>> for HookWriter {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &Arc<ApiContext>,
-    ) -> Result<Self, Self::Rejection> {
-        gated(parts, ctx, may_pull_endpoints).await.map(HookWriter)
-    }
-}
+type HookWriter = Gated<Export>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,17 +32,17 @@ pub struct NewWebhook {
 /// `POST /v1/tenants/{id}/webhooks`: `{url, secret}` → 201 `{version, id, url}`.
 pub async fn create(
     State(ctx): Ctx,
-    HookWriter(who): HookWriter,
+    Gated(who, _): HookWriter,
     ApiPath(tenant): ApiPath<String>,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> ApiResult<Versioned> {
     let id = hex(&rand::random::<[u8; 6]>());
-    let command = Command::CreateWebhook {
+    let command = Command::CreateWebhook(CreateWebhook {
         tenant,
         id: id.clone(),
         url: body.url.clone(),
         secret: Secret(body.secret),
-    };
+    });
     let version = ctx.write(&who, command).await?;
     Ok(Versioned::created(version)
         .with("id", &id)
@@ -88,11 +73,11 @@ pub async fn list(
 /// `DELETE /v1/tenants/{id}/webhooks/{wid}`.
 pub async fn delete(
     State(ctx): Ctx,
-    HookWriter(who): HookWriter,
+    Gated(who, _): HookWriter,
     ApiPath((tenant, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Versioned> {
     let version = ctx
-        .write(&who, Command::DeleteWebhook { tenant, id })
+        .write(&who, Command::DeleteWebhook(DeleteWebhook { tenant, id }))
         .await?;
     Ok(Versioned::ok(version))
 }

@@ -184,6 +184,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await
     .context("opening the Raft store")?;
 
+    let clock = breakout_control::clock::system();
     let registry = prometheus::Registry::new();
     let template_metrics =
         templates::poll::PollMetrics::new(&registry).context("registering the template metrics")?;
@@ -192,7 +193,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("registering the apply histogram")?;
     let notifier = args
         .notify
-        .notifier(store.clone(), args.node_id, &registry)
+        .notifier(store.clone(), args.node_id, &registry, Arc::clone(&clock))
         .map_err(anyhow::Error::msg)
         .context("change notifications")?;
     let commit_source = Arc::clone(&store);
@@ -204,6 +205,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         registry,
     )?
     .with_commit_index(move || commit_source.metrics().committed_index)?
+    .with_clock(Arc::clone(&clock))
     .with_limits(args.limits.config());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
@@ -213,12 +215,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         node_id: args.node_id,
         client: ctx.client.clone(),
         token: admin_token.clone(),
+        clock: Arc::clone(&clock),
     };
     drop(admin_token);
     let region_tokens = region_tokens(&args.edge_region_token_files)?;
     let edge_server = Arc::new(
         EdgeServer::new(store.clone(), Arc::clone(&ctx.edges), &edge_token)
-            .with_region_tokens(&region_tokens),
+            .with_region_tokens(&region_tokens)
+            .with_clock(Arc::clone(&clock)),
     );
     drop(edge_token);
     drop(region_tokens);
@@ -234,16 +238,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let pump_task = tokio::spawn(pump.run(stop_rx.clone()));
     let poll_task = match args.templates.template_poll {
         true => {
-            let poller =
-                args.templates
-                    .poller(&data_dir, store.clone(), args.node_id, template_metrics)?;
+            let poller = args.templates.poller(
+                &data_dir,
+                store.clone(),
+                args.node_id,
+                template_metrics,
+                Arc::clone(&clock),
+            )?;
             Some(tokio::spawn(poller.run(stop_rx.clone())))
         }
         false => None,
     };
     // Webhooks: sent by whichever node leads (docs/integration.md).
-    let dispatcher =
-        webhooks::Dispatcher::new(store.clone(), args.node_id, Arc::clone(&ctx.webhooks));
+    let dispatcher = webhooks::Dispatcher::new(
+        store.clone(),
+        args.node_id,
+        Arc::clone(&ctx.webhooks),
+        clock,
+    );
     tokio::spawn(dispatcher.run(stop_rx.clone()));
     let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
     let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
@@ -316,7 +328,7 @@ fn admin_token(args: &Args, data_dir: &Path) -> anyhow::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let token = api::auth::hex(&rand::random::<[u8; 32]>());
+    let token = breakout_control::crypto::random_secret();
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -4,14 +4,15 @@
 
 use std::path::PathBuf;
 
-use breakout_policy::{Action, Destination, SourceCidr};
+use breakout_policy::{Action, SourceCidr};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-use super::contract_args::{
-    AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd, TemplateCmd,
-};
-pub use super::list_args::{EndpointsArgs, ListCmd, PacCmd, TokenCmd, WebhookCmd};
+use super::arg_types::parse_destination;
+pub use super::arg_types::IfMatch;
+use super::contract_args::{AttributesArgs, BillingCmd, ContractCmd, OptionCmd, PriceBookCmd};
+pub use super::list_args::{ExportArgs, ListCmd, PacCmd, TokenCmd, WebhookCmd};
+pub use super::template_args::TemplateCmd;
 
 /// Operate a Breakout control plane: cluster, regions, tenants, their rules, lists and tokens.
 #[derive(Debug, Parser)]
@@ -74,7 +75,8 @@ pub enum Command {
     #[command(subcommand)]
     List(ListCmd),
     /// A tenant's effective destinations for external devices (art. 2; docs/integration.md).
-    Endpoints(EndpointsArgs),
+    #[command(name = "endpoints", visible_alias = "export")]
+    Export(ExportArgs),
     /// A tenant's webhooks: signed pushes of each change of its endpoints (docs/integration.md).
     #[command(subcommand)]
     Webhook(WebhookCmd),
@@ -248,14 +250,6 @@ pub struct TenantCreate {
     pub upstream: Vec<(String, String)>,
 }
 
-/// `--if-match V`: refuse the write if the tenant has changed since version V.
-#[derive(Debug, Default, Args)]
-pub struct IfMatch {
-    /// Only write if the tenant is still at this version (its changed_version).
-    #[arg(id = "if_match", long = "if-match", value_name = "V")]
-    pub version: Option<u64>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum SourceIpCmd {
     /// Show the tenant's source networks.
@@ -403,12 +397,6 @@ fn parse_action(s: &str) -> Result<String, String> {
 fn parse_cidr(s: &str) -> Result<String, String> {
     s.parse::<SourceCidr>()
         .map(|c| c.to_string())
-        .map_err(|e| e.message)
-}
-
-pub(super) fn parse_destination(s: &str) -> Result<String, String> {
-    s.parse::<Destination>()
-        .map(|d| d.to_string())
         .map_err(|e| e.message)
 }
 

@@ -1,4 +1,4 @@
-//! The command line for contracts, options, billing, the price book and template withdrawal
+//! The command line for contracts, options, billing and the price book
 //! (`docs/contracts.md`). Kinds, items, dates and months are parsed here with the contract
 //! model's own parsers, so a typo is a usage error before anything is sent.
 
@@ -142,20 +142,6 @@ pub enum PriceBookCmd {
         #[arg(long, value_name = "YYYY-MM-DD")]
         effective_from: Option<NaiveDate>,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TemplateCmd {
-    /// Withdraw a template item (art. 11): its contracts end; prints the affected tenants.
-    Withdraw {
-        /// microsoft365, azure-expressroute or google-workspace.
-        item: TemplateItem,
-        /// The day the withdrawal takes effect (default today).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        effective: Option<NaiveDate>,
-    },
-    #[command(flatten)]
-    Manage(crate::cli::commands::template::TemplateManageCmd),
 }
 
 /// `tenant attributes ID [--private-backbone BOOL] [--internet-access-date D |

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use super::args::{parse_destination, IfMatch};
+use super::arg_types::{parse_destination, IfMatch};
 
 #[derive(Debug, Subcommand)]
 pub enum ListCmd {
@@ -69,7 +69,7 @@ pub enum ListCmd {
 /// `endpoints TENANT [--format F] [--action A] [--kind K] [--since V]`: printed as the API
 /// answers it.
 #[derive(Debug, Args)]
-pub struct EndpointsArgs {
+pub struct ExportArgs {
     /// The tenant id.
     pub id: String,
     /// json, text (one entry a line, for external dynamic lists), squid (dstdomain, or dst with

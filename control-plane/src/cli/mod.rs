@@ -3,6 +3,7 @@
 //! [`args`] is the command line, [`client`] one HTTP call, [`commands`] what each subcommand
 //! asks and how it prints the answer ([`table`] and [`view`] help with the printing).
 
+pub mod arg_types;
 pub mod args;
 pub mod client;
 pub mod commands;
@@ -10,10 +11,9 @@ pub mod contract_args;
 pub mod error;
 pub mod list_args;
 pub mod table;
+pub mod template_args;
 pub mod view;
 
-#[cfg(test)]
-mod contract_tests;
 #[cfg(test)]
 mod tests;
 
@@ -59,13 +59,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
-    let ctx = commands::Ctx {
+    let inv = commands::Invocation {
         client,
         output: cli.output,
     };
     runtime
-        .block_on(commands::run(&ctx, cli.command))
-        .map_err(|e| hint(e, &ctx))
+        .block_on(commands::run(&inv, cli.command))
+        .map_err(|e| hint(e, &inv))
 }
 
 /// `--token-file` (trimmed) if given, else `--token` / `BREAKOUT_TOKEN`.
@@ -86,9 +86,9 @@ fn token(cli: &Cli) -> Result<Option<String>, CliError> {
 }
 
 /// Adds the likely fix to an `unauthorized` answer when no token was given.
-fn hint(e: CliError, ctx: &commands::Ctx) -> CliError {
+fn hint(e: CliError, inv: &commands::Invocation) -> CliError {
     match e {
-        CliError::Api { code, message } if code == "unauthorized" && !ctx.client.has_token() => {
+        CliError::Api { code, message } if code == "unauthorized" && !inv.client.has_token() => {
             let message =
                 format!("{message} (no token given: use --token, BREAKOUT_TOKEN or --token-file)");
             CliError::Api { code, message }

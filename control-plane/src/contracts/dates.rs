@@ -4,19 +4,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Days between a notice arriving and the earliest day it can take effect (art. 12, 10-5).
 pub const NOTICE_DAYS: u64 = 30;
 
-/// The UTC calendar day of `at_ms` (milliseconds since the Unix epoch).
-pub fn day_of(at_ms: u64) -> NaiveDate {
-    i64::try_from(at_ms)
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
-        .map_or(NaiveDate::MAX, |t| t.date_naive())
-}
+pub use crate::clock::day_of;
 
 /// The same day `n` months later, clamped to the end of a shorter month (Jan 31 + 1 month is
 /// Feb 28, or Feb 29 in a leap year).

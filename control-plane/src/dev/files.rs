@@ -133,7 +133,7 @@ fn toml_string(s: &str) -> String {
 
 /// Creates `path` with a random token (mode 0600) unless it exists.
 fn ensure_token(path: &Path) -> anyhow::Result<()> {
-    let token = crate::api::auth::hex(&rand::random::<[u8; 32]>());
+    let token = crate::crypto::random_secret();
     match OpenOptions::new()
         .write(true)
         .create_new(true)

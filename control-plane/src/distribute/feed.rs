@@ -5,7 +5,7 @@
 //! The policy is what the tenants' contracts give them on the state's own day
 //! ([`State::policy_day`], the log's clock), never the building node's clock: every node builds
 //! the same content for the same version. When a day comes on which the contracts give
-//! something else, the leader writes a [`crate::state::Command::Tick`] (see [`super::pump`]),
+//! something else, the leader writes a [`crate::state::Tick`] (see [`super::pump`]),
 //! and the new version carries the new day.
 
 use std::collections::HashMap;
@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use breakout_policy::wire::{self, delta, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy};
-use sha2::{Digest, Sha256};
 
 use super::cursor::ContentHash;
 use crate::state::{out_of_service, region_policy_at, State};
@@ -127,7 +126,7 @@ pub fn content_hash(policy: &RegionPolicy) -> ContentHash {
     );
     // Serializing plain model types into a Vec cannot fail.
     let json = serde_json::to_vec(&content).unwrap_or_default();
-    Sha256::digest(&json).into()
+    crate::crypto::sha256(&json)
 }
 
 /// The newest [`Built`] of each region that exists, shared by the sessions of this node.
@@ -175,7 +174,10 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::state::{apply, serve_commands, Command, Outcome, Request};
+    use crate::state::{
+        apply, serve_commands, Command, ContractChange, CreateRegion, CreateTenant, Outcome,
+        Request, Tick,
+    };
 
     /// Applies commands as consecutive log entries, each on its day.
     struct Log(State);
@@ -204,10 +206,10 @@ mod tests {
     }
 
     fn region(name: &str) -> Command {
-        Command::CreateRegion {
+        Command::CreateRegion(CreateRegion {
             name: name.into(),
             description: None,
-        }
+        })
     }
 
     fn tenant(id: &str, region: &str, cidr: &str) -> Command {
@@ -215,7 +217,7 @@ mod tests {
             "id": id, "region": region, "source_cidrs": [cidr], "session_limit": 1
         }))
         .expect("a tenant");
-        Command::CreateTenant { tenant }
+        Command::CreateTenant(CreateTenant { tenant })
     }
 
     fn ids(built: &Built) -> Vec<&str> {
@@ -341,18 +343,20 @@ mod tests {
         };
         log.on(
             "2025-01-15",
-            Command::Contract {
+            Command::Contract(ContractChange {
                 tenant: "acme".into(),
                 request: capacity,
-            },
+            }),
         );
         let limit = |b: &Built| b.policy.tenants[0].session_limit;
         let before = Built::new(&log.0, "tokyo");
         assert_eq!(limit(&before), 40_000);
 
         // A tick on a day that changes nothing: a new version, the same content (not resent).
-        let day = |d: &str| Command::Tick {
-            day: d.parse().expect("a day"),
+        let day = |d: &str| {
+            Command::Tick(Tick {
+                day: d.parse().expect("a day"),
+            })
         };
         log.on("2025-01-20", day("2025-01-20"));
         let same = Built::new(&log.0, "tokyo");

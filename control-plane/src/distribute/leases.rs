@@ -12,8 +12,9 @@ use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 
-use super::now_ms;
+pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
+use crate::clock::{Clock, SystemClock};
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
 use crate::state::{region_policy_at, State};
 
@@ -23,16 +24,6 @@ pub const ROUND: Duration = Duration::from_millis(500);
 /// Taken off a grant's lifetime when it is handed out, for the time it still travels (leader →
 /// relaying node → edge): the edge's expiry, counted from receipt, stays before the leader's.
 pub const TRANSIT_MARGIN: Duration = Duration::from_millis(1000);
-
-/// One edge's report as a node relays it to the leader.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RelayedReport {
-    pub edge_id: String,
-    pub region: String,
-    /// How long ago the relaying node received it.
-    pub age_ms: u64,
-    pub report: Report,
-}
 
 /// The grants for one edge, as the leader hands them to the node the edge is connected to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,7 +128,7 @@ impl LeaseHub {
             (_, true) => {
                 *st = Some(LeaderState {
                     term,
-                    since_ms: now_ms(),
+                    since_ms: SystemClock.now_ms(),
                     ..LeaderState::default()
                 })
             }
@@ -198,7 +189,7 @@ impl LeaseHub {
         let mut guard = self.lock();
         let Some(st) = guard.as_mut() else { return };
         let now = Instant::now();
-        let now_ms = now_ms();
+        let now_ms = SystemClock.now_ms();
         st.edges
             .retain(|_, e| now.saturating_duration_since(e.at) <= REPORT_TTL);
         st.round += 1;

@@ -6,8 +6,8 @@
 //! and the region's content changed ([`feed`]). Acks, nacks and reports land in the in-memory
 //! [`registry`] that `GET /v1/edges` reads.
 
-pub mod clock;
 pub mod cursor;
+pub mod day_tick;
 pub mod devca;
 pub mod feed;
 mod io;
@@ -19,16 +19,15 @@ pub mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use breakout_policy::wire::Hello;
-use sha2::{Digest, Sha256};
-
 use tokio::sync::watch;
 
 use self::feed::RegionFeeds;
 use self::registry::EdgeRegistry;
-use crate::api::auth::constant_time_eq;
+use crate::clock::{self, SharedClock};
+use crate::crypto::{constant_time_eq, sha256};
 use crate::store::Store;
 
 pub use self::session::check_hello_fields;
@@ -42,6 +41,8 @@ pub struct EdgeServer {
     /// Per-region credentials: an edge of a region listed here must present that region's token
     /// (the shared one is refused for it), so a leaked token exposes one region only.
     region_keys: BTreeMap<String, [u8; 32]>,
+    /// Stamps what edges report and when they connected.
+    clock: SharedClock,
 }
 
 impl EdgeServer {
@@ -51,16 +52,23 @@ impl EdgeServer {
             store,
             registry,
             feeds: RegionFeeds::default(),
-            key: Sha256::digest(edge_token.as_bytes()).into(),
+            key: sha256(edge_token.as_bytes()),
             region_keys: BTreeMap::new(),
+            clock: clock::system(),
         }
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Adds per-region edge tokens (region → token); those regions no longer accept the shared one.
     pub fn with_region_tokens(mut self, tokens: &BTreeMap<String, String>) -> Self {
         self.region_keys = tokens
             .iter()
-            .map(|(region, token)| (region.clone(), Sha256::digest(token.as_bytes()).into()))
+            .map(|(region, token)| (region.clone(), sha256(token.as_bytes())))
             .collect();
         self
     }
@@ -68,7 +76,7 @@ impl EdgeServer {
     /// Whether `hello` may go on: its token (compared in constant time over digests, so neither
     /// contents nor length leak) and its fields.
     pub fn check_hello(&self, hello: &Hello) -> Result<(), String> {
-        let presented: [u8; 32] = Sha256::digest(hello.token.as_bytes()).into();
+        let presented = sha256(hello.token.as_bytes());
         let expected = self.region_keys.get(&hello.region).unwrap_or(&self.key);
         if !constant_time_eq(&presented, expected) {
             return Err("unauthorized: wrong edge token".into());
@@ -96,13 +104,6 @@ pub async fn serve(
     }
     endpoint.close(0u32.into(), b"shutting down");
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
-}
-
-/// Wall-clock milliseconds since the Unix epoch (0 before it): the proposer's `Request.at_ms`.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

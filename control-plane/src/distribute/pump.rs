@@ -1,20 +1,21 @@
 //! Every node, every [`ROUND`]: relay the reports of the edges connected here to the leader and
-//! hand the grants it answers to those edges. The leader does the same locally and also runs the
+//! hand the leases it answers to those edges. The leader does the same locally and also runs the
 //! allocation round and, when a day changes what edges are given, proposes the day's tick
-//! ([`super::clock`]). Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
+//! ([`super::day_tick`]). Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
 //! operator token), so edges may stay connected to any node.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::day_tick;
 use super::leases::{EdgeGrants, LeaseHub, RelayedReport, ROUND};
 use super::registry::EdgeRegistry;
-use super::{clock, now_ms};
-use crate::api::forward::FORWARDED_HEADER;
+use crate::clock::SharedClock;
+use crate::http_client::FORWARDED_HEADER;
 use crate::store::{Consistency, Store};
 
 /// How long a follower waits for the leader's answer.
@@ -26,7 +27,7 @@ pub struct Exchange {
     pub reports: Vec<RelayedReport>,
 }
 
-/// Its answer: the newest grants of the edges reported about.
+/// Its answer: the newest leases of the edges reported about (`grants` on the wire).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExchangeAnswer {
     pub grants: Vec<EdgeGrants>,
@@ -41,6 +42,7 @@ pub struct Pump {
     pub client: reqwest::Client,
     /// The operator token, to call the leader's API.
     pub token: String,
+    pub clock: SharedClock,
 }
 
 impl Pump {
@@ -62,14 +64,14 @@ impl Pump {
         };
         let leading = status.leader == Some(self.node_id);
         self.hub.set_leading(leading, status.term);
-        let reports = self.registry.reports(Instant::now());
+        let reports = self.registry.reports(self.clock.instant());
         let grants = if leading {
             self.hub.exchange(reports.clone());
             if let Ok(state) = self.store.read(Consistency::Stale).await {
                 self.hub.round(&state);
             }
             // A day on which the contracts give edges something else gets its own version.
-            if let Err(e) = clock::tick_if_due(&*self.store, now_ms()).await {
+            if let Err(e) = day_tick::tick_if_due(&*self.store, self.clock.now_ms()).await {
                 tracing::debug!(error = %e, "proposing the day's tick");
             }
             self.hub.exchange(reports).unwrap_or_default()
@@ -81,7 +83,7 @@ impl Pump {
             }
         };
         for g in grants {
-            self.registry.send_grants(&g.edge_id, g.grants);
+            self.registry.send_leases(&g.edge_id, g.grants);
         }
     }
 

@@ -12,11 +12,20 @@ use std::time::{Duration, Instant};
 use breakout_policy::wire::{Grants, Report, TenantUsage};
 use tokio::sync::watch;
 
-use super::leases::RelayedReport;
 use serde::{Deserialize, Serialize};
 
 /// How long a report stays meaningful (edges report about every second).
 pub const REPORT_TTL: Duration = Duration::from_secs(5);
+
+/// One edge's report as a node relays it to the leader.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelayedReport {
+    pub edge_id: String,
+    pub region: String,
+    /// How long ago the relaying node received it.
+    pub age_ms: u64,
+    pub report: Report,
+}
 
 /// Longest nack reason kept.
 const MAX_REASON: usize = 1024;
@@ -188,8 +197,8 @@ impl EdgeRegistry {
             .collect()
     }
 
-    /// Hands `grants` to the session of `edge_id`, if it is connected here.
-    pub fn send_grants(&self, edge_id: &str, grants: Grants) {
+    /// Hands the leases in `grants` to the session of `edge_id`, if it is connected here.
+    pub fn send_leases(&self, edge_id: &str, grants: Grants) {
         if let Some(e) = self.lock().get(edge_id) {
             e.grants.send_replace(Some(grants));
         }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breakout_policy::wire::{Frame, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
 
@@ -11,7 +11,8 @@ use super::cursor::{prefer_update, EdgeCursor, Offer};
 use super::feed::Built;
 use super::io::{FrameIo, IoError};
 use super::registry::EdgeHandle;
-use super::{now_ms, EdgeServer};
+use super::EdgeServer;
+use crate::clock::Clock;
 use crate::store::{Consistency, StoreError};
 
 /// How long an edge has to open its stream and say hello.
@@ -66,10 +67,12 @@ async fn run(
             Ok(()) => {
                 tracing::info!(%remote, edge = %hello.edge_id, region = %hello.region,
                     last_version = hello.last_version, "edge connected");
-                let handle =
-                    server
-                        .registry
-                        .connect(&hello.edge_id, &hello.region, remote, now_ms());
+                let handle = server.registry.connect(
+                    &hello.edge_id,
+                    &hello.region,
+                    remote,
+                    server.clock.now_ms(),
+                );
                 converse(server, &mut io, &hello, &handle).await
             }
         },
@@ -146,7 +149,7 @@ async fn converse(
             frame = io.read() => match frame? {
                 None => return Ok(()),
                 Some(frame) => {
-                    if on_frame(frame, io, &mut cursor, handle, hello).await? {
+                    if on_frame(frame, io, &mut cursor, handle, hello, &*server.clock).await? {
                         dirty = true;
                     }
                 }
@@ -182,8 +185,9 @@ async fn on_frame(
     cursor: &mut EdgeCursor,
     handle: &EdgeHandle,
     hello: &Hello,
+    clock: &dyn Clock,
 ) -> Result<bool, SessionError> {
-    handle.seen(now_ms());
+    handle.seen(clock.now_ms());
     match frame {
         Frame::Ack { version } => {
             cursor.on_ack(version).map_err(SessionError::Refused)?;
@@ -191,10 +195,10 @@ async fn on_frame(
         }
         Frame::Nack { version, reason } => {
             tracing::warn!(edge = %hello.edge_id, version, %reason, "edge refused a configuration");
-            handle.nacked(version, &reason, now_ms());
+            handle.nacked(version, &reason, clock.now_ms());
             return Ok(cursor.on_nack(version));
         }
-        Frame::Report(report) => handle.reported(report, Instant::now(), now_ms()),
+        Frame::Report(report) => handle.reported(report, clock.instant(), clock.now_ms()),
         Frame::Ping { nonce } => io.write(&Frame::Pong { nonce }).await?,
         Frame::Error { message } => {
             tracing::info!(edge = %hello.edge_id, %message, "edge closed with an error");

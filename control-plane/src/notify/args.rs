@@ -6,6 +6,7 @@ use std::sync::Arc;
 use prometheus::Registry;
 
 use super::{calendar, BusinessDays, Mailer, Metrics, Notifier, SmtpConfig};
+use crate::clock::SharedClock;
 use crate::store::Store;
 
 /// Change notifications by e-mail (off without `--smtp-relay`).
@@ -50,6 +51,7 @@ impl NotifyArgs {
         store: Arc<dyn Store>,
         node_id: u64,
         registry: &Registry,
+        clock: SharedClock,
     ) -> Result<Option<Notifier>, String> {
         let Some(relay) = &self.smtp_relay else {
             return Ok(None);
@@ -82,6 +84,7 @@ impl NotifyArgs {
             calendar,
             hold_all: self.notify_business_days,
             metrics,
+            clock,
         }))
     }
 }

@@ -3,7 +3,7 @@
 //! Japanese and English, held to business hours when the tenant (or the operator, for every
 //! tenant) asks for it.
 //!
-//! Only the leader sends. A [`Command::TemplateNotified`] written after every mail for a live
+//! Only the leader sends. A [`TemplateNotified`] written after every mail for a live
 //! version went out means a new leader does not mail again; a leader that dies between the
 //! mails and that write means some contacts get the mail twice (at least once, never lost).
 //! Versions that went live while mails were held are told as one change from the version last
@@ -13,12 +13,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::sync::watch;
 
+use crate::clock::SharedClock;
 use crate::contracts::TemplateItem;
-use crate::state::{Command, Request, State};
+use crate::state::{Command, Request, State, TemplateNotified};
 use crate::store::{Consistency, Store};
 
 pub mod args;
@@ -116,6 +116,7 @@ pub struct Notifier {
     /// Every mail waits for business hours, whatever its tenant asked.
     pub hold_all: bool,
     pub metrics: Metrics,
+    pub clock: SharedClock,
 }
 
 impl Notifier {
@@ -145,7 +146,7 @@ impl Notifier {
             return RECHECK;
         };
         let mut wait = RECHECK;
-        let now = Utc::now();
+        let now = self.clock.now_utc();
         let opens = self.calendar.next_open(now);
         for (item, version, mails) in due(&state) {
             let mut all = true;
@@ -176,8 +177,8 @@ impl Notifier {
             if all {
                 let req = Request {
                     actor: ACTOR.to_string(),
-                    at_ms: crate::distribute::now_ms(),
-                    command: Command::TemplateNotified { item, version },
+                    at_ms: self.clock.now_ms(),
+                    command: Command::TemplateNotified(TemplateNotified { item, version }),
                 };
                 if let Err(e) = self.store.write(req).await {
                     tracing::debug!(error = %e, "recording the notification");

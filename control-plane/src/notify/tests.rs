@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use breakout_policy::{Action, Tenant};
+use chrono::Utc;
 
 use super::*;
 use crate::state::{TemplateRecord, TemplateVersion, TenantRecord};
@@ -80,16 +81,16 @@ fn state() -> State {
         quarantine: Vec::new(),
         next: 2,
     };
-    s.templates.insert(ITEM, record);
+    s.templates.insert(ITEM, Arc::new(record));
     s.notified.insert(ITEM, 0);
     for (id, contact, pin) in [
         ("acme", Some("ops@acme.example"), None),
         ("pinned", Some("ops@pinned.example"), Some(0)),
         ("quiet", None, None),
     ] {
-        s.tenants.insert(id.into(), tenant(id, contact));
+        s.tenants.insert(id.into(), Arc::new(tenant(id, contact)));
         s.subscriptions
-            .insert(id.into(), BTreeMap::from([(ITEM, sub(pin))]));
+            .insert(id.into(), Arc::new(BTreeMap::from([(ITEM, sub(pin))])));
     }
     s
 }
@@ -141,6 +142,7 @@ fn notifier(
         calendar,
         hold_all,
         metrics: Metrics::register(&Registry::new()).expect("metrics"),
+        clock: crate::clock::system(),
     }
 }
 
@@ -186,7 +188,7 @@ async fn held_mails_wait_for_business_hours_and_nothing_is_recorded() {
     // The tenant asked for business days.
     let mut s = state();
     if let Some(r) = s.tenants.get_mut("acme") {
-        r.notify_business_days = true;
+        Arc::make_mut(r).notify_business_days = true;
     }
     assert!(due(&s)[0].2[0].held);
     assert_eq!(one_look(s, false).await, (0, Some(0)));

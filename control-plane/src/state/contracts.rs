@@ -1,12 +1,12 @@
 //! Contract writes: the pure rules in [`crate::contracts`] decide, this module stores what they
 //! decided. Also the guards that contracts put on other writes (deleting a tenant, typing a
-//! session limit).
+//! session limit, PAC settings).
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
-use super::apply::{Reject, Step};
-use super::tenants::{find, region_of};
-use super::{State, TenantPatch};
+use super::model::State;
+use super::step::{find, region_of, Apply, LogEntry, Reject, Step};
 use crate::contracts::prices::check_effective_from;
 use crate::contracts::rules::{check_withdrawal, Context};
 use crate::contracts::{
@@ -14,72 +14,118 @@ use crate::contracts::{
     PriceBookRecord, TemplateItem, TenantContracts,
 };
 
-/// Applies one change to `tenant`'s contracts, decided for the day `today`.
-pub(super) fn change(
-    state: &mut State,
-    index: u64,
-    today: NaiveDate,
-    tenant: &str,
-    request: &ContractRequest,
-) -> Step {
-    let record = find(state, tenant)?;
-    let region = region_of(record);
-    let regions: Vec<&str> = state.regions.keys().map(String::as_str).collect();
-    let empty = TenantContracts::default();
-    let cx = Context {
-        today,
-        version: index,
-        tenant,
-        tenant_region: &region,
-        regions: &regions,
-        withdrawn: &state.withdrawn,
-    };
-    let current = state.contracts.get(tenant).unwrap_or(&empty);
-    let next = contracts::check(current, request, &cx).map_err(reject)?;
-    state.contracts.insert(tenant.to_string(), next);
-    Ok(())
+/// A change to one tenant's attributes, contracts or options, checked by
+/// [`crate::contracts::check`] on the request's UTC day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractChange {
+    pub tenant: String,
+    pub request: ContractRequest,
 }
 
-/// Stores a price book that passes annex 1, from `effective_from` (default `today`).
-pub(super) fn set_price_book(
-    state: &mut State,
-    index: u64,
-    today: NaiveDate,
-    effective_from: Option<NaiveDate>,
-    prices: &PriceBook,
-) -> Step {
-    prices.validate().map_err(reject)?;
-    let from = effective_from.unwrap_or(today);
-    check_effective_from(from, today).map_err(reject)?;
-    state.price_books.insert(
-        from,
-        PriceBookRecord {
-            effective_from: from,
-            version: index,
-            prices: prices.clone(),
-        },
-    );
-    Ok(())
-}
+impl Apply for ContractChange {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let tenant = self.tenant.as_str();
+        let record = find(state, tenant)?;
+        let region = region_of(record);
+        let regions: Vec<&str> = state.regions.keys().map(String::as_str).collect();
+        let empty = TenantContracts::default();
+        let cx = Context {
+            today: entry.today,
+            version: entry.index,
+            tenant,
+            tenant_region: &region,
+            regions: &regions,
+            withdrawn: &state.withdrawn,
+        };
+        let current = state.contracts.get(tenant).unwrap_or(&empty);
+        let next = contracts::check(current, &self.request, &cx).map_err(reject)?;
+        state.contracts.insert(tenant.to_string(), next);
+        Ok(())
+    }
 
-/// Art. 11: withdraws `item` from `effective` (default `today`); every tenant's contracts for
-/// it end that day.
-pub(super) fn withdraw(
-    state: &mut State,
-    index: u64,
-    today: NaiveDate,
-    item: TemplateItem,
-    effective: Option<NaiveDate>,
-) -> Step {
-    let effective = effective.unwrap_or(today);
-    check_withdrawal(&state.withdrawn, item, effective, today).map_err(reject)?;
-    for held in state.contracts.values_mut() {
-        if let Some(next) = contracts::withdraw(held, item, effective, index) {
-            *held = next;
+    fn audit(&self) -> (&'static str, String) {
+        let at = format!("tenant/{}", self.tenant);
+        match &self.request {
+            ContractRequest::SetAttributes { .. } => {
+                ("tenant.attributes", format!("{at}/attributes"))
+            }
+            ContractRequest::AddContract { .. } => ("contract.add", format!("{at}/contracts")),
+            ContractRequest::ChangeCapacity { contract, .. } => {
+                ("contract.capacity", format!("{at}/contract/{contract}"))
+            }
+            ContractRequest::Cancel { contract, .. } => {
+                ("contract.cancel", format!("{at}/contract/{contract}"))
+            }
+            ContractRequest::AddOption { kind, .. } => {
+                ("option.add", format!("{at}/option/{kind}"))
+            }
+            ContractRequest::StopOption { kind, .. } => {
+                ("option.stop", format!("{at}/option/{kind}"))
+            }
         }
     }
-    state.withdrawn.insert(item, effective);
-    Ok(())
+}
+
+/// A new price book from `effective_from` (default: the request's day; never earlier), if it
+/// passes annex 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SetPriceBook {
+    pub effective_from: Option<NaiveDate>,
+    pub prices: PriceBook,
+}
+
+impl Apply for SetPriceBook {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        self.prices.validate().map_err(reject)?;
+        let from = self.effective_from.unwrap_or(entry.today);
+        check_effective_from(from, entry.today).map_err(reject)?;
+        state.price_books.insert(
+            from,
+            PriceBookRecord {
+                effective_from: from,
+                version: entry.index,
+                prices: self.prices.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("price_book.set", "price-book".to_string())
+    }
+}
+
+/// Art. 11: withdraws a template item from `effective` (default: the request's day); every
+/// tenant's contracts for it end that day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WithdrawTemplate {
+    pub item: TemplateItem,
+    pub effective: Option<NaiveDate>,
+}
+
+impl Apply for WithdrawTemplate {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let (item, today) = (self.item, entry.today);
+        let effective = self.effective.unwrap_or(today);
+        check_withdrawal(&state.withdrawn, item, effective, today).map_err(reject)?;
+        let ended: Vec<(String, TenantContracts)> = state
+            .contracts
+            .iter()
+            .filter_map(|(id, held)| {
+                let next = contracts::withdraw(held, item, effective, entry.index)?;
+                Some((id.clone(), next))
+            })
+            .collect();
+        for (id, next) in ended {
+            state.contracts.insert(id, next);
+        }
+        state.withdrawn.insert(item, effective);
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("template.withdraw", format!("template/{}", self.item))
+    }
 }
 
 /// Art. 1: a tenant (the parent contract) is deleted only once its child contracts and
@@ -100,8 +146,8 @@ pub(super) fn check_deletable(state: &State, id: &str, today: NaiveDate) -> Step
 
 /// Art. 9: once a tenant has a cloud-bypass contract, its session limit is the capacity item
 /// and cannot be typed in.
-pub(super) fn check_free_limit(state: &State, id: &str, patch: &TenantPatch) -> Step {
-    if patch.session_limit.is_none() {
+pub(super) fn check_free_limit(state: &State, id: &str, session_limit: Option<u32>) -> Step {
+    if session_limit.is_none() {
         return Ok(());
     }
     let Some(held) = state.contracts.get(id).filter(|h| h.has_cloud_bypass()) else {
@@ -122,16 +168,11 @@ pub(super) fn check_free_limit(state: &State, id: &str, patch: &TenantPatch) -> 
 
 /// Art. 10-3, 6-4: PAC settings need the `pac` option once the tenant has contracts (a
 /// tenant without any, such as a standalone or test setup, is not restricted). Removing them is
-/// always allowed.
-pub(super) fn check_pac_option(
-    state: &State,
-    id: &str,
-    patch: &TenantPatch,
-    today: NaiveDate,
-) -> Step {
-    let Some(Some(_)) = &patch.pac else {
+/// always allowed: `sets_pac` is whether the write sets them.
+pub(super) fn check_pac_option(state: &State, id: &str, sets_pac: bool, today: NaiveDate) -> Step {
+    if !sets_pac {
         return Ok(());
-    };
+    }
     let Some(held) = state.contracts.get(id).filter(|h| !h.contracts.is_empty()) else {
         return Ok(());
     };
@@ -155,22 +196,5 @@ fn reject(e: ContractError) -> Reject {
         ErrorKind::Invalid => Reject::invalid(message),
         ErrorKind::NotFound => Reject::not_found(message),
         ErrorKind::Conflict => Reject::conflict(message),
-    }
-}
-
-/// The audit `action` and `target` of a contract request.
-pub(super) fn describe(tenant: &str, request: &ContractRequest) -> (&'static str, String) {
-    let at = format!("tenant/{tenant}");
-    match request {
-        ContractRequest::SetAttributes { .. } => ("tenant.attributes", format!("{at}/attributes")),
-        ContractRequest::AddContract { .. } => ("contract.add", format!("{at}/contracts")),
-        ContractRequest::ChangeCapacity { contract, .. } => {
-            ("contract.capacity", format!("{at}/contract/{contract}"))
-        }
-        ContractRequest::Cancel { contract, .. } => {
-            ("contract.cancel", format!("{at}/contract/{contract}"))
-        }
-        ContractRequest::AddOption { kind, .. } => ("option.add", format!("{at}/option/{kind}")),
-        ContractRequest::StopOption { kind, .. } => ("option.stop", format!("{at}/option/{kind}")),
     }
 }

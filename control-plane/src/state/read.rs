@@ -1,7 +1,7 @@
 //! Pure reads over the state, for the API and for distribution to edges (what edges are given:
 //! [`super::region_policy_at`]).
 
-use super::{State, TenantRecord, TokenRecord};
+use super::model::{State, TenantRecord, TokenRecord};
 
 impl State {
     /// The tenants pinned to `region`, in id order.
@@ -11,6 +11,7 @@ impl State {
     ) -> impl Iterator<Item = &'a TenantRecord> + 'a {
         self.tenants
             .values()
+            .map(|r| &**r)
             .filter(move |r| r.tenant.region.as_deref() == Some(region))
     }
 

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 
 use breakout_policy::{OutOfService, RegionPolicy, SCHEMA_VERSION};
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
-use super::{Command, State};
-use crate::contracts::{
-    Attributes, ContractKind, ContractOrder, ContractRequest, OptionKind, TemplateItem,
-    TenantContracts,
-};
+use super::model::State;
+use super::step::{Apply, LogEntry, Step};
+use crate::contracts::{OptionKind, TenantContracts};
 
 /// What the edges of `region` need on `date`, at the state's version: the tenants pinned to
 /// it that are in service that day (art. 6-1) and hold a cloud-bypass contract for the region
@@ -95,7 +94,7 @@ pub fn next_policy_change(state: &State, region: &str, after: NaiveDate) -> Opti
         .min()
 }
 
-/// The day to propose a [`super::Command::Tick`] for when the clock says `today`: `Some(today)`
+/// The day to propose a [`Tick`] for when the clock says `today`: `Some(today)`
 /// when what some region's edges are given changes on a day after [`State::policy_day`] and
 /// no later than `today` (the state's version would otherwise keep showing the old day), else
 /// `None`. Pure: the caller brings the clock.
@@ -113,45 +112,21 @@ pub fn tick_due(state: &State, today: NaiveDate) -> Option<NaiveDate> {
         .map(|_| today)
 }
 
-/// The writes that put `tenant` in service in its own region from the day they are applied
-/// (for labs and tests): the private-backbone attribute (art. 6-2), a `microsoft365`
-/// list-template contract and a cloud-bypass contract of `capacity` sessions (art. 3, 6-1).
-/// A tenant that already holds any of them refuses the repeated order (art. 1).
-pub fn serve_commands(tenant: &str, capacity: u32) -> Vec<Command> {
-    let order = |kind| ContractOrder {
-        kind,
-        item: None,
-        plan: None,
-        capacity: None,
-        region: None,
-        billing_start: None,
-        options: Vec::new(),
-    };
-    let requests = [
-        ContractRequest::SetAttributes {
-            attributes: Attributes {
-                private_backbone: true,
-                internet_access_contract_date: None,
-            },
-        },
-        ContractRequest::AddContract {
-            order: ContractOrder {
-                item: Some(TemplateItem::Microsoft365),
-                ..order(ContractKind::ListTemplate)
-            },
-        },
-        ContractRequest::AddContract {
-            order: ContractOrder {
-                capacity: Some(capacity),
-                ..order(ContractKind::CloudBypass)
-            },
-        },
-    ];
-    requests
-        .into_iter()
-        .map(|request| Command::Contract {
-            tenant: tenant.to_string(),
-            request,
-        })
-        .collect()
+/// The leader's clock reached `day`, on which what edges are given changes without any other
+/// write (a contract starts or ends, a capacity change takes effect): moves [`State::day`] on,
+/// so the change gets a store version of its own. Audited as `clock.tick`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    pub day: NaiveDate,
+}
+
+impl Apply for Tick {
+    fn apply(&self, state: &mut State, _: &LogEntry) -> Step {
+        state.day = state.day.max(Some(self.day));
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("clock.tick", format!("day/{}", self.day))
+    }
 }

@@ -2,13 +2,14 @@
 //! and tenants' subscriptions. The guard runs here, inside `apply`, so every node decides the
 //! same way from the same log.
 
+use std::sync::Arc;
+
 use breakout_policy::Action;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Reject, Step};
-use super::tenants::find;
-use super::{AuditEvent, State, MAX_LIST_ENTRIES};
+use super::model::{AuditEvent, State, MAX_LIST_ENTRIES};
+use super::step::{find, Reject, Step};
 use crate::contracts::{Service, TemplateItem};
 use crate::templates::diff::{diff, TemplateDiff};
 use crate::templates::guard::{check, Verdict};
@@ -157,7 +158,7 @@ pub(super) fn record(
         }
     }
     let pins = pinned(state, item);
-    let rec = state.templates.entry(item).or_default();
+    let rec = Arc::make_mut(state.templates.entry(item).or_default());
     let live = rec.live_version().map(|v| &v.content);
     let candidate = match (&fetched.content, &fetched.error) {
         (Some(c), _) => Ok(c),
@@ -226,6 +227,7 @@ fn template_mut(state: &mut State, item: TemplateItem) -> Result<&mut TemplateRe
     state
         .templates
         .get_mut(&item)
+        .map(Arc::make_mut)
         .ok_or_else(|| Reject::not_found(format!("template {item} has no versions")))
 }
 
@@ -315,8 +317,14 @@ pub(super) fn subscribe(
         let removed = state
             .subscriptions
             .get_mut(tenant)
-            .and_then(|subs| subs.remove(&item));
-        state.subscriptions.retain(|_, subs| !subs.is_empty());
+            .and_then(|subs| Arc::make_mut(subs).remove(&item));
+        if state
+            .subscriptions
+            .get(tenant)
+            .is_some_and(|s| s.is_empty())
+        {
+            state.subscriptions.remove(tenant);
+        }
         return match removed {
             Some(_) => Ok(()),
             None => Err(Reject::not_found(format!(
@@ -364,10 +372,7 @@ pub(super) fn subscribe(
             )));
         }
     }
-    state
-        .subscriptions
-        .entry(tenant.to_string())
-        .or_default()
+    Arc::make_mut(state.subscriptions.entry(tenant.to_string()).or_default())
         .insert(item, sub.clone());
     Ok(())
 }
@@ -385,7 +390,7 @@ pub(super) fn add_subscriptions(
     let Some(subs) = state.subscriptions.get(&tenant.id) else {
         return;
     };
-    for (item, sub) in subs {
+    for (item, sub) in subs.iter() {
         let Some(rec) = state.templates.get(item) else {
             continue;
         };

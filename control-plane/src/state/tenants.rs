@@ -3,118 +3,211 @@
 //! another tenant of the same region (an edge tells tenants apart by source address).
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
 
+use breakout_policy::pac::PacSettings;
 use breakout_policy::validate::validate_tenant;
-use breakout_policy::Tenant;
+use breakout_policy::{Action, Rule, SourceCidr, Tenant};
+use serde::{Deserialize, Serialize};
 
-use chrono::NaiveDate;
+use super::model::{State, TenantRecord};
+use super::step::{check_if_match, commit, find, region_of, Apply, LogEntry, Reject, Step};
+use super::{contracts, lists};
 
-use super::apply::{check_if_match, Reject, Step};
-use super::{contracts, lists, State, TenantPatch, TenantRecord};
+/// Creates a tenant; `tenant.region` must name an existing region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreateTenant {
+    pub tenant: Tenant,
+}
 
-pub(super) fn create(state: &mut State, index: u64, tenant: &Tenant) -> Step {
-    let region = match tenant.region.as_deref() {
-        None | Some("") => {
+impl Apply for CreateTenant {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let tenant = &self.tenant;
+        let region = match tenant.region.as_deref() {
+            None | Some("") => {
+                return Err(Reject::invalid(
+                    "tenant.region: required: the region the tenant is pinned to (art. 5)",
+                ))
+            }
+            Some(r) => r,
+        };
+        if !state.regions.contains_key(region) {
+            return Err(Reject::invalid(format!(
+                "tenant.region: region {region} does not exist; create it first"
+            )));
+        }
+        if state.tenants.contains_key(&tenant.id) {
+            return Err(Reject::conflict(format!(
+                "tenant {} already exists",
+                tenant.id
+            )));
+        }
+        check(state, tenant, region)?;
+        state.tenants.insert(
+            tenant.id.clone(),
+            Arc::new(TenantRecord {
+                tenant: tenant.clone(),
+                created_version: entry.index,
+                changed_version: entry.index,
+                session_cap: None,
+                ops_contact: None,
+                notify_business_days: false,
+            }),
+        );
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("tenant.create", format!("tenant/{}", self.tenant.id))
+    }
+}
+
+/// Replaces the fields of a tenant that `patch` names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateTenant {
+    pub id: String,
+    pub if_match: Option<u64>,
+    pub patch: TenantPatch,
+}
+
+impl Apply for UpdateTenant {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let (id, patch) = (self.id.as_str(), &self.patch);
+        let record = find(state, id)?;
+        check_if_match(
+            &format!("tenant {id}"),
+            record.changed_version,
+            self.if_match,
+        )?;
+        if *patch == TenantPatch::default() {
             return Err(Reject::invalid(
-                "tenant.region: required: the region the tenant is pinned to (art. 5)",
-            ))
+                "patch: empty; name at least one field to change",
+            ));
         }
-        Some(r) => r,
-    };
-    if !state.regions.contains_key(region) {
-        return Err(Reject::invalid(format!(
-            "tenant.region: region {region} does not exist; create it first"
-        )));
-    }
-    if state.tenants.contains_key(&tenant.id) {
-        return Err(Reject::conflict(format!(
-            "tenant {} already exists",
-            tenant.id
-        )));
-    }
-    check(state, tenant, region)?;
-    state.tenants.insert(
-        tenant.id.clone(),
-        TenantRecord {
-            tenant: tenant.clone(),
-            created_version: index,
-            changed_version: index,
-            session_cap: None,
-            ops_contact: None,
-            notify_business_days: false,
-        },
-    );
-    Ok(())
-}
-
-pub(super) fn update(
-    state: &mut State,
-    index: u64,
-    id: &str,
-    if_match: Option<u64>,
-    patch: &TenantPatch,
-    today: NaiveDate,
-) -> Step {
-    let record = find(state, id)?;
-    check_if_match(&format!("tenant {id}"), record.changed_version, if_match)?;
-    if *patch == TenantPatch::default() {
-        return Err(Reject::invalid(
-            "patch: empty; name at least one field to change",
-        ));
-    }
-    contracts::check_free_limit(state, id, patch)?;
-    contracts::check_pac_option(state, id, patch, today)?;
-    if let Some(Some(addr)) = &patch.ops_contact {
-        check_mailbox(addr)?;
-    }
-    let mut tenant = record.tenant.clone();
-    patch_into(&mut tenant, patch);
-    let region = region_of(record);
-    check(state, &tenant, &region)?;
-    commit(state, index, tenant);
-    if let Some(record) = state.tenants.get_mut(id) {
-        if let Some(cap) = patch.session_cap {
-            record.session_cap = cap;
+        contracts::check_free_limit(state, id, patch.session_limit)?;
+        contracts::check_pac_option(state, id, matches!(patch.pac, Some(Some(_))), entry.today)?;
+        if let Some(Some(addr)) = &patch.ops_contact {
+            check_mailbox(addr)?;
         }
-        if let Some(contact) = &patch.ops_contact {
-            record.ops_contact = contact.clone();
+        let mut tenant = record.tenant.clone();
+        patch_into(&mut tenant, patch);
+        let region = region_of(record);
+        check(state, &tenant, &region)?;
+        commit(state, entry.index, tenant);
+        if let Some(record) = state.tenants.get_mut(id) {
+            let record = Arc::make_mut(record);
+            if let Some(cap) = patch.session_cap {
+                record.session_cap = cap;
+            }
+            if let Some(contact) = &patch.ops_contact {
+                record.ops_contact = contact.clone();
+            }
+            if let Some(held) = patch.notify_business_days {
+                record.notify_business_days = held;
+            }
         }
-        if let Some(held) = patch.notify_business_days {
-            record.notify_business_days = held;
-        }
+        Ok(())
     }
-    Ok(())
-}
 
-pub(super) fn delete(state: &mut State, id: &str, if_match: Option<u64>, today: NaiveDate) -> Step {
-    let record = find(state, id)?;
-    check_if_match(&format!("tenant {id}"), record.changed_version, if_match)?;
-    contracts::check_deletable(state, id, today)?;
-    state.tenants.remove(id);
-    state.contracts.remove(id);
-    state.tokens.retain(|_, token| token.tenant != id);
-    Ok(())
-}
-
-/// The tenant's record, or a not-found rejection naming it.
-pub(super) fn find<'a>(state: &'a State, id: &str) -> Result<&'a TenantRecord, Reject> {
-    state
-        .tenants
-        .get(id)
-        .ok_or_else(|| Reject::not_found(format!("tenant {id} does not exist")))
-}
-
-/// Stores a changed tenant that has passed every check, at version `index`.
-pub(super) fn commit(state: &mut State, index: u64, tenant: Tenant) {
-    if let Some(record) = state.tenants.get_mut(&tenant.id) {
-        record.tenant = tenant;
-        record.changed_version = index;
+    fn audit(&self) -> (&'static str, String) {
+        ("tenant.update", format!("tenant/{}", self.id))
     }
 }
 
-/// A stored tenant's region (always set on records; see [`TenantRecord`]).
-pub(super) fn region_of(record: &TenantRecord) -> String {
-    record.tenant.region.clone().unwrap_or_default()
+/// Deletes a tenant with its contracts, tokens, subscriptions and webhooks; refused while it
+/// holds contracts or options (art. 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeleteTenant {
+    pub id: String,
+    pub if_match: Option<u64>,
+}
+
+impl Apply for DeleteTenant {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let id = self.id.as_str();
+        let record = find(state, id)?;
+        check_if_match(
+            &format!("tenant {id}"),
+            record.changed_version,
+            self.if_match,
+        )?;
+        contracts::check_deletable(state, id, entry.today)?;
+        state.tenants.remove(id);
+        state.contracts.remove(id);
+        let tokens: Vec<String> = state
+            .tokens
+            .iter()
+            .filter(|(_, token)| token.tenant == id)
+            .map(|(token, _)| token.clone())
+            .collect();
+        for token in tokens {
+            state.tokens.remove(&token);
+        }
+        state.subscriptions.remove(id);
+        state.webhooks.remove(id);
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("tenant.delete", format!("tenant/{}", self.id))
+    }
+}
+
+/// Fields of a tenant to replace; `None` leaves a field as it is. The region cannot change
+/// (art. 5).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_cidrs: Option<Vec<SourceCidr>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstreams: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Rule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_limit: Option<u32>,
+    /// `Some(None)` clears the egress address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_address: Option<Option<Ipv4Addr>>,
+    /// The operator's cap on the contracted session limit ([`TenantRecord::session_cap`]);
+    /// `Some(None)` (JSON `null`) removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_cap: Option<Option<u32>>,
+    /// PAC settings (art. 10-3, docs/pac.md); `Some(None)` (JSON `null`) removes them. Needs the
+    /// `pac` option once the tenant has contracts (art. 6-4).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pac: Option<Option<PacSettings>>,
+    /// The operations contact's e-mail address ([`TenantRecord::ops_contact`]); `Some(None)`
+    /// (JSON `null`) removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ops_contact: Option<Option<String>>,
+    /// [`TenantRecord::notify_business_days`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_business_days: Option<bool>,
+}
+
+/// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: removed) or a value.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn patch_into(t: &mut Tenant, patch: &TenantPatch) {

@@ -1,63 +1,84 @@
 //! Tenant API tokens: created with the hash of a secret the API generated, revoked by id.
 
-use super::apply::{Reject, Step};
-use super::tenants::find;
-use super::{State, TokenRecord};
+use serde::{Deserialize, Serialize};
+
+use super::model::{State, TokenRecord};
+use super::step::{find, Apply, LogEntry, Reject, Step};
 
 /// Longest token id.
 const MAX_TOKEN_ID: usize = 64;
 
-pub(super) fn create(
-    state: &mut State,
-    index: u64,
-    id: &str,
-    tenant: &str,
-    hash: &str,
-    label: Option<&str>,
-) -> Step {
-    find(state, tenant)?;
-    // Ids are written into `bk_<id>_<secret>`, so they cannot hold '_'.
-    let id_ok = (1..=MAX_TOKEN_ID).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !id_ok {
-        return Err(Reject::invalid(format!(
-            "id: token id {id:?} must be 1-64 characters of letters, digits and '-'"
-        )));
-    }
-    if state.tokens.contains_key(id) {
-        return Err(Reject::conflict(format!("token {id} already exists")));
-    }
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Reject::invalid(format!(
-            "hash: must be 64 hex characters (a SHA-256), got {} characters",
-            hash.len()
-        )));
-    }
-    state.tokens.insert(
-        id.to_string(),
-        TokenRecord {
-            id: id.to_string(),
-            tenant: tenant.to_string(),
-            // Stored lowercase so that comparing hashes is comparing strings.
-            hash: hash.to_ascii_lowercase(),
-            label: label.map(str::to_string),
-            created_version: index,
-            expires_at_ms: None,
-        },
-    );
-    Ok(())
+/// Stores a tenant token (the hash of its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreateToken {
+    pub id: String,
+    pub tenant: String,
+    pub hash: String,
+    pub label: Option<String>,
+    /// When the token stops working (Unix ms); `None`: until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
-/// Sets the expiry of token `id` (just created).
-pub(super) fn set_expiry(state: &mut State, id: &str, expires_at_ms: Option<u64>) {
-    if let Some(t) = state.tokens.get_mut(id) {
-        t.expires_at_ms = expires_at_ms;
+impl Apply for CreateToken {
+    fn apply(&self, state: &mut State, entry: &LogEntry) -> Step {
+        let (id, hash) = (self.id.as_str(), self.hash.as_str());
+        find(state, &self.tenant)?;
+        // Ids are written into `bk_<id>_<secret>`, so they cannot hold '_'.
+        let id_ok = (1..=MAX_TOKEN_ID).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !id_ok {
+            return Err(Reject::invalid(format!(
+                "id: token id {id:?} must be 1-64 characters of letters, digits and '-'"
+            )));
+        }
+        if state.tokens.contains_key(id) {
+            return Err(Reject::conflict(format!("token {id} already exists")));
+        }
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Reject::invalid(format!(
+                "hash: must be 64 hex characters (a SHA-256), got {} characters",
+                hash.len()
+            )));
+        }
+        state.tokens.insert(
+            id.to_string(),
+            TokenRecord {
+                id: id.to_string(),
+                tenant: self.tenant.clone(),
+                // Stored lowercase so that comparing hashes is comparing strings.
+                hash: hash.to_ascii_lowercase(),
+                label: self.label.clone(),
+                created_version: entry.index,
+                expires_at_ms: self.expires_at_ms,
+            },
+        );
+        Ok(())
+    }
+
+    fn audit(&self) -> (&'static str, String) {
+        ("token.create", format!("token/{}", self.id))
     }
 }
 
-pub(super) fn revoke(state: &mut State, id: &str) -> Step {
-    if state.tokens.remove(id).is_none() {
-        return Err(Reject::not_found(format!("token {id} does not exist")));
+/// Revokes a token by id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevokeToken {
+    pub id: String,
+}
+
+impl Apply for RevokeToken {
+    fn apply(&self, state: &mut State, _: &LogEntry) -> Step {
+        if state.tokens.remove(&self.id).is_none() {
+            return Err(Reject::not_found(format!(
+                "token {} does not exist",
+                self.id
+            )));
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn audit(&self) -> (&'static str, String) {
+        ("token.revoke", format!("token/{}", self.id))
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::poll::{client_request_id, PollConfig, PollMetrics, Poller};
+use crate::clock::SharedClock;
 use crate::store::Store;
 
 /// The vendor-list poller (docs/templates.md).
@@ -64,6 +65,7 @@ impl TemplateArgs {
         store: Arc<dyn Store>,
         node_id: u64,
         metrics: PollMetrics,
+        clock: SharedClock,
     ) -> anyhow::Result<Poller> {
         let id_file = data_dir.join("m365-client-request-id");
         let client_request_id = client_request_id(&id_file)
@@ -90,6 +92,7 @@ impl TemplateArgs {
             node_id,
             client,
             metrics,
+            clock,
         })
     }
 }

@@ -5,7 +5,6 @@ use std::fmt;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::contracts::TemplateItem;
 
@@ -131,10 +130,7 @@ impl TemplateContent {
     pub fn hash(&self) -> String {
         // Serialising plain data with string keys cannot fail.
         let bytes = serde_json::to_vec(&self.sets).unwrap_or_default();
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::crypto::sha256_hex(&bytes)
     }
 
     /// Ids of the sets a web proxy cannot steer.

@@ -13,8 +13,9 @@ use tokio::sync::watch;
 
 use super::schedule::{self, Schedule};
 use super::{expressroute, google, m365, snapshot, TemplateContent};
+use crate::clock::SharedClock;
 use crate::contracts::TemplateItem;
-use crate::distribute::now_ms;
+use crate::state::RecordTemplate;
 use crate::state::{Command, Fetched, Request, State};
 use crate::store::{Consistency, Store};
 
@@ -113,6 +114,7 @@ pub struct Poller {
     pub node_id: u64,
     pub client: reqwest::Client,
     pub metrics: PollMetrics,
+    pub clock: SharedClock,
 }
 
 /// The two source families: Microsoft (feeds microsoft365 and azure-expressroute) and Google.
@@ -145,7 +147,7 @@ impl Poller {
             let forced = sync_seen.is_some_and(|seen| state.template_sync > seen);
             sync_seen = Some(state.template_sync);
             for (i, source) in [Source::Microsoft, Source::Google].into_iter().enumerate() {
-                let now = now_ms();
+                let now = self.clock.now_ms();
                 if !forced && !schedules[i].due(now) {
                     continue;
                 }
@@ -163,7 +165,7 @@ impl Poller {
                     }
                 };
                 let jitter: f64 = rand::random();
-                schedules[i].after(now_ms(), result, self.config.interval, jitter);
+                schedules[i].after(self.clock.now_ms(), result, self.config.interval, jitter);
             }
         }
     }
@@ -209,12 +211,12 @@ impl Poller {
         let before = self.quarantined(item).await;
         let req = Request {
             actor: "template-poller".into(),
-            at_ms: now_ms(),
-            command: Command::RecordTemplate {
+            at_ms: self.clock.now_ms(),
+            command: Command::RecordTemplate(RecordTemplate {
                 item,
                 fetched,
                 max_shrink_percent: self.config.max_shrink_percent,
-            },
+            }),
         };
         self.store
             .write(req)
@@ -241,14 +243,14 @@ impl Poller {
         }
     }
 
-    fn fetched(source_version: String, result: Result<TemplateContent, String>) -> Fetched {
+    fn fetched(&self, source_version: String, result: Result<TemplateContent, String>) -> Fetched {
         let (content, error) = match result {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e)),
         };
         Fetched {
             source_version,
-            fetched_at_ms: now_ms(),
+            fetched_at_ms: self.clock.now_ms(),
             content,
             error,
         }
@@ -334,7 +336,7 @@ impl Poller {
             (TemplateItem::AzureExpressroute, true),
         ] {
             if !seen(item) {
-                self.record(item, Self::fetched(source_version.clone(), build(er)))
+                self.record(item, self.fetched(source_version.clone(), build(er)))
                     .await?;
             }
         }
@@ -377,7 +379,7 @@ impl Poller {
         let result = google::template(&goog, &cloud, snapshot::GOOGLE_HOSTS);
         let source_version = match &result {
             Ok(c) => c.source_version.clone(),
-            Err(_) => format!("unparsable@{}", now_ms()),
+            Err(_) => format!("unparsable@{}", self.clock.now_ms()),
         };
         let seen = state
             .templates
@@ -386,7 +388,7 @@ impl Poller {
         if seen {
             return Ok(());
         }
-        let fetched = Self::fetched(source_version, result.map_err(|e| e.to_string()));
+        let fetched = self.fetched(source_version, result.map_err(|e| e.to_string()));
         self.record(TemplateItem::GoogleWorkspace, fetched).await
     }
 
@@ -409,7 +411,7 @@ impl Poller {
             };
             let fetched = Fetched {
                 source_version: content.source_version.clone(),
-                fetched_at_ms: now_ms(),
+                fetched_at_ms: self.clock.now_ms(),
                 content: Some(content),
                 error: None,
             };

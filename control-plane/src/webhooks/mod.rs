@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use self::log::DeliveryLog;
 use self::sign::RetryPolicy;
 use self::target::{Delivery, Event, Target};
-use crate::api::reply::today;
-use crate::state::{export_view, may_pull_endpoints, State, Webhook};
+use crate::clock::SharedClock;
+use crate::state::{export_view, may_export, State, Webhook};
 use crate::store::{Consistency, Store};
 
 /// What the API and the dispatcher share.
@@ -40,6 +40,7 @@ pub struct Dispatcher {
     pub node_id: u64,
     pub hub: Arc<WebhookHub>,
     pub policy: RetryPolicy,
+    clock: SharedClock,
     client: reqwest::Client,
     /// Each tenant's set as last seen, and the version it was seen at.
     seen: HashMap<String, (u64, Arc<Vec<Entry>>)>,
@@ -48,7 +49,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, node_id: u64, hub: Arc<WebhookHub>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        node_id: u64,
+        hub: Arc<WebhookHub>,
+        clock: SharedClock,
+    ) -> Self {
         // Redirects are not followed: a delivery goes to the URL the tenant registered.
         let client = crate::http_client::builder()
             .no_proxy()
@@ -61,6 +67,7 @@ impl Dispatcher {
             node_id,
             hub,
             policy: RetryPolicy::default(),
+            clock,
             client,
             seen: HashMap::new(),
             targets: HashMap::new(),
@@ -97,12 +104,12 @@ impl Dispatcher {
             return;
         };
         let started = self.sync_targets(&state);
-        let day = today();
+        let day = self.clock.today();
         for (tenant, hooks) in &state.webhooks {
             let Some((t, shared)) = export_view(&state, tenant) else {
                 continue;
             };
-            if may_pull_endpoints(&state, tenant, day).is_err() {
+            if may_export(&state, tenant, day).is_err() {
                 continue;
             }
             let now = Arc::new(effective(&t, &shared));
@@ -174,6 +181,7 @@ impl Dispatcher {
                         hook.clone(),
                         Arc::clone(&self.hub.log),
                         self.policy,
+                        Arc::clone(&self.clock),
                     );
                     self.targets.insert(key.clone(), (hook.clone(), target));
                     started.push(key);

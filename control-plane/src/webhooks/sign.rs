@@ -2,21 +2,11 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::crypto::{hex, hmac_sha256};
 
 /// `sha256=<hex HMAC-SHA256 of body under secret>`, the `X-Breakout-Signature` value.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    format!(
-        "sha256={}",
-        crate::api::auth::hex(&mac.finalize().into_bytes())
-    )
+    format!("sha256={}", hex(&hmac_sha256(secret, body)))
 }
 
 /// How often and how patiently a delivery is tried.

@@ -2,12 +2,12 @@
 //! but its own deliveries. Deliveries go out in order; each is retried with backoff.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 use super::log::{Attempt, DeliveryLog};
 use super::sign::{signature, RetryPolicy};
+use crate::clock::SharedClock;
 use crate::state::Webhook;
 
 /// Deliveries a target may have waiting; beyond, new ones are dropped and logged as such.
@@ -43,6 +43,7 @@ pub struct Delivery {
 pub struct Target {
     pub url: String,
     tx: mpsc::Sender<Delivery>,
+    clock: SharedClock,
 }
 
 impl Target {
@@ -54,11 +55,13 @@ impl Target {
         hook: Webhook,
         log: Arc<DeliveryLog>,
         policy: RetryPolicy,
+        clock: SharedClock,
     ) -> Target {
         let (tx, rx) = mpsc::channel(QUEUE);
         let url = hook.url.clone();
-        tokio::spawn(run(client, tenant, hook, rx, log, policy));
-        Target { url, tx }
+        let task_clock = Arc::clone(&clock);
+        tokio::spawn(run(client, tenant, hook, rx, log, policy, task_clock));
+        Target { url, tx, clock }
     }
 
     /// Queues `d`; a full queue drops it, and the log says so.
@@ -74,7 +77,7 @@ impl Target {
                     url: self.url.clone(),
                     version: d.version,
                     attempt: 0,
-                    at_ms: now_ms(),
+                    at_ms: self.clock.now_ms(),
                     status: None,
                     error: Some(format!("dropped: more than {QUEUE} deliveries waiting")),
                     delivered: false,
@@ -91,6 +94,7 @@ async fn run(
     mut rx: mpsc::Receiver<Delivery>,
     log: Arc<DeliveryLog>,
     policy: RetryPolicy,
+    clock: SharedClock,
 ) {
     while let Some(d) = rx.recv().await {
         let sig = signature(hook.secret.0.as_bytes(), d.body.as_bytes());
@@ -104,7 +108,7 @@ async fn run(
                     url: hook.url.clone(),
                     version: d.version,
                     attempt: n,
-                    at_ms: now_ms(),
+                    at_ms: clock.now_ms(),
                     status,
                     error,
                     delivered,
@@ -146,10 +150,4 @@ async fn attempt(
         Err(e) if e.is_connect() => (None, Some("connection failed".into())),
         Err(_) => (None, Some("request failed".into())),
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

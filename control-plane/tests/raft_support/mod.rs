@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use breakout_control::state::CreateRegion;
 use breakout_control::state::{Command, Request, State};
 use breakout_control::store::raft::{raft_router, RaftConfig, RaftStore, RaftTuning};
 use breakout_control::store::{Applied, Consistency, NodeAddr, Store, StoreError};
@@ -170,10 +171,10 @@ pub fn region(i: usize) -> Request {
     Request {
         actor: "raft-test".to_string(),
         at_ms: 1_700_000_000_000,
-        command: Command::CreateRegion {
+        command: Command::CreateRegion(CreateRegion {
             name: format!("r{i}"),
             description: None,
-        },
+        }),
     }
 }
 

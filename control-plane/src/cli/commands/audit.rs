@@ -2,19 +2,19 @@
 
 use serde_json::Value;
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::AuditArgs;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::{utc, Table};
 use crate::cli::view::{field, get, items};
 
-pub async fn run(ctx: &Ctx, args: AuditArgs) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, args: AuditArgs) -> Result<(), CliError> {
     let call = Call::get(&["v1", "audit"])
         .query("since", args.since)
         .query("limit", args.limit);
-    let answer = ctx.send(call).await?;
-    ctx.show(&answer, render_audit);
+    let answer = inv.send(call).await?;
+    inv.show(&answer, render_audit);
     Ok(())
 }
 

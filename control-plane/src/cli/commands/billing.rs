@@ -1,28 +1,28 @@
-//! `billing preview`, `price-book show|set`, `template withdraw`.
+//! `billing preview`, `price-book show|set`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{read_json, Ctx};
+use super::{read_json, Invocation};
 use crate::cli::client::Call;
-use crate::cli::contract_args::{BillingCmd, PriceBookCmd, TemplateCmd};
+use crate::cli::contract_args::{BillingCmd, PriceBookCmd};
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, get, items, text};
 use crate::contracts::thousands;
 
-pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: BillingCmd) -> Result<(), CliError> {
     let BillingCmd::Preview { tenant, month } = cmd;
     let call = Call::get(&["v1", "tenants", &tenant, "billing"]).query("month", month);
-    let answer = ctx.send(call).await?;
-    ctx.show(&answer, render_bill);
+    let answer = inv.send(call).await?;
+    inv.show(&answer, render_bill);
     Ok(())
 }
 
-pub async fn run_price_book(ctx: &Ctx, cmd: PriceBookCmd) -> Result<(), CliError> {
+pub async fn run_price_book(inv: &Invocation, cmd: PriceBookCmd) -> Result<(), CliError> {
     match cmd {
         PriceBookCmd::Show => {
-            let answer = ctx.send(Call::get(&["v1", "price-book"])).await?;
-            ctx.show(&answer, render_price_book);
+            let answer = inv.send(Call::get(&["v1", "price-book"])).await?;
+            inv.show(&answer, render_price_book);
         }
         PriceBookCmd::Set {
             file,
@@ -31,28 +31,11 @@ pub async fn run_price_book(ctx: &Ctx, cmd: PriceBookCmd) -> Result<(), CliError
             let book = read_json(&file)?;
             let call =
                 Call::put(&["v1", "price-book"], book).query("effective_from", effective_from);
-            let answer = ctx.send(call).await?;
+            let answer = inv.send(call).await?;
             let from = field(get(&answer, "price_book"), "effective_from");
-            ctx.done(&answer, &format!("price book set from {from}"));
+            inv.done(&answer, &format!("price book set from {from}"));
         }
     }
-    Ok(())
-}
-
-pub async fn run_template(ctx: &Ctx, cmd: TemplateCmd) -> Result<(), CliError> {
-    let (item, effective) = match cmd {
-        TemplateCmd::Withdraw { item, effective } => (item, effective),
-        TemplateCmd::Manage(c) => return super::template::run(ctx, c).await,
-    };
-    let body = match effective {
-        Some(day) => json!({ "effective": day }),
-        None => json!({}),
-    };
-    let item = item.to_string();
-    let answer = ctx
-        .send(Call::post(&["v1", "templates", &item, "withdraw"], body))
-        .await?;
-    ctx.show(&answer, render_withdrawal);
     Ok(())
 }
 
@@ -139,27 +122,10 @@ pub fn render_price_book(answer: &Value) -> String {
     out
 }
 
-pub fn render_withdrawal(answer: &Value) -> String {
-    let mut out = format!(
-        "template {} withdrawn from {} (version {})\n",
-        field(answer, "item"),
-        field(answer, "effective"),
-        field(answer, "version")
-    );
-    let mut t = Table::new(&["TENANT", "CONTRACTS", "LEAVES-SERVICE"]);
-    for a in get(answer, "affected").as_array().into_iter().flatten() {
-        t.row(vec![
-            field(a, "tenant"),
-            field(a, "contracts"),
-            field(a, "leaves_service"),
-        ]);
-    }
-    out.push_str(&t.render());
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -179,17 +145,6 @@ mod tests {
         assert!(
             out.contains("option initial-setup                  -                       ¥100,000"),
             "{out}"
-        );
-    }
-
-    #[test]
-    fn withdrawal_lists_the_tenants_it_reaches() {
-        let answer = json!({ "version": 40, "item": "microsoft365", "effective": "2025-03-01",
-            "affected": [{ "tenant": "acme", "contracts": ["c1"], "leaves_service": true }] });
-        assert_eq!(
-            render_withdrawal(&answer),
-            "template microsoft365 withdrawn from 2025-03-01 (version 40)\n\
-            TENANT  CONTRACTS  LEAVES-SERVICE\nacme    c1         true\n"
         );
     }
 

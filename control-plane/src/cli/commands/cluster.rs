@@ -2,27 +2,27 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::ClusterCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, get, items};
 
-pub async fn run(ctx: &Ctx, cmd: ClusterCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: ClusterCmd) -> Result<(), CliError> {
     let answer = match cmd {
-        ClusterCmd::Status => ctx.send(Call::get(&["v1", "cluster", "status"])).await?,
+        ClusterCmd::Status => inv.send(Call::get(&["v1", "cluster", "status"])).await?,
         ClusterCmd::AddNode { id, api_addr } => {
             let body = json!({ "id": id, "api_addr": api_addr });
-            ctx.send(Call::post(&["v1", "cluster", "nodes"], body))
+            inv.send(Call::post(&["v1", "cluster", "nodes"], body))
                 .await?
         }
         ClusterCmd::RemoveNode { id } => {
-            ctx.send(Call::delete(&["v1", "cluster", "nodes", &id.to_string()]))
+            inv.send(Call::delete(&["v1", "cluster", "nodes", &id.to_string()]))
                 .await?
         }
     };
-    ctx.show(&answer, render_status);
+    inv.show(&answer, render_status);
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::client::Call;
 use crate::cli::contract_args::{AttributesArgs, ContractAdd, ContractCmd, EndArgs, OptionCmd};
 use crate::cli::error::CliError;
@@ -10,17 +10,17 @@ use crate::cli::table::{fields, Table};
 use crate::cli::view::{field, get, items, strings};
 use crate::contracts::sessions;
 
-pub async fn run(ctx: &Ctx, cmd: ContractCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: ContractCmd) -> Result<(), CliError> {
     match cmd {
         ContractCmd::List { tenant, on } => {
             let call = Call::get(&["v1", "tenants", &tenant, "contracts"]).query("on", on);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_contracts);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_contracts);
         }
         ContractCmd::Add(args) => {
             let path = ["v1", "tenants", &args.tenant, "contracts"];
-            let answer = ctx.send(Call::post(&path, order(&args))).await?;
-            ctx.show(&answer, render_ordered);
+            let answer = inv.send(Call::post(&path, order(&args))).await?;
+            inv.show(&answer, render_ordered);
         }
         ContractCmd::ChangeCapacity {
             tenant,
@@ -33,13 +33,13 @@ pub async fn run(ctx: &Ctx, cmd: ContractCmd) -> Result<(), CliError> {
                 body["effective"] = json!(day);
             }
             let path = ["v1", "tenants", &tenant, "contracts", &contract, "capacity"];
-            let answer = ctx.send(Call::post(&path, body)).await?;
+            let answer = inv.send(Call::post(&path, body)).await?;
             let from = effective.map_or("today".to_string(), |d| d.to_string());
             let what = format!(
                 "contract {contract}: {} sessions from {from}",
                 sessions(capacity)
             );
-            ctx.done(&answer, &what);
+            inv.done(&answer, &what);
         }
         ContractCmd::Cancel {
             tenant,
@@ -50,19 +50,19 @@ pub async fn run(ctx: &Ctx, cmd: ContractCmd) -> Result<(), CliError> {
             let mut body = end_body(&end);
             body["stop_options"] = json!(stop_options);
             let path = ["v1", "tenants", &tenant, "contracts", &contract, "cancel"];
-            let answer = ctx.send(Call::post(&path, body)).await?;
-            ctx.show(&answer, render_cancelled);
+            let answer = inv.send(Call::post(&path, body)).await?;
+            inv.show(&answer, render_cancelled);
         }
     }
     Ok(())
 }
 
-pub async fn run_option(ctx: &Ctx, cmd: OptionCmd) -> Result<(), CliError> {
+pub async fn run_option(inv: &Invocation, cmd: OptionCmd) -> Result<(), CliError> {
     match cmd {
         OptionCmd::List { tenant, on } => {
             let call = Call::get(&["v1", "tenants", &tenant, "options"]).query("on", on);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_options);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_options);
         }
         OptionCmd::Add {
             tenant,
@@ -73,11 +73,11 @@ pub async fn run_option(ctx: &Ctx, cmd: OptionCmd) -> Result<(), CliError> {
             if let Some(day) = billing_start {
                 body["billing_start"] = json!(day);
             }
-            let answer = ctx
+            let answer = inv
                 .send(Call::post(&["v1", "tenants", &tenant, "options"], body))
                 .await?;
             let id = field(get(&answer, "option"), "id");
-            ctx.done(
+            inv.done(
                 &answer,
                 &format!("option {kind} ({id}) ordered for {tenant}"),
             );
@@ -85,9 +85,9 @@ pub async fn run_option(ctx: &Ctx, cmd: OptionCmd) -> Result<(), CliError> {
         OptionCmd::Stop { tenant, kind, end } => {
             let kind = kind.to_string();
             let path = ["v1", "tenants", &tenant, "options", &kind, "stop"];
-            let answer = ctx.send(Call::post(&path, end_body(&end))).await?;
+            let answer = inv.send(Call::post(&path, end_body(&end))).await?;
             let ends = field(get(&answer, "option"), "effective_end");
-            ctx.done(
+            inv.done(
                 &answer,
                 &format!("option {kind} of {tenant} stops on {ends}"),
             );
@@ -97,14 +97,14 @@ pub async fn run_option(ctx: &Ctx, cmd: OptionCmd) -> Result<(), CliError> {
 }
 
 /// `tenant attributes ID [flags]`: shows them, or changes the ones given (read, then write).
-pub async fn attributes(ctx: &Ctx, args: AttributesArgs) -> Result<(), CliError> {
+pub async fn attributes(inv: &Invocation, args: AttributesArgs) -> Result<(), CliError> {
     let path = ["v1", "tenants", &args.id, "attributes"];
-    let current = ctx.send(Call::get(&path)).await?;
+    let current = inv.send(Call::get(&path)).await?;
     let changes = args.private_backbone.is_some()
         || args.internet_access_date.is_some()
         || args.no_internet_access;
     if !changes {
-        ctx.show(&current, render_attributes);
+        inv.show(&current, render_attributes);
         return Ok(());
     }
     let mut attrs = get(&current, "attributes").clone();
@@ -122,8 +122,8 @@ pub async fn attributes(ctx: &Ctx, args: AttributesArgs) -> Result<(), CliError>
             m.remove("internet_access_contract_date");
         }
     }
-    let answer = ctx.send(Call::put(&path, attrs)).await?;
-    ctx.show(&answer, render_attributes);
+    let answer = inv.send(Call::put(&path, attrs)).await?;
+    inv.show(&answer, render_attributes);
     Ok(())
 }
 

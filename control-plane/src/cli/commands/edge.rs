@@ -2,19 +2,19 @@
 
 use serde_json::Value;
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::EdgeCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, get, items};
 
-pub async fn run(ctx: &Ctx, cmd: EdgeCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: EdgeCmd) -> Result<(), CliError> {
     match cmd {
         EdgeCmd::List { region } => {
             let call = Call::get(&["v1", "edges"]).query("region", region);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_edges);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_edges);
         }
     }
     Ok(())

@@ -5,26 +5,26 @@ use std::path::Path;
 use breakout_policy::Destination;
 use serde_json::{json, Value};
 
-use super::{read_input, Ctx};
+use super::{read_input, Invocation};
 use crate::cli::args::ListCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::strings;
 
-pub async fn run(ctx: &Ctx, cmd: ListCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: ListCmd) -> Result<(), CliError> {
     match cmd {
         ListCmd::Ls { id } => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::get(&["v1", "tenants", &id, "lists"]))
                 .await?;
-            ctx.show(&answer, render_lists);
+            inv.show(&answer, render_lists);
         }
         ListCmd::Show { id, name } => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::get(&["v1", "tenants", &id, "lists", &name]))
                 .await?;
-            ctx.show(&answer, render_entries);
+            inv.show(&answer, render_entries);
         }
         ListCmd::Set {
             id,
@@ -39,8 +39,8 @@ pub async fn run(ctx: &Ctx, cmd: ListCmd) -> Result<(), CliError> {
             };
             let n = entries.len();
             let call = Call::put(&["v1", "tenants", &id, "lists", &name], json!(entries));
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
-            ctx.done(
+            let answer = inv.send(call.if_match(if_match.version)).await?;
+            inv.done(
                 &answer,
                 &format!("tenant {id}: list {name} set to {n} entries"),
             );
@@ -55,16 +55,16 @@ pub async fn run(ctx: &Ctx, cmd: ListCmd) -> Result<(), CliError> {
             let (a, r) = (add.len(), remove.len());
             let body = json!({ "add": add, "remove": remove });
             let call = Call::patch(&["v1", "tenants", &id, "lists", &name], body);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
-            ctx.done(
+            let answer = inv.send(call.if_match(if_match.version)).await?;
+            inv.done(
                 &answer,
                 &format!("tenant {id}: list {name}: {a} added, {r} removed"),
             );
         }
         ListCmd::Delete { id, name, if_match } => {
             let call = Call::delete(&["v1", "tenants", &id, "lists", &name]);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
-            ctx.done(&answer, &format!("tenant {id}: list {name} deleted"));
+            let answer = inv.send(call.if_match(if_match.version)).await?;
+            inv.done(&answer, &format!("tenant {id}: list {name} deleted"));
         }
     }
     Ok(())

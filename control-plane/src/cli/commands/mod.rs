@@ -6,7 +6,7 @@ mod billing;
 mod cluster;
 mod contract;
 mod edge;
-mod endpoints;
+mod export;
 mod lists;
 mod pac;
 mod region;
@@ -27,13 +27,13 @@ use super::client::{Call, Client};
 use super::error::CliError;
 use super::print;
 
-/// What every command needs: the API and how to print.
-pub struct Ctx {
+/// One run of `breakoutctl`: the API client and how to print. Every command takes it.
+pub struct Invocation {
     pub client: Client,
     pub output: Output,
 }
 
-impl Ctx {
+impl Invocation {
     pub async fn send(&self, call: Call) -> Result<Value, CliError> {
         self.client.send(call).await
     }
@@ -56,26 +56,26 @@ impl Ctx {
 }
 
 /// Runs one subcommand (`completions` is handled before any connection is made).
-pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Cluster(c) => cluster::run(ctx, c).await,
-        Command::Region(c) => region::run(ctx, c).await,
-        Command::Tenant(c) => tenant::run(ctx, c).await,
-        Command::SourceIp(c) => source_ip::run(ctx, c).await,
-        Command::Rule(c) => rule::run(ctx, c).await,
-        Command::List(c) => lists::run(ctx, c).await,
-        Command::Endpoints(a) => endpoints::run(ctx, a).await,
-        Command::Webhook(c) => webhook::run(ctx, c).await,
-        Command::Token(c) => token::run(ctx, c).await,
-        Command::Audit(a) => audit::run(ctx, a).await,
-        Command::Edge(c) => edge::run(ctx, c).await,
-        Command::Sessions(a) => sessions::run(ctx, a).await,
-        Command::Contract(c) => contract::run(ctx, c).await,
-        Command::Opt(c) => contract::run_option(ctx, c).await,
-        Command::Billing(c) => billing::run(ctx, c).await,
-        Command::PriceBook(c) => billing::run_price_book(ctx, c).await,
-        Command::Template(c) => billing::run_template(ctx, c).await,
-        Command::Pac(c) => pac::run(ctx, c).await,
+        Command::Cluster(c) => cluster::run(inv, c).await,
+        Command::Region(c) => region::run(inv, c).await,
+        Command::Tenant(c) => tenant::run(inv, c).await,
+        Command::SourceIp(c) => source_ip::run(inv, c).await,
+        Command::Rule(c) => rule::run(inv, c).await,
+        Command::List(c) => lists::run(inv, c).await,
+        Command::Export(a) => export::run(inv, a).await,
+        Command::Webhook(c) => webhook::run(inv, c).await,
+        Command::Token(c) => token::run(inv, c).await,
+        Command::Audit(a) => audit::run(inv, a).await,
+        Command::Edge(c) => edge::run(inv, c).await,
+        Command::Sessions(a) => sessions::run(inv, a).await,
+        Command::Contract(c) => contract::run(inv, c).await,
+        Command::Opt(c) => contract::run_option(inv, c).await,
+        Command::Billing(c) => billing::run(inv, c).await,
+        Command::PriceBook(c) => billing::run_price_book(inv, c).await,
+        Command::Template(c) => template::run(inv, c).await,
+        Command::Pac(c) => pac::run(inv, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -113,7 +113,7 @@ const RMW_ATTEMPTS: usize = 3;
 /// CIDR", that means the same on the newer tenant). `change` returns `None` when there is nothing
 /// to write, and may set its own `If-Match` (the user's `--if-match`).
 async fn update_tenant<F>(
-    ctx: &Ctx,
+    inv: &Invocation,
     id: &str,
     retry: bool,
     mut change: F,
@@ -124,7 +124,7 @@ where
     let attempts = if retry { RMW_ATTEMPTS } else { 1 };
     let mut last = None;
     for _ in 0..attempts {
-        let view = ctx.send(Call::get(&["v1", "tenants", id])).await?;
+        let view = inv.send(Call::get(&["v1", "tenants", id])).await?;
         let version = super::view::changed_version(&view).ok_or_else(|| {
             CliError::Other(format!(
                 "the server's answer for tenant {id} has no changed_version"
@@ -133,7 +133,7 @@ where
         let Some(call) = change(super::view::tenant(&view))? else {
             return Ok(None);
         };
-        match ctx.send(call.if_match_or(version)).await {
+        match inv.send(call.if_match_or(version)).await {
             Err(e) if e.is_api("precondition_failed") => last = Some(e),
             other => return other.map(Some),
         }

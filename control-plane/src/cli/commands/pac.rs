@@ -11,27 +11,27 @@ use breakout_policy::Tenant;
 use serde_json::Value;
 
 use self::diff::Side;
-use super::{read_json, Ctx};
+use super::{read_json, Invocation};
 use crate::cli::args::PacCmd;
 use crate::cli::client::{Call, TIMEOUT};
 use crate::cli::error::CliError;
 use crate::cli::print;
 use crate::cli::view::{changed_version, tenant};
 
-pub async fn run(ctx: &Ctx, cmd: PacCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: PacCmd) -> Result<(), CliError> {
     match cmd {
         PacCmd::Set { tenant, file } => {
             let body = read_json(&file)?;
-            let answer = ctx
+            let answer = inv
                 .send(Call::put(&["v1", "tenants", &tenant, "pac"], body))
                 .await?;
-            ctx.done(&answer, &format!("PAC settings of tenant {tenant} set"));
+            inv.done(&answer, &format!("PAC settings of tenant {tenant} set"));
         }
         PacCmd::Clear { tenant } => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::put(&["v1", "tenants", &tenant, "pac"], Value::Null))
                 .await?;
-            ctx.done(&answer, &format!("PAC settings of tenant {tenant} removed"));
+            inv.done(&answer, &format!("PAC settings of tenant {tenant} removed"));
         }
         PacCmd::Show {
             tenant: id,
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, cmd: PacCmd) -> Result<(), CliError> {
         } => {
             let edge = edge.as_deref().map(EdgeAddr::parse).transpose()?;
             let own = edge.as_ref().map(|e| e.host_port.as_str());
-            let view = ctx.send(Call::get(&["v1", "tenants", &id])).await?;
+            let view = inv.send(Call::get(&["v1", "tenants", &id])).await?;
             let version = changed_version(&view).unwrap_or(0);
             let proposed = match &settings {
                 Some(file) => Some(with_settings(&view, read_json(file)?, file)?),

@@ -2,30 +2,30 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::RegionCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, items};
 
-pub async fn run(ctx: &Ctx, cmd: RegionCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: RegionCmd) -> Result<(), CliError> {
     match cmd {
         RegionCmd::List => {
-            let answer = ctx.send(Call::get(&["v1", "regions"])).await?;
-            ctx.show(&answer, render_regions);
+            let answer = inv.send(Call::get(&["v1", "regions"])).await?;
+            inv.show(&answer, render_regions);
         }
         RegionCmd::Create { name, description } => {
             let mut body = json!({ "name": name });
             if let Some(d) = description {
                 body["description"] = json!(d);
             }
-            let answer = ctx.send(Call::post(&["v1", "regions"], body)).await?;
-            ctx.done(&answer, &format!("region {name} created"));
+            let answer = inv.send(Call::post(&["v1", "regions"], body)).await?;
+            inv.done(&answer, &format!("region {name} created"));
         }
         RegionCmd::Delete { name } => {
-            let answer = ctx.send(Call::delete(&["v1", "regions", &name])).await?;
-            ctx.done(&answer, &format!("region {name} deleted"));
+            let answer = inv.send(Call::delete(&["v1", "regions", &name])).await?;
+            inv.done(&answer, &format!("region {name} deleted"));
         }
     }
     Ok(())

@@ -2,18 +2,18 @@
 
 use serde_json::{json, Value};
 
-use super::{read_json, update_tenant, Ctx};
+use super::{read_json, update_tenant, Invocation};
 use crate::cli::args::{RuleAdd, RuleCmd};
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, get, items, tenant};
 
-pub async fn run(ctx: &Ctx, cmd: RuleCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: RuleCmd) -> Result<(), CliError> {
     match cmd {
         RuleCmd::List { id } => {
-            let answer = ctx.send(Call::get(&["v1", "tenants", &id])).await?;
-            ctx.show(&answer, |v| render_rules(tenant(v)));
+            let answer = inv.send(Call::get(&["v1", "tenants", &id])).await?;
+            inv.show(&answer, |v| render_rules(tenant(v)));
         }
         RuleCmd::Set { id, file, if_match } => {
             let rules = read_json(&file)?;
@@ -25,22 +25,22 @@ pub async fn run(ctx: &Ctx, cmd: RuleCmd) -> Result<(), CliError> {
             }
             let call =
                 Call::put(&["v1", "tenants", &id, "rules"], rules).if_match(if_match.version);
-            let answer = ctx.send(call).await?;
-            ctx.done(&answer, &format!("tenant {id}: rules replaced"));
+            let answer = inv.send(call).await?;
+            inv.done(&answer, &format!("tenant {id}: rules replaced"));
         }
         RuleCmd::Add(args) => {
             let new = rule_of(&args);
             let id = args.id;
             // Appending means the same on a tenant that changed meanwhile: safe to retry.
             let mut at = 0;
-            let answer = update_tenant(ctx, &id, true, |t| {
+            let answer = update_tenant(inv, &id, true, |t| {
                 let mut rules = items(get(t, "rules")).to_vec();
                 at = rules.len();
                 rules.push(new.clone());
                 Ok(Some(put_rules(&id, rules)))
             })
             .await?;
-            ctx.done(
+            inv.done(
                 &answer.unwrap_or_default(),
                 &format!("tenant {id}: rule {at} added"),
             );
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Ctx, cmd: RuleCmd) -> Result<(), CliError> {
             if_match,
         } => {
             // An index means "the rule I saw": never retried onto a tenant that changed.
-            let answer = update_tenant(ctx, &id, false, |t| {
+            let answer = update_tenant(inv, &id, false, |t| {
                 let mut rules = items(get(t, "rules")).to_vec();
                 if index >= rules.len() {
                     return Err(CliError::Other(format!(
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, cmd: RuleCmd) -> Result<(), CliError> {
                 Ok(Some(put_rules(&id, rules).if_match(if_match.version)))
             })
             .await?;
-            ctx.done(
+            inv.done(
                 &answer.unwrap_or_default(),
                 &format!("tenant {id}: rule {index} removed"),
             );

@@ -2,19 +2,19 @@
 
 use serde_json::Value;
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::SessionsArgs;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, get, items};
 
-pub async fn run(ctx: &Ctx, args: SessionsArgs) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, args: SessionsArgs) -> Result<(), CliError> {
     let call = Call::get(&["v1", "sessions"])
         .query("tenant", args.tenant)
         .query("region", args.region);
-    let answer = ctx.send(call).await?;
-    ctx.show(&answer, render_sessions);
+    let answer = inv.send(call).await?;
+    inv.show(&answer, render_sessions);
     Ok(())
 }
 

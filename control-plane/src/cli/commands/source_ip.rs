@@ -2,18 +2,18 @@
 
 use serde_json::{json, Value};
 
-use super::{update_tenant, Ctx};
+use super::{update_tenant, Invocation};
 use crate::cli::args::SourceIpCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{strings, tenant};
 
-pub async fn run(ctx: &Ctx, cmd: SourceIpCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: SourceIpCmd) -> Result<(), CliError> {
     match cmd {
         SourceIpCmd::List { id } => {
-            let answer = ctx.send(Call::get(&["v1", "tenants", &id])).await?;
-            ctx.show(&answer, |v| render_cidrs(tenant(v)));
+            let answer = inv.send(Call::get(&["v1", "tenants", &id])).await?;
+            inv.show(&answer, |v| render_cidrs(tenant(v)));
         }
         SourceIpCmd::Set {
             id,
@@ -21,11 +21,11 @@ pub async fn run(ctx: &Ctx, cmd: SourceIpCmd) -> Result<(), CliError> {
             if_match,
         } => {
             let call = put(&id, cidrs).if_match(if_match.version);
-            let answer = ctx.send(call).await?;
-            ctx.done(&answer, &format!("tenant {id}: source networks replaced"));
+            let answer = inv.send(call).await?;
+            inv.done(&answer, &format!("tenant {id}: source networks replaced"));
         }
         SourceIpCmd::Add { id, cidr } => {
-            let answer = update_tenant(ctx, &id, true, |t| {
+            let answer = update_tenant(inv, &id, true, |t| {
                 let mut cidrs = strings(t, "source_cidrs");
                 if cidrs.contains(&cidr) {
                     return Ok(None);
@@ -35,15 +35,15 @@ pub async fn run(ctx: &Ctx, cmd: SourceIpCmd) -> Result<(), CliError> {
             })
             .await?;
             match answer {
-                Some(a) => ctx.done(&a, &format!("tenant {id}: {cidr} added")),
-                None => ctx.done(
+                Some(a) => inv.done(&a, &format!("tenant {id}: {cidr} added")),
+                None => inv.done(
                     &Value::Null,
                     &format!("tenant {id}: {cidr} is already registered"),
                 ),
             }
         }
         SourceIpCmd::Remove { id, cidr } => {
-            let answer = update_tenant(ctx, &id, true, |t| {
+            let answer = update_tenant(inv, &id, true, |t| {
                 let mut cidrs = strings(t, "source_cidrs");
                 let Some(at) = cidrs.iter().position(|c| *c == cidr) else {
                     return Err(CliError::Other(format!(
@@ -55,7 +55,7 @@ pub async fn run(ctx: &Ctx, cmd: SourceIpCmd) -> Result<(), CliError> {
                 Ok(Some(put(&id, cidrs)))
             })
             .await?;
-            ctx.done(
+            inv.done(
                 &answer.unwrap_or_default(),
                 &format!("tenant {id}: {cidr} removed"),
             );

@@ -1,113 +1,44 @@
-//! `template list|show|versions|diff|approve|reject|rollback|sync` (operator) and
+//! `template list|show|versions|diff|approve|reject|rollback|sync|withdraw` (operator) and
 //! `template subscribe|unsubscribe|pin|subscriptions` (a tenant's subscription).
 
-use clap::Subcommand;
+use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::{fields, utc, Table};
+use crate::cli::template_args::{TemplateCmd, TemplateManageCmd};
 use crate::cli::view::{field, get, items, text};
 use crate::contracts::TemplateItem;
 
-#[derive(Debug, Subcommand)]
-pub enum TemplateManageCmd {
-    /// Every template item: live version, versions kept, candidates in quarantine.
-    List,
-    /// A version's sets (default: the live version).
-    Show {
-        item: TemplateItem,
-        /// The template version number.
-        #[arg(long = "at", value_name = "N")]
-        at: Option<u32>,
-    },
-    /// Versions kept (oldest first) and quarantined candidates.
-    Versions { item: TemplateItem },
-    /// Hosts and ranges added and removed per set between two versions.
-    Diff {
-        item: TemplateItem,
-        #[arg(long)]
-        from: u32,
-        /// Default: the live version.
-        #[arg(long)]
-        to: Option<u32>,
-    },
-    /// A quarantined candidate becomes the live version.
-    Approve { item: TemplateItem, candidate: u32 },
-    /// Drop a quarantined candidate.
-    Reject { item: TemplateItem, candidate: u32 },
-    /// Make a kept version live again.
-    Rollback {
-        item: TemplateItem,
-        #[arg(long)]
-        to: u32,
-    },
-    /// Poll every vendor source now (the leader polls).
-    Sync,
-    /// A tenant's template subscriptions.
-    Subscriptions { tenant: String },
-    /// Subscribe a tenant to a template (needs a list-template contract for it).
-    Subscribe {
-        tenant: String,
-        item: TemplateItem,
-        /// `direct` or `upstream:<name>`.
-        #[arg(long, default_value = "direct")]
-        action: String,
-        /// Only these groups (serviceArea, BGP community group, Google group); repeatable.
-        #[arg(long = "group")]
-        groups: Vec<String>,
-        /// Only these categories (Optimize, Allow, Default); repeatable.
-        #[arg(long = "category")]
-        categories: Vec<String>,
-        #[arg(long)]
-        required_only: bool,
-        /// An entry of the tenant's own to add; repeatable.
-        #[arg(long)]
-        add: Vec<String>,
-        /// A template entry to leave out; repeatable.
-        #[arg(long)]
-        exclude: Vec<String>,
-        /// Stay on this template version.
-        #[arg(long)]
-        pin: Option<u32>,
-    },
-    /// Remove a tenant's subscription.
-    Unsubscribe { tenant: String, item: TemplateItem },
-    /// Pin a tenant's subscription to a version (`--none` follows the live one again).
-    Pin {
-        tenant: String,
-        item: TemplateItem,
-        #[arg(required_unless_present = "none", value_name = "VERSION")]
-        number: Option<u32>,
-        #[arg(long)]
-        none: bool,
-    },
-}
-
-pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: TemplateCmd) -> Result<(), CliError> {
     use TemplateManageCmd::*;
+    let cmd = match cmd {
+        TemplateCmd::Withdraw { item, effective } => return withdraw(inv, item, effective).await,
+        TemplateCmd::Manage(c) => c,
+    };
     match cmd {
         List => {
-            let answer = ctx.send(Call::get(&["v1", "templates"])).await?;
-            ctx.show(&answer, render_list);
+            let answer = inv.send(Call::get(&["v1", "templates"])).await?;
+            inv.show(&answer, render_list);
         }
         Show { item, at } => {
             let call = Call::get(&["v1", "templates", item.as_str()]).query("version", at);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_show);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_show);
         }
         Versions { item } => {
             let call = Call::get(&["v1", "templates", item.as_str(), "versions"]);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_versions);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_versions);
         }
         Diff { item, from, to } => {
             let call = Call::get(&["v1", "templates", item.as_str(), "diff"])
                 .query("from", Some(from))
                 .query("to", to);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_diff);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_diff);
         }
         Approve { item, candidate } => {
             let c = candidate.to_string();
@@ -119,9 +50,9 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
                 &c,
                 "approve",
             ];
-            let answer = ctx.send(Call::post(&path, json!({}))).await?;
+            let answer = inv.send(Call::post(&path, json!({}))).await?;
             let live = field(&answer, "live");
-            ctx.done(
+            inv.done(
                 &answer,
                 &format!("{item}: candidate {c} approved, live version {live}"),
             );
@@ -129,25 +60,25 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
         Reject { item, candidate } => {
             let c = candidate.to_string();
             let path = ["v1", "templates", item.as_str(), "candidates", &c, "reject"];
-            let answer = ctx.send(Call::post(&path, json!({}))).await?;
-            ctx.done(&answer, &format!("{item}: candidate {c} rejected"));
+            let answer = inv.send(Call::post(&path, json!({}))).await?;
+            inv.done(&answer, &format!("{item}: candidate {c} rejected"));
         }
         Rollback { item, to } => {
             let path = ["v1", "templates", item.as_str(), "rollback"];
-            let answer = ctx.send(Call::post(&path, json!({ "to": to }))).await?;
-            ctx.done(&answer, &format!("{item}: version {to} is live"));
+            let answer = inv.send(Call::post(&path, json!({ "to": to }))).await?;
+            inv.done(&answer, &format!("{item}: version {to} is live"));
         }
         Sync => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::post(&["v1", "templates", "sync"], json!({})))
                 .await?;
-            ctx.done(&answer, "sync requested");
+            inv.done(&answer, "sync requested");
         }
         Subscriptions { tenant } => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::get(&["v1", "tenants", &tenant, "templates"]))
                 .await?;
-            ctx.show(&answer, render_subscriptions);
+            inv.show(&answer, render_subscriptions);
         }
         Subscribe {
             tenant,
@@ -163,13 +94,13 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
             let body = json!({ "action": action, "groups": groups, "categories": categories,
                 "required_only": required_only, "add": add, "exclude": exclude, "pin": pin });
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];
-            let answer = ctx.send(Call::put(&path, body)).await?;
-            ctx.done(&answer, &format!("tenant {tenant}: subscribed to {item}"));
+            let answer = inv.send(Call::put(&path, body)).await?;
+            inv.done(&answer, &format!("tenant {tenant}: subscribed to {item}"));
         }
         Unsubscribe { tenant, item } => {
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];
-            let answer = ctx.send(Call::delete(&path)).await?;
-            ctx.done(
+            let answer = inv.send(Call::delete(&path)).await?;
+            inv.done(
                 &answer,
                 &format!("tenant {tenant}: unsubscribed from {item}"),
             );
@@ -180,7 +111,7 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
             number,
             none,
         } => {
-            let subs = ctx
+            let subs = inv
                 .send(Call::get(&["v1", "tenants", &tenant, "templates"]))
                 .await?;
             let mut sub = items(&subs)
@@ -192,12 +123,12 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
                 })?;
             sub["pin"] = if none { Value::Null } else { json!(number) };
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];
-            let answer = ctx.send(Call::put(&path, sub)).await?;
+            let answer = inv.send(Call::put(&path, sub)).await?;
             let what = match number.filter(|_| !none) {
                 Some(v) => format!("tenant {tenant}: {item} pinned to version {v}"),
                 None => format!("tenant {tenant}: {item} follows the live version"),
             };
-            ctx.done(&answer, &what);
+            inv.done(&answer, &what);
         }
     }
     Ok(())
@@ -205,6 +136,24 @@ pub async fn run(ctx: &Ctx, cmd: TemplateManageCmd) -> Result<(), CliError> {
 
 fn when(v: &Value, key: &str) -> String {
     get(v, key).as_u64().map_or_else(|| "-".into(), utc)
+}
+
+/// `template withdraw ITEM [--effective D]` (art. 11): prints the tenants it reaches.
+async fn withdraw(
+    inv: &Invocation,
+    item: TemplateItem,
+    effective: Option<NaiveDate>,
+) -> Result<(), CliError> {
+    let body = match effective {
+        Some(day) => json!({ "effective": day }),
+        None => json!({}),
+    };
+    let item = item.to_string();
+    let answer = inv
+        .send(Call::post(&["v1", "templates", &item, "withdraw"], body))
+        .await?;
+    inv.show(&answer, render_withdrawal);
+    Ok(())
 }
 
 pub fn render_list(answer: &Value) -> String {
@@ -375,6 +324,25 @@ pub fn render_subscriptions(answer: &Value) -> String {
     t.render()
 }
 
+pub fn render_withdrawal(answer: &Value) -> String {
+    let mut out = format!(
+        "template {} withdrawn from {} (version {})\n",
+        field(answer, "item"),
+        field(answer, "effective"),
+        field(answer, "version")
+    );
+    let mut t = Table::new(&["TENANT", "CONTRACTS", "LEAVES-SERVICE"]);
+    for a in get(answer, "affected").as_array().into_iter().flatten() {
+        t.row(vec![
+            field(a, "tenant"),
+            field(a, "contracts"),
+            field(a, "leaves_service"),
+        ]);
+    }
+    out.push_str(&t.render());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +370,17 @@ mod tests {
         assert!(
             out.contains("+ a.example") && out.contains("- 192.0.2.0/24"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn withdrawal_lists_the_tenants_it_reaches() {
+        let answer = json!({ "version": 40, "item": "microsoft365", "effective": "2025-03-01",
+            "affected": [{ "tenant": "acme", "contracts": ["c1"], "leaves_service": true }] });
+        assert_eq!(
+            render_withdrawal(&answer),
+            "template microsoft365 withdrawn from 2025-03-01 (version 40)\n\
+            TENANT  CONTRACTS  LEAVES-SERVICE\nacme    c1         true\n"
         );
     }
 }

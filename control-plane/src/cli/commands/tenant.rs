@@ -2,22 +2,22 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{read_json, rule, Ctx};
+use super::{read_json, rule, Invocation};
 use crate::cli::args::{TenantCmd, TenantCreate};
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::{fields, Table};
 use crate::cli::view::{field, get, items, strings, tenant};
 
-pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: TenantCmd) -> Result<(), CliError> {
     match cmd {
         TenantCmd::List => {
-            let answer = ctx.send(Call::get(&["v1", "tenants"])).await?;
-            ctx.show(&answer, render_tenants);
+            let answer = inv.send(Call::get(&["v1", "tenants"])).await?;
+            inv.show(&answer, render_tenants);
         }
         TenantCmd::Get { id } => {
-            let answer = ctx.send(Call::get(&["v1", "tenants", &id])).await?;
-            ctx.show(&answer, render_tenant);
+            let answer = inv.send(Call::get(&["v1", "tenants", &id])).await?;
+            inv.show(&answer, render_tenant);
         }
         TenantCmd::Create(args) => {
             let body = match &args.file {
@@ -25,13 +25,13 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
                 None => from_flags(&args)?,
             };
             let id = field(&body, "id");
-            let answer = ctx.send(Call::post(&["v1", "tenants"], body)).await?;
-            ctx.done(&answer, &format!("tenant {id} created"));
+            let answer = inv.send(Call::post(&["v1", "tenants"], body)).await?;
+            inv.done(&answer, &format!("tenant {id} created"));
         }
         TenantCmd::Delete { id, if_match } => {
             let call = Call::delete(&["v1", "tenants", &id]).if_match(if_match.version);
-            let answer = ctx.send(call).await?;
-            ctx.done(&answer, &format!("tenant {id} deleted"));
+            let answer = inv.send(call).await?;
+            inv.done(&answer, &format!("tenant {id} deleted"));
         }
         TenantCmd::SetLimit {
             id,
@@ -40,15 +40,15 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
         } => {
             let body = json!({ "session_limit": limit });
             let call = Call::put(&["v1", "tenants", &id, "session-limit"], body);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
-            ctx.done(&answer, &format!("tenant {id}: session limit {limit}"));
+            let answer = inv.send(call.if_match(if_match.version)).await?;
+            inv.done(&answer, &format!("tenant {id}: session limit {limit}"));
         }
         TenantCmd::SetCap { id, cap, if_match } => {
             let body = json!({ "session_cap": cap.0 });
             let call = Call::patch(&["v1", "tenants", &id], body);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            let answer = inv.send(call.if_match(if_match.version)).await?;
             let said = cap.0.map_or("removed".to_string(), |n| n.to_string());
-            ctx.done(&answer, &format!("tenant {id}: session cap {said}"));
+            inv.done(&answer, &format!("tenant {id}: session cap {said}"));
         }
         TenantCmd::SetContact {
             id,
@@ -62,11 +62,11 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
                 body["notify_business_days"] = json!(held);
             }
             let call = Call::patch(&["v1", "tenants", &id], body);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
+            let answer = inv.send(call.if_match(if_match.version)).await?;
             let said = value.as_deref().unwrap_or("removed");
-            ctx.done(&answer, &format!("tenant {id}: operations contact {said}"));
+            inv.done(&answer, &format!("tenant {id}: operations contact {said}"));
         }
-        TenantCmd::Attributes(args) => super::contract::attributes(ctx, args).await?,
+        TenantCmd::Attributes(args) => super::contract::attributes(inv, args).await?,
         TenantCmd::SetDefault {
             id,
             action,
@@ -74,8 +74,8 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> Result<(), CliError> {
         } => {
             let body = json!({ "action": action });
             let call = Call::put(&["v1", "tenants", &id, "default-action"], body);
-            let answer = ctx.send(call.if_match(if_match.version)).await?;
-            ctx.done(&answer, &format!("tenant {id}: default action {action}"));
+            let answer = inv.send(call.if_match(if_match.version)).await?;
+            inv.done(&answer, &format!("tenant {id}: default action {action}"));
         }
     }
     Ok(())

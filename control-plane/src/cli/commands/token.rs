@@ -2,14 +2,14 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::Invocation;
 use crate::cli::args::TokenCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::{fields, Table};
 use crate::cli::view::{field, items};
 
-pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: TokenCmd) -> Result<(), CliError> {
     match cmd {
         TokenCmd::Create {
             tenant,
@@ -23,16 +23,16 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd) -> Result<(), CliError> {
             if let Some(s) = expires_in {
                 body["expires_in_seconds"] = json!(s);
             }
-            let answer = ctx.send(Call::post(&["v1", "tokens"], body)).await?;
-            ctx.show(&answer, render_created);
+            let answer = inv.send(Call::post(&["v1", "tokens"], body)).await?;
+            inv.show(&answer, render_created);
         }
         TokenCmd::List => {
-            let answer = ctx.send(Call::get(&["v1", "tokens"])).await?;
-            ctx.show(&answer, render_tokens);
+            let answer = inv.send(Call::get(&["v1", "tokens"])).await?;
+            inv.show(&answer, render_tokens);
         }
         TokenCmd::Revoke { id } => {
-            let answer = ctx.send(Call::delete(&["v1", "tokens", &id])).await?;
-            ctx.done(&answer, &format!("token {id} revoked"));
+            let answer = inv.send(Call::delete(&["v1", "tokens", &id])).await?;
+            inv.done(&answer, &format!("token {id} revoked"));
         }
     }
     Ok(())

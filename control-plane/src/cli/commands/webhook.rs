@@ -2,14 +2,14 @@
 
 use serde_json::{json, Value};
 
-use super::{read_input, Ctx};
+use super::{read_input, Invocation};
 use crate::cli::args::WebhookCmd;
 use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::Table;
 use crate::cli::view::{field, items};
 
-pub async fn run(ctx: &Ctx, cmd: WebhookCmd) -> Result<(), CliError> {
+pub async fn run(inv: &Invocation, cmd: WebhookCmd) -> Result<(), CliError> {
     match cmd {
         WebhookCmd::Add {
             tenant,
@@ -19,25 +19,25 @@ pub async fn run(ctx: &Ctx, cmd: WebhookCmd) -> Result<(), CliError> {
             let secret = read_input(&secret_file)?.trim().to_string();
             let body = json!({ "url": url, "secret": secret });
             let call = Call::post(&["v1", "tenants", &tenant, "webhooks"], body);
-            let answer = ctx.send(call).await?;
+            let answer = inv.send(call).await?;
             let id = field(&answer, "id");
-            ctx.done(&answer, &format!("tenant {tenant}: webhook {id} added"));
+            inv.done(&answer, &format!("tenant {tenant}: webhook {id} added"));
         }
         WebhookCmd::List { tenant } => {
-            let answer = ctx
+            let answer = inv
                 .send(Call::get(&["v1", "tenants", &tenant, "webhooks"]))
                 .await?;
-            ctx.show(&answer, render_webhooks);
+            inv.show(&answer, render_webhooks);
         }
         WebhookCmd::Delete { tenant, id } => {
             let call = Call::delete(&["v1", "tenants", &tenant, "webhooks", &id]);
-            let answer = ctx.send(call).await?;
-            ctx.done(&answer, &format!("tenant {tenant}: webhook {id} deleted"));
+            let answer = inv.send(call).await?;
+            inv.done(&answer, &format!("tenant {tenant}: webhook {id} deleted"));
         }
         WebhookCmd::Deliveries { tenant } => {
             let call = Call::get(&["v1", "tenants", &tenant, "webhook-deliveries"]);
-            let answer = ctx.send(call).await?;
-            ctx.show(&answer, render_deliveries);
+            let answer = inv.send(call).await?;
+            inv.show(&answer, render_deliveries);
         }
     }
     Ok(())

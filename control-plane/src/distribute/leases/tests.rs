@@ -3,6 +3,7 @@ use breakout_policy::{Action, SourceCidr, Tenant};
 
 use super::*;
 use crate::state::{apply, serve_commands, Command, Outcome, Request, TenantPatch};
+use crate::state::{CreateRegion, CreateTenant, UpdateTenant};
 
 /// Regions tokyo and osaka; acme in tokyo, in service with a 20,000-session cloud bypass capped
 /// at `limit` by the operator.
@@ -24,22 +25,22 @@ fn state(limit: u32) -> State {
         ..TenantPatch::default()
     };
     let mut commands = vec![
-        Command::CreateRegion {
+        Command::CreateRegion(CreateRegion {
             name: "tokyo".into(),
             description: None,
-        },
-        Command::CreateRegion {
+        }),
+        Command::CreateRegion(CreateRegion {
             name: "osaka".into(),
             description: None,
-        },
-        Command::CreateTenant { tenant },
+        }),
+        Command::CreateTenant(CreateTenant { tenant }),
     ];
     commands.extend(serve_commands("acme", 20_000));
-    commands.push(Command::UpdateTenant {
+    commands.push(Command::UpdateTenant(UpdateTenant {
         id: "acme".into(),
         if_match: None,
         patch: cap,
-    });
+    }));
     let mut s = State::default();
     for (i, command) in commands.into_iter().enumerate() {
         let req = Request {

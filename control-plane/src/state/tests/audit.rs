@@ -1,5 +1,6 @@
 use super::*;
 use crate::state::AUDIT_KEEP;
+use crate::state::{DeleteList, DeleteRegion, DeleteTenant, RevokeToken};
 
 #[test]
 fn every_write_is_audited_with_action_target_and_result() {
@@ -44,7 +45,7 @@ fn every_write_is_audited_with_action_target_and_result() {
 fn the_other_actions_have_their_names() {
     let mut log = Log::with_acme();
     log.ok(token("t1", "acme"));
-    log.ok(Command::RevokeToken { id: "t1".into() });
+    log.ok(Command::RevokeToken(RevokeToken { id: "t1".into() }));
     log.ok(update(
         "acme",
         None,
@@ -54,20 +55,23 @@ fn the_other_actions_have_their_names() {
         },
     ));
     log.ok(put_list("acme", "l", list(&[]), None));
-    log.ok(Command::DeleteList {
+    log.ok(Command::DeleteList(DeleteList {
         tenant: "acme".into(),
         name: "l".into(),
         if_match: None,
-    });
-    log.ok(Command::DeleteTenant {
+    }));
+    log.ok(Command::DeleteTenant(DeleteTenant {
         id: "acme".into(),
         if_match: None,
-    });
-    log.ok(Command::DeleteRegion {
+    }));
+    log.ok(Command::DeleteRegion(DeleteRegion {
         name: "osaka".into(),
-    });
-    let actions: Vec<_> = log.state.audit[4..]
+    }));
+    let actions: Vec<_> = log
+        .state
+        .audit
         .iter()
+        .skip(4)
         .map(|e| e.action.as_str())
         .collect();
     assert_eq!(
@@ -87,7 +91,7 @@ fn the_other_actions_have_their_names() {
 fn audit_keeps_only_the_newest_events() {
     let mut log = Log::new();
     for _ in 0..AUDIT_KEEP + 5 {
-        log.apply(Command::RevokeToken { id: "none".into() });
+        log.apply(Command::RevokeToken(RevokeToken { id: "none".into() }));
     }
     assert_eq!(log.state.audit.len(), AUDIT_KEEP);
     assert_eq!(log.state.audit[0].version, 6);
@@ -108,9 +112,9 @@ fn rejection_changes_only_version_and_audit() {
         RejectKind::Conflict,
     );
     log.rejected(
-        Command::DeleteRegion {
+        Command::DeleteRegion(DeleteRegion {
             name: "tokyo".into(),
-        },
+        }),
         RejectKind::Conflict,
     );
     log.rejected(
@@ -145,10 +149,10 @@ fn the_same_requests_give_the_same_state() {
                     ..Default::default()
                 },
             ),
-            Command::DeleteTenant {
+            Command::DeleteTenant(DeleteTenant {
                 id: "acme".into(),
                 if_match: None,
-            },
+            }),
         ]
     };
     let (mut a, mut b) = (Log::new(), Log::new());

@@ -9,16 +9,17 @@ use crate::contracts::{
     OptionKind, PriceBook, TemplateItem,
 };
 use crate::state::{next_policy_change, region_policy_at};
+use crate::state::{ContractChange, DeleteTenant, SetPriceBook, WithdrawTemplate};
 
 pub(super) fn day(s: &str) -> NaiveDate {
     s.parse().expect("a date")
 }
 
 pub(super) fn contract(tenant: &str, request: ContractRequest) -> Command {
-    Command::Contract {
+    Command::Contract(ContractChange {
         tenant: tenant.into(),
         request,
-    }
+    })
 }
 
 pub(super) fn backbone() -> ContractRequest {
@@ -108,8 +109,11 @@ fn contract_writes_are_decided_on_the_requests_day_and_audited() {
     let held = &log.state.contracts["acme"];
     assert_eq!(held.contracts[1].term.applied, day("2025-01-15"));
     assert_eq!(held.contracts[1].created_version, 6);
-    let audited: Vec<_> = log.state.audit[3..]
+    let audited: Vec<_> = log
+        .state
+        .audit
         .iter()
+        .skip(3)
         .map(|e| (e.action.as_str(), e.target.as_str(), e.result.as_str()))
         .collect();
     assert_eq!(
@@ -172,9 +176,11 @@ fn a_tenant_is_deleted_only_once_its_contracts_have_ended() {
     let mut log = Log::with_acme();
     log.on("2025-01-15");
     in_service(&mut log, "acme", 20_000);
-    let delete = || Command::DeleteTenant {
-        id: "acme".into(),
-        if_match: None,
+    let delete = || {
+        Command::DeleteTenant(DeleteTenant {
+            id: "acme".into(),
+            if_match: None,
+        })
     };
     let msg = log.rejected(delete(), RejectKind::Conflict);
     assert_eq!(
@@ -256,9 +262,11 @@ fn withdrawal_ends_every_tenants_contracts_for_the_item_and_is_recorded() {
         "beta",
         add_template(TemplateItem::GoogleWorkspace),
     ));
-    let withdraw = |effective: &str| Command::WithdrawTemplate {
-        item: TemplateItem::Microsoft365,
-        effective: Some(day(effective)),
+    let withdraw = |effective: &str| {
+        Command::WithdrawTemplate(WithdrawTemplate {
+            item: TemplateItem::Microsoft365,
+            effective: Some(day(effective)),
+        })
     };
     let msg = log.rejected(withdraw("2025-01-14"), RejectKind::Invalid);
     assert!(
@@ -303,9 +311,11 @@ fn withdrawal_ends_every_tenants_contracts_for_the_item_and_is_recorded() {
 fn price_books_are_kept_by_the_day_they_apply_from() {
     let mut log = Log::new();
     log.on("2025-01-15");
-    let set = |effective_from: Option<&str>, prices: PriceBook| Command::SetPriceBook {
-        effective_from: effective_from.map(day),
-        prices,
+    let set = |effective_from: Option<&str>, prices: PriceBook| {
+        Command::SetPriceBook(SetPriceBook {
+            effective_from: effective_from.map(day),
+            prices,
+        })
     };
     let v = log.ok(set(None, price_book()));
     log.ok(set(Some("2025-04-01"), price_book()));
@@ -336,14 +346,14 @@ fn contract_state_and_commands_survive_a_json_round_trip() {
     let mut log = Log::with_acme();
     log.on("2025-01-15");
     in_service(&mut log, "acme", 40_000);
-    log.ok(Command::SetPriceBook {
+    log.ok(Command::SetPriceBook(SetPriceBook {
         effective_from: None,
         prices: price_book(),
-    });
-    let withdraw = Command::WithdrawTemplate {
+    }));
+    let withdraw = Command::WithdrawTemplate(WithdrawTemplate {
         item: TemplateItem::AzureExpressroute,
         effective: Some(day("2025-06-30")),
-    };
+    });
     log.ok(withdraw.clone());
     let text = serde_json::to_string(&log.state).expect("serialize");
     let back: State = serde_json::from_str(&text).expect("deserialize");
@@ -383,10 +393,10 @@ fn contract_state_and_commands_survive_a_json_round_trip() {
                 billing_start: Some(day("2025-03-01")),
             },
         ),
-        Command::SetPriceBook {
+        Command::SetPriceBook(SetPriceBook {
             effective_from: Some(day("2025-04-01")),
             prices: price_book(),
-        },
+        }),
         withdraw,
     ];
     // Every command is an internally tagged enum: serde buffers its fields before reading them.

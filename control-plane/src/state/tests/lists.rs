@@ -1,6 +1,7 @@
 use breakout_policy::Destination;
 
 use super::*;
+use crate::state::{DeleteList, PatchList};
 
 #[test]
 fn put_list_stores_it_and_moves_the_tenant_version() {
@@ -100,11 +101,11 @@ fn deleting_a_list_a_rule_uses_conflicts_and_names_the_rule() {
         ..Default::default()
     };
     log.ok(update("acme", None, patch));
-    let cmd = Command::DeleteList {
+    let cmd = Command::DeleteList(DeleteList {
         tenant: "acme".into(),
         name: "m365".into(),
         if_match: None,
-    };
+    });
     let msg = log.rejected(cmd, RejectKind::Conflict);
     assert!(
         msg.starts_with("list m365 is used by rules[0] (bypass) of tenant acme"),
@@ -115,11 +116,11 @@ fn deleting_a_list_a_rule_uses_conflicts_and_names_the_rule() {
 #[test]
 fn deleting_a_missing_list_is_not_found() {
     let mut log = Log::with_acme();
-    let cmd = Command::DeleteList {
+    let cmd = Command::DeleteList(DeleteList {
         tenant: "acme".into(),
         name: "nope".into(),
         if_match: None,
-    };
+    });
     assert_eq!(
         log.rejected(cmd, RejectKind::NotFound),
         "tenant acme has no list nope"
@@ -130,11 +131,11 @@ fn deleting_a_missing_list_is_not_found() {
 fn deleting_an_unused_list_removes_it_and_moves_the_tenant_version() {
     let mut log = Log::with_acme();
     let v = log.ok(put_list("acme", "l", list(&["a.example"]), None));
-    let cmd = Command::DeleteList {
+    let cmd = Command::DeleteList(DeleteList {
         tenant: "acme".into(),
         name: "l".into(),
         if_match: Some(v),
-    };
+    });
     let v = log.ok(cmd);
     let r = &log.state.tenants["acme"];
     assert!(r.tenant.lists.is_empty());
@@ -142,13 +143,13 @@ fn deleting_an_unused_list_removes_it_and_moves_the_tenant_version() {
 }
 
 fn patch_list(name: &str, add: &[&str], remove: &[&str], if_match: Option<u64>) -> Command {
-    Command::PatchList {
+    Command::PatchList(PatchList {
         tenant: "acme".into(),
         name: name.into(),
         add: list(add).entries,
         remove: list(remove).entries,
         if_match,
-    }
+    })
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod webhooks;
 use breakout_policy::{Action, Destination, NamedList, Rule, SourceCidr, Tenant};
 
 use super::{apply, Command, Outcome, RejectKind, Request, State, TenantPatch};
+use crate::state::{CreateRegion, CreateTenant, CreateToken, PutList, UpdateTenant};
 
 /// Applies commands as consecutive log entries, the way a Raft node would.
 struct Log {
@@ -78,22 +79,22 @@ impl Log {
 }
 
 fn region(name: &str) -> Command {
-    Command::CreateRegion {
+    Command::CreateRegion(CreateRegion {
         name: name.into(),
         description: None,
-    }
+    })
 }
 
 fn create(tenant: Tenant) -> Command {
-    Command::CreateTenant { tenant }
+    Command::CreateTenant(CreateTenant { tenant })
 }
 
 fn update(id: &str, if_match: Option<u64>, patch: TenantPatch) -> Command {
-    Command::UpdateTenant {
+    Command::UpdateTenant(UpdateTenant {
         id: id.into(),
         if_match,
         patch,
-    }
+    })
 }
 
 fn tenant(id: &str, region: &str, cidrs: &[&str]) -> Tenant {
@@ -134,22 +135,22 @@ fn rule_using(list: &str) -> Rule {
 }
 
 fn put_list(tenant: &str, name: &str, l: NamedList, if_match: Option<u64>) -> Command {
-    Command::PutList {
+    Command::PutList(PutList {
         tenant: tenant.into(),
         name: name.into(),
         list: l,
         if_match,
-    }
+    })
 }
 
 fn token(id: &str, tenant: &str) -> Command {
-    Command::CreateToken {
+    Command::CreateToken(CreateToken {
         id: id.into(),
         tenant: tenant.into(),
         hash: "ab".repeat(32),
         label: None,
         expires_at_ms: None,
-    }
+    })
 }
 
 /// The state without what every entry moves on (version, day and audit), to show nothing else
@@ -158,7 +159,7 @@ fn content(state: &State) -> State {
     State {
         version: 0,
         day: None,
-        audit: Vec::new(),
+        audit: Default::default(),
         ..state.clone()
     }
 }

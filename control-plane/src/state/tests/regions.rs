@@ -1,12 +1,13 @@
 use super::*;
+use crate::state::{CreateRegion, DeleteRegion};
 
 #[test]
 fn region_is_created_at_the_entry_index() {
     let mut log = Log::new();
-    let v = log.ok(Command::CreateRegion {
+    let v = log.ok(Command::CreateRegion(CreateRegion {
         name: "tokyo".into(),
         description: Some("JP".into()),
-    });
+    }));
     let r = &log.state.regions["tokyo"];
     assert_eq!((r.created_version, r.changed_version, v), (1, 1, 1));
     assert_eq!(r.description.as_deref(), Some("JP"));
@@ -36,9 +37,9 @@ fn creating_an_existing_region_conflicts() {
 fn deleting_a_missing_region_is_not_found() {
     let mut log = Log::new();
     log.rejected(
-        Command::DeleteRegion {
+        Command::DeleteRegion(DeleteRegion {
             name: "tokyo".into(),
-        },
+        }),
         RejectKind::NotFound,
     );
 }
@@ -48,9 +49,9 @@ fn deleting_a_region_with_tenants_conflicts_and_names_them() {
     let mut log = Log::with_acme();
     log.ok(create(tenant("beta", "tokyo", &["10.1.0.0/16"])));
     let msg = log.rejected(
-        Command::DeleteRegion {
+        Command::DeleteRegion(DeleteRegion {
             name: "tokyo".into(),
-        },
+        }),
         RejectKind::Conflict,
     );
     assert!(msg.contains("acme, beta"), "{msg}");
@@ -60,8 +61,8 @@ fn deleting_a_region_with_tenants_conflicts_and_names_them() {
 #[test]
 fn deleting_an_unused_region_removes_it() {
     let mut log = Log::with_acme();
-    log.ok(Command::DeleteRegion {
+    log.ok(Command::DeleteRegion(DeleteRegion {
         name: "osaka".into(),
-    });
+    }));
     assert!(!log.state.regions.contains_key("osaka"));
 }

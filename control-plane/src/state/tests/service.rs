@@ -118,6 +118,7 @@ fn cancelled_and_ending_contracts_leave_service_on_their_end_day() {
 #[test]
 fn the_log_keeps_its_day_and_a_tick_is_due_only_on_a_change() {
     use crate::state::tick_due;
+    use crate::state::Tick;
     let mut log = Log::with_acme();
     log.on("2025-01-15");
     in_service(&mut log, "acme", 40_000);
@@ -136,17 +137,17 @@ fn the_log_keeps_its_day_and_a_tick_is_due_only_on_a_change() {
         Some(day("2025-02-03"))
     );
     log.on("2025-02-01");
-    log.ok(Command::Tick {
+    log.ok(Command::Tick(Tick {
         day: day("2025-02-01"),
-    });
+    }));
     assert_eq!(log.state.policy_day(), day("2025-02-01"));
     assert_eq!(tick_due(&log.state, day("2025-02-02")), None);
     // The log's day never goes back: a write stamped earlier (another proposer's clock) or an
     // old tick leaves it.
     log.on("2025-01-31");
-    log.ok(Command::Tick {
+    log.ok(Command::Tick(Tick {
         day: day("2025-01-20"),
-    });
+    }));
     assert_eq!(log.state.policy_day(), day("2025-02-01"));
     let last = log.state.audit.last().expect("audited");
     assert_eq!(

@@ -5,6 +5,10 @@ use super::contracts::*;
 use super::*;
 use crate::contracts::TemplateItem;
 use crate::state::{region_policy_at, Fetched};
+use crate::state::{
+    ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
+    WithdrawTemplate,
+};
 use crate::templates::m365::template;
 use crate::templates::select::Subscription;
 use crate::templates::TemplateContent;
@@ -13,7 +17,7 @@ const M365: &str = include_str!("../../../../tests/fixtures/m365-worldwide-endpo
 const ITEM: TemplateItem = TemplateItem::Microsoft365;
 
 fn fetched(content: Option<TemplateContent>, source_version: &str) -> Command {
-    Command::RecordTemplate {
+    Command::RecordTemplate(RecordTemplate {
         item: ITEM,
         fetched: Fetched {
             source_version: source_version.into(),
@@ -22,7 +26,7 @@ fn fetched(content: Option<TemplateContent>, source_version: &str) -> Command {
             content,
         },
         max_shrink_percent: 20,
-    }
+    })
 }
 
 fn v1() -> TemplateContent {
@@ -86,20 +90,20 @@ fn corrupted_truncated_and_shrunk_fetches_are_quarantined_and_audited() {
     );
     // The unparsable one can only be rejected; the shrunk one is approved.
     log.rejected(
-        Command::ApproveTemplate {
+        Command::ApproveTemplate(ApproveTemplate {
             item: ITEM,
             candidate: 1,
-        },
+        }),
         RejectKind::Invalid,
     );
-    log.ok(Command::RejectTemplate {
+    log.ok(Command::RejectTemplate(RejectTemplate {
         item: ITEM,
         candidate: 1,
-    });
-    log.ok(Command::ApproveTemplate {
+    }));
+    log.ok(Command::ApproveTemplate(ApproveTemplate {
         item: ITEM,
         candidate: 2,
-    });
+    }));
     let rec = &log.state.templates[&ITEM];
     assert!(rec.quarantine.is_empty());
     assert_eq!(rec.live, Some(3));
@@ -111,10 +115,13 @@ fn rollback_makes_a_kept_version_live() {
     let mut log = Log::new();
     log.ok(fetched(Some(v1()), "1"));
     log.ok(fetched(Some(v2()), "2"));
-    log.ok(Command::RollbackTemplate { item: ITEM, to: 0 });
+    log.ok(Command::RollbackTemplate(RollbackTemplate {
+        item: ITEM,
+        to: 0,
+    }));
     assert_eq!(live(&log.state), 0);
     log.rejected(
-        Command::RollbackTemplate { item: ITEM, to: 9 },
+        Command::RollbackTemplate(RollbackTemplate { item: ITEM, to: 9 }),
         RejectKind::NotFound,
     );
 }
@@ -150,11 +157,11 @@ fn sub() -> Subscription {
 use crate::templates::Category;
 
 fn subscribe(s: Option<Subscription>) -> Command {
-    Command::SetSubscription {
+    Command::SetSubscription(SetSubscription {
         tenant: "acme".into(),
         item: ITEM,
         subscription: s,
-    }
+    })
 }
 
 fn served_list(state: &State) -> Option<Vec<String>> {
@@ -217,10 +224,10 @@ fn a_withdrawn_template_leaves_the_policy_and_refuses_subscriptions() {
     in_service(&mut log, "acme", 20_000);
     log.ok(subscribe(Some(sub())));
     assert!(served_list(&log.state).is_some());
-    log.ok(Command::WithdrawTemplate {
+    log.ok(Command::WithdrawTemplate(WithdrawTemplate {
         item: ITEM,
         effective: None,
-    });
+    }));
     assert_eq!(served_list(&log.state), None);
     let msg = log.rejected(subscribe(Some(sub())), RejectKind::Conflict);
     assert!(msg.contains("art. 11") || msg.contains("art. 2"), "{msg}");

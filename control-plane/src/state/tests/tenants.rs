@@ -1,6 +1,7 @@
 use ipnet::Ipv4Net;
 
 use super::*;
+use crate::state::DeleteTenant;
 
 #[test]
 fn tenant_is_created_with_both_versions_at_the_entry_index() {
@@ -125,10 +126,10 @@ fn deleting_a_tenant_removes_it_and_its_tokens_only() {
     log.ok(create(tenant("beta", "tokyo", &["10.1.0.0/16"])));
     log.ok(token("t1", "acme"));
     log.ok(token("t2", "beta"));
-    log.ok(Command::DeleteTenant {
+    log.ok(Command::DeleteTenant(DeleteTenant {
         id: "acme".into(),
         if_match: None,
-    });
+    }));
     assert!(!log.state.tenants.contains_key("acme"));
     assert_eq!(log.state.tokens.keys().collect::<Vec<_>>(), ["t2"]);
 }
@@ -136,10 +137,10 @@ fn deleting_a_tenant_removes_it_and_its_tokens_only() {
 #[test]
 fn deleting_a_missing_tenant_is_not_found() {
     let mut log = Log::with_acme();
-    let cmd = Command::DeleteTenant {
+    let cmd = Command::DeleteTenant(DeleteTenant {
         id: "ghost".into(),
         if_match: None,
-    };
+    });
     assert_eq!(
         log.rejected(cmd, RejectKind::NotFound),
         "tenant ghost does not exist"
@@ -149,16 +150,16 @@ fn deleting_a_missing_tenant_is_not_found() {
 #[test]
 fn deleting_a_tenant_with_a_stale_if_match_fails() {
     let mut log = Log::with_acme();
-    let cmd = Command::DeleteTenant {
+    let cmd = Command::DeleteTenant(DeleteTenant {
         id: "acme".into(),
         if_match: Some(2),
-    };
+    });
     let msg = log.rejected(cmd, RejectKind::PreconditionFailed);
     assert_eq!(msg, "tenant acme is at version 3, not 2");
-    log.ok(Command::DeleteTenant {
+    log.ok(Command::DeleteTenant(DeleteTenant {
         id: "acme".into(),
         if_match: Some(3),
-    });
+    }));
 }
 
 #[test]

@@ -1,13 +1,14 @@
 use super::*;
+use crate::state::{CreateWebhook, DeleteWebhook};
 use crate::state::{Secret, MAX_WEBHOOKS};
 
 fn create(id: &str, url: &str, secret: &str) -> Command {
-    Command::CreateWebhook {
+    Command::CreateWebhook(CreateWebhook {
         tenant: "acme".into(),
         id: id.into(),
         url: url.into(),
         secret: Secret(secret.into()),
-    }
+    })
 }
 
 const SECRET: &str = "0123456789abcdef";
@@ -21,16 +22,16 @@ fn a_webhook_is_stored_and_deleted() {
         (hook.url.as_str(), hook.created_version),
         ("https://hooks.example/x", v)
     );
-    log.ok(Command::DeleteWebhook {
+    log.ok(Command::DeleteWebhook(DeleteWebhook {
         tenant: "acme".into(),
         id: "h1".into(),
-    });
+    }));
     assert!(log.state.webhooks.is_empty());
     log.rejected(
-        Command::DeleteWebhook {
+        Command::DeleteWebhook(DeleteWebhook {
             tenant: "acme".into(),
             id: "h1".into(),
-        },
+        }),
         RejectKind::NotFound,
     );
 }

@@ -19,6 +19,7 @@ use openraft::raft::{
 use super::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
 use super::types::{NodeId, TypeConfig};
 use super::RaftStore;
+use crate::crypto::constant_time_eq;
 
 /// Largest accepted RPC body: a batch of entries may carry large lists, and snapshot chunks are
 /// JSON arrays of bytes (about 4x their size).
@@ -48,14 +49,6 @@ async fn require_token(State(token): State<Arc<str>>, req: HttpRequest, next: Ne
         Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
         _ => (StatusCode::UNAUTHORIZED, "missing or wrong cluster token").into_response(),
     }
-}
-
-/// Compares without an early exit, so response timing does not reveal a matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn append(

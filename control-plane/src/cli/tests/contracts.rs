@@ -3,8 +3,9 @@
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use super::args::{Cli, Command, TenantCmd};
-use super::contract_args::*;
+use crate::cli::args::{Cli, Command, TenantCmd};
+use crate::cli::contract_args::*;
+use crate::cli::template_args::TemplateCmd;
 use crate::contracts::{ContractKind, OptionKind, TemplateItem};
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

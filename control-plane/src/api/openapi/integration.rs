@@ -3,19 +3,7 @@
 
 use serde_json::{json, Value};
 
-fn error_responses(responses: &mut Value) {
-    let error = json!({ "$ref": "#/components/responses/Error" });
-    for code in ["400", "401", "403", "404", "409", "412", "503"] {
-        responses[code] = error.clone();
-    }
-}
-
-fn params(names: &[&str]) -> Vec<Value> {
-    names
-        .iter()
-        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
-        .collect()
-}
+use super::build::{error_responses, params};
 
 /// Adds the integration routes, their parameters and schemas to `doc`.
 pub fn extend(doc: &mut Value) {

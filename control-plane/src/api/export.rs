@@ -1,5 +1,5 @@
-//! `GET /v1/tenants/{id}/endpoints`: a tenant's effective destinations for external devices
-//! (art. 2, external integration), in the formats of `breakout_policy::export`, with a strong
+//! The export: a tenant's effective destinations for external devices (art. 2, external
+//! integration), served at `GET /v1/tenants/{id}/endpoints`, in the formats of `breakout_policy::export`, with a strong
 //! ETag, `If-None-Match` and `?since=VERSION` deltas. See docs/integration.md.
 
 pub mod history;
@@ -13,16 +13,14 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use self::history::Lookup;
-use super::auth::{sha256_hex, Principal, TenantReader};
-use super::error::{ApiError, ApiResult};
+use super::auth::{Principal, TenantReader};
+use super::error::{no_tenant, ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
-use super::reply::{today, VERSION_HEADER};
-use super::tenants::no_tenant;
-use super::ApiContext;
-use crate::state::{export_stable_since, export_view, may_pull_endpoints};
+use super::reply::VERSION_HEADER;
+use super::{ApiContext, Ctx};
+use crate::crypto::sha256_hex;
+use crate::state::{export_stable_since, export_view, may_export};
 use crate::store::Consistency;
-
-type Ctx = State<Arc<ApiContext>>;
 
 /// `delta` (the body holds what changed since `since`) or `full` (the whole list).
 pub static DELTA_HEADER: HeaderName = HeaderName::from_static("x-breakout-delta");
@@ -35,7 +33,7 @@ pub static OMITTED_HEADER: HeaderName = HeaderName::from_static("x-breakout-omit
 /// The query: `format`, `action`, `kind`, `since`, `stale`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct EndpointsQuery {
+pub struct ExportQuery {
     pub format: Option<String>,
     pub action: Option<String>,
     pub kind: Option<String>,
@@ -83,7 +81,7 @@ pub async fn get(
     State(ctx): Ctx,
     TenantReader(who): TenantReader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<EndpointsQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let format = Format::parse(q.format.as_deref())?;
@@ -101,11 +99,11 @@ pub async fn get(
     let state = ctx.read(consistency).await?;
     let (tenant, shared) = export_view(&state, &id).ok_or_else(|| no_tenant(&id))?;
     if let Principal::Tenant(_) = who {
-        may_pull_endpoints(&state, &id, today()).map_err(ApiError::Denied)?;
+        may_export(&state, &id, ctx.today()).map_err(ApiError::Denied)?;
     }
     let entries = Arc::new(export::effective(&tenant, &shared));
     let stable = export_stable_since(&state, &id).unwrap_or(state.version);
-    ctx.endpoint_history
+    ctx.export_history
         .record(&id, stable, state.version, &entries);
 
     let mut extra = Vec::new();
@@ -157,7 +155,7 @@ pub async fn get(
     Ok(resp)
 }
 
-fn filter(q: &EndpointsQuery) -> ApiResult<Filter> {
+fn filter(q: &ExportQuery) -> ApiResult<Filter> {
     if let Some(action) = q.action.as_deref() {
         let known = matches!(action, "direct" | "block" | "upstream")
             || action
@@ -191,7 +189,7 @@ fn base_for(
     if since > now {
         return Err("since is newer than this node's store version");
     }
-    match ctx.endpoint_history.at(id, since) {
+    match ctx.export_history.at(id, since) {
         Lookup::Found(base) => Ok(base),
         Lookup::TooOld => Err("since is older than the history this node keeps"),
         Lookup::Unknown => Err("this node has no record of the list at that version"),

@@ -1,21 +1,9 @@
 //! The contract, option, billing, price-book and withdrawal routes in `/openapi.json`, merged
-//! into the document by [`extend`]. Kept apart from `openapi.rs` so each file stays readable.
+//! into the document by [`extend`]. Kept apart from the core document so each file stays readable.
 
 use serde_json::{json, Value};
 
-use super::openapi::{operation as op, schema};
-
-fn written(extra: Value) -> Value {
-    let mut props = json!({ "version": { "type": "integer", "minimum": 0 } });
-    if let (Some(p), Some(e)) = (props.as_object_mut(), extra.as_object()) {
-        p.extend(e.clone());
-    }
-    json!({ "type": "object", "required": ["version"], "properties": props })
-}
-
-fn array(s: Value) -> Value {
-    json!({ "type": "array", "items": s })
-}
+use super::build::{array, operation as op, schema, written};
 
 fn paths() -> Value {
     let tenant_on: &[&str] = &["id", "on", "stale"];

@@ -1,11 +1,11 @@
 //! The day change: what edges are given is decided for the state's day (the log's clock,
 //! [`State::policy_day`]), so when the wall clock reaches a day on which a contract starts or
 //! ends or a capacity change takes effect, that day needs a store version of its own. The
-//! leader proposes a [`Command::Tick`] then (from [`super::pump`], every round), and every node's
+//! leader proposes a [`Tick`] then (from [`super::pump`], every round), and every node's
 //! feed rebuilds at the new version; versions keep increasing and mean the same on every node.
 
-use crate::contracts::dates::day_of;
-use crate::state::{tick_due, Command, Outcome, Request, State};
+use crate::clock::day_of;
+use crate::state::{tick_due, Command, Outcome, Request, State, Tick};
 use crate::store::{Consistency, Store, StoreError};
 
 /// Who the audit log names for a tick.
@@ -17,7 +17,7 @@ pub fn due(state: &State, now_ms: u64) -> Option<Request> {
     Some(Request {
         actor: TICK_ACTOR.to_string(),
         at_ms: now_ms,
-        command: Command::Tick { day },
+        command: Command::Tick(Tick { day }),
     })
 }
 
@@ -46,7 +46,9 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::state::{region_policy_at, serve_commands};
+    use crate::state::{
+        region_policy_at, serve_commands, ContractChange, CreateRegion, CreateTenant,
+    };
     use crate::store::memory::MemoryStore;
     use crate::store::NodeAddr;
 
@@ -71,27 +73,32 @@ mod tests {
     #[tokio::test]
     async fn a_tick_is_written_only_when_the_day_changes_what_edges_get() {
         let store = MemoryStore::new(1, NodeAddr::default());
-        let region = Command::CreateRegion {
+        let region = Command::CreateRegion(CreateRegion {
             name: "tokyo".into(),
             description: None,
-        };
+        });
         write(&store, "2025-01-15", region).await;
         let tenant: breakout_policy::Tenant = serde_json::from_value(serde_json::json!({
             "id": "acme", "region": "tokyo", "source_cidrs": ["10.0.0.0/16"],
             "session_limit": 1
         }))
         .expect("a tenant");
-        write(&store, "2025-01-15", Command::CreateTenant { tenant }).await;
+        write(
+            &store,
+            "2025-01-15",
+            Command::CreateTenant(CreateTenant { tenant }),
+        )
+        .await;
         for command in serve_commands("acme", 40_000) {
             write(&store, "2025-01-15", command).await;
         }
-        let cancel = Command::Contract {
+        let cancel = Command::Contract(ContractChange {
             tenant: "acme".into(),
             request: crate::contracts::ContractRequest::Cancel {
                 contract: "c2".into(),
                 end: Default::default(),
             },
-        };
+        });
         let before = write(&store, "2025-01-15", cancel).await;
 
         // Nothing changes until the bypass ends on Feb 14 (notice + 30 days): no tick.

@@ -5,6 +5,8 @@ use clap::{CommandFactory, Parser};
 
 use super::args::*;
 
+mod contracts;
+
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(std::iter::once("breakoutctl").chain(args.iter().copied()))
 }

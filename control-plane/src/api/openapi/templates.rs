@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::openapi::{operation, schema};
+use super::build::{operation, schema};
 
 fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Value {
     operation(summary, params, body, "200", answer)

@@ -1,10 +1,21 @@
 //! `/openapi.json`: the API described as OpenAPI 3.0, written by hand next to `docs/api.md`.
 //! A test checks that every route of the router appears here with its method.
+//!
+//! This file holds the core routes and schemas; each route group adds its own (`contracts`,
+//! `sessions`, `templates`, `integration`); all of them build with [`build`].
+
+mod build;
+mod contracts;
+mod integration;
+mod sessions;
+mod templates;
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use serde_json::{json, Value};
+
+use self::build::{answer, array, items, object, schema, written, Op};
 
 /// `GET /openapi.json` (no auth).
 pub async fn serve() -> Json<Arc<Value>> {
@@ -12,150 +23,10 @@ pub async fn serve() -> Json<Arc<Value>> {
     Json(Arc::clone(DOC.get_or_init(|| Arc::new(document()))))
 }
 
-pub(super) fn schema(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-/// An operation answering `status` with `answer`, the shared error responses, `params` by
-/// reference and an optional JSON body (for the route groups' `extend` functions).
-pub(super) fn operation(
-    summary: &str,
-    params: &[&str],
-    body: Option<Value>,
-    status: &str,
-    answer: Value,
-) -> Value {
-    let error = json!({ "$ref": "#/components/responses/Error" });
-    let content = json!({ "application/json": { "schema": answer } });
-    let mut responses = json!({ status: { "description": "success", "content": content } });
-    for code in ["400", "401", "403", "404", "409", "412", "503"] {
-        responses[code] = error.clone();
-    }
-    let params: Vec<Value> = params
-        .iter()
-        .map(|p| json!({ "$ref": format!("#/components/parameters/{p}") }))
-        .collect();
-    let mut op = json!({ "summary": summary, "parameters": params, "responses": responses });
-    if let Some(body) = body {
-        op["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": body } } });
-    }
-    op
-}
-
-fn param(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/parameters/{name}") })
-}
-
-fn answer(description: &str, s: Value) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": s } } })
-}
-
-/// One operation: by default authenticated, answering 200 with `answer`.
-struct Op {
-    summary: &'static str,
-    params: &'static [&'static str],
-    body: Option<Value>,
-    status: &'static str,
-    answer: Value,
-    auth: bool,
-}
-
-impl Op {
-    fn new(summary: &'static str, answer: Value) -> Self {
-        Op {
-            summary,
-            params: &[],
-            body: None,
-            status: "200",
-            answer,
-            auth: true,
-        }
-    }
-
-    fn params(self, params: &'static [&'static str]) -> Self {
-        Op { params, ..self }
-    }
-
-    fn body(self, body: Value) -> Self {
-        Op {
-            body: Some(body),
-            ..self
-        }
-    }
-
-    fn created(self) -> Self {
-        Op {
-            status: "201",
-            ..self
-        }
-    }
-
-    /// No `Authorization` needed.
-    fn open(self) -> Self {
-        Op {
-            auth: false,
-            ..self
-        }
-    }
-
-    /// Every operation may answer the error shape; authenticated ones also 401-412.
-    fn build(self) -> Value {
-        let error = json!({ "$ref": "#/components/responses/Error" });
-        let mut responses = json!({ self.status: answer("success", self.answer) });
-        let codes: &[&str] = if self.auth {
-            &["400", "401", "403", "404", "409", "412", "503"]
-        } else {
-            &["503"]
-        };
-        for code in codes {
-            responses[*code] = error.clone();
-        }
-        let params: Vec<Value> = self.params.iter().map(|p| param(p)).collect();
-        let mut op =
-            json!({ "summary": self.summary, "parameters": params, "responses": responses });
-        if let Some(body) = self.body {
-            op["requestBody"] =
-                json!({ "required": true, "content": { "application/json": { "schema": body } } });
-        }
-        if !self.auth {
-            op["security"] = json!([]);
-        }
-        op
-    }
-}
-
-fn written(extra: &[(&str, Value)]) -> Value {
-    let mut props = json!({ "version": { "type": "integer", "minimum": 0 } });
-    for (k, v) in extra {
-        props[*k] = v.clone();
-    }
-    json!({ "type": "object", "required": ["version"], "properties": props })
-}
-
-fn items(s: Value) -> Value {
-    let version = json!({ "type": "integer" });
-    json!({ "type": "object", "properties": { "version": version, "items": array(s) } })
-}
-
-fn array(s: Value) -> Value {
-    json!({ "type": "array", "items": s })
-}
-
-/// A closed object (`additionalProperties: false`, as the `deny_unknown_fields` bodies are).
-fn object(props: Value, required: &[&str]) -> Value {
-    let mut o = json!({ "type": "object", "additionalProperties": false, "properties": props });
-    // OpenAPI 3.0 wants a non-empty `required` or none at all.
-    if !required.is_empty() {
-        o["required"] = json!(required);
-    }
-    o
-}
-
 fn paths() -> Value {
     let obj = || json!({ "type": "object" });
-    let tenant = || written(&[("tenant", schema("TenantView"))]);
-    let version = || written(&[]);
+    let tenant = || written(json!({ "tenant": schema("TenantView") }));
+    let version = || written(json!({}));
     let cluster = || schema("ClusterStatus");
     let upstreams = json!({ "type": "object", "additionalProperties": { "type": "string" } });
     let action = object(json!({ "action": schema("Action") }), &["action"]);
@@ -163,7 +34,7 @@ fn paths() -> Value {
     let limit = object(limit, &["session_limit"]);
     let lists = json!({ "type": "object", "additionalProperties": schema("NamedList") });
     let list_body = json!({ "oneOf": [array(json!({ "type": "string" })), schema("NamedList")] });
-    let region = written(&[("region", schema("Region"))]);
+    let region = written(json!({ "region": schema("Region") }));
     let id_if: &'static [&'static str] = &["id", "IfMatch"];
     let list_if: &'static [&'static str] = &["id", "name", "IfMatch"];
     let put = |summary, body| Op::new(summary, tenant()).params(id_if).body(body).build();
@@ -410,9 +281,9 @@ pub fn document() -> Value {
             "responses": { "Error": answer("an error", schema("Error")) },
         },
     });
-    super::openapi_contracts::extend(&mut doc);
-    super::openapi_sessions::extend(&mut doc);
-    super::openapi_templates::extend(&mut doc);
-    super::openapi_integration::extend(&mut doc);
+    contracts::extend(&mut doc);
+    sessions::extend(&mut doc);
+    templates::extend(&mut doc);
+    integration::extend(&mut doc);
     doc
 }
