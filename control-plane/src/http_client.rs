@@ -10,10 +10,11 @@ use http::HeaderName;
 /// forwards such a request again.
 pub static FORWARDED_HEADER: HeaderName = HeaderName::from_static("x-breakout-forwarded");
 
-/// A reqwest client builder, with ring installed as the process's rustls provider.
+/// A reqwest client builder, with ring installed as the process's rustls provider and names
+/// resolved by hickory ([`crate::dns`]; glibc's resolver does not work in the static image).
 pub fn builder() -> reqwest::ClientBuilder {
     // Err means a provider is installed already (by an earlier call, or by the embedding
     // program); either way there is one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    reqwest::Client::builder().dns_resolver(crate::dns::HickoryResolver::new())
 }

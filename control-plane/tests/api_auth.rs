@@ -40,16 +40,36 @@ async fn auth_is_checked_before_the_body() {
 #[tokio::test]
 async fn open_endpoints_need_no_token() {
     let api = TestApi::start().await;
-    for path in [
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/openapi.json",
-        "/v1/cluster/self",
-    ] {
+    for path in ["/healthz", "/readyz", "/openapi.json", "/v1/cluster/self"] {
         let resp = send(api.anon(Method::GET, path)).await;
         assert_eq!(resp.status(), 200, "{path}");
     }
+}
+
+/// Issue #13 item 8: metrics name every tenant, region and limit, so they live on their own
+/// listener; the API's `/metrics` is no route for anyone, with or without a token.
+#[tokio::test]
+async fn the_api_listener_serves_no_metrics_to_anyone() {
+    let api = TestApi::start().await;
+    api.region("eu").await;
+    api.tenant("acme", "eu", "198.51.100.0/24").await;
+    api.tenant("other", "eu", "203.0.113.0/24").await;
+    let token = api.token("acme").await;
+    for req in [
+        api.anon(Method::GET, "/metrics"),
+        api.with(&token, Method::GET, "/metrics"),
+        api.op(Method::GET, "/metrics"),
+    ] {
+        let resp = send(req).await;
+        assert_eq!(resp.status(), 404);
+        let body = resp.text().await.expect("body");
+        assert!(
+            !body.contains("other") && !body.contains("breakout_"),
+            "{body}"
+        );
+    }
+    // The metrics listener does serve them.
+    assert!(api.scrape().await.contains("breakout_control_raft_term"));
 }
 
 #[tokio::test]

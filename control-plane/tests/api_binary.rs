@@ -13,6 +13,7 @@ const DEADLINE: Duration = Duration::from_secs(15);
 struct Node {
     child: Child,
     api: String,
+    metrics: String,
 }
 
 impl Node {
@@ -26,6 +27,8 @@ impl Node {
                 "--raft-listen",
                 "127.0.0.1:0",
                 "--edge-listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
                 "127.0.0.1:0",
                 // Little on stderr: it is a pipe, read only after exit.
                 "--log",
@@ -50,7 +53,12 @@ impl Node {
             addrs["raft"].as_str().is_some_and(|r| !r.ends_with(":0")),
             "{addrs}"
         );
-        Node { child, api }
+        let metrics = addrs["metrics"].as_str().expect("metrics address");
+        Node {
+            child,
+            api,
+            metrics: metrics.to_string(),
+        }
     }
 
     /// SIGTERM, then the exit status and everything the node wrote to stderr.
@@ -142,7 +150,7 @@ async fn first_start_generates_a_private_token_and_a_restart_reuses_it() {
         .expect("create region");
     assert_eq!(created.status(), 201);
     let metrics = http
-        .get(format!("http://{}/metrics", node.api))
+        .get(format!("http://{}/metrics", node.metrics))
         .send()
         .await;
     let metrics = metrics
@@ -154,9 +162,16 @@ async fn first_start_generates_a_private_token_and_a_restart_reuses_it() {
         "breakout_control_raft_commit_index",
         "breakout_control_raft_is_leader 1",
         "breakout_control_apply_duration_seconds_count",
+        "breakout_control_tls_cert_expiry_timestamp_seconds{listener=\"edge\"}",
+        "breakout_control_raft_leader_changes_total 0",
     ] {
         assert!(metrics.contains(name), "{name} missing from\n{metrics}");
     }
+    let on_api = http
+        .get(format!("http://{}/metrics", node.api))
+        .send()
+        .await;
+    assert_eq!(on_api.expect("GET /metrics on the API").status(), 404);
 
     // Phase: SIGTERM stops it cleanly; it printed where the token is, never the token.
     let (status, stderr) = node.stop().await;

@@ -141,9 +141,7 @@ async fn metrics_show_raft_gauges_and_requests_by_route_template() {
     send(api.op(Method::GET, "/v1/tenants/acme")).await;
     send(api.op(Method::GET, "/v1/tenants/nosuch")).await;
 
-    let resp = send(api.anon(Method::GET, "/metrics")).await;
-    assert_eq!(resp.status(), 200);
-    let text = resp.text().await.expect("body");
+    let text = api.scrape().await;
     let requests = |method: &str, route: &str, status: u16| {
         format!(
             "breakout_control_api_requests_total{{method=\"{method}\",route=\"{route}\",\
@@ -159,6 +157,8 @@ async fn metrics_show_raft_gauges_and_requests_by_route_template() {
         requests("GET", "/v1/tenants/{id}", 200),
         requests("GET", "/v1/tenants/{id}", 404),
         requests("POST", "/v1/regions", 201),
+        "breakout_control_edges_connected{region=\"eu\"} 0".to_string(),
+        "breakout_template_live_version{item=\"microsoft365\"} 0".to_string(),
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -169,4 +169,11 @@ async fn metrics_show_raft_gauges_and_requests_by_route_template() {
         !text.contains("/v1/tenants/acme"),
         "raw paths must not become labels"
     );
+    for family in [
+        "breakout_control_api_request_duration_seconds_count{method=\"GET\",route=\"/v1/tenants/{id}\"} 2",
+        "breakout_build_info{commit=",
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(family), "missing {family:?} in\n{text}");
+    }
 }

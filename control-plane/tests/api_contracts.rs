@@ -310,6 +310,48 @@ async fn the_limit_follows_a_capacity_change_from_its_day_and_a_cancellation_tak
     );
 }
 
+/// Issue 13, item 4: the tenant view showed the contract's capacity while the edges enforced
+/// the operator's smaller cap. `session_limit_in_force` is what edges enforce (the function
+/// that builds their policy) and says which limit sets it.
+#[tokio::test]
+async fn the_view_shows_the_limit_in_force_and_whether_the_contract_or_the_cap_sets_it() {
+    let api = TestApi::start().await;
+    in_service(&api).await;
+    api.tenant("beta", "eu", "203.0.113.0/24").await;
+    let view = get(&api, "/v1/tenants/beta").await;
+    assert!(
+        view.get("session_limit_in_force").is_none(),
+        "not served: nothing in force: {view}"
+    );
+    let in_force = |v: &Value| v["session_limit_in_force"].clone();
+    let view = get(&api, "/v1/tenants/acme").await;
+    assert_eq!(
+        in_force(&view),
+        json!({ "sessions": 40000, "contracted": 40000, "by": "contract" })
+    );
+    let cap = |n: Value| {
+        api.op(Method::PATCH, "/v1/tenants/acme")
+            .json(&json!({ "session_cap": n }))
+    };
+    expect_version(send(cap(json!(40))).await, 200).await;
+    let view = get(&api, "/v1/tenants/acme").await;
+    assert_eq!(
+        view["effective"]["session_limit"], 40000,
+        "the contract's item"
+    );
+    assert_eq!(
+        in_force(&view),
+        json!({ "sessions": 40, "contracted": 40000, "by": "session_cap" })
+    );
+    expect_version(send(cap(json!(90000))).await, 200).await;
+    let view = get(&api, "/v1/tenants/acme").await;
+    assert_eq!(
+        in_force(&view),
+        json!({ "sessions": 40000, "contracted": 40000, "by": "contract" }),
+        "a cap above the item changes nothing"
+    );
+}
+
 #[tokio::test]
 async fn withdrawal_lists_the_affected_tenants_who_leave_service_on_its_day() {
     let api = TestApi::start().await;

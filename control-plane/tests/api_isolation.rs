@@ -39,7 +39,6 @@ use Access::*;
 const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Open),
     ("GET", "/readyz", Open),
-    ("GET", "/metrics", Open),
     ("GET", "/openapi.json", Open),
     ("GET", "/v1/cluster/self", Open),
     ("GET", "/v1/cluster/status", Operator),
@@ -268,13 +267,12 @@ async fn denied(api: &TestApi) -> Vec<Value> {
     body["items"].as_array().cloned().unwrap_or_default()
 }
 
-/// One refused attempt: `status`, no change to the store, one new audited attempt with
-/// `reason` on `template`.
+/// One refused attempt on `(method, template)`: `status`, no change to the store, one new
+/// audited attempt with `reason` on `template`.
 async fn refused(
     w: &World,
     what: &str,
-    method: &str,
-    template: &str,
+    (method, template): (&str, &str),
     url: &str,
     token: Option<&str>,
     status: u16,
@@ -328,15 +326,20 @@ async fn every_route_refuses_what_its_row_says_and_changes_nothing() {
         let own = path(template, "acme");
         let other = path(template, "beta");
         refused(
-            &w, "no token", method, template, &other, None, 401, "no_token",
+            &w,
+            "no token",
+            (method, template),
+            &other,
+            None,
+            401,
+            "no_token",
         )
         .await;
         for (what, token) in &w.bad {
             refused(
                 &w,
                 what,
-                method,
-                template,
+                (method, template),
                 &other,
                 Some(token),
                 401,
@@ -349,7 +352,16 @@ async fn every_route_refuses_what_its_row_says_and_changes_nothing() {
         match access {
             Operator => {
                 let what = "a tenant token on an operator route";
-                refused(&w, what, method, template, &own, acme, 403, "operator_only").await;
+                refused(
+                    &w,
+                    what,
+                    (method, template),
+                    &own,
+                    acme,
+                    403,
+                    "operator_only",
+                )
+                .await;
                 refusals += 1;
             }
             OwnTenant => {
@@ -357,8 +369,7 @@ async fn every_route_refuses_what_its_row_says_and_changes_nothing() {
                 refused(
                     &w,
                     what,
-                    method,
-                    template,
+                    (method, template),
                     &other,
                     acme,
                     404,
@@ -372,8 +383,7 @@ async fn every_route_refuses_what_its_row_says_and_changes_nothing() {
                 refused(
                     &w,
                     what,
-                    method,
-                    template,
+                    (method, template),
                     &other,
                     acme,
                     404,
@@ -381,7 +391,7 @@ async fn every_route_refuses_what_its_row_says_and_changes_nothing() {
                 )
                 .await;
                 let what = "a tenant token writing its own tenant";
-                refused(&w, what, method, template, &own, acme, 403, "not_allowed").await;
+                refused(&w, what, (method, template), &own, acme, 403, "not_allowed").await;
                 refusals += 2;
             }
             AnyToken | Open => {}

@@ -221,24 +221,8 @@ if [ "$SKIP_EDGE" != 1 ]; then
   # Run a private copy, so that a rebuild during the run cannot swap binaries.
   cp "$EDGE_BIN" "$WORKDIR/edge/breakout-edge"
   EDGE_RUN=$WORKDIR/edge/breakout-edge
-  cat >"$WORKDIR/edge/edge.toml" <<EOF
-region = "bench"
-listen = "127.0.0.1:$EDGE_PORT"
-admin_listen = "127.0.0.1:$EDGE_ADMIN_PORT"
-allow_private_destinations = true
-allowed_connect_ports = [443, $ORIGIN_PORT]
-access_log = "off"
-
-[[tenants]]
-id = "bench"
-source_cidrs = ["127.0.0.0/8"]
-session_limit = 1000000
-default_action = "direct"
-
-[[tenants.rules]]
-action = "direct"
-destinations = ["127.0.0.0/8"]
-EOF
+  export EDGE_PORT EDGE_ADMIN_PORT
+  fill "$BENCH_DIR/edge.toml.in" "$WORKDIR/edge/edge.toml"
 fi
 if [ "$SKIP_SQUID" != 1 ]; then
   fill "$BENCH_DIR/squid.conf.in" "$WORKDIR/squid/squid.conf"

@@ -60,7 +60,7 @@ start() {
         [[ $n != 1 ]] && join=(--join)
         launch "control-$n" "$CONTROL" --node-id "$n" --data-dir "$DIR/control-$n" \
             --api-listen "127.0.0.1:7${n}71" --raft-listen "127.0.0.1:7${n}72" \
-            --edge-listen "127.0.0.1:$((7442 + n))" \
+            --edge-listen "127.0.0.1:$((7442 + n))" --metrics-listen "127.0.0.1:7${n}73" \
             --edge-cert "$DIR/ca/server.pem" --edge-key "$DIR/ca/server.key" \
             --admin-token-file "$DIR/admin.token" "${join[@]}"
     done
@@ -81,7 +81,7 @@ start() {
     while read -r id _ _ admin; do
         wait_http "http://127.0.0.1:$admin/healthz" "edge $id"
     done <<<"$EDGES"
-    echo "control plane: http://127.0.0.1:7171 (also :7271, :7371); token: $DIR/admin.token"
+    echo "control plane: http://127.0.0.1:7171 (also :7271, :7371); metrics :7173/metrics (:7273, :7373); token: $DIR/admin.token"
     echo "edges: tokyo 127.0.0.1:3128 127.0.0.1:3129, osaka 127.0.0.1:3138 127.0.0.1:3139"
     echo "try:   export BREAKOUT_TOKEN=\$(cat $DIR/admin.token) BREAKOUT_SERVER=http://127.0.0.1:7171"
     echo "       $CTL tenant create acme --region tokyo --source-cidr 127.0.0.1/32 --session-limit 100 --default-action direct"

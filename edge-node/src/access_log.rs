@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::config::AccessLogTarget;
-use crate::proxy::body::Transfer;
+use crate::transfer::Transfer;
 
 const QUEUE: usize = 65_536;
 

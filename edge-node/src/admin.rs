@@ -13,8 +13,8 @@ use breakout_policy::route::{ExplainContext, Resolution};
 use breakout_policy::{canonical_host, Host};
 use tokio::net::TcpListener;
 
-use crate::proxy::Shared;
 use crate::resolve::ResolveError;
+use crate::shared::Shared;
 
 /// Serves until the process exits.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -58,6 +58,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
+/// How long `/explain` waits for a name to resolve: an operator's question must get an answer
+/// even when DNS does not.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `/explain?tenant=T&host=H&port=P[&resolve=false]`: what happens to the tenant's request for
 /// the destination, and why: the rule, list and entry, and the destination guard's verdict on
 /// the addresses this edge would dial (resolved here, as the proxy resolves them, unless
@@ -93,16 +97,21 @@ async fn explain(
     let routed = t.router.route(&canonical, port);
     let target = routed.guard_target(&canonical, port);
     let resolved = match target {
-        Some(target) if resolve && matches!(target.host, Host::Name(_)) => Some(
-            shared
+        Some(target) if resolve && matches!(target.host, Host::Name(_)) => {
+            let lookup = shared
                 .resolver
-                .resolve(&target.host, &snap.settings.static_hosts)
-                .await
-                .map_err(|e| match e {
-                    ResolveError::NotFound(h) => format!("{h} has no address"),
-                    e => e.to_string(),
-                }),
-        ),
+                .resolve(&target.host, &snap.settings.static_hosts);
+            Some(match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                Ok(Ok(addrs)) => Ok(addrs),
+                Ok(Err(ResolveError::NotFound(h))) => Err(format!("{h} has no address")),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!(
+                    "resolving {} took longer than {}s",
+                    target.host,
+                    RESOLVE_TIMEOUT.as_secs()
+                )),
+            })
+        }
         _ => None,
     };
     let resolution = match &resolved {

@@ -44,6 +44,8 @@ struct EdgeFile {
     pac_listen: Option<SocketAddr>,
     #[serde(default)]
     allow_private_destinations: bool,
+    #[serde(default)]
+    full_error_details: bool,
     #[serde(default = "default_connect_ports")]
     allowed_connect_ports: Vec<u16>,
     #[serde(default = "default_access_log")]
@@ -62,6 +64,8 @@ struct EdgeFile {
     max_header_bytes: usize,
     #[serde(default = "default_max_headers")]
     max_headers: usize,
+    #[serde(default = "default_max_pending_per_source")]
+    max_pending_per_source: u32,
     #[serde(default)]
     static_hosts: BTreeMap<String, Ipv4Addr>,
     #[serde(default)]
@@ -93,6 +97,11 @@ fn default_max_header_bytes() -> usize {
 fn default_max_headers() -> usize {
     100
 }
+/// Enough for thousands of users behind one NAT address (each head arrives within a round
+/// trip of the connection), few enough that one address cannot hold the edge's descriptors.
+fn default_max_pending_per_source() -> u32 {
+    512
+}
 
 /// Where access-log lines go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +121,9 @@ pub struct Settings {
     /// A listener that serves only `GET /pac/{tenant}.pac` (the proxy listener serves them too).
     pub pac_listen: Option<SocketAddr>,
     pub allow_private_destinations: bool,
+    /// Tell clients resolved addresses and OS errors in `Proxy-Status` details and error
+    /// bodies (debugging); off, they name only the host they asked for.
+    pub full_error_details: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: AccessLogTarget,
     pub header_read_timeout: Duration,
@@ -122,6 +134,9 @@ pub struct Settings {
     pub drain_grace: Duration,
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    /// Connections from one source address that may be open at once before sending their first
+    /// complete request head; more are refused at accept.
+    pub max_pending_per_source: u32,
     pub static_hosts: BTreeMap<String, Ipv4Addr>,
     pub dns_servers: Option<Vec<std::net::IpAddr>>,
 }
@@ -279,6 +294,12 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
             format!("must be between 1024 and {}", PARSER_MAX_BUF / 2 - 1),
         ));
     }
+    if f.max_pending_per_source == 0 {
+        return Err(invalid(
+            "max_pending_per_source",
+            "must be at least 1".into(),
+        ));
+    }
     for (field, v) in [
         ("header_read_timeout_ms", f.header_read_timeout_ms),
         ("connect_timeout_ms", f.connect_timeout_ms),
@@ -312,6 +333,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         admin_listen: f.admin_listen,
         pac_listen: f.pac_listen,
         allow_private_destinations: f.allow_private_destinations,
+        full_error_details: f.full_error_details,
         allowed_connect_ports: f.allowed_connect_ports,
         access_log,
         header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),
@@ -321,6 +343,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         drain_grace: Duration::from_millis(f.drain_grace_ms),
         max_header_bytes: f.max_header_bytes,
         max_headers: f.max_headers,
+        max_pending_per_source: f.max_pending_per_source,
         static_hosts,
         dns_servers: f.dns_servers,
     })

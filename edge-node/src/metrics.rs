@@ -3,7 +3,7 @@
 
 mod outcomes;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use self::outcomes::Outcomes;
 use prometheus::{
@@ -18,12 +18,16 @@ pub struct Metrics {
     session_limit: IntGaugeVec,
     sessions_admitted: IntCounterVec,
     sessions_refused: IntCounterVec,
+    /// `sessions_refused_total{tenant=""}` by [`RefusalReason`], made on first use.
+    no_tenant_refused: [OnceLock<IntCounter>; RefusalReason::COUNT],
     requests: IntCounterVec,
     refusals: IntCounterVec,
     /// Requests and refusals of connections that belong to no tenant (label `tenant=""`).
     pub no_tenant: Outcomes,
     bytes: IntCounterVec,
-    connect_duration: HistogramVec,
+    /// Connecting to an origin and to a parent proxy.
+    pub connect_origin: Histogram,
+    pub connect_upstream: Histogram,
     pub dns_duration: Histogram,
     pub config_generation: IntGauge,
     pub config_version: IntGauge,
@@ -48,6 +52,8 @@ pub struct TenantMetrics {
     pub limit: IntGauge,
     pub admitted: IntCounter,
     pub refused_limit: IntCounter,
+    /// Connections refused at accept: too many from one source waiting to send a head.
+    pub refused_source: IntCounter,
     /// `requests_total` and `refusals_total` of the tenant.
     pub outcomes: Arc<Outcomes>,
     pub bytes_up: IntCounter,
@@ -72,9 +78,13 @@ pub enum RefusalReason {
     ForeignRegion,
     /// A tenant of this region whose contracts do not give it the service (art. 6-1).
     NotInService,
+    /// Too many connections from one source address waiting to send a request head.
+    SourceLimit,
 }
 
 impl RefusalReason {
+    const COUNT: usize = 8;
+
     fn label(self) -> &'static str {
         match self {
             RefusalReason::UnknownSource => "unknown_source",
@@ -84,6 +94,7 @@ impl RefusalReason {
             RefusalReason::NotReady => "not_ready",
             RefusalReason::ForeignRegion => "foreign_region",
             RefusalReason::NotInService => "not_in_service",
+            RefusalReason::SourceLimit => "source_limit",
         }
     }
 }
@@ -147,6 +158,15 @@ impl Metrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        let connect_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "breakout_edge_connect_duration_seconds",
+                "Time to connect to an origin or a parent proxy",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["kind"],
+        )?;
+        registry.register(Box::new(connect_duration.clone()))?;
         let m = Metrics {
             sessions_active: gauge_vec(
                 "breakout_edge_sessions_active",
@@ -176,14 +196,9 @@ impl Metrics {
                 "Body and tunnel bytes, up (client to destination) and down",
                 &["tenant", "direction"],
             )?,
-            connect_duration: HistogramVec::new(
-                HistogramOpts::new(
-                    "breakout_edge_connect_duration_seconds",
-                    "Time to connect to an origin or a parent proxy",
-                )
-                .buckets(LATENCY_BUCKETS.to_vec()),
-                &["kind"],
-            )?,
+            connect_origin: connect_duration.with_label_values(&["origin"]),
+            connect_upstream: connect_duration.with_label_values(&["upstream"]),
+            no_tenant_refused: Default::default(),
             dns_duration: Histogram::with_opts(
                 HistogramOpts::new("breakout_edge_dns_duration_seconds", "DNS resolution time")
                     .buckets(LATENCY_BUCKETS.to_vec()),
@@ -235,7 +250,6 @@ impl Metrics {
         m.registry.register(Box::new(m.requests.clone()))?;
         m.registry.register(Box::new(m.refusals.clone()))?;
         m.registry.register(Box::new(m.bytes.clone()))?;
-        m.registry.register(Box::new(m.connect_duration.clone()))?;
         m.registry.register(Box::new(m.dns_duration.clone()))?;
         m.registry.register(Box::new(m.config_generation.clone()))?;
         m.registry.register(Box::new(m.config_version.clone()))?;
@@ -261,6 +275,9 @@ impl Metrics {
             limit: self.session_limit.with_label_values(&[id]),
             admitted: self.sessions_admitted.with_label_values(&[id]),
             refused_limit: self.sessions_refused.with_label_values(&[id, "limit"]),
+            refused_source: self
+                .sessions_refused
+                .with_label_values(&[id, RefusalReason::SourceLimit.label()]),
             outcomes: Arc::new(Outcomes::new(id, &self.requests, &self.refusals)),
             bytes_up: bytes("up"),
             bytes_down: bytes("down"),
@@ -272,15 +289,15 @@ impl Metrics {
         }
     }
 
-    /// Counts a refused session; `tenant` is empty when the source is unknown.
-    pub fn refused(&self, tenant: &str, reason: RefusalReason) {
-        self.sessions_refused
-            .with_label_values(&[tenant, reason.label()])
+    /// Counts a refused session of no tenant of this region (`tenant=""`); a tenant's own are
+    /// in its [`TenantMetrics`].
+    pub fn refused(&self, reason: RefusalReason) {
+        self.no_tenant_refused[reason as usize]
+            .get_or_init(|| {
+                self.sessions_refused
+                    .with_label_values(&["", reason.label()])
+            })
             .inc();
-    }
-
-    pub fn connect_observer(&self, kind: &str) -> Histogram {
-        self.connect_duration.with_label_values(&[kind])
     }
 
     pub fn reload(&self, ok: bool) {

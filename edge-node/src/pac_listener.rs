@@ -2,11 +2,13 @@
 //! address of its own (one that a PAC URL can name without pointing at the proxy port, or that
 //! sits behind its own load balancer). The answers are the proxy listener's: the tenant is the
 //! one the client's source address belongs to, and any other path or tenant is the same 404.
-//! Fetching a PAC file here takes no session slot.
+//! Fetching a PAC file here takes no session slot. Connections are let in as on the proxy
+//! listener (`proxy::accept`): an unregistered source is closed at once, and a source's
+//! connections waiting for their first head are capped.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -16,8 +18,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::proxy::accept::{self, Listener};
 use crate::proxy::body::ProxyBody;
-use crate::proxy::{pac, Shared};
+use crate::proxy::pac;
+use crate::shared::Shared;
 
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,9 +39,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
                 }
             },
         };
+        let Some(admitted) = accept::gate(&shared, &stream, peer, Listener::Pac) else {
+            continue;
+        };
+        // Given back at the first request: the head has been read.
+        let ticket = Mutex::new(Some(admitted.ticket));
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
+                drop(ticket.lock().map(|mut t| t.take()));
                 let answer = answer(&req, peer, &shared);
                 async move { Ok::<_, Infallible>(answer) }
             });

@@ -2,10 +2,11 @@
 //! limit is its grant while the grant is in force, its `floor` once the grant expired unrenewed,
 //! and 0 before the edge ever had one; never more than the tenant's limit in the snapshot.
 //!
-//! The request path only reads the limit in the tenant's `Slots` (an atomic); this module is the
-//! only writer of those limits in control-plane mode: when grants arrive, when a snapshot is
-//! built, and from a background task when a grant expires. A grant's lifetime is counted from
-//! its receipt on this edge's monotonic clock.
+//! The request path only reads the limit in the tenant's `Slots` (an atomic); in control-plane
+//! mode those limits come from here, set by the snapshot (`Snapshot::apply_limits`) when grants
+//! arrive, when a snapshot is built, and from a background task when a grant expires. A grant's
+//! lifetime is counted from its receipt on this edge's monotonic clock. This module knows
+//! nothing of snapshots: it answers "what is tenant T's local limit now".
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +14,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use breakout_policy::wire::Grants;
-
-use crate::snapshot::Snapshot;
 
 /// How often expiries are checked.
 pub const EXPIRY_CHECK: Duration = Duration::from_millis(100);
@@ -61,9 +60,23 @@ impl Quotas {
         }
     }
 
-    /// Records grants received at `now` and applies them to `snap`'s tenants. A grant of an
-    /// older epoch than the one held is ignored.
-    pub fn receive(&self, grants: &Grants, now: Instant, snap: &Snapshot) {
+    /// Calls `f` with every tenant's local limit at `now` (`tenant`, region-wide limit → local
+    /// limit), under one lock.
+    pub fn with_limits<R>(
+        &self,
+        now: Instant,
+        f: impl FnOnce(&dyn Fn(&str, u32) -> u32) -> R,
+    ) -> R {
+        if !self.is_enforced() {
+            return f(&|_, limit| limit);
+        }
+        let held = self.lock();
+        f(&|tenant, limit| Self::local(held.get(tenant), limit, now))
+    }
+
+    /// Records grants received at `now`. A grant of an older epoch than the one held is
+    /// ignored. (The serving snapshot applies them: `Snapshot::apply_limits`.)
+    pub fn receive(&self, grants: &Grants, now: Instant) {
         let mut held = self.lock();
         for (tenant, g) in &grants.grants {
             if held.get(tenant).is_some_and(|h| h.epoch > grants.epoch) {
@@ -79,32 +92,16 @@ impl Quotas {
                 },
             );
         }
-        Self::set_limits(&held, snap, now);
     }
 
-    /// Sets every tenant's limit in `snap` from what is held at `now` (after a snapshot swap,
-    /// and when grants expire).
-    pub fn apply(&self, snap: &Snapshot, now: Instant) {
-        if self.is_enforced() {
-            Self::set_limits(&self.lock(), snap, now);
-        }
-    }
-
-    fn set_limits(held: &HashMap<String, Held>, snap: &Snapshot, now: Instant) {
-        for t in &snap.tenants {
-            let limit = Self::local(held.get(&*t.id), t.session_limit, now);
-            if t.slots.limit() != limit {
-                t.slots.set_limit(limit);
-            }
-            t.metrics.limit.set(i64::from(limit));
-        }
-    }
-
-    /// The grant in force for `tenant` (epoch, sessions), for reports; (0, 0) if none.
+    /// What `tenant` may admit under the last grant, for reports: (its epoch, its sessions)
+    /// while in force, (its epoch, the floor) once expired (the leader counts what the edge may
+    /// admit, floor included); (0, 0) before any grant.
     pub fn holding(&self, tenant: &str, now: Instant) -> (u64, u32) {
         match self.lock().get(tenant) {
             Some(h) if h.expires > now => (h.epoch, h.sessions),
-            _ => (0, 0),
+            Some(h) => (h.epoch, h.floor),
+            None => (0, 0),
         }
     }
 
@@ -117,21 +114,10 @@ impl Quotas {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     use breakout_policy::wire::Grant;
 
     use super::*;
-    use crate::config::EdgeConfig;
-    use crate::metrics::Metrics;
-
-    fn snapshot(metrics: &Metrics, q: &Quotas) -> Snapshot {
-        let text = "region = \"tokyo\"\n[[tenants]]\nid = \"a\"\nsource_cidrs = [\"10.0.0.0/8\"]\n\
-                    session_limit = 100\n";
-        let cfg = EdgeConfig::parse(text).expect("config");
-        Snapshot::build_limited(&cfg.policy, Arc::new(cfg.settings), None, metrics, 1, q)
-            .expect("build")
-    }
 
     fn grants(epoch: u64, sessions: u32, ttl_ms: u64, floor: u32) -> Grants {
         let g = Grant {
@@ -147,30 +133,37 @@ mod tests {
 
     #[test]
     fn nothing_before_a_grant_then_the_grant_then_the_floor() {
-        let metrics = Metrics::new().expect("metrics");
         let q = Quotas::default();
         q.enforce();
-        let snap = snapshot(&metrics, &q);
-        let a = snap.tenant_by_id("a").expect("a");
-        assert_eq!(a.slots.limit(), 0, "no grant yet");
         let t0 = Instant::now();
-        q.receive(&grants(5, 40, 1000, 25), t0, &snap);
-        assert_eq!(a.slots.limit(), 40);
+        assert_eq!(q.limit_for("a", 100, t0), 0, "no grant yet");
+        q.receive(&grants(5, 40, 1000, 25), t0);
+        assert_eq!(q.limit_for("a", 100, t0), 40);
         assert_eq!(q.holding("a", t0), (5, 40));
-        q.receive(&grants(4, 90, 1000, 25), t0, &snap);
-        assert_eq!(a.slots.limit(), 40, "an older epoch is ignored");
-        q.apply(&snap, t0 + Duration::from_millis(1001));
-        assert_eq!(a.slots.limit(), 25, "expired: the floor");
-        assert_eq!(q.holding("a", t0 + Duration::from_secs(2)), (0, 0));
-        q.receive(&grants(6, 500, 1000, 25), t0, &snap);
-        assert_eq!(a.slots.limit(), 100, "never above the tenant's limit");
+        q.receive(&grants(4, 90, 1000, 25), t0);
+        assert_eq!(q.limit_for("a", 100, t0), 40, "an older epoch is ignored");
+        let later = t0 + Duration::from_millis(1001);
+        assert_eq!(q.limit_for("a", 100, later), 25, "expired: the floor");
+        assert_eq!(
+            q.holding("a", t0 + Duration::from_secs(2)),
+            (5, 25),
+            "reported: what it may admit, the floor"
+        );
+        q.receive(&grants(6, 500, 1000, 25), t0);
+        assert_eq!(
+            q.limit_for("a", 100, t0),
+            100,
+            "never above the tenant's limit"
+        );
+        assert_eq!(q.with_limits(t0, |limit| limit("a", 100)), 100);
+        assert_eq!(q.with_limits(t0, |limit| limit("b", 100)), 0);
     }
 
     #[test]
-    fn a_standalone_edge_keeps_the_snapshot_limit() {
-        let metrics = Metrics::new().expect("metrics");
+    fn a_standalone_edge_keeps_the_policy_limit() {
         let q = Quotas::default();
-        let snap = snapshot(&metrics, &q);
-        assert_eq!(snap.tenant_by_id("a").expect("a").slots.limit(), 100);
+        let now = Instant::now();
+        assert_eq!(q.limit_for("a", 100, now), 100);
+        assert_eq!(q.with_limits(now, |limit| limit("a", 7)), 7);
     }
 }

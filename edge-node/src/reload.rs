@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{EdgeConfig, Overrides};
-use crate::proxy::Shared;
+use crate::shared::Shared;
 use crate::snapshot::Snapshot;
 
 /// Re-reads `path` (with the command line's `overrides` on top); on success the new snapshot serves every request that starts afterwards

@@ -11,6 +11,7 @@ use breakout_policy::{PolicyError, RegionPolicy, Router};
 use crate::admission::Slots;
 use crate::config::Settings;
 use crate::metrics::{Metrics, TenantMetrics};
+use crate::pac_file::{self, PacFile};
 use crate::quota::Quotas;
 use crate::sources::SourceTable;
 
@@ -49,47 +50,6 @@ pub struct TenantRuntime {
     /// The tenant's PAC file (docs/pac.md), rendered when the snapshot is built; `None` without
     /// PAC settings, an error message when they do not render (served as 503).
     pub pac: Option<Result<Arc<PacFile>, String>>,
-}
-
-/// A rendered PAC file, ready to serve in either encoding: compressed here, once per
-/// snapshot, so that a request only picks one and copies bytes.
-pub struct PacFile {
-    /// The file as rendered; ETag `"<sha256>"`.
-    pub identity: PacBody,
-    /// The same file gzip-compressed; ETag `"<sha256>-gz"`, so that caches never answer one
-    /// encoding's conditional request with the other's bytes. `None` only if compressing
-    /// failed (logged); such a file is served uncompressed.
-    pub gzip: Option<PacBody>,
-}
-
-/// One encoding of a PAC file.
-pub struct PacBody {
-    pub bytes: bytes::Bytes,
-    /// A strong ETag, quotes included.
-    pub etag: String,
-}
-
-impl PacFile {
-    /// Wraps a rendered file whose whole-text hash is `sha256`, compressing it.
-    pub fn new(text: String, sha256: &str) -> PacFile {
-        let gzip = match crate::proxy::pac::gzip(text.as_bytes()) {
-            Ok(bytes) => Some(PacBody {
-                bytes: bytes::Bytes::from(bytes),
-                etag: format!("\"{sha256}-gz\""),
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "PAC not compressed; it is served uncompressed");
-                None
-            }
-        };
-        PacFile {
-            identity: PacBody {
-                bytes: bytes::Bytes::from(text),
-                etag: format!("\"{sha256}\""),
-            },
-            gzip,
-        }
-    }
 }
 
 impl Snapshot {
@@ -131,7 +91,7 @@ impl Snapshot {
             if let Some(addr) = t.egress_address {
                 check_local(addr).map_err(|e| e.within(&field))?;
             }
-            let pac = render_pac(t, policy, &settings);
+            let pac = pac_file::render(t, policy, &settings);
             let limit = quotas.limit_for(&t.id, t.session_limit, now);
             let slots = match prev.and_then(|p| p.tenant_by_id(&t.id)) {
                 Some(old) => {
@@ -197,37 +157,52 @@ impl Snapshot {
             .and_then(|i| self.inactive_owners.get(i))
     }
 
+    /// Sets every tenant's local limit from `quotas` at `now` (grants received, a grant expired).
+    pub fn apply_limits(&self, quotas: &Quotas, now: Instant) {
+        if !quotas.is_enforced() {
+            return;
+        }
+        quotas.with_limits(now, |limit_of| {
+            for t in &self.tenants {
+                let limit = limit_of(&t.id, t.session_limit);
+                if t.slots.limit() != limit {
+                    t.slots.set_limit(limit);
+                }
+                t.metrics.limit.set(i64::from(limit));
+            }
+        });
+    }
+
     /// The tenant a client source address belongs to.
     pub fn tenant_for(&self, addr: Ipv4Addr) -> Option<&TenantRuntime> {
         self.sources.lookup(addr).and_then(|i| self.tenants.get(i))
     }
+
+    /// Whom a source address belongs to.
+    pub fn source(&self, addr: Ipv4Addr) -> Source<'_> {
+        if let Some(t) = self.tenant_for(addr) {
+            Source::Tenant(t)
+        } else if let Some((tenant, home)) = self.foreign_tenant(addr) {
+            Source::Foreign { tenant, home }
+        } else if let Some((tenant, reason)) = self.inactive_tenant(addr) {
+            Source::Inactive { tenant, reason }
+        } else {
+            Source::Unregistered
+        }
+    }
 }
 
-/// Renders a tenant's PAC with the edge's own listen address as the proxy when its settings
-/// name none. A failure is kept (and logged) rather than refusing the whole policy: the control
-/// plane validated the settings, so it can only be the budget or an unusable listen address.
-fn render_pac(
-    t: &breakout_policy::Tenant,
-    policy: &RegionPolicy,
-    settings: &Settings,
-) -> Option<Result<Arc<PacFile>, String>> {
-    let own = match settings.listen.ip() {
-        ip if ip.is_unspecified() => String::new(),
-        std::net::IpAddr::V4(a) => format!("{a}:{}", settings.listen.port()),
-        std::net::IpAddr::V6(a) => format!("[{a}]:{}", settings.listen.port()),
-    };
-    let result = breakout_policy::pac::render_for_edge(t, &policy.lists, policy.version, &own)?;
-    Some(match result {
-        Ok(pac) => Ok(Arc::new(PacFile::new(pac.text, &pac.sha256))),
-        Err(e) => {
-            let why = match own.is_empty() {
-                true => format!("{e} (the edge listens on an unspecified address, so PAC settings without proxies cannot name it)"),
-                false => e.to_string(),
-            };
-            tracing::warn!(tenant = %t.id, error = %why, "PAC not rendered");
-            Err(why)
-        }
-    })
+/// Whom a client's source address belongs to (art. 8: tenants register their sources).
+#[derive(Clone, Copy)]
+pub enum Source<'s> {
+    /// A tenant served here.
+    Tenant(&'s TenantRuntime),
+    /// A tenant contracted in another region (art. 5).
+    Foreign { tenant: &'s str, home: &'s str },
+    /// A tenant of this region not in service now (art. 6-1), and why.
+    Inactive { tenant: &'s str, reason: &'s str },
+    /// No tenant registered it.
+    Unregistered,
 }
 
 /// An egress address must be one of this edge's own: the control plane cannot know the edge's
@@ -240,4 +215,73 @@ fn check_local(addr: Ipv4Addr) -> Result<(), PolicyError> {
             format!("{addr} is not an address of this edge ({e})"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use breakout_policy::wire::{Grant, Grants};
+
+    use super::*;
+    use crate::config::EdgeConfig;
+
+    const ONE: &str = "region = \"tokyo\"\n[[tenants]]\nid = \"a\"\n\
+                       source_cidrs = [\"10.0.0.0/8\"]\nsession_limit = 100\n";
+
+    fn snapshot(metrics: &Metrics, quotas: &Quotas) -> Snapshot {
+        let cfg = EdgeConfig::parse(ONE).expect("config");
+        Snapshot::build_limited(
+            &cfg.policy,
+            Arc::new(cfg.settings),
+            None,
+            metrics,
+            1,
+            quotas,
+        )
+        .expect("build")
+    }
+
+    #[test]
+    fn grants_become_the_tenants_local_limits() {
+        let metrics = Metrics::new().expect("metrics");
+        let quotas = Quotas::default();
+        quotas.enforce();
+        let snap = snapshot(&metrics, &quotas);
+        let a = snap.tenant_by_id("a").expect("a");
+        assert_eq!(a.slots.limit(), 0, "no grant yet");
+        let t0 = Instant::now();
+        let grant = Grant {
+            sessions: 40,
+            ttl_ms: 1000,
+            floor: 25,
+        };
+        let grants = Grants {
+            epoch: 1,
+            grants: BTreeMap::from([("a".to_string(), grant)]),
+        };
+        quotas.receive(&grants, t0);
+        snap.apply_limits(&quotas, t0);
+        assert_eq!((a.slots.limit(), a.metrics.limit.get()), (40, 40));
+        snap.apply_limits(&quotas, t0 + Duration::from_millis(1001));
+        assert_eq!(a.slots.limit(), 25, "expired: the floor");
+        let policy = EdgeConfig::parse(ONE).expect("config").policy;
+        let settings = Arc::clone(&snap.settings);
+        let rebuilt = Snapshot::build_limited(&policy, settings, Some(&snap), &metrics, 2, &quotas)
+            .expect("rebuilt");
+        let again = rebuilt.tenant_by_id("a").expect("a");
+        assert!(
+            Arc::ptr_eq(&again.slots, &a.slots),
+            "slots carry over a rebuild"
+        );
+    }
+
+    #[test]
+    fn a_standalone_edge_keeps_the_policy_limit() {
+        let metrics = Metrics::new().expect("metrics");
+        let snap = snapshot(&metrics, &Quotas::default());
+        snap.apply_limits(&Quotas::default(), Instant::now());
+        assert_eq!(snap.tenant_by_id("a").expect("a").slots.limit(), 100);
+    }
 }

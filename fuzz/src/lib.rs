@@ -13,8 +13,11 @@ use breakout_control::templates::{expressroute, google, m365, select};
 use breakout_policy::wire::{self, delta, Frame, FrameDecoder};
 use breakout_policy::{canonical_host, Action, Host, Matcher, RegionPolicy, Tenant};
 
+/// A target's body: takes any bytes.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name: what `fuzz_regressions.rs` replays.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("request_head", request_head),
     ("host_canon", host_canon),
     ("matcher", matcher),

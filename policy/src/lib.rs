@@ -17,6 +17,7 @@ pub mod m365;
 pub mod matcher;
 pub mod model;
 pub mod pac;
+pub mod pac_settings;
 pub mod route;
 pub mod validate;
 pub mod wire;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::destination::Destination;
 use crate::error::PolicyError;
-use crate::pac::PacSettings;
+use crate::pac_settings::PacSettings;
 
 /// Version of the wire/config schema below. Bumped on any incompatible change; an edge refuses a
 /// policy whose schema it does not know.

@@ -153,7 +153,7 @@ pub struct TenantUsage {
     /// The epoch of the newest grant the edge holds for the tenant (0: none).
     #[serde(default)]
     pub holding_epoch: u64,
-    /// The sessions of that grant.
+    /// What the edge may admit under it: its sessions while in force, its floor once expired.
     #[serde(default)]
     pub holding_sessions: u32,
 }

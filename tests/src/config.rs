@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
     pub allow_private_destinations: bool,
+    pub full_error_details: bool,
     pub allowed_connect_ports: Vec<u16>,
     pub access_log: String,
     pub connect_timeout_ms: u64,
@@ -15,6 +16,7 @@ pub struct EdgeConfig {
     /// `response_timeout_ms`, written only when set.
     pub response_timeout_ms: Option<u64>,
     pub drain_grace_ms: u64,
+    pub max_pending_per_source: u32,
     pub static_hosts: Vec<(String, String)>,
     /// `dns_servers` (default: a loopback address where no DNS server listens, so tests never
     /// query the machine's resolver; empty turns DNS off).
@@ -49,6 +51,7 @@ impl Default for EdgeConfig {
     fn default() -> Self {
         Self {
             allow_private_destinations: true,
+            full_error_details: false,
             allowed_connect_ports: vec![443],
             access_log: "stdout".into(),
             connect_timeout_ms: 5000,
@@ -56,6 +59,7 @@ impl Default for EdgeConfig {
             tunnel_idle_timeout_ms: 300_000,
             response_timeout_ms: None,
             drain_grace_ms: 30_000,
+            max_pending_per_source: 512,
             static_hosts: Vec::new(),
             dns_servers: vec!["127.0.0.1".into()],
             tenants: Vec::new(),
@@ -110,6 +114,7 @@ impl EdgeConfig {
             "allow_private_destinations = {}",
             self.allow_private_destinations
         );
+        let _ = writeln!(w, "full_error_details = {}", self.full_error_details);
         let _ = writeln!(
             w,
             "allowed_connect_ports = {:?}",
@@ -133,6 +138,11 @@ impl EdgeConfig {
         }
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
+        let _ = writeln!(
+            w,
+            "max_pending_per_source = {}",
+            self.max_pending_per_source
+        );
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
         // anything else asks a loopback port where no DNS server listens (a real failure, after
         // the edge's lookup deadline), or nothing at all when `dns_servers` is empty.

@@ -29,10 +29,19 @@ pub struct ControlNode {
     pub raft: SocketAddr,
     /// The QUIC endpoint edges connect to.
     pub edge: SocketAddr,
-    /// Extra command-line arguments, repeated on a restart.
-    args: Vec<String>,
+    /// The metrics listener (`--metrics-listen`; a new port after a restart).
+    pub metrics: SocketAddr,
+    /// Flags and environment every start of this node repeats (see [`ControlNode::start_on`]).
+    launch: Launch,
     /// `--data-dir`.
     data: PathBuf,
+}
+
+/// Extra flags and environment for a node, repeated by its restarts.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
@@ -82,12 +91,12 @@ impl ControlNode {
     /// [`ControlNode::start_with_env`] with extra arguments (e.g. `--advertise-raft`), which a
     /// restart repeats.
     pub fn start_with(id: u64, join: bool, env: &[(&str, &str)], args: &[String]) -> ControlNode {
-        Self::start_on(id, join, env, args, None)
+        Self::start_in(id, join, env, args, None)
     }
 
     /// [`ControlNode::start_with`] keeping its data in `data` (e.g. a small file system of its
     /// own) instead of a fresh directory.
-    pub fn start_on(
+    pub fn start_in(
         id: u64,
         join: bool,
         env: &[(&str, &str)],
@@ -104,15 +113,19 @@ impl ControlNode {
         for _ in 0..20 {
             let ports = [0; 3].map(|_| format!("127.0.0.1:{}", unused_low_port()));
             let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-            let mut c = spawn(
-                id,
-                &dir,
-                &data,
-                ports.each_ref().map(String::as_str),
-                join,
-                env,
-                args,
-            );
+            let launch = Launch {
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                args: join
+                    .then(|| "--join".to_string())
+                    .into_iter()
+                    .chain(args.iter().cloned())
+                    .collect(),
+            };
+            let listen = ports.each_ref().map(String::as_str);
+            let mut c = spawn(id, &dir, &data, listen, &launch);
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -129,7 +142,7 @@ impl ControlNode {
             break;
         }
         let child = child.unwrap_or_else(|| panic!("node {id}: no free ports found"));
-        let (child, api, raft, edge) = wait_addrs(child, &dir);
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
         ControlNode {
             id,
             child: Some(child),
@@ -137,9 +150,38 @@ impl ControlNode {
             api,
             raft,
             edge,
-            args: args.to_vec(),
+            metrics,
+            launch: Launch {
+                args: args.to_vec(),
+                env: Vec::new(),
+            },
             data,
         }
+    }
+
+    /// Starts node `id` on the given `[api, raft, edge]` addresses with `launch`'s flags and
+    /// environment, which its restarts repeat (no retry on a taken port: pick them just before).
+    pub fn start_on(id: u64, listen: [&str; 3], launch: Launch) -> ControlNode {
+        let dir = unique_dir(&format!("breakout-control-{id}"));
+        let data = dir.join("data");
+        let child = spawn(id, &dir, &data, listen, &launch);
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
+        ControlNode {
+            id,
+            child: Some(child),
+            dir,
+            api,
+            raft,
+            edge,
+            metrics,
+            launch,
+            data,
+        }
+    }
+
+    /// Where the node keeps its data, its `--data-dir` (a restart reuses it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.clone()
     }
 
     /// The process id while it runs.
@@ -155,6 +197,21 @@ impl ControlNode {
         self.child.is_some()
     }
 
+    /// Waits up to `timeout` for the process to exit by itself: its status (the node is then no
+    /// longer running), or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let mut status = None;
+        poll_until(timeout, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if status.is_some() {
+            self.child = None;
+        }
+        status
+    }
+
     /// SIGKILL, and wait until the process is gone.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -166,6 +223,21 @@ impl ControlNode {
     /// Starts the node again on the same data dir and addresses (as `join`: a restart must never
     /// initialise a cluster, whatever the flag says, but joiners make that explicit).
     pub fn restart(&mut self) {
+        let child = self.respawn();
+        let (child, [api, raft, edge, metrics]) = wait_addrs(child, &self.dir);
+        assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
+        self.metrics = metrics;
+        self.child = Some(child);
+    }
+
+    /// [`ControlNode::restart`] for a node expected to stop by itself (see
+    /// [`ControlNode::wait_exit`]): does not wait for its listeners.
+    pub fn restart_unchecked(&mut self) {
+        let child = self.respawn();
+        self.child = Some(child);
+    }
+
+    fn respawn(&mut self) -> Child {
         assert!(self.child.is_none(), "node {} still running", self.id);
         let _ = std::fs::remove_file(self.dir.join("addrs.json"));
         let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
@@ -180,9 +252,7 @@ impl ControlNode {
                 &self.dir,
                 &self.data,
                 addrs.each_ref().map(String::as_str),
-                false,
-                &[],
-                &self.args,
+                &self.launch,
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -199,10 +269,7 @@ impl ControlNode {
             true
         });
         assert!(started, "node {}: its ports stayed taken", self.id);
-        let child = child.expect("spawned");
-        let (child, api, raft, edge) = wait_addrs(child, &self.dir);
-        assert_eq!((api, raft, edge), (self.api, self.raft, self.edge));
-        self.child = Some(child);
+        child.expect("spawned")
     }
 
     /// Starts the node again expecting it to refuse to start: its exit status and what it
@@ -213,15 +280,7 @@ impl ControlNode {
         let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
         let listen = addrs.each_ref().map(String::as_str);
-        let mut c = spawn(
-            self.id,
-            &self.dir,
-            &self.data,
-            listen,
-            false,
-            &[],
-            &self.args,
-        );
+        let mut c = spawn(self.id, &self.dir, &self.data, listen, &self.launch);
         let status = wait_for(START_DEADLINE, "the node exits", || {
             c.try_wait().ok().flatten()
         });
@@ -281,6 +340,21 @@ impl ControlNode {
         (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
+    /// `GET /metrics` on the metrics listener: (status, body).
+    pub fn scrape(&self) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .arg(format!("http://{}/metrics", self.metrics))
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
     /// This node's stale (local) view of the tenants: their ids.
     pub fn local_tenant_ids(&self) -> Option<Vec<String>> {
         let (status, body) = self.get(ADMIN_TOKEN, "/v1/tenants?stale=true");
@@ -299,11 +373,6 @@ impl ControlNode {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
-    }
-
-    /// The node's `--data-dir`.
-    pub fn data_dir(&self) -> PathBuf {
-        self.data.clone()
     }
 }
 
@@ -383,6 +452,14 @@ impl Cluster {
         c
     }
 
+    /// A one-node cluster whose node runs with extra environment variables (e.g.
+    /// `BREAKOUT_WEBHOOK_ALLOW_CIDRS`).
+    pub fn single_with_env(env: &[(&str, &str)]) -> Cluster {
+        let node = ControlNode::start_with_env(1, false, env);
+        wait_leader_on(&node);
+        Cluster { nodes: vec![node] }
+    }
+
     /// Index of the node the cluster reports as leader, asked of any running node.
     pub fn leader(&self) -> Option<usize> {
         self.nodes.iter().filter(|n| n.is_running()).find_map(|n| {
@@ -441,10 +518,9 @@ fn wait_until_status(node: &ControlNode, cond: impl Fn(&serde_json::Value) -> bo
     );
 }
 
-/// Starts a node listening on `[api, raft, edge]`.
 /// A port in 20000..32000 (below Linux's default ephemeral range, 32768–60999) that is free for
 /// TCP and UDP right now.
-fn unused_low_port() -> u16 {
+pub fn unused_low_port() -> u16 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEED: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -466,15 +542,7 @@ fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(
-    id: u64,
-    dir: &Path,
-    data: &Path,
-    listen: [&str; 3],
-    join: bool,
-    env: &[(&str, &str)],
-    args: &[String],
-) -> Child {
+fn spawn(id: u64, dir: &Path, data: &Path, listen: [&str; 3], launch: &Launch) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -495,6 +563,9 @@ fn spawn(
             raft,
             "--edge-listen",
             edge,
+            // Several nodes run on one machine: any free port (reported in the addr file).
+            "--metrics-listen",
+            "127.0.0.1:0",
         ])
         .arg("--edge-cert")
         .arg(ca.dir.join("server.pem"))
@@ -509,17 +580,15 @@ fn spawn(
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
-    if join {
-        cmd.arg("--join");
-    }
-    cmd.args(args);
-    cmd.envs(env.iter().copied());
+    cmd.args(&launch.args);
+    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.spawn().expect("spawn breakout-control")
 }
 
-fn wait_addrs(mut child: Child, dir: &Path) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
+/// The node's `[api, raft, edge, metrics]` addresses, once its addr file says them.
+fn wait_addrs(mut child: Child, dir: &Path) -> (Child, [SocketAddr; 4]) {
     let file = dir.join("addrs.json");
-    let (api, raft, edge) = wait_for(
+    let addrs = wait_for(
         START_DEADLINE,
         "breakout-control writes its addr file",
         || {
@@ -531,12 +600,9 @@ fn wait_addrs(mut child: Child, dir: &Path) -> (Child, SocketAddr, SocketAddr, S
             }
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-            Some((
-                v.get("api")?.as_str()?.parse().ok()?,
-                v.get("raft")?.as_str()?.parse().ok()?,
-                v.get("edge")?.as_str()?.parse().ok()?,
-            ))
+            let addr = |k: &str| v.get(k)?.as_str()?.parse().ok();
+            Some([addr("api")?, addr("raft")?, addr("edge")?, addr("metrics")?])
         },
     );
-    (child, api, raft, edge)
+    (child, addrs)
 }

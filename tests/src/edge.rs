@@ -65,6 +65,15 @@ impl Edge {
         Self::start_args(settings_toml, |dir| sync.args(dir))
     }
 
+    /// [`Edge::start_synced`] with extra command-line arguments (e.g. `--log debug`).
+    pub fn start_synced_with(settings_toml: &str, sync: &Synced, extra: &[&str]) -> Edge {
+        Self::start_args(settings_toml, |dir| {
+            let mut args = sync.args(dir);
+            args.extend(extra.iter().map(|a| a.to_string()));
+            args
+        })
+    }
+
     /// Like [`Edge::start`], with a PAC-only listener on an ephemeral port ([`Edge::pac`]).
     pub fn start_with_pac_listener(config_toml: &str) -> Edge {
         Self::start_args(config_toml, |_| {

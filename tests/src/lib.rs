@@ -4,9 +4,11 @@
 //! background tokio runtime ([`runtime`]), the edge is a child process ([`edge`]), and clients
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
+pub mod answer;
 pub mod api_conn;
 pub mod badserver;
 pub mod binaries;
+pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;
@@ -17,6 +19,7 @@ pub mod faultcluster;
 pub mod faultnet;
 pub mod fleet;
 pub mod history;
+pub mod limits;
 pub mod metrics;
 pub mod origin;
 pub mod parent_proxy;
@@ -29,6 +32,7 @@ pub mod vendor;
 pub mod wait;
 pub mod world;
 
+pub use answer::assert_refused;
 pub use config::{EdgeConfig, Rule, Tenant};
 pub use curl::{Curl, CurlOutput};
 pub use echo::EchoServer;

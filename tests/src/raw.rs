@@ -233,6 +233,11 @@ impl RawConn {
         result
     }
 
+    /// True if the peer closes the connection within `timeout` without sending a byte.
+    pub fn closed_unanswered(&mut self, timeout: Duration) -> bool {
+        self.read_to_close(timeout).is_ok_and(|got| got.is_empty())
+    }
+
     /// Writes `data` and reads the same number of bytes back (through an echo tunnel).
     pub fn echo(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
         self.send(data)?;

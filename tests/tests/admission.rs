@@ -4,6 +4,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use breakout_tests::assert_refused;
 use breakout_tests::raw::{RawConn, RawResponse};
 use breakout_tests::wait::SOON;
 use breakout_tests::{wait_until, Rule, Tenant, World, TENANT};
@@ -28,15 +29,10 @@ fn open_tunnel(w: &World, src: Ipv4Addr) -> RawConn {
 }
 
 fn assert_limit_refusal(resp: &RawResponse, conn: &mut RawConn) {
-    assert_eq!(resp.status, 503, "{resp:?}");
+    assert_refused(resp, 503, "http_request_denied");
     assert!(
         resp.header("retry-after").is_some(),
         "no Retry-After: {resp:?}"
-    );
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_denied"),
-        "{resp:?}"
     );
     conn.read_to_close(Duration::from_secs(5))
         .expect("refused connection must be closed");
@@ -63,14 +59,20 @@ fn over_limit_http_request_gets_503_with_retry_after() {
     let w = world_with_limit(1);
     let _held = open_tunnel(&w, Ipv4Addr::LOCALHOST);
     let out = w.curl(&w.origin_url("/")).run();
-    assert_eq!(out.status(), 503, "{out:#?}");
+    assert_refused(&out, 503, "http_request_denied");
     assert!(out.header("retry-after").is_some(), "{out:#?}");
-    assert_eq!(
-        out.proxy_status_error().as_deref(),
-        Some("http_request_denied"),
-        "{out:#?}"
-    );
     assert!(w.origin.requests().is_empty());
+    // Counted and logged as the tenant's, with the reason.
+    let refusals = [("tenant", TENANT), ("reason", "session_limit")];
+    wait_until(SOON, "the refusal counted as acme's", || {
+        w.edge.counter("breakout_edge_refusals_total", &refusals) == 1.0
+    });
+    wait_until(SOON, "the refusal logged as acme's", || {
+        w.edge
+            .access_log_lines()
+            .iter()
+            .any(|l| l["status"] == 503 && l["tenant"] == TENANT && l["reason"] == "session_limit")
+    });
 }
 
 #[test]

@@ -6,65 +6,15 @@
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use breakout_tests::control::{Cluster, ControlNode};
-use breakout_tests::fleet::{put_in_service, serves, start_edge, synced, write};
+use breakout_tests::capacity::{edge_for, hammer, metric, setup, tunnel, ACTIVE, LIMIT};
+use breakout_tests::control::Cluster;
+use breakout_tests::fleet::{serves, start_edge};
 use breakout_tests::raw::{exchange_from, RawConn};
-use breakout_tests::EdgeConfig;
 use breakout_tests::{wait_until, EchoServer, Edge};
 
 const CONVERGE: Duration = Duration::from_secs(30);
-const WRITE: Duration = Duration::from_secs(20);
-const ACTIVE: &str = "breakout_edge_sessions_active";
-const LIMIT: &str = "breakout_edge_session_limit";
-
-fn setup(node: &ControlNode, regions: &[&str], limit: u32) {
-    for r in regions {
-        node.ctl(&["region", "create", r])
-            .expect_ok("region create");
-    }
-    let limit_arg = limit.to_string();
-    let args = [
-        "tenant",
-        "create",
-        "acme",
-        "--region",
-        regions[0],
-        "--source-cidr",
-        "127.0.0.1/32",
-        "--session-limit",
-        &limit_arg,
-        "--default-action",
-        "direct",
-    ];
-    write(node, &args, WRITE);
-    // In service with a 20,000-session bypass, held to `limit` by the operator's cap.
-    put_in_service(node, "acme", Some(limit), WRITE);
-}
-
-/// An edge of `region` that may tunnel to the echo server.
-fn edge_for(echo: &EchoServer, node: &ControlNode, region: &str, id: &str) -> Edge {
-    let settings = EdgeConfig::default()
-        .host("origin.test", "127.0.0.1")
-        .connect_port(echo.port())
-        .to_settings_toml();
-    Edge::start_synced(&settings, &synced(&[node], region, id))
-}
-
-fn metric(edge: &Edge, name: &str) -> u64 {
-    edge.metric(name, &[("tenant", "acme")]).unwrap_or(0.0) as u64
-}
-
-/// Opens a tunnel through `edge` to the echo server; `None` if refused.
-fn tunnel(edge: &Edge, echo: &EchoServer) -> Option<RawConn> {
-    let mut c = RawConn::connect_from(Ipv4Addr::LOCALHOST, edge.proxy()).ok()?;
-    let resp = c
-        .connect_tunnel(&format!("origin.test:{}", echo.port()))
-        .ok()?;
-    (resp.status == 200).then_some(c)
-}
 
 /// Opens tunnels through `edge` until one is refused; how many were admitted (then closed).
 fn fill(edge: &Edge, echo: &EchoServer) -> usize {
@@ -76,41 +26,6 @@ fn fill(edge: &Edge, echo: &EchoServer) -> usize {
     held.len()
 }
 
-/// Workers keep up to `hold` tunnels each open through `edge`, replacing the oldest, until
-/// `stop`.
-fn hammer(
-    edge: &Edge,
-    echo: &EchoServer,
-    workers: usize,
-    hold: usize,
-    stop: &Arc<AtomicBool>,
-) -> Vec<JoinHandle<()>> {
-    (0..workers)
-        .map(|_| {
-            let (proxy, port, stop) = (edge.proxy(), echo.port(), Arc::clone(stop));
-            std::thread::spawn(move || {
-                let target = format!("origin.test:{port}");
-                let mut held = std::collections::VecDeque::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(mut c) = RawConn::connect_from(Ipv4Addr::LOCALHOST, proxy) else {
-                        continue;
-                    };
-                    match c.connect_tunnel(&target) {
-                        Ok(r) if r.status == 200 => {
-                            held.push_back(c);
-                            if held.len() > hold {
-                                held.pop_front();
-                            }
-                        }
-                        // Refused at the limit: pace the retries a little.
-                        _ => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            })
-        })
-        .collect()
-}
-
 #[test]
 fn region_wide_sessions_never_exceed_the_limit_and_one_busy_edge_reaches_it() {
     const N: u64 = 40;
@@ -119,8 +34,8 @@ fn region_wide_sessions_never_exceed_the_limit_and_one_busy_edge_reaches_it() {
     let node = &cluster.nodes[0];
     setup(node, &["tokyo"], N as u32);
     let edges = Arc::new([
-        edge_for(&echo, node, "tokyo", "tk-1"),
-        edge_for(&echo, node, "tokyo", "tk-2"),
+        edge_for(&echo, &[node], "tokyo", "tk-1"),
+        edge_for(&echo, &[node], "tokyo", "tk-2"),
     ]);
     for e in edges.iter() {
         wait_until(CONVERGE, "the edge serves acme with a grant", || {
@@ -191,8 +106,8 @@ fn without_the_control_plane_edges_fall_back_to_their_floor() {
     let mut cluster = Cluster::start(1);
     setup(&cluster.nodes[0], &["tokyo"], 10);
     let edges = [
-        edge_for(&echo, &cluster.nodes[0], "tokyo", "tk-1"),
-        edge_for(&echo, &cluster.nodes[0], "tokyo", "tk-2"),
+        edge_for(&echo, &[&cluster.nodes[0]], "tokyo", "tk-1"),
+        edge_for(&echo, &[&cluster.nodes[0]], "tokyo", "tk-2"),
     ];
     for e in &edges {
         wait_until(CONVERGE, "the edge has a grant", || metric(e, LIMIT) > 0);

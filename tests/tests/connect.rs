@@ -2,6 +2,7 @@
 
 use std::net::Ipv4Addr;
 
+use breakout_tests::assert_refused;
 use breakout_tests::origin::{fnv1a, pattern, FNV_INIT};
 use breakout_tests::raw::READ_TIMEOUT;
 use breakout_tests::{Rule, Tenant, World};
@@ -45,12 +46,7 @@ fn connect_to_blocked_destination_gets_403() {
     let resp = c
         .connect_tunnel(&format!("blocked.test:{}", w.echo.port()))
         .expect("CONNECT");
-    assert_eq!(resp.status, 403, "{resp:?}");
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_denied"),
-        "{resp:?}"
-    );
+    assert_refused(&resp, 403, "http_request_denied");
     w.assert_nothing_forwarded("blocked CONNECT");
 }
 

@@ -45,6 +45,7 @@ impl Dev {
                 "127.0.0.1:0",
             ])
             .args(["--edge-admin-listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .arg("--allow-private-destinations")
             .arg("--addr-file")
             .arg(&addr_file)
@@ -165,6 +166,18 @@ fn dev_serves_the_demo_tenant_and_stops_cleanly() {
     let edges = dev.ctl(&["edge", "list"]);
     assert_eq!(edges["items"][0]["edge_id"], "local-1", "{edges}");
     assert_eq!(edges["items"][0]["region"], "local", "{edges}");
+
+    // The control plane's metrics are on their own listener, not the API's.
+    let metrics = format!("http://{}/metrics", dev.addr("metrics"));
+    let out = Curl::new(&metrics).run();
+    assert_eq!(out.status(), 200, "{out:?}");
+    assert!(
+        out.body_text()
+            .contains("breakout_control_edges_connected{region=\"local\"} 1"),
+        "{out:?}"
+    );
+    let on_api = Curl::new(&format!("http://{}/metrics", dev.addr("api"))).run();
+    assert_eq!(on_api.status(), 404, "{on_api:?}");
 
     // Stopped with SIGTERM: the edge child goes too.
     let needle = dir.display().to_string();

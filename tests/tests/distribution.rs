@@ -101,7 +101,7 @@ fn a_tenant_reaches_every_edge_of_its_region_and_no_other() {
     assert_eq!(
         fetch(&osaka, &origin),
         403,
-        "acme's source is unknown in osaka"
+        "acme's source belongs to a tokyo tenant: osaka says so"
     );
 
     // Phase: `edge list` shows all three with their regions, none lagging.
@@ -138,7 +138,8 @@ fn a_tenant_reaches_every_edge_of_its_region_and_no_other() {
     let host = format!("origin.test:{}", origin.port());
     let req = format!("GET http://{host}/ HTTP/1.1\r\nHost: {host}\r\n\r\n");
     conn.send(req.as_bytes()).expect("send");
-    assert_eq!(conn.read_response("GET").expect("response").status, 200);
+    let resp = conn.read_response("GET").expect("response");
+    assert_eq!(resp.status, 200, "{resp:?}\n{}", tokyo[0].metrics());
     wait_until(CONVERGE, "tk-1 reports one session of acme", || {
         edge_view(node, "tk-1").is_some_and(|e| {
             u64_of(&e, "sessions") == Some(1) && e["tenants"]["acme"]["active"] == 1

@@ -20,11 +20,11 @@ const SLOW: Duration = Duration::from_secs(60);
 /// Three nodes, `victim`'s data in `data`; node 1 initialises (and so leads at first).
 fn cluster(victim: u64, data: std::path::PathBuf) -> Cluster {
     let on = |id: u64| (id == victim).then_some(data.as_path());
-    let first = ControlNode::start_on(1, false, &[], &[], on(1));
+    let first = ControlNode::start_in(1, false, &[], &[], on(1));
     let mut c = Cluster { nodes: vec![first] };
     c.wait_leader(SLOW);
     for id in 2..=3 {
-        let node = ControlNode::start_on(id, true, &[], &[], on(id));
+        let node = ControlNode::start_in(id, true, &[], &[], on(id));
         c.nodes[0]
             .ctl(&[
                 "cluster",
@@ -179,7 +179,7 @@ fn a_power_cut_mid_write_loses_no_acknowledged_write() {
     };
     let data = fs.data();
     let mut c = Cluster {
-        nodes: vec![ControlNode::start_on(
+        nodes: vec![ControlNode::start_in(
             1,
             false,
             &[],

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use breakout_tests::control::{ControlNode, ADMIN_TOKEN};
+use breakout_tests::control::ControlNode;
 use breakout_tests::faultcluster::report;
 use breakout_tests::static_server::{Page, StaticServer};
 use breakout_tests::vendor::{
@@ -123,7 +123,7 @@ fn fetches_version_changes_and_a_guard_that_keeps_the_last_good_list() {
     assert_eq!(live(&versions(&node, "microsoft365").expect("versions")), 1);
     // The poller counts after its write is applied: wait for the count, not for a moment.
     wait_until(POLLED, "three quarantines counted", || {
-        let (status, metrics) = node.get(ADMIN_TOKEN, "/metrics");
+        let (status, metrics) = node.scrape();
         status == 200
             && metrics.contains("breakout_template_quarantines_total{item=\"microsoft365\"} 3")
     });

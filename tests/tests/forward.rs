@@ -1,5 +1,6 @@
 //! Absolute-form HTTP requests through the edge: direct, upstream and block, bodies, keep-alive.
 
+use breakout_tests::assert_refused;
 use breakout_tests::origin::{fnv1a, pattern, FNV_INIT};
 use breakout_tests::parent_proxy::PARENT_BODY;
 use breakout_tests::wait::SOON;
@@ -137,12 +138,7 @@ fn upstream_request_does_not_leak_client_proxy_credentials() {
 fn blocked_request_gets_403_naming_the_rule() {
     let w = World::start();
     let out = w.curl("http://blocked.test/anything").run();
-    assert_eq!(out.status(), 403, "{out:#?}");
-    assert_eq!(
-        out.proxy_status_error().as_deref(),
-        Some("http_request_denied"),
-        "{out:#?}"
-    );
+    assert_refused(&out, 403, "http_request_denied");
     assert!(
         out.body_text().contains("deny"),
         "body should name rule `deny`: {:?}",

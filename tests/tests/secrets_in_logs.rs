@@ -7,18 +7,16 @@
 use std::time::Duration;
 
 use breakout_tests::control::{Cluster, ControlNode, ADMIN_TOKEN};
-use breakout_tests::fleet::{put_in_service, serves, start_edge, write};
+use breakout_tests::fleet::{put_in_service, serves, settings, synced, write};
 use breakout_tests::static_server::{Page, StaticServer};
 use breakout_tests::wait::wait_until;
-use breakout_tests::{Curl, Origin};
+use breakout_tests::{Curl, Edge, Origin};
 
 const WAIT: Duration = Duration::from_secs(30);
 const HOOK_SECRET: &str = "hook-secret-5f0a9c1e7b3d4a2f";
 
 #[test]
 fn a_full_run_at_debug_logs_no_token_or_secret() {
-    // Edges log at debug too (they read RUST_LOG when started).
-    std::env::set_var("RUST_LOG", "debug");
     let debug = [("BREAKOUT_LOG", "debug")];
     let first = ControlNode::start_with_env(1, false, &debug);
     let mut cluster = Cluster { nodes: vec![first] };
@@ -105,10 +103,7 @@ fn a_full_run_at_debug_logs_no_token_or_secret() {
 
     // Two edges take the configuration (the edge token is the admin token here) and serve.
     let nodes: Vec<&ControlNode> = cluster.nodes.iter().collect();
-    let edges = [
-        start_edge(&nodes, "tokyo", "tk-1"),
-        start_edge(&nodes[1..], "tokyo", "tk-2"),
-    ];
+    let edges = [debug_edge(&nodes, "tk-1"), debug_edge(&nodes[1..], "tk-2")];
     for edge in &edges {
         wait_until(WAIT, "the edge serves acme", || serves(edge, "acme"));
         let url = format!("http://origin.test:{}/hello", origin.port());
@@ -152,4 +147,10 @@ fn a_full_run_at_debug_logs_no_token_or_secret() {
         "secrets-in-logs",
         serde_json::json!({ "log_lines_checked": lines, "secrets": needles.len(), "found": 0 }),
     );
+}
+
+/// An edge of region `tokyo` against `nodes`, logging at debug.
+fn debug_edge(nodes: &[&ControlNode], id: &str) -> Edge {
+    let sync = synced(nodes, "tokyo", id);
+    Edge::start_synced_with(&settings(), &sync, &["--log", "debug"])
 }

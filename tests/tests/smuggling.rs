@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use breakout_tests::assert_refused;
 use breakout_tests::{RawResponse, World};
 
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
@@ -26,12 +27,7 @@ fn send_expecting_close(w: &World, req: &[u8]) -> RawResponse {
 
 fn assert_400_request_error(w: &World, req: &str) {
     let resp = send_expecting_close(w, req.as_bytes());
-    assert_eq!(resp.status, 400, "{req:?} -> {resp:?}");
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_error"),
-        "{resp:?}"
-    );
+    assert_refused(&resp, 400, "http_request_error");
     let seen = w.origin.requests();
     assert!(
         seen.is_empty(),
@@ -134,12 +130,7 @@ fn conflicting_content_lengths_are_refused() {
          hello!"
     );
     let resp = send_expecting_close(&w, req.as_bytes());
-    assert_eq!(resp.status, 400, "{resp:?}");
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_error"),
-        "{resp:?}"
-    );
+    assert_refused(&resp, 400, "http_request_error");
     w.origin.assert_untouched("conflicting Content-Length");
 }
 
@@ -150,12 +141,7 @@ fn too_many_headers_get_431() {
     let extra: String = (0..150).map(|i| format!("X-Filler-{i}: v\r\n")).collect();
     let req = format!("GET http://{h}/ HTTP/1.1\r\nHost: {h}\r\n{extra}\r\n");
     let resp = send_expecting_close(&w, req.as_bytes());
-    assert_eq!(resp.status, 431, "{resp:?}");
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_error"),
-        "{resp:?}"
-    );
+    assert_refused(&resp, 431, "http_request_error");
     w.origin.assert_untouched("too many headers");
 }
 
@@ -166,11 +152,6 @@ fn oversized_header_gets_431() {
     let big = "a".repeat(40_000);
     let req = format!("GET http://{h}/ HTTP/1.1\r\nHost: {h}\r\nX-Big: {big}\r\n\r\n");
     let resp = send_expecting_close(&w, req.as_bytes());
-    assert_eq!(resp.status, 431, "{resp:?}");
-    assert_eq!(
-        resp.proxy_status_error().as_deref(),
-        Some("http_request_error"),
-        "{resp:?}"
-    );
+    assert_refused(&resp, 431, "http_request_error");
     w.origin.assert_untouched("oversized header");
 }

@@ -19,7 +19,7 @@ fn explain(edge: &breakout_tests::Edge, host: &str) -> Value {
     let out = std::process::Command::new("curl")
         .args(["-sS", "--max-time", "5"])
         .arg(format!(
-            "http://{}/explain?tenant=acme&host={host}&port=443",
+            "http://{}/explain?tenant=acme&host={host}&port=443&resolve=false",
             edge.admin()
         ))
         .output()

@@ -2,7 +2,8 @@
 //! tenant's endpoints to three local receivers — one that answers, one that fails its first
 //! request, one that never answers. Signatures are checked with Python's own `hmac` module;
 //! the failing one is retried; the hanging one delays nobody; the delivery log shows it all;
-//! the secret appears nowhere.
+//! the secret appears nowhere. And without the operator's allowance, no webhook reaches
+//! loopback, private or metadata addresses, by literal or by name (issue 13, item 5).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use breakout_tests::control::{Cluster, ADMIN_TOKEN};
+use breakout_tests::control::{Cluster, ControlNode, ADMIN_TOKEN};
 use breakout_tests::fleet::tokyo_acme;
 use breakout_tests::wait_until;
 use serde_json::{json, Value};
@@ -164,9 +165,28 @@ fn values(body: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// A new token of tenant acme.
+fn tenant_token(node: &ControlNode) -> String {
+    let created = node
+        .ctl(&["token", "create", "acme"])
+        .expect_ok("token")
+        .json();
+    created["token"].as_str().expect("token").to_string()
+}
+
+/// Registers a webhook to `url` with acme's `token`: (status, body).
+fn register(node: &ControlNode, token: &str, url: &str) -> (u16, String) {
+    let body = json!({ "url": url, "secret": SECRET }).to_string();
+    node.send(token, "POST", "/v1/tenants/acme/webhooks", &body)
+}
+
+/// The operator allows loopback, where this test's receivers listen (by default the
+/// destination guard refuses it: see the test below).
+const ALLOW_LOOPBACK: (&str, &str) = ("BREAKOUT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8");
+
 #[test]
 fn each_change_reaches_every_webhook_signed_retried_and_isolated() {
-    let cluster = Cluster::start(1);
+    let cluster = Cluster::single_with_env(&[ALLOW_LOOPBACK]);
     let node = &cluster.nodes[0];
     tokyo_acme(node);
     node.ctl(&["list", "set", "acme", "blocklist", "a.example"])
@@ -179,17 +199,10 @@ fn each_change_reaches_every_webhook_signed_retried_and_isolated() {
         &rules.to_string(),
     );
     assert_eq!(status, 200, "{body}");
-    let created = node
-        .ctl(&["token", "create", "acme"])
-        .expect_ok("token")
-        .json();
-    let token = created["token"].as_str().expect("token").to_string();
+    let token = tenant_token(node);
 
     // The tenant registers its webhooks: refused before an integration contract, then accepted.
-    let register = |url: &str| {
-        let body = json!({ "url": url, "secret": SECRET }).to_string();
-        node.send(&token, "POST", "/v1/tenants/acme/webhooks", &body)
-    };
+    let register = |url: &str| register(node, &token, url);
     let hang = Receiver::start(Mode::Hang);
     let (status, body) = register(&hang.url);
     assert_eq!(status, 403, "{body}");
@@ -286,5 +299,75 @@ fn each_change_reaches_every_webhook_signed_retried_and_isolated() {
     assert!(
         !node.stderr().contains(SECRET),
         "the secret is never logged"
+    );
+}
+
+/// Issue 13, item 5: a tenant token registered webhooks to `127.0.0.1:<raft port>`, port 22 and
+/// `169.254.169.254`, the control plane POSTed there, and the delivery log told the tenant what
+/// answered. By default literals of refused addresses are refused at registration, a name that
+/// resolves to one (`localhost`) is never connected to, and the tenant's log says only that the
+/// host has no address webhooks may be sent to; the operator's log says which and why.
+#[test]
+fn by_default_no_webhook_reaches_an_internal_address() {
+    let cluster = Cluster::start(1);
+    let node = &cluster.nodes[0];
+    tokyo_acme(node);
+    node.ctl(&["contract", "add", "acme", "external-integration"])
+        .expect_ok("contract");
+    let token = tenant_token(node);
+    let register = |url: &str| register(node, &token, url);
+    let raft = format!("http://127.0.0.1:{}/raft", node.raft.port());
+    for (url, class) in [
+        (raft.as_str(), "loopback address"),
+        ("http://127.0.0.1:22/", "loopback address"),
+        ("http://0x7f.1:22/", "loopback address"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "cloud metadata address",
+        ),
+        ("http://10.0.0.1/hook", "private address"),
+        ("http://[::ffff:a9fe:a9fe]/", "cloud metadata address"),
+    ] {
+        let (status, body) = register(url);
+        assert_eq!(status, 400, "{url}: {body}");
+        assert!(body.contains(class), "{url}: {body}");
+    }
+
+    let receiver = Receiver::start(Mode::Answer);
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let (status, body) = register(&by_name);
+    assert_eq!(status, 201, "a name is checked when delivering: {body}");
+    let deliveries = || {
+        let (status, log) = node.get(&token, "/v1/tenants/acme/webhook-deliveries");
+        assert_eq!(status, 200, "{log}");
+        serde_json::from_str::<Value>(&log).expect("JSON")
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "the refused attempt in the log",
+        || {
+            deliveries()["items"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        },
+    );
+    let log = deliveries();
+    let attempt = &log["items"][0];
+    assert_eq!(attempt["delivered"], false, "{log}");
+    assert!(attempt.get("status").is_none(), "{log}");
+    let error = attempt["error"].as_str().expect("an error");
+    assert!(
+        error.contains("no address webhooks may be sent to"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("127.0.0.1") && !error.contains("loopback"),
+        "the tenant is told nothing of the far side: {error}"
+    );
+    assert_eq!(receiver.count(), 0, "the receiver was reached");
+    wait_until(
+        Duration::from_secs(5),
+        "the operator's log says why",
+        || node.stderr().contains("loopback address"),
     );
 }

@@ -63,16 +63,26 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
             return Ok(p.clone());
         }
         let Some(presented) = bearer(parts) else {
-            ctx.denied
-                .record(ctx.clock.now_ms(), parts, 401, "no_token", "anonymous".into());
+            ctx.denied.record(
+                ctx.clock.now_ms(),
+                parts,
+                401,
+                "no_token",
+                "anonymous".into(),
+            );
             return Err(ApiError::Unauthorized);
         };
         let ip = client_ip(parts);
         ctx.limits.auth_allowed(ip)?;
         let Some((principal, key)) = authenticate(ctx, presented).await? else {
             ctx.limits.auth_failed(ip);
-            ctx.denied
-                .record(ctx.clock.now_ms(), parts, 401, "bad_token", "anonymous".into());
+            ctx.denied.record(
+                ctx.clock.now_ms(),
+                parts,
+                401,
+                "bad_token",
+                "anonymous".into(),
+            );
             return Err(ApiError::Unauthorized);
         };
         ctx.limits.token(&key)?;
@@ -143,7 +153,8 @@ impl FromRequestParts<Arc<ApiContext>> for Operator {
         match Principal::from_request_parts(parts, ctx).await? {
             Principal::Operator => Ok(Operator),
             p @ Principal::Tenant(_) => {
-                ctx.denied.record(ctx.clock.now_ms(), parts, 403, "operator_only", p.actor());
+                ctx.denied
+                    .record(ctx.clock.now_ms(), parts, 403, "operator_only", p.actor());
                 Err(ApiError::Forbidden)
             }
         }
@@ -187,8 +198,13 @@ impl<G: Gate> FromRequestParts<Arc<ApiContext>> for Gated<G> {
         if let Principal::Tenant(id) = &principal {
             let state = ctx.store.read(Consistency::Stale).await?;
             if let Err(why) = G::check(&state, id, ctx.today()) {
-                ctx.denied
-                    .record(ctx.clock.now_ms(), parts, 403, "not_granted", principal.actor());
+                ctx.denied.record(
+                    ctx.clock.now_ms(),
+                    parts,
+                    403,
+                    "not_granted",
+                    principal.actor(),
+                );
                 return Err(ApiError::Denied(why));
             }
         }
@@ -231,7 +247,8 @@ impl FromRequestParts<Arc<ApiContext>> for TenantWriter {
         match principal {
             Principal::Operator => Ok(TenantWriter(principal)),
             p @ Principal::Tenant(_) => {
-                ctx.denied.record(ctx.clock.now_ms(), parts, 403, "not_allowed", p.actor());
+                ctx.denied
+                    .record(ctx.clock.now_ms(), parts, 403, "not_allowed", p.actor());
                 Err(ApiError::Forbidden)
             }
         }
@@ -254,8 +271,13 @@ async fn check_scope(
     if id == Some(own.as_str()) {
         Ok(())
     } else {
-        ctx.denied
-            .record(ctx.clock.now_ms(), parts, 404, "other_tenant", principal.actor());
+        ctx.denied.record(
+            ctx.clock.now_ms(),
+            parts,
+            404,
+            "other_tenant",
+            principal.actor(),
+        );
         Err(ApiError::NotFound("no such tenant".into()))
     }
 }

@@ -43,6 +43,7 @@ pub async fn per_route(State(scope): State<RouteScope>, mut req: Request, next: 
         req.uri().clone(),
         req.headers().clone(),
     );
+    let started = std::time::Instant::now();
     let slot = BodySlot::default();
     req.extensions_mut().insert(slot.clone());
     let mut resp = next.run(req).await;
@@ -56,10 +57,9 @@ pub async fn per_route(State(scope): State<RouteScope>, mut req: Request, next: 
             relay(&scope.ctx, &leader, &method, &uri, &headers, body).await
         };
     }
-    scope
-        .ctx
-        .metrics
-        .observe(scope.route, &method, resp.status());
+    let metrics = &scope.ctx.metrics;
+    metrics.observe(scope.route, &method, resp.status());
+    metrics.observe_duration(scope.route, &method, started.elapsed().as_secs_f64());
     resp
 }
 

@@ -1,14 +1,23 @@
-//! `/metrics`: Raft gauges refreshed from `Store::status` at scrape time, and API request
-//! counts labelled by route template (never the raw path, which would carry ids).
+//! `/metrics` (served on the metrics listener, never the API's: see [`crate::metrics`]): Raft
+//! gauges refreshed from `Store::status` at scrape time, edge and template gauges from this
+//! node's view, and API request counts and durations labelled by route template (never the raw
+//! path, which would carry ids).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use http::{header, Method, StatusCode};
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use super::ApiContext;
+use crate::metrics::edges::{self, EdgeGauges};
+use crate::metrics::templates::TemplateGauges;
+use crate::store::Consistency;
 
 /// The API's metrics and the registry `/metrics` serves (which may hold others, e.g. the Raft
 /// store's apply histogram).
@@ -22,6 +31,9 @@ pub struct ApiMetrics {
     /// Only when the store can tell its commit index (`Store::status` does not carry it).
     commit_index: Option<(IntGauge, CommitIndexFn)>,
     requests: IntCounterVec,
+    duration: HistogramVec,
+    edges: EdgeGauges,
+    templates: TemplateGauges,
 }
 
 /// Reads the store's commit index at scrape time.
@@ -42,6 +54,18 @@ impl ApiMetrics {
             &["route", "method", "status"],
         )?;
         registry.register(Box::new(requests.clone()))?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "breakout_control_api_request_duration_seconds",
+                "Time to answer an API request (forwarding to the leader included)",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route", "method"],
+        )?;
+        registry.register(Box::new(duration.clone()))?;
+        crate::metrics::register_process(&registry)?;
         Ok(Self {
             term: gauge("breakout_control_raft_term", "Current Raft term")?,
             leader: gauge(
@@ -59,6 +83,9 @@ impl ApiMetrics {
             )?,
             commit_index: None,
             requests,
+            duration,
+            edges: EdgeGauges::new(&registry)?,
+            templates: TemplateGauges::new(&registry)?,
             registry,
         })
     }
@@ -81,6 +108,18 @@ impl ApiMetrics {
             .inc();
     }
 
+    /// Records how long one request took to answer.
+    pub fn observe_duration(&self, route: &str, method: &Method, seconds: f64) {
+        self.duration
+            .with_label_values(&[route, method.as_str()])
+            .observe(seconds);
+    }
+
+    /// The registry `/metrics` serves, for metrics registered outside the API.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     async fn refresh(&self, ctx: &ApiContext) {
         let gauge = |v: Option<u64>| i64::try_from(v.unwrap_or(0)).unwrap_or(i64::MAX);
         if let Some((g, f)) = &self.commit_index {
@@ -100,10 +139,17 @@ impl ApiMetrics {
                 self.is_leader.set(0);
             }
         }
+        if let Ok(state) = ctx.store.read(Consistency::Stale).await {
+            let views = ctx.edges.list(std::time::Instant::now());
+            let regions = state.regions.keys().map(String::as_str);
+            self.edges
+                .show(&edges::rows(regions, &views, state.version));
+            self.templates.show(&state);
+        }
     }
 }
 
-/// `GET /metrics` (no auth): Prometheus text format.
+/// `GET /metrics` on the metrics listener (no auth): Prometheus text format.
 pub async fn scrape(State(ctx): State<Arc<ApiContext>>) -> Response {
     ctx.metrics.refresh(&ctx).await;
     let encoder = TextEncoder::new();
@@ -117,4 +163,10 @@ pub async fn scrape(State(ctx): State<Arc<ApiContext>>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The metrics listener's router: `GET /metrics` (Prometheus text format), no credentials; keep
+/// the listener on a network only Prometheus reaches.
+pub fn listener_router(ctx: Arc<ApiContext>) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(ctx)
 }

@@ -145,6 +145,12 @@ impl ApiContext {
         Ok(self)
     }
 
+    /// Webhook deliveries (and registrations) go where `guard` allows.
+    pub fn with_webhook_guard(mut self, guard: breakout_policy::guard::GuardOptions) -> Self {
+        self.webhooks = Arc::new(crate::webhooks::WebhookHub::new(guard));
+        self
+    }
+
     /// Proposes `command` as `principal`; the new store version, or the rejection as an error.
     pub async fn write(&self, principal: &Principal, command: Command) -> ApiResult<u64> {
         let req = Request {
@@ -268,7 +274,6 @@ fn route_table() -> Vec<Route> {
     vec![
         ep(Get, "/healthz", cluster::healthz),
         ep(Get, "/readyz", cluster::readyz),
-        ep(Get, "/metrics", metrics::scrape),
         ep(Get, "/openapi.json", openapi::serve),
         ep(Get, "/v1/cluster/self", cluster::whoami),
         ep(Get, "/v1/cluster/status", cluster::status),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::contracts::{Effective, TenantContracts};
-use crate::state::{State, TenantRecord};
+use crate::state::{served_limit, SessionLimit, State, TenantRecord};
 
 /// The header carrying the store version a write produced.
 pub static VERSION_HEADER: HeaderName = HeaderName::from_static("x-breakout-version");
@@ -69,6 +69,11 @@ pub struct TenantView {
     /// The operator's cap on the contracted session limit (edges get the smaller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_cap: Option<u32>,
+    /// The limit the region's edges enforce on the day asked about, and whether the contract's
+    /// capacity or the operator's cap sets it; absent when edges do not serve the tenant that
+    /// day (the tenant's own `session_limit` is then enforced by nobody).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_limit_in_force: Option<SessionLimit>,
     /// Where change notifications go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ops_contact: Option<String>,
@@ -86,10 +91,12 @@ impl TenantView {
             || TenantContracts::default().effective(on),
             |c| c.effective(on),
         );
+        let region = r.tenant.region.as_deref().unwrap_or_default();
         Self {
             tenant: r.tenant.clone(),
             effective,
             session_cap: r.session_cap,
+            session_limit_in_force: served_limit(state, r, region, on),
             ops_contact: r.ops_contact.clone(),
             notify_business_days: r.notify_business_days,
             created_version: r.created_version,

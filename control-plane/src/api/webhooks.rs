@@ -16,6 +16,7 @@ use crate::crypto::hex;
 use crate::state::{Command, Secret};
 use crate::state::{CreateWebhook, DeleteWebhook};
 use crate::store::Consistency;
+use crate::webhooks::dial;
 
 /// May register and delete the webhooks of the tenant named by `{id}`: the operator, or that
 /// tenant's token while it holds an external-integration or list-template contract in force
@@ -36,6 +37,16 @@ pub async fn create(
     ApiPath(tenant): ApiPath<String>,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> ApiResult<Versioned> {
+    // A literal address the guard refuses is refused at once; a name is checked on every
+    // delivery, on the address it resolves to then (docs/integration.md).
+    if let Err(dial::Blocked::Prohibited { addr, class, .. }) =
+        dial::check_literal(&ctx.webhooks.guard, &body.url)
+    {
+        return Err(ApiError::Invalid(format!(
+            "url: {addr} is a {}; webhooks go to public addresses only",
+            class.describe()
+        )));
+    }
     let id = hex(&rand::random::<[u8; 6]>());
     let command = Command::CreateWebhook(CreateWebhook {
         tenant,

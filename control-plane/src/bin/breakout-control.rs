@@ -1,10 +1,9 @@
 //! `breakout-control`: one control-plane node (Raft store + HTTP API + the edges' QUIC endpoint),
 //! and `breakout-control dev-ca` to make development certificates for that endpoint.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
+use std::fs::DirBuilder;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,6 +12,9 @@ use breakout_control::api::{self, ApiContext};
 use breakout_control::distribute::devca::{self, DevCa};
 use breakout_control::distribute::tls::{self, TlsFiles};
 use breakout_control::distribute::{self, EdgeServer};
+use breakout_control::formation::{Formation, FormationArgs};
+use breakout_control::metrics::{cert, leader};
+use breakout_control::node_tokens;
 use breakout_control::store::raft::{self, RaftConfig, RaftStore};
 use breakout_control::store::NodeAddr;
 use breakout_control::templates;
@@ -52,8 +54,14 @@ struct Args {
     /// on the leader).
     #[arg(long)]
     join: bool,
-    /// Once the listeners are bound, write `{"api": "...", "raft": "...", "edge": "..."}` here
-    /// (atomically; `edge` only when serving edges); useful with port 0.
+    #[command(flatten)]
+    formation: FormationArgs,
+    /// Prometheus metrics listener (`GET /metrics`, no credentials: keep it on a network only
+    /// Prometheus reaches; `off`: none). The API listener serves no metrics.
+    #[arg(long, default_value = "127.0.0.1:9091", value_name = "ADDR")]
+    metrics_listen: String,
+    /// Once the listeners are bound, write `{"api": "...", "raft": "...", "edge": "...",
+    /// "metrics": "..."}` here (atomically; `edge` and `metrics` only when on); useful with port 0.
     #[arg(long)]
     addr_file: Option<PathBuf>,
     /// QUIC address edges connect to (`off`: serve no edges).
@@ -79,6 +87,8 @@ struct Args {
     notify: breakout_control::notify::NotifyArgs,
     #[command(flatten)]
     limits: breakout_control::api::ratelimit::LimitArgs,
+    #[command(flatten)]
+    webhooks: breakout_control::webhooks::args::WebhookArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -102,14 +112,9 @@ enum Sub {
     /// A complete deployment on this machine: a single-node control plane (data in --dir), one
     /// edge for region `local` (the `breakout-edge` binary next to this one) and a demo tenant
     /// in service. Prints the proxy address, the token path and commands to try.
-    Dev(breakout_control::dev::DevArgs),
+    Dev(Box<breakout_control::dev::DevArgs>),
 }
 
-/// Environment variable holding the operator token (when no `--admin-token-file`).
-const ADMIN_TOKEN_ENV: &str = "BREAKOUT_ADMIN_TOKEN";
-const ADMIN_TOKEN_FILE: &str = "admin.token";
-/// Environment variable holding the edge token (when no `--edge-token-file`).
-const EDGE_TOKEN_ENV: &str = "BREAKOUT_EDGE_TOKEN";
 /// Where development certificates for the edge endpoint go, under the data dir.
 const DEV_TLS_DIR: &str = "edge-tls";
 
@@ -131,21 +136,26 @@ fn main() -> anyhow::Result<()> {
         .context("starting the runtime")?;
     if let Some(Sub::Dev(dev)) = args.command {
         // The dev deployment runs this very server, from the command line it builds.
-        return runtime.block_on(breakout_control::dev::run(dev, |argv| async move {
+        return runtime.block_on(breakout_control::dev::run(*dev, |argv| async move {
             run(Args::try_parse_from(argv)?).await
         }));
     }
     runtime.block_on(run(args))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(mut args: Args) -> anyhow::Result<()> {
+    args.node_id = args
+        .formation
+        .node_id(args.node_id)
+        .map_err(anyhow::Error::msg)
+        .context("--node-id-from-hostname")?;
     let data_dir = args
         .data_dir
         .clone()
         .unwrap_or_else(|| format!("./data/control-{}", args.node_id).into());
     create_private_dir(&data_dir)?;
-    let admin_token = admin_token(&args, &data_dir)?;
-    let edge_token = edge_token(&args, &admin_token)?;
+    let admin_token = node_tokens::admin_token(args.admin_token_file.as_deref(), &data_dir)?;
+    let edge_token = node_tokens::edge_token(args.edge_token_file.as_deref(), &admin_token)?;
 
     let api_listener = TcpListener::bind(&args.api_listen)
         .await
@@ -153,9 +163,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let raft_listener = TcpListener::bind(&args.raft_listen)
         .await
         .with_context(|| format!("binding the Raft listener {}", args.raft_listen))?;
-    let edge_endpoint = match edge_listen(&args.edge_listen)? {
-        Some(addr) => Some(bind_edges(&args, &data_dir, addr)?),
-        None => None,
+    let metrics_listener = match args.metrics_listen.as_str() {
+        "off" => None,
+        addr => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener {addr}"))?,
+        ),
+    };
+    let (edge_endpoint, edge_cert) = match edge_listen(&args.edge_listen)? {
+        Some(addr) => {
+            let (endpoint, cert) = bind_edges(&args, &data_dir, addr)?;
+            (Some(endpoint), Some(cert))
+        }
+        None => (None, None),
     };
     let edge_bound = match &edge_endpoint {
         Some(e) => Some(e.local_addr().context("the edge endpoint's address")?),
@@ -179,7 +200,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         addr: addr.clone(),
         cluster_token: admin_token.clone(),
-        join: args.join,
+        join: args.join || args.formation.enabled(),
+        hold_rpcs_while_pristine: args.formation.enabled(),
     })
     .await
     .context("opening the Raft store")?;
@@ -191,6 +213,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     registry
         .register(Box::new(store.apply_histogram()))
         .context("registering the apply histogram")?;
+    let leader_changes = leader::counter(&registry).context("registering leader changes")?;
+    let cert_expiry = cert::gauge(&registry).context("registering certificate expiry")?;
+    if let Some(path) = &edge_cert {
+        match cert::not_after(path) {
+            Ok(at) => cert_expiry.with_label_values(&["edge"]).set(at as f64),
+            Err(e) => tracing::warn!(error = %e, "reading the edge certificate's expiry"),
+        }
+    }
     let notifier = args
         .notify
         .notifier(store.clone(), args.node_id, &registry, Arc::clone(&clock))
@@ -206,7 +236,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )?
     .with_commit_index(move || commit_source.metrics().committed_index)?
     .with_clock(Arc::clone(&clock))
-    .with_limits(args.limits.config());
+    .with_limits(args.limits.config())
+    .with_webhook_guard(args.webhooks.guard());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
         hub: Arc::clone(&ctx.leases),
@@ -217,8 +248,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         token: admin_token.clone(),
         clock: Arc::clone(&clock),
     };
+    let formation = args.formation.enabled().then(|| Formation {
+        store: Arc::clone(&store),
+        api_addr: addr.api.clone(),
+        peers: args.formation.bootstrap_peers.clone(),
+        token: admin_token.clone(),
+        client: ctx.client.clone(),
+    });
     drop(admin_token);
-    let region_tokens = region_tokens(&args.edge_region_token_files)?;
+    let region_tokens = node_tokens::region_tokens(&args.edge_region_token_files)?;
     let edge_server = Arc::new(
         EdgeServer::new(store.clone(), Arc::clone(&ctx.edges), &edge_token)
             .with_region_tokens(&region_tokens)
@@ -255,21 +293,53 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.node_id,
         Arc::clone(&ctx.webhooks),
         clock,
-    );
+    )
+    .context("building the webhook client")?;
     tokio::spawn(dispatcher.run(stop_rx.clone()));
     let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
-    let api_task = tokio::spawn(serve(api_listener, api::router(Arc::new(ctx)), stop_rx));
+    tokio::spawn(leader::watch(store.raft_metrics(), leader_changes));
+    let ctx = Arc::new(ctx);
+    let metrics_bound = match metrics_listener {
+        Some(l) => {
+            let bound = l.local_addr()?.to_string();
+            let router = breakout_control::api::metrics::listener_router(Arc::clone(&ctx));
+            tokio::spawn(serve(l, router, stop_rx.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
+    if let Some(formation) = formation {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            if let Err(why) = formation.run(stop).await {
+                let _ = fatal_tx.send(why).await;
+            }
+        });
+    }
+    let api_task = tokio::spawn(serve(api_listener, api::router(ctx), stop_rx));
     if let Some(path) = &args.addr_file {
-        write_addr_file(path, &api_bound, &raft_bound, edge_bound)?;
+        let bound = Bound {
+            api: &api_bound,
+            raft: &raft_bound,
+            edge: edge_bound,
+            metrics: metrics_bound.as_deref(),
+        };
+        write_addr_file(path, &bound)?;
     }
     tracing::info!(node_id = args.node_id, api = %addr.api, raft = %addr.raft,
         edge = ?edge_bound, "serving");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut failure = None;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+        Some(why) = fatal_rx.recv() => {
+            tracing::error!(reason = %why, "cluster formation: this node must not take part");
+            failure = Some(why);
+        }
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -293,7 +363,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!("listeners closed; stopping raft");
     store.shutdown().await;
     tracing::info!("stopped");
-    Ok(())
+    match failure {
+        Some(why) => bail!("cluster formation: {why}"),
+        None => Ok(()),
+    }
 }
 
 /// Serves `router` until `stop` turns true, then lets in-flight requests finish.
@@ -311,80 +384,6 @@ async fn serve(
         .await
 }
 
-/// The operator token: from `--admin-token-file`, else `BREAKOUT_ADMIN_TOKEN`, else the one
-/// generated on first start into `<data_dir>/admin.token`.
-fn admin_token(args: &Args, data_dir: &Path) -> anyhow::Result<String> {
-    if let Some(path) = &args.admin_token_file {
-        let token = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the admin token file {}", path.display()))?;
-        return non_empty(token, &path.display().to_string());
-    }
-    if let Ok(token) = std::env::var(ADMIN_TOKEN_ENV) {
-        return non_empty(token, ADMIN_TOKEN_ENV);
-    }
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(token) => return non_empty(token, &path.display().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let token = breakout_control::crypto::random_secret();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(token.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "breakout-control: generated an admin token in {}",
-        path.display()
-    );
-    Ok(token)
-}
-
-fn non_empty(token: String, source: &str) -> anyhow::Result<String> {
-    let token = token.trim();
-    if token.is_empty() {
-        bail!("the token from {source} is empty");
-    }
-    Ok(token.to_string())
-}
-
-/// The edge token: from `--edge-token-file`, else `BREAKOUT_EDGE_TOKEN`, else the admin token.
-fn edge_token(args: &Args, admin_token: &str) -> anyhow::Result<String> {
-    if let Some(path) = &args.edge_token_file {
-        let token = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the edge token file {}", path.display()))?;
-        return non_empty(token, &path.display().to_string());
-    }
-    match std::env::var(EDGE_TOKEN_ENV) {
-        Ok(token) => non_empty(token, EDGE_TOKEN_ENV),
-        Err(_) => Ok(admin_token.to_string()),
-    }
-}
-
-/// `--edge-region-token-file REGION=PATH` values → region → token.
-fn region_tokens(specs: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    specs
-        .iter()
-        .map(|spec| {
-            let (region, path) = spec
-                .split_once('=')
-                .filter(|(r, p)| !r.is_empty() && !p.is_empty())
-                .with_context(|| {
-                    format!("--edge-region-token-file {spec:?}: expected REGION=PATH")
-                })?;
-            let token = std::fs::read_to_string(path).with_context(|| {
-                format!("reading the edge token file {path} of region {region}")
-            })?;
-            Ok((region.to_string(), non_empty(token, path)?))
-        })
-        .collect()
-}
-
 /// `--edge-listen`: `off`, or an address (a name is resolved once, here).
 fn edge_listen(value: &str) -> anyhow::Result<Option<SocketAddr>> {
     if value == "off" {
@@ -398,8 +397,13 @@ fn edge_listen(value: &str) -> anyhow::Result<Option<SocketAddr>> {
     Ok(Some(addr))
 }
 
-/// The QUIC endpoint for edges, with the given certificate or the development one.
-fn bind_edges(args: &Args, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
+/// The QUIC endpoint for edges, with the given certificate or the development one, and the path
+/// of the certificate it serves.
+fn bind_edges(
+    args: &Args,
+    data_dir: &Path,
+    addr: SocketAddr,
+) -> anyhow::Result<(quinn::Endpoint, PathBuf)> {
     let files = match (&args.edge_cert, &args.edge_key) {
         (Some(cert), Some(key)) => TlsFiles {
             cert: cert.clone(),
@@ -424,8 +428,9 @@ fn bind_edges(args: &Args, data_dir: &Path, addr: SocketAddr) -> anyhow::Result<
         }
     };
     let config = tls::server_config(&files)?;
-    quinn::Endpoint::server(config, addr)
-        .with_context(|| format!("binding the edge endpoint {addr} (UDP)"))
+    let endpoint = quinn::Endpoint::server(config, addr)
+        .with_context(|| format!("binding the edge endpoint {addr} (UDP)"))?;
+    Ok((endpoint, files.cert))
 }
 
 /// `breakout-control dev-ca --out DIR`.
@@ -458,17 +463,23 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data dir {}", dir.display()))
 }
 
+/// The bound listeners, as `--addr-file` reports them.
+struct Bound<'a> {
+    api: &'a str,
+    raft: &'a str,
+    edge: Option<SocketAddr>,
+    metrics: Option<&'a str>,
+}
+
 /// Writes the bound addresses so that tests (and scripts) using port 0 can find the node; the
 /// rename makes the file appear complete or not at all.
-fn write_addr_file(
-    path: &Path,
-    api: &str,
-    raft: &str,
-    edge: Option<SocketAddr>,
-) -> anyhow::Result<()> {
-    let mut body = serde_json::json!({ "api": api, "raft": raft });
-    if let Some(edge) = edge {
+fn write_addr_file(path: &Path, bound: &Bound) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({ "api": bound.api, "raft": bound.raft });
+    if let Some(edge) = bound.edge {
         body["edge"] = edge.to_string().into();
+    }
+    if let Some(metrics) = bound.metrics {
+        body["metrics"] = metrics.into();
     }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;

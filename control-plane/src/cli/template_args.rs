@@ -80,6 +80,10 @@ pub enum TemplateManageCmd {
         /// Stay on this template version.
         #[arg(long)]
         pin: Option<u32>,
+        /// The Microsoft 365 instance to take sets of (Worldwide, China, USGovDoD,
+        /// USGovGCCHigh; microsoft365 and azure-expressroute only). Default: Worldwide.
+        #[arg(long)]
+        instance: Option<String>,
     },
     /// Remove a tenant's subscription.
     Unsubscribe { tenant: String, item: TemplateItem },

@@ -39,6 +39,9 @@ pub struct DevArgs {
     /// Control-plane QUIC endpoint the edge connects to.
     #[arg(long, default_value = "127.0.0.1:7443", value_name = "ADDR")]
     pub edge_listen: String,
+    /// Control-plane Prometheus metrics (`GET /metrics`).
+    #[arg(long, default_value = "127.0.0.1:9091", value_name = "ADDR")]
+    pub metrics_listen: String,
     /// The edge's proxy listener.
     #[arg(long, default_value = "127.0.0.1:3128", value_name = "ADDR")]
     pub proxy_listen: SocketAddr,
@@ -53,9 +56,13 @@ pub struct DevArgs {
     #[arg(long)]
     pub allow_private_destinations: bool,
     /// Once everything serves, write the bound addresses here as JSON
-    /// (`api`, `raft`, `edge`, `proxy`, `admin`, `token_file`); useful with port 0.
+    /// (`api`, `raft`, `edge`, `metrics`, `proxy`, `admin`, `token_file`); useful with port 0.
     #[arg(long, value_name = "PATH")]
     pub addr_file: Option<PathBuf>,
+    /// More `breakout-control` flags for the control-plane node, after `--` (e.g.
+    /// `-- --template-poll --template-m365-url http://…`).
+    #[arg(last = true, value_name = "SERVER FLAGS")]
+    pub server_args: Vec<OsString>,
 }
 
 /// How the deployment ended.
@@ -77,7 +84,13 @@ where
     let layout = Layout::new(&args.dir)?;
     layout.prepare()?;
     edge::stop_leftover(&layout).await;
-    let server = serve(layout.server_argv(&args.api_listen, &args.raft_listen, &args.edge_listen));
+    let mut argv = layout.server_argv(&args.api_listen, &args.raft_listen, &args.edge_listen);
+    argv.extend([
+        "--metrics-listen".into(),
+        args.metrics_listen.clone().into(),
+    ]);
+    argv.extend(args.server_args.iter().cloned());
+    let server = serve(argv);
     tokio::pin!(server);
     let mut edge: Option<EdgeProc> = None;
     let end = tokio::select! {
@@ -128,7 +141,7 @@ async fn start(
     edge_bin: &Path,
     slot: &mut Option<EdgeProc>,
 ) -> anyhow::Result<()> {
-    let (api_addr, raft_addr, quic) = control_addrs(layout).await?;
+    let (api_addr, raft_addr, quic, metrics) = control_addrs(layout).await?;
     let token = std::fs::read_to_string(layout.admin_token())?
         .trim()
         .to_string();
@@ -142,7 +155,7 @@ async fn start(
         .await?;
     if let Some(path) = &args.addr_file {
         let body = serde_json::json!({
-            "api": api_addr, "raft": raft_addr, "edge": quic.to_string(),
+            "api": api_addr, "raft": raft_addr, "edge": quic.to_string(), "metrics": metrics,
             "proxy": running.proxy.to_string(), "admin": running.admin.to_string(),
             "token_file": layout.admin_token(), "dir": layout.dir,
         });
@@ -150,17 +163,19 @@ async fn start(
         std::fs::write(&tmp, body.to_string())?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }
-    banner(layout, &api_addr, running, &outcome);
+    banner(layout, &api_addr, metrics.as_deref(), running, &outcome);
     Ok(())
 }
 
-/// Waits for the server's addr file: (API, Raft, QUIC endpoint).
-async fn control_addrs(layout: &Layout) -> anyhow::Result<(String, String, SocketAddr)> {
+/// Waits for the server's addr file: (API, Raft, QUIC endpoint, metrics if on).
+async fn control_addrs(
+    layout: &Layout,
+) -> anyhow::Result<(String, String, SocketAddr, Option<String>)> {
     for _ in 0..600 {
         if let Some(v) = read_addrs(&layout.control_addrs()) {
             let s = |k: &str| v[k].as_str().map(str::to_string);
             if let (Some(api), Some(raft), Some(edge)) = (s("api"), s("raft"), s("edge")) {
-                return Ok((api, raft, edge.parse()?));
+                return Ok((api, raft, edge.parse()?, s("metrics")));
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -168,7 +183,13 @@ async fn control_addrs(layout: &Layout) -> anyhow::Result<(String, String, Socke
     bail!("the control plane did not bind its listeners within 30 s")
 }
 
-fn banner(layout: &Layout, api: &str, edge: &EdgeProc, outcome: &bootstrap::Outcome) {
+fn banner(
+    layout: &Layout,
+    api: &str,
+    metrics: Option<&str>,
+    edge: &EdgeProc,
+    outcome: &bootstrap::Outcome,
+) {
     let ctl = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.join("breakoutctl")))
@@ -184,7 +205,7 @@ fn banner(layout: &Layout, api: &str, edge: &EdgeProc, outcome: &bootstrap::Outc
     println!(
         "Breakout dev deployment is serving (data in {dir}; Ctrl-C stops it).\n\
          \n  proxy:          {proxy}  (tenant {t} from 127.0.0.1, region {REGION})\
-         \n  control plane:  http://{api}\
+         \n  control plane:  http://{api}  (metrics: {metrics})\
          \n  operator token: {token}\
          \n  edge admin:     http://{admin}  (/metrics /readyz /explain)\
          \n  logs:           {edge_log}, {access_log}\
@@ -197,6 +218,7 @@ fn banner(layout: &Layout, api: &str, edge: &EdgeProc, outcome: &bootstrap::Outc
          \n  {ctl} --server http://{api} --token-file {tok} edge list\
          \n  {ctl} --server http://{api} --token-file {tok} sessions",
         dir = layout.dir.display(),
+        metrics = metrics.map_or("off".to_string(), |m| format!("http://{m}/metrics")),
         t = bootstrap::TENANT,
         token = token.display(),
         tok = shorten(&token),

@@ -16,7 +16,7 @@ pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{Clock, SystemClock};
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
-use crate::state::{region_policy_at, State};
+use crate::state::{session_limits_at, State};
 
 /// How often the leader allocates (and every node relays its edges' reports).
 pub const ROUND: Duration = Duration::from_millis(500);
@@ -66,10 +66,35 @@ struct LeaderState {
     usage: Vec<RegionUsage>,
 }
 
+/// Every region's served tenants and their limits at one store version: what the rounds read,
+/// computed once per version (not per round) and outside the leader state's lock.
+#[derive(Debug, PartialEq)]
+struct Limits {
+    version: u64,
+    /// (region, [(tenant, limit)]).
+    regions: Vec<(String, Vec<(String, u32)>)>,
+}
+
+impl Limits {
+    fn of(state: &State) -> Limits {
+        // The limits the edges were given at this version (same day as `feed`).
+        let day = state.policy_day();
+        Limits {
+            version: state.version,
+            regions: state
+                .regions
+                .keys()
+                .map(|r| (r.clone(), session_limits_at(state, r, day)))
+                .collect(),
+        }
+    }
+}
+
 /// The node's lease service (active only while the node leads).
 pub struct LeaseHub {
     cfg: QuotaConfig,
     state: Mutex<Option<LeaderState>>,
+    limits: Mutex<Option<Arc<Limits>>>,
     metrics: LeaseMetrics,
 }
 
@@ -115,6 +140,7 @@ impl LeaseHub {
         Ok(Arc::new(LeaseHub {
             cfg,
             state: Mutex::new(None),
+            limits: Mutex::new(None),
             metrics: LeaseMetrics::new(registry)?,
         }))
     }
@@ -186,6 +212,10 @@ impl LeaseHub {
     /// One allocation round over every (region, tenant) of `state` (does nothing unless
     /// leading).
     pub fn round(&self, state: &State) {
+        if self.lock().is_none() {
+            return;
+        }
+        let limits = self.limits(state);
         let mut guard = self.lock();
         let Some(st) = guard.as_mut() else { return };
         let now = Instant::now();
@@ -204,17 +234,15 @@ impl LeaseHub {
         let mut per_edge: BTreeMap<String, BTreeMap<String, WireGrant>> = BTreeMap::new();
         let mut usage = Vec::new();
         let mut live = std::collections::HashSet::new();
-        // The limits the edges were given at this version (same day as `feed`).
-        let day = state.policy_day();
-        for region in state.regions.keys() {
-            for tenant in region_policy_at(state, region, day).tenants {
-                let key = (region.clone(), tenant.id.clone());
+        for (region, tenants) in &limits.regions {
+            for (tenant, limit) in tenants {
+                let key = (region.clone(), tenant.clone());
                 let reports: BTreeMap<String, EdgeReport> = st
                     .edges
                     .iter()
                     .filter(|(_, e)| &e.region == region)
                     .filter_map(|(id, e)| {
-                        let u = e.report.tenants.get(&tenant.id)?;
+                        let u = e.report.tenants.get(tenant)?;
                         Some((
                             id.clone(),
                             EdgeReport {
@@ -231,14 +259,7 @@ impl LeaseHub {
                     l.quiet_until_ms = quiet_until;
                     l
                 });
-                let grants = allocate(
-                    tenant.session_limit,
-                    ledger,
-                    &reports,
-                    now_ms,
-                    epoch,
-                    &self.cfg,
-                );
+                let grants = allocate(*limit, ledger, &reports, now_ms, epoch, &self.cfg);
                 for (edge, g) in grants {
                     let grant = WireGrant {
                         sessions: g.sessions,
@@ -248,12 +269,12 @@ impl LeaseHub {
                     per_edge
                         .entry(edge)
                         .or_default()
-                        .insert(tenant.id.clone(), grant);
+                        .insert(tenant.clone(), grant);
                 }
                 usage.push(RegionUsage {
                     region: region.clone(),
-                    tenant: tenant.id.clone(),
-                    limit: tenant.session_limit,
+                    tenant: tenant.clone(),
+                    limit: *limit,
                     sessions: reports.values().map(|r| u64::from(r.active)).sum(),
                     granted: ledger.committed(&reports, now_ms),
                     refused: reports.values().map(|r| u64::from(r.refused)).sum(),
@@ -282,6 +303,20 @@ impl LeaseHub {
             m.sessions.with_label_values(&labels).set(u.sessions as i64);
             m.limit.with_label_values(&labels).set(i64::from(u.limit));
             m.granted.with_label_values(&labels).set(u.granted as i64);
+        }
+    }
+
+    /// The limits at `state`'s version: the table of the last round if the version is the
+    /// same, else a new one.
+    fn limits(&self, state: &State) -> Arc<Limits> {
+        let mut cached = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cached {
+            Some(l) if l.version == state.version => Arc::clone(l),
+            _ => {
+                let l = Arc::new(Limits::of(state));
+                *cached = Some(Arc::clone(&l));
+                l
+            }
         }
     }
 

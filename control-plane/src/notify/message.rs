@@ -178,6 +178,7 @@ mod tests {
             add: Vec::new(),
             exclude: vec!["gone.example.com".parse().expect("host")],
             pin: None,
+            instance: None,
         }
     }
 

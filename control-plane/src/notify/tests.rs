@@ -43,6 +43,7 @@ fn sub(pin: Option<u32>) -> Subscription {
         add: Vec::new(),
         exclude: Vec::new(),
         pin,
+        instance: None,
     }
 }
 
@@ -80,6 +81,7 @@ fn state() -> State {
         live: Some(1),
         quarantine: Vec::new(),
         next: 2,
+        checked: Default::default(),
     };
     s.templates.insert(ITEM, Arc::new(record));
     s.notified.insert(ITEM, 0);

@@ -12,9 +12,14 @@
 //! across leaders (e.g. Raft term in the high bits): an edge's "holding epoch" is compared with
 //! what this ledger issued.
 //!
-//! A leader that takes over cannot know what its predecessor granted: for one lease period
-//! ([`Ledger::taking_over`]) it only renews what each edge reports holding and grants nothing
-//! new; after that every grant of the predecessor has expired.
+//! A leader that takes over cannot know everything its predecessor granted: an edge it has not
+//! heard from yet may hold a grant. For one lease period ([`Ledger::taking_over`]) it counts each
+//! edge's newest reported predecessor grant as issued (until the edge acknowledges one of its
+//! own) and hands out at most the sum of those grants, never the part of the limit nobody has
+//! reported holding: it renews, and moves budget between edges that reported (after the lower
+//! grant was acknowledged, as always), but the unreported rest waits until every grant of the
+//! predecessor has expired. Whatever the predecessor granted, its live grants fitted the limit
+//! together, so what the edges reported holding does too.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +33,8 @@ pub struct QuotaConfig {
     pub ttl_ms: u64,
     /// Headroom kept on an idle edge, as a share of the limit (at least one session).
     pub idle_share: f64,
-    /// Headroom an edge near its grant (or refusing) asks for, as a share of the limit.
+    /// Headroom an edge near its grant (or refusing) asks for, as a share of the limit; a
+    /// refusing edge asks for at least the sessions it refused since its last report.
     pub busy_share: f64,
 }
 
@@ -78,11 +84,17 @@ pub struct Issued {
 /// One tenant's grants in one region.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    /// Per edge: grants that may still be in force (newest last).
+    /// Per edge: grants that may still be in force (newest last); while quiet, also the newest
+    /// predecessor grant each edge reported holding.
     issued: BTreeMap<String, Vec<Issued>>,
     /// Until then, grants issued before this ledger existed (by a previous leader) may still be
-    /// live: only renew what edges report holding, never grant more.
+    /// live: hand out no more than the edges reported holding of them ([`Ledger::inherited`]).
     pub quiet_until_ms: u64,
+    /// While quiet: per edge, the newest predecessor grant it reported holding (epoch,
+    /// sessions). Their sum is the budget while quiet.
+    inherited: BTreeMap<String, (u64, u32)>,
+    /// The first epoch this ledger issued: holdings of older epochs are a predecessor's.
+    first_epoch: Option<u64>,
 }
 
 impl Ledger {
@@ -90,9 +102,36 @@ impl Ledger {
     /// know what its predecessor granted.
     pub fn taking_over(now_ms: u64, cfg: &QuotaConfig) -> Ledger {
         Ledger {
-            issued: BTreeMap::new(),
             quiet_until_ms: now_ms + cfg.ttl_ms,
+            ..Ledger::default()
         }
+    }
+
+    /// While quiet: takes note of the predecessor grants edges report holding, each counted as
+    /// issued until the edge acknowledges a grant of ours (or the quiet period ends, when every
+    /// predecessor grant has expired). The budget: what they add up to, at most `limit`.
+    fn inherit(&mut self, reports: &BTreeMap<String, EdgeReport>, epoch: u64, limit: u32) -> u64 {
+        let first = *self.first_epoch.get_or_insert(epoch);
+        for (edge, r) in reports {
+            if r.holding_epoch == 0 || r.holding_epoch >= first {
+                continue;
+            }
+            let newest = self.inherited.entry(edge.clone()).or_insert((0, 0));
+            if r.holding_epoch >= newest.0 {
+                *newest = (r.holding_epoch, r.holding_sessions);
+            }
+            let grants = self.issued.entry(edge.clone()).or_default();
+            match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
+                Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
+                None => grants.push(Issued {
+                    epoch: r.holding_epoch,
+                    sessions: r.holding_sessions,
+                    expires_ms: self.quiet_until_ms,
+                }),
+            }
+        }
+        let reported: u64 = self.inherited.values().map(|(_, s)| u64::from(*s)).sum();
+        reported.min(u64::from(limit))
     }
 
     /// The most sessions `edge` may be admitting under grants in force at `now_ms`.
@@ -140,25 +179,21 @@ pub fn allocate(
     epoch: u64,
     cfg: &QuotaConfig,
 ) -> BTreeMap<String, Grant> {
-    ledger.forget_dead(reports, now_ms);
     let quiet = now_ms < ledger.quiet_until_ms;
-    let limit_u = u64::from(limit);
-    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
-    // Grants that cost nothing new: up to what each reporting edge may already hold.
     // While quiet, what the predecessor granted is known only from what edges say they hold.
+    let budget = if quiet {
+        ledger.inherit(reports, epoch, limit)
+    } else {
+        ledger.inherited.clear();
+        u64::from(limit)
+    };
+    ledger.forget_dead(reports, now_ms);
+    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
+    // Grants that cost nothing new: up to what each reporting edge may already hold (while
+    // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
     let held: BTreeMap<&str, u32> = reports
         .iter()
-        .map(|(e, r)| {
-            let mine = ledger.outstanding(e, r.holding_epoch, now_ms);
-            (
-                e.as_str(),
-                if quiet {
-                    mine.max(r.holding_sessions)
-                } else {
-                    mine
-                },
-            )
-        })
+        .map(|(e, r)| (e.as_str(), ledger.outstanding(e, r.holding_epoch, now_ms)))
         .collect();
     let absent: u64 = ledger
         .issued
@@ -169,14 +204,16 @@ pub fn allocate(
     let committed: u64 = absent + held.values().map(|h| u64::from(*h)).sum::<u64>();
     // After a limit was lowered below what is committed, no edge gets headroom until enough
     // sessions have ended (admitted sessions are never cut).
-    let over = committed > limit_u;
+    let over = committed > budget;
     let mut grants: BTreeMap<String, u32> = BTreeMap::new();
     let mut wants: Vec<(&str, u32)> = Vec::new();
     for (edge, r) in reports {
         let busy =
             r.refused > 0 || held[edge.as_str()].saturating_sub(r.active) < share(cfg.idle_share);
+        // What it refused is demand it could not serve: asking for just a tenth of the limit
+        // a round would leave clients refused for many rounds while the budget sits unused.
         let headroom = if busy {
-            share(cfg.busy_share)
+            share(cfg.busy_share).max(r.refused)
         } else {
             share(cfg.idle_share)
         };
@@ -186,12 +223,12 @@ pub fn allocate(
             base = base.min(r.active);
         }
         grants.insert(edge.clone(), base);
-        if !quiet && desired > base {
+        if desired > base {
             wants.push((edge.as_str(), desired - base));
         }
     }
     // Budget left after everything that may still be in use.
-    let mut free = limit_u.saturating_sub(committed);
+    let mut free = budget.saturating_sub(committed);
     // Busiest first: the edge refusing most (then with most sessions) is served first.
     wants.sort_by_key(|(e, want)| {
         (

@@ -41,7 +41,10 @@ pub use model::{
     AUDIT_KEEP, MAX_LIST_ENTRIES,
 };
 pub use regions::{CreateRegion, DeleteRegion};
-pub use service::{next_policy_change, out_of_service, region_policy_at, tick_due, Tick};
+pub use service::{
+    next_policy_change, out_of_service, region_policy_at, served_limit, session_limits_at,
+    tick_due, LimitBy, SessionLimit, Tick,
+};
 pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
     SyncTemplates, TemplateNotified,

@@ -7,36 +7,95 @@ use breakout_policy::{OutOfService, RegionPolicy, SCHEMA_VERSION};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::model::State;
+use super::model::{State, TenantRecord};
 use super::step::{Apply, LogEntry, Step};
 use crate::contracts::{OptionKind, TenantContracts};
 
+/// The session limit edges enforce for a tenant (art. 3, 9): the capacity item of its
+/// cloud-bypass contract in force, or the operator's [`super::TenantRecord::session_cap`] where
+/// that is smaller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionLimit {
+    /// What the region's edges admit together.
+    pub sessions: u32,
+    /// The capacity item of the contract in force.
+    pub contracted: u32,
+    /// Which of the two is in force.
+    pub by: LimitBy,
+}
+
+/// Which limit is in force: the contract's capacity or the operator's smaller cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitBy {
+    Contract,
+    SessionCap,
+}
+
+/// The limit edges of `region` enforce for the tenant of `r` on `date`, if they serve it that
+/// day: in service (art. 6-1) with a cloud-bypass contract for the region in force (art. 5).
+/// The one answer to "what limit do edges enforce" (the edges' policy, the session leases and
+/// the tenant view all read it).
+pub fn served_limit(
+    state: &State,
+    r: &TenantRecord,
+    region: &str,
+    date: NaiveDate,
+) -> Option<SessionLimit> {
+    let effective = state.contracts.get(&r.tenant.id)?.effective(date);
+    let contracted = effective.session_limit?;
+    if !effective.in_service || effective.region.as_deref() != Some(region) {
+        return None;
+    }
+    Some(match r.session_cap {
+        Some(cap) if cap < contracted => SessionLimit {
+            sessions: cap,
+            contracted,
+            by: LimitBy::SessionCap,
+        },
+        _ => SessionLimit {
+            sessions: contracted,
+            contracted,
+            by: LimitBy::Contract,
+        },
+    })
+}
+
+/// (tenant, session limit) of every tenant the edges of `region` serve on `date`, as
+/// [`region_policy_at`] gives them, without building the rest of the policy.
+pub fn session_limits_at(state: &State, region: &str, date: NaiveDate) -> Vec<(String, u32)> {
+    state
+        .tenants_in_region(region)
+        .filter_map(|r| {
+            Some((
+                r.tenant.id.clone(),
+                served_limit(state, r, region, date)?.sessions,
+            ))
+        })
+        .collect()
+}
+
 /// What the edges of `region` need on `date`, at the state's version: the tenants pinned to
 /// it that are in service that day (art. 6-1) and hold a cloud-bypass contract for the region
-/// in force (art. 5), each with the session limit of its capacity item in force (art. 9),
-/// lowered to the operator's [`super::TenantRecord::session_cap`] if that is smaller.
+/// in force (art. 5), each with its [`served_limit`].
 pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionPolicy {
     let tenants = state
         .tenants_in_region(region)
         .filter_map(|r| {
+            let limit = served_limit(state, r, region, date)?;
             let held = state.contracts.get(&r.tenant.id)?;
-            let effective = held.effective(date);
-            let limit = effective.session_limit?;
-            let served = effective.in_service && effective.region.as_deref() == Some(region);
-            served.then(|| {
-                let mut tenant = r.tenant.clone();
-                tenant.session_limit = r.session_cap.map_or(limit, |cap| cap.min(limit));
-                // Art. 10-3: edges serve a PAC only while the `pac` option is in force.
-                let pac_option = held
-                    .options
-                    .iter()
-                    .any(|o| o.kind == OptionKind::Pac && o.term.in_force(date));
-                if !pac_option {
-                    tenant.pac = None;
-                }
-                super::templates::add_subscriptions(state, &mut tenant, date);
-                tenant
-            })
+            let mut tenant = r.tenant.clone();
+            tenant.session_limit = limit.sessions;
+            // Art. 10-3: edges serve a PAC only while the `pac` option is in force.
+            let pac_option = held
+                .options
+                .iter()
+                .any(|o| o.kind == OptionKind::Pac && o.term.in_force(date));
+            if !pac_option {
+                tenant.pac = None;
+            }
+            super::templates::add_subscriptions(state, &mut tenant, date);
+            Some(tenant)
         })
         .collect();
     RegionPolicy {

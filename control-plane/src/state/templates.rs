@@ -2,6 +2,7 @@
 //! and tenants' subscriptions. The guard runs here, inside `apply`, so every node decides the
 //! same way from the same log.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use breakout_policy::Action;
@@ -13,7 +14,8 @@ use super::step::{find, Reject, Step};
 use crate::contracts::{Service, TemplateItem};
 use crate::templates::diff::{diff, TemplateDiff};
 use crate::templates::guard::{check, Verdict};
-use crate::templates::select::Subscription;
+use crate::templates::instance::{self, has_instances, merge, part, version_in, version_of};
+use crate::templates::select::{self, Subscription};
 use crate::templates::TemplateContent;
 
 /// Versions kept per template (oldest dropped first, never the live or a pinned one).
@@ -33,6 +35,10 @@ pub struct TemplateRecord {
     pub quarantine: Vec<Quarantined>,
     /// The next version or candidate number (one sequence for both).
     pub next: u32,
+    /// Per Microsoft 365 instance, the newest vendor version recorded (applied, unchanged or
+    /// quarantined): the poller does not fetch it again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checked: BTreeMap<String, String>,
 }
 
 impl TemplateRecord {
@@ -44,16 +50,29 @@ impl TemplateRecord {
         self.live.and_then(|n| self.version(n))
     }
 
-    /// Whether `source_version` was recorded already (as a version or a candidate): the poller
-    /// does not send it again.
-    pub fn seen(&self, source_version: &str) -> bool {
-        self.versions
-            .iter()
-            .any(|v| v.content.source_version == source_version)
-            || self
-                .quarantine
+    /// Whether `source_version` (of `instance`, for templates made of Microsoft 365 instances)
+    /// was recorded already, as a version or a candidate: the poller does not fetch it again.
+    pub fn seen(&self, instance: Option<&str>, source_version: &str) -> bool {
+        let Some(i) = instance else {
+            return self
+                .versions
                 .iter()
-                .any(|q| q.source_version == source_version)
+                .any(|v| v.content.source_version == source_version)
+                || self
+                    .quarantine
+                    .iter()
+                    .any(|q| q.source_version == source_version);
+        };
+        let held = |q: &Quarantined| match &q.instance {
+            Some(qi) => qi == i && q.source_version == source_version,
+            None => version_in(&q.source_version, i).as_deref() == Some(source_version),
+        };
+        self.checked.get(i).is_some_and(|v| v == source_version)
+            || self
+                .versions
+                .iter()
+                .any(|v| version_of(&v.content, i).as_deref() == Some(source_version))
+            || self.quarantine.iter().any(held)
     }
 }
 
@@ -85,6 +104,10 @@ pub struct Quarantined {
     /// `None` when it could not be parsed (it can only be rejected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<TemplateContent>,
+    /// The Microsoft 365 instance it is for (its content holds only that instance's sets);
+    /// `None`: the whole template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// What a poller fetched: parsed content, or why it could not be parsed.
@@ -96,6 +119,11 @@ pub struct Fetched {
     pub content: Option<TemplateContent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The Microsoft 365 instance fetched: `content` holds only its sets, which replace that
+    /// instance's sets of the live version. `None`: the whole template (Google; entries written
+    /// before instances were fetched apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 fn push_version(
@@ -141,7 +169,8 @@ fn pinned(state: &State, item: TemplateItem) -> Vec<u32> {
 }
 
 /// Records a fetch: unchanged content changes nothing; otherwise the guard decides between a
-/// new live version and quarantine.
+/// new live version and quarantine. A fetch of one Microsoft 365 instance is compared with, and
+/// replaces, that instance's sets only.
 pub(super) fn record(
     state: &mut State,
     index: u64,
@@ -157,29 +186,48 @@ pub(super) fn record(
             )));
         }
     }
+    let instance = fetched.instance.as_deref();
+    if let Some(i) = instance {
+        check_instance(item, i, fetched.content.as_ref())?;
+    }
     let pins = pinned(state, item);
     let rec = Arc::make_mut(state.templates.entry(item).or_default());
-    let live = rec.live_version().map(|v| &v.content);
+    if let Some(i) = instance {
+        rec.checked
+            .insert(i.to_string(), fetched.source_version.clone());
+    }
+    let whole = rec.live_version().map(|v| v.content.clone());
+    let live = match instance {
+        Some(i) => whole
+            .as_ref()
+            .map(|l| part(l, i))
+            .filter(|p| !p.sets.is_empty()),
+        None => whole.clone(),
+    };
     let candidate = match (&fetched.content, &fetched.error) {
         (Some(c), _) => Ok(c),
         (None, Some(e)) => Err(e.as_str()),
         (None, None) => Err("no content"),
     };
-    if let (Ok(c), Some(l)) = (candidate, live) {
+    if let (Ok(c), Some(l)) = (candidate, &live) {
         if c.hash() == l.hash() {
             return Ok(());
         }
     }
-    let verdict = check(candidate, live, max_shrink_percent);
+    let verdict = check(candidate, live.as_ref(), max_shrink_percent);
     match (verdict, &fetched.content) {
         (Verdict::Accept, Some(content)) => {
-            let content = content.clone();
+            let content = match instance {
+                Some(i) => merge(whole.as_ref(), i, content),
+                None => content.clone(),
+            };
             push_version(rec, index, content, fetched.fetched_at_ms, None, &pins);
         }
         (verdict, _) => {
-            let reason = match verdict {
-                Verdict::Quarantine(reason) => reason,
-                Verdict::Accept => "no content".to_string(),
+            let reason = match (verdict, instance) {
+                (Verdict::Quarantine(reason), Some(i)) => format!("{reason} (instance {i})"),
+                (Verdict::Quarantine(reason), None) => reason,
+                (Verdict::Accept, _) => "no content".to_string(),
             };
             let id = rec.next;
             rec.next += 1;
@@ -190,6 +238,7 @@ pub(super) fn record(
                 fetched_at_ms: fetched.fetched_at_ms,
                 recorded_version: index,
                 content: fetched.content.clone(),
+                instance: fetched.instance.clone(),
             });
             if rec.quarantine.len() > QUARANTINE_KEEP {
                 rec.quarantine.remove(0);
@@ -197,6 +246,23 @@ pub(super) fn record(
         }
     }
     Ok(())
+}
+
+/// A fetch of one instance: of a template made of instances, holding that instance's sets only.
+fn check_instance(item: TemplateItem, i: &str, content: Option<&TemplateContent>) -> Step {
+    if !has_instances(item) {
+        return Err(Reject::invalid(format!(
+            "fetched.instance: template {item} has no Microsoft 365 instances"
+        )));
+    }
+    let stray = content.and_then(|c| c.sets.iter().find(|s| instance::of(s) != Some(i)));
+    match stray {
+        Some(s) => Err(Reject::invalid(format!(
+            "fetched.content: set {} is not of instance {i}",
+            s.id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The audit event of a quarantine made at `index`, if [`record`] made one.
@@ -254,6 +320,11 @@ pub(super) fn approve(
         )));
     };
     let q = rec.quarantine.remove(pos);
+    // A candidate of one instance replaces that instance's sets of the version live now.
+    let content = match &q.instance {
+        Some(i) => merge(rec.live_version().map(|v| &v.content), i, &content),
+        None => content,
+    };
     push_version(
         rec,
         index,
@@ -361,17 +432,17 @@ pub(super) fn subscribe(
             "subscription: more than {MAX_LIST_ENTRIES} overrides"
         )));
     }
+    let rec = state.templates.get(&item);
     if let Some(pin) = sub.pin {
-        let kept = state
-            .templates
-            .get(&item)
-            .is_some_and(|r| r.version(pin).is_some());
-        if !kept {
+        if rec.is_none_or(|r| r.version(pin).is_none()) {
             return Err(Reject::not_found(format!(
                 "subscription.pin: template {item} has no version {pin}"
             )));
         }
     }
+    // What it would compile against: the pinned version, else the live one.
+    let version = rec.and_then(|r| sub.pin.and_then(|n| r.version(n)).or(r.live_version()));
+    select::check(item, sub, version.map(|v| &v.content)).map_err(Reject::invalid)?;
     Arc::make_mut(state.subscriptions.entry(tenant.to_string()).or_default())
         .insert(item, sub.clone());
     Ok(())

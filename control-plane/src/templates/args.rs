@@ -23,8 +23,14 @@ pub struct TemplateArgs {
         default_value = "https://endpoints.office.com"
     )]
     pub template_m365_url: String,
-    /// Microsoft 365 instance to follow (Worldwide, China, USGovDoD, USGovGCCHigh); repeatable.
-    #[arg(long = "template-m365-instance", default_value = "Worldwide")]
+    /// Microsoft 365 instance to follow (Worldwide, China, USGovDoD, USGovGCCHigh); repeatable
+    /// (the environment variable takes a comma-separated list). Each is versioned on its own.
+    #[arg(
+        long = "template-m365-instance",
+        env = "BREAKOUT_TEMPLATE_M365_INSTANCES",
+        value_delimiter = ',',
+        default_value = "Worldwide"
+    )]
     pub template_m365_instances: Vec<String>,
     /// Google's own ranges (goog.json).
     #[arg(

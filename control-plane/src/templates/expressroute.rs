@@ -5,7 +5,8 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::m365::{normalise, parse_sets, AdapterError};
+use super::instance::{set_prefix, WORLDWIDE};
+use super::m365::{normalise, parse_sets, source_name, AdapterError};
 use super::model::{Category, EndpointSet, TemplateContent};
 use crate::contracts::TemplateItem;
 
@@ -109,16 +110,23 @@ pub fn service_tag_sets(json: &str) -> Result<(String, Vec<EndpointSet>), Adapte
     Ok((format!("{}:{}", tags.cloud, tags.change_number), sets))
 }
 
-/// The `azure-expressroute` template: the M365 answer's ExpressRoute sets, regrouped by BGP
-/// community (the serviceArea stays in the notes), plus every Service Tags file given.
-pub fn template(
+/// The `azure-expressroute` sets of `instance`: its M365 answer's ExpressRoute sets, regrouped
+/// by BGP community (the serviceArea stays in the notes), plus every Service Tags file given
+/// (Azure's public cloud: they go with the Worldwide instance, see [`tags_for`]).
+pub fn instance_template(
     m365_json: &str,
     m365_version: &str,
+    instance: &str,
     service_tags: &[&str],
 ) -> Result<TemplateContent, AdapterError> {
+    let source = source_name(TemplateItem::AzureExpressroute, instance);
+    let prefix = set_prefix(instance);
     let mut sets = Vec::new();
-    for vendor in parse_sets(m365_json)?.iter().filter(|s| s.express_route) {
-        let mut set = normalise(vendor)?;
+    for vendor in parse_sets(m365_json, &source)?
+        .iter()
+        .filter(|s| s.express_route)
+    {
+        let mut set = normalise(vendor, &prefix, &source)?;
         let area = std::mem::replace(&mut set.group, community(&vendor.service_area).into());
         set.notes = Some(match set.notes.take() {
             Some(n) => format!("serviceArea {area}; {n}"),
@@ -138,6 +146,51 @@ pub fn template(
         version,
         sets,
     ))
+}
+
+/// The Service Tags files that go with `instance`: those of Azure's public cloud, with the
+/// Worldwide instance. Files of other clouds are left out (and logged by the caller): which
+/// Microsoft 365 instance a sovereign cloud's tags belong to is not something to guess.
+pub fn tags_for<'a>(instance: &str, files: &'a [String]) -> (Vec<&'a str>, Vec<String>) {
+    #[derive(Deserialize)]
+    struct Cloud {
+        #[serde(default)]
+        cloud: String,
+    }
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for f in files {
+        let cloud = serde_json::from_str::<Cloud>(f).map_or_else(|_| String::new(), |c| c.cloud);
+        match (instance == WORLDWIDE, cloud.as_str()) {
+            (true, "Public") => kept.push(f.as_str()),
+            // Unparsable: the adapter says why (quarantine), with Worldwide's tags.
+            (true, "") => kept.push(f.as_str()),
+            (_, "Public" | "") => {}
+            (_, other) => skipped.push(other.to_string()),
+        }
+    }
+    (kept, skipped)
+}
+
+/// What the Service Tags files add to the template's version (`+{cloud}:{changeNumber}` each,
+/// `+unparsable` for a file that is not), as [`instance_template`] writes it.
+pub fn tags_version(files: &[&str]) -> String {
+    files
+        .iter()
+        .map(|f| match service_tag_sets(f) {
+            Ok((v, _)) => format!("+{v}"),
+            Err(_) => "+unparsable".to_string(),
+        })
+        .collect()
+}
+
+/// The `azure-expressroute` template of one Worldwide answer and Service Tags files.
+pub fn template(
+    m365_json: &str,
+    m365_version: &str,
+    service_tags: &[&str],
+) -> Result<TemplateContent, AdapterError> {
+    instance_template(m365_json, m365_version, WORLDWIDE, service_tags)
 }
 
 #[cfg(test)]
@@ -179,5 +232,42 @@ mod tests {
         assert_eq!(tag.group, "service tag AzureFrontDoor");
         assert_eq!(tag.cidrs.len(), 2);
         assert!(template(M365, "1", &["{\"values\": ["]).is_err());
+    }
+
+    /// Issue 13, item 3: an unparsable answer held back from `azure-expressroute` was
+    /// quarantined with a reason naming `microsoft365`.
+    #[test]
+    fn errors_name_the_template_and_the_instance_they_are_about() {
+        let e = instance_template("{\"cut", "1", "China", &[]).expect_err("unparsable");
+        assert!(
+            e.to_string()
+                .starts_with("azure-expressroute: Microsoft 365 endpoints of instance China: "),
+            "{e}"
+        );
+        let e = crate::templates::m365::instance_template("[1", "1", "USGovDoD").expect_err("bad");
+        assert!(
+            e.to_string()
+                .starts_with("microsoft365: Microsoft 365 endpoints of instance USGovDoD: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sets_of_other_instances_carry_their_instance_in_the_id() {
+        let china = instance_template(M365, "1", "China", &[]).expect("parses");
+        assert!(china.sets.iter().all(|s| s.id.starts_with("m365-China:")));
+    }
+
+    #[test]
+    fn public_cloud_service_tags_go_with_worldwide_only() {
+        let gov = TAGS.replace("\"Public\"", "\"AzureUSGovernment\"");
+        let files = [TAGS.to_string(), gov];
+        let (kept, skipped) = tags_for("Worldwide", &files);
+        assert_eq!(
+            (kept.len(), skipped),
+            (1, vec!["AzureUSGovernment".to_string()])
+        );
+        let (kept, _) = tags_for("China", &files);
+        assert!(kept.is_empty());
     }
 }

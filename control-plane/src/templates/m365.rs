@@ -5,6 +5,7 @@ use breakout_policy::m365::{self, EndpointSet as VendorSet};
 use ipnet::IpNet;
 
 use super::dialect::{translate, Dialect};
+use super::instance::{set_prefix, WORLDWIDE};
 use super::model::{Category, EndpointSet, TemplateContent};
 use crate::contracts::TemplateItem;
 
@@ -22,19 +23,26 @@ pub enum AdapterError {
     },
 }
 
-/// The endpoint sets of one instance's `/endpoints/{instance}` answer, unfiltered.
-pub fn parse_sets(json: &str) -> Result<Vec<VendorSet>, AdapterError> {
+/// The endpoint sets of one instance's `/endpoints/{instance}` answer, unfiltered; errors name
+/// `source` (which template the answer was for, and the instance).
+pub fn parse_sets(json: &str, source: &str) -> Result<Vec<VendorSet>, AdapterError> {
     m365::parse(json).map_err(|e| AdapterError::Unparsable {
-        source_name: "microsoft365".into(),
+        source_name: source.to_string(),
         why: e.to_string(),
     })
 }
 
-/// One vendor set normalised (id `m365:{id}`, group = serviceArea).
-pub fn normalise(set: &VendorSet) -> Result<EndpointSet, AdapterError> {
-    let id = format!("m365:{}", set.id);
+/// What an error about `item`'s answer from `instance` names (the quarantine reason says it).
+pub fn source_name(item: TemplateItem, instance: &str) -> String {
+    format!("{item}: Microsoft 365 endpoints of instance {instance}")
+}
+
+/// One vendor set normalised: id `{prefix}:{id}` (the instance's prefix,
+/// [`super::instance::set_prefix`]), group = serviceArea.
+pub fn normalise(set: &VendorSet, prefix: &str, source: &str) -> Result<EndpointSet, AdapterError> {
+    let id = format!("{prefix}:{}", set.id);
     let bad = |entry: &str, why: String| AdapterError::BadEntry {
-        source_name: "microsoft365".into(),
+        source_name: source.to_string(),
         set: id.clone(),
         entry: entry.to_string(),
         why,
@@ -68,17 +76,29 @@ pub fn normalise(set: &VendorSet) -> Result<EndpointSet, AdapterError> {
     })
 }
 
-/// The `microsoft365` template of one answer; `version` is the `/version/{instance}` string.
-pub fn template(json: &str, version: &str) -> Result<TemplateContent, AdapterError> {
-    let sets = parse_sets(json)?
+/// The `microsoft365` sets of `instance`'s answer; `version` is its `/version/{instance}`
+/// string.
+pub fn instance_template(
+    json: &str,
+    version: &str,
+    instance: &str,
+) -> Result<TemplateContent, AdapterError> {
+    let source = source_name(TemplateItem::Microsoft365, instance);
+    let prefix = set_prefix(instance);
+    let sets = parse_sets(json, &source)?
         .iter()
-        .map(normalise)
+        .map(|s| normalise(s, &prefix, &source))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(TemplateContent::new(
         TemplateItem::Microsoft365,
         version.to_string(),
         sets,
     ))
+}
+
+/// The `microsoft365` template of one Worldwide answer.
+pub fn template(json: &str, version: &str) -> Result<TemplateContent, AdapterError> {
+    instance_template(json, version, WORLDWIDE)
 }
 
 #[cfg(test)]

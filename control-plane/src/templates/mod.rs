@@ -11,6 +11,7 @@ pub mod diff;
 pub mod expressroute;
 pub mod google;
 pub mod guard;
+pub mod instance;
 pub mod m365;
 pub mod model;
 pub mod poll;

@@ -1,6 +1,7 @@
 //! A template's content: endpoint sets with their provenance, and its content hash.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ipnet::IpNet;
@@ -106,6 +107,11 @@ pub struct TemplateContent {
     pub source_version: String,
     /// Sorted by id.
     pub sets: Vec<EndpointSet>,
+    /// Per Microsoft 365 instance, the vendor version its sets were fetched at (templates made
+    /// of instances, [`super::instance`]); empty in versions recorded before instances were
+    /// versioned apart (`source_version` then says it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances: BTreeMap<String, String>,
 }
 
 impl TemplateContent {
@@ -117,6 +123,7 @@ impl TemplateContent {
             item,
             source_version,
             sets,
+            instances: BTreeMap::new(),
         }
     }
 

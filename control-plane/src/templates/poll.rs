@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::schedule::{self, Schedule};
-use super::{expressroute, google, m365, snapshot, TemplateContent};
+use super::{expressroute, google, instance, m365, snapshot, TemplateContent};
 use crate::clock::SharedClock;
 use crate::contracts::TemplateItem;
 use crate::state::RecordTemplate;
@@ -24,8 +24,9 @@ use crate::store::{Consistency, Store};
 pub struct PollConfig {
     /// Microsoft 365 web service base URL (`https://endpoints.office.com`).
     pub m365_base: String,
-    /// Instances to follow (Worldwide, China, USGovDoD, USGovGCCHigh); the first one's sets
-    /// keep plain ids (`m365:46`), the others' are prefixed (`m365-China:46`).
+    /// Instances to follow (Worldwide, China, USGovDoD, USGovGCCHigh), each fetched and versioned
+    /// on its own; Worldwide's sets have plain ids (`m365:46`), the others' are prefixed
+    /// (`m365-China:46`).
     pub m365_instances: Vec<String>,
     pub google_goog_url: String,
     pub google_cloud_url: String,
@@ -43,6 +44,8 @@ pub struct PollConfig {
 pub struct PollMetrics {
     quarantines: IntCounterVec,
     held: IntGaugeVec,
+    /// Unix time of each source's last successful poll by this node.
+    last_success: GaugeVec,
 }
 
 impl PollMetrics {
@@ -61,9 +64,21 @@ impl PollMetrics {
             ),
             &["item"],
         )?;
+        let last_success = GaugeVec::new(
+            Opts::new(
+                "breakout_template_last_success_timestamp_seconds",
+                "Unix time of a template source's last successful poll (by this node, as leader)",
+            ),
+            &["source"],
+        )?;
         registry.register(Box::new(quarantines.clone()))?;
         registry.register(Box::new(held.clone()))?;
-        Ok(Self { quarantines, held })
+        registry.register(Box::new(last_success.clone()))?;
+        Ok(Self {
+            quarantines,
+            held,
+            last_success,
+        })
     }
 }
 
@@ -124,6 +139,15 @@ enum Source {
     Google,
 }
 
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Microsoft => "microsoft",
+            Source::Google => "google",
+        }
+    }
+}
+
 impl Poller {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
@@ -152,7 +176,13 @@ impl Poller {
                     continue;
                 }
                 let result = match self.poll(source, &state).await {
-                    Ok(()) => schedule::Result::Ok,
+                    Ok(()) => {
+                        self.metrics
+                            .last_success
+                            .with_label_values(&[source.label()])
+                            .set(self.clock.now_ms() as f64 / 1000.0);
+                        schedule::Result::Ok
+                    }
                     Err(e) => {
                         tracing::warn!(source = ?source, error = %e, "template poll failed");
                         self.offline_start(source, &state).await;
@@ -243,7 +273,12 @@ impl Poller {
         }
     }
 
-    fn fetched(&self, source_version: String, result: Result<TemplateContent, String>) -> Fetched {
+    fn fetched(
+        &self,
+        source_version: String,
+        result: Result<TemplateContent, String>,
+        instance: Option<&str>,
+    ) -> Fetched {
         let (content, error) = match result {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e)),
@@ -253,6 +288,7 @@ impl Poller {
             fetched_at_ms: self.clock.now_ms(),
             content,
             error,
+            instance: instance.map(str::to_string),
         }
     }
 
@@ -263,8 +299,10 @@ impl Poller {
         }
     }
 
-    /// `/version/{instance}` for every instance; `/endpoints/{instance}` only when the combined
-    /// version is new to the microsoft365 template.
+    /// Per instance: `/version/{instance}`, then `/endpoints/{instance}` only when that
+    /// instance's version (for `azure-expressroute`, with the Service Tags files' versions) is
+    /// new to a template; each instance is recorded on its own, so an unchanged one is neither
+    /// fetched again nor recorded (nor audited) when another one changes.
     async fn poll_microsoft(&self, state: &State) -> Result<(), PollError> {
         #[derive(Deserialize)]
         struct Version {
@@ -272,71 +310,48 @@ impl Poller {
         }
         let base = self.config.m365_base.trim_end_matches('/');
         let id = &self.config.client_request_id;
-        let mut versions = Vec::new();
+        let tags = self.service_tags();
         for instance in &self.config.m365_instances {
             let url = format!("{base}/version/{instance}?ClientRequestId={id}");
             let body = self.get(&url).await?;
             let v: Version = serde_json::from_str(&body)
                 .map_err(|e| PollError::Version(format!("{url}: {e}")))?;
-            versions.push((instance.clone(), v.latest));
-        }
-        let source_version = match versions.as_slice() {
-            [(_, v)] => v.clone(),
-            many => many
-                .iter()
-                .map(|(i, v)| format!("{i}={v}"))
-                .collect::<Vec<_>>()
-                .join(";"),
-        };
-        let seen = |item| {
-            state
-                .templates
-                .get(&item)
-                .is_some_and(|r| r.seen(&source_version))
-        };
-        if seen(TemplateItem::Microsoft365) && seen(TemplateItem::AzureExpressroute) {
-            return Ok(());
-        }
-        let mut answers = Vec::new();
-        for (instance, _) in &versions {
-            let url = format!("{base}/endpoints/{instance}?ClientRequestId={id}");
-            answers.push((instance.clone(), self.get(&url).await?));
-        }
-        let tags = self.service_tags();
-        let build = |er: bool| -> Result<TemplateContent, String> {
-            let mut sets = Vec::new();
-            for (n, (instance, body)) in answers.iter().enumerate() {
-                let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
-                let t = if er {
-                    expressroute::template(
-                        body,
-                        &source_version,
-                        if n == 0 { &tag_refs } else { &[] },
-                    )
-                } else {
-                    m365::template(body, &source_version)
-                }
-                .map_err(|e| e.to_string())?;
-                sets.extend(t.sets.into_iter().map(|mut s| {
-                    if n > 0 {
-                        s.id = s.id.replacen("m365:", &format!("m365-{instance}:"), 1);
-                    }
-                    s
-                }));
+            let (tag_files, other_clouds) = expressroute::tags_for(instance, &tags);
+            if !other_clouds.is_empty() {
+                tracing::warn!(clouds = ?other_clouds, "service tags files of other clouds than Public are not used");
             }
-            let item = if er {
-                TemplateItem::AzureExpressroute
-            } else {
-                TemplateItem::Microsoft365
+            let er_version = format!("{}{}", v.latest, expressroute::tags_version(&tag_files));
+            let due = |item, version: &str| {
+                !state
+                    .templates
+                    .get(&item)
+                    .is_some_and(|r| r.seen(Some(instance), version))
             };
-            Ok(TemplateContent::new(item, source_version.clone(), sets))
-        };
-        for (item, er) in [
-            (TemplateItem::Microsoft365, false),
-            (TemplateItem::AzureExpressroute, true),
-        ] {
-            if !seen(item) {
-                self.record(item, self.fetched(source_version.clone(), build(er)))
+            let m365_due = due(TemplateItem::Microsoft365, &v.latest);
+            let er_due = due(TemplateItem::AzureExpressroute, &er_version);
+            if !m365_due && !er_due {
+                continue;
+            }
+            let url = format!("{base}/endpoints/{instance}?ClientRequestId={id}");
+            let answer = self.get(&url).await?;
+            if m365_due {
+                let content = m365::instance_template(&answer, &v.latest, instance);
+                let fetched = self.fetched(
+                    v.latest.clone(),
+                    content.map_err(|e| e.to_string()),
+                    Some(instance),
+                );
+                self.record(TemplateItem::Microsoft365, fetched).await?;
+            }
+            if er_due {
+                let content =
+                    expressroute::instance_template(&answer, &v.latest, instance, &tag_files);
+                let fetched = self.fetched(
+                    er_version,
+                    content.map_err(|e| e.to_string()),
+                    Some(instance),
+                );
+                self.record(TemplateItem::AzureExpressroute, fetched)
                     .await?;
             }
         }
@@ -384,11 +399,11 @@ impl Poller {
         let seen = state
             .templates
             .get(&TemplateItem::GoogleWorkspace)
-            .is_some_and(|r| r.seen(&source_version));
+            .is_some_and(|r| r.seen(None, &source_version));
         if seen {
             return Ok(());
         }
-        let fetched = self.fetched(source_version, result.map_err(|e| e.to_string()));
+        let fetched = self.fetched(source_version, result.map_err(|e| e.to_string()), None);
         self.record(TemplateItem::GoogleWorkspace, fetched).await
     }
 
@@ -409,12 +424,9 @@ impl Poller {
             let Ok(content) = snapshot::content(*item) else {
                 continue;
             };
-            let fetched = Fetched {
-                source_version: content.source_version.clone(),
-                fetched_at_ms: self.clock.now_ms(),
-                content: Some(content),
-                error: None,
-            };
+            // The shipped Microsoft list is Worldwide's.
+            let instance = instance::has_instances(*item).then_some(instance::WORLDWIDE);
+            let fetched = self.fetched(content.source_version.clone(), Ok(content), instance);
             match self.record(*item, fetched).await {
                 Ok(()) => {
                     tracing::info!(item = %item, "template started from the shipped snapshot")

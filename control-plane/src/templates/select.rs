@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::dialect::covers;
+use super::instance::{self, WORLDWIDE};
 use super::model::{Category, EndpointSet, TemplateContent};
 use crate::contracts::TemplateItem;
 
@@ -35,6 +36,10 @@ pub struct Subscription {
     /// A template version number to stay on instead of the live one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<u32>,
+    /// The Microsoft 365 instance whose sets it takes (`microsoft365`, `azure-expressroute`;
+    /// absent: Worldwide). A tenant never gets another instance's endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Name of the list of what a subscription selects.
@@ -48,13 +53,78 @@ pub fn shadowed_name(item: TemplateItem) -> String {
 }
 
 impl Subscription {
+    /// The instance it takes sets of (Worldwide unless it names one).
+    pub fn instance(&self) -> &str {
+        self.instance.as_deref().unwrap_or(WORLDWIDE)
+    }
+
+    /// Whether `set` is of the subscription's instance (sets of templates without instances
+    /// always are).
+    pub fn of_its_instance(&self, set: &EndpointSet) -> bool {
+        instance::of(set).is_none_or(|i| i == self.instance())
+    }
+
     /// Whether the subscription takes this set (only sets a web proxy can steer).
     pub fn selects(&self, set: &EndpointSet) -> bool {
         set.steerable()
+            && self.of_its_instance(set)
             && (self.groups.is_empty() || self.groups.contains(&set.group))
             && (self.categories.is_empty() || self.categories.contains(&set.category))
             && (!self.required_only || set.required)
     }
+}
+
+/// Refuses a subscription that names what `content` (the version it would compile against)
+/// does not hold: an instance without sets, a group or a category no set of its instance has;
+/// the message lists the valid ones. Without a version there is nothing to check against.
+pub fn check(
+    item: TemplateItem,
+    sub: &Subscription,
+    content: Option<&TemplateContent>,
+) -> Result<(), String> {
+    if sub.instance.is_some() && !instance::has_instances(item) {
+        return Err(format!(
+            "subscription.instance: template {item} has no Microsoft 365 instances"
+        ));
+    }
+    let Some(content) = content else {
+        return Ok(());
+    };
+    let own: Vec<&EndpointSet> = content
+        .sets
+        .iter()
+        .filter(|s| sub.of_its_instance(s))
+        .collect();
+    if instance::has_instances(item) && own.is_empty() {
+        let held: Vec<&str> = instance::present(content).into_iter().collect();
+        return Err(format!(
+            "subscription.instance: template {item} holds no sets of instance {}; it holds: {}",
+            sub.instance(),
+            held.join(", ")
+        ));
+    }
+    let of = match &sub.instance {
+        Some(i) => format!(" (instance {i})"),
+        None => String::new(),
+    };
+    let groups: BTreeSet<&str> = own.iter().map(|s| s.group.as_str()).collect();
+    if let Some(bad) = sub.groups.iter().find(|g| !groups.contains(g.as_str())) {
+        let valid: Vec<&str> = groups.into_iter().collect();
+        return Err(format!(
+            "subscription.groups: template {item}{of} has no group {bad:?}; its groups: {}",
+            valid.join(", ")
+        ));
+    }
+    let categories: BTreeSet<&Category> = own.iter().map(|s| &s.category).collect();
+    if let Some(bad) = sub.categories.iter().find(|c| !categories.contains(c)) {
+        let valid: Vec<&str> = categories.iter().map(|c| c.0.as_str()).collect();
+        return Err(format!(
+            "subscription.categories: template {item}{of} has no category \"{bad}\"; its \
+             categories: {}",
+            valid.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// What a subscription compiles to: lists and the rules that use them (the tenant's own rules
@@ -98,7 +168,9 @@ pub fn compile(
     let exclude: BTreeSet<&Destination> = sub.exclude.iter().collect();
     let mut selected: BTreeSet<Destination> = BTreeSet::new();
     let mut rest: BTreeSet<Destination> = BTreeSet::new();
-    for set in content.sets.iter().filter(|s| s.steerable()) {
+    // Other instances' sets are neither selected nor shadowed: they are not the tenant's.
+    let own = |s: &&EndpointSet| s.steerable() && sub.of_its_instance(s);
+    for set in content.sets.iter().filter(own) {
         let target = if sub.selects(set) {
             &mut selected
         } else {

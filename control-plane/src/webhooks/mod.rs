@@ -10,6 +10,8 @@
 //! `endpoints.full`, the pull API's JSON), then deltas (`endpoints.delta`). Receivers replace
 //! their copy on a full list and apply a delta otherwise.
 
+pub mod args;
+pub mod dial;
 pub mod log;
 pub mod sign;
 pub mod target;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakout_policy::export::{effective, render_delta_json, render_json, Delta, Entry};
+use breakout_policy::guard::GuardOptions;
 use tokio::sync::watch;
 
 use self::log::DeliveryLog;
@@ -32,6 +35,17 @@ use crate::store::{Consistency, Store};
 #[derive(Debug, Default)]
 pub struct WebhookHub {
     pub log: Arc<DeliveryLog>,
+    /// Where deliveries may go (the API also refuses a registration to a refused literal).
+    pub guard: GuardOptions,
+}
+
+impl WebhookHub {
+    pub fn new(guard: GuardOptions) -> Self {
+        Self {
+            log: Arc::default(),
+            guard,
+        }
+    }
 }
 
 /// Runs on every node; acts only while the node leads.
@@ -49,20 +63,26 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Resolves targets with the system's resolver ([`dial`]).
     pub fn new(
         store: Arc<dyn Store>,
         node_id: u64,
         hub: Arc<WebhookHub>,
         clock: SharedClock,
-    ) -> Self {
-        // Redirects are not followed: a delivery goes to the URL the tenant registered.
-        let client = crate::http_client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .unwrap_or_default();
-        Self {
+    ) -> Result<Self, reqwest::Error> {
+        Self::with_resolver(store, node_id, hub, clock, Arc::new(dial::SystemResolver))
+    }
+
+    /// Resolves targets with `resolver` (tests give names their own addresses).
+    pub fn with_resolver(
+        store: Arc<dyn Store>,
+        node_id: u64,
+        hub: Arc<WebhookHub>,
+        clock: SharedClock,
+        resolver: Arc<dyn dial::Resolver>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = dial::client(hub.guard.clone(), resolver)?;
+        Ok(Self {
             store,
             node_id,
             hub,
@@ -71,7 +91,7 @@ impl Dispatcher {
             client,
             seen: HashMap::new(),
             targets: HashMap::new(),
-        }
+        })
     }
 
     /// Looks at every new store version until `stop` turns true.
@@ -179,7 +199,7 @@ impl Dispatcher {
                         self.client.clone(),
                         tenant.clone(),
                         hook.clone(),
-                        Arc::clone(&self.hub.log),
+                        Arc::clone(&self.hub),
                         self.policy,
                         Arc::clone(&self.clock),
                     );
@@ -191,3 +211,6 @@ impl Dispatcher {
         started
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::dial::{self, Blocked};
 use super::log::{Attempt, DeliveryLog};
 use super::sign::{signature, RetryPolicy};
+use super::WebhookHub;
 use crate::clock::SharedClock;
 use crate::state::Webhook;
 
@@ -53,14 +55,14 @@ impl Target {
         client: reqwest::Client,
         tenant: String,
         hook: Webhook,
-        log: Arc<DeliveryLog>,
+        hub: Arc<WebhookHub>,
         policy: RetryPolicy,
         clock: SharedClock,
     ) -> Target {
         let (tx, rx) = mpsc::channel(QUEUE);
         let url = hook.url.clone();
         let task_clock = Arc::clone(&clock);
-        tokio::spawn(run(client, tenant, hook, rx, log, policy, task_clock));
+        tokio::spawn(run(client, tenant, hook, rx, hub, policy, task_clock));
         Target { url, tx, clock }
     }
 
@@ -92,16 +94,19 @@ async fn run(
     tenant: String,
     hook: Webhook,
     mut rx: mpsc::Receiver<Delivery>,
-    log: Arc<DeliveryLog>,
+    hub: Arc<WebhookHub>,
     policy: RetryPolicy,
     clock: SharedClock,
 ) {
     while let Some(d) = rx.recv().await {
         let sig = signature(hook.secret.0.as_bytes(), d.body.as_bytes());
         for n in 1..=policy.attempts {
-            let (status, error) = attempt(&client, &hook.url, &sig, &d, &policy).await;
+            let (status, error) = match dial::check_literal(&hub.guard, &hook.url) {
+                Ok(()) => attempt(&client, (&tenant, &hook), &sig, &d, &policy).await,
+                Err(b) => (None, Some(refused(&tenant, &hook.id, &b))),
+            };
             let delivered = status.is_some_and(|s| (200..300).contains(&s));
-            log.push(
+            hub.log.push(
                 &tenant,
                 Attempt {
                     webhook: hook.id.clone(),
@@ -122,32 +127,44 @@ async fn run(
     }
 }
 
-/// One POST: the receiver's status, or why there was none.
+/// What the tenant's log says about a delivery the guard stopped; the operator's log gets the
+/// address and its class.
+fn refused(tenant: &str, webhook: &str, b: &Blocked) -> String {
+    tracing::warn!(tenant, webhook, reason = %b, "webhook delivery refused by the destination guard");
+    Blocked::TENANT_MESSAGE.to_string()
+}
+
+/// One POST: the receiver's status, or why there was none, in words that say nothing of the
+/// far side beyond its HTTP status (the operator's log has the error).
 async fn attempt(
     client: &reqwest::Client,
-    url: &str,
+    (tenant, hook): (&str, &Webhook),
     sig: &str,
     d: &Delivery,
     policy: &RetryPolicy,
 ) -> (Option<u16>, Option<String>) {
     let req = client
-        .post(url)
+        .post(&hook.url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-breakout-signature", sig)
         .header("x-breakout-event", d.event.as_str())
         .header("x-breakout-version", d.version)
         .body(d.body.to_string())
         .timeout(policy.attempt_timeout);
-    match req.send().await {
-        Ok(resp) => (Some(resp.status().as_u16()), None),
-        Err(e) if e.is_timeout() => (
-            None,
-            Some(format!(
-                "no answer within {} ms",
-                policy.attempt_timeout.as_millis()
-            )),
-        ),
-        Err(e) if e.is_connect() => (None, Some("connection failed".into())),
-        Err(_) => (None, Some("request failed".into())),
+    let e = match req.send().await {
+        Ok(resp) => return (Some(resp.status().as_u16()), None),
+        Err(e) => e,
+    };
+    if let Some(b) = dial::blocked(&e) {
+        return (None, Some(refused(tenant, &hook.id, b)));
     }
+    tracing::debug!(tenant, webhook = %hook.id, error = %e, "webhook delivery failed");
+    let why = if e.is_timeout() {
+        format!("no answer within {} ms", policy.attempt_timeout.as_millis())
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "no valid HTTP answer".into()
+    };
+    (None, Some(why))
 }

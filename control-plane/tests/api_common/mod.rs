@@ -16,6 +16,8 @@ pub const ADMIN: &str = "test-admin-token";
 /// One API node in this process.
 pub struct TestApi {
     pub base: String,
+    /// `http://` + the metrics listener's address.
+    pub metrics_base: String,
     pub addr: String,
     pub store: Arc<MemoryStore>,
     pub http: reqwest::Client,
@@ -43,7 +45,12 @@ impl TestApi {
             prometheus::Registry::new(),
         )
         .expect("api context");
-        let router = api::router(Arc::new(ctx));
+        let ctx = Arc::new(ctx);
+        let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics_base = format!("http://{}", metrics.local_addr().expect("local addr"));
+        let metrics_router = breakout_control::api::metrics::listener_router(Arc::clone(&ctx));
+        tokio::spawn(async move { axum::serve(metrics, metrics_router).await });
+        let router = api::router(ctx);
         tokio::spawn(async move { axum::serve(listener, router).await });
         let http = breakout_control::http_client::builder()
             .no_proxy()
@@ -51,10 +58,18 @@ impl TestApi {
             .expect("client");
         TestApi {
             base: format!("http://{addr}"),
+            metrics_base,
             addr,
             store,
             http,
         }
+    }
+
+    /// `GET /metrics` on the metrics listener.
+    pub async fn scrape(&self) -> String {
+        let resp = send(self.http.get(format!("{}/metrics", self.metrics_base))).await;
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("metrics body")
     }
 
     /// A request with no credentials.

@@ -73,6 +73,7 @@ pub async fn start_node(
         addr: addr.clone(),
         cluster_token: TOKEN.to_string(),
         join,
+        hold_rpcs_while_pristine: false,
     };
     let store = RaftStore::open_with(cfg, tuning)
         .await

@@ -2,25 +2,18 @@
 //! and destination bodies that count bytes as they pass (no buffering, no copies).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use prometheus::IntCounter;
 
-use super::exchange::Ending;
-
-/// What the client or the destination sent, so far: shared between the request body (which
-/// counts) and the access-log record (which reads the total when the exchange ends).
-#[derive(Debug, Default)]
-pub struct Transfer {
-    pub bytes: AtomicU64,
-    /// The client's request body broke (bad chunking, early close).
-    pub failed: AtomicBool,
-}
+use super::ending::Ending;
+pub use crate::transfer::Transfer;
 
 /// A client's request body on its way to the destination.
 pub struct RequestBody {
@@ -155,4 +148,28 @@ impl Drop for ProxyBody {
             }
         }
     }
+}
+
+/// An edge-made response as HTTP/1.1 bytes, with the `Content-Length` hyper would add.
+pub fn serialize(resp: &Response<ProxyBody>) -> Vec<u8> {
+    let body: &[u8] = match resp.body() {
+        ProxyBody::Full(Some(b)) => b,
+        _ => &[],
+    };
+    let status = resp.status();
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in resp.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
 }

@@ -1,6 +1,7 @@
 //! Opening connections to destinations and parent proxies: resolve, check every address, connect
 //! to exactly an address that passed, from the tenant's egress address when it has one.
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,8 @@ use breakout_policy::route::MAX_ATTEMPTS;
 use breakout_policy::Host;
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::error::ProxyError;
-use super::Shared;
-use crate::resolve::ResolveError;
-use crate::snapshot::Snapshot;
+use super::call::Call;
+pub use super::error::DialError;
 
 /// Whom we are dialling: the destination itself, or a tenant's parent proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,41 +20,36 @@ pub enum DialKind {
     Upstream,
 }
 
-impl DialKind {
-    fn label(self) -> &'static str {
-        match self {
-            DialKind::Origin => "origin",
-            DialKind::Upstream => "upstream",
-        }
-    }
-}
-
-/// Connects to `host:port`. For origins every resolved address passes the destination guard;
+/// Connects to `host:port` for `call`'s tenant. For origins every resolved address passes the
+/// destination guard and the connection leaves from the tenant's egress address, if any;
 /// parent proxies may sit on private addresses (they are reached over the tenant's private
 /// backbone), but never on addresses that reach nothing or this host's listeners.
 pub async fn dial(
-    shared: &Shared,
-    snap: &Snapshot,
+    call: &Call<'_>,
     host: &Host<'_>,
     port: u16,
-    egress: Option<Ipv4Addr>,
     kind: DialKind,
-) -> Result<TcpStream, ProxyError> {
-    let settings = &snap.settings;
-    let addrs = shared
+) -> Result<TcpStream, DialError> {
+    let (purpose, egress, connects) = match kind {
+        DialKind::Origin => (
+            Purpose::Destination,
+            call.tenant.router.egress(),
+            &call.shared.metrics.connect_origin,
+        ),
+        DialKind::Upstream => (
+            Purpose::ParentProxy,
+            None,
+            &call.shared.metrics.connect_upstream,
+        ),
+    };
+    let settings = &call.snap.settings;
+    let addrs = call
+        .shared
         .resolver
         .resolve(host, &settings.static_hosts)
-        .await
-        .map_err(|e| match e {
-            ResolveError::NotFound(h) => ProxyError::Dns(format!("{h} has no address")),
-            ResolveError::Failed { .. } => ProxyError::Dns(e.to_string()),
-            ResolveError::TimedOut(_) => ProxyError::DnsTimeout(e.to_string()),
-        })?;
-    let purpose = match kind {
-        DialKind::Origin => Purpose::Destination,
-        DialKind::Upstream => Purpose::ParentProxy,
-    };
-    let candidates = snap
+        .await?;
+    let candidates = call
+        .snap
         .guard
         .select(
             &addrs,
@@ -63,18 +57,12 @@ pub async fn dial(
             purpose,
             egress.is_some(),
             MAX_ATTEMPTS,
-            &shared.own_addrs,
+            &call.shared.own_addrs,
         )
         .map_err(|e| match e {
-            NoAddress::Prohibited(ip, class) => ProxyError::DestinationProhibited {
-                host: host.to_string(),
-                addr: ip.to_string(),
-                class,
-            },
-            NoAddress::NoneUsable => ProxyError::Dns(format!(
-                "{host} has no IPv4 address usable from the egress address"
-            )),
-            NoAddress::Loop => ProxyError::Loop,
+            NoAddress::Prohibited(addr, class) => DialError::Prohibited { addr, class },
+            NoAddress::NoneUsable => DialError::NoUsableAddress,
+            NoAddress::Loop => DialError::Loop,
         })?;
     let start = Instant::now();
     let deadline = start + settings.connect_timeout;
@@ -82,10 +70,7 @@ pub async fn dial(
     for addr in candidates {
         match connect_one(addr, egress, deadline).await {
             Ok(stream) => {
-                shared
-                    .metrics
-                    .connect_observer(kind.label())
-                    .observe(start.elapsed().as_secs_f64());
+                connects.observe(start.elapsed().as_secs_f64());
                 return Ok(stream);
             }
             Err(e) => last_err = Some(e),
@@ -94,21 +79,19 @@ pub async fn dial(
             break;
         }
     }
-    Err(last_err.unwrap_or_else(|| ProxyError::ConnectTimeout(format!("{host}:{port}"))))
+    // `select` never returns an empty list, so some attempt was made.
+    Err(last_err.unwrap_or(DialError::NoUsableAddress))
 }
 
 async fn connect_one(
     addr: SocketAddr,
     egress: Option<Ipv4Addr>,
     deadline: Instant,
-) -> Result<TcpStream, ProxyError> {
-    let failed = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => ProxyError::ConnectRefused(addr.to_string()),
-        std::io::ErrorKind::TimedOut => ProxyError::ConnectTimeout(addr.to_string()),
-        _ => ProxyError::ConnectFailed {
-            addr: addr.to_string(),
-            message: e.to_string(),
-        },
+) -> Result<TcpStream, DialError> {
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::ConnectionRefused => DialError::Refused { addr },
+        io::ErrorKind::TimedOut => DialError::TimedOut { addr },
+        _ => DialError::Failed { addr, source: e },
     };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -123,17 +106,14 @@ async fn connect_one(
         bind_address_no_port(&socket);
         socket
             .bind(SocketAddr::new(IpAddr::V4(src), 0))
-            .map_err(|e| ProxyError::ConnectFailed {
-                addr: addr.to_string(),
-                message: format!("binding egress address {src}: {e}"),
-            })?;
+            .map_err(|source| DialError::Bind { addr: src, source })?;
     }
     let remaining = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
     let stream = tokio::time::timeout(remaining, socket.connect(addr))
         .await
-        .map_err(|_| ProxyError::ConnectTimeout(addr.to_string()))?
+        .map_err(|_| DialError::TimedOut { addr })?
         .map_err(failed)?;
     let _ = stream.set_nodelay(true);
     Ok(stream)

@@ -16,12 +16,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::body::ProxyBody;
+use super::body::{serialize, ProxyBody};
+use super::call::Call;
 use super::error::ProxyError;
 use super::exchange::Exchange;
-use super::request;
-use super::{tunnel, Session, Shared};
+use super::session::Session;
+use super::{request, tunnel};
 use crate::config::{Settings, PARSER_MAX_HEADERS};
+use crate::shared::Shared;
 use crate::snapshot::Snapshot;
 
 /// What a client sends first.
@@ -163,27 +165,28 @@ pub async fn serve(
 async fn open(
     req: Request<()>,
     snap: &Snapshot,
-    session: &Session,
+    session: &Arc<Session>,
     shared: &Shared,
 ) -> Result<tunnel::Opened, Response<ProxyBody>> {
-    let mut ex = Exchange::new(&req, SocketAddr::V4(session.client), shared);
+    let mut ex = Exchange::new(&req, SocketAddr::V4(session.client), shared, &snap.settings);
     session.requests.fetch_add(1, Ordering::Relaxed);
-    let Some(tenant) = snap
-        .tenant_for(*session.client.ip())
-        .filter(|t| t.id == session.tenant)
-    else {
-        let e = ProxyError::UnknownSource(session.client.ip().to_string());
+    let Some(tenant) = session.tenant_in(snap) else {
+        let e = ProxyError::UnknownSource(*session.client.ip());
         return Err(ex.fail(shared, None, &e));
     };
     ex.tenant = Some(Arc::clone(&tenant.id));
-    let checked = request::check_connect(&req, &shared.via_token);
-    drop(req);
-    let (host, port) = match checked {
-        Ok(target) => target,
-        Err(e) => return Err(ex.fail(shared, Some(&tenant.metrics.outcomes), &e)),
+    let call = Call {
+        snap,
+        tenant,
+        session,
+        shared,
     };
-    ex.set_target(&host, port);
-    tunnel::open(ex, host, port, snap, tenant, shared).await
+    let checked = request::check(&req, &shared.via_token);
+    drop(req);
+    let target = checked.map_err(|e| call.fail(&ex, &e))?;
+    let host = target.host();
+    ex.set_target(&host, target.port);
+    tunnel::open(ex, &host, target.port, &call).await
 }
 
 /// Writes a refusal and closes the connection (the client may already be sending tunnel bytes).
@@ -196,30 +199,5 @@ async fn answer(client: &mut TcpStream, resp: Response<ProxyBody>) {
     let _ = client.shutdown().await;
 }
 
-/// An edge-made response as HTTP/1.1 bytes, with the `Content-Length` hyper would add.
-pub fn serialize(resp: &Response<ProxyBody>) -> Vec<u8> {
-    let body: &[u8] = match resp.body() {
-        ProxyBody::Full(Some(b)) => b,
-        _ => &[],
-    };
-    let status = resp.status();
-    let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in resp.headers() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(body);
-    out
-}
-
 #[cfg(test)]
-#[path = "direct_tests.rs"]
 mod tests;

@@ -9,11 +9,14 @@ use http::{header, HeaderValue, Method, Request, Response, Uri};
 use prometheus::Histogram;
 
 use super::body::{ProxyBody, Transfer};
+pub use super::ending::Ending;
 use super::error::ProxyError;
-use super::{Shared, PROXY_NAME};
+use super::PROXY_NAME;
 use crate::access_log::{millis, now_rfc3339, AccessRecord, PendingRecord};
+use crate::config::Settings;
 use crate::metrics::Outcomes;
 use crate::outcome::{Action, Reason, RequestResult};
+use crate::shared::Shared;
 
 /// The strings an access-log record needs (`host`, `rule`) are only made when the access log
 /// is on: with it off, the request path formats and allocates none of them.
@@ -26,6 +29,8 @@ pub struct Exchange {
     uri: Uri,
     /// Whether a record will be written: `host` and `rule` are filled only then.
     log: bool,
+    /// Whether the client is told resolved addresses and OS errors (`full_error_details`).
+    full_details: bool,
     host: String,
     port: u16,
     /// What the tenant's rules decided (`None` until they are asked).
@@ -34,7 +39,12 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new<B>(req: &Request<B>, client: SocketAddr, shared: &Shared) -> Exchange {
+    pub fn new<B>(
+        req: &Request<B>,
+        client: SocketAddr,
+        shared: &Shared,
+        settings: &Settings,
+    ) -> Exchange {
         let uri = req.uri();
         let log = shared.access_log.enabled();
         Exchange {
@@ -44,6 +54,7 @@ impl Exchange {
             method: req.method().clone(),
             uri: uri.clone(),
             log,
+            full_details: settings.full_error_details,
             host: match log {
                 true => uri.host().unwrap_or_default().to_string(),
                 false => String::new(),
@@ -52,11 +63,6 @@ impl Exchange {
             action: Action::None,
             rule: String::new(),
         }
-    }
-
-    /// An exchange on a connection that was refused before any tenant was admitted.
-    pub fn refused<B>(req: &Request<B>, peer: SocketAddr, shared: &Shared) -> Exchange {
-        Exchange::new(req, peer, shared)
     }
 
     pub fn set_target(&mut self, host: &Host<'_>, port: u16) {
@@ -110,11 +116,7 @@ impl Exchange {
                 Arc::clone(&shared.access_log),
             )
         });
-        Ending {
-            start: self.start,
-            duration: self.duration(shared).clone(),
-            record,
-        }
+        Ending::new(self.start, self.duration(shared).clone(), record)
     }
 
     /// The request-duration histogram of this kind of exchange.
@@ -135,7 +137,7 @@ impl Exchange {
         err: &ProxyError,
     ) -> Response<ProxyBody> {
         let blocked = matches!(err, ProxyError::Blocked(_));
-        let mut resp = err.response(PROXY_NAME);
+        let mut resp = err.response(PROXY_NAME, self.full_details);
         let status = resp.status().as_u16();
         let reason = err.reason();
         outcomes
@@ -154,22 +156,5 @@ impl Exchange {
             tracing::debug!(client = %self.client, uri = %self.uri, error = %err, "request refused");
         }
         resp
-    }
-}
-
-/// The end of an exchange whose bytes are still flowing (a response body, a tunnel): its
-/// duration is observed and its access-log record written when it ends.
-pub struct Ending {
-    start: Instant,
-    duration: Histogram,
-    record: Option<PendingRecord>,
-}
-
-impl Ending {
-    pub fn finish(self, bytes_down: u64) {
-        self.duration.observe(self.start.elapsed().as_secs_f64());
-        if let Some(r) = self.record {
-            r.finish(bytes_down);
-        }
     }
 }

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::error::ProxyError;
 use crate::config::PARSER_MAX_HEADERS;
+use crate::waiting::Ticket;
 
 /// Why a request head was refused, and which head (1-based) of the connection it was.
 #[derive(Debug)]
@@ -39,6 +40,15 @@ impl Verdict {
 /// What hyper parses in place of a refused head: valid, bodiless, and closing.
 const MARKER: &[u8] = b"GET / HTTP/1.1\r\nhost: breakout.invalid\r\nconnection: close\r\n\r\n";
 const MAX_CHUNK_LINE: usize = 4096;
+
+/// What the framer makes of the bytes it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// This many bytes pass to hyper unchanged (0: more are needed).
+    Pass(usize),
+    /// This many bytes are dropped: the head is refused.
+    Refuse(usize),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -74,48 +84,62 @@ impl Framer {
         }
     }
 
-    /// Consumes a prefix of `input`, appending what hyper may see to `out`. Returns how many
-    /// bytes were consumed; 0 means more input is needed. A refusal is recorded in `verdict`.
-    pub fn process(&mut self, input: &[u8], out: &mut Vec<u8>, verdict: &Verdict) -> usize {
+    /// Looks at `input` (the bytes not yet given to hyper): how many of them pass to hyper
+    /// as they are (0: more input is needed), or that the head they start is refused (recorded
+    /// in `verdict`; hyper gets [`MARKER`] instead, and nothing after it).
+    pub fn step(&mut self, input: &[u8], verdict: &Verdict) -> Step {
+        let take = |n: u64| n.min(input.len() as u64) as usize;
         match self.state {
-            State::Head => self.head(input, out, verdict),
+            State::Head => self.head(input, verdict),
             State::Length(n) => {
-                let take = n.min(input.len() as u64) as usize;
-                out.extend_from_slice(&input[..take]);
-                self.state = if take as u64 == n {
-                    State::Head
-                } else {
-                    State::Length(n - take as u64)
+                let t = take(n);
+                self.state = match t as u64 == n {
+                    true => State::Head,
+                    false => State::Length(n - t as u64),
                 };
-                take
+                Step::Pass(t)
             }
             State::ChunkData(n) => {
-                let take = n.min(input.len() as u64) as usize;
-                out.extend_from_slice(&input[..take]);
-                self.state = if take as u64 == n {
-                    State::ChunkDataEnd(0)
-                } else {
-                    State::ChunkData(n - take as u64)
+                let t = take(n);
+                self.state = match t as u64 == n {
+                    true => State::ChunkDataEnd(0),
+                    false => State::ChunkData(n - t as u64),
                 };
-                take
+                Step::Pass(t)
             }
             State::ChunkDataEnd(seen) => {
+                let Some(&b) = input.first() else {
+                    return Step::Pass(0);
+                };
                 let expected = [b'\r', b'\n'][seen as usize];
-                out.push(input[0]);
-                self.state = match (input[0] == expected, seen) {
+                self.state = match (b == expected, seen) {
                     (true, 0) => State::ChunkDataEnd(1),
                     (true, _) => State::ChunkSize,
                     (false, _) => State::Passthrough,
                 };
-                1
+                Step::Pass(1)
             }
-            State::ChunkSize | State::Trailers => self.chunk_line(input, out),
-            State::Passthrough => {
-                out.extend_from_slice(input);
-                input.len()
-            }
+            State::ChunkSize | State::Trailers => Step::Pass(self.chunk_line(input)),
+            State::Passthrough => Step::Pass(input.len()),
             // Nothing after a refused head reaches hyper.
-            State::Refused => input.len(),
+            State::Refused => Step::Refuse(input.len()),
+        }
+    }
+
+    /// [`Framer::step`], appending what hyper sees to `out`; returns the bytes consumed.
+    pub fn process(&mut self, input: &[u8], out: &mut Vec<u8>, verdict: &Verdict) -> usize {
+        let was_refused = self.refused();
+        match self.step(input, verdict) {
+            Step::Pass(n) => {
+                out.extend_from_slice(&input[..n]);
+                n
+            }
+            Step::Refuse(n) => {
+                if !was_refused {
+                    out.extend_from_slice(MARKER);
+                }
+                n
+            }
         }
     }
 
@@ -144,16 +168,22 @@ impl Framer {
         self.state == State::Refused
     }
 
-    fn refuse(&mut self, error: ProxyError, out: &mut Vec<u8>, verdict: &Verdict) {
+    /// Request heads seen so far (complete or refused).
+    pub fn heads(&self) -> u64 {
+        self.heads
+    }
+
+    /// Refuses the current head; everything in `input` is dropped.
+    fn refuse(&mut self, error: ProxyError, verdict: &Verdict, input: &[u8]) -> Step {
         let _ = verdict.0.set(Rejected {
             head: self.heads,
             error,
         });
-        out.extend_from_slice(MARKER);
         self.state = State::Refused;
+        Step::Refuse(input.len())
     }
 
-    fn head(&mut self, input: &[u8], out: &mut Vec<u8>, verdict: &Verdict) -> usize {
+    fn head(&mut self, input: &[u8], verdict: &Verdict) -> Step {
         let mut headers = [httparse::EMPTY_HEADER; PARSER_MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         let parsed = req.parse(input);
@@ -162,21 +192,18 @@ impl Framer {
             Ok(httparse::Status::Partial) if input.len() > self.max_header_bytes => {
                 self.heads += 1;
                 let e = too_large(format!("request head over {} bytes", self.max_header_bytes));
-                self.refuse(e, out, verdict);
-                input.len()
+                self.refuse(e, verdict, input)
             }
-            Ok(httparse::Status::Partial) => 0,
+            Ok(httparse::Status::Partial) => Step::Pass(0),
             Err(httparse::Error::TooManyHeaders) => {
                 self.heads += 1;
                 let e = too_large(format!("more than {} header fields", self.max_headers));
-                self.refuse(e, out, verdict);
-                input.len()
+                self.refuse(e, verdict, input)
             }
             Err(e) => {
                 self.heads += 1;
                 let e = ProxyError::BadRequest(format!("malformed request head: {e}"));
-                self.refuse(e, out, verdict);
-                input.len()
+                self.refuse(e, verdict, input)
             }
             Ok(httparse::Status::Complete(len)) => {
                 self.heads += 1;
@@ -196,27 +223,24 @@ impl Framer {
                 };
                 match next {
                     Ok(state) => {
-                        out.extend_from_slice(&input[..len]);
                         self.state = state;
+                        Step::Pass(len)
                     }
-                    Err(e) => self.refuse(e, out, verdict),
+                    Err(e) => self.refuse(e, verdict, input),
                 }
-                len
             }
         }
     }
 
     /// Chunk-size lines and trailer lines: passed on as they are, followed to find the end.
-    fn chunk_line(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+    fn chunk_line(&mut self, input: &[u8]) -> usize {
         let Some(nl) = input.iter().position(|b| *b == b'\n') else {
-            out.extend_from_slice(input);
             self.line.extend_from_slice(input);
             if self.line.len() > MAX_CHUNK_LINE {
                 self.state = State::Passthrough;
             }
             return input.len();
         };
-        out.extend_from_slice(&input[..=nl]);
         self.line.extend_from_slice(&input[..nl]);
         let line = std::mem::take(&mut self.line);
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
@@ -291,15 +315,30 @@ fn body_framing(req: &httparse::Request<'_, '_>) -> Result<State, ProxyError> {
 }
 
 /// A client socket whose request heads pass through a [`Framer`] on their way to hyper.
+///
+/// Bytes are read once into `buf` (kept initialised and reused for the connection's heads,
+/// so a read zero-fills nothing) and copied once more, into hyper's buffer, once the framer
+/// lets them through. Bodies of known length and tunnel bytes skip `buf` altogether.
 pub struct Guarded<S> {
     io: S,
     framer: Framer,
     verdict: Arc<Verdict>,
-    pending: Vec<u8>,
-    ready: Vec<u8>,
-    ready_pos: usize,
+    /// `buf[start..end]` was read and not yet given to hyper; its first `passed` bytes the
+    /// framer let through. `buf.len()` is how much of it is initialised.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    passed: usize,
+    /// What hyper still has to read of [`MARKER`] after a refused head.
+    marker: &'static [u8],
     eof: bool,
+    /// The connection's place among its source's connections waiting for a first head,
+    /// given back once one is seen.
+    ticket: Option<Ticket>,
 }
+
+/// Room made for each read from the socket.
+const READ_CHUNK: usize = 8192;
 
 impl<S> Guarded<S> {
     pub fn new(io: S, framer: Framer, verdict: Arc<Verdict>) -> Self {
@@ -307,25 +346,53 @@ impl<S> Guarded<S> {
             io,
             framer,
             verdict,
-            pending: Vec::new(),
-            ready: Vec::new(),
-            ready_pos: 0,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            passed: 0,
+            marker: &[],
             eof: false,
+            ticket: None,
         }
+    }
+
+    /// Holds `ticket` until the first request head is seen.
+    pub fn waiting(mut self, ticket: Option<Ticket>) -> Self {
+        self.ticket = ticket;
+        self
     }
 
     /// Starts with `bytes` already read from the socket (they are framed before anything new).
     pub fn preloaded(mut self, bytes: Vec<u8>) -> Self {
-        self.pending = bytes;
+        self.end = bytes.len();
+        self.buf = bytes;
         self
     }
 
     /// The socket, and the bytes read from it that hyper has not been given yet (after a
     /// `CONNECT` head they belong to the tunnel).
     pub fn into_parts(mut self) -> (S, Vec<u8>) {
-        let mut rest = self.ready.split_off(self.ready_pos);
-        rest.append(&mut self.pending);
-        (self.io, rest)
+        self.buf.truncate(self.end);
+        self.buf.drain(..self.start);
+        (self.io, self.buf)
+    }
+
+    /// Makes room for a read at `buf[end..]`: moves unconsumed bytes to the front, and grows
+    /// (zero-filling only the growth) when that is not enough.
+    fn make_room(&mut self) {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        if self.buf.len() - self.end >= READ_CHUNK / 2 {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.buf.len() - self.end < READ_CHUNK / 2 {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
     }
 }
 
@@ -333,18 +400,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
+        out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
-            if this.ready_pos < this.ready.len() {
-                let n = buf.remaining().min(this.ready.len() - this.ready_pos);
-                buf.put_slice(&this.ready[this.ready_pos..this.ready_pos + n]);
-                this.ready_pos += n;
-                if this.ready_pos == this.ready.len() {
-                    this.ready.clear();
-                    this.ready_pos = 0;
-                }
+            if this.passed > 0 {
+                let n = out.remaining().min(this.passed);
+                out.put_slice(&this.buf[this.start..this.start + n]);
+                this.start += n;
+                this.passed -= n;
+                return Poll::Ready(Ok(()));
+            }
+            if !this.marker.is_empty() {
+                let n = out.remaining().min(this.marker.len());
+                out.put_slice(&this.marker[..n]);
+                this.marker = &this.marker[n..];
                 return Poll::Ready(Ok(()));
             }
             if this.framer.refused() {
@@ -352,47 +422,59 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 // for `connection: close`, so hyper closes once the refusal is written.
                 return Poll::Pending;
             }
-            if this.pending.is_empty() {
+            if this.start == this.end {
                 if let Some(limit) = this.framer.direct_limit() {
-                    if limit == u64::MAX && this.pending.capacity() > 0 {
-                        // A tunnel never needs the head buffers again: give their memory back
+                    if limit == u64::MAX && this.buf.capacity() > 0 {
+                        // A tunnel never needs the head buffer again: give its memory back
                         // (it is most of what an idle tunnel would otherwise hold).
-                        this.pending = Vec::new();
-                        this.ready = Vec::new();
+                        this.buf = Vec::new();
+                        (this.start, this.end) = (0, 0);
                     }
                     // Bodies of known length and tunnels skip the copy.
-                    let room = (buf.remaining() as u64).min(limit) as usize;
-                    let mut direct = ReadBuf::new(buf.initialize_unfilled_to(room));
+                    let room = (out.remaining() as u64).min(limit) as usize;
+                    let mut direct = ReadBuf::new(out.initialize_unfilled_to(room));
                     ready!(Pin::new(&mut this.io).poll_read(cx, &mut direct))?;
                     let n = direct.filled().len();
-                    buf.advance(n);
+                    out.advance(n);
                     this.framer.passed_directly(n);
                     return Poll::Ready(Ok(()));
                 }
             } else {
-                let used = this
+                let step = this
                     .framer
-                    .process(&this.pending, &mut this.ready, &this.verdict);
-                if used > 0 {
-                    this.pending.drain(..used);
-                    continue;
+                    .step(&this.buf[this.start..this.end], &this.verdict);
+                if this.ticket.is_some() && this.framer.heads() > 0 {
+                    this.ticket = None;
+                }
+                match step {
+                    Step::Pass(0) => {}
+                    Step::Pass(n) => {
+                        this.passed = n;
+                        continue;
+                    }
+                    Step::Refuse(n) => {
+                        this.start += n;
+                        this.marker = MARKER;
+                        continue;
+                    }
                 }
             }
             if this.eof {
                 // The client left mid-head: hand hyper what there is; it sees the truncation.
-                this.ready.append(&mut this.pending);
-                if this.ready.is_empty() {
+                this.passed = this.end - this.start;
+                if this.passed == 0 {
                     return Poll::Ready(Ok(()));
                 }
                 continue;
             }
-            let mut chunk = [0u8; 8192];
-            let mut rb = ReadBuf::new(&mut chunk);
+            this.make_room();
+            let mut rb = ReadBuf::new(&mut this.buf[this.end..]);
             ready!(Pin::new(&mut this.io).poll_read(cx, &mut rb))?;
-            if rb.filled().is_empty() {
+            let n = rb.filled().len();
+            if n == 0 {
                 this.eof = true;
             }
-            this.pending.extend_from_slice(rb.filled());
+            this.end += n;
         }
     }
 }
@@ -428,5 +510,4 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
 }
 
 #[cfg(test)]
-#[path = "framing_tests.rs"]
 mod tests;

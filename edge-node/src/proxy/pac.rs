@@ -1,13 +1,10 @@
 //! `GET /pac/{tenant}.pac` on the proxy listener: the tenant's PAC file (docs/pac.md), served
 //! only to the tenant's own registered sources. The file was rendered and compressed when the
-//! snapshot was built; this only picks an encoding, compares ETags and copies bytes.
+//! snapshot was built (`pac_file`); this only picks an encoding, compares ETags and copies
+//! bytes.
 
 mod encoding;
 
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::ProxyBody;
@@ -23,15 +20,6 @@ pub fn is_pac_request<B>(req: &Request<B>) -> bool {
     req.uri().authority().is_none()
         && (req.method() == Method::GET || req.method() == Method::HEAD)
         && req.uri().path().starts_with("/pac/")
-}
-
-/// `bytes` gzip-compressed at the best level: done once per snapshot, so the CPU spent is not
-/// on the request path. The gzip header carries no name and mtime 0, so the output (and so the
-/// ETag's meaning) depends on the input only.
-pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::best());
-    enc.write_all(bytes)?;
-    enc.finish()
 }
 
 /// Answers a PAC request from a source of `tenant`. Any other tenant's file (or one that does
@@ -147,20 +135,6 @@ mod tests {
         assert!(!matches(&h, tag));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(matches(&h, tag));
-    }
-
-    #[test]
-    fn gzip_round_trips_and_is_deterministic() {
-        use std::io::Read;
-        let text = "function FindProxyForURL(url, host) { return \"DIRECT\"; }\n".repeat(50);
-        let packed = gzip(text.as_bytes()).expect("gzip");
-        assert!(packed.len() < text.len() / 4, "{} bytes", packed.len());
-        assert_eq!(packed, gzip(text.as_bytes()).expect("gzip again"));
-        let mut back = String::new();
-        flate2::read::GzDecoder::new(&packed[..])
-            .read_to_string(&mut back)
-            .expect("gunzip");
-        assert_eq!(back, text);
     }
 
     #[test]

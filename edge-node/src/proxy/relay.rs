@@ -286,5 +286,4 @@ async fn write_all(to: &TcpStream, mut data: &[u8], meter: &Meter<'_>) -> io::Re
 }
 
 #[cfg(test)]
-#[path = "relay_tests.rs"]
 mod tests;

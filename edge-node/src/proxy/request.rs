@@ -1,6 +1,9 @@
 //! Request checks a forward proxy must make itself (hyper parses leniently), and the header
 //! rewriting between client and destination.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use breakout_policy::{canonical_host, Host};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
@@ -8,29 +11,53 @@ use http::{Method, Request, Uri};
 
 use super::error::ProxyError;
 
-/// Where a request wants to go.
+/// Where a request wants to go: the authority as the client wrote it (shared with the request,
+/// not copied) and the canonical host it denotes, kept as a range of the authority's host when
+/// that is already canonical (the usual case), so that no host is copied per request.
 #[derive(Debug)]
-pub enum Target {
-    /// `CONNECT host:port`.
-    Connect { host: Host<'static>, port: u16 },
-    /// An absolute-form `http://` request; `authority` is what the Host header must say.
-    Forward {
-        host: Host<'static>,
-        port: u16,
-        authority: Authority,
-    },
+pub struct Target {
+    pub authority: Authority,
+    pub port: u16,
+    host: Canonical,
+}
+
+#[derive(Debug)]
+enum Canonical {
+    /// These bytes of `authority.host()`.
+    Within(Range<usize>),
+    /// A spelling that canonicalises to something else (or an IP address).
+    Owned(Host<'static>),
 }
 
 impl Target {
-    pub fn host(&self) -> &Host<'static> {
-        match self {
-            Target::Connect { host, .. } | Target::Forward { host, .. } => host,
-        }
+    fn new(authority: Authority, port: u16) -> Result<Target, ProxyError> {
+        let raw = authority.host();
+        let host = match canonical_host(raw).map_err(|e| bad(e.to_string()))? {
+            Host::Name(Cow::Borrowed(name)) => {
+                let start = (name.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+                match raw.get(start..start + name.len()) {
+                    Some(_) => Canonical::Within(start..start + name.len()),
+                    None => Canonical::Owned(Host::Name(Cow::Owned(name.to_string()))),
+                }
+            }
+            other => Canonical::Owned(other.into_owned()),
+        };
+        Ok(Target {
+            authority,
+            port,
+            host,
+        })
     }
 
-    pub fn port(&self) -> u16 {
-        match self {
-            Target::Connect { port, .. } | Target::Forward { port, .. } => *port,
+    /// The canonical host.
+    pub fn host(&self) -> Host<'_> {
+        match &self.host {
+            Canonical::Within(r) => Host::Name(Cow::Borrowed(
+                self.authority.host().get(r.clone()).unwrap_or(""),
+            )),
+            Canonical::Owned(Host::Name(n)) => Host::Name(Cow::Borrowed(n)),
+            Canonical::Owned(Host::Ipv4(a)) => Host::Ipv4(*a),
+            Canonical::Owned(Host::Ipv6(a)) => Host::Ipv6(*a),
         }
     }
 }
@@ -39,23 +66,14 @@ fn bad(msg: impl Into<String>) -> ProxyError {
     ProxyError::BadRequest(msg.into())
 }
 
-/// Validates a request's Host and target (framing was checked by `framing` already).
+/// Validates a request's Host and target (framing was checked by `framing` already): a
+/// `CONNECT`'s `host:port`, or an absolute-form `http://` URI that the Host header agrees with.
 pub fn check<B>(req: &Request<B>, via_token: &str) -> Result<Target, ProxyError> {
     let host_header = check_common(req, via_token)?;
     if req.method() == Method::CONNECT {
-        let (host, port) = connect_target(req.uri())?;
-        return Ok(Target::Connect { host, port });
+        return connect_target(req.uri());
     }
     check_forward(req.uri(), host_header)
-}
-
-/// [`check`] of a request known to be a `CONNECT`: its target.
-pub fn check_connect<B>(
-    req: &Request<B>,
-    via_token: &str,
-) -> Result<(Host<'static>, u16), ProxyError> {
-    check_common(req, via_token)?;
-    connect_target(req.uri())
 }
 
 /// What every request must pass: not a loop, at most one Host (which it returns).
@@ -100,9 +118,7 @@ fn check_forward(uri: &Uri, host_header: Option<&HeaderValue>) -> Result<Target,
     if port == 0 {
         return Err(bad("port 0 is not a port"));
     }
-    let host = canonical_host(authority.host())
-        .map_err(|e| bad(e.to_string()))?
-        .into_owned();
+    let target = Target::new(authority.clone(), port)?;
     if let Some(h) = host_header {
         // Byte-equal is the same place (and the usual case): no second canonicalisation.
         let same = h
@@ -111,19 +127,15 @@ fn check_forward(uri: &Uri, host_header: Option<&HeaderValue>) -> Result<Target,
             || h.to_str()
                 .ok()
                 .and_then(|v| parse_authority(v, 80))
-                .is_some_and(|(hh, hp)| hh == host && hp == port);
+                .is_some_and(|(hh, hp)| hh == target.host() && hp == port);
         if !same {
             return Err(bad("the Host header does not match the request URI's host"));
         }
     }
-    Ok(Target::Forward {
-        host,
-        port,
-        authority: authority.clone(),
-    })
+    Ok(target)
 }
 
-fn connect_target(uri: &Uri) -> Result<(Host<'static>, u16), ProxyError> {
+fn connect_target(uri: &Uri) -> Result<Target, ProxyError> {
     let authority = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
         (None, Some(a), None) => a,
         _ => return Err(bad("CONNECT needs a host:port target")),
@@ -134,15 +146,12 @@ fn connect_target(uri: &Uri) -> Result<(Host<'static>, u16), ProxyError> {
     let Some(port) = authority.port_u16().filter(|p| *p != 0) else {
         return Err(bad("CONNECT target needs a port"));
     };
-    let host = canonical_host(authority.host())
-        .map_err(|e| bad(e.to_string()))?
-        .into_owned();
-    Ok((host, port))
+    Target::new(authority.clone(), port)
 }
 
 /// `host[:port]` as in a Host header, canonicalised.
 fn parse_authority(s: &str, default_port: u16) -> Option<(Host<'static>, u16)> {
-    let a: http::uri::Authority = s.parse().ok()?;
+    let a: Authority = s.parse().ok()?;
     let port = a.port_u16().unwrap_or(default_port);
     Some((canonical_host(a.host()).ok()?.into_owned(), port))
 }

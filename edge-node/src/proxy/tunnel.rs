@@ -16,13 +16,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::body::{ProxyBody, Transfer};
+use super::call::Call;
 use super::dial::{dial, DialKind};
-use super::error::ProxyError;
-use super::exchange::{Ending, Exchange};
+use super::ending::Ending;
+use super::error::{Hop, ProxyError};
+use super::exchange::Exchange;
 use super::framing::Guarded;
 use super::relay::relay;
-use super::{Session, Shared};
-use crate::snapshot::{Snapshot, TenantRuntime};
+use super::request::Target;
 
 /// The most a parent proxy may send as its CONNECT answer head.
 const MAX_PARENT_HEAD: usize = 16 * 1024;
@@ -61,47 +62,33 @@ impl Opened {
 /// through a parent proxy). A refusal comes back as the response to send.
 pub async fn open(
     mut ex: Exchange,
-    host: Host<'static>,
+    host: &Host<'_>,
     port: u16,
-    snap: &Snapshot,
-    tenant: &TenantRuntime,
-    shared: &Shared,
+    call: &Call<'_>,
 ) -> Result<Opened, Response<ProxyBody>> {
-    let outcomes = Some(&*tenant.metrics.outcomes);
-    if !snap.settings.allowed_connect_ports.contains(&port) {
-        return Err(ex.fail(shared, outcomes, &ProxyError::PortNotAllowed(port)));
-    }
-    let routed = tenant.router.route(&host, port);
-    let rule = tenant.router.rule_label(routed.rule);
-    ex.decided(routed.route.into(), rule);
-    let opened = match routed.route {
-        Route::Block => {
-            return Err(ex.fail(shared, outcomes, &ProxyError::Blocked(rule.to_string())));
-        }
-        Route::Direct => dial(
-            shared,
-            snap,
-            &host,
-            port,
-            tenant.router.egress(),
-            DialKind::Origin,
-        )
-        .await
-        .map(|s| (s, Bytes::new())),
-        Route::Upstream(parent) => via_parent(parent, &host, port, snap, shared).await,
+    let opened = match call.decide_or_refuse(&mut ex, host, port).map_err(|r| *r)? {
+        Route::Upstream(parent) => via_parent(parent, host, port, call).await,
+        _ => dial(call, host, port, DialKind::Origin)
+            .await
+            .map(|s| (s, Bytes::new()))
+            .map_err(|error| ProxyError::Dial {
+                to: Hop::Destination {
+                    host: host.to_string(),
+                    port,
+                },
+                error,
+            }),
     };
-    let (server, early) = match opened {
-        Ok(v) => v,
-        Err(e) => return Err(ex.fail(shared, outcomes, &e)),
-    };
+    let (server, early) = opened.map_err(|e| call.fail(&ex, &e))?;
     let transfer = Arc::new(Transfer::default());
-    let ending = ex.succeeded(shared, &tenant.metrics.outcomes, 200, Arc::clone(&transfer));
+    let ending = call.succeeded(&ex, 200, Arc::clone(&transfer));
+    let metrics = &call.tenant.metrics;
     Ok(Opened {
         server,
         early,
-        up: tenant.metrics.bytes_up.clone(),
-        down: tenant.metrics.bytes_down.clone(),
-        idle: snap.settings.tunnel_idle_timeout,
+        up: metrics.bytes_up.clone(),
+        down: metrics.bytes_down.clone(),
+        idle: call.snap.settings.tunnel_idle_timeout,
         transfer,
         ending,
     })
@@ -109,24 +96,19 @@ pub async fn open(
 
 /// A `CONNECT` that hyper parsed (not the first request of its connection, or one the direct
 /// path in `direct` left to hyper): open, answer `200`, relay after hyper's upgrade.
-#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     req: Request<Incoming>,
     ex: Exchange,
-    host: Host<'static>,
-    port: u16,
-    snap: &Snapshot,
-    tenant: &TenantRuntime,
-    session: &Arc<Session>,
-    shared: &Arc<Shared>,
+    target: &Target,
+    call: &Call<'_>,
 ) -> Response<ProxyBody> {
     // Nothing of the request outlives this function: its head (and the Uri in `ex`) are slices
     // of hyper's read buffer, which a long-lived tunnel would otherwise keep alive.
-    let opened = match open(ex, host, port, snap, tenant, shared).await {
+    let opened = match open(ex, &target.host(), target.port, call).await {
         Ok(o) => o,
         Err(resp) => return resp,
     };
-    let session = Arc::clone(session);
+    let session = Arc::clone(call.session);
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let _session = session;
@@ -137,7 +119,7 @@ pub async fn connect(
                 return;
             }
         };
-        // Every client connection is served as `Guarded<TcpStream>` (see `handle_connection`).
+        // Every client connection is served as `Guarded<TcpStream>` (see `connection`).
         let Some((client, first_up)) = client_socket(upgraded) else {
             tracing::error!("CONNECT upgrade did not yield the client socket");
             return;
@@ -155,34 +137,29 @@ async fn via_parent(
     parent: &ParentProxy,
     host: &Host<'_>,
     port: u16,
-    snap: &Snapshot,
-    shared: &Shared,
+    call: &Call<'_>,
 ) -> Result<(TcpStream, Bytes), ProxyError> {
-    let name = parent.name();
-    let mut stream = dial(
-        shared,
-        snap,
-        parent.host(),
-        parent.port(),
-        None,
-        DialKind::Upstream,
-    )
-    .await?;
+    let name = || parent.name().to_string();
+    let mut stream = dial(call, parent.host(), parent.port(), DialKind::Upstream)
+        .await
+        .map_err(|error| ProxyError::Dial {
+            to: Hop::Parent { name: name() },
+            error,
+        })?;
     let target = format!("{host}:{port}");
     let head = format!(
         "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nVia: {}\r\n\r\n",
-        shared.via.to_str().unwrap_or("1.1 breakout")
+        call.shared.via.to_str().unwrap_or("1.1 breakout")
     );
     let exchange = async {
         stream.write_all(head.as_bytes()).await?;
         let mut buf = Vec::with_capacity(1024);
         loop {
-            let mut chunk = [0u8; 1024];
-            let n = stream.read(&mut chunk).await?;
+            buf.reserve(1024);
+            let n = stream.read_buf(&mut buf).await?;
             if n == 0 {
                 return Ok::<_, std::io::Error>(None);
             }
-            buf.extend_from_slice(&chunk[..n]);
             if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 return Ok(Some((buf, end + 4)));
             }
@@ -191,21 +168,21 @@ async fn via_parent(
             }
         }
     };
-    let answered = tokio::time::timeout(snap.settings.connect_timeout, exchange)
+    let answered = tokio::time::timeout(call.snap.settings.connect_timeout, exchange)
         .await
-        .map_err(|_| ProxyError::ConnectTimeout(format!("parent proxy {name}")))?
-        .map_err(|e| ProxyError::Upstream(format!("parent proxy {name}: {e}")))?;
+        .map_err(|_| ProxyError::ParentTimeout { name: name() })?
+        .map_err(|source| ProxyError::ParentIo {
+            name: name(),
+            source,
+        })?;
     let Some((buf, end)) = answered else {
-        return Err(ProxyError::ResponseIncomplete(format!(
-            "parent proxy {name}"
-        )));
+        return Err(ProxyError::ResponseIncomplete(Hop::Parent { name: name() }));
     };
-    let status = parse_status(&buf[..end]).ok_or_else(|| {
-        ProxyError::Upstream(format!("parent proxy {name} sent a malformed answer"))
-    })?;
+    let status =
+        parse_status(&buf[..end]).ok_or_else(|| ProxyError::ParentMalformed { name: name() })?;
     if !(200..300).contains(&status) {
-        return Err(ProxyError::UpstreamStatus {
-            name: name.to_string(),
+        return Err(ProxyError::ParentStatus {
+            name: name(),
             status,
         });
     }

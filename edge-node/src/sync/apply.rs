@@ -11,7 +11,7 @@ use breakout_policy::validate::validate;
 use breakout_policy::wire::{delta, Changes};
 use breakout_policy::RegionPolicy;
 
-use crate::proxy::Shared;
+use crate::shared::Shared;
 use crate::snapshot::Snapshot;
 
 /// What happened to a snapshot that was accepted.

@@ -54,11 +54,7 @@ pub async fn connect(
 ) -> Result<(quinn::Endpoint, quinn::Connection), SyncError> {
     let name = server_name(target)
         .ok_or_else(|| SyncError::Setup(format!("{target:?} is not host:port")))?;
-    let addr: SocketAddr = tokio::net::lookup_host(target)
-        .await
-        .map_err(|e| SyncError::Connect(format!("resolving {target}: {e}")))?
-        .next()
-        .ok_or_else(|| SyncError::Connect(format!("{target} resolves to nothing")))?;
+    let addr = resolve(target, name).await?;
     let local: SocketAddr = if addr.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -77,6 +73,39 @@ pub async fn connect(
     Ok((endpoint, conn))
 }
 
+/// The address of `target` (`host:port`): an IP literal as is, a name through hickory
+/// (/etc/hosts, then /etc/resolv.conf's servers). Not glibc's getaddrinfo: the container
+/// image's static binaries cannot load its resolver, and in Kubernetes the control plane is a
+/// Service name.
+async fn resolve(target: &str, host: &str) -> Result<SocketAddr, SyncError> {
+    if let Ok(addr) = target.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port: u16 = target
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .ok_or_else(|| SyncError::Setup(format!("{target:?} is not host:port")))?;
+    let fail = |e: String| SyncError::Connect(format!("resolving {target}: {e}"));
+    let mut builder = hickory_resolver::TokioResolver::builder_tokio().unwrap_or_else(|_| {
+        // No /etc/resolv.conf: /etc/hosts and IP literals only.
+        hickory_resolver::TokioResolver::builder_with_config(
+            hickory_resolver::config::ResolverConfig::from_name_servers(Vec::new()),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+    });
+    // Listeners are usually IPv4; `localhost` answers with both.
+    builder.options_mut().ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4thenIpv6;
+    let resolver = builder.build().map_err(|e| fail(e.to_string()))?;
+    let ip = resolver
+        .lookup_ip(host)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .iter()
+        .next()
+        .ok_or_else(|| SyncError::Connect(format!("{target} resolves to nothing")))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
 /// The host of `host:port` as TLS checks it (brackets of an IPv6 literal removed).
 pub fn server_name(target: &str) -> Option<&str> {
     let (host, port) = target.rsplit_once(':')?;
@@ -91,6 +120,17 @@ pub fn server_name(target: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn names_resolve_without_glibc_and_prefer_ipv4() {
+        let addr = resolve("localhost:7443", "localhost")
+            .await
+            .expect("resolved");
+        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 7443)));
+        let literal = resolve("[::1]:7443", "::1").await.expect("literal");
+        assert_eq!(literal.port(), 7443);
+        assert!(resolve("localhost", "localhost").await.is_err());
+    }
 
     #[test]
     fn the_server_name_is_the_host_without_port_or_brackets() {

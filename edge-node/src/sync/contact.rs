@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::proxy::Shared;
+use crate::shared::Shared;
 
 /// Cut off this long: the first warning.
 pub const STALE_AFTER: Duration = Duration::from_secs(30);

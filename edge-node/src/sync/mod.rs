@@ -21,7 +21,7 @@ use self::apply::Applier;
 use self::backoff::Backoff;
 use self::contact::Contact;
 use self::report::Reporter;
-use crate::proxy::Shared;
+use crate::shared::Shared;
 
 /// Environment variable holding the edge token (when no `--edge-token-file`).
 pub const TOKEN_ENV: &str = "BREAKOUT_EDGE_TOKEN";
@@ -96,7 +96,7 @@ pub async fn expire_grants(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let snap = shared.snapshot.load();
-        shared.quotas.apply(&snap, std::time::Instant::now());
+        snap.apply_limits(&shared.quotas, std::time::Instant::now());
     }
 }
 

@@ -15,7 +15,7 @@ use super::contact::Contact;
 use super::io::FrameIo;
 use super::report::Reporter;
 use super::{SyncConfig, SyncError};
-use crate::proxy::Shared;
+use crate::shared::Shared;
 
 /// How often the edge reports its sessions.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -95,7 +95,8 @@ async fn converse(
                 Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
                 Some(Frame::Grants(g)) => {
                     let now = std::time::Instant::now();
-                    shared.quotas.receive(&g, now, &shared.snapshot.load());
+                    shared.quotas.receive(&g, now);
+                    shared.snapshot.load().apply_limits(&shared.quotas, now);
                 }
                 Some(Frame::Pong { .. } | Frame::Unknown) => {}
                 Some(other @ (Frame::Hello(_) | Frame::Ack { .. } | Frame::Nack { .. }

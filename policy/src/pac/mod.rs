@@ -31,8 +31,8 @@ use crate::error::PolicyError;
 use crate::matcher::Matcher;
 use crate::model::{NamedList, Tenant};
 
+pub use crate::pac_settings::{PacSettings, DEFAULT_MAX_BYTES, DIRECT};
 pub use oracle::Oracle;
-pub use settings::{PacSettings, DEFAULT_MAX_BYTES, DIRECT};
 
 use js::{Flags, Interner, RuleOut};
 use tables::{tenant_destinations, Tables};

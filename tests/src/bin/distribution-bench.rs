@@ -9,16 +9,16 @@
 //! Run through `deploy/bench/distribution.sh` (release binaries).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use breakout_tests::capacity::hammer;
 use breakout_tests::control::{dev_ca, Cluster, ControlNode, ADMIN_TOKEN};
 use breakout_tests::edge::Synced;
 use breakout_tests::fleet::{applied, edge_list, put_in_service, serves, write};
-use breakout_tests::raw::RawConn;
 use breakout_tests::{wait_until, EchoServer, Edge, EdgeConfig};
 
 const WRITE: Duration = Duration::from_secs(20);
@@ -133,40 +133,6 @@ fn propagation(api_addr: SocketAddr, edges: &[Edge], writes: u64) -> (Vec<f64>, 
     from_ack.sort_by(f64::total_cmp);
     from_send.sort_by(f64::total_cmp);
     (from_ack, from_send)
-}
-
-/// Workers keep up to `hold` tunnels each open through `edge` to the echo server (client
-/// source 127.0.0.1), replacing the oldest, until `stop`.
-fn hammer(
-    edge: &Edge,
-    echo: &EchoServer,
-    workers: usize,
-    hold: usize,
-    stop: &Arc<AtomicBool>,
-) -> Vec<JoinHandle<()>> {
-    (0..workers)
-        .map(|_| {
-            let (proxy, port, stop) = (edge.proxy(), echo.port(), Arc::clone(stop));
-            std::thread::spawn(move || {
-                let target = format!("origin.test:{port}");
-                let mut held = std::collections::VecDeque::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(mut c) = RawConn::connect_from(Ipv4Addr::LOCALHOST, proxy) else {
-                        continue;
-                    };
-                    match c.connect_tunnel(&target) {
-                        Ok(r) if r.status == 200 => {
-                            held.push_back(c);
-                            if held.len() > hold {
-                                held.pop_front();
-                            }
-                        }
-                        _ => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            })
-        })
-        .collect()
 }
 
 /// Runs `workers` for `secs`, then stops them and waits until the edges hold no session.

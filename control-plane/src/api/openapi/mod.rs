@@ -41,7 +41,6 @@ fn paths() -> Value {
     let mut paths = json!({
         "/healthz": { "get": Op::new("Liveness", obj()).open().build() },
         "/readyz": { "get": Op::new("Ready when a leader is known", obj()).open().build() },
-        "/metrics": { "get": Op::new("Prometheus text format", obj()).open().build() },
         "/openapi.json": { "get": Op::new("This document", obj()).open().build() },
         "/v1/cluster/self": { "get": Op::new("This node", schema("SelfInfo")).open().build() },
         "/v1/cluster/status": { "get": Op::new("Cluster status", cluster()).build() },
@@ -102,8 +101,6 @@ fn paths() -> Value {
     paths["/v1/edges"] = json!({ "get": Op::new(
         "Edges connected to any node: region, applied version, lag, last report, sessions",
         schema("EdgeList")).params(&["region", "local"]).build() });
-    paths["/metrics"]["get"]["responses"]["200"] = json!({ "description": "Prometheus metrics",
-        "content": { "text/plain": { "schema": { "type": "string" } } } });
     paths
 }
 
@@ -171,6 +168,14 @@ fn schemas() -> Value {
     let held = "change notifications wait for business hours (the operator's calendar)";
     patch_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
     view_props["notify_business_days"] = json!({ "type": "boolean", "description": held });
+    view_props["session_limit_in_force"] = json!({ "type": "object",
+        "description": "the limit the region's edges enforce on the day asked about (absent: \
+            edges do not serve the tenant that day); `by`: the contract's capacity or the \
+            operator's smaller session_cap",
+        "required": ["sessions", "contracted", "by"],
+        "properties": { "sessions": { "type": "integer", "minimum": 0 },
+            "contracted": { "type": "integer", "minimum": 0 },
+            "by": { "type": "string", "enum": ["contract", "session_cap"] } } });
     view_props["created_version"] = int.clone();
     view_props["changed_version"] = int.clone();
     let required = ["id", "region", "source_cidrs", "session_limit"];

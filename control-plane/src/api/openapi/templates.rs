@@ -68,7 +68,10 @@ pub fn extend(doc: &mut Value) {
         "required": ["action"], "properties": {
         "groups": strings, "categories": strings, "required_only": { "type": "boolean" },
         "action": { "type": "string", "description": "direct or upstream:<name>" },
-        "add": strings, "exclude": strings, "pin": int } });
+        "add": strings, "exclude": strings, "pin": int,
+        "instance": { "type": "string", "description": "the Microsoft 365 instance whose sets \
+            it takes (microsoft365, azure-expressroute; absent: Worldwide), e.g. China, \
+            USGovDoD, USGovGCCHigh" } } });
     schemas["TemplateVersionView"] = json!({ "type": "object", "properties": {
         "summary": obj, "unsteerable": strings, "diff": obj, "content": obj } });
 }

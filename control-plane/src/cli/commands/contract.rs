@@ -162,7 +162,11 @@ pub fn render_effective(e: &Value) -> String {
             .as_u64()
             .and_then(|n| u32::try_from(n).ok());
         return match limit {
-            Some(n) => format!("yes ({} sessions in {})", sessions(n), field(e, "region")),
+            Some(n) => format!(
+                "yes (contracted {} sessions in {})",
+                sessions(n),
+                field(e, "region")
+            ),
             None => "yes (no cloud bypass in force)".into(),
         };
     }
@@ -314,7 +318,9 @@ mod tests {
             ] });
         let out = render_contracts(&answer);
         assert!(
-            out.starts_with("on 2025-01-15, in service: yes (40,000 sessions in tokyo)\nID  "),
+            out.starts_with(
+                "on 2025-01-15, in service: yes (contracted 40,000 sessions in tokyo)\nID  "
+            ),
             "{out}"
         );
         assert!(

@@ -205,6 +205,9 @@ pub fn preview(view: &Value, edge: Option<&str>) -> Result<Pac, CliError> {
         for extra in [
             "effective",
             "session_cap",
+            "session_limit_in_force",
+            "ops_contact",
+            "notify_business_days",
             "created_version",
             "changed_version",
         ] {
@@ -245,6 +248,9 @@ mod tests {
             "rules": [{"action": "block", "destinations": ["*.blocked.example"]}],
             "pac": pac,
             "effective": {"in_service": true}, "created_version": 3, "changed_version": 7,
+            // Every other field of the tenant view, which the preview leaves out.
+            "session_cap": 40, "ops_contact": "ops@acme.example", "notify_business_days": true,
+            "session_limit_in_force": {"sessions": 40, "contracted": 20000, "by": "session_cap"},
         })
     }
 

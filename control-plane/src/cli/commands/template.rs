@@ -90,9 +90,13 @@ pub async fn run(inv: &Invocation, cmd: TemplateCmd) -> Result<(), CliError> {
             add,
             exclude,
             pin,
+            instance,
         } => {
-            let body = json!({ "action": action, "groups": groups, "categories": categories,
+            let mut body = json!({ "action": action, "groups": groups, "categories": categories,
                 "required_only": required_only, "add": add, "exclude": exclude, "pin": pin });
+            if let Some(i) = instance {
+                body["instance"] = json!(i);
+            }
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];
             let answer = inv.send(Call::put(&path, body)).await?;
             inv.done(&answer, &format!("tenant {tenant}: subscribed to {item}"));
@@ -300,6 +304,7 @@ pub fn render_diff(answer: &Value) -> String {
 pub fn render_subscriptions(answer: &Value) -> String {
     let mut t = Table::new(&[
         "ITEM",
+        "INSTANCE",
         "ACTION",
         "GROUPS",
         "CATEGORIES",
@@ -312,6 +317,7 @@ pub fn render_subscriptions(answer: &Value) -> String {
         let s = get(i, "subscription");
         t.row(vec![
             field(i, "item"),
+            field(s, "instance"),
             field(s, "action"),
             field(s, "groups"),
             field(s, "categories"),

@@ -8,6 +8,7 @@ use crate::cli::client::Call;
 use crate::cli::error::CliError;
 use crate::cli::table::{fields, Table};
 use crate::cli::view::{field, get, items, strings, tenant};
+use crate::contracts::sessions;
 
 pub async fn run(inv: &Invocation, cmd: TenantCmd) -> Result<(), CliError> {
     match cmd {
@@ -120,7 +121,7 @@ pub fn render_tenants(answer: &Value) -> String {
             field(tn, "id"),
             field(tn, "region"),
             field(tn, "source_cidrs"),
-            field(tn, "session_limit"),
+            limit_cell(view),
             field(tn, "default_action"),
             count(get(tn, "rules")),
             count(get(tn, "lists")),
@@ -155,7 +156,7 @@ pub fn render_tenant(view: &Value) -> String {
         ("id", field(t, "id")),
         ("region", field(t, "region")),
         ("source cidrs", strings(t, "source_cidrs").join(", ")),
-        ("session limit", field(t, "session_limit")),
+        ("session limit", limit_in_force(view)),
         ("session cap", field(t, "session_cap")),
         ("ops contact", field(t, "ops_contact")),
         ("default action", field(t, "default_action")),
@@ -171,6 +172,36 @@ pub fn render_tenant(view: &Value) -> String {
     out.push_str("rules:\n");
     out.push_str(&rule::render_rules(t));
     out
+}
+
+/// The limit edges enforce (`session_limit_in_force`) and which one it is: the contract's
+/// capacity, or the operator's cap below it. Never the tenant's own `session_limit`, which no
+/// edge fed by the control plane enforces.
+fn limit_in_force(view: &Value) -> String {
+    let l = get(view, "session_limit_in_force");
+    let n = |k: &str| {
+        let v = get(l, k).as_u64().unwrap_or(0);
+        u32::try_from(v).map_or_else(|_| v.to_string(), sessions)
+    };
+    match get(l, "by").as_str() {
+        Some("session_cap") => format!(
+            "{} in force: the operator's session cap (the contract's capacity is {})",
+            n("sessions"),
+            n("contracted")
+        ),
+        Some(_) => format!("{} in force: the contract's capacity", n("sessions")),
+        None => "none in force: edges do not serve the tenant on this day".into(),
+    }
+}
+
+/// `tenant list`'s SESSIONS cell: the limit in force, `(cap)` when the operator's cap sets it.
+fn limit_cell(view: &Value) -> String {
+    let l = get(view, "session_limit_in_force");
+    match (get(l, "sessions").as_u64(), get(l, "by").as_str()) {
+        (Some(n), Some("session_cap")) => format!("{n} (cap)"),
+        (Some(n), _) => n.to_string(),
+        (None, _) => "-".into(),
+    }
 }
 
 /// Entries of an array or object, as a cell.
@@ -194,6 +225,7 @@ mod tests {
                        "lists": ["m365"], "ports": [443]}],
             "default_action": "upstream:corp",
             "lists": {"m365": {"entries": ["outlook.office.com", "*.sharepoint.com"]}},
+            "session_limit_in_force": {"sessions": 40, "contracted": 20000, "by": "session_cap"},
             "created_version": 3, "changed_version": 12
         })
     }
@@ -205,8 +237,46 @@ mod tests {
             render_tenants(&answer),
             "ID    REGION  SOURCES                   SESSIONS  DEFAULT        RULES  \
              LISTS  CHANGED\n\
-             acme  tokyo   10.0.0.0/16,192.0.2.0/24  20000     upstream:corp  1      \
+             acme  tokyo   10.0.0.0/16,192.0.2.0/24  40 (cap)  upstream:corp  1      \
              1      12\n"
+        );
+    }
+
+    /// Issue 13, item 4: `tenant get` showed the contract's 20,000 sessions ("in service
+    /// (20,000 sessions)") while the edges enforced the operator's cap of 40.
+    #[test]
+    fn tenant_get_shows_the_limit_in_force_and_which_one_it_is() {
+        let mut view = acme();
+        view["session_cap"] = json!(40);
+        view["effective"] = json!({"in_service": true, "session_limit": 20000,
+            "region": "tokyo", "internet_access": false, "reasons_not_in_service": []});
+        let out = render_tenant(&view);
+        assert!(
+            out.contains(
+                "session limit:   40 in force: the operator's session cap (the contract's \
+                 capacity is 20,000)\nsession cap:     40\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("in service:      yes (contracted 20,000 sessions in tokyo)\n"),
+            "{out}"
+        );
+        view["session_limit_in_force"] =
+            json!({"sessions": 20000, "contracted": 20000, "by": "contract"});
+        let out = render_tenant(&view);
+        assert!(
+            out.contains("session limit:   20,000 in force: the contract's capacity\n"),
+            "{out}"
+        );
+        view.as_object_mut()
+            .map(|v| v.remove("session_limit_in_force"));
+        let out = render_tenant(&view);
+        assert!(
+            out.contains(
+                "session limit:   none in force: edges do not serve the tenant on this day\n"
+            ),
+            "{out}"
         );
     }
 

@@ -160,3 +160,42 @@ fn a_later_term_renews_what_edges_hold_but_grants_nothing_new_at_first() {
     assert_eq!(grants[0].grants.grants["acme"].sessions, 40);
     assert_eq!(grants[0].grants.epoch >> 32, 3);
 }
+
+/// Issue 14: every round rebuilt every region's whole policy (rules, lists, template
+/// subscriptions) under the lease mutex only to read the limits. The limits are now a table
+/// built once per store version; a round at the same version reuses it, a new version (here
+/// the operator's cap lowered) gives a new one.
+#[test]
+fn limits_are_read_once_per_store_version_not_rebuilt_every_round() {
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    hub.round(&st);
+    let first = hub.limits(&st);
+    hub.round(&st);
+    assert!(
+        Arc::ptr_eq(&first, &hub.limits(&st)),
+        "rebuilt at the same version"
+    );
+    let tokyo = ("tokyo".to_string(), vec![("acme".to_string(), 100)]);
+    assert_eq!(first.regions, [("osaka".to_string(), Vec::new()), tokyo]);
+
+    let mut lowered = st.clone();
+    let cap = TenantPatch {
+        session_cap: Some(Some(60)),
+        ..TenantPatch::default()
+    };
+    let req = Request {
+        actor: "test".into(),
+        at_ms: 0,
+        command: Command::UpdateTenant(UpdateTenant {
+            id: "acme".into(),
+            if_match: None,
+            patch: cap,
+        }),
+    };
+    let outcome = apply(&mut lowered, st.version + 1, &req);
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    hub.round(&lowered);
+    assert_eq!(hub.usage().expect("leading")[0].limit, 60);
+}

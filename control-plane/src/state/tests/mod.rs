@@ -2,6 +2,7 @@
 
 mod audit;
 mod contracts;
+mod instances;
 mod lists;
 mod regions;
 mod service;

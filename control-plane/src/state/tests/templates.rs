@@ -24,6 +24,7 @@ fn fetched(content: Option<TemplateContent>, source_version: &str) -> Command {
             fetched_at_ms: 1,
             error: content.is_none().then(|| "EOF while parsing".into()),
             content,
+            instance: None,
         },
         max_shrink_percent: 20,
     })
@@ -58,7 +59,7 @@ fn a_changed_fetch_is_a_new_live_version_with_its_diff() {
     assert_eq!(rec.live, Some(1));
     let d = rec.versions[1].diff.as_ref().expect("a diff");
     assert_eq!(d.sets[0].added_hosts, ["new.outlook.example"]);
-    assert!(rec.seen("2025020100"));
+    assert!(rec.seen(None, "2025020100"));
 }
 
 #[test]
@@ -151,6 +152,7 @@ fn sub() -> Subscription {
         add: vec!["intranet.example.com".parse().expect("dest")],
         exclude: Vec::new(),
         pin: None,
+        instance: None,
     }
 }
 

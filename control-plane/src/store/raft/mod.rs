@@ -22,6 +22,7 @@ mod types;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,11 @@ pub struct RaftConfig {
     /// `false`: a node with empty storage initialises a single-node cluster of itself.
     /// `true`: it never initialises and waits for a leader to add it (`add_node`).
     pub join: bool,
+    /// A node with empty storage answers Raft RPCs `503` until [`RaftStore::open_rpcs`]: a
+    /// member that lost its data must not be reached by the leader before it is known not to
+    /// be one (the leader's openraft panics on a follower whose log went backwards, and the
+    /// node could vote twice in a term). Cluster formation opens them (`crate::formation`).
+    pub hold_rpcs_while_pristine: bool,
 }
 
 /// Timing and compaction knobs; [`RaftTuning::default`] is what [`RaftStore::open`] uses.
@@ -127,6 +133,8 @@ pub struct RaftSummary {
 pub struct RaftStore {
     raft: Raft,
     node_id: u64,
+    /// This node's advertised addresses (what it initialises a cluster with).
+    addr: NodeAddr,
     cluster_token: String,
     state: watch::Receiver<Arc<State>>,
     version: watch::Receiver<u64>,
@@ -134,6 +142,8 @@ pub struct RaftStore {
     apply_seconds: Histogram,
     /// Turns `true` once openraft's tasks have dropped the storage and the file is closed.
     closed: watch::Receiver<bool>,
+    /// Whether the Raft listener serves RPCs (see [`RaftConfig::hold_rpcs_while_pristine`]).
+    rpcs_open: AtomicBool,
 }
 
 impl RaftStore {
@@ -181,17 +191,20 @@ impl RaftStore {
         let raft = Raft::new(cfg.node_id, config, network, log_store, state_machine)
             .await
             .context("starting raft")?;
+        let store = Arc::new(RaftStore {
+            raft,
+            node_id: cfg.node_id,
+            addr: cfg.addr,
+            cluster_token: cfg.cluster_token,
+            state: published.state,
+            version: published.version,
+            committed,
+            apply_seconds,
+            closed,
+            rpcs_open: AtomicBool::new(!(pristine && cfg.hold_rpcs_while_pristine)),
+        });
         if pristine && !cfg.join {
-            let members = BTreeMap::from([(cfg.node_id, cfg.addr.clone())]);
-            match raft.initialize(members).await {
-                Ok(()) => {
-                    tracing::info!(node_id = cfg.node_id, "initialised a single-node cluster")
-                }
-                Err(RaftError::APIError(InitializeError::NotAllowed(e))) => {
-                    tracing::info!(error = %e, "raft already initialised");
-                }
-                Err(e) => return Err(e).context("initialising the cluster"),
-            }
+            store.initialize_alone().await?;
         } else {
             tracing::info!(
                 node_id = cfg.node_id,
@@ -200,17 +213,44 @@ impl RaftStore {
                 "raft started"
             );
         }
+        Ok(store)
+    }
 
-        Ok(Arc::new(RaftStore {
-            raft,
-            node_id: cfg.node_id,
-            cluster_token: cfg.cluster_token,
-            state: published.state,
-            version: published.version,
-            committed,
-            apply_seconds,
-            closed,
-        }))
+    /// Initialises a one-node cluster of this node. Call it only on a node whose storage has
+    /// never held anything (re-initialising a node with data loops in elections); openraft
+    /// refuses it on a node with a log or a vote, which is logged and not an error.
+    pub async fn initialize_alone(&self) -> anyhow::Result<()> {
+        let members = BTreeMap::from([(self.node_id, self.addr.clone())]);
+        match self.raft.initialize(members).await {
+            Ok(()) => {
+                tracing::info!(node_id = self.node_id, "initialised a single-node cluster");
+                Ok(())
+            }
+            Err(RaftError::APIError(InitializeError::NotAllowed(e))) => {
+                tracing::info!(error = %e, "raft already initialised");
+                Ok(())
+            }
+            Err(e) => Err(e).context("initialising the cluster"),
+        }
+    }
+
+    /// Lets the Raft listener serve RPCs (a no-op unless they were held).
+    pub fn open_rpcs(&self) {
+        if !self.rpcs_open.swap(true, Ordering::SeqCst) {
+            tracing::info!(node_id = self.node_id, "serving raft rpcs");
+        }
+    }
+
+    pub(crate) fn rpcs_open(&self) -> bool {
+        self.rpcs_open.load(Ordering::SeqCst)
+    }
+
+    /// Whether this node's storage holds no log entry and no snapshot, i.e. it has never been
+    /// part of a cluster (a vote alone does not count: a wiped node may have voted since).
+    pub fn is_pristine(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.last_log_index.is_none() && m.snapshot.is_none() && m.purged.is_none()
     }
 
     /// Stops Raft and waits (up to 10 s) until the storage file is closed, so the same data

@@ -34,6 +34,7 @@ pub fn raft_router(store: Arc<RaftStore>) -> Router {
         .route(VOTE_PATH, post(vote))
         .route(SNAPSHOT_PATH, post(snapshot))
         .route_layer(middleware::from_fn_with_state(token, require_token))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&store), gate))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(store)
 }
@@ -49,6 +50,15 @@ async fn require_token(State(token): State<Arc<str>>, req: HttpRequest, next: Ne
         Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
         _ => (StatusCode::UNAUTHORIZED, "missing or wrong cluster token").into_response(),
     }
+}
+
+/// Answers 503 while the node holds its RPCs (see `RaftConfig::hold_rpcs_while_pristine`).
+async fn gate(State(store): State<Arc<RaftStore>>, req: HttpRequest, next: Next) -> Response {
+    if store.rpcs_open() {
+        return next.run(req).await;
+    }
+    let why = "this node has empty storage and is not yet part of a cluster";
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
 }
 
 async fn append(

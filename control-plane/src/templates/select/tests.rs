@@ -17,6 +17,7 @@ fn sub(categories: &[&str]) -> Subscription {
         add: Vec::new(),
         exclude: Vec::new(),
         pin: None,
+        instance: None,
     }
 }
 

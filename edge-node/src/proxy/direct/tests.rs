@@ -81,7 +81,7 @@ fn heads_over_the_limits_go_to_hyper_and_its_refusal() {
 
 #[test]
 fn refusals_are_written_with_their_headers_and_length() {
-    let resp = ProxyError::PortNotAllowed(25).response("breakout-edge");
+    let resp = ProxyError::PortNotAllowed(25).response("breakout-edge", false);
     let text = String::from_utf8(serialize(&resp)).expect("utf-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("a head");
     assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{head}");
