@@ -126,6 +126,7 @@ impl ApiContext {
 
     /// Uses `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.leases.set_clock(Arc::clone(&clock));
         self.clock = clock;
         self
     }
