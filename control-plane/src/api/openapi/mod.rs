@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Json;
 use serde_json::{json, Value};
 
-use self::build::{answer, array, items, object, schema, written, Op};
+use self::build::{answer, array, items, object, schema, u32_int, u64_int, written, Op};
 
 /// `GET /openapi.json` (no auth).
 pub async fn serve() -> Json<Arc<Value>> {
@@ -30,7 +30,7 @@ fn paths() -> Value {
     let cluster = || schema("ClusterStatus");
     let upstreams = json!({ "type": "object", "additionalProperties": { "type": "string" } });
     let action = object(json!({ "action": schema("Action") }), &["action"]);
-    let limit = json!({ "session_limit": { "type": "integer", "minimum": 0 } });
+    let limit = json!({ "session_limit": u32_int() });
     let limit = object(limit, &["session_limit"]);
     let lists = json!({ "type": "object", "additionalProperties": schema("NamedList") });
     let list_body = json!({ "oneOf": [array(json!({ "type": "string" })), schema("NamedList")] });
@@ -107,7 +107,7 @@ fn paths() -> Value {
 fn parameters() -> Value {
     let p = param_spec;
     let string = || json!({ "type": "string" });
-    let int = || json!({ "type": "integer", "minimum": 0 });
+    let int = u64_int;
     let limit = json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 100 });
     json!({
         "id": p("id", "path", string(), "Tenant id"),
@@ -121,7 +121,8 @@ fn parameters() -> Value {
         "region": p("region", "query", string(), "Only this region"),
         "local": p("local", "query", json!({ "type": "boolean", "default": false }),
             "Only the edges connected to the answering node (what nodes ask each other)"),
-        "IfMatch": p("If-Match", "header", string(),
+        "IfMatch": p("If-Match", "header", json!({ "type": "string", "minLength": 1,
+            "maxLength": 22, "pattern": "^(\\*|\"?[0-9]+\"?)$" }),
             "The version the object must still have, e.g. \"12\" (quoted or bare); else 412"),
     })
 }
@@ -131,14 +132,15 @@ fn param_spec(name: &str, inn: &str, s: Value, d: &str) -> Value {
 }
 
 fn schemas() -> Value {
-    let int = json!({ "type": "integer", "minimum": 0 });
+    let int = u64_int();
     let string = json!({ "type": "string" });
     let strings = json!({ "type": "array", "items": { "type": "string" } });
-    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let mut opt_int = u64_int();
+    opt_int["nullable"] = json!(true);
     let tenant_props = json!({
         "id": string, "region": string,
         "source_cidrs": { "type": "array", "items": schema("SourceCidr") },
-        "session_limit": int,
+        "session_limit": u32_int(),
         "upstreams": { "type": "object", "additionalProperties": { "type": "string" },
             "description": "name → host:port" },
         "rules": { "type": "array", "items": schema("Rule") },
@@ -156,8 +158,8 @@ fn schemas() -> Value {
     patch_props["egress_address"]["nullable"] = json!(true);
     patch_props["pac"] = json!({ "allOf": [schema("PacSettings")], "nullable": true });
     let cap = "the operator's cap on the contracted session limit: edges get the smaller";
-    patch_props["session_cap"] =
-        json!({ "type": "integer", "minimum": 0, "nullable": true, "description": cap });
+    patch_props["session_cap"] = json!({ "type": "integer", "minimum": 0,
+        "maximum": u32::MAX, "nullable": true, "description": cap });
     let contact = "the operations contact's e-mail address: list change notifications go there";
     patch_props["ops_contact"] =
         json!({ "type": "string", "format": "email", "nullable": true, "description": contact });
@@ -246,11 +248,13 @@ fn schemas() -> Value {
 
 /// `schemas` plus the edge list's (kept apart: the main `json!` is near the macro depth limit).
 fn edge_schemas(mut schemas: Value) -> Value {
-    let int = json!({ "type": "integer", "minimum": 0 });
-    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let int = u64_int();
+    let mut opt_int = u64_int();
+    opt_int["nullable"] = json!(true);
     let string = json!({ "type": "string" });
     schemas["TenantUsage"] = json!({ "type": "object", "properties": {
-        "active": int, "refused": int, "holding_epoch": int, "holding_sessions": int } });
+        "active": u32_int(), "refused": u32_int(), "holding_epoch": int,
+        "holding_sessions": u32_int() } });
     schemas["EdgeView"] = json!({ "type": "object", "properties": {
         "edge_id": string, "region": string, "address": string, "control_node": int,
         "connected_since_ms": int, "connected": { "type": "boolean" },
