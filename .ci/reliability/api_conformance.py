@@ -85,8 +85,9 @@ def beta_view(base):
 
 
 def schemathesis(base, token, seed_value, max_examples, label, cwd):
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
     cmd = [
-        "schemathesis", "run", f"{base}/openapi.json",
+        "schemathesis", "--config-file", config, "run", f"{base}/openapi.json",
         "--url", base,
         "-H", f"Authorization: Bearer {token}",
         "--checks", "all",
@@ -126,7 +127,8 @@ def main():
     node = subprocess.Popen(
         [os.path.join(args.bin_dir, "breakout-control"), "--node-id", "1",
          "--data-dir", os.path.join(work, "data"), "--api-listen", f"127.0.0.1:{port}",
-         "--raft-listen", f"127.0.0.1:{free_port()}", "--edge-listen", "off"],
+         "--raft-listen", f"127.0.0.1:{free_port()}", "--edge-listen", "off",
+         "--metrics-listen", "off"],
         env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30

@@ -38,8 +38,10 @@ done
 
 # Built once (release, debug assertions on, no sanitizer: the fuzzed code is safe Rust, and
 # libFuzzer's coverage guidance does not need one), then run.
-cargo +nightly fuzz build --sanitizer none --release --fuzz-dir fuzz
-BIN_DIR=$(find "${CARGO_TARGET_DIR:-fuzz/target}" -path '*/release/request_head' -type f \
+# FUZZ_TARGET_DIR: where the nightly build goes (default: CARGO_TARGET_DIR, else fuzz/target).
+FUZZ_TARGET_DIR=${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-fuzz/target}}
+CARGO_TARGET_DIR=$FUZZ_TARGET_DIR cargo +nightly fuzz build --sanitizer none --release --fuzz-dir fuzz
+BIN_DIR=$(find "$FUZZ_TARGET_DIR" -path '*/release/request_head' -type f \
   -printf '%h\n' | head -1)
 
 run_one() {

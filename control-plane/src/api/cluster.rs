@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::Operator;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiObject, ApiPath};
 use super::{ApiContext, Ctx};
 use crate::store::{ClusterStatus, NodeAddr};
 
@@ -75,7 +75,7 @@ pub struct NewNode {
 pub async fn add_node(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(body): ApiJson<NewNode>,
+    ApiObject(body): ApiObject<NewNode>,
 ) -> ApiResult<Json<ClusterStatus>> {
     if body.api_addr.is_empty() || body.api_addr.contains('/') {
         return Err(ApiError::Invalid(format!(

@@ -30,6 +30,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A body that must be a JSON object: [`ApiJson`] that also refuses any other JSON value
+/// (serde's derived `Deserialize` takes an array for a struct, field by field, so `[]` would
+/// pass for a struct whose fields all have defaults).
+pub struct ApiObject<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiBody(body) = ApiBody::from_request(req, state).await?;
+        parse_object(&body).map(ApiObject)
+    }
+}
+
+/// [`parse_json`] for a body that must be a JSON object.
+pub fn parse_object<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => parse_json(body),
+        _ => Err(ApiError::Invalid(
+            "request body must be a JSON object".into(),
+        )),
+    }
+}
+
 /// The raw body, up to [`MAX_BODY`] bytes (413 `too_large` beyond).
 pub struct ApiBody(pub Bytes);
 

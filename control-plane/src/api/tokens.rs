@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::auth::{Operator, Principal, TOKEN_PREFIX};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::extract::{ApiObject, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::Ctx;
 use crate::crypto::{hex, sha256_hex};
@@ -35,7 +35,7 @@ pub const MAX_TOKEN_SECONDS: u64 = 10 * 366 * 24 * 3600;
 pub async fn create(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(body): ApiJson<NewToken>,
+    ApiObject(body): ApiObject<NewToken>,
 ) -> ApiResult<Versioned> {
     // Hex ids never contain `_`, so `bk_<id>_<secret>` splits unambiguously.
     let id = hex(&rand::random::<[u8; 8]>());

@@ -165,7 +165,8 @@ fn schemas() -> Value {
         "PriceBookRecord": { "type": "object", "nullable": true, "properties": {
             "effective_from": date, "version": int, "prices": schema("PriceBook") } },
         "WithdrawBody": { "type": "object", "additionalProperties": false,
-            "properties": { "effective": date } },
+            "properties": { "effective": { "type": "string", "format": "date",
+                "nullable": true, "description": "absent or null: today" } } },
         "Withdrawal": { "type": "object", "properties": { "version": int,
             "item": schema("TemplateItem"), "effective": date, "affected": array(json!({
                 "type": "object", "properties": { "tenant": string,

@@ -122,7 +122,7 @@ fn parameters() -> Value {
         "local": p("local", "query", json!({ "type": "boolean", "default": false }),
             "Only the edges connected to the answering node (what nodes ask each other)"),
         "IfMatch": p("If-Match", "header", json!({ "type": "string", "minLength": 1,
-            "maxLength": 22, "pattern": "^(\\*|\"?[0-9]+\"?)$" }),
+            "pattern": "^(\\*|[0-9]{1,19}|\"[0-9]{1,19}\")$" }),
             "The version the object must still have, e.g. \"12\" (quoted or bare); else 412"),
     })
 }
@@ -252,7 +252,8 @@ fn edge_schemas(mut schemas: Value) -> Value {
     let mut opt_int = u64_int();
     opt_int["nullable"] = json!(true);
     let string = json!({ "type": "string" });
-    schemas["TenantUsage"] = json!({ "type": "object", "properties": {
+    schemas["TenantUsage"] = json!({ "type": "object",
+        "required": ["active", "refused"], "properties": {
         "active": u32_int(), "refused": u32_int(), "holding_epoch": int,
         "holding_sessions": u32_int() } });
     schemas["EdgeView"] = json!({ "type": "object", "properties": {
