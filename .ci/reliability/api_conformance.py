@@ -107,7 +107,18 @@ def schemathesis(base, token, seed_value, max_examples, label, cwd):
     print(run.stdout, flush=True)
     found = re.search(r"(\d+) generated", run.stdout)
     cases = int(found.group(1)) if found else 0
-    return run.returncode, time.monotonic() - started, cases
+    rc = run.returncode
+    # schemathesis also exits non-zero on its own runtime errors while generating a case (e.g.
+    # hypothesis' "AST constructor recursion depth mismatch"): with no FAILURES section the
+    # server answered nothing wrong; said loudly, not counted as the API failing.
+    errors = run.stdout.split("== ERRORS ==", 1)[1] if "== ERRORS ==" in run.stdout else ""
+    tool_only = "Runtime Error" in errors and not any(
+        w in errors for w in ("Network Error", "Timeout", "timed out", "Connection"))
+    if rc != 0 and "== FAILURES ==" not in run.stdout and tool_only:
+        print(f"api_conformance: schemathesis runtime errors as {label} (no API failure); "
+              "see ERRORS above", file=sys.stderr, flush=True)
+        rc = 0
+    return rc, time.monotonic() - started, cases
 
 
 def main():
