@@ -7,7 +7,7 @@
 //! (`instant`, for ages and expiries that must not jump when the wall clock is set).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -60,11 +60,14 @@ pub fn system() -> SharedClock {
 }
 
 /// A clock that moves only when told: starts at `start_ms` and at the instant it was made.
+/// [`ManualClock::advance`] moves both times; [`ManualClock::step_wall`] steps only the wall
+/// clock, forwards or backwards, as an operator or NTP setting the time does.
 #[derive(Debug)]
 pub struct ManualClock {
     base: Instant,
     start_ms: u64,
     elapsed_ms: AtomicU64,
+    wall_step_ms: AtomicI64,
 }
 
 impl ManualClock {
@@ -73,7 +76,13 @@ impl ManualClock {
             base: Instant::now(),
             start_ms,
             elapsed_ms: AtomicU64::new(0),
+            wall_step_ms: AtomicI64::new(0),
         })
+    }
+
+    /// Steps the wall clock by `by_ms` (negative: backwards); the monotonic clock stays.
+    pub fn step_wall(&self, by_ms: i64) {
+        self.wall_step_ms.fetch_add(by_ms, Ordering::SeqCst);
     }
 
     /// Moves both clocks forward by `by`.
@@ -85,8 +94,10 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
-        self.start_ms
-            .saturating_add(self.elapsed_ms.load(Ordering::SeqCst))
+        let moved = self
+            .start_ms
+            .saturating_add(self.elapsed_ms.load(Ordering::SeqCst));
+        moved.saturating_add_signed(self.wall_step_ms.load(Ordering::SeqCst))
     }
 
     fn instant(&self) -> Instant {
@@ -115,6 +126,17 @@ mod tests {
         assert_eq!(clock.now_ms(), ms + 86_400_000);
         assert_eq!(clock.instant() - at, Duration::from_secs(86_400));
         assert_eq!(clock.today(), day_of(ms).succ_opt().expect("a next day"));
+    }
+
+    #[test]
+    fn a_wall_clock_step_leaves_the_monotonic_clock_alone() {
+        let clock = ManualClock::new(1_700_000_000_000);
+        let at = clock.instant();
+        clock.step_wall(-3_600_000);
+        assert_eq!(clock.now_ms(), 1_700_000_000_000 - 3_600_000);
+        clock.step_wall(7_200_000);
+        assert_eq!(clock.now_ms(), 1_700_000_000_000 + 3_600_000);
+        assert_eq!(clock.instant(), at);
     }
 
     #[test]

@@ -56,6 +56,8 @@ struct EdgeFile {
     connect_timeout_ms: u64,
     #[serde(default = "ms::<300_000>")]
     tunnel_idle_timeout_ms: u64,
+    #[serde(default = "ms::<60_000>")]
+    response_timeout_ms: u64,
     #[serde(default = "ms::<30_000>")]
     drain_grace_ms: u64,
     #[serde(default = "default_max_header_bytes")]
@@ -127,6 +129,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     pub connect_timeout: Duration,
     pub tunnel_idle_timeout: Duration,
+    /// From a forwarded request sent to the destination or parent proxy to its response head.
+    pub response_timeout: Duration,
     pub drain_grace: Duration,
     pub max_header_bytes: usize,
     pub max_headers: usize,
@@ -300,6 +304,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         ("header_read_timeout_ms", f.header_read_timeout_ms),
         ("connect_timeout_ms", f.connect_timeout_ms),
         ("tunnel_idle_timeout_ms", f.tunnel_idle_timeout_ms),
+        ("response_timeout_ms", f.response_timeout_ms),
     ] {
         if v == 0 {
             return Err(invalid(field, "must be greater than 0".into()));
@@ -334,6 +339,7 @@ fn settings(f: EdgeFile) -> Result<Settings, ConfigError> {
         header_read_timeout: Duration::from_millis(f.header_read_timeout_ms),
         connect_timeout: Duration::from_millis(f.connect_timeout_ms),
         tunnel_idle_timeout: Duration::from_millis(f.tunnel_idle_timeout_ms),
+        response_timeout: Duration::from_millis(f.response_timeout_ms),
         drain_grace: Duration::from_millis(f.drain_grace_ms),
         max_header_bytes: f.max_header_bytes,
         max_headers: f.max_headers,

@@ -97,10 +97,12 @@ pub enum Reason {
     ParentProxyRefused,
     DestinationError,
     ResponseIncomplete,
+    ResponseTimeout,
+    DnsTimeout,
 }
 
 impl Reason {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 24;
 
     /// The stable snake_case word (the access log's `reason`, the metrics' `reason` label).
     pub fn label(self) -> &'static str {
@@ -128,6 +130,8 @@ impl Reason {
             ParentProxyRefused => "parent_proxy_refused",
             DestinationError => "destination_error",
             ResponseIncomplete => "response_incomplete",
+            ResponseTimeout => "response_timeout",
+            DnsTimeout => "dns_timeout",
         }
     }
 
@@ -149,9 +153,8 @@ impl Reason {
             | ProxyLoop => RequestResult::Refused,
             BadRequest | HeadersTooLarge | BadRequestBody => RequestResult::ClientError,
             DnsError | ConnectionRefused | ConnectionTimeout | ConnectFailed
-            | ParentProxyRefused | DestinationError | ResponseIncomplete => {
-                RequestResult::UpstreamError
-            }
+            | ParentProxyRefused | DestinationError | ResponseIncomplete | ResponseTimeout
+            | DnsTimeout => RequestResult::UpstreamError,
         }
     }
 
@@ -201,6 +204,8 @@ mod tests {
             Reason::ParentProxyRefused,
             Reason::DestinationError,
             Reason::ResponseIncomplete,
+            Reason::ResponseTimeout,
+            Reason::DnsTimeout,
         ];
         assert_eq!(all.len(), Reason::COUNT);
         for (i, r) in all.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use breakout_policy::Host;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
@@ -18,7 +18,13 @@ pub enum ResolveError {
     NotFound(String),
     #[error("resolving {host}: {message}")]
     Failed { host: String, message: String },
+    #[error("resolving {0}: no answer within {ms} ms", ms = LOOKUP_DEADLINE.as_millis())]
+    TimedOut(String),
 }
+
+/// The longest one lookup may take, all servers and retries included: a resolver that never
+/// answers must not hold the client (and its session slot) much longer than a slow one.
+pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(5);
 
 pub struct Resolver {
     dns: Option<TokioResolver>,
@@ -79,8 +85,11 @@ impl Resolver {
         };
         let start = Instant::now();
         // A trailing dot makes the name fully qualified: no search-domain queries.
-        let result = dns.lookup_ip(format!("{name}.")).await;
+        let result = tokio::time::timeout(LOOKUP_DEADLINE, dns.lookup_ip(format!("{name}."))).await;
         self.duration.observe(start.elapsed().as_secs_f64());
+        let Ok(result) = result else {
+            return Err(ResolveError::TimedOut(name.to_string()));
+        };
         match result {
             Ok(lookup) => {
                 let addrs: Vec<IpAddr> = lookup.iter().collect();

@@ -91,9 +91,12 @@ fn is_plain_name(s: &str) -> bool {
     !(last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x"))
 }
 
+/// Characters no host may hold, before or after UTS-46 mapping.
+const FORBIDDEN: [char; 7] = ['*', '%', '/', '\\', '@', ':', ' '];
+
 fn slow_path<'a>(raw: &'a str, trimmed: &str) -> Result<Host<'a>, HostError> {
     let invalid = || HostError::Invalid(raw.to_string());
-    if trimmed.is_empty() || trimmed.contains(['*', '%', '/', '\\', '@', ':', ' ']) {
+    if trimmed.is_empty() || trimmed.contains(FORBIDDEN) {
         return Err(invalid());
     }
     match url::Host::parse(trimmed).map_err(|_| invalid())? {
@@ -102,6 +105,11 @@ fn slow_path<'a>(raw: &'a str, trimmed: &str) -> Result<Host<'a>, HostError> {
         url::Host::Domain(d) => {
             // UTS-46 maps fullwidth and ideographic dots to '.', which can leave a trailing dot.
             let d = d.strip_suffix('.').map(str::to_string).unwrap_or(d);
+            // Mapping can make a forbidden character of an allowed one (fullwidth '＊' → '*'):
+            // the canonical form must itself canonicalise to itself.
+            if d.contains(FORBIDDEN) {
+                return Err(invalid());
+            }
             if d.is_empty() || d.len() > MAX_NAME {
                 return Err(HostError::TooLong(raw.to_string()));
             }
@@ -189,6 +197,9 @@ mod tests {
             "a/b",
             "[zz]",
             "*.x.com",
+            // Fullwidth '＊' maps to '*' (found by the host_canon fuzz target).
+            "x.$＊",
+            "a.＊.example",
         ] {
             assert!(canonical_host(s).is_err(), "{s:?} accepted");
         }

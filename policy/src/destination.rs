@@ -104,6 +104,15 @@ fn parse_pattern(s: &str) -> Result<Destination, String> {
     if out.last().is_some_and(|l| l.contains('*')) {
         return Err("the last label may not be a wildcard".into());
     }
+    // The labels after the last wildcard are a domain name in their own right, and the matcher
+    // canonicalises them as one: `x*.c107.6.11` would end in what URL parsers read as an IPv4
+    // address (found by the matcher fuzz target: validated here, refused at compile).
+    let wild = out.iter().rposition(|l| l.contains('*')).unwrap_or(0);
+    let anchor = out[wild + 1..].join(".");
+    match canonical_host(&anchor).map_err(|e| e.to_string())? {
+        Host::Name(n) if n == anchor.as_str() => {}
+        _ => return Err(format!("must end in a domain name, not {anchor:?}")),
+    }
     Ok(Destination::Pattern(out.join(".")))
 }
 

@@ -70,3 +70,29 @@ fn a_one_label_wildcard_matches_one_label_and_a_suffix_any_depth() {
     assert_eq!(action("googleapis.com"), Action::Block);
     assert_eq!(action("a.b.sharepoint.com"), Action::Direct);
 }
+
+/// Whatever parses as a destination compiles into a matcher: a pattern ending in what URL
+/// parsers read as an IPv4 address (`…o*microsoft.c107.6.11`) was accepted here and refused by
+/// the compiler (found by the matcher fuzz target; input kept in fuzz/regressions/matcher/).
+#[test]
+fn a_pattern_must_end_in_a_domain_name_the_matcher_accepts() {
+    for bad in [
+        "autodiscover.2n.o*microsoft.c107.6.11",
+        "x*.10.0.0.1",
+        "a.*.example.123",
+    ] {
+        assert!(
+            bad.parse::<Destination>().is_err(),
+            "{bad} should not parse"
+        );
+    }
+    for good in ["autodiscover.*.onmicrosoft.com", "x*.y.11a.example"] {
+        let d: Destination = good.parse().expect("parses");
+        let tenant: Tenant = serde_json::from_value(serde_json::json!({
+            "id": "t", "source_cidrs": [], "session_limit": 1,
+            "rules": [{"action": "direct", "destinations": [d.to_string()]}],
+        }))
+        .expect("tenant");
+        Matcher::compile(&tenant, &Default::default()).expect("compiles");
+    }
+}

@@ -13,9 +13,14 @@ pub struct EdgeConfig {
     pub connect_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub tunnel_idle_timeout_ms: u64,
+    /// `response_timeout_ms`, written only when set.
+    pub response_timeout_ms: Option<u64>,
     pub drain_grace_ms: u64,
     pub max_pending_per_source: u32,
     pub static_hosts: Vec<(String, String)>,
+    /// `dns_servers` (default: a loopback address where no DNS server listens, so tests never
+    /// query the machine's resolver; empty turns DNS off).
+    pub dns_servers: Vec<String>,
     pub tenants: Vec<Tenant>,
 }
 
@@ -52,9 +57,11 @@ impl Default for EdgeConfig {
             connect_timeout_ms: 5000,
             header_read_timeout_ms: 10_000,
             tunnel_idle_timeout_ms: 300_000,
+            response_timeout_ms: None,
             drain_grace_ms: 30_000,
             max_pending_per_source: 512,
             static_hosts: Vec::new(),
+            dns_servers: vec!["127.0.0.1".into()],
             tenants: Vec::new(),
         }
     }
@@ -126,6 +133,9 @@ impl EdgeConfig {
             self.tunnel_idle_timeout_ms
         );
         let _ = writeln!(w, "drain_grace_ms = {}", self.drain_grace_ms);
+        if let Some(ms) = self.response_timeout_ms {
+            let _ = writeln!(w, "response_timeout_ms = {ms}");
+        }
         let _ = writeln!(w, "max_header_bytes = 32768");
         let _ = writeln!(w, "max_headers = 100");
         let _ = writeln!(
@@ -134,8 +144,9 @@ impl EdgeConfig {
             self.max_pending_per_source
         );
         // Tests never query the machine's resolver: names resolve through [static_hosts], and
-        // anything else asks a loopback port where no DNS server listens (a fast, real failure).
-        let _ = writeln!(w, "dns_servers = [\"127.0.0.1\"]");
+        // anything else asks a loopback port where no DNS server listens (a real failure, after
+        // the edge's lookup deadline), or nothing at all when `dns_servers` is empty.
+        let _ = writeln!(w, "dns_servers = {}", list(&self.dns_servers));
         let _ = writeln!(w, "\n[static_hosts]");
         for (name, ip) in &self.static_hosts {
             let _ = writeln!(w, "{} = {}", quote(name), quote(ip));

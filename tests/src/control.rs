@@ -33,6 +33,8 @@ pub struct ControlNode {
     pub metrics: SocketAddr,
     /// Flags and environment every start of this node repeats (see [`ControlNode::start_on`]).
     launch: Launch,
+    /// `--data-dir`.
+    data: PathBuf,
 }
 
 /// Extra flags and environment for a node, repeated by its restarts.
@@ -83,7 +85,26 @@ impl ControlNode {
     /// [`ControlNode::start`] with extra environment variables for the process (e.g. the
     /// `BREAKOUT_TEMPLATE_*` poller settings). A [`ControlNode::restart`] does not repeat them.
     pub fn start_with_env(id: u64, join: bool, env: &[(&str, &str)]) -> ControlNode {
+        Self::start_with(id, join, env, &[])
+    }
+
+    /// [`ControlNode::start_with_env`] with extra arguments (e.g. `--advertise-raft`), which a
+    /// restart repeats.
+    pub fn start_with(id: u64, join: bool, env: &[(&str, &str)], args: &[String]) -> ControlNode {
+        Self::start_in(id, join, env, args, None)
+    }
+
+    /// [`ControlNode::start_with`] keeping its data in `data` (e.g. a small file system of its
+    /// own) instead of a fresh directory.
+    pub fn start_in(
+        id: u64,
+        join: bool,
+        env: &[(&str, &str)],
+        args: &[String],
+        data: Option<&Path>,
+    ) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
+        let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
         // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
         // back, and an ephemeral port of some other process's outgoing connection (tests run
         // in parallel) could otherwise hold one of them for as long as that connection lives.
@@ -97,9 +118,14 @@ impl ControlNode {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
-                args: join.then(|| "--join".to_string()).into_iter().collect(),
+                args: join
+                    .then(|| "--join".to_string())
+                    .into_iter()
+                    .chain(args.iter().cloned())
+                    .collect(),
             };
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), &launch);
+            let listen = ports.each_ref().map(String::as_str);
+            let mut c = spawn(id, &dir, &data, listen, &launch);
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -125,7 +151,11 @@ impl ControlNode {
             raft,
             edge,
             metrics,
-            launch: Launch::default(),
+            launch: Launch {
+                args: args.to_vec(),
+                env: Vec::new(),
+            },
+            data,
         }
     }
 
@@ -133,7 +163,8 @@ impl ControlNode {
     /// environment, which its restarts repeat (no retry on a taken port: pick them just before).
     pub fn start_on(id: u64, listen: [&str; 3], launch: Launch) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
-        let child = spawn(id, &dir, listen, &launch);
+        let data = dir.join("data");
+        let child = spawn(id, &dir, &data, listen, &launch);
         let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
         ControlNode {
             id,
@@ -144,12 +175,18 @@ impl ControlNode {
             edge,
             metrics,
             launch,
+            data,
         }
     }
 
-    /// Where the node keeps its data (a restart reuses it).
+    /// Where the node keeps its data, its `--data-dir` (a restart reuses it).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.data.clone()
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn api_url(&self) -> String {
@@ -213,6 +250,7 @@ impl ControlNode {
             let mut c = spawn(
                 self.id,
                 &self.dir,
+                &self.data,
                 addrs.each_ref().map(String::as_str),
                 &self.launch,
             );
@@ -232,6 +270,22 @@ impl ControlNode {
         });
         assert!(started, "node {}: its ports stayed taken", self.id);
         child.expect("spawned")
+    }
+
+    /// Starts the node again expecting it to refuse to start: its exit status and what it
+    /// wrote to stderr this time.
+    pub fn restart_expecting_exit(&mut self) -> (std::process::ExitStatus, String) {
+        assert!(self.child.is_none(), "node {} still running", self.id);
+        let log = self.dir.join("stderr.log");
+        let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
+        let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
+        let listen = addrs.each_ref().map(String::as_str);
+        let mut c = spawn(self.id, &self.dir, &self.data, listen, &self.launch);
+        let status = wait_for(START_DEADLINE, "the node exits", || {
+            c.try_wait().ok().flatten()
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        (status, text.get(seen..).unwrap_or_default().to_string())
     }
 
     /// Runs `breakoutctl --server <this node> --token <admin> -o json ARGS`.
@@ -488,7 +542,7 @@ pub fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, listen: [&str; 3], launch: &Launch) -> Child {
+fn spawn(id: u64, dir: &Path, data: &Path, listen: [&str; 3], launch: &Launch) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -501,7 +555,7 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], launch: &Launch) -> Child {
     let mut cmd = Command::new(control_bin());
     cmd.args(["--node-id", &id.to_string()])
         .arg("--data-dir")
-        .arg(dir.join("data"))
+        .arg(data)
         .args([
             "--api-listen",
             api,

@@ -65,6 +65,15 @@ impl Edge {
         Self::start_args(settings_toml, |dir| sync.args(dir))
     }
 
+    /// [`Edge::start_synced`] with extra command-line arguments (e.g. `--log debug`).
+    pub fn start_synced_with(settings_toml: &str, sync: &Synced, extra: &[&str]) -> Edge {
+        Self::start_args(settings_toml, |dir| {
+            let mut args = sync.args(dir);
+            args.extend(extra.iter().map(|a| a.to_string()));
+            args
+        })
+    }
+
     /// Like [`Edge::start`], with a PAC-only listener on an ephemeral port ([`Edge::pac`]).
     pub fn start_with_pac_listener(config_toml: &str) -> Edge {
         Self::start_args(config_toml, |_| {
@@ -72,10 +81,23 @@ impl Edge {
         })
     }
 
+    /// [`Edge::start`] with its open-file limit (soft and hard) set to `nofile`.
+    pub fn start_with_nofile(config_toml: &str, nofile: u32) -> Edge {
+        Self::start_limited(config_toml, |_| Vec::new(), Some(nofile))
+    }
+
     fn start_args(config_toml: &str, extra: impl FnOnce(&Path) -> Vec<String>) -> Edge {
+        Self::start_limited(config_toml, extra, None)
+    }
+
+    fn start_limited(
+        config_toml: &str,
+        extra: impl FnOnce(&Path) -> Vec<String>,
+        nofile: Option<u32>,
+    ) -> Edge {
         let dir = unique_dir();
         let args = extra(&dir);
-        let mut child = spawn(&dir, config_toml, &args);
+        let mut child = spawn(&dir, config_toml, &args, nofile);
         let addr_file = dir.join("addrs.json");
         let (proxy, admin, pac) = wait_for(START_DEADLINE, "edge writes its addr file", || {
             if let Ok(Some(status)) = child.try_wait() {
@@ -99,7 +121,7 @@ impl Edge {
     /// Starts the edge expecting it to fail; returns its exit status and stderr.
     pub fn start_expecting_failure(config_toml: &str, timeout: Duration) -> (ExitStatus, String) {
         let dir = unique_dir();
-        let mut child = spawn(&dir, config_toml, &[]);
+        let mut child = spawn(&dir, config_toml, &[], None);
         let status = wait_for(timeout, "edge exits on a bad config", || {
             child.try_wait().expect("try_wait")
         });
@@ -241,13 +263,23 @@ impl Drop for Edge {
     }
 }
 
-fn spawn(dir: &Path, config_toml: &str, extra: &[String]) -> Child {
+fn spawn(dir: &Path, config_toml: &str, extra: &[String], nofile: Option<u32>) -> Child {
     let config = dir.join("config.toml");
     std::fs::write(&config, config_toml).expect("write config");
     let stdout = File::create(dir.join("stdout.log")).expect("create stdout.log");
     let stderr = File::create(dir.join("stderr.log")).expect("create stderr.log");
-    Command::new(crate::binaries::edge_bin())
-        .arg("--config")
+    // prlimit(1) (util-linux) sets the limit and execs the edge: the pid stays the edge's.
+    let mut cmd = match nofile {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}"))
+                .arg("--")
+                .arg(crate::binaries::edge_bin());
+            c
+        }
+        None => Command::new(crate::binaries::edge_bin()),
+    };
+    cmd.arg("--config")
         .arg(&config)
         .args([
             "--listen",

@@ -10,11 +10,12 @@ use crate::control::{dev_ca, ControlNode, ADMIN_TOKEN};
 use crate::edge::{Edge, Synced};
 
 /// Settings for synced edges: names of the test servers resolve to 127.0.0.1, private
-/// destinations are allowed (the servers are on loopback).
+/// destinations are allowed (the servers are on loopback), DNS is off (any other name has no
+/// address at once: `/explain` of a vendor host answers without waiting on a resolver).
 pub fn settings() -> String {
-    EdgeConfig::default()
-        .host("origin.test", "127.0.0.1")
-        .to_settings_toml()
+    let mut c = EdgeConfig::default().host("origin.test", "127.0.0.1");
+    c.dns_servers = Vec::new();
+    c.to_settings_toml()
 }
 
 /// How an edge `id` of `region` reaches `nodes` (tried in this order), with the test CA and

@@ -5,14 +5,20 @@
 //! are curl ([`curl`]) or a raw `std::net::TcpStream` ([`raw`]). Every wait has a deadline.
 
 pub mod answer;
+pub mod api_conn;
+pub mod badserver;
 pub mod binaries;
 pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;
+pub mod disk;
 pub mod echo;
 pub mod edge;
+pub mod faultcluster;
+pub mod faultnet;
 pub mod fleet;
+pub mod history;
 pub mod limits;
 pub mod metrics;
 pub mod origin;
@@ -22,6 +28,7 @@ pub mod runtime;
 pub mod smtp_sink;
 pub mod static_server;
 pub mod tmp;
+pub mod vendor;
 pub mod wait;
 pub mod world;
 

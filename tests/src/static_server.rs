@@ -25,6 +25,8 @@ pub struct Page {
     pub status: u16,
     pub body: Vec<u8>,
     pub headers: Vec<(String, String)>,
+    /// How long to wait before answering (a hung vendor).
+    pub delay: std::time::Duration,
 }
 
 impl Page {
@@ -33,7 +35,26 @@ impl Page {
             status: 200,
             body: body.into(),
             headers: vec![("content-type".into(), "application/json".into())],
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// `status` with a short plain body and `headers`.
+    pub fn status(status: u16, headers: &[(&str, &str)]) -> Page {
+        Page {
+            status,
+            body: format!("status {status}").into_bytes(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// This page, answered only after `delay`.
+    pub fn after(self, delay: std::time::Duration) -> Page {
+        Page { delay, ..self }
     }
 }
 
@@ -113,11 +134,10 @@ async fn answer(
         .expect("pages")
         .get(req.uri().path())
         .cloned();
-    let page = page.unwrap_or(Page {
-        status: 404,
-        body: b"not found".to_vec(),
-        headers: Vec::new(),
-    });
+    let page = page.unwrap_or(Page::status(404, &[]));
+    if !page.delay.is_zero() {
+        tokio::time::sleep(page.delay).await;
+    }
     let mut resp = Response::new(Full::new(Bytes::from(page.body)));
     *resp.status_mut() = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
     for (k, v) in page.headers {

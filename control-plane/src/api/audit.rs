@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Operator;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, ReadOpts};
 use super::ApiContext;
 
@@ -33,7 +33,12 @@ pub async fn list(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     let state = ctx.read(ReadOpts { stale: q.stale }.consistency()).await?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(ApiError::Invalid(format!(
+            "limit: at most {MAX_LIMIT} events per page (ask again with since=)"
+        )));
+    }
     let items: Vec<_> = state
         .audit
         .iter()

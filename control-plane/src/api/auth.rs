@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::error::ApiError;
+use super::ratelimit::{client_ip, TokenKey};
 use super::ApiContext;
 use crate::crypto::{constant_time_eq, sha256, sha256_hex};
 use crate::state::{may_export, may_update_lists, State};
@@ -57,33 +58,94 @@ impl FromRequestParts<Arc<ApiContext>> for Principal {
         parts: &mut Parts,
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
-        let presented = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        authenticate(ctx, presented).await
+        // Extractors built on this one run it again: authenticate (and charge) once.
+        if let Some(Authenticated(p)) = parts.extensions.get::<Authenticated>() {
+            return Ok(p.clone());
+        }
+        let Some(presented) = bearer(parts) else {
+            ctx.denied.record(
+                ctx.clock.now_ms(),
+                parts,
+                401,
+                "no_token",
+                "anonymous".into(),
+            );
+            return Err(ApiError::Unauthorized);
+        };
+        let ip = client_ip(parts);
+        ctx.limits.auth_allowed(ip)?;
+        let Some((principal, key)) = authenticate(ctx, presented).await? else {
+            ctx.limits.auth_failed(ip);
+            ctx.denied.record(
+                ctx.clock.now_ms(),
+                parts,
+                401,
+                "bad_token",
+                "anonymous".into(),
+            );
+            return Err(ApiError::Unauthorized);
+        };
+        ctx.limits.token(&key)?;
+        parts.extensions.insert(Authenticated(principal.clone()));
+        Ok(principal)
     }
 }
 
-/// Who `presented` (an operator or tenant token) is, or 401. The one check of a token: the
-/// API's bearer header and the console's sign-in both call it.
-pub async fn authenticate(ctx: &ApiContext, presented: &str) -> Result<Principal, ApiError> {
-    if ctx.admin_key.matches(presented) {
-        return Ok(Principal::Operator);
+/// The principal of a request already authenticated.
+#[derive(Clone)]
+struct Authenticated(Principal);
+
+/// Who `presented` (an operator or tenant token) is, or 401, for a caller at `ip`: the console's
+/// sign-in. Failed attempts count against the address's failed-authentication limit, as on the
+/// API's bearer header.
+pub async fn sign_in(
+    ctx: &ApiContext,
+    presented: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Principal, ApiError> {
+    ctx.limits.auth_allowed(ip)?;
+    match authenticate(ctx, presented).await? {
+        Some((principal, _)) => Ok(principal),
+        None => {
+            ctx.limits.auth_failed(ip);
+            Err(ApiError::Unauthorized)
+        }
     }
-    let (id, secret) = presented
+}
+
+/// Who `presented` is, and the bucket it draws from; `None` for a token that is not valid. The
+/// one check of a token: the API's bearer header and the console's sign-in both come here.
+async fn authenticate(
+    ctx: &ApiContext,
+    presented: &str,
+) -> Result<Option<(Principal, TokenKey)>, ApiError> {
+    if ctx.admin_key.matches(presented) {
+        return Ok(Some((Principal::Operator, TokenKey::Operator)));
+    }
+    let Some((id, secret)) = presented
         .strip_prefix(TOKEN_PREFIX)
         .and_then(|rest| rest.split_once('_'))
-        .ok_or(ApiError::Unauthorized)?;
+    else {
+        return Ok(None);
+    };
     // Stale on purpose: authenticating must not need the leader. A token revoked a moment
     // ago may work on a lagging follower until it catches up.
     let state = ctx.store.read(Consistency::Stale).await?;
-    let record = state.tokens.get(id).ok_or(ApiError::Unauthorized)?;
-    if constant_time_eq(
+    let Some(record) = state.tokens.get(id) else {
+        return Ok(None);
+    };
+    let valid = constant_time_eq(
         sha256_hex(secret.as_bytes()).as_bytes(),
         record.hash.as_bytes(),
-    ) {
-        Ok(Principal::Tenant(record.tenant.clone()))
-    } else {
-        Err(ApiError::Unauthorized)
-    }
+    ) && record
+        .expires_at_ms
+        .is_none_or(|at| ctx.clock.now_ms() < at);
+    Ok(valid.then(|| {
+        (
+            Principal::Tenant(record.tenant.clone()),
+            TokenKey::Tenant(record.id.clone()),
+        )
+    }))
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -109,7 +171,11 @@ impl FromRequestParts<Arc<ApiContext>> for Operator {
     ) -> Result<Self, Self::Rejection> {
         match Principal::from_request_parts(parts, ctx).await? {
             Principal::Operator => Ok(Operator),
-            Principal::Tenant(_) => Err(ApiError::Forbidden),
+            p @ Principal::Tenant(_) => {
+                ctx.denied
+                    .record(ctx.clock.now_ms(), parts, 403, "operator_only", p.actor());
+                Err(ApiError::Forbidden)
+            }
         }
     }
 }
@@ -125,7 +191,7 @@ impl FromRequestParts<Arc<ApiContext>> for TenantReader {
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, ctx).await?;
-        check_scope(parts, &principal).await?;
+        check_scope(parts, ctx, &principal).await?;
         Ok(TenantReader(principal))
     }
 }
@@ -150,7 +216,16 @@ impl<G: Gate> FromRequestParts<Arc<ApiContext>> for Gated<G> {
         let TenantReader(principal) = TenantReader::from_request_parts(parts, ctx).await?;
         if let Principal::Tenant(id) = &principal {
             let state = ctx.store.read(Consistency::Stale).await?;
-            G::check(&state, id, ctx.today()).map_err(ApiError::Denied)?;
+            if let Err(why) = G::check(&state, id, ctx.today()) {
+                ctx.denied.record(
+                    ctx.clock.now_ms(),
+                    parts,
+                    403,
+                    "not_granted",
+                    principal.actor(),
+                );
+                return Err(ApiError::Denied(why));
+            }
         }
         Ok(Gated(principal, PhantomData))
     }
@@ -187,16 +262,24 @@ impl FromRequestParts<Arc<ApiContext>> for TenantWriter {
         ctx: &Arc<ApiContext>,
     ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, ctx).await?;
-        check_scope(parts, &principal).await?;
+        check_scope(parts, ctx, &principal).await?;
         match principal {
             Principal::Operator => Ok(TenantWriter(principal)),
-            Principal::Tenant(_) => Err(ApiError::Forbidden),
+            p @ Principal::Tenant(_) => {
+                ctx.denied
+                    .record(ctx.clock.now_ms(), parts, 403, "not_allowed", p.actor());
+                Err(ApiError::Forbidden)
+            }
         }
     }
 }
 
 /// 404 unless `principal` may see the tenant named by the `{id}` path segment.
-async fn check_scope(parts: &mut Parts, principal: &Principal) -> Result<(), ApiError> {
+async fn check_scope(
+    parts: &mut Parts,
+    ctx: &ApiContext,
+    principal: &Principal,
+) -> Result<(), ApiError> {
     let Principal::Tenant(own) = principal else {
         return Ok(());
     };
@@ -207,6 +290,13 @@ async fn check_scope(parts: &mut Parts, principal: &Principal) -> Result<(), Api
     if id == Some(own.as_str()) {
         Ok(())
     } else {
+        ctx.denied.record(
+            ctx.clock.now_ms(),
+            parts,
+            404,
+            "other_tenant",
+            principal.actor(),
+        );
         Err(ApiError::NotFound("no such tenant".into()))
     }
 }

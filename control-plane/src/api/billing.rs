@@ -10,7 +10,7 @@ use serde_json::json;
 use super::auth::{Operator, Principal, TenantReader};
 use super::contracts::held;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::extract::{ApiObject, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::Ctx;
 use crate::contracts::prices::book_at;
@@ -78,7 +78,7 @@ pub async fn put_price_book(
     State(ctx): Ctx,
     Operator: Operator,
     ApiQuery(q): ApiQuery<PriceBookQuery>,
-    ApiJson(prices): ApiJson<PriceBook>,
+    ApiObject(prices): ApiObject<PriceBook>,
 ) -> ApiResult<Versioned> {
     let command = Command::SetPriceBook(SetPriceBook {
         effective_from: q.effective_from,

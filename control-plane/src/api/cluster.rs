@@ -8,17 +8,32 @@ use serde_json::json;
 
 use super::auth::Operator;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiObject, ApiPath};
 use super::{ApiContext, Ctx};
 use crate::store::{ClusterStatus, NodeAddr};
 
 /// `GET /healthz`: the process is up.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz(State(ctx): Ctx) -> ApiResult<Json<serde_json::Value>> {
+    stopped(&ctx).await?;
+    Ok(Json(json!({ "status": "ok" })))
 }
 
-/// `GET /readyz`: 200 when a leader is known, else 503 `no_leader`.
+/// 503 `node_stopped` once this node's replication stopped for good (a storage failure): a
+/// supervisor should restart it once the disk is repaired (the reason is in its log).
+async fn stopped(ctx: &ApiContext) -> ApiResult<()> {
+    match ctx.store.status().await?.stopped {
+        Some(why) => {
+            tracing::error!(reason = %why, "this node stopped; restart it once its disk is repaired");
+            Err(ApiError::Stopped)
+        }
+        None => Ok(()),
+    }
+}
+
+/// `GET /readyz`: 200 when a leader is known, else 503 `no_leader` (`node_stopped` once this
+/// node stopped).
 pub async fn readyz(State(ctx): Ctx) -> ApiResult<Response> {
+    stopped(&ctx).await?;
     match ctx.store.status().await?.leader {
         Some(leader) => Ok(Json(json!({ "status": "ready", "leader": leader })).into_response()),
         None => Err(ApiError::NoLeader("no leader is known".into())),
@@ -60,7 +75,7 @@ pub struct NewNode {
 pub async fn add_node(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(body): ApiJson<NewNode>,
+    ApiObject(body): ApiObject<NewNode>,
 ) -> ApiResult<Json<ClusterStatus>> {
     if body.api_addr.is_empty() || body.api_addr.contains('/') {
         return Err(ApiError::Invalid(format!(

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::auth::{Principal, TenantReader, TenantWriter};
 use super::error::{no_tenant, ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, OnQuery};
+use super::extract::{ApiObject, ApiPath, ApiQuery, OnQuery};
 use super::reply::Versioned;
 use super::{ApiContext, Ctx};
 use crate::contracts::view::{ContractView, OptionView};
@@ -51,7 +51,7 @@ pub async fn put_attributes(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
-    ApiJson(attributes): ApiJson<Attributes>,
+    ApiObject(attributes): ApiObject<Attributes>,
 ) -> ApiResult<Versioned> {
     let version = change(
         &ctx,
@@ -90,7 +90,7 @@ pub async fn add_contract(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
-    ApiJson(order): ApiJson<ContractOrder>,
+    ApiObject(order): ApiObject<ContractOrder>,
 ) -> ApiResult<Versioned> {
     let version = change(&ctx, &who, &id, ContractRequest::AddContract { order }).await?;
     let state = ctx.read(Consistency::Stale).await?;
@@ -121,7 +121,7 @@ pub async fn change_capacity(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath((id, cid)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<CapacityBody>,
+    ApiObject(body): ApiObject<CapacityBody>,
 ) -> ApiResult<Versioned> {
     let request = ContractRequest::ChangeCapacity {
         contract: cid.clone(),
@@ -138,7 +138,7 @@ pub async fn cancel(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath((id, cid)): ApiPath<(String, String)>,
-    ApiJson(end): ApiJson<EndRequest>,
+    ApiObject(end): ApiObject<EndRequest>,
 ) -> ApiResult<Versioned> {
     let request = ContractRequest::Cancel {
         contract: cid.clone(),
@@ -195,7 +195,7 @@ pub async fn add_option(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<OptionBody>,
+    ApiObject(body): ApiObject<OptionBody>,
 ) -> ApiResult<Versioned> {
     let request = ContractRequest::AddOption {
         kind: body.kind,
@@ -213,7 +213,7 @@ pub async fn stop_option(
     State(ctx): Ctx,
     TenantWriter(who): TenantWriter,
     ApiPath((id, kind)): ApiPath<(String, String)>,
-    ApiJson(end): ApiJson<EndRequest>,
+    ApiObject(end): ApiObject<EndRequest>,
 ) -> ApiResult<Versioned> {
     let kind: OptionKind = kind
         .parse()

@@ -136,6 +136,8 @@ mod tests {
             address: "127.0.0.1:1".into(),
             control_node: node,
             connected_since_ms: since,
+            connected: true,
+            last_seen_ms: Some(since),
             applied_version: synced,
             synced_through: synced,
             lag: None,

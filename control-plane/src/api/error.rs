@@ -55,9 +55,16 @@ pub enum ApiError {
     /// 503 `no_leader` with `Retry-After: 1`.
     #[error("{0}")]
     NoLeader(String),
+    /// 429 `rate_limited` with `Retry-After` (whole seconds, at least 1): see `ratelimit`.
+    #[error("too many requests; retry after {}s", retry_secs(.0))]
+    RateLimited(std::time::Duration),
     /// 500 `internal`: the store failed; details go to the log, not to the client.
     #[error("internal error")]
     Internal,
+    /// 503 `node_stopped`: this node's storage failed and its replication stopped; another
+    /// node can serve the request (details in this node's log, not for the client).
+    #[error("this node stopped after a storage failure (see its log); ask another node")]
+    Stopped,
 }
 
 /// Marks a response whose request should be forwarded to the leader at this API address.
@@ -91,6 +98,8 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +118,8 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotLeader(_) | ApiError::NoLeader(_) => "no_leader",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Stopped => "node_stopped",
             ApiError::Internal => "internal",
         }
     }
@@ -128,7 +139,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(why) => ApiError::Invalid(why),
             StoreError::Fatal(why) => {
                 tracing::error!(error = %why, "store failure");
-                ApiError::Internal
+                ApiError::Stopped
             }
         }
     }
@@ -141,6 +152,12 @@ impl IntoResponse for ApiError {
         if let ApiError::NotLeader(_) | ApiError::NoLeader(_) = self {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::RateLimited(wait) = self {
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_secs(&wait)),
+            );
         }
         if let ApiError::NotLeader(api) = self {
             resp.extensions_mut().insert(ForwardTo(api));
@@ -156,6 +173,11 @@ fn unsupported(content_type: Option<&str>) -> String {
         }
         None => "the body has no Content-Type; send it as Content-Type: application/json".into(),
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up, at least 1.
+fn retry_secs(wait: &std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// A handler's result.
@@ -186,6 +208,15 @@ mod tests {
                 status
             );
         }
+    }
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after_in_whole_seconds() {
+        let resp = ApiError::RateLimited(std::time::Duration::from_millis(1200)).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "2");
+        let resp = ApiError::RateLimited(std::time::Duration::from_millis(1)).into_response();
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
     }
 
     #[test]

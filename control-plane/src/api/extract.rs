@@ -31,6 +31,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A body that must be a JSON object: [`ApiJson`] that also refuses any other JSON value
+/// (serde's derived `Deserialize` takes an array for a struct, field by field, so `[]` would
+/// pass for a struct whose fields all have defaults).
+pub struct ApiObject<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiBody(body) = ApiBody::from_request(req, state).await?;
+        parse_object(&body).map(ApiObject)
+    }
+}
+
+/// [`parse_json`] for a body that must be a JSON object.
+pub fn parse_object<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => parse_json(body),
+        _ => Err(ApiError::Invalid(
+            "request body must be a JSON object".into(),
+        )),
+    }
+}
+
 /// The raw body of a JSON route, up to [`MAX_BODY`] bytes (413 `too_large` beyond). A non-empty
 /// body must say it is JSON (`Content-Type: application/json`): anything else is a 415, so a
 /// form post or a file sent with the wrong type is refused by name rather than parsed.
@@ -77,9 +101,47 @@ fn is_json(content_type: Option<&str>) -> bool {
         && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
 }
 
+/// The deepest nesting of arrays and objects a body may have (the deepest real body, a tenant
+/// with PAC settings, is 4 levels); refused before serde sees it.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The deepest nesting of `[`/`{` in `body`, outside strings; stops counting past `limit`.
+fn json_depth(body: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses a JSON body into `T`, mapping every failure to a 400 `invalid` naming the field.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     use axum::extract::rejection::JsonRejection;
+    if json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return Err(ApiError::Invalid(format!(
+            "request body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     axum::Json::<T>::from_bytes(body)
         .map(|j| j.0)
         .map_err(|rejection| {
@@ -240,6 +302,32 @@ mod tests {
             assert!(!is_json(Some(bad)), "{bad}");
         }
         assert!(!is_json(None));
+    }
+
+    #[test]
+    fn json_depth_counts_nesting_outside_strings() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#, 99), 4);
+        assert_eq!(json_depth(br#"["[[[[", "\"[[["]"#, 99), 1);
+        assert_eq!(json_depth(b"", 99), 0);
+        let deep = "[".repeat(10_000);
+        assert_eq!(json_depth(deep.as_bytes(), 5), 6, "stops past the limit");
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_are_refused_before_parsing() {
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
+        assert!(parse_json::<serde_json::Value>(&Bytes::from(ok)).is_ok());
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
+        let err = parse_json::<serde_json::Value>(&Bytes::from(deep));
+        assert!(matches!(err, Err(ApiError::Invalid(m)) if m.contains("nested deeper")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod billing;
 pub mod cluster;
 pub mod contracts;
+pub mod denied;
 pub mod edges;
 pub mod error;
 pub mod explain;
@@ -20,6 +21,7 @@ pub mod lists;
 pub mod metrics;
 pub mod openapi;
 pub mod quotas;
+pub mod ratelimit;
 pub mod regions;
 pub mod reply;
 pub mod sessions;
@@ -72,6 +74,10 @@ pub struct ApiContext {
     pub webhooks: Arc<crate::webhooks::WebhookHub>,
     /// Stamps writes (`Request.at_ms`) and says which day reads show entitlements for.
     pub clock: SharedClock,
+    /// Rate limits per client address, per token and on failed authentication.
+    pub limits: ratelimit::RateLimits,
+    /// Refused access attempts (this node's).
+    pub denied: Arc<denied::DeniedLog>,
 }
 
 /// Why the API could not be set up.
@@ -104,17 +110,26 @@ impl ApiContext {
             addr,
             admin_key: AdminKey::new(admin_token),
             leases: LeaseHub::new(&registry, QuotaConfig::default())?,
+            denied: denied::DeniedLog::new(&registry)?,
             metrics: ApiMetrics::new(registry)?,
             client,
             edges: EdgeRegistry::new(node_id),
             export_history: Arc::default(),
             webhooks: Arc::default(),
             clock: clock::system(),
+            limits: ratelimit::RateLimits::default(),
         })
+    }
+
+    /// Other rate limits than the defaults (`--api-rate-*`).
+    pub fn with_limits(mut self, config: ratelimit::LimitConfig) -> Self {
+        self.limits = ratelimit::RateLimits::new(config);
+        self
     }
 
     /// Uses `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.leases.set_clock(Arc::clone(&clock));
         self.clock = clock;
         self
     }
@@ -217,9 +232,11 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         let layer = middleware::from_fn_with_state(scope, forward::per_route);
         router = router.route(ep.path, ep.handler.route_layer(layer));
     }
+    let per_source = middleware::from_fn_with_state(Arc::clone(&ctx), ratelimit::per_source);
     router
         .fallback(unmatched)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(per_source)
         .with_state(ctx)
 }
 
@@ -366,6 +383,7 @@ fn route_table() -> Vec<Route> {
         ep(Get, "/v1/tokens", tokens::list),
         ep(Delete, "/v1/tokens/{id}", tokens::revoke),
         ep(Get, "/v1/audit", audit::list),
+        ep(Get, "/v1/audit/denied", denied::list),
         // Contracts, options and charges (issue 4; docs/contracts.md).
         ep(Get, ATTRIBUTES, contracts::get_attributes),
         ep(Put, ATTRIBUTES, contracts::put_attributes),

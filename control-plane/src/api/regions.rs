@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::{Operator, Principal};
 use super::error::ApiResult;
-use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::extract::{ApiObject, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::Ctx;
 use crate::state::{Command, Region};
@@ -38,7 +38,7 @@ pub struct NewRegion {
 pub async fn create(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(body): ApiJson<NewRegion>,
+    ApiObject(body): ApiObject<NewRegion>,
 ) -> ApiResult<Versioned> {
     let name = body.name.clone();
     let command = Command::CreateRegion(CreateRegion {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Operator;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiObject, ApiQuery};
 use super::ApiContext;
 use crate::distribute::leases::RegionUsage;
 use crate::distribute::pump::{Exchange, ExchangeAnswer};
@@ -66,7 +66,7 @@ pub async fn list(
 pub async fn exchange(
     State(ctx): State<Arc<ApiContext>>,
     Operator: Operator,
-    ApiJson(body): ApiJson<Exchange>,
+    ApiObject(body): ApiObject<Exchange>,
 ) -> ApiResult<Json<ExchangeAnswer>> {
     match ctx.leases.exchange(body.reports) {
         Some(grants) => Ok(Json(ExchangeAnswer { grants })),

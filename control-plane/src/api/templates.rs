@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Operator, Principal, TenantReader};
 use super::error::{no_tenant, ApiError, ApiResult};
-use super::extract::{parse_json, ApiBody, ApiPath, ApiQuery, ReadOpts};
+use super::extract::{parse_object, ApiBody, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::Ctx;
 use crate::contracts::{Service, TemplateItem};
@@ -239,7 +239,7 @@ pub async fn rollback(
     ApiBody(raw): ApiBody,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let body: RollbackBody = parse_json(&raw)?;
+    let body: RollbackBody = parse_object(&raw)?;
     let command = Command::RollbackTemplate(RollbackTemplate { item, to: body.to });
     let version = ctx.write(&Principal::Operator, command).await?;
     Ok(Versioned::ok(version).with("live", body.to))
@@ -348,7 +348,7 @@ pub async fn subscribe(
     ApiBody(raw): ApiBody,
 ) -> ApiResult<Versioned> {
     let item = item_of(&item)?;
-    let subscription: Subscription = parse_json(&raw)?;
+    let subscription: Subscription = parse_object(&raw)?;
     let command = Command::SetSubscription(SetSubscription {
         tenant,
         item,
@@ -400,7 +400,7 @@ pub async fn withdraw(
     let body: WithdrawBody = if raw.iter().all(u8::is_ascii_whitespace) {
         WithdrawBody::default()
     } else {
-        parse_json(&raw)?
+        parse_object(&raw)?
     };
     let effective = body.effective;
     let command = Command::WithdrawTemplate(WithdrawTemplate { item, effective });

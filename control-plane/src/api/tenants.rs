@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::auth::{Operator, Principal, TenantReader, TenantWriter};
 use super::error::{no_tenant, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, OnQuery, ReadOpts};
+use super::extract::{
+    parse_json, parse_object, ApiBody, ApiObject, ApiPath, ApiQuery, IfMatch, OnQuery, ReadOpts,
+};
 use super::reply::{etag, tenant_view_on, TenantView, Versioned};
 use super::{ApiContext, Ctx};
 use crate::state::{Command, TenantPatch};
@@ -41,7 +43,7 @@ pub async fn list(
 pub async fn create(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(tenant): ApiJson<Tenant>,
+    ApiObject(tenant): ApiObject<Tenant>,
 ) -> ApiResult<Versioned> {
     let id = tenant.id.clone();
     let version = ctx
@@ -76,7 +78,7 @@ pub async fn patch(
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
     IfMatch(if_match): IfMatch,
-    ApiJson(patch): ApiJson<TenantPatch>,
+    ApiObject(patch): ApiObject<TenantPatch>,
 ) -> ApiResult<Versioned> {
     update(&ctx, &who, id, if_match, patch).await
 }
@@ -97,6 +99,9 @@ pub async fn delete(
 /// One field of a tenant that `PUT /v1/tenants/{id}/<field>` replaces whole: the body's type,
 /// and the patch it makes.
 pub trait TenantField: DeserializeOwned + Send + 'static {
+    /// The body is a JSON object (or `null`): serde would take an array for a struct.
+    const OBJECT: bool = false;
+
     fn into_patch(self) -> TenantPatch;
 }
 
@@ -106,8 +111,13 @@ pub async fn put_field<F: TenantField>(
     TenantWriter(who): TenantWriter,
     ApiPath(id): ApiPath<String>,
     IfMatch(if_match): IfMatch,
-    ApiJson(field): ApiJson<F>,
+    ApiBody(raw): ApiBody,
 ) -> ApiResult<Versioned> {
+    let null = raw.trim_ascii() == b"null";
+    let field: F = match F::OBJECT && !null {
+        true => parse_object(&raw)?,
+        false => parse_json(&raw)?,
+    };
     update(&ctx, &who, id, if_match, field.into_patch()).await
 }
 
@@ -149,6 +159,8 @@ pub struct DefaultActionBody {
 }
 
 impl TenantField for DefaultActionBody {
+    const OBJECT: bool = true;
+
     fn into_patch(self) -> TenantPatch {
         TenantPatch {
             default_action: Some(self.action),
@@ -165,6 +177,8 @@ pub struct SessionLimitBody {
 }
 
 impl TenantField for SessionLimitBody {
+    const OBJECT: bool = true;
+
     fn into_patch(self) -> TenantPatch {
         TenantPatch {
             session_limit: Some(self.session_limit),
@@ -176,6 +190,7 @@ impl TenantField for SessionLimitBody {
 /// `PUT …/pac`: [`PacSettings`] (docs/pac.md), or `null` to remove them. Refused (409
 /// `art. 6-4`) when the tenant has contracts but not the `pac` option.
 impl TenantField for Option<PacSettings> {
+    const OBJECT: bool = true;
     fn into_patch(self) -> TenantPatch {
         TenantPatch {
             pac: Some(self),

@@ -8,9 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Operator, Principal, TOKEN_PREFIX};
-use super::error::ApiError;
-use super::error::ApiResult;
-use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiObject, ApiPath, ApiQuery, ReadOpts};
 use super::idempotency;
 use super::reply::Versioned;
 use super::{Ctx, Reply};
@@ -24,22 +23,39 @@ pub struct NewToken {
     tenant: String,
     #[serde(default)]
     label: Option<String>,
+    /// Seconds from now until the token stops working; absent: until revoked.
+    #[serde(default)]
+    expires_in_seconds: Option<u64>,
 }
 
-/// `POST /v1/tokens` (operator): `{tenant, label?}` → 201 `{version, id, tenant, label, token}`.
+/// The longest lifetime a token may be given (ten years): keeps `now + ttl` in range.
+pub const MAX_TOKEN_SECONDS: u64 = 10 * 366 * 24 * 3600;
+
+/// `POST /v1/tokens` (operator): `{tenant, label?, expires_in_seconds?}` → 201
+/// `{version, id, tenant, label, expires_at_ms, token}`.
 pub async fn create(
     State(ctx): Ctx,
     Operator: Operator,
-    ApiJson(body): ApiJson<NewToken>,
+    ApiObject(body): ApiObject<NewToken>,
 ) -> ApiResult<Versioned> {
     // Hex ids never contain `_`, so `bk_<id>_<secret>` splits unambiguously.
     let id = hex(&rand::random::<[u8; 8]>());
     let secret = rand::random::<[u8; 32]>();
+    let expires_at_ms = match body.expires_in_seconds {
+        Some(s) if s == 0 || s > MAX_TOKEN_SECONDS => {
+            return Err(ApiError::Invalid(format!(
+                "expires_in_seconds: must be between 1 and {MAX_TOKEN_SECONDS}"
+            )))
+        }
+        Some(s) => Some(ctx.clock.now_ms() + s * 1000),
+        None => None,
+    };
     let command = Command::CreateToken(CreateToken {
         id: id.clone(),
         tenant: body.tenant.clone(),
         hash: sha256_hex(hex(&secret).as_bytes()),
         label: body.label.clone(),
+        expires_at_ms,
     });
     // A retry with the same Idempotency-Key gets the first token: its id, and its secret
     // sealed with the key (the state keeps only the sealed form, and only for a while).
@@ -61,13 +77,15 @@ pub async fn create(
         }
     };
     Ok(Versioned::created(written.version)
-        .with("id", &id)
+        .with("id", id)
         .with("tenant", &body.tenant)
         .with("label", &body.label)
+        .with("expires_at_ms", expires_at_ms)
         .with("token", format!("{TOKEN_PREFIX}{id}_{secret}")))
 }
 
-/// `GET /v1/tokens` (operator): `{version, items: [{id, tenant, label, created_version}]}`.
+/// `GET /v1/tokens` (operator): `{version, items: [{id, tenant, label, created_version,
+/// expires_at_ms}]}`.
 pub async fn list(
     State(ctx): Ctx,
     Operator: Operator,
@@ -83,6 +101,7 @@ pub async fn list(
                 "tenant": t.tenant,
                 "label": t.label,
                 "created_version": t.created_version,
+                "expires_at_ms": t.expires_at_ms,
             })
         })
         .collect();

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::auth::{Export, Gated, TenantReader};
 use super::error::{no_tenant, ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, ReadOpts};
+use super::extract::{ApiObject, ApiPath, ApiQuery, ReadOpts};
 use super::reply::Versioned;
 use super::{Ctx, Reply};
 use crate::crypto::hex;
@@ -35,7 +35,7 @@ pub async fn create(
     State(ctx): Ctx,
     Gated(who, _): HookWriter,
     ApiPath(tenant): ApiPath<String>,
-    ApiJson(body): ApiJson<NewWebhook>,
+    ApiObject(body): ApiObject<NewWebhook>,
 ) -> ApiResult<Versioned> {
     // A literal address the guard refuses is refused at once; a name is checked on every
     // delivery, on the address it resolves to then (docs/integration.md).

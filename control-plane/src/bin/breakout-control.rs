@@ -86,6 +86,8 @@ struct Args {
     #[command(flatten)]
     notify: breakout_control::notify::NotifyArgs,
     #[command(flatten)]
+    limits: breakout_control::api::ratelimit::LimitArgs,
+    #[command(flatten)]
     webhooks: breakout_control::webhooks::args::WebhookArgs,
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
@@ -234,6 +236,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     )?
     .with_commit_index(move || commit_source.metrics().committed_index)?
     .with_clock(Arc::clone(&clock))
+    .with_limits(args.limits.config())
     .with_webhook_guard(args.webhooks.guard());
     // Session leases: relay this node's edges' reports to the leader, grants back.
     let pump = distribute::pump::Pump {
@@ -376,7 +379,9 @@ async fn serve(
     router: axum::Router,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // With the peer's address: the API limits requests per client address.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })

@@ -132,6 +132,9 @@ pub enum TokenCmd {
         /// A note to tell tokens apart (e.g. "ci" or "firewall").
         #[arg(long, value_name = "L")]
         label: Option<String>,
+        /// Seconds until the token stops working (default: until revoked).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
     },
     /// List tokens (never their secrets).
     List,

@@ -13,7 +13,7 @@ mod tenant;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use self::i18n::Lang;
 use self::series::Series;
 use self::session::{Session, Sessions};
-use crate::api::auth::{authenticate, Principal};
+use crate::api::auth::{sign_in, Principal};
 use crate::api::error::ApiError;
 use crate::api::ApiContext;
 
@@ -260,7 +260,15 @@ struct LoginForm {
     pre: String,
 }
 
-async fn login(State(c): Cx, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(c): Cx,
+    ext: http::Extensions,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let ip = ext
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let lang = Lang::of(&headers);
     let pre_ok = session::cookie(&headers, session::PRE_COOKIE)
         .is_some_and(|v| crate::crypto::constant_time_eq(v.as_bytes(), f.pre.as_bytes()));
@@ -273,7 +281,7 @@ async fn login(State(c): Cx, headers: HeaderMap, Form(f): Form<LoginForm>) -> Re
             StatusCode::FORBIDDEN,
         );
     }
-    match authenticate(&c.api, f.token.trim()).await {
+    match sign_in(&c.api, f.token.trim(), ip).await {
         Ok(principal) => {
             let s = c.sessions.create(principal, Instant::now());
             let tls = session::over_tls(&headers);
@@ -288,14 +296,10 @@ async fn login(State(c): Cx, headers: HeaderMap, Form(f): Form<LoginForm>) -> Re
             }
             resp
         }
-        Err(_) => {
+        // 401 for a bad token, 429 once the address has failed too often.
+        Err(e) => {
             let words = i18n::words(lang);
-            login_form(
-                &c,
-                &headers,
-                Some(words["bad_token"]),
-                StatusCode::UNAUTHORIZED,
-            )
+            login_form(&c, &headers, Some(words["bad_token"]), e.status())
         }
     }
 }

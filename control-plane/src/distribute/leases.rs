@@ -3,6 +3,10 @@
 //! edge gets back. All soft state in memory, never written through Raft; a node that stops
 //! leading forgets it, and a node that starts leading begins with [`Ledger::taking_over`].
 //! See `docs/distribution.md` ("Session leases").
+//!
+//! Lease time is the node's monotonic clock (through [`Clock::instant`]), never the wall
+//! clock: a wall clock stepped forward would otherwise expire grants the edges still hold
+//! (and grant the capacity twice), one stepped back would keep expired grants for the jump.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{self, SharedClock};
 use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
 use crate::state::{session_limits_at, State};
 
@@ -93,6 +97,7 @@ impl Limits {
 /// The node's lease service (active only while the node leads).
 pub struct LeaseHub {
     cfg: QuotaConfig,
+    clock: Mutex<LeaseClock>,
     state: Mutex<Option<LeaderState>>,
     limits: Mutex<Option<Arc<Limits>>>,
     metrics: LeaseMetrics,
@@ -135,26 +140,58 @@ impl LeaseMetrics {
     }
 }
 
+/// The clock leases are counted on: milliseconds of [`Clock::instant`] since `base`.
+struct LeaseClock {
+    clock: SharedClock,
+    base: Instant,
+}
+
+impl LeaseClock {
+    fn new(clock: SharedClock) -> Self {
+        let base = clock.instant();
+        LeaseClock { clock, base }
+    }
+
+    /// (monotonic instant, its milliseconds since `base`).
+    fn now(&self) -> (Instant, u64) {
+        let now = self.clock.instant();
+        let ms = now.saturating_duration_since(self.base).as_millis();
+        (now, u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+}
+
 impl LeaseHub {
     pub fn new(registry: &Registry, cfg: QuotaConfig) -> Result<Arc<Self>, prometheus::Error> {
         Ok(Arc::new(LeaseHub {
             cfg,
+            clock: Mutex::new(LeaseClock::new(clock::system())),
             state: Mutex::new(None),
             limits: Mutex::new(None),
             metrics: LeaseMetrics::new(registry)?,
         }))
     }
 
+    /// Counts leases on `clock` from now on (tests and fault tests: a [`crate::clock::ManualClock`]).
+    pub fn set_clock(&self, clock: SharedClock) {
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = LeaseClock::new(clock);
+    }
+
+    /// (monotonic instant, lease milliseconds) now.
+    fn now(&self) -> (Instant, u64) {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner()).now()
+    }
+
     /// Whether this node leads in `term`: starts (or restarts) the leader state on a change,
     /// drops it when not leading.
     pub fn set_leading(&self, leading: bool, term: u64) {
+        let (_, now_ms) = self.now();
         let mut st = self.lock();
         match (&*st, leading) {
             (Some(s), true) if s.term == term => {}
             (_, true) => {
                 *st = Some(LeaderState {
                     term,
-                    since_ms: SystemClock.now_ms(),
+                    since_ms: now_ms,
                     ..LeaderState::default()
                 })
             }
@@ -172,9 +209,9 @@ impl LeaseHub {
     /// grants for those edges, their lifetime shortened by how long ago they were issued and
     /// [`TRANSIT_MARGIN`]. `None` when this node does not lead.
     pub fn exchange(&self, reports: Vec<RelayedReport>) -> Option<Vec<EdgeGrants>> {
+        let (now, _) = self.now();
         let mut guard = self.lock();
         let st = guard.as_mut()?;
-        let now = Instant::now();
         let mut out = Vec::new();
         for r in reports {
             let at = now
@@ -216,10 +253,9 @@ impl LeaseHub {
             return;
         }
         let limits = self.limits(state);
+        let (now, now_ms) = self.now();
         let mut guard = self.lock();
         let Some(st) = guard.as_mut() else { return };
-        let now = Instant::now();
-        let now_ms = SystemClock.now_ms();
         st.edges
             .retain(|_, e| now.saturating_duration_since(e.at) <= REPORT_TTL);
         st.round += 1;

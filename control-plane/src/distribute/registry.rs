@@ -1,5 +1,7 @@
 //! The edges connected to this node: soft state in memory, never written through Raft. An entry
-//! lives as long as its connection; a report counts for [`REPORT_TTL`] after it arrived.
+//! lives as long as its connection, then stays listed as disconnected (with when it was last
+//! heard from) for [`GONE_KEEP`], so that `edge list` says how long an edge has been cut off; a
+//! report counts for [`REPORT_TTL`] after it arrived.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -28,6 +30,12 @@ pub struct RelayedReport {
 /// Longest nack reason kept.
 const MAX_REASON: usize = 1024;
 
+/// How long a disconnected edge stays listed.
+pub const GONE_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// Disconnected edges kept at most (the oldest go first).
+const GONE_MAX: usize = 10_000;
+
 /// An edge as `GET /v1/edges` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EdgeView {
@@ -38,6 +46,12 @@ pub struct EdgeView {
     /// The control-plane node it is connected to.
     pub control_node: u64,
     pub connected_since_ms: u64,
+    /// False once its connection to this node ended (it may be connected to another node).
+    #[serde(default = "yes")]
+    pub connected: bool,
+    /// When this node last received a frame from it (reports come every second).
+    #[serde(default)]
+    pub last_seen_ms: Option<u64>,
     /// The version it last acknowledged.
     pub applied_version: Option<u64>,
     /// The newest store version whose region content it serves.
@@ -61,8 +75,15 @@ pub struct NackView {
     pub at_ms: u64,
 }
 
+fn yes() -> bool {
+    true
+}
+
 struct Entry {
     serial: u64,
+    last_seen_ms: u64,
+    /// When the connection ended (monotonic, for pruning), if it did.
+    gone: Option<Instant>,
     region: String,
     address: SocketAddr,
     since_ms: u64,
@@ -102,6 +123,8 @@ impl EdgeRegistry {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let entry = Entry {
             serial,
+            last_seen_ms: now_ms,
+            gone: None,
             region: region.to_string(),
             address,
             since_ms: now_ms,
@@ -111,7 +134,10 @@ impl EdgeRegistry {
             report: None,
             grants: watch::Sender::new(None),
         };
-        self.lock().insert(edge_id.to_string(), entry);
+        let mut edges = self.lock();
+        prune(&mut edges, Instant::now());
+        edges.insert(edge_id.to_string(), entry);
+        drop(edges);
         EdgeHandle {
             registry: Arc::clone(self),
             edge_id: edge_id.to_string(),
@@ -119,9 +145,10 @@ impl EdgeRegistry {
         }
     }
 
-    /// Every connected edge, by region then id.
+    /// Every edge connected, or disconnected less than [`GONE_KEEP`] ago, by region then id.
     pub fn list(&self, now: Instant) -> Vec<EdgeView> {
-        let edges = self.lock();
+        let mut edges = self.lock();
+        prune(&mut edges, now);
         let mut views: Vec<EdgeView> = edges
             .iter()
             .map(|(id, e)| {
@@ -135,6 +162,8 @@ impl EdgeRegistry {
                     address: e.address.to_string(),
                     control_node: self.node_id,
                     connected_since_ms: e.since_ms,
+                    connected: e.gone.is_none(),
+                    last_seen_ms: Some(e.last_seen_ms),
                     applied_version: e.applied,
                     synced_through: e.synced_through,
                     lag: None,
@@ -154,6 +183,7 @@ impl EdgeRegistry {
     pub fn reports(&self, now: Instant) -> Vec<RelayedReport> {
         self.lock()
             .iter()
+            .filter(|(_, e)| e.gone.is_none())
             .filter_map(|(id, e)| {
                 let (at, _, report) = e.report.as_ref()?;
                 let age = now.saturating_duration_since(*at);
@@ -231,13 +261,41 @@ impl EdgeHandle {
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| e.report = Some((at, at_ms, report)));
     }
+
+    /// A frame arrived from the edge at `at_ms`.
+    pub fn seen(&self, at_ms: u64) {
+        self.update(|e| e.last_seen_ms = e.last_seen_ms.max(at_ms));
+    }
 }
 
 impl Drop for EdgeHandle {
+    /// The connection ended: the entry stays, marked gone (its report no longer counts).
     fn drop(&mut self) {
         let mut edges = self.registry.lock();
-        if edges.get(&self.edge_id).map(|e| e.serial) == Some(self.serial) {
-            edges.remove(&self.edge_id);
+        if let Some(e) = edges.get_mut(&self.edge_id) {
+            if e.serial == self.serial {
+                e.gone = Some(Instant::now());
+                e.report = None;
+            }
+        }
+    }
+}
+
+/// Drops disconnected entries older than [`GONE_KEEP`], and the oldest beyond [`GONE_MAX`].
+fn prune(edges: &mut HashMap<String, Entry>, now: Instant) {
+    edges.retain(|_, e| {
+        e.gone
+            .is_none_or(|at| now.saturating_duration_since(at) < GONE_KEEP)
+    });
+    let gone = edges.values().filter(|e| e.gone.is_some()).count();
+    if gone > GONE_MAX {
+        let mut by_age: Vec<(Instant, String)> = edges
+            .iter()
+            .filter_map(|(id, e)| Some((e.gone?, id.clone())))
+            .collect();
+        by_age.sort();
+        for (_, id) in by_age.into_iter().take(gone - GONE_MAX) {
+            edges.remove(&id);
         }
     }
 }
@@ -284,7 +342,25 @@ mod tests {
             (2, "tokyo", Some(5), Some(7))
         );
         drop(h);
-        assert!(reg.list(Instant::now()).is_empty());
+        let list = reg.list(Instant::now());
+        assert_eq!(list.len(), 1, "listed as disconnected");
+        assert!(!list[0].connected);
+        assert_eq!(list[0].last_seen_ms, Some(1000));
+        assert!(reg.reports(Instant::now()).is_empty());
+        assert!(
+            reg.list(Instant::now() + GONE_KEEP).is_empty(),
+            "pruned after GONE_KEEP"
+        );
+    }
+
+    #[test]
+    fn every_frame_moves_last_seen_forward() {
+        let reg = EdgeRegistry::new(1);
+        let h = reg.connect("e1", "tokyo", addr(), 1000);
+        h.seen(5000);
+        h.seen(4000);
+        assert_eq!(reg.list(Instant::now())[0].last_seen_ms, Some(5000));
+        assert!(reg.list(Instant::now())[0].connected);
     }
 
     #[test]
@@ -302,6 +378,7 @@ mod tests {
         );
         assert_eq!(list[0].connected_since_ms, 2000);
         assert_eq!(list[0].applied_version, None);
+        assert!(list[0].connected);
         drop(new);
     }
 

@@ -187,6 +187,7 @@ async fn on_frame(
     hello: &Hello,
     clock: &dyn Clock,
 ) -> Result<bool, SessionError> {
+    handle.seen(clock.now_ms());
     match frame {
         Frame::Ack { version } => {
             cursor.on_ack(version).map_err(SessionError::Refused)?;

@@ -136,6 +136,7 @@ mod tests {
                 last_log_index: None,
                 last_applied: None,
                 nodes: vec![],
+                stopped: None,
             }),
         }
     }
@@ -168,6 +169,7 @@ mod tests {
                 last_log_index: Some(9),
                 last_applied: Some(9),
                 nodes,
+                stopped: None,
             }),
         }
     }

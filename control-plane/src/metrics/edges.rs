@@ -23,7 +23,8 @@ pub struct EdgeRows {
 }
 
 /// The rows for `edges` (this node's connections) against store `version`. An edge that has
-/// not acknowledged any content yet is behind by the whole version.
+/// not acknowledged any content yet is behind by the whole version. An edge whose connection
+/// ended (still listed, with when it was last seen) is neither connected nor lagging here.
 pub fn rows<'a>(
     regions: impl IntoIterator<Item = &'a str>,
     edges: &[EdgeView],
@@ -33,7 +34,7 @@ pub fn rows<'a>(
     for r in regions {
         out.connected.insert(r.to_string(), 0);
     }
-    for e in edges {
+    for e in edges.iter().filter(|e| e.connected) {
         *out.connected.entry(e.region.clone()).or_default() += 1;
         let lag = version.saturating_sub(e.synced_through.unwrap_or(0));
         out.lag.insert(
@@ -91,6 +92,8 @@ mod tests {
             address: "127.0.0.1:1".into(),
             control_node: 1,
             connected_since_ms: 0,
+            connected: true,
+            last_seen_ms: None,
             applied_version: synced,
             synced_through: synced,
             lag: None,
@@ -113,6 +116,15 @@ mod tests {
         assert_eq!(connected, [("osaka", 1), ("paris", 0), ("tokyo", 2)]);
         let lag: Vec<_> = r.lag.iter().map(|((_, e), v)| (e.as_str(), *v)).collect();
         assert_eq!(lag, [("c", 10), ("a", 0), ("b", 3)]);
+    }
+
+    #[test]
+    fn edges_whose_connection_ended_are_not_counted() {
+        let mut gone = edge("b", "tokyo", Some(3));
+        gone.connected = false;
+        let r = rows(["tokyo"], &[edge("a", "tokyo", Some(10)), gone], 10);
+        assert_eq!(r.connected.get("tokyo"), Some(&1));
+        assert!(!r.lag.contains_key(&("tokyo".to_string(), "b".to_string())));
     }
 
     #[test]

@@ -192,6 +192,9 @@ pub struct TokenRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub created_version: u64,
+    /// When the token stops working (Unix ms, the API node's clock); `None`: until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 /// One write, as the audit log keeps it.

@@ -16,6 +16,9 @@ pub struct CreateToken {
     pub tenant: String,
     pub hash: String,
     pub label: Option<String>,
+    /// When the token stops working (Unix ms); `None`: until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 impl Apply for CreateToken {
@@ -48,6 +51,7 @@ impl Apply for CreateToken {
                 hash: hash.to_ascii_lowercase(),
                 label: self.label.clone(),
                 created_version: entry.index,
+                expires_at_ms: self.expires_at_ms,
             },
         );
         Ok(())

@@ -115,6 +115,7 @@ impl MemoryStore {
                     lag: Some(0),
                 })
                 .collect(),
+            stopped: None,
         }
     }
 }

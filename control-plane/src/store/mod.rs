@@ -78,6 +78,10 @@ pub struct ClusterStatus {
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
     pub nodes: Vec<NodeStatus>,
+    /// Why this node's replication stopped for good (a storage failure): it serves nothing
+    /// until restarted. `None` while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// The replicated store. Implementations apply requests through [`crate::state::apply`].

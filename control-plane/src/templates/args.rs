@@ -56,6 +56,11 @@ pub struct TemplateArgs {
     #[arg(long, default_value_t = super::guard::DEFAULT_MAX_SHRINK_PERCENT,
         value_parser = clap::value_parser!(u8).range(0..=100))]
     pub template_max_shrink_percent: u8,
+    /// Seconds one vendor request may take (a hung source fails the poll, which is retried
+    /// with backoff; the live template stays).
+    #[arg(long, env = "BREAKOUT_TEMPLATE_FETCH_TIMEOUT", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub template_fetch_timeout: u64,
 }
 
 impl TemplateArgs {
@@ -72,8 +77,10 @@ impl TemplateArgs {
         let client_request_id = client_request_id(&id_file)
             .with_context(|| format!("reading or creating {}", id_file.display()))?;
         let client = crate::http_client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(self.template_fetch_timeout))
+            .connect_timeout(std::time::Duration::from_secs(
+                self.template_fetch_timeout.min(10),
+            ))
             .build()
             .context("building the template HTTP client")?;
         Ok(Poller {

@@ -79,6 +79,9 @@ pub enum ProxyError {
     },
     #[error("no response from {0}")]
     ResponseIncomplete(Hop),
+    /// The destination or parent proxy took the request and sent no response head in time.
+    #[error("{hop} did not answer within {ms} ms")]
+    ResponseTimeout { hop: Hop, ms: u128 },
 }
 
 /// Why a connection could not be opened. Addresses and OS errors are kept as they are (typed):
@@ -159,6 +162,7 @@ impl ProxyError {
             RequestBody => Reason::BadRequestBody,
             Loop => Reason::ProxyLoop,
             Dial { error, .. } => match error {
+                DialError::Resolve(ResolveError::TimedOut(_)) => Reason::DnsTimeout,
                 DialError::Resolve(_) | DialError::NoUsableAddress => Reason::DnsError,
                 DialError::Prohibited { .. } => Reason::DestinationIpProhibited,
                 DialError::Loop => Reason::ProxyLoop,
@@ -170,6 +174,7 @@ impl ProxyError {
             ParentTimeout { .. } => Reason::ConnectionTimeout,
             ParentMalformed { .. } | ParentIo { .. } | Exchange { .. } => Reason::DestinationError,
             ResponseIncomplete(_) => Reason::ResponseIncomplete,
+            ResponseTimeout { .. } => Reason::ResponseTimeout,
         }
     }
 
@@ -232,6 +237,9 @@ impl ProxyError {
             }
             DialError::Resolve(ResolveError::Failed { .. }) => {
                 format!("resolving {} failed", to.host())
+            }
+            DialError::Resolve(ResolveError::TimedOut(_)) => {
+                format!("resolving {}: no answer in time", to.host())
             }
             DialError::NoUsableAddress => {
                 format!(
@@ -306,7 +314,7 @@ fn status_of(reason: Reason) -> StatusCode {
         SourceConnectionLimit => StatusCode::TOO_MANY_REQUESTS,
         BadRequest | BadRequestBody => StatusCode::BAD_REQUEST,
         HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        ConnectionTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ConnectionTimeout | ResponseTimeout | DnsTimeout => StatusCode::GATEWAY_TIMEOUT,
         ProxyLoop | DnsError | ConnectionRefused | ConnectFailed | ParentProxyRefused
         | DestinationError | ResponseIncomplete => StatusCode::BAD_GATEWAY,
     }
@@ -328,11 +336,13 @@ fn proxy_status_of(reason: Reason) -> &'static str {
         DestinationIpProhibited => "destination_ip_prohibited",
         BadRequest | HeadersTooLarge | BadRequestBody => "http_request_error",
         DnsError => "dns_error",
+        DnsTimeout => "dns_timeout",
         ConnectionRefused => "connection_refused",
         ConnectionTimeout => "connection_timeout",
         ConnectFailed | ParentProxyRefused | DestinationError => "destination_unavailable",
         ProxyLoop => "proxy_loop_detected",
         ResponseIncomplete => "http_response_incomplete",
+        ResponseTimeout => "http_response_timeout",
     }
 }
 
@@ -387,5 +397,14 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(resp.headers().contains_key(header::RETRY_AFTER));
         assert!(e.closes_connection());
+        let hop = Hop::Parent { name: "hq".into() };
+        let e = ProxyError::ResponseTimeout { hop, ms: 60_000 };
+        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(e.proxy_status_type(), "http_response_timeout");
+        let e = dial(DialError::Resolve(ResolveError::TimedOut(
+            "x.example".into(),
+        )));
+        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(e.proxy_status_type(), "dns_timeout");
     }
 }

@@ -65,7 +65,17 @@ pub async fn forward(
     let body = RequestBody::new(body, metrics.bytes_up.clone(), Arc::clone(&transfer));
     let req = Request::from_parts(parts, body);
 
-    match send(req, next, call).await {
+    // A destination or parent proxy that takes the request and never answers must not hold the
+    // client (and its session slot) for ever.
+    let limit = call.snap.settings.response_timeout;
+    let sent = match tokio::time::timeout(limit, send(req, next, call)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(ProxyError::ResponseTimeout {
+            hop: hop(next),
+            ms: limit.as_millis(),
+        }),
+    };
+    match sent {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers);

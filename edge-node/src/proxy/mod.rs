@@ -36,5 +36,9 @@ mod tunnel;
 pub use self::connection::serve;
 pub use self::session::Session;
 
+/// The direct CONNECT path's first-head classifier, for the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub use self::direct::classify as classify_first_head;
+
 /// The name this proxy gives itself in `Proxy-Status`.
 pub const PROXY_NAME: &str = "breakout-edge";

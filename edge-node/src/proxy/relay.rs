@@ -6,7 +6,9 @@
 //! carries bulk (a read of `BULK_READ` or more, or a destination that cannot keep up), on Linux
 //! it moves bytes with `splice(2)` through a pooled pipe instead (see `splice`).
 //! A direction ends at its source's EOF (passing the half-close on with `shutdown(Write)`) or at
-//! the first error; the tunnel ends when both have, or when no byte moved for `idle`.
+//! the first error; the tunnel ends when both have, when either ended with an error (a reset
+//! peer: nothing more can cross, so the other side is not kept waiting for its idle timeout),
+//! or when no byte moved for `idle`.
 
 use std::cell::RefCell;
 use std::io;
@@ -100,27 +102,48 @@ async fn relay_with(
         }
     };
     tokio::select! {
-        _ = async { tokio::join!(c2s, s2c) } => {}
+        _ = until_both_or_an_error(c2s, s2c) => {}
         _ = watchdog => tracing::debug!("tunnel idle timeout"),
     }
     down_total.load(Ordering::Relaxed)
 }
 
+/// Runs both directions until both ended, or one ended with an error.
+async fn until_both_or_an_error(
+    a: impl std::future::Future<Output = bool>,
+    b: impl std::future::Future<Output = bool>,
+) {
+    tokio::pin!(a, b);
+    let (mut a_done, mut b_done) = (false, false);
+    while !(a_done && b_done) {
+        let failed = tokio::select! {
+            ok = &mut a, if !a_done => { a_done = true; !ok }
+            ok = &mut b, if !b_done => { b_done = true; !ok }
+        };
+        if failed {
+            return;
+        }
+    }
+}
+
 /// Whether tunnels try `splice(2)` first.
 const SPLICE: bool = cfg!(target_os = "linux");
 
-/// One direction: `first`, then everything `from` sends, then the half-close.
+/// One direction: `first`, then everything `from` sends, then the half-close. False if it
+/// ended with an error.
 async fn direction(
     from: &TcpStream,
     to: &TcpStream,
     first: &[u8],
     meter: &Meter<'_>,
     splice: bool,
-) {
-    if let Err(e) = copy(from, to, first, meter, splice).await {
+) -> bool {
+    let result = copy(from, to, first, meter, splice).await;
+    if let Err(e) = &result {
         tracing::debug!(error = %e, "tunnel direction ended with an error");
     }
     let _ = SockRef::from(to).shutdown(Shutdown::Write);
+    result.is_ok()
 }
 
 async fn copy(

@@ -3,6 +3,16 @@
 
 use serde_json::{json, Value};
 
+/// A non-negative integer the handler reads as a `u32`.
+pub fn u32_int() -> Value {
+    json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX })
+}
+
+/// A non-negative integer the handler reads as a `u64` (or `usize`).
+pub fn u64_int() -> Value {
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
+}
+
 /// A reference to the schema `name` of `components.schemas`.
 pub fn schema(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })

@@ -18,7 +18,7 @@ fn paths() -> Value {
         "options": array(schema("Option")), "effective_at_end": schema("Effective") }));
     let books = json!({ "type": "object", "properties": { "version": { "type": "integer" },
         "current": schema("PriceBookRecord"), "items": array(schema("PriceBookRecord")) } });
-    json!({
+    let mut paths = json!({
         "/v1/tenants/{id}/attributes": {
             "get": op("The tenant's attributes (private backbone, internet-access contract date)",
                 &["id", "stale"], None, "200", written(json!({ "attributes": schema("Attributes") }))),
@@ -66,7 +66,10 @@ fn paths() -> Value {
             "post": op("Withdraw a template item (art. 11); lists the affected tenants",
                 &["templateItem"], Some(schema("WithdrawBody")), "200", schema("Withdrawal")),
         },
-    })
+    });
+    // No body means "from today" (the handler takes none).
+    paths["/v1/templates/{item}/withdraw"]["post"]["requestBody"]["required"] = json!(false);
+    paths
 }
 
 fn parameters() -> Value {
@@ -85,7 +88,7 @@ fn parameters() -> Value {
 }
 
 fn schemas() -> Value {
-    let int = json!({ "type": "integer", "minimum": 0 });
+    let int = super::build::u64_int();
     let string = json!({ "type": "string" });
     let date = schema("Date");
     let fees = schema("Fees");
@@ -105,7 +108,7 @@ fn schemas() -> Value {
         ("kind", schema("ContractKind")),
         ("item", schema("TemplateItem")),
         ("plan", json!({ "type": "integer", "enum": [1, 2] })),
-        ("capacity", int.clone()),
+        ("capacity", super::build::u32_int()),
         ("region", string.clone()),
         ("capacity_changes", array(json!({ "type": "object" }))),
     ] {
@@ -137,7 +140,8 @@ fn schemas() -> Value {
         "OptionOrder": { "type": "object", "additionalProperties": false, "required": ["kind"],
             "properties": { "kind": schema("OptionKind"), "billing_start": date } },
         "CapacityChangeBody": { "type": "object", "additionalProperties": false,
-            "required": ["capacity"], "properties": { "capacity": int, "effective": date } },
+            "required": ["capacity"], "properties": { "capacity": super::build::u32_int(),
+                "effective": date } },
         "EndRequest": { "type": "object", "additionalProperties": false, "properties": {
             "requested_end": date, "provider_fault": { "type": "boolean" },
             "stop_options": { "type": "boolean" } } },
@@ -161,7 +165,8 @@ fn schemas() -> Value {
         "PriceBookRecord": { "type": "object", "nullable": true, "properties": {
             "effective_from": date, "version": int, "prices": schema("PriceBook") } },
         "WithdrawBody": { "type": "object", "additionalProperties": false,
-            "properties": { "effective": date } },
+            "properties": { "effective": { "type": "string", "format": "date",
+                "nullable": true, "description": "absent or null: today" } } },
         "Withdrawal": { "type": "object", "properties": { "version": int,
             "item": schema("TemplateItem"), "effective": date, "affected": array(json!({
                 "type": "object", "properties": { "tenant": string,

@@ -91,7 +91,7 @@ pub fn extend(doc: &mut Value) {
     );
     p["endpointsSince"] = query(
         "since",
-        json!({ "type": "integer", "minimum": 0 }),
+        super::build::u64_int(),
         "A store version (X-Breakout-Version of an earlier answer): answer what changed since \
          (format=json only); the full list with X-Breakout-Delta: full when this node cannot",
     );

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Json;
 use serde_json::{json, Value};
 
-use self::build::{answer, array, items, object, schema, written, Op};
+use self::build::{answer, array, items, object, schema, u32_int, u64_int, written, Op};
 
 /// `GET /openapi.json` (no auth).
 pub async fn serve() -> Json<Arc<Value>> {
@@ -31,7 +31,7 @@ fn paths() -> Value {
     let cluster = || schema("ClusterStatus");
     let upstreams = json!({ "type": "object", "additionalProperties": { "type": "string" } });
     let action = object(json!({ "action": schema("Action") }), &["action"]);
-    let limit = json!({ "session_limit": { "type": "integer", "minimum": 0 } });
+    let limit = json!({ "session_limit": u32_int() });
     let limit = object(limit, &["session_limit"]);
     let lists = json!({ "type": "object", "additionalProperties": schema("NamedList") });
     let list_body = json!({ "oneOf": [array(json!({ "type": "string" })), schema("NamedList")] });
@@ -95,6 +95,9 @@ fn paths() -> Value {
             "delete": Op::new("Revoke a token", version()).params(&["tokenId"]).build() },
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
+        "/v1/audit/denied": { "get": Op::new(
+            "Refused access attempts on this node (missing or wrong token, out of scope)",
+            schema("DeniedList")).build() },
     });
     paths["/v1/edges"] = json!({ "get": Op::new(
         "Edges connected to any node: region, applied version, lag, last report, sessions",
@@ -105,7 +108,7 @@ fn paths() -> Value {
 fn parameters() -> Value {
     let p = param_spec;
     let string = || json!({ "type": "string" });
-    let int = || json!({ "type": "integer", "minimum": 0 });
+    let int = u64_int;
     let limit = json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 100 });
     json!({
         "id": p("id", "path", string(), "Tenant id"),
@@ -119,7 +122,8 @@ fn parameters() -> Value {
         "region": p("region", "query", string(), "Only this region"),
         "local": p("local", "query", json!({ "type": "boolean", "default": false }),
             "Only the edges connected to the answering node (what nodes ask each other)"),
-        "IfMatch": p("If-Match", "header", string(),
+        "IfMatch": p("If-Match", "header", json!({ "type": "string", "minLength": 1,
+            "pattern": "^(\\*|[0-9]{1,19}|\"[0-9]{1,19}\")$" }),
             "The version the object must still have, e.g. \"12\" (quoted or bare); else 412"),
     })
 }
@@ -129,14 +133,15 @@ fn param_spec(name: &str, inn: &str, s: Value, d: &str) -> Value {
 }
 
 fn schemas() -> Value {
-    let int = json!({ "type": "integer", "minimum": 0 });
+    let int = u64_int();
     let string = json!({ "type": "string" });
     let strings = json!({ "type": "array", "items": { "type": "string" } });
-    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let mut opt_int = u64_int();
+    opt_int["nullable"] = json!(true);
     let tenant_props = json!({
         "id": string, "region": string,
         "source_cidrs": { "type": "array", "items": schema("SourceCidr") },
-        "session_limit": int,
+        "session_limit": u32_int(),
         "upstreams": { "type": "object", "additionalProperties": { "type": "string" },
             "description": "name → host:port" },
         "rules": { "type": "array", "items": schema("Rule") },
@@ -154,8 +159,8 @@ fn schemas() -> Value {
     patch_props["egress_address"]["nullable"] = json!(true);
     patch_props["pac"] = json!({ "allOf": [schema("PacSettings")], "nullable": true });
     let cap = "the operator's cap on the contracted session limit: edges get the smaller";
-    patch_props["session_cap"] =
-        json!({ "type": "integer", "minimum": 0, "nullable": true, "description": cap });
+    patch_props["session_cap"] = json!({ "type": "integer", "minimum": 0,
+        "maximum": u32::MAX, "nullable": true, "description": cap });
     let contact = "the operations contact's e-mail address: list change notifications go there";
     patch_props["ops_contact"] =
         json!({ "type": "string", "format": "email", "nullable": true, "description": contact });
@@ -209,15 +214,25 @@ fn schemas() -> Value {
             "properties": { "name": string, "description": string,
                 "created_version": int, "changed_version": int } },
         "NewToken": { "type": "object", "required": ["tenant"], "additionalProperties": false,
-            "properties": { "tenant": string, "label": string } },
+            "properties": { "tenant": string, "label": string, "expires_in_seconds": {
+                "type": "integer", "minimum": 1, "maximum": 316_224_000u64 } } },
         "TokenCreated": { "type": "object", "required": ["version", "id", "tenant", "token"],
             "properties": { "version": int, "id": string, "tenant": string,
                 "label": { "type": "string", "nullable": true },
+                "expires_at_ms": { "type": "integer", "nullable": true },
                 "token": { "type": "string", "description": "bk_<id>_<secret>; shown once" } } },
         "TokenInfo": { "type": "object", "properties": { "id": string, "tenant": string,
-            "label": { "type": "string", "nullable": true }, "created_version": int } },
+            "label": { "type": "string", "nullable": true }, "created_version": int,
+            "expires_at_ms": { "type": "integer", "nullable": true } } },
         "AuditEvent": { "type": "object", "properties": { "version": int, "at_ms": int,
             "actor": string, "action": string, "target": string, "result": string } },
+        "DeniedList": object(json!({ "node_id": int, "items": { "type": "array",
+            "items": schema("DeniedAttempt") } }), &["node_id", "items"]),
+        "DeniedAttempt": object(json!({ "at_ms": int, "method": string, "route": string,
+            "path": string, "status": int, "reason": { "type": "string", "enum": ["no_token",
+            "bad_token", "operator_only", "not_allowed", "other_tenant", "not_granted"] },
+            "principal": string, "source": { "type": "string", "nullable": true } }),
+            &["at_ms", "method", "route", "path", "status", "reason", "principal"]),
         "SelfInfo": { "type": "object", "required": ["node_id", "api_addr", "raft_addr"],
             "properties": { "node_id": int, "api_addr": string, "raft_addr": string } },
         "NewNode": object(json!({ "id": int, "api_addr": { "type": "string",
@@ -234,14 +249,18 @@ fn schemas() -> Value {
 
 /// `schemas` plus the edge list's (kept apart: the main `json!` is near the macro depth limit).
 fn edge_schemas(mut schemas: Value) -> Value {
-    let int = json!({ "type": "integer", "minimum": 0 });
-    let opt_int = json!({ "type": "integer", "minimum": 0, "nullable": true });
+    let int = u64_int();
+    let mut opt_int = u64_int();
+    opt_int["nullable"] = json!(true);
     let string = json!({ "type": "string" });
-    schemas["TenantUsage"] = json!({ "type": "object", "properties": {
-        "active": int, "refused": int, "holding_epoch": int, "holding_sessions": int } });
+    schemas["TenantUsage"] = json!({ "type": "object",
+        "required": ["active", "refused"], "properties": {
+        "active": u32_int(), "refused": u32_int(), "holding_epoch": int,
+        "holding_sessions": u32_int() } });
     schemas["EdgeView"] = json!({ "type": "object", "properties": {
         "edge_id": string, "region": string, "address": string, "control_node": int,
-        "connected_since_ms": int, "applied_version": opt_int, "synced_through": opt_int,
+        "connected_since_ms": int, "connected": { "type": "boolean" },
+        "last_seen_ms": opt_int, "applied_version": opt_int, "synced_through": opt_int,
         "lag": opt_int, "last_report_ms": opt_int, "sessions": opt_int,
         "last_nack": { "type": "object", "nullable": true, "properties": {
             "version": int, "reason": string, "at_ms": int } },

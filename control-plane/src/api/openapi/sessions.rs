@@ -10,7 +10,7 @@ fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Val
 
 /// Adds the session routes, their parameters and schemas to `doc`.
 pub fn extend(doc: &mut Value) {
-    let int = json!({ "type": "integer", "minimum": 0 });
+    let int = super::build::u64_int();
     let string = json!({ "type": "string" });
     doc["paths"]["/v1/sessions"] = json!({ "get": op(
         "Usage against limit per tenant and region (the leader's soft state; followers forward)",
@@ -49,8 +49,8 @@ pub fn extend(doc: &mut Value) {
         "edge_id": string, "region": string, "age_ms": int, "report": { "type": "object",
         "properties": { "seq": int, "tenants": { "type": "object",
             "additionalProperties": schema("TenantUsage") } } } } });
-    schemas["QuotaExchange"] = json!({ "type": "object", "properties": {
-        "reports": { "type": "array", "items": schema("RelayedReport") } } });
+    schemas["QuotaExchange"] = json!({ "type": "object", "required": ["reports"],
+        "properties": { "reports": { "type": "array", "items": schema("RelayedReport") } } });
     let grant = json!({ "type": "object", "properties": {
         "sessions": int, "ttl_ms": int, "floor": int } });
     schemas["QuotaExchangeAnswer"] = json!({ "type": "object", "properties": {

@@ -11,7 +11,8 @@ fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Val
 
 /// Adds the template routes, their parameters and schemas to `doc`.
 pub fn extend(doc: &mut Value) {
-    let int = json!({ "type": "integer", "minimum": 0 });
+    // Template version and candidate numbers are `u32`s.
+    let int = super::build::u32_int();
     let string = json!({ "type": "string" });
     let obj = json!({ "type": "object" });
     let written = json!({ "type": "object", "required": ["version"],
@@ -55,12 +56,13 @@ pub fn extend(doc: &mut Value) {
     let params = &mut doc["components"]["parameters"];
     let q = |name: &str, d: &str| {
         json!({ "name": name, "in": "query", "required": false,
-        "schema": { "type": "integer", "minimum": 0 }, "description": d })
+        "schema": super::build::u32_int(), "description": d })
     };
     params["candidateId"] = json!({ "name": "cid", "in": "path", "required": true,
         "schema": int, "description": "Quarantined candidate id" });
     params["templateVersion"] = q("version", "Template version number (default: live)");
     params["diffFrom"] = q("from", "Older template version");
+    params["diffFrom"]["required"] = json!(true);
     params["diffTo"] = q("to", "Newer template version (default: live)");
     let schemas = &mut doc["components"]["schemas"];
     let strings = json!({ "type": "array", "items": string });

@@ -20,8 +20,10 @@ pub async fn run(inv: &Invocation, cmd: EdgeCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-/// One row per edge; ages are relative to the answer's `now_ms`. A trailing line names nodes
-/// that did not answer (their edges are missing).
+/// One row per edge; ages are relative to the answer's `now_ms`. An edge whose connection ended
+/// shows `no` under CONNECTED, and SEEN says how long ago it was last heard from (how stale its
+/// configuration and grants may be). A trailing line names nodes that did not answer (their
+/// edges are missing).
 pub fn render_edges(answer: &Value) -> String {
     let now = get(answer, "now_ms").as_u64().unwrap_or(0);
     let age = |v: &Value, key: &str| match get(v, key).as_u64() {
@@ -34,6 +36,7 @@ pub fn render_edges(answer: &Value) -> String {
         "ADDRESS",
         "NODE",
         "CONNECTED",
+        "SEEN",
         "APPLIED",
         "LAG",
         "REPORT",
@@ -52,7 +55,11 @@ pub fn render_edges(answer: &Value) -> String {
             field(e, "region"),
             field(e, "address"),
             field(e, "control_node"),
-            age(e, "connected_since_ms"),
+            match get(e, "connected").as_bool() {
+                Some(false) => "no".into(),
+                _ => age(e, "connected_since_ms"),
+            },
+            age(e, "last_seen_ms"),
             field(e, "applied_version"),
             field(e, "lag"),
             age(e, "last_report_ms"),
@@ -93,19 +100,21 @@ mod tests {
         let answer = json!({"version": 12, "now_ms": 10_000_000, "items": [
             {"edge_id": "tk-1", "region": "tokyo", "address": "10.0.0.5:4433",
              "control_node": 2, "connected_since_ms": 10_000_000 - 184_000, "applied_version": 12,
+             "connected": true, "last_seen_ms": 10_000_000 - 400,
              "synced_through": 12, "lag": 0, "last_report_ms": 10_000_000 - 400, "sessions": 17,
              "last_nack": null, "tenants": {}},
             {"edge_id": "tk-2", "region": "tokyo", "address": "10.0.0.6:4433",
              "control_node": 1, "connected_since_ms": 10_000_000 - 7_500_000,
+             "connected": false, "last_seen_ms": 10_000_000 - 125_000,
              "applied_version": 9, "synced_through": 9, "lag": 3, "last_report_ms": null,
              "sessions": null, "last_nack": {"version": 11, "reason": "bad egress", "at_ms": 1},
              "tenants": {}},
         ], "unreachable": [3]});
         assert_eq!(
             render_edges(&answer),
-            "EDGE  REGION  ADDRESS        NODE  CONNECTED  APPLIED  LAG  REPORT  SESSIONS  NACK\n\
-             tk-1  tokyo   10.0.0.5:4433  2     3m04s      12       0    400ms   17        -\n\
-             tk-2  tokyo   10.0.0.6:4433  1     2h05m      9        3    -       -         v11: bad egress\n\
+            "EDGE  REGION  ADDRESS        NODE  CONNECTED  SEEN   APPLIED  LAG  REPORT  SESSIONS  NACK\n\
+             tk-1  tokyo   10.0.0.5:4433  2     3m04s      400ms  12       0    400ms   17        -\n\
+             tk-2  tokyo   10.0.0.6:4433  1     no         2m05s  9        3    -       -         v11: bad egress\n\
              not answering (their edges are missing): node 3\n"
         );
     }

@@ -11,10 +11,17 @@ use crate::cli::view::{field, items};
 
 pub async fn run(inv: &Invocation, cmd: TokenCmd) -> Result<(), CliError> {
     match cmd {
-        TokenCmd::Create { tenant, label } => {
+        TokenCmd::Create {
+            tenant,
+            label,
+            expires_in,
+        } => {
             let mut body = json!({ "tenant": tenant });
             if let Some(l) = label {
                 body["label"] = json!(l);
+            }
+            if let Some(s) = expires_in {
+                body["expires_in_seconds"] = json!(s);
             }
             let answer = inv.send(Call::post(&["v1", "tokens"], body)).await?;
             inv.show(&answer, render_created);

@@ -199,3 +199,75 @@ fn limits_are_read_once_per_store_version_not_rebuilt_every_round() {
     hub.round(&lowered);
     assert_eq!(hub.usage().expect("leading")[0].limit, 60);
 }
+
+/// Issue 16 (clock jumps): lease time was the wall clock. Stepped forward, every grant an edge
+/// still held looked expired and its capacity went to another edge (over-admission); stepped
+/// back, expired grants stayed counted for the whole jump. Leases now count on the monotonic
+/// clock: a wall-clock step in either direction changes nothing, and grants still expire
+/// after their lifetime.
+#[test]
+fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
+    use crate::clock::ManualClock;
+    for step_ms in [3_600_000i64, -3_600_000] {
+        let clock = ManualClock::new(1_700_000_000_000);
+        let hub = hub();
+        hub.set_clock(clock.clone());
+        hub.set_leading(true, 1);
+        let st = state(100);
+        // tk-1 grows to nearly the whole limit and holds it.
+        let mut busy = (0, 0);
+        for _ in 0..40 {
+            let reports = vec![
+                report("tk-1", "tokyo", busy.1, 5, busy),
+                report("tk-2", "tokyo", 0, 0, (0, 0)),
+            ];
+            hub.exchange(reports.clone());
+            hub.round(&st);
+            let grants = hub.exchange(reports).expect("leading");
+            let g = &grants
+                .iter()
+                .find(|g| g.edge_id == "tk-1")
+                .expect("tk-1")
+                .grants;
+            busy = (g.epoch, g.grants["acme"].sessions);
+            clock.advance(Duration::from_millis(100));
+        }
+        assert!(busy.1 >= 90, "tk-1 reached {}", busy.1);
+        // The wall clock steps; tk-2 now wants sessions while tk-1 still holds its grant.
+        clock.step_wall(step_ms);
+        let reports = vec![
+            report("tk-1", "tokyo", busy.1, 0, busy),
+            report("tk-2", "tokyo", 0, 40, (0, 0)),
+        ];
+        hub.exchange(reports.clone());
+        hub.round(&st);
+        let grants = hub.exchange(reports).expect("leading");
+        let tk2 = grants
+            .iter()
+            .find(|g| g.edge_id == "tk-2")
+            .map_or(0, |g| g.grants.grants["acme"].sessions);
+        assert!(
+            busy.1 + tk2 <= 100,
+            "wall clock stepped {step_ms} ms: tk-1 holds {}, tk-2 was granted {tk2}",
+            busy.1
+        );
+        // tk-1 goes silent: its grant expires after its lifetime on the monotonic clock, and
+        // tk-2 gets the capacity back.
+        clock.advance(Duration::from_millis(QuotaConfig::default().ttl_ms) + REPORT_TTL);
+        let mut tk2 = (0, 0);
+        for _ in 0..40 {
+            let reports = vec![report("tk-2", "tokyo", tk2.1, 40, tk2)];
+            hub.exchange(reports.clone());
+            hub.round(&st);
+            let grants = hub.exchange(reports).expect("leading");
+            let g = &grants[0].grants;
+            tk2 = (g.epoch, g.grants["acme"].sessions);
+            clock.advance(Duration::from_millis(100));
+        }
+        assert!(
+            tk2.1 >= 90,
+            "wall clock stepped {step_ms} ms: tk-2 got back only {}",
+            tk2.1
+        );
+    }
+}

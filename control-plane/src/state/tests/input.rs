@@ -42,6 +42,7 @@ fn every_id_a_command_creates_follows_the_rule() {
         tenant: "acme".into(),
         hash: "ab".repeat(32),
         label: None,
+        expires_at_ms: None,
     });
     assert!(refused(&token).starts_with("id: token id"));
     let hook = Command::CreateWebhook(CreateWebhook {
@@ -84,6 +85,7 @@ fn free_text_is_bounded_in_every_field() {
         tenant: "acme".into(),
         hash: "ab".repeat(32),
         label: Some("line\nbreak".into()),
+        expires_at_ms: None,
     });
     assert!(refused(&token).contains("control character"));
     let mut t = tenant("acme", "tokyo", &[]);

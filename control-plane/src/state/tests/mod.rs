@@ -170,6 +170,7 @@ fn token(id: &str, tenant: &str) -> Command {
         tenant: tenant.into(),
         hash: "ab".repeat(32),
         label: None,
+        expires_at_ms: None,
     })
 }
 

@@ -10,12 +10,14 @@ fn token_is_stored_with_its_tenant_and_lowercase_hash() {
         tenant: "acme".into(),
         hash,
         label: Some("ci".into()),
+        expires_at_ms: Some(1_900_000_000_000),
     });
     let v = log.ok(cmd);
     let t = &log.state.tokens["ab12"];
     assert_eq!((t.tenant.as_str(), t.created_version), ("acme", v));
     assert_eq!(t.hash, "ab".repeat(32));
     assert_eq!(t.label.as_deref(), Some("ci"));
+    assert_eq!(t.expires_at_ms, Some(1_900_000_000_000));
 }
 
 #[test]
@@ -50,6 +52,7 @@ fn token_hash_must_be_64_hex_characters() {
             tenant: "acme".into(),
             hash,
             label: None,
+            expires_at_ms: None,
         });
         let msg = log.rejected(cmd, RejectKind::Invalid);
         assert!(msg.starts_with("hash: must be 64 hex characters"), "{msg}");

@@ -193,6 +193,7 @@ fn status_of(node_id: NodeId, m: &RaftMetrics) -> ClusterStatus {
         last_log_index: m.last_log_index,
         last_applied: m.last_applied.map(|l| l.index),
         nodes,
+        stopped: m.running_state.as_ref().err().map(ToString::to_string),
     }
 }
 

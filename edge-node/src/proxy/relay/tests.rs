@@ -119,3 +119,37 @@ async fn a_silent_tunnel_ends_after_the_idle_timeout() {
     assert_eq!(down, 0);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+/// The server resets while the client sends nothing: the tunnel ends at once (it used to wait
+/// for the client, up to the idle timeout, holding the session).
+#[tokio::test]
+async fn a_reset_from_one_side_ends_the_tunnel_without_waiting_for_the_other() {
+    let (_client, client_near) = pair().await;
+    let (server, server_near) = pair().await;
+    let (up_c, down_c) = (
+        IntCounter::new("u", "u").expect("c"),
+        IntCounter::new("d", "d").expect("c"),
+    );
+    let up_total = AtomicU64::new(0);
+    let relay = relay_with(
+        &client_near,
+        &server_near,
+        (b"", b""),
+        Duration::from_secs(300),
+        (&up_c, &up_total),
+        &down_c,
+        false,
+    );
+    let reset = async {
+        let std = server.into_std().expect("std");
+        socket2::SockRef::from(&std)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        drop(std);
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(relay, reset)
+    })
+    .await
+    .expect("the relay ends when the server resets");
+}
