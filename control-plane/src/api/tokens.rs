@@ -61,7 +61,7 @@ pub async fn create(
         }
     };
     Ok(Versioned::created(written.version)
-        .with("id", &id)
+        .with("id", id)
         .with("tenant", &body.tenant)
         .with("label", &body.label)
         .with("token", format!("{TOKEN_PREFIX}{id}_{secret}")))

@@ -121,10 +121,15 @@ fn give_back_freed_memory() {
 }
 
 /// Bytes stored in the log and snapshot tables.
-fn sizes(db: &Db) -> Result<Sizes, redb::Error> {
-    let txn = db.begin_read()?;
-    let log = txn.open_table(LOGS)?.stats()?.stored_bytes();
-    let snapshot = txn.open_table(SNAPSHOT)?.stats()?.stored_bytes();
+fn sizes(db: &Db) -> Result<Sizes, Box<redb::Error>> {
+    fn boxed(e: impl Into<redb::Error>) -> Box<redb::Error> {
+        Box::new(e.into())
+    }
+    let txn = db.begin_read().map_err(boxed)?;
+    let log = txn.open_table(LOGS).map_err(boxed)?;
+    let log = log.stats().map_err(boxed)?.stored_bytes();
+    let snapshot = txn.open_table(SNAPSHOT).map_err(boxed)?;
+    let snapshot = snapshot.stats().map_err(boxed)?.stored_bytes();
     Ok(Sizes { log, snapshot })
 }
 
