@@ -70,7 +70,7 @@ fn free_text_is_bounded_in_every_field() {
     });
     assert_eq!(
         refused(&region),
-        "command.description: 1048576 bytes; at most 2048 are allowed"
+        "description: 1048576 bytes; at most 256 are allowed"
     );
     let region = Command::CreateRegion(CreateRegion {
         name: "tokyo".into(),

@@ -8,7 +8,8 @@
 //!   (lists deleted): the snapshot itself is the waste.
 //!
 //! Either way it takes a snapshot now and then purges every entry the snapshot covers; redb
-//! reuses the freed pages and gives back the file's free tail at later commits. A follower
+//! reuses the freed pages (the file keeps its largest size: BENCHMARKS.md), and the
+//! allocator's freed memory is returned to the kernel. A follower
 //! that falls behind the purge gets the snapshot instead of entries, which is what openraft
 //! does anyway past `keep_in_snapshot`.
 
