@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::state::{Outcome, Request, State};
 
+pub mod etcd;
 pub mod memory;
 pub mod raft;
 

@@ -1,0 +1,2 @@
+//! The etcd store.
+pub mod layout;
