@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::binaries::{control_bin, ctl_bin};
+use crate::etcd::{store_is_etcd, EtcdBackend};
 use crate::tmp::unique_dir;
 use crate::wait::{poll_until, wait_for};
 
@@ -33,6 +34,8 @@ pub struct ControlNode {
     pub metrics: SocketAddr,
     /// Flags and environment every start of this node repeats (see [`ControlNode::start_on`]).
     launch: Launch,
+    /// The etcd the node keeps its state in (`BREAKOUT_TEST_STORE=etcd`), else its own Raft.
+    pub etcd: Option<EtcdBackend>,
 }
 
 /// Extra flags and environment for a node, repeated by its restarts.
@@ -83,6 +86,17 @@ impl ControlNode {
     /// [`ControlNode::start`] with extra environment variables for the process (e.g. the
     /// `BREAKOUT_TEMPLATE_*` poller settings). A [`ControlNode::restart`] does not repeat them.
     pub fn start_with_env(id: u64, join: bool, env: &[(&str, &str)]) -> ControlNode {
+        let etcd = (store_is_etcd() && !join).then(EtcdBackend::fresh);
+        Self::start_with(id, join, env, etcd)
+    }
+
+    /// [`ControlNode::start_with_env`] on the given etcd (`None`: on its own Raft).
+    pub fn start_with(
+        id: u64,
+        join: bool,
+        env: &[(&str, &str)],
+        etcd: Option<EtcdBackend>,
+    ) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
         // Fixed ports below the kernel's ephemeral range: a restart must get the same ports
         // back, and an ephemeral port of some other process's outgoing connection (tests run
@@ -99,7 +113,13 @@ impl ControlNode {
                     .collect(),
                 args: join.then(|| "--join".to_string()).into_iter().collect(),
             };
-            let mut c = spawn(id, &dir, ports.each_ref().map(String::as_str), &launch);
+            let mut c = spawn(
+                id,
+                &dir,
+                ports.each_ref().map(String::as_str),
+                &launch,
+                etcd.as_ref(),
+            );
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -126,6 +146,7 @@ impl ControlNode {
             edge,
             metrics,
             launch: Launch::default(),
+            etcd,
         }
     }
 
@@ -133,7 +154,7 @@ impl ControlNode {
     /// environment, which its restarts repeat (no retry on a taken port: pick them just before).
     pub fn start_on(id: u64, listen: [&str; 3], launch: Launch) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
-        let child = spawn(id, &dir, listen, &launch);
+        let child = spawn(id, &dir, listen, &launch, None);
         let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
         ControlNode {
             id,
@@ -144,6 +165,7 @@ impl ControlNode {
             edge,
             metrics,
             launch,
+            etcd: None,
         }
     }
 
@@ -215,6 +237,7 @@ impl ControlNode {
                 &self.dir,
                 addrs.each_ref().map(String::as_str),
                 &self.launch,
+                self.etcd.as_ref(),
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -381,6 +404,15 @@ impl Cluster {
         let first = ControlNode::start(1, false);
         wait_leader_on(&first);
         let mut nodes = vec![first];
+        if let Some(etcd) = nodes[0].etcd.clone() {
+            // On etcd every instance is a member as soon as it runs.
+            for id in 2..=n {
+                nodes.push(ControlNode::start_with(id, false, &[], Some(etcd.clone())));
+            }
+            let c = Cluster { nodes };
+            c.wait_voters(n as usize);
+            return c;
+        }
         for id in 2..=n {
             let node = ControlNode::start(id, true);
             nodes[0]
@@ -488,7 +520,13 @@ pub fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, listen: [&str; 3], launch: &Launch) -> Child {
+fn spawn(
+    id: u64,
+    dir: &Path,
+    listen: [&str; 3],
+    launch: &Launch,
+    etcd: Option<&EtcdBackend>,
+) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -527,6 +565,9 @@ fn spawn(id: u64, dir: &Path, listen: [&str; 3], launch: &Launch) -> Child {
         .stdout(out)
         .stderr(err);
     cmd.args(&launch.args);
+    if let Some(etcd) = etcd {
+        cmd.args(etcd.args());
+    }
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.spawn().expect("spawn breakout-control")
 }
@@ -547,7 +588,9 @@ fn wait_addrs(mut child: Child, dir: &Path) -> (Child, [SocketAddr; 4]) {
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
             let addr = |k: &str| v.get(k)?.as_str()?.parse().ok();
-            Some([addr("api")?, addr("raft")?, addr("edge")?, addr("metrics")?])
+            // On etcd there is no Raft listener.
+            let raft = addr("raft").unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            Some([addr("api")?, raft, addr("edge")?, addr("metrics")?])
         },
     );
     (child, addrs)

@@ -12,6 +12,7 @@ pub mod control;
 pub mod curl;
 pub mod echo;
 pub mod edge;
+pub mod etcd;
 pub mod fleet;
 pub mod limits;
 pub mod metrics;
