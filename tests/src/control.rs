@@ -178,6 +178,11 @@ impl ControlNode {
         format!("http://{}", self.api)
     }
 
+    /// The process id while it runs (to SIGSTOP it, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
