@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
+use super::import::ImportState;
 use super::lists::{DeleteList, PatchList, PutList};
 use super::regions::{CreateRegion, DeleteRegion};
 use super::service::Tick;
@@ -56,6 +57,7 @@ pub enum Command {
     SetSubscription(SetSubscription),
     CreateWebhook(CreateWebhook),
     DeleteWebhook(DeleteWebhook),
+    ImportState(ImportState),
 }
 
 impl Command {
@@ -85,6 +87,7 @@ impl Command {
             Command::SetSubscription(c) => c,
             Command::CreateWebhook(c) => c,
             Command::DeleteWebhook(c) => c,
+            Command::ImportState(c) => c,
         }
     }
 

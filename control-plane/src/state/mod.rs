@@ -15,6 +15,7 @@ mod command;
 mod contracts;
 mod export;
 mod gates;
+mod import;
 mod lists;
 pub mod model;
 mod read;
@@ -35,6 +36,7 @@ pub use command::{serve_commands, Command, Request};
 pub use contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 pub use export::{export_stable_since, export_view};
 pub use gates::{may_export, may_update_lists};
+pub use import::ImportState;
 pub use lists::{DeleteList, PatchList, PutList};
 pub use model::{
     AuditEvent, Outcome, Region, RejectKind, Secret, State, TenantRecord, TokenRecord, Webhook,
