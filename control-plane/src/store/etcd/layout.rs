@@ -338,5 +338,4 @@ pub fn assemble<'a>(
 }
 
 #[cfg(test)]
-#[path = "layout_tests.rs"]
 mod tests;
