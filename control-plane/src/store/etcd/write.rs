@@ -53,10 +53,7 @@ pub(super) async fn write(store: &EtcdStore, req: Request) -> Result<Applied, St
             )])
             .and_then(ops);
         // An error here leaves the outcome unknown (etcd may have committed it).
-        let resp = kv
-            .txn(txn)
-            .await
-            .map_err(|e| unavailable("writing (its outcome is unknown)", e))?;
+        let resp = kv.txn(txn).await.map_err(refused_or_unknown)?;
         if resp.succeeded() {
             let revision = resp.header().map_or(0, |h| h.revision());
             // Serve what etcd holds, not what was computed here: wait for the follower.
@@ -82,6 +79,19 @@ pub(super) async fn write(store: &EtcdStore, req: Request) -> Result<Applied, St
     Err(StoreError::Unavailable(format!(
         "the write lost {ATTEMPTS} races with other instances; nothing was written, retry"
     )))
+}
+
+/// etcd's size limits refuse a write before it is applied: say so, and which knob raises
+/// them; any other error leaves the outcome unknown.
+fn refused_or_unknown(e: etcd_client::Error) -> StoreError {
+    let message = e.to_string();
+    if message.contains("too many operations") || message.contains("request is too large") {
+        return StoreError::Invalid(format!(
+            "etcd refused the write as too large ({message}); nothing was written: raise \
+             etcd's --max-txn-ops or --max-request-bytes"
+        ));
+    }
+    unavailable("writing (its outcome is unknown)", e)
 }
 
 #[cfg(test)]
