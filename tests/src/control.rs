@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::binaries::{control_bin, ctl_bin};
+use crate::etcd::{store_is_etcd, EtcdBackend};
 use crate::tmp::unique_dir;
 use crate::wait::{poll_until, wait_for};
 
@@ -35,6 +36,8 @@ pub struct ControlNode {
     launch: Launch,
     /// `--data-dir`.
     data: PathBuf,
+    /// The etcd the node keeps its state in (`BREAKOUT_TEST_STORE=etcd`), else its own Raft.
+    pub etcd: Option<EtcdBackend>,
 }
 
 /// Extra flags and environment for a node, repeated by its restarts.
@@ -85,11 +88,22 @@ impl ControlNode {
     /// [`ControlNode::start`] with extra environment variables for the process (e.g. the
     /// `BREAKOUT_TEMPLATE_*` poller settings). A [`ControlNode::restart`] does not repeat them.
     pub fn start_with_env(id: u64, join: bool, env: &[(&str, &str)]) -> ControlNode {
-        Self::start_with(id, join, env, &[])
+        let etcd = (store_is_etcd() && !join).then(EtcdBackend::fresh);
+        Self::launch_node(id, join, env, &[], None, etcd)
+    }
+
+    /// [`ControlNode::start_with_env`] on the given etcd (`None`: on its own Raft).
+    pub fn start_with_store(
+        id: u64,
+        join: bool,
+        env: &[(&str, &str)],
+        etcd: Option<EtcdBackend>,
+    ) -> ControlNode {
+        Self::launch_node(id, join, env, &[], None, etcd)
     }
 
     /// [`ControlNode::start_with_env`] with extra arguments (e.g. `--advertise-raft`), which a
-    /// restart repeats.
+    /// restart repeats (on its own Raft).
     pub fn start_with(id: u64, join: bool, env: &[(&str, &str)], args: &[String]) -> ControlNode {
         Self::start_in(id, join, env, args, None)
     }
@@ -102,6 +116,17 @@ impl ControlNode {
         env: &[(&str, &str)],
         args: &[String],
         data: Option<&Path>,
+    ) -> ControlNode {
+        Self::launch_node(id, join, env, args, data, None)
+    }
+
+    fn launch_node(
+        id: u64,
+        join: bool,
+        env: &[(&str, &str)],
+        args: &[String],
+        data: Option<&Path>,
+        etcd: Option<EtcdBackend>,
     ) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
         let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
@@ -125,7 +150,7 @@ impl ControlNode {
                     .collect(),
             };
             let listen = ports.each_ref().map(String::as_str);
-            let mut c = spawn(id, &dir, &data, listen, &launch);
+            let mut c = spawn(id, &dir, &data, listen, &launch, etcd.as_ref());
             let exited = poll_until(Duration::from_millis(300), || {
                 matches!(c.try_wait(), Ok(Some(_)))
             });
@@ -156,6 +181,7 @@ impl ControlNode {
                 env: Vec::new(),
             },
             data,
+            etcd,
         }
     }
 
@@ -164,7 +190,7 @@ impl ControlNode {
     pub fn start_on(id: u64, listen: [&str; 3], launch: Launch) -> ControlNode {
         let dir = unique_dir(&format!("breakout-control-{id}"));
         let data = dir.join("data");
-        let child = spawn(id, &dir, &data, listen, &launch);
+        let child = spawn(id, &dir, &data, listen, &launch, None);
         let (child, [api, raft, edge, metrics]) = wait_addrs(child, &dir);
         ControlNode {
             id,
@@ -176,6 +202,7 @@ impl ControlNode {
             metrics,
             launch,
             data,
+            etcd: None,
         }
     }
 
@@ -253,6 +280,7 @@ impl ControlNode {
                 &self.data,
                 addrs.each_ref().map(String::as_str),
                 &self.launch,
+                self.etcd.as_ref(),
             );
             let exited = poll_until(Duration::from_millis(500), || {
                 matches!(c.try_wait(), Ok(Some(_)))
@@ -280,7 +308,14 @@ impl ControlNode {
         let seen = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let addrs = [self.api, self.raft, self.edge].map(|a| a.to_string());
         let listen = addrs.each_ref().map(String::as_str);
-        let mut c = spawn(self.id, &self.dir, &self.data, listen, &self.launch);
+        let mut c = spawn(
+            self.id,
+            &self.dir,
+            &self.data,
+            listen,
+            &self.launch,
+            self.etcd.as_ref(),
+        );
         let status = wait_for(START_DEADLINE, "the node exits", || {
             c.try_wait().ok().flatten()
         });
@@ -435,6 +470,20 @@ impl Cluster {
         let first = ControlNode::start(1, false);
         wait_leader_on(&first);
         let mut nodes = vec![first];
+        if let Some(etcd) = nodes[0].etcd.clone() {
+            // On etcd every instance is a member as soon as it runs.
+            for id in 2..=n {
+                nodes.push(ControlNode::start_with_store(
+                    id,
+                    false,
+                    &[],
+                    Some(etcd.clone()),
+                ));
+            }
+            let c = Cluster { nodes };
+            c.wait_voters(n as usize);
+            return c;
+        }
         for id in 2..=n {
             let node = ControlNode::start(id, true);
             nodes[0]
@@ -542,7 +591,14 @@ pub fn unused_low_port() -> u16 {
     }
 }
 
-fn spawn(id: u64, dir: &Path, data: &Path, listen: [&str; 3], launch: &Launch) -> Child {
+fn spawn(
+    id: u64,
+    dir: &Path,
+    data: &Path,
+    listen: [&str; 3],
+    launch: &Launch,
+    etcd: Option<&EtcdBackend>,
+) -> Child {
     let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
     // Appended: a restarted node's log follows the killed one's.
     let err = std::fs::OpenOptions::new()
@@ -581,6 +637,9 @@ fn spawn(id: u64, dir: &Path, data: &Path, listen: [&str; 3], launch: &Launch) -
         .stdout(out)
         .stderr(err);
     cmd.args(&launch.args);
+    if let Some(etcd) = etcd {
+        cmd.args(etcd.args());
+    }
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     cmd.spawn().expect("spawn breakout-control")
 }
@@ -601,7 +660,9 @@ fn wait_addrs(mut child: Child, dir: &Path) -> (Child, [SocketAddr; 4]) {
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
             let addr = |k: &str| v.get(k)?.as_str()?.parse().ok();
-            Some([addr("api")?, addr("raft")?, addr("edge")?, addr("metrics")?])
+            // On etcd there is no Raft listener.
+            let raft = addr("raft").unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            Some([addr("api")?, raft, addr("edge")?, addr("metrics")?])
         },
     );
     (child, addrs)

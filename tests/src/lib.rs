@@ -15,6 +15,7 @@ pub mod curl;
 pub mod disk;
 pub mod echo;
 pub mod edge;
+pub mod etcd;
 pub mod faultcluster;
 pub mod faultnet;
 pub mod fleet;

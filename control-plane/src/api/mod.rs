@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod regions;
 pub mod reply;
 pub mod sessions;
+pub mod store_dump;
 pub mod templates;
 pub mod tenants;
 pub mod tokens;
@@ -331,6 +332,14 @@ fn route_table() -> Vec<Route> {
         ep(Get, "/v1/cluster/status", cluster::status),
         ep(Post, "/v1/cluster/nodes", cluster::add_node),
         ep(Delete, "/v1/cluster/nodes/{id}", cluster::remove_node),
+        ep(Get, "/v1/store/export", store_dump::export),
+        Route {
+            verb: Post,
+            path: "/v1/store/import",
+            handler: routing::post(store_dump::import).layer(axum::extract::DefaultBodyLimit::max(
+                store_dump::MAX_DUMP_BYTES,
+            )),
+        },
         ep(Get, "/v1/regions", regions::list),
         ep(Post, "/v1/regions", regions::create),
         ep(Delete, "/v1/regions/{name}", regions::delete),

@@ -15,6 +15,8 @@ use breakout_control::distribute::{self, EdgeServer};
 use breakout_control::formation::{Formation, FormationArgs};
 use breakout_control::metrics::{cert, leader};
 use breakout_control::node_tokens;
+use breakout_control::store::choice::{Opened, StoreArgs, StoreKind};
+use breakout_control::store::etcd::EtcdStore;
 use breakout_control::store::raft::{self, RaftConfig, RaftStore};
 use breakout_control::store::NodeAddr;
 use breakout_control::templates;
@@ -56,6 +58,8 @@ struct Args {
     join: bool,
     #[command(flatten)]
     formation: FormationArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Prometheus metrics listener (`GET /metrics`, no credentials: keep it on a network only
     /// Prometheus reaches; `off`: none). The API listener serves no metrics.
     #[arg(long, default_value = "127.0.0.1:9091", value_name = "ADDR")]
@@ -160,9 +164,15 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     let api_listener = TcpListener::bind(&args.api_listen)
         .await
         .with_context(|| format!("binding the API listener {}", args.api_listen))?;
-    let raft_listener = TcpListener::bind(&args.raft_listen)
-        .await
-        .with_context(|| format!("binding the Raft listener {}", args.raft_listen))?;
+    // On etcd there is no Raft traffic, so no Raft listener.
+    let raft_listener = match args.store.kind {
+        StoreKind::Raft => Some(
+            TcpListener::bind(&args.raft_listen)
+                .await
+                .with_context(|| format!("binding the Raft listener {}", args.raft_listen))?,
+        ),
+        StoreKind::Etcd => None,
+    };
     let metrics_listener = match args.metrics_listen.as_str() {
         "off" => None,
         addr => Some(
@@ -183,7 +193,10 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let api_bound = api_listener.local_addr()?.to_string();
-    let raft_bound = raft_listener.local_addr()?.to_string();
+    let raft_bound = match &raft_listener {
+        Some(l) => l.local_addr()?.to_string(),
+        None => String::new(),
+    };
     let addr = NodeAddr {
         api: args
             .advertise_api
@@ -195,24 +208,41 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|| raft_bound.clone()),
     };
 
-    let store = RaftStore::open(RaftConfig {
-        node_id: args.node_id,
-        data_dir: data_dir.clone(),
-        addr: addr.clone(),
-        cluster_token: admin_token.clone(),
-        join: args.join || args.formation.enabled(),
-        hold_rpcs_while_pristine: args.formation.enabled(),
-    })
-    .await
-    .context("opening the Raft store")?;
+    let opened = match args.store.kind {
+        StoreKind::Raft => Opened::Raft(
+            RaftStore::open(RaftConfig {
+                node_id: args.node_id,
+                data_dir: data_dir.clone(),
+                addr: addr.clone(),
+                cluster_token: admin_token.clone(),
+                join: args.join || args.formation.enabled(),
+                hold_rpcs_while_pristine: args.formation.enabled(),
+            })
+            .await
+            .context("opening the Raft store")?,
+        ),
+        StoreKind::Etcd => {
+            if args.formation.enabled() || args.join {
+                bail!(
+                    "--bootstrap-peers and --join form a Raft cluster; on --store etcd every \
+                       instance just connects to etcd"
+                );
+            }
+            let cfg = args.store.etcd_config(args.node_id, &addr.api)?;
+            Opened::Etcd(
+                EtcdStore::open(cfg)
+                    .await
+                    .context("opening the etcd store")?,
+            )
+        }
+    };
+    let store = opened.store();
 
     let clock = breakout_control::clock::system();
     let registry = prometheus::Registry::new();
     let template_metrics =
         templates::poll::PollMetrics::new(&registry).context("registering the template metrics")?;
-    registry
-        .register(Box::new(store.apply_histogram()))
-        .context("registering the apply histogram")?;
+    opened.registry_collectors(&registry)?;
     let leader_changes = leader::counter(&registry).context("registering leader changes")?;
     let cert_expiry = cert::gauge(&registry).context("registering certificate expiry")?;
     if let Some(path) = &edge_cert {
@@ -226,7 +256,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         .notifier(store.clone(), args.node_id, &registry, Arc::clone(&clock))
         .map_err(anyhow::Error::msg)
         .context("change notifications")?;
-    let commit_source = Arc::clone(&store);
+    let commit_source = opened.clone();
     let ctx = ApiContext::new(
         store.clone(),
         args.node_id,
@@ -234,7 +264,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         &admin_token,
         registry,
     )?
-    .with_commit_index(move || commit_source.metrics().committed_index)?
+    .with_commit_index(move || commit_source.committed_index())?
     .with_clock(Arc::clone(&clock))
     .with_limits(args.limits.config())
     .with_webhook_guard(args.webhooks.guard());
@@ -248,8 +278,12 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         token: admin_token.clone(),
         clock: Arc::clone(&clock),
     };
-    let formation = args.formation.enabled().then(|| Formation {
-        store: Arc::clone(&store),
+    let formation = match &opened {
+        Opened::Raft(raft) if args.formation.enabled() => Some(raft),
+        _ => None,
+    }
+    .map(|raft| Formation {
+        store: Arc::clone(raft),
         api_addr: addr.api.clone(),
         peers: args.formation.bootstrap_peers.clone(),
         token: admin_token.clone(),
@@ -266,11 +300,14 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     drop(region_tokens);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let raft_task = tokio::spawn(serve(
-        raft_listener,
-        raft::raft_router(Arc::clone(&store)),
-        stop_rx.clone(),
-    ));
+    let raft_task = match (&opened, raft_listener) {
+        (Opened::Raft(raft), Some(listener)) => Some(tokio::spawn(serve(
+            listener,
+            raft::raft_router(Arc::clone(raft)),
+            stop_rx.clone(),
+        ))),
+        _ => None,
+    };
     let edge_task = edge_endpoint
         .map(|endpoint| tokio::spawn(distribute::serve(endpoint, edge_server, stop_rx.clone())));
     let pump_task = tokio::spawn(pump.run(stop_rx.clone()));
@@ -297,7 +334,9 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     .context("building the webhook client")?;
     tokio::spawn(dispatcher.run(stop_rx.clone()));
     let notify_task = notifier.map(|n| tokio::spawn(n.run(stop_rx.clone())));
-    tokio::spawn(leader::watch(store.raft_metrics(), leader_changes));
+    if let Opened::Raft(raft) = &opened {
+        tokio::spawn(leader::watch(raft.raft_metrics(), leader_changes));
+    }
     let ctx = Arc::new(ctx);
     let metrics_bound = match metrics_listener {
         Some(l) => {
@@ -347,7 +386,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    for (name, task) in [("api", api_task), ("raft", raft_task)] {
+    for (name, task) in [("api", Some(api_task)), ("raft", raft_task)] {
+        let Some(task) = task else { continue };
         match task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(listener = name, error = %e, "server error"),
@@ -364,8 +404,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     if let Some(task) = notify_task {
         let _ = task.await;
     }
-    tracing::info!("listeners closed; stopping raft");
-    store.shutdown().await;
+    tracing::info!("listeners closed; stopping the store");
+    opened.shutdown().await;
     tracing::info!("stopped");
     match failure {
         Some(why) => bail!("cluster formation: {why}"),

@@ -89,6 +89,9 @@ pub enum Command {
     Token(TokenCmd),
     /// Show the audit log (every write, done or refused), oldest first.
     Audit(AuditArgs),
+    /// The whole state as a JSON dump, and back (operator): backups, Raft <-> etcd moves.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Edge nodes connected to the control plane.
     #[command(subcommand)]
     Edge(EdgeCmd),
@@ -376,6 +379,21 @@ pub enum EdgeCmd {
         /// Only edges of this region.
         #[arg(long, value_name = "R")]
         region: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Print a consistent dump of the whole state (`store export > dump.json`).
+    Export,
+    /// Replace the state with a dump's content (`store import < dump.json`), as one write.
+    Import {
+        /// Overwrite a store that already holds regions or tenants.
+        #[arg(long)]
+        replace: bool,
+        /// Read the dump from this file instead of stdin.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
     },
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 use super::idempotency::IdempotencyKey;
+use super::import::ImportState;
 use super::input;
 use super::lists::{DeleteList, PatchList, PutList};
 use super::regions::{CreateRegion, DeleteRegion};
@@ -59,6 +60,7 @@ pub enum Command {
     CreateWebhook(CreateWebhook),
     DeleteWebhook(DeleteWebhook),
     Client(Box<ClientWrite>),
+    ImportState(ImportState),
 }
 
 /// A client's write through the API: `command` passed [`Command::check_input`] when it was
@@ -100,6 +102,7 @@ impl Command {
             Command::CreateWebhook(c) => c,
             Command::DeleteWebhook(c) => c,
             Command::Client(c) => c.command.write(),
+            Command::ImportState(c) => c,
         }
     }
 

@@ -16,6 +16,7 @@ mod contracts;
 mod export;
 mod gates;
 mod idempotency;
+mod import;
 mod input;
 mod lists;
 pub mod model;
@@ -39,6 +40,7 @@ pub use contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 pub use export::{export_stable_since, export_view};
 pub use gates::{may_export, may_update_lists};
 pub use idempotency::{IdempotencyKey, KEEP as IDEMPOTENCY_KEEP, KEEP_MS as IDEMPOTENCY_KEEP_MS};
+pub use import::ImportState;
 pub use input::{ID_MAX, ID_RULE, STRING_MAX};
 pub use lists::{DeleteList, PatchList, PutList};
 pub use model::{

@@ -1,4 +1,5 @@
-//! The replicated store behind one trait: openraft today ([`raft`]), etcd in a later issue.
+//! The replicated store behind one trait: the embedded openraft group ([`raft`]) or an
+//! existing etcd cluster ([`etcd`]); [`choice`] opens the one `--store` names.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,8 @@ use tokio::sync::watch;
 
 use crate::state::{Outcome, Request, State};
 
+pub mod choice;
+pub mod etcd;
 pub mod memory;
 pub mod raft;
 

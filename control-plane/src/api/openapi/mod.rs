@@ -93,6 +93,13 @@ fn paths() -> Value {
         },
         "/v1/tokens/{id}": {
             "delete": Op::new("Revoke a token", version()).params(&["tokenId"]).build() },
+        "/v1/store/export": { "get": Op::new(
+            "The whole state as one consistent dump (format breakout-store-dump/1)",
+            json!({ "type": "object" })).build() },
+        "/v1/store/import": { "post": Op::new(
+            "Replace the state with a dump's content, as one write (409 on a non-empty store \
+             unless replace=true)", version()).params(&["replace"])
+            .body(json!({ "type": "object" })).build() },
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
         "/v1/audit/denied": { "get": Op::new(
@@ -118,6 +125,8 @@ fn parameters() -> Value {
         "stale": p("stale", "query", json!({ "type": "boolean", "default": false }),
             "Read this node's state instead of a linearizable read"),
         "since": p("since", "query", int(), "Only events with a greater version"),
+        "replace": p("replace", "query", json!({ "type": "boolean", "default": false }),
+            "Overwrite a store that already holds regions or tenants"),
         "limit": p("limit", "query", limit, "Events per page"),
         "region": p("region", "query", string(), "Only this region"),
         "local": p("local", "query", json!({ "type": "boolean", "default": false }),

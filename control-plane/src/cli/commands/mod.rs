@@ -15,6 +15,7 @@ mod region;
 mod rule;
 mod sessions;
 mod source_ip;
+mod store;
 pub mod template;
 mod tenant;
 mod token;
@@ -70,6 +71,7 @@ pub async fn run(inv: &Invocation, command: Command) -> Result<(), CliError> {
         Command::Webhook(c) => webhook::run(inv, c).await,
         Command::Token(c) => token::run(inv, c).await,
         Command::Audit(a) => audit::run(inv, a).await,
+        Command::Store(c) => store::run(inv, c).await,
         Command::Edge(c) => edge::run(inv, c).await,
         Command::Sessions(a) => sessions::run(inv, a).await,
         Command::Contract(c) => contract::run(inv, c).await,
