@@ -146,6 +146,11 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/v1/edges", Operator),
     ("GET", "/v1/sessions", Operator),
     ("POST", "/v1/quota/exchange", Operator),
+    ("GET", "/v1/tenants/{id}/explain", OwnTenant),
+    ("GET", "/v1/tenants/{id}/quotas", OwnTenant),
+    ("PUT", "/v1/tenants/{id}/quotas", OwnTenantOperatorWrites),
+    ("GET", "/v1/store/export", Operator),
+    ("POST", "/v1/store/import", Operator),
 ];
 
 /// `template` with `{id}` as `tenant` and every other parameter filled in.
