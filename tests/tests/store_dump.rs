@@ -16,11 +16,11 @@ fn export(node: &ControlNode, to: &Path) -> Value {
 }
 
 /// The dump's content: what moves (the version, the day and the audit log stay with each
-/// store).
+/// store, and so do the kept answers to keyed writes: the import is itself such a write).
 fn content(dump: &Value) -> Value {
     let mut state = dump["state"].clone();
     if let Some(o) = state.as_object_mut() {
-        for k in ["version", "audit", "day"] {
+        for k in ["version", "audit", "day", "idempotency"] {
             o.remove(k);
         }
     }

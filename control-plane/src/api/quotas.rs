@@ -58,6 +58,8 @@ pub async fn get(
 /// `PUT /v1/tenants/{id}/quotas` (operator): [`Quotas`] replacing every override, or `null`
 /// for the defaults.
 impl TenantField for Option<Quotas> {
+    const OBJECT: bool = true;
+
     fn into_patch(self) -> TenantPatch {
         TenantPatch {
             quotas: Some(self),

@@ -99,7 +99,10 @@ fn paths() -> Value {
         "/v1/store/import": { "post": Op::new(
             "Replace the state with a dump's content, as one write (409 on a non-empty store \
              unless replace=true)", version()).params(&["replace"])
-            .body(json!({ "type": "object" })).build() },
+            .body(json!({ "type": "object", "required": ["format", "version", "state"],
+                "properties": { "format": { "type": "string" },
+                    "version": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
+                    "state": { "type": "object" } } })).build() },
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
         "/v1/audit/denied": { "get": Op::new(

@@ -9,6 +9,8 @@ use super::build::{object, schema, written, Op};
 /// Adds the quota routes and schema, and the idempotency key to every write of `doc`.
 pub fn extend(doc: &mut Value) {
     let count = json!({ "type": "integer", "minimum": 0 });
+    // What a client sends is read as a u64.
+    let sent = json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX });
     let mut props = serde_json::Map::new();
     for name in [
         "lists",
@@ -19,7 +21,7 @@ pub fn extend(doc: &mut Value) {
         "webhooks",
         "tokens",
     ] {
-        props.insert(name.into(), count.clone());
+        props.insert(name.into(), sent.clone());
     }
     let quotas = object(Value::Object(props.clone()), &[]);
     let shown = object(
