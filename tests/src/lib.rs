@@ -12,6 +12,7 @@ pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod curl;
+pub mod dev;
 pub mod disk;
 pub mod echo;
 pub mod edge;

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use breakout_tests::binaries::{control_bin, ctl_bin, edge_bin};
+use breakout_tests::binaries::ctl_bin;
+use breakout_tests::dev::Dev;
 use breakout_tests::tmp::unique_dir;
 use breakout_tests::wait::poll_until;
 use breakout_tests::{wait_for, Curl, Origin};
@@ -44,54 +45,9 @@ impl Drop for Proc {
     }
 }
 
-fn start_dev(dir: &Path) -> (Proc, Value) {
-    let addr_file = dir.join("dev-addrs.json");
-    let log = std::fs::File::create(dir.join("dev.log")).expect("log");
-    let child = Command::new(control_bin())
-        .arg("dev")
-        .arg("--dir")
-        .arg(dir.join("data"))
-        .arg("--edge-bin")
-        .arg(edge_bin())
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--raft-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--edge-listen",
-            "127.0.0.1:0",
-            "--proxy-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--edge-admin-listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--allow-private-destinations")
-        .arg("--addr-file")
-        .arg(&addr_file)
-        .env_remove("BREAKOUT_ADMIN_TOKEN")
-        .env_remove("BREAKOUT_EDGE_TOKEN")
-        .env("BREAKOUT_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn breakout-control dev");
-    let mut dev = Proc(child);
-    let addrs = wait_for(START, "the dev deployment serves the demo tenant", || {
-        if let Ok(Some(status)) = dev.0.try_wait() {
-            panic!(
-                "dev exited with {status}:\n{}",
-                std::fs::read_to_string(dir.join("dev.log")).unwrap_or_default()
-            );
-        }
-        serde_json::from_str(&std::fs::read_to_string(&addr_file).ok()?).ok()
-    });
+fn start_dev(dir: &Path) -> (Dev, Value) {
+    let dev = Dev::start_within(dir, START);
+    let addrs = dev.addrs().clone();
     (dev, addrs)
 }
 
