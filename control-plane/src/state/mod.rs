@@ -25,6 +25,7 @@ mod read;
 mod regions;
 mod service;
 mod step;
+mod template_record;
 mod template_writes;
 mod templates;
 mod tenants;
@@ -54,14 +55,14 @@ pub use service::{
     session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
 };
 pub use step::Reject;
+pub use template_record::{
+    Fetched, Quarantined, TemplateRecord, TemplateVersion, QUARANTINE_KEEP, TEMPLATE_HISTORY,
+};
 pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
     SyncTemplates, TemplateNotified,
 };
-pub use templates::{
-    holds_template, withdrawn, Fetched, Quarantined, TemplateRecord, TemplateVersion,
-    QUARANTINE_KEEP, TEMPLATE_HISTORY,
-};
+pub use templates::{holds_template, withdrawn};
 pub use tenants::{CreateTenant, DeleteTenant, TenantPatch, UpdateTenant};
 pub use tokens::{CreateToken, RevokeToken};
 pub use webhooks::{CreateWebhook, DeleteWebhook, MAX_WEBHOOKS};

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use imbl::{OrdMap, Vector};
 use serde::{Deserialize, Serialize};
 
-use super::templates::TemplateRecord;
+use super::template_record::TemplateRecord;
 use crate::clock::day_of;
 use crate::contracts::{PriceBooks, TemplateItem, TenantContracts};
 use crate::templates::select::Subscription;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::input;
 use super::model::{AuditEvent, State};
 use super::step::{Apply, LogEntry, Step};
-use super::templates::{self, Fetched};
+use super::template_record::Fetched;
+use super::templates;
 use crate::contracts::TemplateItem;
 use crate::templates::select::Subscription;
 
