@@ -191,7 +191,15 @@ pub fn check_linearizable(ops: &[Op]) -> Result<Summary, String> {
             };
             r.map_err(|e| format!("{key}: malformed history: {e}"))?;
         }
-        if tester.serialized_history().is_none() {
+        let search = move || tester.serialized_history().is_some();
+        let linearizable = search_within(search, search_deadline()).map_err(|limit| {
+            format!(
+                "key {key}: the linearizability search over {} operations did not finish \
+                 within {limit:?} (HISTORY_SEARCH_SECONDS): undecided, which is not a pass",
+                ops.len()
+            )
+        })?;
+        if !linearizable {
             let mut lines: Vec<String> = ops
                 .iter()
                 .map(|o| {
@@ -213,6 +221,30 @@ pub fn check_linearizable(ops: &[Op]) -> Result<Summary, String> {
         }
     }
     Ok(summary)
+}
+
+/// How long one key's search may run (`HISTORY_SEARCH_SECONDS`, default 120 s). The search is
+/// exponential in the worst case; a check that cannot decide in time fails rather than hangs.
+fn search_deadline() -> Duration {
+    let secs = std::env::var("HISTORY_SEARCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Runs the tester's search on its own thread: `Ok(found)` when it finished within `limit`.
+/// A search past its deadline is left to run out on its thread (stateright's search cannot be
+/// cancelled); the test fails at once and its process ends it.
+fn search_within(
+    search: impl FnOnce() -> bool + Send + 'static,
+    limit: Duration,
+) -> Result<bool, Duration> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(search());
+    });
+    rx.recv_timeout(limit).map_err(|_| limit)
 }
 
 /// One node's audit log: version → `(action, target, result, at_ms, actor)`.
@@ -385,6 +417,23 @@ mod tests {
             check_linearizable(&h).is_err(),
             "still a violation: 0 after 7"
         );
+    }
+
+    #[test]
+    fn a_search_past_its_deadline_is_undecided_not_passed() {
+        // A search that cannot finish (it waits on a channel nobody sends on) is reported
+        // undecided at the deadline; one that finishes gives its verdict.
+        let (_keep, never) = std::sync::mpsc::channel::<()>();
+        let stuck = move || never.recv().is_ok();
+        let limit = Duration::from_millis(50);
+        assert_eq!(search_within(stuck, limit), Err(limit));
+        let mut quick = LinearizabilityTester::new(Register(0u64));
+        quick.on_invoke((0, 0), RegisterOp::Read).expect("invoke");
+        quick
+            .on_return((0, 0), RegisterRet::ReadOk(0))
+            .expect("return");
+        let search = move || quick.serialized_history().is_some();
+        assert_eq!(search_within(search, Duration::from_secs(30)), Ok(true));
     }
 
     #[test]
