@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use breakout_control::api::ApiContext;
+use breakout_control::clock::{self, SharedClock};
 use breakout_control::distribute::devca::{self, DevCa};
 use breakout_control::distribute::tls::{self, TlsFiles};
 use breakout_control::distribute::{self, EdgeServer};
@@ -96,6 +97,10 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax); JSON logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
+    /// Fault tests only: this node's wall clock is read this many milliseconds ahead (negative:
+    /// behind), as if it had been set wrong.
+    #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+    wall_clock_offset_ms: i64,
     #[command(subcommand)]
     command: Option<Sub>,
 }
@@ -208,6 +213,16 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             .unwrap_or_else(|| raft_bound.clone()),
     };
 
+    let own_clock: SharedClock = match args.wall_clock_offset_ms {
+        0 => clock::system(),
+        offset_ms => {
+            tracing::warn!(offset_ms, "this node's wall clock is offset (a fault test)");
+            Arc::new(clock::OffsetClock {
+                inner: clock::system(),
+                offset_ms,
+            })
+        }
+    };
     let opened = match args.store.kind {
         StoreKind::Raft => Opened::Raft(
             RaftStore::open(RaftConfig {
@@ -217,6 +232,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
                 cluster_token: admin_token.clone(),
                 join: args.join || args.formation.enabled(),
                 hold_rpcs_while_pristine: args.formation.enabled(),
+                clock: Arc::clone(&own_clock),
             })
             .await
             .context("opening the Raft store")?,
@@ -238,7 +254,11 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let store = opened.store();
 
-    let clock = breakout_control::clock::system();
+    // Raft members stamp requests with the cluster's time, so one wrong clock is outvoted.
+    let clock = match &opened {
+        Opened::Raft(raft) => raft.cluster_clock(),
+        Opened::Etcd(_) => own_clock,
+    };
     let registry = prometheus::Registry::new();
     let template_metrics =
         templates::poll::PollMetrics::new(&registry).context("registering the template metrics")?;

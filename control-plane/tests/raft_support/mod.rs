@@ -74,6 +74,7 @@ pub async fn start_node(
         cluster_token: TOKEN.to_string(),
         join,
         hold_rpcs_while_pristine: false,
+        clock: breakout_control::clock::system(),
     };
     let store = RaftStore::open_with(cfg, tuning)
         .await

@@ -40,6 +40,7 @@ pub use self::network::TransportError;
 pub use self::server::raft_router;
 use self::state_machine::StateMachine;
 pub use self::types::{Raft, RaftMetrics, TypeConfig};
+use crate::clock::{ClusterClock, SharedClock};
 use crate::state::State;
 use crate::store::NodeAddr;
 
@@ -61,6 +62,9 @@ pub struct RaftConfig {
     /// be one (the leader's openraft panics on a follower whose log went backwards, and the
     /// node could vote twice in a term). Cluster formation opens them (`crate::formation`).
     pub hold_rpcs_while_pristine: bool,
+    /// This node's own clock; Raft RPCs carry its readings so every node keeps the cluster's
+    /// time ([`RaftStore::cluster_clock`]).
+    pub clock: SharedClock,
 }
 
 /// Timing and compaction knobs; [`RaftTuning::default`] is what [`RaftStore::open`] uses.
@@ -145,6 +149,8 @@ pub struct RaftStore {
     closed: watch::Receiver<bool>,
     /// Whether the Raft listener serves RPCs (see [`RaftConfig::hold_rpcs_while_pristine`]).
     rpcs_open: AtomicBool,
+    /// Peers' clock readings from Raft RPCs, and this node's own clock.
+    cluster_clock: Arc<ClusterClock>,
 }
 
 impl RaftStore {
@@ -185,8 +191,9 @@ impl RaftStore {
             .context("restoring the state machine")?;
         let pristine = log_store.is_pristine().context("inspecting raft storage")?
             && state_machine.is_pristine();
-        let network =
-            Network::new(cfg.cluster_token.clone()).context("creating the raft client")?;
+        let cluster_clock = ClusterClock::new(Arc::clone(&cfg.clock));
+        let network = Network::new(cfg.cluster_token.clone(), cfg.node_id, &cluster_clock)
+            .context("creating the raft client")?;
         let weak_db = Arc::downgrade(&db);
         drop(db);
 
@@ -205,6 +212,7 @@ impl RaftStore {
             apply_seconds,
             closed,
             rpcs_open: AtomicBool::new(!(pristine && cfg.hold_rpcs_while_pristine)),
+            cluster_clock,
         });
         if pristine && !cfg.join {
             store.initialize_alone().await?;
@@ -235,6 +243,12 @@ impl RaftStore {
             }
             Err(e) => Err(e).context("initialising the cluster"),
         }
+    }
+
+    /// The cluster's time as this node knows it (see [`ClusterClock`]): the clock to stamp
+    /// requests and count contract days with.
+    pub fn cluster_clock(&self) -> SharedClock {
+        Arc::clone(&self.cluster_clock) as SharedClock
     }
 
     /// Lets the Raft listener serve RPCs (a no-op unless they were held).

@@ -5,6 +5,7 @@
 //! in a tight loop; errors the peer's Raft returned are passed on as `RemoteError`.
 
 use std::error::Error;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::types::{NodeId, TypeConfig};
+use crate::clock::ClusterClock;
 use crate::store::NodeAddr;
 
 /// Connect timeout to a peer: a dead peer should fail well within an election timeout.
@@ -52,10 +54,28 @@ pub enum TransportError {
 pub(super) struct Network {
     http: reqwest::Client,
     token: String,
+    node_id: NodeId,
+    clock: Arc<ClusterClock>,
+}
+
+/// Headers every Raft RPC and its answer carry: the sender's node id and its own wall clock
+/// (milliseconds since the epoch), from which each node keeps the cluster's time
+/// ([`ClusterClock`]).
+pub(super) const NODE_HEADER: &str = "breakout-node";
+pub(super) const WALL_CLOCK_HEADER: &str = "breakout-wall-ms";
+
+/// The (node, wall clock) pair a request or answer carries, if both parse.
+pub(super) fn clock_reading(headers: &reqwest::header::HeaderMap) -> Option<(NodeId, u64)> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.parse().ok();
+    Some((number(NODE_HEADER)?, number(WALL_CLOCK_HEADER)?))
 }
 
 impl Network {
-    pub(super) fn new(cluster_token: String) -> Result<Self, reqwest::Error> {
+    pub(super) fn new(
+        cluster_token: String,
+        node_id: NodeId,
+        clock: &Arc<ClusterClock>,
+    ) -> Result<Self, reqwest::Error> {
         let http = crate::http_client::builder()
             // Peers are addressed directly; an HTTP(S)_PROXY in the environment must not apply.
             .no_proxy()
@@ -65,6 +85,8 @@ impl Network {
         Ok(Self {
             http,
             token: cluster_token,
+            node_id,
+            clock: Arc::clone(clock),
         })
     }
 }
@@ -76,6 +98,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerClient {
             http: self.http.clone(),
             token: self.token.clone(),
+            node_id: self.node_id,
+            clock: Arc::clone(&self.clock),
             target,
             node: node.clone(),
             base: base_url(&node.raft),
@@ -96,6 +120,8 @@ fn base_url(raft_addr: &str) -> String {
 pub(super) struct PeerClient {
     http: reqwest::Client,
     token: String,
+    node_id: NodeId,
+    clock: Arc<ClusterClock>,
     target: NodeId,
     node: NodeAddr,
     base: String,
@@ -124,11 +150,16 @@ impl PeerClient {
             .http
             .post(&url)
             .bearer_auth(&self.token)
+            .header(NODE_HEADER, self.node_id)
+            .header(WALL_CLOCK_HEADER, self.clock.own_ms())
             .timeout(timeout)
             .json(req)
             .send()
             .await
             .map_err(http_err)?;
+        if let Some((peer, wall_ms)) = clock_reading(resp.headers()) {
+            self.clock.heard(peer, wall_ms);
+        }
         let status = resp.status();
         if !status.is_success() {
             return Err(TransportError::Status {

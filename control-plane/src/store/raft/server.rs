@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request as HttpRequest, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -16,7 +16,9 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use super::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+use super::network::{
+    clock_reading, APPEND_PATH, NODE_HEADER, SNAPSHOT_PATH, VOTE_PATH, WALL_CLOCK_HEADER,
+};
 use super::types::{NodeId, TypeConfig};
 use super::RaftStore;
 use crate::crypto::constant_time_eq;
@@ -33,8 +35,10 @@ pub fn raft_router(store: Arc<RaftStore>) -> Router {
         .route(APPEND_PATH, post(append))
         .route(VOTE_PATH, post(vote))
         .route(SNAPSHOT_PATH, post(snapshot))
-        .route_layer(middleware::from_fn_with_state(token, require_token))
+        // Layers added later run first: the token, then the gate, then the clocks.
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&store), clocks))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&store), gate))
+        .route_layer(middleware::from_fn_with_state(token, require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(store)
 }
@@ -59,6 +63,22 @@ async fn gate(State(store): State<Arc<RaftStore>>, req: HttpRequest, next: Next)
     }
     let why = "this node has empty storage and is not yet part of a cluster";
     (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+}
+
+/// Records the sender's clock reading and answers with this node's own (after the token check:
+/// only members move the cluster's time).
+async fn clocks(State(store): State<Arc<RaftStore>>, req: HttpRequest, next: Next) -> Response {
+    if let Some((peer, wall_ms)) = clock_reading(req.headers()) {
+        store.cluster_clock.heard(peer, wall_ms);
+    }
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    headers.insert(NODE_HEADER, HeaderValue::from(store.node_id));
+    headers.insert(
+        WALL_CLOCK_HEADER,
+        HeaderValue::from(store.cluster_clock.own_ms()),
+    );
+    resp
 }
 
 async fn append(
