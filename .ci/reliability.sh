@@ -12,8 +12,11 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target_dir"
-export RELIABILITY_REPORT=${RELIABILITY_REPORT:-$target_dir/reliability-report.jsonl}
-: >"$RELIABILITY_REPORT"
+# .ci/run sets it before `cargo test`, so the fault tests' figures are in the same report.
+if [ -z "${RELIABILITY_REPORT:-}" ]; then
+  export RELIABILITY_REPORT=$target_dir/reliability-report.jsonl
+  : >"$RELIABILITY_REPORT"
+fi
 
 # schemathesis from PyPI, pinned.
 python3 -c 'import schemathesis' 2>/dev/null \
