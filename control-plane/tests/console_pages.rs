@@ -9,7 +9,7 @@ mod console_common;
 use api_common::*;
 use breakout_control::contracts::TemplateItem;
 use breakout_control::state::{Command, Fetched, RecordTemplate, Request};
-use breakout_control::store::Store;
+use breakout_control::store::{NodeAddr, Store};
 use breakout_control::templates::m365;
 use breakout_control::templates::snapshot::M365_WORLDWIDE;
 use console_common::*;
@@ -35,11 +35,9 @@ async fn the_pac_page_previews_settings_with_the_diff_against_the_live_file() {
 
     let p = b.get("/ui/t/acme/pac").await;
     assert_eq!(p.status, 200, "{}", p.html);
-    assert!(
-        p.html.contains("http://edge.example:3128/pac/acme.pac"),
-        "{}",
-        p.html
-    );
+    // minijinja escapes `/` as `&#x2f;`.
+    let url = "http:&#x2f;&#x2f;edge.example:3128&#x2f;pac&#x2f;acme.pac";
+    assert!(p.html.contains(url), "{}", p.html);
     assert!(p.html.contains("id=\"pac-live\""), "{}", p.html);
 
     // The same settings: no difference.
@@ -195,6 +193,15 @@ async fn console_writes_on_a_follower_are_made_on_the_leader() {
     // The same tenants on both (a memory store does not replicate), then node 2 follows 1.
     setup(&leader).await;
     setup(&follower).await;
+    let leader_addr = NodeAddr {
+        api: leader.addr.clone(),
+        raft: "raft-of-1:1".into(),
+    };
+    follower
+        .store
+        .add_node(1, leader_addr)
+        .await
+        .expect("a member, as in a real cluster's status");
     follower.store.set_leader(Some((1, leader.addr.clone())));
 
     let mut b = Browser::new(&follower);
