@@ -80,6 +80,20 @@ async fn the_pac_page_previews_settings_with_the_diff_against_the_live_file() {
     assert_eq!(p.status, 200, "{}", p.html);
     assert!(p.html.contains("id=\"pac-settings-error\""), "{}", p.html);
     assert!(p.html.contains("aria-invalid=\"true\""), "{}", p.html);
+
+    // Settings that name no proxy (each edge writes its own address): still a live file.
+    let put = api
+        .op(Method::PUT, "/v1/tenants/acme/pac")
+        .json(&json!({ "proxies": [] }));
+    expect_version(send(put).await, 200).await;
+    let p = b.get("/ui/t/acme/pac").await;
+    assert!(p.html.contains("id=\"pac-live\""), "{}", p.html);
+    assert!(
+        p.html.contains("EDGE:PORT&#x2f;pac&#x2f;acme.pac"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("role=\"alert\""), "{}", p.html);
 }
 
 /// Records a Microsoft 365 version made of `sets` of the shipped list.

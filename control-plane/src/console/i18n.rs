@@ -212,8 +212,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("pac_live", "The live PAC file", "現在の PAC ファイル"),
     (
         "pac_any_edge",
-        "the settings name no proxy: each edge writes its own address",
-        "プロキシ指定なし：各エッジが自身のアドレスを書き込みます",
+        "EDGE:PORT is any edge's proxy listener: the settings name no proxy, so each edge writes its own address where this preview shows edge.invalid:3128",
+        "EDGE:PORT は各エッジのプロキシのアドレスです。設定にプロキシがないため、このプレビューで edge.invalid:3128 と表示される箇所に各エッジが自身のアドレスを書き込みます",
     ),
     ("pac_preview", "Preview and diff", "プレビューと差分"),
     ("pac_settings", "PAC settings (JSON)", "PAC 設定（JSON）"),

@@ -21,8 +21,9 @@ use crate::state::served_tenant;
 
 type Cx = State<Arc<Console>>;
 
-/// Where the file says the proxy is when the settings name none (each edge writes its own).
-const ANY_EDGE: &str = "EDGE:3128";
+/// Where the file says the proxy is when the settings name none (each edge writes its own
+/// address there): a placeholder the renderer accepts (`.invalid` is reserved, RFC 2606).
+const ANY_EDGE: &str = "edge.invalid:3128";
 
 #[derive(Deserialize)]
 pub struct PreviewForm {
@@ -124,7 +125,12 @@ pub async fn page(
         }
     });
     let data = json!({ "tenant": id, "section": "pac", "text": text, "error": error,
-        "url": format!("http://{edge}/pac/{id}.pac"), "any_edge": edge == ANY_EDGE,
+        "url": if edge == ANY_EDGE {
+            format!("http://EDGE:PORT/pac/{id}.pac")
+        } else {
+            format!("http://{edge}/pac/{id}.pac")
+        },
+        "any_edge": edge == ANY_EDGE,
         "settings": proposed.unwrap_or(stored), "preview": preview });
     c.render(&page, "pac.html", data)
 }

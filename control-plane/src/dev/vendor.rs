@@ -99,25 +99,25 @@ fn json(body: String) -> Response {
 }
 
 /// Only the Worldwide instance is shipped.
-fn worldwide(instance: &str) -> Result<(), Response> {
-    if instance.eq_ignore_ascii_case("worldwide") {
-        Ok(())
-    } else {
-        Err((StatusCode::NOT_FOUND, "only Worldwide is shipped").into_response())
-    }
+fn worldwide(instance: &str) -> bool {
+    instance.eq_ignore_ascii_case("worldwide")
+}
+
+fn not_shipped() -> Response {
+    (StatusCode::NOT_FOUND, "only Worldwide is shipped").into_response()
 }
 
 async fn version(State(dir): Dir, UrlPath(instance): UrlPath<String>) -> Response {
-    if let Err(r) = worldwide(&instance) {
-        return r;
+    if !worldwide(&instance) {
+        return not_shipped();
     }
     let latest = m365_version(&served(&dir, M365_FILE));
     json(serde_json::json!({ "instance": "Worldwide", "latest": latest }).to_string())
 }
 
 async fn endpoints(State(dir): Dir, UrlPath(instance): UrlPath<String>) -> Response {
-    if let Err(r) = worldwide(&instance) {
-        return r;
+    if !worldwide(&instance) {
+        return not_shipped();
     }
     json(served(&dir, M365_FILE))
 }
