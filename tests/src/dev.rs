@@ -107,19 +107,26 @@ impl Dev {
         );
     }
 
+    /// `breakoutctl -o json ARGS` as the operator: the answer (the command must succeed).
     pub fn ctl(&self, args: &[&str]) -> Value {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ctl_text(&all)).expect("json")
+    }
+
+    /// `breakoutctl ARGS` as the operator: what it printed (the command must succeed).
+    pub fn ctl_text(&self, args: &[&str]) -> String {
         let out = Command::new(ctl_bin())
             .args(["--server", &format!("http://{}", self.addr("api"))])
             .arg("--token-file")
             .arg(self.addr("token_file"))
-            .args(["-o", "json"])
             .args(args)
             .env_remove("BREAKOUT_TOKEN")
             .env_remove("BREAKOUT_SERVER")
             .output()
             .expect("run breakoutctl");
         assert!(out.status.success(), "breakoutctl {args:?}: {out:?}");
-        serde_json::from_slice(&out.stdout).expect("json")
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 

@@ -2,8 +2,10 @@
 //! `chromium-driver`, through the fantoccini client) against `breakout-control dev`. A tenant
 //! signs in, sees its sessions, enters a bad blocklist entry and sees the error next to it,
 //! saves a good one and sees it reach the edge (a request through the proxy is then refused),
-//! uses explain and signs out; the operator signs in and sees regions, edges and templates
-//! (and approves a quarantined template version when one is there).
+//! previews a PAC change with its diff, sees its webhook deliveries, uses explain and signs
+//! out; the operator signs in, sees regions, edges and templates, and approves a quarantined
+//! template version with its diff in view (quarantined because dev's own vendor-list server
+//! is made to serve a shrunk Microsoft 365 list).
 //!
 //! Screenshots of each page go to `$BREAKOUT_CONSOLE_SCREENSHOTS` (default
 //! `<CARGO_TARGET_DIR or target>/console-screenshots`); docs/console.md links a copy.
@@ -207,6 +209,45 @@ fn hold_session(proxy: &str, origin: u16) -> TcpStream {
     s
 }
 
+/// `item`'s row of a `template list` answer.
+fn item(list: &Value, item: &str) -> Option<Value> {
+    list["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["item"] == item)
+        .cloned()
+}
+
+fn live_version(addrs: &Value) -> u64 {
+    let (_, list) = ctl(addrs, &["template", "list"]);
+    item(&list, "microsoft365")
+        .and_then(|m| m["live"]["number"].as_u64())
+        .expect("a live microsoft365 version")
+}
+
+/// The newest quarantined microsoft365 candidate's id.
+fn quarantined(addrs: &Value) -> u64 {
+    let (ok, versions) = ctl(addrs, &["template", "versions", "microsoft365"]);
+    assert!(ok, "template versions: {versions}");
+    versions["quarantine"]
+        .as_array()
+        .and_then(|c| c.last())
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("no candidate: {versions}"))
+}
+
+/// Puts a third of the shipped Microsoft 365 list where dev's vendor-list server serves it
+/// from instead of the shipped one (`<data dir>/vendor-lists/`).
+fn shrink_m365(addrs: &Value) {
+    let shipped = include_str!("../../deploy/lists/m365-worldwide-endpoints.json");
+    let sets: Vec<Value> = serde_json::from_str(shipped).expect("the shipped list");
+    let kept: Vec<Value> = sets.iter().take(sets.len() / 3).cloned().collect();
+    let dir = PathBuf::from(addr(addrs, "dir")).join("vendor-lists");
+    std::fs::create_dir_all(&dir).expect("vendor-lists dir");
+    let body = serde_json::to_string(&kept).expect("json");
+    std::fs::write(dir.join("m365-worldwide-endpoints.json"), body).expect("write the list");
+}
+
 #[test]
 fn a_tenant_and_the_operator_use_the_console_in_chromium() {
     let dir = unique_dir("breakout-console-chromium");
@@ -219,6 +260,20 @@ fn a_tenant_and_the_operator_use_the_console_in_chromium() {
     let (ok, token) = ctl(&addrs, &["token", "create", "demo"]);
     assert!(ok, "token create: {token}");
     let token = token["token"].as_str().expect("token").to_string();
+
+    // Templates have versions from the first start (dev serves the shipped lists to its own
+    // poller); a shrunk Microsoft 365 list served next is quarantined by the guard.
+    wait_for(SOON, "the microsoft365 template has a live version", || {
+        let (_, list) = ctl(&addrs, &["template", "list"]);
+        item(&list, "microsoft365").filter(|m| !m["live"].is_null())
+    });
+    shrink_m365(&addrs);
+    let (ok, answer) = ctl(&addrs, &["template", "sync"]);
+    assert!(ok, "template sync: {answer}");
+    wait_for(SOON, "the shrunk list is quarantined", || {
+        let (_, list) = ctl(&addrs, &["template", "list"]);
+        item(&list, "microsoft365").filter(|m| m["quarantined"].as_u64() > Some(0))
+    });
 
     let origin = Origin::start();
     let _session = hold_session(&proxy, origin.port());
@@ -327,10 +382,47 @@ fn a_tenant_and_the_operator_use_the_console_in_chromium() {
             .await;
             assert_eq!(decision.trim(), "block");
             shot(&c, "05-explain").await;
+            // The PAC: the live file, its URL, and a proposal's diff against it.
             c.goto(&format!("http://{api}/ui/t/demo/pac"))
                 .await
                 .expect("pac");
-            shot(&c, "06-pac").await;
+            let area = c
+                .find(Locator::Id("pac-settings"))
+                .await
+                .expect("the settings field");
+            area.clear().await.expect("clear");
+            // Everything not listed goes direct for demo, so an exception would change
+            // nothing: name a proxy instead (the edges write their own address today).
+            area.send_keys(r#"{"proxies": ["proxy.corp.example:8080"]}"#)
+                .await
+                .expect("type settings");
+            c.find(Locator::Id("pac-preview"))
+                .await
+                .expect("preview")
+                .click()
+                .await
+                .expect("click preview");
+            let diff = until("the diff against the live PAC", || async {
+                text_of(&c, "#pac-diff").await
+            })
+            .await;
+            assert!(diff.contains("corp.example"), "{diff}");
+            assert!(
+                text_of(&c, "#pac-url")
+                    .await
+                    .is_some_and(|u| u.ends_with("/pac/demo.pac")),
+                "the PAC's URL"
+            );
+            shot(&c, "06-pac-diff").await;
+            c.goto(&format!("http://{api}/ui/t/demo/webhooks"))
+                .await
+                .expect("webhooks");
+            let page = c.source().await.expect("source");
+            assert!(
+                page.contains("id=\"deliveries-h\""),
+                "the deliveries section"
+            );
+            shot(&c, "07-webhooks").await;
 
             // Sign out: the session is gone.
             c.find(Locator::Id("sign-out"))
@@ -362,11 +454,36 @@ fn a_tenant_and_the_operator_use_the_console_in_chromium() {
             assert!(!edges.is_empty());
             let page = c.source().await.expect("source");
             assert!(page.contains("local"), "region local and its edge");
-            if let Ok(approve) = c.find(Locator::Css("button[id^=approve-]")).await {
-                shot(&c, "07-operator-quarantine").await;
-                approve.click().await.expect("approve");
-            }
-            shot(&c, "07-operator").await;
+            // The quarantined candidate (below), with its diff in view, approved.
+            let candidate = quarantined(&addrs);
+            c.goto(&format!("http://{api}/ui/op#cand-microsoft365-{candidate}"))
+                .await
+                .expect("the candidate");
+            let reason = text_of(&c, &format!("#cand-microsoft365-{candidate}"))
+                .await
+                .expect("the candidate's heading");
+            assert!(reason.contains("microsoft365"), "{reason}");
+            let page = c.source().await.expect("source");
+            assert!(page.contains("<del>- "), "the diff shows removed hosts");
+            shot(&c, "08-operator-quarantine").await;
+            let live_before = live_version(&addrs);
+            c.find(Locator::Id(&format!("approve-microsoft365-{candidate}")))
+                .await
+                .expect("the approve button")
+                .click()
+                .await
+                .expect("approve");
+            wait_for(SOON, "the approved candidate is live", || {
+                let (ok, list) = ctl(&addrs, &["template", "list"]);
+                let m365 = item(&list, "microsoft365")?;
+                (ok && m365["quarantined"] == 0
+                    && m365["live"]["number"].as_u64() > Some(live_before))
+                .then_some(())
+            });
+            c.goto(&format!("http://{api}/ui/op#templates"))
+                .await
+                .expect("operator page");
+            shot(&c, "09-operator").await;
             c.goto(&format!("http://{api}/ui/op/audit?actor=tenant:demo"))
                 .await
                 .expect("audit");
@@ -375,14 +492,14 @@ fn a_tenant_and_the_operator_use_the_console_in_chromium() {
                 audit.contains("tenant:demo"),
                 "the console's write is audited"
             );
-            shot(&c, "08-audit").await;
+            shot(&c, "10-audit").await;
             // Japanese.
             c.goto(&format!("http://{api}/ui/lang/ja?back=/ui/op"))
                 .await
                 .expect("japanese");
             let page = c.source().await.expect("source");
             assert!(page.contains("運用"), "Japanese after the switch");
-            shot(&c, "09-operator-ja").await;
+            shot(&c, "11-operator-ja").await;
         };
         shots.await;
         let _ = c.close().await;

@@ -75,6 +75,29 @@ fn dev_serves_the_demo_tenant_and_stops_cleanly() {
     let explained = dev.ctl(&["explain", "demo", "blocked.example.net"]);
     assert_eq!(explained["decision"], "block", "{explained}");
 
+    // Templates have versions: dev serves the shipped vendor lists to its own poller on
+    // loopback, and the demo tenant subscribes to microsoft365.
+    let templates = dev.ctl(&["template", "list"]);
+    for item in ["microsoft365", "azure-expressroute", "google-workspace"] {
+        let row = templates["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["item"] == item))
+            .unwrap_or_else(|| panic!("{item} in {templates}"));
+        assert!(row["live"]["number"].is_u64(), "{item}: {row}");
+    }
+    let shown = dev.ctl(&["template", "show", "microsoft365"]);
+    assert!(
+        shown.to_string().contains("outlook.office365.com"),
+        "{shown}"
+    );
+    let subs = dev.ctl(&["template", "subscriptions", "demo"]);
+    assert_eq!(subs["items"][0]["item"], "microsoft365", "{subs}");
+
+    // -o yaml: the same answer as YAML.
+    let yaml = dev.ctl_text(&["-o", "yaml", "edge", "list"]);
+    assert!(yaml.starts_with("items:\n  - "), "{yaml}");
+    assert!(yaml.contains("\n    edge_id: local-1\n"), "{yaml}");
+
     // Stopped with SIGTERM: the edge child goes too.
     let needle = dir.display().to_string();
     assert!(

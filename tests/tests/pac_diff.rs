@@ -55,6 +55,13 @@ fn wait_served(edge: &Edge, needle: &str) {
     );
 }
 
+/// The unified diff of a `-o json` comparison that found a difference.
+fn unified(out: &CtlOutput) -> String {
+    let v = out.json();
+    assert_eq!(v["differs"], true, "{v}");
+    v["unified"].as_str().expect("unified").to_string()
+}
+
 fn code(out: &CtlOutput) -> Option<i32> {
     out.0.status.code()
 }
@@ -72,7 +79,8 @@ fn pac_show_diff_compares_with_the_edge_and_the_store_and_exits_like_diff() {
     // The store's settings rendered for this edge are what it serves: no difference, exit 0.
     let same = node.ctl(&["pac", "show", "acme", "--diff", "--edge", &edge_url]);
     assert_eq!(code(&same), Some(0), "{same:?}");
-    assert!(same.stdout().contains("no difference"), "{}", same.stdout());
+    // -o json (the harness's): the comparison as data.
+    assert_eq!(same.json()["differs"], false, "{}", same.stdout());
 
     // A proposal against the edge: the diff on stdout, a summary on stderr, exit 1.
     let proposed = settings_file("proposed", r#"{"direct_exceptions": ["*.corp.example"]}"#);
@@ -88,7 +96,7 @@ fn pac_show_diff_compares_with_the_edge_and_the_store_and_exits_like_diff() {
     ];
     let differs = node.ctl(&args);
     assert_eq!(code(&differs), Some(1), "{differs:?}");
-    let diff = differs.stdout();
+    let diff = unified(&differs);
     assert!(
         diff.starts_with(&format!(
             "--- edge {edge_url}/pac/acme.pac\n+++ preview of "
@@ -135,7 +143,7 @@ fn pac_show_diff_compares_with_the_edge_and_the_store_and_exits_like_diff() {
     let two = settings_file("two", &two);
     let grown = node.ctl(&["pac", "show", "acme", "--diff", "--settings", &two]);
     assert_eq!(code(&grown), Some(1), "{grown:?}");
-    let diff = grown.stdout();
+    let diff = unified(&grown);
     assert!(
         diff.starts_with("--- stored settings (tenant version "),
         "{diff}"

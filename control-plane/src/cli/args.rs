@@ -45,7 +45,7 @@ pub struct Cli {
     /// Read the token from a file (overrides --token and BREAKOUT_TOKEN).
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
-    /// How to print answers: aligned tables, or the server's JSON.
+    /// How to print answers: aligned tables, the server's JSON, or that JSON as YAML.
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     #[command(subcommand)]
@@ -56,6 +56,7 @@ pub struct Cli {
 pub enum Output {
     Table,
     Json,
+    Yaml,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,12 +9,14 @@ pub mod client;
 pub mod commands;
 pub mod contract_args;
 pub mod error;
+pub mod fix;
 pub mod list_args;
 pub mod quota_args;
 pub mod retry;
 pub mod table;
 pub mod template_args;
 pub mod view;
+pub mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -87,7 +89,8 @@ fn token(cli: &Cli) -> Result<Option<String>, CliError> {
     Ok(Some(token.to_string()))
 }
 
-/// Adds the likely fix to an `unauthorized` answer when no token was given.
+/// Adds the likely fix to an API refusal: the token options to an `unauthorized` answer when
+/// no token was given, the `breakoutctl` command for a known refusal ([`fix::hint`]).
 fn hint(e: CliError, inv: &commands::Invocation) -> CliError {
     match e {
         CliError::Api { code, message } if code == "unauthorized" && !inv.client.has_token() => {
@@ -95,6 +98,13 @@ fn hint(e: CliError, inv: &commands::Invocation) -> CliError {
                 format!("{message} (no token given: use --token, BREAKOUT_TOKEN or --token-file)");
             CliError::Api { code, message }
         }
+        CliError::Api { code, message } => match fix::hint(&code, &message) {
+            Some(fix) => CliError::Api {
+                message: format!("{message} (fix: {fix})"),
+                code,
+            },
+            None => CliError::Api { code, message },
+        },
         other => other,
     }
 }

@@ -200,6 +200,41 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("skip", "Skip to content", "本文へ移動"),
     ("tenant", "Tenant", "テナント"),
     ("leader", "leader", "リーダー"),
+    ("attributes_changed", "attributes changed", "属性の変更"),
+    ("more_sets", "more sets changed", "件のセットも変更"),
+    ("last_changes", "the last changes", "直近の変更"),
+    ("approved_by", "approved by", "承認者"),
+    (
+        "series_unavailable",
+        "The leader's series is not available",
+        "リーダーの系列を取得できません",
+    ),
+    ("pac_live", "The live PAC file", "現在の PAC ファイル"),
+    (
+        "pac_any_edge",
+        "EDGE:PORT is any edge's proxy listener: the settings name no proxy, so each edge writes its own address where this preview shows edge.invalid:3128",
+        "EDGE:PORT は各エッジのプロキシのアドレスです。設定にプロキシがないため、このプレビューで edge.invalid:3128 と表示される箇所に各エッジが自身のアドレスを書き込みます",
+    ),
+    ("pac_preview", "Preview and diff", "プレビューと差分"),
+    ("pac_settings", "PAC settings (JSON)", "PAC 設定（JSON）"),
+    (
+        "pac_preview_hint",
+        "Nothing is saved here: save settings with breakoutctl pac set or PUT /v1/tenants/{id}/pac.",
+        "ここでは保存されません。保存は breakoutctl pac set または PUT /v1/tenants/{id}/pac で行います。",
+    ),
+    ("pac_preview_button", "Preview", "プレビュー"),
+    ("pac_diff", "Diff against the live file", "現在のファイルとの差分"),
+    (
+        "pac_same",
+        "No difference: the preview routes exactly like the live file.",
+        "差分はありません（現在のファイルと同じ振り分けです）。",
+    ),
+    ("pac_preview_file", "The previewed file", "プレビューしたファイル"),
+    ("webhooks", "Webhooks", "Webhook"),
+    ("webhooks_registered", "Registered webhooks", "登録済みの Webhook"),
+    ("deliveries", "Recent deliveries", "最近の配信"),
+    ("attempt", "Attempt", "試行"),
+    ("no_deliveries", "No deliveries yet.", "配信はまだありません。"),
 ];
 
 /// The words of `lang`, by key.

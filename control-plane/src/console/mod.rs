@@ -4,11 +4,16 @@
 //! check, scope, explain, list validation, writes through [`ApiContext::write`]), so the
 //! console and the API cannot disagree on a rule.
 
+mod deliveries;
+mod diffview;
 mod i18n;
 mod operator;
+mod pac;
+mod relay;
 pub mod series;
 pub mod session;
 mod tenant;
+mod usage;
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
@@ -61,7 +66,9 @@ pub fn app(ctx: Arc<ApiContext>) -> Router {
         .route("/ui/t/{id}/lists", get(tenant::lists))
         .route("/ui/t/{id}/lists/{name}", post(tenant::save_list))
         .route("/ui/t/{id}/explain", get(tenant::explain))
-        .route("/ui/t/{id}/pac", get(tenant::pac))
+        .route("/ui/t/{id}/pac", get(pac::page))
+        .route("/ui/t/{id}/webhooks", get(deliveries::page))
+        .route("/ui/t/{id}/series.json", get(usage::series_json))
         .route("/ui/op", get(operator::overview))
         .route("/ui/op/audit", get(operator::audit))
         .route(
@@ -98,6 +105,8 @@ fn environment() -> Environment<'static> {
         ("lists.html", include_str!("templates/lists.html")),
         ("explain.html", include_str!("templates/explain.html")),
         ("pac.html", include_str!("templates/pac.html")),
+        ("webhooks.html", include_str!("templates/webhooks.html")),
+        ("diff.html", include_str!("templates/diff.html")),
         ("operator.html", include_str!("templates/operator.html")),
         ("audit.html", include_str!("templates/audit.html")),
     ];
@@ -192,6 +201,27 @@ impl Console {
     }
 }
 
+impl Console {
+    /// Proposes `command` as the page's principal; on a follower (the store answers "not the
+    /// leader") makes `call`, the same write through the API, on the leader as the session
+    /// ([`relay`]). The new store version.
+    pub async fn write(
+        &self,
+        page: &Page,
+        command: crate::state::Command,
+        call: relay::Call,
+    ) -> Result<u64, ApiError> {
+        match self.api.write(&page.session.principal, command).await {
+            Err(ApiError::NotLeader(leader)) => {
+                let credential = &page.session.credential;
+                let (_, version) = relay::send(&self.api, &leader, credential, call).await?;
+                Ok(version.unwrap_or_default())
+            }
+            other => other,
+        }
+    }
+}
+
 /// 404 unless `principal` may see tenant `id` (the API's rule: a tenant token sees only its
 /// own tenant, and another one looks like one that does not exist).
 pub fn scope(principal: &Principal, id: &str) -> Result<(), ApiError> {
@@ -283,7 +313,8 @@ async fn login(
     }
     match sign_in(&c.api, f.token.trim(), ip).await {
         Ok(principal) => {
-            let s = c.sessions.create(principal, Instant::now());
+            let credential = session::Credential::new(f.token.trim());
+            let s = c.sessions.create(principal, credential, Instant::now());
             let tls = session::over_tls(&headers);
             let mut resp = Redirect::to("/ui").into_response();
             for cookie in [

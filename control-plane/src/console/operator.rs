@@ -11,7 +11,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{utc, Console, CsrfOnly, Page};
+use super::{relay, utc, Console, CsrfOnly, Page};
 use crate::api::auth::Principal;
 use crate::api::edges::{finish, EdgeList};
 use crate::api::error::ApiError;
@@ -21,9 +21,6 @@ use crate::store::Consistency;
 use crate::templates::diff::diff;
 
 type Cx = State<Arc<Console>>;
-
-/// Lines of a candidate's diff shown per set and direction.
-const DIFF_LINES: usize = 20;
 
 fn operator_page(c: &Console, headers: &HeaderMap) -> Result<Page, Box<Response>> {
     let page = c.page(headers)?;
@@ -107,21 +104,10 @@ pub async fn overview(State(c): Cx, headers: HeaderMap) -> Response {
                                 (Some(l), Some(content)) => Some(diff(&l.content, content)),
                                 _ => None,
                             };
-                            let sets: Vec<Value> = d
-                                .map(|d| {
-                                    d.sets
-                                        .iter()
-                                        .map(|s| json!({ "set": s.set, "group": s.group,
-                                            "added": s.added_hosts.iter().take(DIFF_LINES).collect::<Vec<_>>(),
-                                            "removed": s.removed_hosts.iter().take(DIFF_LINES).collect::<Vec<_>>(),
-                                            "added_cidrs": s.added_cidrs.len(), "removed_cidrs": s.removed_cidrs.len(),
-                                            "more": s.added_hosts.len() + s.removed_hosts.len() > 2 * DIFF_LINES }))
-                                        .collect()
-                                })
-                                .unwrap_or_default();
+                            let view = d.as_ref().map(super::diffview::view);
                             json!({ "id": q.id, "reason": q.reason, "source_version": q.source_version,
                                 "fetched": utc(q.fetched_at_ms), "entries": q.content.as_ref().map(|c| c.entries()),
-                                "instance": q.instance, "sets": sets })
+                                "instance": q.instance, "diff": view })
                         })
                         .collect()
                 })
@@ -164,7 +150,13 @@ pub async fn decide(
         "reject" => Command::RejectTemplate(RejectTemplate { item, candidate }),
         _ => return c.error(&page, ApiError::NotFound("no such action".into())),
     };
-    match c.api.write(&Principal::Operator, command).await {
+    let call = relay::Call {
+        method: http::Method::POST,
+        path: format!("/v1/templates/{item}/candidates/{candidate}/{verdict}"),
+        body: None,
+        if_match: None,
+    };
+    match c.write(&page, command, call).await {
         Ok(_) => Redirect::to("/ui/op#templates").into_response(),
         Err(e) => c.error(&page, e),
     }

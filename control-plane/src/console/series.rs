@@ -1,6 +1,7 @@
 //! The sessions chart: a bounded in-memory time series per (region, tenant) of the session
 //! reports this node already receives (the leader's usage), sampled every [`STEP`], and the
-//! SVG polyline that draws it. Soft state: a restart starts it again.
+//! SVG polyline that draws it. Soft state: a restart (or a new leader) starts it again; the
+//! other nodes' consoles show the leader's ([`super::usage`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -15,7 +16,7 @@ pub const KEEP: usize = 1080;
 pub const MAX_SERIES: usize = 20_000;
 
 /// One sample: when (ms since the epoch), sessions open, the limit, refusals at the grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Point {
     pub at_ms: u64,
     pub sessions: u64,

@@ -1,7 +1,10 @@
 //! Console sign-in sessions: a token is exchanged once for a random session id kept in an
 //! `HttpOnly`, `SameSite=Strict` cookie; the token itself is never stored in the page or the
 //! cookie. Sessions live in this node's memory and expire (a restart signs everybody out).
-//! Every form carries the session's CSRF token, compared in constant time.
+//! Every form carries the session's CSRF token, compared in constant time. The token signed in
+//! with stays in this node's memory with the session ([`Credential`]), never leaving it except
+//! as the bearer of a request this node relays to the leader (a write, the leader's delivery
+//! log), where it is checked again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,6 +33,28 @@ pub struct Session {
     pub principal: Principal,
     pub csrf: String,
     pub expires: Instant,
+    /// The token signed in with: what a request relayed to the leader carries.
+    pub credential: Credential,
+}
+
+/// A bearer token kept in memory; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Credential(String);
+
+impl Credential {
+    pub fn new(token: &str) -> Credential {
+        Credential(token.to_string())
+    }
+
+    pub fn bearer(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(..)")
+    }
 }
 
 /// The sessions of this node.
@@ -39,13 +64,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// A new session for `principal`, valid from `now` for [`TTL`].
-    pub fn create(&self, principal: Principal, now: Instant) -> Session {
+    /// A new session for `principal` (signed in with `credential`), valid from `now` for
+    /// [`TTL`].
+    pub fn create(&self, principal: Principal, credential: Credential, now: Instant) -> Session {
         let session = Session {
             id: random_secret(),
             principal,
             csrf: random_secret(),
             expires: now + TTL,
+            credential,
         };
         let mut map = self.lock();
         map.retain(|_, s| s.expires > now);
@@ -133,7 +160,12 @@ mod tests {
     fn sessions_expire_and_are_found_by_cookie() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let s = sessions.create(Principal::Tenant("acme".into()), now);
+        let s = sessions.create(
+            Principal::Tenant("acme".into()),
+            Credential::new("bk_acme_secret"),
+            now,
+        );
+        assert!(!format!("{s:?}").contains("bk_acme_secret"), "{s:?}");
         let headers = with_cookie(&format!("a=b; {COOKIE}={}", s.id));
         assert_eq!(
             sessions.get(&headers, now).map(|s| s.principal),
@@ -146,7 +178,8 @@ mod tests {
 
     #[test]
     fn csrf_and_cookie_attributes() {
-        let s = Sessions::default().create(Principal::Operator, Instant::now());
+        let s =
+            Sessions::default().create(Principal::Operator, Credential::new("t"), Instant::now());
         assert!(s.csrf_ok(&s.csrf.clone()));
         assert!(!s.csrf_ok("x"));
         assert_ne!(s.csrf, s.id);

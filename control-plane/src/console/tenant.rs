@@ -1,30 +1,34 @@
 //! The tenant's pages: overview (sessions against the limit, contracts, options, template
-//! subscriptions), lists (edited with the API's validation and `If-Match`), explain and PAC.
+//! subscriptions with the diff of their last change), lists (edited with the API's validation
+//! and `If-Match`) and explain; the PAC page is [`super::pac`], webhooks [`super::deliveries`].
 //! Each page first checks the signed-in principal's scope ([`super::scope`]).
 
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use breakout_policy::pac::render_for_edge;
 use breakout_policy::NamedList;
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::series::chart;
-use super::{scope, Console, Page};
+use super::{relay, scope, Console, Page};
 use crate::api::error::{no_tenant, ApiError};
 use crate::api::explain::{explain as explain_route, DEFAULT_PORT};
 use crate::api::lists::parse_entry;
 use crate::api::reply::tenant_view_on;
-use crate::state::{may_update_lists, served_tenant, Command, PutList, State as Data};
+use crate::state::{may_update_lists, Command, PutList, State as Data};
 use crate::store::Consistency;
 
 type Cx = State<Arc<Console>>;
 
 /// The signed-in page for tenant `id` and the state, or the answer to send instead.
-async fn open(c: &Console, headers: &HeaderMap, id: &str) -> Result<(Page, Arc<Data>), Response> {
+pub(super) async fn open(
+    c: &Console,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Page, Arc<Data>), Response> {
     let page = c.page(headers).map_err(|r| *r)?;
     if let Err(e) = scope(&page.session.principal, id) {
         return Err(c.error(&page, e));
@@ -48,17 +52,26 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
     let Some(view) = tenant_view_on(&state, &id, c.api.today()) else {
         return c.error(&page, no_tenant(&id));
     };
-    let series = c
-        .series
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .of_tenant(&id);
+    let (series, series_error) = super::usage::series(&c, &page, &id).await;
     let charts: Vec<Value> = series
         .iter()
-        .map(|(region, points)| json!({ "region": region, "chart": chart(points, 600, 160) }))
+        .map(|s| json!({ "region": s.region, "chart": chart(&s.points, 600, 160) }))
         .collect();
-    let live = c.api.leases.usage().unwrap_or_default();
-    let usage: Vec<_> = live.iter().filter(|u| u.tenant == id).collect();
+    // Usage now: the leader's leases; on a follower, the newest point of the leader's series.
+    let usage: Vec<Value> = match c.api.leases.usage() {
+        Some(live) => live
+            .iter()
+            .filter(|u| u.tenant == id)
+            .map(|u| json!({ "region": u.region, "sessions": u.sessions, "refused": u.refused }))
+            .collect(),
+        None => series
+            .iter()
+            .filter_map(|s| {
+                let p = s.points.last()?;
+                Some(json!({ "region": s.region, "sessions": p.sessions, "refused": p.refused }))
+            })
+            .collect(),
+    };
     let held = state.contracts.get(&id).cloned().unwrap_or_default();
     let day = c.api.today();
     let contracts: Vec<Value> = held
@@ -84,16 +97,21 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
             subs.iter()
                 .map(|(item, s)| {
                     let live = state.templates.get(item).and_then(|r| r.live_version());
+                    let diff = live.and_then(|v| v.diff.as_ref());
                     json!({ "item": item.to_string(), "subscription": compact(s),
                         "live": live.map(|v| v.number),
                         "source_version": live.map(|v| v.content.source_version.clone()),
-                        "changes": live.and_then(|v| v.diff.as_ref()).map(|d| d.counts()) })
+                        "fetched": live.map(|v| super::utc(v.fetched_at_ms)),
+                        "approved_by": live.and_then(|v| v.approved_by.clone()),
+                        "changes": diff.map(|d| d.counts()),
+                        "diff": diff.map(super::diffview::view) })
                 })
                 .collect()
         })
         .unwrap_or_default();
     let data = json!({
         "tenant": id, "section": "overview", "view": view, "charts": charts, "usage": usage,
+        "series_error": series_error,
         "contracts": contracts, "options": options, "subscriptions": subscriptions,
     });
     c.render(&page, "overview.html", data)
@@ -240,13 +258,26 @@ pub async fn save_list(
             return lists_page(&c, &page, &state, &id, Some(failed(Vec::new(), Some(why))));
         }
     }
+    let call = relay::Call {
+        method: http::Method::PUT,
+        path: format!(
+            "/v1/tenants/{}/lists/{}",
+            relay::seg(&id),
+            relay::seg(&name)
+        ),
+        body: Some(json!(entries
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>())),
+        if_match: Some(f.if_match),
+    };
     let command = Command::PutList(PutList {
         tenant: id.clone(),
         name: name.clone(),
         list: NamedList { entries },
         if_match: Some(f.if_match),
     });
-    match c.api.write(&page.session.principal, command).await {
+    match c.write(&page, command, call).await {
         Ok(version) => Redirect::to(&format!("/ui/t/{id}/lists?saved={version}")).into_response(),
         Err(e) => {
             let message = match e {
@@ -304,38 +335,4 @@ pub async fn explain(
     let data = json!({ "tenant": id, "section": "explain", "host": host, "port": port_text,
         "answer": answer, "error": error });
     c.render(&page, "explain.html", data)
-}
-
-/// `GET /ui/t/{id}/pac`: the PAC the edges serve (rendered with their call), and its URL.
-pub async fn pac(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let (page, state) = match open(&c, &headers, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let record = match state.tenants.get(&id) {
-        Some(r) => r,
-        None => return c.error(&page, no_tenant(&id)),
-    };
-    let day = state.policy_day();
-    let served = record
-        .tenant
-        .region
-        .as_deref()
-        .and_then(|r| served_tenant(&state, record, r, day));
-    let edge = served
-        .as_ref()
-        .and_then(|t| t.pac.as_ref())
-        .and_then(|p| p.proxies.first().cloned())
-        .unwrap_or_else(|| "EDGE:3128".into());
-    let (text, error) = match served
-        .as_ref()
-        .and_then(|t| render_for_edge(t, &Default::default(), state.version, &edge))
-    {
-        Some(Ok(pac)) => (Some(pac.text), None),
-        Some(Err(e)) => (None, Some(e.to_string())),
-        None => (None, None),
-    };
-    let data = json!({ "tenant": id, "section": "pac", "text": text, "error": error,
-        "url": format!("http://{edge}/pac/{id}.pac") });
-    c.render(&page, "pac.html", data)
 }

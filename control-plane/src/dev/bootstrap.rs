@@ -103,6 +103,8 @@ impl Api {
 pub struct Outcome {
     pub created: bool,
     pub m365_entries: usize,
+    /// Subscribed to the `microsoft365` template (a version of it was recorded in time).
+    pub subscribed: bool,
 }
 
 /// Creates what is missing; leaves an existing tenant's rules and lists as the operator left them.
@@ -130,10 +132,50 @@ pub async fn bootstrap(api: &Api, local_origins: bool) -> anyhow::Result<Outcome
         put_in_service(api, &path).await?;
     }
     show_every_feature(api, &path, &view).await?;
+    let subscribed = subscribe_template(api, &path).await?;
     Ok(Outcome {
         created,
         m365_entries,
+        subscribed,
     })
+}
+
+/// How long bootstrap waits for the poller's first Microsoft 365 version.
+const TEMPLATE_PATIENCE: Duration = Duration::from_secs(20);
+
+/// Subscribes the demo tenant to the `microsoft365` template (`direct`) once the poller has
+/// recorded a version of it, unless it is subscribed already. The template rule comes after
+/// the tenant's own rules, so it routes nothing differently; it makes the tenant's template
+/// pages (and `template subscriptions demo`) show a live version and its changes. False when
+/// no version came in time (the poller is off, or the vendor server did not answer).
+async fn subscribe_template(api: &Api, path: &str) -> anyhow::Result<bool> {
+    use StatusCode as S;
+    let sub = format!("{path}/templates/microsoft365");
+    if api.call(Method::GET, &sub, None).await?.0 == S::OK {
+        return Ok(true);
+    }
+    let until = Instant::now() + TEMPLATE_PATIENCE;
+    loop {
+        let list = api
+            .expect(Method::GET, "/v1/templates", None, &[S::OK])
+            .await?;
+        let live = list["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i["item"] == "microsoft365" && !i["live"].is_null())
+        });
+        if live {
+            break;
+        }
+        if Instant::now() > until {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let body = json!({ "action": "direct" });
+    api.expect(Method::PUT, &sub, Some(&body), &[S::OK, S::CREATED])
+        .await?;
+    Ok(true)
 }
 
 /// The sample price book (`breakoutctl billing preview demo` needs one).

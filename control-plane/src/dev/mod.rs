@@ -7,6 +7,7 @@
 mod bootstrap;
 mod edge;
 mod files;
+mod vendor;
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -89,6 +90,16 @@ where
         "--metrics-listen".into(),
         args.metrics_listen.clone().into(),
     ]);
+    // The shipped vendor lists, served to this node's own poller on loopback, unless the
+    // operator points the poller somewhere else after `--`.
+    let own_poller = args
+        .server_args
+        .iter()
+        .any(|a| a.to_string_lossy().starts_with("--template-"));
+    if !own_poller {
+        let vendor = vendor::start(&layout.dir).await?;
+        argv.extend(vendor::poller_flags(vendor));
+    }
     argv.extend(args.server_args.iter().cloned());
     let server = serve(argv);
     tokio::pin!(server);
@@ -212,6 +223,8 @@ fn banner(
          \n  logs:           {edge_log}, {access_log}\
          \n\nTenant {t} ({tenant}): Microsoft 365 Optimize/Allow ({n} entries) direct, \
          demo blocklist blocked, anything else direct; plan-1 cloud bypass of {cap} sessions.\
+         \nTemplates: the shipped vendor lists are served to the poller from {vendor_dir} \
+         (a file there replaces the shipped one; then `template sync`){subscribed}.\
          \n\nTry:\
          \n  curl -x {proxy} https://outlook.office365.com/ -I\
          \n  curl -x {proxy} http://blocked.example.net/\
@@ -220,6 +233,7 @@ fn banner(
          \n  {ctl} --server http://{api} --token-file {tok} sessions\
          \n  {ctl} --server http://{api} --token-file {tok} explain {t} blocked.example.net\
          \n  {ctl} --server http://{api} --token-file {tok} billing preview {t}\
+         \n  {ctl} --server http://{api} --token-file {tok} template list\
          \n  curl http://{pac_host}/pac/{t}.pac  (the PAC file, served by the edge to 127.0.0.1)",
         pac_host = edge.proxy,
         dir = layout.dir.display(),
@@ -232,6 +246,12 @@ fn banner(
         access_log = layout.access_log().display(),
         n = outcome.m365_entries,
         cap = bootstrap::CAPACITY,
+        vendor_dir = shorten(&vendor::override_dir(&layout.dir)),
+        subscribed = if outcome.subscribed {
+            "; demo subscribes to microsoft365"
+        } else {
+            "; no microsoft365 version yet, so demo is not subscribed"
+        },
     );
 }
 

@@ -40,6 +40,12 @@ impl TestApi {
         Self::start_with(1, true).await
     }
 
+    /// [`TestApi::start_console`] with another node id (leading itself until `set_leader`).
+    #[allow(dead_code)]
+    pub async fn start_console_node(node_id: u64) -> Self {
+        Self::start_with(node_id, true).await
+    }
+
     async fn start_with(node_id: u64, console: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr").to_string();

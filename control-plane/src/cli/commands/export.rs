@@ -15,9 +15,9 @@ pub async fn run(inv: &Invocation, a: ExportArgs) -> Result<(), CliError> {
         .query("since", a.since);
     let body = inv.client.send_text(call).await?;
     match (inv.output, serde_json::from_str::<serde_json::Value>(&body)) {
-        // -o json: a JSON answer pretty-printed, like every other command's; a file asked for
-        // with --format (text, squid, csv) is printed as the API answers it.
-        (Output::Json, Ok(v)) => inv.show(&v, |_| String::new()),
+        // -o json|yaml: a JSON answer pretty-printed (or as YAML), like every other command's;
+        // a file asked for with --format (text, squid, csv) is printed as the API answers it.
+        (Output::Json | Output::Yaml, Ok(v)) => inv.show(&v, |_| String::new()),
         _ => print(&body),
     }
     Ok(())

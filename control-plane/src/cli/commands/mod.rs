@@ -9,7 +9,7 @@ mod edge;
 mod explain;
 mod export;
 mod lists;
-mod pac;
+pub(crate) mod pac;
 mod quotas;
 mod region;
 mod rule;
@@ -41,10 +41,11 @@ impl Invocation {
         self.client.send(call).await
     }
 
-    /// Prints `answer` as JSON, or as `render` formats it.
+    /// Prints `answer` as JSON, as YAML, or as `render` formats it.
     pub fn show(&self, answer: &Value, render: impl FnOnce(&Value) -> String) {
         match self.output {
             Output::Json => print(&json(answer)),
+            Output::Yaml => print(&super::yaml::to_yaml(answer)),
             Output::Table => print(&render(answer)),
         }
     }

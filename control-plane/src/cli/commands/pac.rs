@@ -1,7 +1,7 @@
 //! `pac set|clear|show`: a tenant's PAC settings, a preview of the file its edges serve, and
 //! (`show --diff`) how a preview differs from the live file.
 
-mod diff;
+pub(crate) mod diff;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +15,6 @@ use super::{read_json, Invocation};
 use crate::cli::args::PacCmd;
 use crate::cli::client::{Call, TIMEOUT};
 use crate::cli::error::CliError;
-use crate::cli::print;
 use crate::cli::view::{changed_version, tenant};
 
 pub async fn run(inv: &Invocation, cmd: PacCmd) -> Result<(), CliError> {
@@ -49,7 +48,12 @@ pub async fn run(inv: &Invocation, cmd: PacCmd) -> Result<(), CliError> {
             };
             let pac = preview(proposed.as_ref().unwrap_or(&view), own)?;
             if !diff {
-                print(&pac.text);
+                // -o json|yaml: the file with what identifies it; the table form is the file.
+                let answer = serde_json::json!({
+                    "tenant": id, "policy_version": pac.policy_version,
+                    "sha256": pac.sha256, "body_sha256": pac.body_sha256, "text": pac.text,
+                });
+                inv.show(&answer, |_| pac.text.clone());
                 return Ok(());
             }
             let (live_label, live_text) = match &edge {
@@ -72,25 +76,36 @@ pub async fn run(inv: &Invocation, cmd: PacCmd) -> Result<(), CliError> {
                 label: &preview_label,
                 text: &pac.text,
             };
-            return report(&id, &live, &new);
+            return report(inv, &id, &live, &new);
         }
     }
     Ok(())
 }
 
-/// Prints the diff (or that there is none); a difference ends the command with exit code 1.
-fn report(id: &str, live: &Side<'_>, preview: &Side<'_>) -> Result<(), CliError> {
-    match diff::compare(live, preview) {
+/// Prints the diff (or that there is none; with -o json|yaml, the comparison as data); a
+/// difference ends the command with exit code 1.
+fn report(inv: &Invocation, id: &str, live: &Side<'_>, preview: &Side<'_>) -> Result<(), CliError> {
+    let found = diff::compare(live, preview);
+    let answer = serde_json::json!({
+        "tenant": id, "live": live.label, "preview": preview.label,
+        "differs": found.is_some(),
+        "added": found.as_ref().map_or(0, |d| d.added),
+        "removed": found.as_ref().map_or(0, |d| d.removed),
+        "unified": found.as_ref().map(|d| d.unified.clone()),
+    });
+    match found {
         None => {
-            print(&format!(
-                "tenant {id}: no difference: the {} routes exactly like the {} \
-                 (the files are identical below the header)\n",
-                preview.label, live.label
-            ));
+            inv.show(&answer, |_| {
+                format!(
+                    "tenant {id}: no difference: the {} routes exactly like the {} \
+                     (the files are identical below the header)\n",
+                    preview.label, live.label
+                )
+            });
             Ok(())
         }
         Some(d) => {
-            print(&d.unified);
+            inv.show(&answer, |_| d.unified.clone());
             Err(CliError::Differs(format!(
                 "tenant {id}: the {} differs from the {} (lines: +{} -{})",
                 preview.label, live.label, d.added, d.removed
@@ -216,10 +231,12 @@ pub fn preview(view: &Value, edge: Option<&str>) -> Result<Pac, CliError> {
     }
     let t: Tenant = serde_json::from_value(t)
         .map_err(|e| CliError::Other(format!("the server's tenant does not parse: {e}")))?;
+    // The stored state, not the command line, is missing something: exit 1 as the help says
+    // for a refusal, not 2 (usage).
     let settings = t.pac.as_ref().ok_or_else(|| {
-        CliError::Usage(format!(
-            "tenant {} has no PAC settings; set them with `breakoutctl pac set`",
-            t.id
+        CliError::Other(format!(
+            "tenant {id} has no PAC settings (fix: breakoutctl pac set {id} --file FILE)",
+            id = t.id
         ))
     })?;
     if settings.proxies.is_empty() && edge.is_none() {
@@ -340,7 +357,12 @@ mod tests {
             label: "preview",
             text: &same.text,
         };
-        report("acme", &live_side, &same_side).expect("identical");
+        // -o json: the comparison as data on stdout (the test prints it), never an error.
+        let inv = Invocation {
+            client: crate::cli::client::Client::new("http://127.0.0.1:1", None).expect("client"),
+            output: crate::cli::args::Output::Json,
+        };
+        report(&inv, "acme", &live_side, &same_side).expect("identical");
 
         let proposed = with_settings(
             &stored,
@@ -368,6 +390,7 @@ mod tests {
             d.unified
         );
         let err = report(
+            &inv,
             "acme",
             &live_side,
             &Side {
@@ -413,5 +436,11 @@ mod tests {
         v.as_object_mut().map(|o| o.remove("pac"));
         let err = preview(&v, None).expect_err("no settings");
         assert!(err.to_string().contains("no PAC settings"), "{err}");
+        // What is missing is in the store, not on the command line: 1, not 2 (usage).
+        assert_eq!(err.exit_code(), 1, "{err}");
+        assert!(
+            err.to_string().contains("breakoutctl pac set acme"),
+            "{err}"
+        );
     }
 }

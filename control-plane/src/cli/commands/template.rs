@@ -123,7 +123,10 @@ pub async fn run(inv: &Invocation, cmd: TemplateCmd) -> Result<(), CliError> {
                 .find(|s| get(s, "item").as_str() == Some(item.as_str()))
                 .map(|s| get(s, "subscription").clone())
                 .ok_or_else(|| {
-                    CliError::Usage(format!("tenant {tenant} has no subscription to {item}"))
+                    CliError::Other(format!(
+                        "tenant {tenant} has no subscription to {item} \
+                         (fix: breakoutctl template subscribe {tenant} {item})"
+                    ))
                 })?;
             sub["pin"] = if none { Value::Null } else { json!(number) };
             let path = ["v1", "tenants", &tenant, "templates", item.as_str()];

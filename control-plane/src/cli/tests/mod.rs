@@ -46,7 +46,7 @@ fn global_options_go_anywhere_and_default_sensibly() {
     let cli = ok(&["--token", "t", "--token-file", "/tmp/t", "audit"]);
     assert_eq!(cli.token.as_deref(), Some("t"));
     assert!(cli.token_file.is_some());
-    assert_eq!(refused(&["-o", "yaml", "audit"]), ErrorKind::InvalidValue);
+    assert_eq!(refused(&["-o", "xml", "audit"]), ErrorKind::InvalidValue);
 }
 
 #[test]
@@ -321,4 +321,31 @@ fn set_quotas_takes_numbers_or_default_per_quota() {
         ErrorKind::ValueValidation
     );
     ok(&["tenant", "quotas", "acme"]);
+}
+
+#[test]
+fn the_usage_line_never_asks_for_a_token() {
+    // The token comes from --token, BREAKOUT_TOKEN or --token-file: none is required on the
+    // command line, so a usage error never tells someone with BREAKOUT_TOKEN set to pass one.
+    for args in [&["tenant", "get"][..], &["rule", "add"], &["explain"]] {
+        let err = parse(args).map(|_| ()).unwrap_err();
+        let text = err.render().to_string();
+        assert!(text.contains("Usage: breakoutctl"), "{text}");
+        assert!(!text.contains("--token"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn every_output_format_parses() {
+    for (flag, want) in [
+        ("table", Output::Table),
+        ("json", Output::Json),
+        ("yaml", Output::Yaml),
+    ] {
+        assert_eq!(ok(&["-o", flag, "edge", "list"]).output, want);
+    }
+    assert_eq!(
+        refused(&["-o", "xml", "edge", "list"]),
+        ErrorKind::InvalidValue
+    );
 }
