@@ -67,7 +67,10 @@ fn one_node_with_a_clock_a_year_ahead_does_not_move_the_clusters_time() {
     }
     cluster.wait_voters(3);
     let log = cluster.nodes[1].stderr();
-    assert!(log.contains("wall clock is offset"), "node 2 runs a wrong clock: {log}");
+    assert!(
+        log.contains("wall clock is offset"),
+        "node 2 runs a wrong clock: {log}"
+    );
 
     // Phase 1: through the follower whose clock is wrong.
     let at = stamped_time_of_a_write(&cluster.nodes[1], "osaka");

@@ -16,8 +16,8 @@ use serde_json::json;
 use super::tenant::open;
 use super::Console;
 use crate::api::error::no_tenant;
-use crate::cli::commands::pac::diff::{compare, Side};
 use crate::state::served_tenant;
+use breakout_policy::pac::diff::{compare, Side};
 
 type Cx = State<Arc<Console>>;
 

@@ -15,6 +15,7 @@
 //! host's labels like the matcher does, or binary-searches the ranges for an IPv4 literal.
 //! Deterministic: the same input gives the same bytes.
 
+pub mod diff;
 mod js;
 mod oracle;
 mod settings;

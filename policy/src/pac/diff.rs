@@ -1,5 +1,5 @@
-//! `pac show --diff`: a line-based unified diff between the live PAC and a preview. Pure: two
-//! texts in, a verdict and the diff out.
+//! A line-based unified diff between a live PAC file and a preview (`breakoutctl pac show
+//! --diff`, the console's PAC page). Pure: two texts in, a verdict and the diff out.
 
 use similar::{ChangeTag, TextDiff};
 
