@@ -22,6 +22,7 @@ pub mod http_client;
 pub mod metrics;
 pub mod node_tokens;
 pub mod notify;
+pub mod pac_diff;
 pub mod quota;
 pub mod state;
 pub mod store;

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::tenant::open;
 use super::Console;
 use crate::api::error::no_tenant;
-use crate::cli::commands::pac::diff::{compare, Side};
+use crate::pac_diff::{compare, Side};
 use crate::state::served_tenant;
 
 type Cx = State<Arc<Console>>;

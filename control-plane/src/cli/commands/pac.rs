@@ -1,8 +1,6 @@
 //! `pac set|clear|show`: a tenant's PAC settings, a preview of the file its edges serve, and
 //! (`show --diff`) how a preview differs from the live file.
 
-pub(crate) mod diff;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -10,12 +8,12 @@ use breakout_policy::pac::{render_for_edge, Pac, PacSettings};
 use breakout_policy::Tenant;
 use serde_json::Value;
 
-use self::diff::Side;
 use super::{read_json, Invocation};
 use crate::cli::args::PacCmd;
 use crate::cli::client::{Call, TIMEOUT};
 use crate::cli::error::CliError;
 use crate::cli::view::{changed_version, tenant};
+use crate::pac_diff::{self as diff, Side};
 
 pub async fn run(inv: &Invocation, cmd: PacCmd) -> Result<(), CliError> {
     match cmd {

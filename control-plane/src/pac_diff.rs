@@ -1,5 +1,5 @@
-//! `pac show --diff`: a line-based unified diff between the live PAC and a preview. Pure: two
-//! texts in, a verdict and the diff out.
+//! `breakoutctl pac show --diff` and the console's PAC page: a line-based unified diff between
+//! the live PAC and a preview. Pure: two texts in, a verdict and the diff out.
 
 use similar::{ChangeTag, TextDiff};
 
