@@ -9,7 +9,7 @@ mod edge;
 mod explain;
 mod export;
 mod lists;
-pub(crate) mod pac;
+mod pac;
 mod quotas;
 mod region;
 mod rule;
