@@ -1,10 +1,5 @@
-<<<<<<<< HEAD:policy/src/pac/diff.rs
 //! A line-based unified diff between a live PAC file and a preview (`breakoutctl pac show
 //! --diff`, the console's PAC page). Pure: two texts in, a verdict and the diff out.
-========
-//! `breakoutctl pac show --diff` and the console's PAC page: a line-based unified diff between
-//! the live PAC and a preview. Pure: two texts in, a verdict and the diff out.
->>>>>>>> h-console2:control-plane/src/pac_diff.rs
 
 use similar::{ChangeTag, TextDiff};
 
