@@ -3,6 +3,7 @@
 #
 #   deploy/bench/cpu.sh LABEL=EDGE_BIN [LABEL=EDGE_BIN ...]
 #   RUNS=3 DURATION=10 deploy/bench/cpu.sh before=/tmp/edge-old after=target/release/breakout-edge
+#   PROFILE_DIR=/tmp/prof deploy/bench/cpu.sh ...   also keeps every callgrind dump there
 #
 # Wall-clock and CPU-time figures move with whatever else the machine runs; instruction counts
 # do not. Each edge binary runs under valgrind's callgrind (user-space instructions, every
@@ -22,6 +23,7 @@ ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-4}
+EDGE_WORKERS=${EDGE_WORKERS:-1}  # the edge's --workers, as in run.sh
 BASE_PORT=${BASE_PORT:-18200}
 ORIGIN_PORT=$BASE_PORT
 EDGE_PORT=$((BASE_PORT + 1))
@@ -87,14 +89,17 @@ dump_ir() {  # dump_ir PID NAME
   done
   f=$(ls -t "$WORKDIR"/callgrind.out.* | head -1)
   sleep 0.5
+  # PROFILE_DIR: keep each dump for callgrind_annotate (per-function counts).
+  [ -z "${PROFILE_DIR:-}" ] || cp "$f" "$PROFILE_DIR/$LABEL_RUN.$2.callgrind"
   awk '/^(summary|totals):/ { print $2; exit }' "$f"
 }
 
 measure() {  # measure LABEL BIN RUN: prints "LABEL RUN instr_per_request instr_per_session"
   local label=$1 bin=$2 run=$3 pid ir n sockerr readerr non2xx errors
+  LABEL_RUN=$label.$run
   cp "$bin" "$WORKDIR/edge/breakout-edge"
-  (cd "$WORKDIR" && exec valgrind --tool=callgrind --callgrind-out-file="$WORKDIR/callgrind.out.%p" \
-    "$WORKDIR/edge/breakout-edge" --config "$WORKDIR/edge/edge.toml") >"$WORKDIR/edge/run.log" 2>&1 &
+  (cd "$WORKDIR" && exec valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$WORKDIR/callgrind.out.%p" \
+    "$WORKDIR/edge/breakout-edge" --config "$WORKDIR/edge/edge.toml" --workers "$EDGE_WORKERS") >"$WORKDIR/edge/run.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   for _ in $(seq 600); do

@@ -37,6 +37,7 @@ SKIP_SHORT=${SKIP_SHORT:-0}
 SHORT_CONNS=${SHORT_CONNS:-50}   # concurrent short CONNECT sessions (new connections/s figure)
 SHORT_THREADS=${SHORT_THREADS:-1}  # connect-bench client threads sharing them
 SHORT_ADDRS=${SHORT_ADDRS:-4}    # loopback addresses the short sessions spread over (see connect-bench)
+EDGE_WORKERS=${EDGE_WORKERS:-1}  # the edge's serving threads (--workers): squid.conf.in says `workers 1`
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}  # keep the temp dir (configs, logs, raw output)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 
@@ -75,7 +76,8 @@ CLK_TCK=$(getconf CLK_TCK)
 hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
 NOFILE=$(ulimit -n)
-max_tunnels=$(( (NOFILE - 1000) / 2 / 500 * 500 ))
+# A 200-descriptor reserve for listeners, logs and the process itself: 9,900 at a 20,000 limit.
+max_tunnels=$(( (NOFILE - 200) / 2 / 100 * 100 ))
 if [ "$IDLE_TUNNELS" -gt "$max_tunnels" ]; then
   log "open-files limit is $NOFILE (hard limit $hard): a proxy needs 2 per tunnel," \
       "so IDLE_TUNNELS is lowered from $IDLE_TUNNELS to $max_tunnels"
@@ -243,7 +245,7 @@ start_target() {  # start_target NAME: start a fresh proxy process, wait until i
   local t=$1 logfile="$WORKDIR/$1/run.log"
   case $t in
     edge)
-      start edge "$logfile" "$EDGE_RUN" --config "$WORKDIR/edge/edge.toml"
+      start edge "$logfile" "$EDGE_RUN" --config "$WORKDIR/edge/edge.toml" --workers "$EDGE_WORKERS"
       local deadline=$((SECONDS + 30))
       until curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$EDGE_ADMIN_PORT/readyz" 2>/dev/null; do
         alive edge || { tail -20 "$logfile" >&2; die "breakout-edge exited during start-up"; }
@@ -399,7 +401,7 @@ measure_idle() {  # measure_idle RUN TARGET
 # -------------------------------------------------------------------- meta
 META=$WORKDIR/meta.tsv
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS SHORT_THREADS=$SHORT_THREADS SHORT_ADDRS=$SHORT_ADDRS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
+settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SHORT_CONNS=$SHORT_CONNS SHORT_THREADS=$SHORT_THREADS SHORT_ADDRS=$SHORT_ADDRS EDGE_WORKERS=$EDGE_WORKERS IDLE_TUNNELS=$IDLE_TUNNELS BIG_MB=$BIG_MB"
 {
   printf 'title\tBreakout edge benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf 'command\t`%s deploy/bench/run.sh`\n' "$settings"
@@ -411,13 +413,14 @@ settings="RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THR
   printf 'origin\t%s, 1 worker, /small = %s bytes, /big = %s MiB (sendfile)\n' \
     "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')" "$small_len" "$BIG_MB"
   if [ "$SKIP_EDGE" != 1 ]; then
-    printf 'edge\t%s (%s, sha256 %s)\n' "${EDGE_BIN#"$ROOT"/}" \
-      "$(date -u -r "$EDGE_BIN" '+built %Y-%m-%d %H:%M UTC')" "$(sha256sum "$EDGE_BIN" | cut -c1-12)"
+    printf 'edge\t%s (%s, sha256 %s; access_log off, --workers %s)\n' "${EDGE_BIN#"$ROOT"/}" \
+      "$(date -u -r "$EDGE_BIN" '+built %Y-%m-%d %H:%M UTC')" "$(sha256sum "$EDGE_BIN" | cut -c1-12)" "$EDGE_WORKERS"
   fi
   [ "$SKIP_SQUID" = 1 ] || printf 'squid\t%s (cache deny all, no cache_dir, access_log none, workers 1)\n' \
     "$("$SQUID" -v | head -1 | sed 's/^Squid Cache: //')"
   [ "$SKIP_TINYPROXY" = 1 ] || printf 'tinyproxy\t%s\n' "$("$TINYPROXY" -v 2>&1 | head -1)"
   printf 'idle tunnels\t%s per proxy (open-files limit %s)\n' "$IDLE_TUNNELS" "$NOFILE"
+  printf 'load at start\t%s\n' "$(uptime | sed 's/.*load average/load average/')"
 } >"$META"
 
 # -------------------------------------------------------------------- runs
@@ -428,7 +431,7 @@ for run in $(seq 1 "$RUNS"); do
   n=${#TARGETS[@]}
   for i in $(seq 0 $((n - 1))); do
     t=${TARGETS[$(( (i + run - 1) % n ))]}
-    log "run $run/$RUNS: $t"
+    log "run $run/$RUNS: $t ($(uptime | sed "s/.*load average/load average/"))"
     if [ "$t" != direct ]; then
       start_target "$t"
       [ "$SKIP_IDLE" = 1 ] || measure_idle "$run" "$t"
@@ -443,6 +446,7 @@ done
 # ------------------------------------------------------------------ report
 mkdir -p "$OUT_DIR"
 REPORT=$OUT_DIR/$STAMP.md
+printf 'load at end\t%s\n' "$(uptime | sed 's/.*load average/load average/')" >>"$META"
 python3 "$BENCH_DIR/summarize.py" report "$RAW" "$META" >"$REPORT"
 cp "$RAW" "$OUT_DIR/$STAMP.raw.tsv"
 echo

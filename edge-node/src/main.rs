@@ -68,6 +68,10 @@ struct Args {
     /// useful with port 0.
     #[arg(long)]
     addr_file: Option<PathBuf>,
+    /// Threads serving connections (default: one per CPU core). Benchmarks give every proxy
+    /// the same number (squid's `workers`).
+    #[arg(long, env = "BREAKOUT_EDGE_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
     /// Log filter (tracing EnvFilter syntax); logs go to stderr.
     #[arg(long, env = "BREAKOUT_LOG", default_value = "warn")]
     log: String,
@@ -80,7 +84,15 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .json()
         .init();
-    tokio::runtime::Builder::new_multi_thread()
+    // One worker: a current-thread runtime (no work stealing, no wake-ups across threads).
+    let mut runtime = match args.workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let Some(n) = args.workers.filter(|n| *n > 1) {
+        runtime.worker_threads(usize::from(n));
+    }
+    runtime
         .enable_all()
         .build()
         .context("starting the runtime")?

@@ -33,6 +33,12 @@ use crate::waiting::Ticket;
 
 /// Accepts connections until `stop` turns true.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    // On Linux an accepted socket inherits TCP_NODELAY from its listener: one system call here
+    // instead of one per connection.
+    let nodelay_inherited = cfg!(target_os = "linux")
+        && socket2::SockRef::from(&listener)
+            .set_tcp_nodelay(true)
+            .is_ok();
     loop {
         tokio::select! {
             biased;
@@ -44,7 +50,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
                         continue;
                     };
                     let token = shared.conns.track();
-                    tokio::spawn(handle_connection(stream, admitted, Arc::clone(&shared), token, stop.clone()));
+                    let conn = Conn { stream, admitted, nodelay_inherited };
+                    tokio::spawn(handle_connection(conn, Arc::clone(&shared), token, stop.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors or similar: shed load for a moment instead of spinning.
@@ -56,14 +63,28 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
     }
 }
 
-async fn handle_connection(
+/// A connection let in by `accept::gate`.
+struct Conn {
     stream: TcpStream,
     admitted: Admitted,
+    /// Whether the socket has TCP_NODELAY from its listener already.
+    nodelay_inherited: bool,
+}
+
+async fn handle_connection(
+    conn: Conn,
     shared: Arc<Shared>,
     token: ConnToken,
     stop: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
+    let Conn {
+        stream,
+        admitted,
+        nodelay_inherited,
+    } = conn;
+    if !nodelay_inherited {
+        let _ = stream.set_nodelay(true);
+    }
     let Admitted {
         client,
         snap,
@@ -72,14 +93,16 @@ async fn handle_connection(
     let settings = Arc::clone(&snap.settings);
     let tenant = match session_tenant(&shared, &snap, client) {
         Ok(t) => t,
-        Err(Some(err)) => return refuse(stream, ticket, shared, settings, err, None).await,
+        Err(Some(err)) => {
+            return Box::pin(refuse(stream, ticket, shared, settings, err, None)).await
+        }
         Err(None) => return,
     };
     let Some(slot) = tenant.slots.try_acquire(&tenant.metrics.active) else {
         tenant.metrics.refused_limit.inc();
         let err = ProxyError::SessionLimit(tenant.id.to_string());
         let counted = Some((Arc::clone(&tenant.id), Arc::clone(&tenant.metrics.outcomes)));
-        return refuse(stream, ticket, shared, settings, err, counted).await;
+        return Box::pin(refuse(stream, ticket, shared, settings, err, counted)).await;
     };
     tenant.metrics.admitted.inc();
     let verdict = Arc::new(Verdict::default());
@@ -110,6 +133,19 @@ async fn handle_connection(
         .waiting(Some(ticket));
     let settings = Arc::clone(&snap.settings);
     drop(snap);
+    Box::pin(serve_hyper(io, settings, session, shared, stop)).await;
+}
+
+/// Every request of the connection through hyper. Boxed by the caller: a connection task is
+/// as large as its largest state, and hyper's connection is several times the size of a
+/// direct tunnel's (which is what most of an edge's idle connections are).
+async fn serve_hyper(
+    io: Guarded<TcpStream>,
+    settings: Arc<Settings>,
+    session: Arc<Session>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
     let svc = {
         let shared = Arc::clone(&shared);
         service_fn(move |req: Request<Incoming>| {

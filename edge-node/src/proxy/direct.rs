@@ -144,21 +144,41 @@ pub async fn serve(
     session: Arc<Session>,
     shared: &Shared,
 ) {
+    // Boxed, so that its room (resolving and dialling take more than relaying) is given back
+    // when the tunnel opens: a task is as large as its largest state, for its whole life.
+    let opened = Box::pin(open_and_answer(&mut client, first, snap, &session, shared)).await;
+    if let Some((opened, first_up)) = opened {
+        opened.run(&mut client, &first_up).await;
+    }
+}
+
+/// Everything up to the relay: the checks and the destination side, then the `200` (or the
+/// refusal, and `None`). Returns the tunnel and what the client sent past its head.
+async fn open_and_answer(
+    client: &mut TcpStream,
+    first: Box<Head>,
+    snap: Arc<Snapshot>,
+    session: &Arc<Session>,
+    shared: &Shared,
+) -> Option<(tunnel::Opened, Vec<u8>)> {
     let Head { req, mut buf, head } = *first;
-    let opened = open(req, &snap, &session, shared).await;
+    let opened = open(req, &snap, session, shared).await;
     // A tunnel may live for hours: it must not pin the snapshot it started under.
     drop(snap);
     let opened = match opened {
         Ok(o) => o,
-        Err(resp) => return answer(&mut client, resp).await,
+        Err(resp) => {
+            answer(client, resp).await;
+            return None;
+        }
     };
     if let Err(e) = client.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await {
         tracing::debug!(error = %e, "writing the CONNECT answer failed");
-        return;
+        return None;
     }
     buf.drain(..head);
     buf.shrink_to_fit();
-    opened.run(&client, &buf).await;
+    Some((opened, buf))
 }
 
 /// What `handle_request` and `tunnel::connect` do for a `CONNECT`, up to the `200`.

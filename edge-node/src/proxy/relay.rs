@@ -5,21 +5,28 @@
 //! cannot take yet are copied into an owned backlog, freed once written). Once a direction
 //! carries bulk (a read of `BULK_READ` or more, or a destination that cannot keep up), on Linux
 //! it moves bytes with `splice(2)` through a pooled pipe instead (see `splice`).
-//! A direction ends at its source's EOF (passing the half-close on with `shutdown(Write)`) or at
-//! the first error; the tunnel ends when both have, when either ended with an error (a reset
+//! Reads go through tokio's `AsyncRead`, which marks a socket not-ready after a short read, so
+//! a direction waits for the next bytes instead of trying a read that can only say `EAGAIN`.
+//! A direction ends at its source's EOF (passing the half-close on with `shutdown(Write)`, unless
+//! the other direction has already ended: then the tunnel is over and closing the socket sends
+//! the same FIN, one system call fewer) or at the first error; the tunnel ends when both have, when either ended with an error (a reset
 //! peer: nothing more can cross, so the other side is not kept waiting for its idle timeout),
 //! or when no byte moved for `idle`.
 
 use std::cell::RefCell;
 use std::io;
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use prometheus::IntCounter;
 use socket2::SockRef;
 #[cfg(target_os = "linux")]
 use tokio::io::Interest;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 /// Size of the per-thread scratch buffer of the portable path.
@@ -51,10 +58,11 @@ impl Meter<'_> {
 
 /// Relays between `client` and `server` until both directions end or the tunnel sits idle for
 /// `idle`. `first_up` / `first_down` are bytes already read from either side (sent first).
-/// Returns the bytes sent down to the client.
+/// Returns the bytes sent down to the client. The caller closes both sockets when it returns:
+/// the direction that ends last leaves its FIN to that close.
 pub async fn relay(
-    client: &TcpStream,
-    server: &TcpStream,
+    client: &mut TcpStream,
+    server: &mut TcpStream,
     first_up: &[u8],
     first_down: &[u8],
     idle: Duration,
@@ -66,8 +74,8 @@ pub async fn relay(
 }
 
 async fn relay_with(
-    client: &TcpStream,
-    server: &TcpStream,
+    client: &mut TcpStream,
+    server: &mut TcpStream,
     (first_up, first_down): (&[u8], &[u8]),
     idle: Duration,
     up: (&IntCounter, &AtomicU64),
@@ -89,36 +97,57 @@ async fn relay_with(
         last: &last,
         start,
     };
-    let c2s = direction(client, server, first_up, &up_meter, splice);
-    let s2c = direction(server, client, first_down, &down_meter, splice);
-    let watchdog = async {
-        loop {
-            let since = Duration::from_millis(last.load(Ordering::Relaxed));
-            let deadline = start + since + idle;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline.into()).await;
-        }
-    };
+    let (client_read, client_write) = client.split();
+    let (server_read, server_write) = server.split();
+    let (up_done, down_done) = (AtomicBool::new(false), AtomicBool::new(false));
+    // An idle tunnel is this future (the task holding it is mostly this): each direction is
+    // pinned where it is made and only referred to after, because a future moved into another
+    // (a named local, an argument pinned again) keeps a slot in both, twice the memory.
+    let c2s = std::pin::pin!(direction(
+        client_read,
+        &server_write,
+        first_up,
+        &up_meter,
+        (&up_done, &down_done),
+        splice,
+    ));
+    let s2c = std::pin::pin!(direction(
+        server_read,
+        &client_write,
+        first_down,
+        &down_meter,
+        (&down_done, &up_done),
+        splice,
+    ));
     tokio::select! {
         _ = until_both_or_an_error(c2s, s2c) => {}
-        _ = watchdog => tracing::debug!("tunnel idle timeout"),
+        _ = watchdog(&last, start, idle) => tracing::debug!("tunnel idle timeout"),
     }
     down_total.load(Ordering::Relaxed)
 }
 
+/// Returns once no byte has moved for `idle` (`last`: milliseconds since `start` at the last).
+async fn watchdog(last: &AtomicU64, start: Instant, idle: Duration) {
+    loop {
+        let since = Duration::from_millis(last.load(Ordering::Relaxed));
+        let deadline = start + since + idle;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
 /// Runs both directions until both ended, or one ended with an error.
 async fn until_both_or_an_error(
-    a: impl std::future::Future<Output = bool>,
-    b: impl std::future::Future<Output = bool>,
+    mut a: Pin<&mut impl std::future::Future<Output = bool>>,
+    mut b: Pin<&mut impl std::future::Future<Output = bool>>,
 ) {
-    tokio::pin!(a, b);
     let (mut a_done, mut b_done) = (false, false);
     while !(a_done && b_done) {
         let failed = tokio::select! {
-            ok = &mut a, if !a_done => { a_done = true; !ok }
-            ok = &mut b, if !b_done => { b_done = true; !ok }
+            ok = a.as_mut(), if !a_done => { a_done = true; !ok }
+            ok = b.as_mut(), if !b_done => { b_done = true; !ok }
         };
         if failed {
             return;
@@ -130,24 +159,30 @@ async fn until_both_or_an_error(
 const SPLICE: bool = cfg!(target_os = "linux");
 
 /// One direction: `first`, then everything `from` sends, then the half-close. False if it
-/// ended with an error.
+/// ended with an error. `(done, other_done)`: whether this direction, the other, has ended.
 async fn direction(
-    from: &TcpStream,
-    to: &TcpStream,
+    mut from: ReadHalf<'_>,
+    to: &WriteHalf<'_>,
     first: &[u8],
     meter: &Meter<'_>,
+    (done, other_done): (&AtomicBool, &AtomicBool),
     splice: bool,
 ) -> bool {
-    let result = copy(from, to, first, meter, splice).await;
+    let result = copy(&mut from, to.as_ref(), first, meter, splice).await;
     if let Err(e) = &result {
         tracing::debug!(error = %e, "tunnel direction ended with an error");
     }
-    let _ = SockRef::from(to).shutdown(Shutdown::Write);
+    // The other direction read its source to EOF (or failed, which ends the tunnel): `to` is
+    // closed next, which sends the FIN that `shutdown` would.
+    if !(result.is_ok() && other_done.load(Ordering::Relaxed)) {
+        let _ = SockRef::from(to.as_ref()).shutdown(Shutdown::Write);
+    }
+    done.store(true, Ordering::Relaxed);
     result.is_ok()
 }
 
 async fn copy(
-    from: &TcpStream,
+    from: &mut ReadHalf<'_>,
     to: &TcpStream,
     first: &[u8],
     meter: &Meter<'_>,
@@ -162,10 +197,10 @@ async fn copy(
     #[cfg(not(target_os = "linux"))]
     let _ = splice;
     loop {
-        from.readable().await?;
         #[cfg(target_os = "linux")]
         if splice && bulk {
-            match splice_step(from, to, meter).await? {
+            from.as_ref().readable().await?;
+            match splice_step(from.as_ref(), to, meter).await? {
                 Step::Eof => return Ok(()),
                 Step::Again => continue,
                 // No pipe to be had (descriptors exhausted): this round goes through the buffer.
@@ -174,9 +209,8 @@ async fn copy(
                 Step::Unsupported => splice = false,
             }
         }
-        match buffer_step(from, to, meter)? {
+        match buffer_step(from, to, meter).await? {
             BufStep::Eof => return Ok(()),
-            BufStep::Again => {}
             BufStep::Moved(n) => bulk |= n >= BULK_READ,
             BufStep::Backlog(rest) => {
                 bulk = true;
@@ -236,37 +270,48 @@ async fn splice_step(from: &TcpStream, to: &TcpStream, meter: &Meter<'_>) -> io:
 
 enum BufStep {
     Eof,
-    /// Nothing to read after all.
-    Again,
     /// `n` bytes read and written.
     Moved(usize),
     /// Bytes read that `to` could not take yet.
     Backlog(Vec<u8>),
 }
 
-/// One read into the thread's scratch buffer and one write of it, with no await in between (so
-/// the buffer is never held across one); what `to` does not take is copied out.
-fn buffer_step(from: &TcpStream, to: &TcpStream, meter: &Meter<'_>) -> io::Result<BufStep> {
-    SCRATCH_BUF.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        let n = match from.try_read(&mut buf) {
-            Ok(0) => return Ok(BufStep::Eof),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(BufStep::Again),
-            Err(e) => return Err(e),
-        };
-        let written = match to.try_write(&buf[..n]) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e),
-        };
-        meter.moved(written);
-        Ok(if written == n {
-            BufStep::Moved(n)
-        } else {
-            BufStep::Backlog(buf[written..n].to_vec())
+/// Waits for bytes, then one read into the thread's scratch buffer and one write of it within
+/// one poll (so the buffer is never held across an await); what `to` does not take is copied
+/// out.
+async fn buffer_step(
+    from: &mut ReadHalf<'_>,
+    to: &TcpStream,
+    meter: &Meter<'_>,
+) -> io::Result<BufStep> {
+    std::future::poll_fn(|cx| {
+        SCRATCH_BUF.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *from).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let read = buf.filled();
+            let n = read.len();
+            if n == 0 {
+                return Poll::Ready(Ok(BufStep::Eof));
+            }
+            let written = match to.try_write(read) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            meter.moved(written);
+            Poll::Ready(Ok(if written == n {
+                BufStep::Moved(n)
+            } else {
+                BufStep::Backlog(read[written..].to_vec())
+            }))
         })
     })
+    .await
 }
 
 /// Writes all of `data` to `to`, waiting for writability as needed.

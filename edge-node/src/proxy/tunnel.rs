@@ -42,11 +42,12 @@ pub struct Opened {
 
 impl Opened {
     /// Relays between `client` and the destination until the tunnel ends, then writes its
-    /// access-log record. `first_up` is what the client sent past its `CONNECT` head.
-    pub async fn run(self, client: &TcpStream, first_up: &[u8]) {
+    /// access-log record. `first_up` is what the client sent past its `CONNECT` head. The
+    /// caller closes `client` when this returns (its FIN may be left to that close).
+    pub async fn run(mut self, client: &mut TcpStream, first_up: &[u8]) {
         let down_bytes = relay(
             client,
-            &self.server,
+            &mut self.server,
             first_up,
             &self.early,
             self.idle,
@@ -120,11 +121,11 @@ pub async fn connect(
             }
         };
         // Every client connection is served as `Guarded<TcpStream>` (see `connection`).
-        let Some((client, first_up)) = client_socket(upgraded) else {
+        let Some((mut client, first_up)) = client_socket(upgraded) else {
             tracing::error!("CONNECT upgrade did not yield the client socket");
             return;
         };
-        opened.run(&client, &first_up).await;
+        opened.run(&mut client, &first_up).await;
     });
     let mut resp = Response::new(ProxyBody::empty());
     *resp.status_mut() = StatusCode::OK;

@@ -24,8 +24,8 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 /// Sends 16 MiB up and 8 MiB down at once (more than the socket buffers hold, so writes
 /// block and the backlog path runs), each side half-closing; checks every byte and the totals.
 async fn both_ways_with_half_close(splice: bool) {
-    let (mut client, client_near) = pair().await;
-    let (mut server, server_near) = pair().await;
+    let (mut client, mut client_near) = pair().await;
+    let (mut server, mut server_near) = pair().await;
     let up_bytes = pattern(16 << 20, 1);
     let down_bytes = pattern(8 << 20, 7);
     let (up_c, down_c) = (
@@ -33,15 +33,22 @@ async fn both_ways_with_half_close(splice: bool) {
         IntCounter::new("d", "d").expect("c"),
     );
     let up_total = AtomicU64::new(0);
-    let relay = relay_with(
-        &client_near,
-        &server_near,
-        (b"early-up", b"early-down"),
-        Duration::from_secs(30),
-        (&up_c, &up_total),
-        &down_c,
-        splice,
-    );
+    // As the edge does: the sockets are closed when the relay returns (the last direction to
+    // end leaves its FIN to that close).
+    let relay = async {
+        let down = relay_with(
+            &mut client_near,
+            &mut server_near,
+            (b"early-up", b"early-down"),
+            Duration::from_secs(30),
+            (&up_c, &up_total),
+            &down_c,
+            splice,
+        )
+        .await;
+        drop((client_near, server_near));
+        down
+    };
     let client_side = async {
         let (mut r, mut w) = client.split();
         let send = async {
@@ -95,16 +102,16 @@ async fn splice_path_moves_every_byte_both_ways_and_passes_half_close() {
 
 #[tokio::test]
 async fn a_silent_tunnel_ends_after_the_idle_timeout() {
-    let (_client, client_near) = pair().await;
-    let (_server, server_near) = pair().await;
+    let (_client, mut client_near) = pair().await;
+    let (_server, mut server_near) = pair().await;
     let (up_c, down_c) = (
         IntCounter::new("u", "u").expect("c"),
         IntCounter::new("d", "d").expect("c"),
     );
     let up_total = AtomicU64::new(0);
     let relay = relay_with(
-        &client_near,
-        &server_near,
+        &mut client_near,
+        &mut server_near,
         (b"", b""),
         Duration::from_millis(300),
         (&up_c, &up_total),
@@ -124,16 +131,16 @@ async fn a_silent_tunnel_ends_after_the_idle_timeout() {
 /// for the client, up to the idle timeout, holding the session).
 #[tokio::test]
 async fn a_reset_from_one_side_ends_the_tunnel_without_waiting_for_the_other() {
-    let (_client, client_near) = pair().await;
-    let (server, server_near) = pair().await;
+    let (_client, mut client_near) = pair().await;
+    let (server, mut server_near) = pair().await;
     let (up_c, down_c) = (
         IntCounter::new("u", "u").expect("c"),
         IntCounter::new("d", "d").expect("c"),
     );
     let up_total = AtomicU64::new(0);
     let relay = relay_with(
-        &client_near,
-        &server_near,
+        &mut client_near,
+        &mut server_near,
         (b"", b""),
         Duration::from_secs(300),
         (&up_c, &up_total),
