@@ -103,7 +103,8 @@ enum Target {
     Etcd(String),
 }
 
-/// One client's connection.
+/// One client's connection (one per client thread, made once: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Writer {
     Api(Conn),
     Etcd(
