@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use breakout_control::state::{apply, Outcome, Request, State};
-use breakout_control::store::raft::TypeConfig;
+use breakout_control::store::raft::{Payload, TypeConfig};
 use breakout_control::store::NodeAddr;
 use openraft::{CommittedLeaderId, EntryPayload, LogId, Membership, StoredMembership};
 use serde_json::{json, Value};
@@ -65,7 +65,9 @@ fn replay(entries: &[Entry]) -> (State, Vec<Outcome>) {
     for entry in entries {
         let index = entry.log_id.index;
         let outcome = match &entry.payload {
-            EntryPayload::Normal(req) => apply(&mut state, index, req),
+            EntryPayload::Normal(Payload::One(req)) => apply(&mut state, index, req),
+            // The first format has no batches (group commit came later).
+            EntryPayload::Normal(Payload::Batch(_)) => panic!("a batch in the first format"),
             EntryPayload::Blank | EntryPayload::Membership(_) => Outcome::Done { version: index },
         };
         state.version = index;
@@ -523,7 +525,7 @@ fn write_fixture() {
         .unwrap_or_else(|e| panic!("entry {index}: {e}\n{command}"));
         entries.push(Entry {
             log_id: LogId::new(leader, index),
-            payload: EntryPayload::Normal(req),
+            payload: EntryPayload::Normal(Payload::One(req)),
         });
     }
     let (state, outcomes) = replay(&entries);

@@ -8,6 +8,7 @@ mod build;
 mod contracts;
 mod integration;
 mod sessions;
+mod store;
 mod templates;
 mod writes;
 
@@ -93,16 +94,6 @@ fn paths() -> Value {
         },
         "/v1/tokens/{id}": {
             "delete": Op::new("Revoke a token", version()).params(&["tokenId"]).build() },
-        "/v1/store/export": { "get": Op::new(
-            "The whole state as one consistent dump (format breakout-store-dump/1)",
-            json!({ "type": "object" })).build() },
-        "/v1/store/import": { "post": Op::new(
-            "Replace the state with a dump's content, as one write (409 on a non-empty store \
-             unless replace=true)", version()).params(&["replace"])
-            .body(json!({ "type": "object", "required": ["format", "version", "state"],
-                "properties": { "format": { "type": "string" },
-                    "version": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
-                    "state": { "type": "object" } } })).build() },
         "/v1/audit": { "get": Op::new("The write log, oldest first", items(schema("AuditEvent")))
             .params(&["since", "limit", "stale"]).build() },
         "/v1/audit/denied": { "get": Op::new(
@@ -309,5 +300,6 @@ pub fn document() -> Value {
     templates::extend(&mut doc);
     integration::extend(&mut doc);
     writes::extend(&mut doc);
+    store::extend(&mut doc);
     doc
 }

@@ -21,6 +21,18 @@ use super::SESSION_TTL_S;
 
 /// How often the lease is renewed and the election observed.
 const TICK: Duration = Duration::from_millis(500);
+/// Longest wait for one etcd call of the election (a member that died mid-call never answers).
+const CALL: Duration = Duration::from_secs(1);
+
+/// `call`, or an error once it has taken [`CALL`].
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(CALL, call).await {
+        Ok(res) => Ok(res?),
+        Err(_) => anyhow::bail!("etcd did not answer within {CALL:?}"),
+    }
+}
 
 /// What an instance advertises (member keys and its candidacy value).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,7 +133,9 @@ pub(super) async fn run(
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(id) = lease {
-            let _ = client.lease_client().revoke(id).await;
+            // Bounded: a call caught on a member that just died must not hold up the next
+            // session (the lease then expires by itself).
+            let _ = tokio::time::timeout(CALL, client.lease_client().revoke(id)).await;
         }
         if *stop.borrow() {
             election.resigned.send_replace(true);
@@ -139,9 +153,9 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut leases = client.lease_client();
-    let lease = leases.grant(SESSION_TTL_S, None).await?.id();
+    let lease = bounded(leases.grant(SESSION_TTL_S, None)).await?.id();
     *election.lease.lock().unwrap_or_else(|e| e.into_inner()) = Some(lease);
-    let (mut keeper, mut answers) = leases.keep_alive(lease).await?;
+    let (mut keeper, mut answers) = bounded(leases.keep_alive(lease)).await?;
     let mut renewed = Instant::now();
     // Give up the role well before etcd can expire the lease.
     let give_up = Duration::from_millis(SESSION_TTL_S as u64 * 1000 * 2 / 3);
@@ -159,7 +173,7 @@ async fn session(
             value.clone(),
             Some(PutOptions::new().with_lease(lease)),
         )]);
-    if !client.kv_client().txn(txn).await?.succeeded() {
+    if !bounded(client.kv_client().txn(txn)).await?.succeeded() {
         anyhow::bail!(
             "another live instance uses node id {} on this etcd prefix; give each instance its \
              own --node-id",
@@ -183,7 +197,7 @@ async fn session(
                 election.set_elected(Some(u64::try_from(term).unwrap_or(0)));
             }
             _ = tick.tick() => {
-                keeper.keep_alive().await?;
+                bounded(keeper.keep_alive()).await?;
                 if renewed.elapsed() > give_up {
                     anyhow::bail!("the session lease was not renewed in time");
                 }
@@ -219,7 +233,7 @@ pub(super) async fn observe(
 async fn look(client: &Client, prefix: &str) -> anyhow::Result<View> {
     let mut view = View::default();
     let name = format!("{prefix}{ELECTION}");
-    match client.election_client().leader(name).await {
+    match bounded(client.election_client().leader(name)).await {
         Ok(resp) => {
             if let Some(kv) = resp.kv() {
                 let leader: Member = serde_json::from_slice(kv.value())?;
@@ -229,15 +243,13 @@ async fn look(client: &Client, prefix: &str) -> anyhow::Result<View> {
         }
         // "election: no leader" is an error status in etcd's API.
         Err(e) if e.to_string().contains("no leader") => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     }
-    let members = client
-        .kv_client()
-        .get(
-            format!("{prefix}{MEMBERS}"),
-            Some(GetOptions::new().with_prefix()),
-        )
-        .await?;
+    let members = bounded(client.kv_client().get(
+        format!("{prefix}{MEMBERS}"),
+        Some(GetOptions::new().with_prefix()),
+    ))
+    .await?;
     for kv in members.kvs() {
         if let Ok(m) = serde_json::from_slice::<Member>(kv.value()) {
             view.members.push((m.id, m.api));

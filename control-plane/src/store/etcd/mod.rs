@@ -12,6 +12,7 @@
 //! its revision. The key layout is in [`layout`].
 
 mod elect;
+mod endpoints;
 mod follow;
 pub mod layout;
 mod metrics;
@@ -30,6 +31,9 @@ use super::{
 };
 use crate::state::{Request, State};
 
+/// Calls retried while the member picked cannot be reached (two probe periods: by then the
+/// member is out of the channel, `endpoints`).
+const NOT_SENT_RETRIES: usize = 8;
 /// How long a linearizable read waits for this instance to catch up with etcd.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// The lease of an instance's election candidacy and membership key: the singleton moves this
@@ -185,6 +189,11 @@ impl EtcdStore {
             Arc::clone(&election),
             stop.subscribe(),
         ));
+        tokio::spawn(endpoints::watch_members(
+            client.clone(),
+            cfg.endpoints.clone(),
+            stop.subscribe(),
+        ));
         tokio::spawn(elect::observe(
             client.clone(),
             prefix.clone(),
@@ -233,6 +242,23 @@ impl EtcdStore {
     fn key(&self, rel: &str) -> String {
         format!("{}{rel}", self.prefix)
     }
+
+    /// A linearizable get of `meta`, tried again on another member while the one picked could
+    /// not be reached (nothing was sent).
+    async fn get_meta(&self) -> Result<etcd_client::GetResponse, StoreError> {
+        let mut kv = self.client.kv_client();
+        let mut tries = 0;
+        loop {
+            match kv.get(self.key(layout::META), None).await {
+                Ok(resp) => return Ok(resp),
+                Err(e) if endpoints::not_sent(&e) && tries < NOT_SENT_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(endpoints::PROBE / 4).await;
+                }
+                Err(e) => return Err(unavailable("reading meta", e)),
+            }
+        }
+    }
 }
 
 async fn connect(cfg: &EtcdConfig) -> anyhow::Result<Client> {
@@ -274,11 +300,7 @@ impl Store for EtcdStore {
                 return Ok(self.shared.current().state);
             }
             // A linearizable get of `meta` tells the newest write; serve once it is followed.
-            let mut kv = self.client.kv_client();
-            let resp = kv
-                .get(self.key(layout::META), None)
-                .await
-                .map_err(|e| unavailable("reading meta", e))?;
+            let resp = self.get_meta().await?;
             let meta_rev = resp.kvs().first().map_or(0, |kv| kv.mod_revision());
             Ok(self.shared.caught_up(meta_rev, READ_TIMEOUT).await?.state)
         })

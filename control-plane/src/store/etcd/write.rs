@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 
-use super::{layout, unavailable, EtcdStore};
+use super::{endpoints, layout, unavailable, EtcdStore, NOT_SENT_RETRIES};
 use crate::state::{self, Request, State};
 use crate::store::{Applied, StoreError};
 
@@ -27,7 +27,9 @@ pub(super) async fn write(store: &EtcdStore, req: Request) -> Result<Applied, St
     let _one = store.write_lock.lock().await;
     let mut kv = store.client.kv_client();
     let meta_key = store.key(layout::META);
-    for attempt in 0..ATTEMPTS {
+    let mut unreached = 0;
+    let mut attempt = 0;
+    while attempt < ATTEMPTS {
         let base = store.shared.current();
         let mut next = (*base.state).clone();
         let index = next_version(&base.state, base.revision);
@@ -52,8 +54,17 @@ pub(super) async fn write(store: &EtcdStore, req: Request) -> Result<Applied, St
                 base.meta_rev,
             )])
             .and_then(ops);
-        // An error here leaves the outcome unknown (etcd may have committed it).
-        let resp = kv.txn(txn).await.map_err(refused_or_unknown)?;
+        // An error here leaves the outcome unknown (etcd may have committed it), unless the
+        // member picked could not be reached at all: then nothing was sent; try another.
+        let resp = match kv.txn(txn).await {
+            Ok(resp) => resp,
+            Err(e) if endpoints::not_sent(&e) && unreached < NOT_SENT_RETRIES => {
+                unreached += 1;
+                tokio::time::sleep(endpoints::PROBE / 4).await;
+                continue;
+            }
+            Err(e) => return Err(refused_or_unknown(e)),
+        };
         if resp.succeeded() {
             let revision = resp.header().map_or(0, |h| h.revision());
             // Serve what etcd holds, not what was computed here: wait for the follower.
@@ -63,16 +74,14 @@ pub(super) async fn write(store: &EtcdStore, req: Request) -> Result<Applied, St
                 outcome,
             });
         }
+        attempt += 1;
         store.shared.metrics.conflicts.inc();
         tracing::debug!(
             attempt,
             "etcd write lost a race; retrying on the newer state"
         );
         // Another instance wrote first: retry once this one has followed something newer.
-        let newest = kv
-            .get(meta_key.clone(), None)
-            .await
-            .map_err(|e| unavailable("reading meta", e))?;
+        let newest = store.get_meta().await?;
         let meta_rev = newest.kvs().first().map_or(0, |kv| kv.mod_revision());
         store.shared.caught_up(meta_rev, FOLLOW_TIMEOUT).await?;
     }

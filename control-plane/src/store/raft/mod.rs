@@ -1,15 +1,17 @@
 //! [`RaftStore`]: the [`Store`](crate::store::Store) replicated with openraft 0.9 (storage v2).
 //!
 //! ```text
-//!  Store API ──▶ RaftStore ──▶ openraft::Raft ──▶ LogStore (redb: entries, vote, committed, purged)
-//!     ▲              │                  │
-//!     │ watch        │                  └──▶ StateMachine (crate::state::apply; snapshots in redb)
-//!     └──────────────┘                  └──▶ Network ──HTTP──▶ peers' raft_router
+//!  Store API ──▶ RaftStore ──▶ batch ──▶ openraft::Raft ──▶ LogStore (redb: entries, vote, ...)
+//!     ▲              │       (group       │
+//!     │ watch        │        commit)     ├──▶ StateMachine (crate::state::apply; snapshots)
+//!     └──────────────┘                    └──▶ Network ──HTTP──▶ peers' raft_router
 //! ```
 //!
 //! One redb file per node, `<data_dir>/raft.redb`. See `log_store` and `state_machine` for what
-//! is durable when.
+//! is durable when, and `batch` for how concurrent writes share log entries (and so appends
+//! and fsyncs).
 
+mod batch;
 mod compact;
 mod db;
 mod log_store;
@@ -39,7 +41,7 @@ use self::network::Network;
 pub use self::network::TransportError;
 pub use self::server::raft_router;
 use self::state_machine::StateMachine;
-pub use self::types::{Raft, RaftMetrics, TypeConfig};
+pub use self::types::{Answers, Batch, Payload, Raft, RaftMetrics, TypeConfig};
 use crate::clock::{ClusterClock, SharedClock};
 use crate::state::State;
 use crate::store::NodeAddr;
@@ -143,6 +145,10 @@ pub struct RaftStore {
     cluster_token: String,
     state: watch::Receiver<Arc<State>>,
     version: watch::Receiver<u64>,
+    /// The last applied log index.
+    applied: watch::Receiver<Option<u64>>,
+    /// Writes to group-commit (`batch`).
+    writes: tokio::sync::mpsc::UnboundedSender<batch::Waiting>,
     committed: CommittedIndex,
     apply_seconds: Histogram,
     /// Turns `true` once openraft's tasks have dropped the storage and the file is closed.
@@ -201,7 +207,10 @@ impl RaftStore {
             .await
             .context("starting raft")?;
         tokio::spawn(compact::run(raft.clone(), weak_db, published.state.clone()));
+        let writes = batch::start(raft.clone());
         let store = Arc::new(RaftStore {
+            writes,
+            applied: published.applied,
             raft,
             node_id: cfg.node_id,
             addr: cfg.addr,

@@ -19,9 +19,24 @@ use tokio::sync::watch;
 
 use super::db::{self, Db, DbError, SNAPSHOT};
 use super::types::{
-    Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Answers, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 use crate::state::{Outcome, State};
+
+/// The version of the first request of the entry at log `index`, after a state at `version`.
+///
+/// While every entry carries one request this is the log index itself, as it always was (the
+/// version is the applied index); an entry carrying a batch of `k` requests moves the version
+/// by `k`, so every write keeps a version of its own and from then on versions run ahead of
+/// log indexes. Both only increase, and every node computes the same numbers from the same
+/// log. (`applied_before` is false only for the very first entry of a log, index 0.)
+pub(super) fn next_version(version: u64, index: u64, applied_before: bool) -> u64 {
+    if applied_before {
+        index.max(version + 1)
+    } else {
+        index.max(version)
+    }
+}
 
 const SNAPSHOT_META: &str = "meta";
 const SNAPSHOT_DATA: &str = "data";
@@ -43,6 +58,8 @@ struct SnapshotBody {
 pub(super) struct Published {
     pub state: watch::Receiver<Arc<State>>,
     pub version: watch::Receiver<u64>,
+    /// The last applied log index (a linearizable read waits for the read index here).
+    pub applied: watch::Receiver<Option<u64>>,
 }
 
 pub(super) struct StateMachine {
@@ -54,6 +71,7 @@ pub(super) struct StateMachine {
     /// touches, not the whole state (`benches/state_apply.rs`).
     state: watch::Sender<Arc<State>>,
     version: watch::Sender<u64>,
+    applied: watch::Sender<Option<u64>>,
     apply_seconds: Histogram,
 }
 
@@ -73,6 +91,7 @@ impl StateMachine {
             }
         };
         let (version_tx, version_rx) = watch::channel(state.version);
+        let (applied_tx, applied_rx) = watch::channel(last_applied.map(|l| l.index));
         let (state_tx, state_rx) = watch::channel(Arc::new(state));
         let sm = Self {
             db,
@@ -80,6 +99,7 @@ impl StateMachine {
             membership,
             state: state_tx,
             version: version_tx,
+            applied: applied_tx,
             apply_seconds,
         };
         Ok((
@@ -87,6 +107,7 @@ impl StateMachine {
             Published {
                 state: state_rx,
                 version: version_rx,
+                applied: applied_rx,
             },
         ))
     }
@@ -96,10 +117,18 @@ impl StateMachine {
         self.last_applied.is_none()
     }
 
-    fn publish_version(&self, version: u64) {
+    /// Publishes the version and then the applied log index (a reader waiting for an index
+    /// finds the state already there).
+    fn publish(&self, version: u64, applied: Option<LogId>) {
         self.version.send_if_modified(|v| {
             let changed = *v != version;
             *v = version;
+            changed
+        });
+        let index = applied.map(|l| l.index);
+        self.applied.send_if_modified(|a| {
+            let changed = *a != index;
+            *a = index;
             changed
         });
     }
@@ -112,12 +141,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Answers>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut outcomes = Vec::new();
+        let mut answers = Vec::new();
         let mut last_applied = self.last_applied;
         let mut membership = None;
         let hist = &self.apply_seconds;
@@ -126,33 +155,40 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let state = Arc::make_mut(current);
             for entry in entries {
                 let index = entry.log_id.index;
-                let outcome = match entry.payload {
-                    EntryPayload::Normal(req) => {
-                        let started = Instant::now();
-                        let outcome = crate::state::apply(state, index, &req);
-                        hist.observe(started.elapsed().as_secs_f64());
-                        outcome
+                let mut next = next_version(state.version, index, last_applied.is_some());
+                let mut answer = Vec::new();
+                match &entry.payload {
+                    EntryPayload::Normal(payload) => {
+                        for req in payload.requests() {
+                            let started = Instant::now();
+                            let outcome = crate::state::apply(state, next, req);
+                            hist.observe(started.elapsed().as_secs_f64());
+                            state.version = next;
+                            answer.push((next, outcome));
+                            next += 1;
+                        }
                     }
-                    EntryPayload::Blank => Outcome::Done { version: index },
+                    EntryPayload::Blank => {}
                     EntryPayload::Membership(m) => {
-                        membership = Some(StoredMembership::new(Some(entry.log_id), m));
-                        Outcome::Done { version: index }
+                        membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                     }
-                };
-                // Every entry moves the version, whatever its payload: version == applied index.
-                state.version = index;
+                }
+                if answer.is_empty() {
+                    // Every entry moves the version, whatever its payload.
+                    state.version = next;
+                    answer.push((next, Outcome::Done { version: next }));
+                }
                 last_applied = Some(entry.log_id);
-                outcomes.push(outcome);
+                answers.push(Answers(answer));
             }
         });
+        let version = self.state.borrow().version;
         self.last_applied = last_applied;
         if let Some(m) = membership {
             self.membership = m;
         }
-        if let Some(id) = last_applied {
-            self.publish_version(id.index);
-        }
-        Ok(outcomes)
+        self.publish(version, last_applied);
+        Ok(answers)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
@@ -188,7 +224,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.state.send_replace(Arc::new(body.state));
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.publish_version(version);
+        self.publish(version, meta.last_log_id);
         Ok(())
     }
 
@@ -308,5 +344,16 @@ mod tests {
         .expect("encode");
         let body: SnapshotBody = serde_json::from_slice(&bytes).expect("decode");
         assert_eq!(body.state, state);
+    }
+
+    #[test]
+    fn versions_are_log_indexes_until_a_batch_then_run_ahead_and_only_increase() {
+        // The first entry of a log (index 0) and single requests after it: version == index.
+        assert_eq!(next_version(0, 0, false), 0);
+        assert_eq!(next_version(0, 1, true), 1);
+        assert_eq!(next_version(1, 2, true), 2);
+        // A batch of 3 at index 3 takes versions 3, 4, 5; the next entry (index 4) gets 6.
+        assert_eq!(next_version(2, 3, true), 3);
+        assert_eq!(next_version(5, 4, true), 6);
     }
 }

@@ -11,8 +11,9 @@ use openraft::error::{
     ChangeMembershipError, CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError,
 };
 use openraft::{ChangeMembers, ServerState};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
+use super::batch::Waiting;
 use super::types::{NodeId, RaftMetrics};
 use super::RaftStore;
 use crate::state::{Request, State};
@@ -88,16 +89,18 @@ impl RaftStore {
         Err(self.not_leader(&f))
     }
 
-    /// The current state once it includes log index `index`.
+    /// The current state once it includes log index `index` (versions may run ahead of log
+    /// indexes: the applied index is published apart, after the state).
     async fn state_at_least(&self, index: u64) -> Result<Arc<State>, StoreError> {
-        let mut rx = self.state.clone();
+        let mut rx = self.applied.clone();
         let waited = deadline(READ_TIMEOUT, "applying up to the read index", async {
-            rx.wait_for(|s| s.version >= index)
+            rx.wait_for(|a| a.is_some_and(|a| a >= index))
                 .await
-                .map(|s| Arc::clone(&s))
+                .map(|_| ())
                 .map_err(|_| StoreError::Fatal("the state machine stopped".to_string()))
         });
-        waited.await?
+        waited.await??;
+        Ok(Arc::clone(&self.state.borrow()))
     }
 
     fn cluster_status(&self) -> ClusterStatus {
@@ -200,16 +203,19 @@ fn status_of(node_id: NodeId, m: &RaftMetrics) -> ClusterStatus {
 impl Store for RaftStore {
     fn write(&self, req: Request) -> BoxFuture<'_, Result<Applied, StoreError>> {
         Box::pin(async move {
+            // Group commit (`batch`): the write may share its log entry with others.
+            let (reply, answer) = oneshot::channel();
+            self.writes
+                .send(Waiting { req, reply })
+                .map_err(|_| StoreError::Fatal("the raft write path stopped".to_string()))?;
             // A timed-out write may still commit later: the caller must treat it as unknown.
-            let res = deadline(WRITE_TIMEOUT, "write (its outcome is unknown)", async {
-                self.raft.client_write(req).await
-            });
+            let res = deadline(WRITE_TIMEOUT, "write (its outcome is unknown)", answer);
             match res.await? {
-                Ok(resp) => Ok(Applied {
-                    version: resp.log_id.index,
-                    outcome: resp.data,
-                }),
-                Err(e) => Err(self.write_error(e)),
+                Ok(Ok((version, outcome))) => Ok(Applied { version, outcome }),
+                Ok(Err(e)) => Err(self.write_error(e)),
+                Err(_) => Err(StoreError::Unavailable(
+                    "the write was dropped (its outcome is unknown)".to_string(),
+                )),
             }
         })
     }

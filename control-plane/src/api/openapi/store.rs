@@ -1,0 +1,65 @@
+//! `/v1/store/export` and `/v1/store/import` (docs/operations.md): a dump and the state it
+//! carries (`crate::state::State` as serde writes it), merged by [`extend`]. The state's
+//! top-level fields are typed; records deeper down are objects (their shapes are the store's,
+//! not an API contract: a dump is read back by `import`, which checks it).
+
+use serde_json::{json, Value};
+
+use super::build::{array, schema, u32_int, u64_int, written, Op};
+
+/// Adds the dump schemas and the two routes to `doc`.
+pub fn extend(doc: &mut Value) {
+    let int = u64_int();
+    let string = json!({ "type": "string" });
+    let obj = |description: &str| json!({ "type": "object", "description": description });
+    let map_of = |s: Value, description: &str| json!({ "type": "object", "additionalProperties": s, "description": description });
+    let tenant_record = json!({ "type": "object",
+        "required": ["tenant", "created_version", "changed_version"],
+        "properties": {
+            "tenant": obj("the tenant as edges get it (id, region, rules, lists, ...)"),
+            "created_version": int, "changed_version": int,
+            "session_cap": u32_int(), "ops_contact": string,
+            "notify_business_days": { "type": "boolean" },
+            "quotas": schema("Quotas") } });
+    let token_record = json!({ "type": "object",
+        "required": ["id", "tenant", "hash", "created_version"],
+        "properties": { "id": string, "tenant": string,
+            "hash": { "type": "string", "description": "hex SHA-256 of the secret" },
+            "label": string, "created_version": int, "expires_at_ms": int } });
+    let item_map = "by template item (`microsoft365`, `microsoft365:China`, ...)";
+    let state = json!({ "type": "object",
+        "description": "The whole replicated state (format breakout-store-dump/1)",
+        "required": ["version", "regions", "tenants", "tokens", "audit"],
+        "example": { "version": 0, "regions": {}, "tenants": {}, "tokens": {}, "audit": [] },
+        "properties": {
+            "version": int,
+            "regions": map_of(schema("Region"), "by name"),
+            "tenants": map_of(tenant_record, "by tenant id"),
+            "tokens": map_of(token_record, "tenant API tokens by token id"),
+            "audit": array(schema("AuditEvent")),
+            "contracts": map_of(obj("attributes, contracts, options"), "by tenant id"),
+            "price_books": map_of(obj("a price book"), "by the day it applies from"),
+            "withdrawn": map_of(json!({ "type": "string", "format": "date" }), item_map),
+            "day": { "type": "string", "format": "date" },
+            "templates": map_of(obj("versions, the live one, quarantined candidates"), item_map),
+            "subscriptions": map_of(obj(item_map), "by tenant id"),
+            "template_sync": int,
+            "webhooks": map_of(obj("by webhook id"), "by tenant id"),
+            "notified": map_of(u32_int(), item_map),
+            "idempotency": obj("kept answers to writes that carried an Idempotency-Key"),
+        } });
+    let dump = json!({ "type": "object", "required": ["format", "version", "state"],
+        "properties": {
+            "format": { "type": "string", "enum": [crate::api::store_dump::FORMAT] },
+            "version": int, "state": schema("StoreState") } });
+    doc["components"]["schemas"]["StoreState"] = state;
+    doc["components"]["schemas"]["StoreDump"] = dump;
+    doc["paths"]["/v1/store/export"] = json!({ "get": Op::new(
+        "The whole state as one consistent dump (format breakout-store-dump/1)",
+        schema("StoreDump")).build() });
+    doc["paths"]["/v1/store/import"] = json!({ "post": Op::new(
+        "Replace the state with a dump's content, as one write (409 on a non-empty store \
+         unless replace=true)",
+        written(json!({ "imported_from": int }))).params(&["replace"])
+        .body(schema("StoreDump")).build() });
+}
