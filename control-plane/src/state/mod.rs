@@ -51,7 +51,7 @@ pub use quotas::{json_size, usage, Quota, Usage};
 pub use regions::{CreateRegion, DeleteRegion};
 pub use service::{
     next_policy_change, out_of_service, region_policy_at, served_limit, served_tenant,
-    session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
+    served_tenant_with, session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
 };
 pub use step::Reject;
 pub use template_writes::{
@@ -59,8 +59,8 @@ pub use template_writes::{
     SyncTemplates, TemplateNotified,
 };
 pub use templates::{
-    holds_template, withdrawn, Fetched, Quarantined, TemplateRecord, TemplateVersion,
-    QUARANTINE_KEEP, TEMPLATE_HISTORY,
+    compile_subscription, holds_template, withdrawn, Fetched, Quarantined, SubscriptionCompiler,
+    TemplateRecord, TemplateVersion, QUARANTINE_KEEP, TEMPLATE_HISTORY,
 };
 pub use tenants::{CreateTenant, DeleteTenant, TenantPatch, UpdateTenant};
 pub use tokens::{CreateToken, RevokeToken};
