@@ -359,10 +359,13 @@ fn incremental_builds_equal_whole_builds_and_untouched_regions_keep_their_conten
         }),
     );
     check(&log);
+    // A tenant without contracts comes and goes (one with contracts cannot be deleted).
+    log.on("2025-01-15", tenant("temp", "tokyo", "10.77.0.0/16"));
+    check(&log);
     log.on(
         "2025-01-15",
         Command::DeleteTenant(DeleteTenant {
-            id: "dyna".into(),
+            id: "temp".into(),
             if_match: None,
         }),
     );
