@@ -156,6 +156,7 @@ mod tests {
             "another content stays the tenant's"
         );
         assert_eq!(p.tenants[1].lists["mine"], own, "own lists are never moved");
+        p.schema = breakout_policy::SCHEMA_VERSION;
         breakout_policy::validate::validate(&p).expect("still valid");
     }
 
