@@ -14,7 +14,9 @@ mod io;
 pub mod leases;
 pub mod pump;
 pub mod registry;
+mod served;
 mod session;
+pub mod share;
 pub mod tls;
 
 use std::collections::BTreeMap;

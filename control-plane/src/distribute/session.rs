@@ -127,10 +127,10 @@ async fn converse(
                     Ok(snapshot) => {
                         match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
                             Some(update) => {
-                                io.write_encoded(&update).await?;
+                                io.write_shared(update).await?;
                                 cursor.sent_as_update();
                             }
-                            None => io.write_encoded(&snapshot).await?,
+                            None => io.write_shared(snapshot).await?,
                         }
                         last = Some(Arc::clone(&built));
                     }

@@ -25,7 +25,12 @@ pub fn export_view(state: &State, id: &str) -> Option<(Tenant, BTreeMap<String, 
             // Not served by edges (e.g. external integration only, art. 6-1): its devices still
             // get what its template subscriptions select.
             let mut tenant = record.tenant.clone();
-            super::templates::add_subscriptions(state, &mut tenant, state.policy_day());
+            super::templates::add_subscriptions(
+                state,
+                &mut tenant,
+                state.policy_day(),
+                &mut super::templates::compile_subscription,
+            );
             tenant
         });
     Some((tenant, policy.lists))

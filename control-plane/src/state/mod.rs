@@ -52,7 +52,7 @@ pub use quotas::{json_size, usage, Quota, Usage};
 pub use regions::{CreateRegion, DeleteRegion};
 pub use service::{
     next_policy_change, out_of_service, region_policy_at, served_limit, served_tenant,
-    session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
+    served_tenant_with, session_limits_at, tick_due, LimitBy, SessionLimit, Tick,
 };
 pub use step::Reject;
 pub use template_record::{
@@ -62,7 +62,7 @@ pub use template_writes::{
     ApproveTemplate, RecordTemplate, RejectTemplate, RollbackTemplate, SetSubscription,
     SyncTemplates, TemplateNotified,
 };
-pub use templates::{holds_template, withdrawn};
+pub use templates::{compile_subscription, holds_template, withdrawn, SubscriptionCompiler};
 pub use tenants::{CreateTenant, DeleteTenant, TenantPatch, UpdateTenant};
 pub use tokens::{CreateToken, RevokeToken};
 pub use webhooks::{CreateWebhook, DeleteWebhook, MAX_WEBHOOKS};

@@ -104,6 +104,24 @@ pub fn served_tenant(
     region: &str,
     date: NaiveDate,
 ) -> Option<breakout_policy::Tenant> {
+    served_tenant_with(
+        state,
+        r,
+        region,
+        date,
+        &mut super::templates::compile_subscription,
+    )
+}
+
+/// [`served_tenant`], compiling subscriptions with `compile` (a memo of
+/// [`super::templates::compile_subscription`]).
+pub fn served_tenant_with(
+    state: &State,
+    r: &TenantRecord,
+    region: &str,
+    date: NaiveDate,
+    compile: &mut super::templates::SubscriptionCompiler<'_>,
+) -> Option<breakout_policy::Tenant> {
     let limit = served_limit(state, r, region, date)?;
     let held = state.contracts.get(&r.tenant.id)?;
     let mut tenant = r.tenant.clone();
@@ -116,7 +134,7 @@ pub fn served_tenant(
     if !pac_option {
         tenant.pac = None;
     }
-    super::templates::add_subscriptions(state, &mut tenant, date);
+    super::templates::add_subscriptions(state, &mut tenant, date, compile);
     Some(tenant)
 }
 

@@ -341,6 +341,22 @@ pub(super) fn subscribe(
     Ok(())
 }
 
+/// Compiles one subscription against one template version: [`compile_subscription`], or a
+/// memo of it for callers that build many tenants at once (the edge feeds,
+/// `distribute::served`: tenants subscribed alike to one version compile alike).
+pub type SubscriptionCompiler<'a> =
+    dyn FnMut(TemplateItem, &Subscription, &TemplateVersion, &Action) -> select::Compiled + 'a;
+
+/// [`select::compile`] of `sub` against `version`'s content.
+pub fn compile_subscription(
+    item: TemplateItem,
+    sub: &Subscription,
+    version: &TemplateVersion,
+    default_action: &Action,
+) -> select::Compiled {
+    select::compile(item, sub, &version.content, default_action)
+}
+
 /// Adds the lists and rules of `tenant`'s subscriptions on `day` (after its own rules, so they
 /// win ties): the pinned version if still kept, else the live one. A subscription is left out
 /// while its contract is not in force, its template is withdrawn or has no version, its list
@@ -350,6 +366,7 @@ pub(super) fn add_subscriptions(
     state: &State,
     tenant: &mut breakout_policy::Tenant,
     day: NaiveDate,
+    compile: &mut SubscriptionCompiler<'_>,
 ) {
     let Some(subs) = state.subscriptions.get(&tenant.id) else {
         return;
@@ -372,8 +389,7 @@ pub(super) fn add_subscriptions(
         {
             continue;
         }
-        let compiled =
-            crate::templates::select::compile(*item, sub, &version.content, &tenant.default_action);
+        let compiled = compile(*item, sub, version, &tenant.default_action);
         if compiled
             .lists
             .iter()

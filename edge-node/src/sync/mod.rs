@@ -10,8 +10,9 @@ pub mod backoff;
 pub mod client;
 pub mod contact;
 mod io;
+pub mod node;
 pub mod report;
-mod session;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use self::apply::Applier;
 use self::backoff::Backoff;
 use self::contact::Contact;
-use self::report::Reporter;
+use self::node::{EdgeNode, SyncNode};
 use crate::shared::Shared;
 
 /// Environment variable holding the edge token (when no `--edge-token-file`).
@@ -105,15 +106,16 @@ pub async fn run(cfg: SyncConfig, client: quinn::ClientConfig, shared: Arc<Share
     let applier = Arc::new(Applier::new(Arc::clone(&shared), &cfg.region));
     let contact = Arc::new(Contact::new(std::time::Instant::now()));
     tokio::spawn(contact::watch(Arc::clone(&contact), Arc::clone(&shared)));
-    let mut reporter = Reporter::default();
+    let node = Arc::new(EdgeNode::new(applier, contact, shared));
+    run_node(cfg, client, node).await
+}
+
+/// Keeps `node` connected to some node of `cfg.control_plane`, forever: the next node after a
+/// failure, with backoff and jitter (reset after a session that delivered a configuration).
+pub async fn run_node<N: SyncNode>(cfg: SyncConfig, client: quinn::ClientConfig, node: Arc<N>) {
     let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
     for target in cfg.control_plane.iter().cycle() {
-        let link = session::Link {
-            applier: &applier,
-            contact: &contact,
-            shared: &shared,
-        };
-        let outcome = session::run(&cfg, &client, target, &link, &mut reporter).await;
+        let outcome = session::run(&cfg, &client, target, &node).await;
         if let Err(e) = &outcome.end {
             tracing::warn!(target = %target, error = %e, "control-plane connection lost; trying the next node");
         }

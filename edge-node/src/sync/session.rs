@@ -1,21 +1,18 @@
 //! One connection to a control-plane node: hello with the applied version, then apply each
 //! snapshot or update (ack or nack) and report about every second, until the connection ends.
+//! Written against [`SyncNode`], so the edge process and the fleet simulator run this same code.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakout_policy::wire::{
-    Frame, Hello, SnapshotFrame, UpdateFrame, MAX_FRAME, PROTOCOL_VERSION,
-};
+use breakout_policy::wire::{Frame, Hello, MAX_FRAME, PROTOCOL_VERSION};
 use tokio::time::MissedTickBehavior;
 
-use super::apply::{Applied, Applier};
+use super::apply::Applied;
 use super::client::connect;
-use super::contact::Contact;
 use super::io::FrameIo;
-use super::report::Reporter;
+use super::node::{Config, SyncNode};
 use super::{SyncConfig, SyncError};
-use crate::shared::Shared;
 
 /// How often the edge reports its sessions.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,22 +26,13 @@ pub struct Outcome {
     pub end: Result<(), SyncError>,
 }
 
-/// What a session works on: the one applier, the contact record, the edge's shared state.
-pub struct Link<'a> {
-    pub applier: &'a Arc<Applier>,
-    pub contact: &'a Contact,
-    pub shared: &'a Shared,
-}
-
-/// Runs one session with `target` to its end.
-pub async fn run(
+/// Runs one session of `node` with `target` to its end.
+pub async fn run<N: SyncNode>(
     cfg: &SyncConfig,
     client: &quinn::ClientConfig,
     target: &str,
-    link: &Link<'_>,
-    reporter: &mut Reporter,
+    node: &Arc<N>,
 ) -> Outcome {
-    let (applier, shared) = (link.applier, link.shared);
     let mut got_snapshot = false;
     let end = async {
         let (_endpoint, conn) = connect(client, target).await?;
@@ -54,15 +42,15 @@ pub async fn run(
             protocol: PROTOCOL_VERSION,
             edge_id: cfg.node_id.clone(),
             region: cfg.region.clone(),
-            last_version: applier.applied_version(),
+            last_version: node.applied_version(),
             token: cfg.token.clone(),
             updates: true,
         };
         io.write(&Frame::Hello(hello)).await?;
         tracing::info!(target, "connected to the control plane");
-        shared.metrics.sync_connected.set(1);
-        let result = converse(&mut io, link, reporter, &mut got_snapshot).await;
-        shared.metrics.sync_connected.set(0);
+        node.connected(true);
+        let result = converse(&mut io, node, &mut got_snapshot).await;
+        node.connected(false);
         conn.close(0u32.into(), b"bye");
         result
     }
@@ -70,84 +58,60 @@ pub async fn run(
     Outcome { got_snapshot, end }
 }
 
-async fn converse(
+async fn converse<N: SyncNode>(
     io: &mut FrameIo,
-    link: &Link<'_>,
-    reporter: &mut Reporter,
+    node: &Arc<N>,
     got_snapshot: &mut bool,
 ) -> Result<(), SyncError> {
-    let (applier, shared) = (link.applier, link.shared);
     let mut tick = tokio::time::interval(REPORT_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            frame = io.read() => match frame.inspect(|f| if f.is_some() { link.contact.touch(shared) })? {
+            frame = io.read() => match frame.inspect(|f| if f.is_some() { node.touch() })? {
                 None => return Err(SyncError::Closed),
                 Some(Frame::Snapshot(s)) => {
                     *got_snapshot = true;
-                    configure(io, applier, reporter, shared, Config::Snapshot(s)).await?;
+                    configure(io, node, Config::Snapshot(s)).await?;
                 }
                 Some(Frame::Update(u)) => {
                     *got_snapshot = true;
-                    configure(io, applier, reporter, shared, Config::Update(u)).await?;
+                    configure(io, node, Config::Update(u)).await?;
                 }
                 Some(Frame::Ping { nonce }) => io.write(&Frame::Pong { nonce }).await?,
                 Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
-                Some(Frame::Grants(g)) => {
-                    let now = std::time::Instant::now();
-                    shared.quotas.receive(&g, now);
-                    shared.snapshot.load().apply_limits(&shared.quotas, now);
-                }
+                Some(Frame::Grants(g)) => node.grants(&g),
                 Some(Frame::Pong { .. } | Frame::Unknown) => {}
                 Some(other @ (Frame::Hello(_) | Frame::Ack { .. } | Frame::Nack { .. }
                     | Frame::Report(_))) => {
                     return Err(SyncError::Protocol(format!("the server sent {other:?}")));
                 }
             },
-            _ = tick.tick() => {
-                let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
-                io.write(&Frame::Report(report)).await?;
-            }
+            _ = tick.tick() => io.write(&Frame::Report(node.report())).await?,
         }
     }
 }
 
 /// Applies a configuration and answers it; after an ack, reports at once (new tenants get their
 /// first grant sooner).
-async fn configure(
+async fn configure<N: SyncNode>(
     io: &mut FrameIo,
-    applier: &Arc<Applier>,
-    reporter: &mut Reporter,
-    shared: &Shared,
+    node: &Arc<N>,
     config: Config,
 ) -> Result<(), SyncError> {
-    let reply = apply(applier, config, shared).await;
+    let reply = apply(node, config).await;
     io.write(&reply).await?;
     if matches!(reply, Frame::Ack { .. }) {
-        let report = reporter.report(&shared.snapshot.load(), &shared.quotas);
-        io.write(&Frame::Report(report)).await?;
+        io.write(&Frame::Report(node.report())).await?;
     }
     Ok(())
 }
 
-/// A configuration to apply: whole, or the changes from the version serving.
-enum Config {
-    Snapshot(SnapshotFrame),
-    Update(UpdateFrame),
-}
-
 /// Applies a snapshot or an update off the async threads; the ack or nack to send back.
-async fn apply(applier: &Arc<Applier>, config: Config, shared: &Shared) -> Frame {
-    let version = match &config {
-        Config::Snapshot(s) => s.version,
-        Config::Update(u) => u.to,
-    };
+async fn apply<N: SyncNode>(node: &Arc<N>, config: Config) -> Frame {
+    let version = config.version();
     let task = {
-        let applier = Arc::clone(applier);
-        tokio::task::spawn_blocking(move || match config {
-            Config::Snapshot(s) => applier.apply(s.version, &s.policy),
-            Config::Update(u) => applier.apply_update(u.from, u.to, &u.changes),
-        })
+        let node = Arc::clone(node);
+        tokio::task::spawn_blocking(move || node.apply(config))
     };
     let result = task
         .await
@@ -157,13 +121,13 @@ async fn apply(applier: &Arc<Applier>, config: Config, shared: &Shared) -> Frame
             version,
             generation,
         }) => {
-            shared.metrics.snapshot(true);
+            node.applied(true);
             tracing::info!(version, generation, "configuration applied");
             Frame::Ack { version }
         }
         Ok(Applied::Already { version }) => Frame::Ack { version },
         Err(reason) => {
-            shared.metrics.snapshot(false);
+            node.applied(false);
             tracing::warn!(version, %reason, "configuration refused; the previous one stays");
             Frame::Nack {
                 version,

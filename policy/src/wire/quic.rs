@@ -63,6 +63,14 @@ impl FrameIo {
         Ok(())
     }
 
+    /// Writes an already encoded frame held in shared bytes: the stream keeps a reference
+    /// until the peer acknowledged them, not a copy (a region's snapshot written to a thousand
+    /// edges at once is held once).
+    pub async fn write_shared(&mut self, bytes: bytes::Bytes) -> Result<(), IoError> {
+        self.send.write_chunk(bytes).await?;
+        Ok(())
+    }
+
     /// Finishes the send side: the peer reads everything written, then the end.
     pub fn finish(&mut self) {
         let _ = self.send.finish();

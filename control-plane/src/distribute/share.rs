@@ -1,0 +1,188 @@
+//! Lists that many tenants of a region hold with the same content, sent once (pure).
+//!
+//! A template subscription compiles into lists of the tenant's own (`template-<item>`,
+//! `template-<item>-shadowed`, [`crate::templates::select`]): with most tenants of a region
+//! subscribed to Microsoft 365 the same way, a region's policy held the same few hundred
+//! entries once per tenant, and a template change changed every one of those tenants (a delta
+//! as large as the snapshot). [`share_lists`] moves the most common content of each such list
+//! name into the region's shared `lists`, under the same name, and drops it from the tenants
+//! that held exactly that; tenants with another content keep theirs.
+//!
+//! Why the meaning is unchanged: every reader of a policy (the edge's matcher, its PAC file,
+//! the exports, `validate`) looks a rule's list up in the tenant's own lists first and only
+//! then in the shared ones; a tenant that kept its own content still finds it first, and one
+//! whose copy was dropped finds the same entries in the shared list. A name is not shared if
+//! some tenant names it in a rule without holding it (that tenant would otherwise start
+//! finding a list it did not have), or if the region already has a shared list of that name.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use breakout_policy::{NamedList, RegionPolicy};
+
+/// Prefix of the lists a template subscription compiles to (`select::list_name`).
+pub const TEMPLATE_LIST_PREFIX: &str = "template-";
+
+/// How many different contents of one list name are told apart; beyond that, the others are
+/// left with their tenants.
+const MAX_VARIANTS: usize = 8;
+
+/// Moves the most common content of each template list name held by two or more tenants into
+/// `policy.lists` (see the module documentation).
+pub fn share_lists(policy: &mut RegionPolicy) {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for t in &policy.tenants {
+        names.extend(
+            t.lists
+                .keys()
+                .filter(|n| n.starts_with(TEMPLATE_LIST_PREFIX))
+                .cloned(),
+        );
+    }
+    for name in names {
+        if policy.lists.contains_key(&name) || referenced_without_holding(policy, &name) {
+            continue;
+        }
+        let Some(common) = most_common(policy, &name) else {
+            continue;
+        };
+        for t in &mut policy.tenants {
+            if t.lists.get(&name) == Some(&common) {
+                t.lists.remove(&name);
+            }
+        }
+        policy.lists.insert(name, common);
+    }
+}
+
+fn referenced_without_holding(policy: &RegionPolicy, name: &str) -> bool {
+    policy.tenants.iter().any(|t| {
+        !t.lists.contains_key(name) && t.rules.iter().any(|r| r.lists.iter().any(|l| l == name))
+    })
+}
+
+/// The content of list `name` that most tenants hold, if at least two hold it.
+fn most_common(policy: &RegionPolicy, name: &str) -> Option<NamedList> {
+    let mut variants: Vec<(&NamedList, usize)> = Vec::new();
+    for list in policy.tenants.iter().filter_map(|t| t.lists.get(name)) {
+        if let Some((_, n)) = variants.iter_mut().find(|(v, _)| *v == list) {
+            *n += 1;
+        } else if variants.len() < MAX_VARIANTS {
+            variants.push((list, 1));
+        }
+    }
+    let (list, n) = variants.into_iter().max_by_key(|(_, n)| *n)?;
+    (n >= 2).then(|| list.clone())
+}
+
+/// The lists each tenant resolves its rules' names to (own first, then shared): what
+/// [`share_lists`] must leave unchanged. For tests.
+pub fn resolved(policy: &RegionPolicy) -> BTreeMap<(String, String), Option<NamedList>> {
+    let mut out = BTreeMap::new();
+    for t in &policy.tenants {
+        for name in t.rules.iter().flat_map(|r| r.lists.iter()) {
+            let list = t.lists.get(name).or_else(|| policy.lists.get(name));
+            out.insert((t.id.clone(), name.clone()), list.cloned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use breakout_policy::{Action, Rule, Tenant};
+
+    use super::*;
+
+    fn list(entries: &[&str]) -> NamedList {
+        NamedList {
+            entries: entries.iter().map(|e| e.parse().expect("entry")).collect(),
+        }
+    }
+
+    fn tenant(id: &str, lists: &[(&str, NamedList)], refs: &[&str]) -> Tenant {
+        Tenant {
+            id: id.into(),
+            region: Some("tokyo".into()),
+            source_cidrs: Vec::new(),
+            session_limit: 1,
+            upstreams: BTreeMap::new(),
+            rules: vec![Rule {
+                name: None,
+                action: Action::Direct,
+                destinations: Vec::new(),
+                lists: refs.iter().map(|r| r.to_string()).collect(),
+                ports: Vec::new(),
+            }],
+            default_action: Action::Block,
+            lists: lists
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.clone()))
+                .collect(),
+            egress_address: None,
+            pac: None,
+        }
+    }
+
+    const M: &str = "template-microsoft365";
+
+    #[test]
+    fn the_common_content_goes_once_and_every_tenant_resolves_the_same_entries() {
+        let common = list(&["*.outlook.com", "teams.microsoft.com"]);
+        let other = list(&["*.outlook.com"]);
+        let own = list(&["intranet.example"]);
+        let mut p = RegionPolicy {
+            region: "tokyo".into(),
+            tenants: vec![
+                tenant("a", &[(M, common.clone())], &[M]),
+                tenant(
+                    "b",
+                    &[(M, common.clone()), ("mine", own.clone())],
+                    &[M, "mine"],
+                ),
+                tenant("c", &[(M, other.clone())], &[M]),
+                tenant("d", &[("mine", own.clone())], &["mine"]),
+                tenant("e", &[(M, common.clone())], &[M]),
+            ],
+            ..RegionPolicy::default()
+        };
+        let before = resolved(&p);
+        share_lists(&mut p);
+        assert_eq!(resolved(&p), before);
+        assert_eq!(p.lists.get(M), Some(&common));
+        let held: Vec<bool> = p.tenants.iter().map(|t| t.lists.contains_key(M)).collect();
+        assert_eq!(held, [false, false, true, false, false]);
+        assert_eq!(
+            p.tenants[2].lists[M], other,
+            "another content stays the tenant's"
+        );
+        assert_eq!(p.tenants[1].lists["mine"], own, "own lists are never moved");
+        p.schema = breakout_policy::SCHEMA_VERSION;
+        breakout_policy::validate::validate(&p).expect("still valid");
+    }
+
+    #[test]
+    fn a_name_someone_uses_without_holding_it_or_held_once_is_not_shared() {
+        let common = list(&["*.outlook.com"]);
+        let mut p = RegionPolicy {
+            region: "tokyo".into(),
+            tenants: vec![
+                tenant("a", &[(M, common.clone())], &[M]),
+                tenant("b", &[(M, common.clone())], &[M]),
+                tenant("x", &[], &[M]),
+            ],
+            ..RegionPolicy::default()
+        };
+        let unchanged = p.clone();
+        share_lists(&mut p);
+        assert_eq!(p, unchanged, "x would start finding a list it did not have");
+
+        let mut single = RegionPolicy {
+            region: "tokyo".into(),
+            tenants: vec![tenant("a", &[(M, common)], &[M])],
+            ..RegionPolicy::default()
+        };
+        let unchanged = single.clone();
+        share_lists(&mut single);
+        assert_eq!(single, unchanged);
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fleet benchmark (issue 18): a 3-node control plane (release binaries on 127.0.0.1) and EDGES
+# simulated edges in one process (tests/src/bin/fleet-sim: real QUIC sessions running the edge's
+# own sync code), over REGIONS regions and TENANTS tenants. Ends with one line:
+#   fleet: edges=N tenants=M rule_p99_ms=X template_all_s=Y reconnect_s=Z
+# Knobs: EDGES (1000), TENANTS (100000), REGIONS (20), RULE_WRITES (30), TEMPLATE_WRITES (4),
+# STEADY_SECS (10), RECONNECT (1: kill the leader at the end; 0: skip), CONVERGE_SECS (600).
+# BREAKOUT_CONTROL_BIN runs another breakout-control binary (e.g. an older build to compare).
+# 1,000 QUIC sessions need ~2,100 descriptors: the script raises the soft limit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export EDGES="${EDGES:-1000}" TENANTS="${TENANTS:-100000}" REGIONS="${REGIONS:-20}"
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --release --locked -p breakout-control -p breakout-tests \
+  --bin breakout-control --bin breakoutctl --bin fleet-sim
+ulimit -n "$(ulimit -Hn)"
+uptime
+exec "$target/release/fleet-sim"

@@ -1,0 +1,238 @@
+//! A simulated edge: the edge's own protocol code (`breakout_edge::sync::run_node`, the session
+//! loop every edge process runs) driving a light [`SyncNode`] that keeps the region policy and
+//! the grants but compiles no matchers (the edge's `Snapshot::build`, a per-edge CPU cost that
+//! real edges pay on their own cores, is left out: a thousand of them on two shared cores would
+//! measure the simulator, not the control plane).
+//!
+//! What an edge does that the control plane sees is kept: it decodes every frame, refuses
+//! versions older than its own, applies updates only on the version they were made from
+//! (`breakout_policy::wire::delta::apply`), validates the result (`validate`), acks or nacks,
+//! and reports every tenant of its policy every second with the grants it holds
+//! (`breakout_edge::quota::Quotas`). Edges of one region share the result of applying the same
+//! change ([`RegionBook`]): the first edge to apply `(from, to)` does the work, the others check
+//! they had `from` and take the same `Arc`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use breakout_edge::quota::Quotas;
+use breakout_edge::sync::apply::Applied;
+use breakout_edge::sync::node::{Config, SyncNode};
+use breakout_policy::validate::validate;
+use breakout_policy::wire::{delta, Grants, Report, TenantUsage};
+use breakout_policy::RegionPolicy;
+
+/// Traffic counters the benchmark reads over a window (bytes of JSON bodies, frames).
+#[derive(Default)]
+pub struct Traffic {
+    pub measuring: AtomicBool,
+    pub report_bytes: AtomicU64,
+    pub reports: AtomicU64,
+    pub grant_bytes: AtomicU64,
+    pub grant_frames: AtomicU64,
+}
+
+/// Per region: applied policies by version and change, shared by the region's simulated edges;
+/// the encoded size of each snapshot and update seen.
+#[derive(Default)]
+pub struct RegionBook {
+    policies: Mutex<HashMap<(u64, u64), Arc<RegionPolicy>>>,
+    /// (from, to) → bytes of the update's changes; (0, to) → bytes of the snapshot's policy.
+    pub sizes: Mutex<BTreeMap<(u64, u64), usize>>,
+}
+
+impl RegionBook {
+    fn lookup(&self, key: (u64, u64)) -> Option<Arc<RegionPolicy>> {
+        self.policies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    fn store(&self, key: (u64, u64), policy: Arc<RegionPolicy>, bytes: usize) {
+        let mut p = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        // Keep the newest few: an edge needs only the change it is applying.
+        if p.len() > 16 {
+            let oldest = *p.keys().min_by_key(|k| k.1).unwrap_or(&key);
+            p.remove(&oldest);
+        }
+        p.insert(key, policy);
+        self.sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, bytes);
+    }
+}
+
+/// One simulated edge.
+pub struct SimEdge {
+    pub id: usize,
+    book: Arc<RegionBook>,
+    traffic: Arc<Traffic>,
+    applied: Mutex<Option<Arc<RegionPolicy>>>,
+    /// The version serving (read by the benchmark without a lock).
+    pub version: AtomicU64,
+    /// When the serving version was applied, in µs after `epoch`.
+    pub applied_us: AtomicU64,
+    /// Sessions started, and whether the current one delivered a configuration.
+    pub sessions: AtomicU64,
+    pub configured: AtomicBool,
+    quotas: Quotas,
+    seq: AtomicU64,
+    epoch: Instant,
+}
+
+impl SimEdge {
+    pub fn new(id: usize, book: Arc<RegionBook>, traffic: Arc<Traffic>, epoch: Instant) -> Self {
+        let quotas = Quotas::default();
+        quotas.enforce();
+        SimEdge {
+            id,
+            book,
+            traffic,
+            applied: Mutex::new(None),
+            version: AtomicU64::new(0),
+            applied_us: AtomicU64::new(0),
+            sessions: AtomicU64::new(0),
+            configured: AtomicBool::new(false),
+            quotas,
+            seq: AtomicU64::new(0),
+            epoch,
+        }
+    }
+
+    fn install(&self, slot: &mut Option<Arc<RegionPolicy>>, policy: Arc<RegionPolicy>) -> Applied {
+        let version = policy.version;
+        *slot = Some(policy);
+        self.version.store(version, Ordering::Release);
+        self.applied_us
+            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Release);
+        Applied::New {
+            version,
+            generation: version,
+        }
+    }
+}
+
+fn checked(policy: RegionPolicy, version: u64) -> Result<RegionPolicy, String> {
+    if policy.version != version {
+        return Err(format!("the policy says version {}", policy.version));
+    }
+    validate(&policy).map_err(|e| e.to_string())?;
+    Ok(policy)
+}
+
+impl SyncNode for SimEdge {
+    fn applied_version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn apply(&self, config: Config) -> Result<Applied, String> {
+        let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        let have = slot.as_ref().map_or(0, |p| p.version);
+        match config {
+            Config::Snapshot(s) => {
+                if slot.is_some() && s.version < have {
+                    return Err(format!("version {} is older than {have}", s.version));
+                }
+                if slot.is_some() && s.version == have {
+                    self.configured.store(true, Ordering::Release);
+                    return Ok(Applied::Already { version: have });
+                }
+                let key = (0, s.version);
+                let policy = match self.book.lookup(key) {
+                    Some(p) => p,
+                    None => {
+                        let bytes = serde_json::to_vec(&s.policy).map_or(0, |b| b.len());
+                        let p = Arc::new(checked(s.policy, s.version)?);
+                        self.book.store(key, Arc::clone(&p), bytes);
+                        p
+                    }
+                };
+                self.configured.store(true, Ordering::Release);
+                Ok(self.install(&mut slot, policy))
+            }
+            Config::Update(u) => {
+                let Some(base) = slot.as_ref().filter(|p| p.version == u.from) else {
+                    return Err(format!("an update from {}, but {have} is applied", u.from));
+                };
+                if u.to <= u.from {
+                    return Err(format!("an update to {} from {}", u.to, u.from));
+                }
+                let key = (u.from, u.to);
+                let policy = match self.book.lookup(key) {
+                    Some(p) => p,
+                    None => {
+                        let bytes = serde_json::to_vec(&u.changes).map_or(0, |b| b.len());
+                        let p = Arc::new(checked(delta::apply(base, &u.changes), u.to)?);
+                        self.book.store(key, Arc::clone(&p), bytes);
+                        p
+                    }
+                };
+                self.configured.store(true, Ordering::Release);
+                Ok(self.install(&mut slot, policy))
+            }
+        }
+    }
+
+    fn report(&self) -> Report {
+        let policy = self
+            .applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let now = Instant::now();
+        let mut tenants = BTreeMap::new();
+        for (k, t) in policy.iter().flat_map(|p| p.tenants.iter()).enumerate() {
+            let (holding_epoch, holding_sessions) = self.quotas.holding(&t.id, now);
+            // About one tenant in ten has a session open on this edge.
+            let active = u32::from((k + self.id).is_multiple_of(10)).min(holding_sessions);
+            tenants.insert(
+                t.id.clone(),
+                TenantUsage {
+                    active,
+                    refused: 0,
+                    holding_epoch,
+                    holding_sessions,
+                },
+            );
+        }
+        let report = Report {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            tenants,
+        };
+        if self.traffic.measuring.load(Ordering::Relaxed) {
+            let bytes = serde_json::to_vec(&report).map_or(0, |b| b.len());
+            self.traffic
+                .report_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
+            self.traffic.reports.fetch_add(1, Ordering::Relaxed);
+        }
+        report
+    }
+
+    fn grants(&self, grants: &Grants) {
+        self.quotas.receive(grants, Instant::now());
+        if self.traffic.measuring.load(Ordering::Relaxed) {
+            let bytes = serde_json::to_vec(grants).map_or(0, |b| b.len());
+            self.traffic
+                .grant_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
+            self.traffic.grant_frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn touch(&self) {}
+
+    fn connected(&self, up: bool) {
+        if up {
+            self.configured.store(false, Ordering::Release);
+            self.sessions.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn applied(&self, _ok: bool) {}
+}
