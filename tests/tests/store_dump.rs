@@ -3,8 +3,9 @@
 //! `--replace`.
 
 use std::path::Path;
+use std::time::Duration;
 
-use breakout_tests::control::ControlNode;
+use breakout_tests::control::{Cluster, ControlNode, ADMIN_TOKEN};
 use breakout_tests::etcd::EtcdBackend;
 use breakout_tests::tmp::unique_dir;
 use serde_json::Value;
@@ -70,4 +71,39 @@ fn a_dump_moves_the_state_from_raft_to_etcd_and_back_unchanged() {
     let tenants = back.ctl(&["tenant", "list"]).expect_ok("tenant list");
     assert!(tenants.stdout().contains("acme"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An import sent to a follower is made on the leader, and a dump larger than the other routes'
+/// 16 MiB body limit is taken (the route's own limit is 512 MiB): before, the follower forwarded
+/// an empty body and the leader answered that it was not a store dump.
+#[test]
+fn a_large_import_sent_to_a_follower_is_made_on_the_leader() {
+    let dir = unique_dir("breakout-dump-forward");
+    let source = ControlNode::start_with_store(1, false, &[], None);
+    source
+        .ctl(&["region", "create", "osaka"])
+        .expect_ok("region");
+    let dump = source
+        .ctl(&["store", "export"])
+        .expect_ok("store export")
+        .stdout();
+    // Trailing whitespace is valid JSON: 17 MiB of it puts the body past 16 MiB.
+    let file = dir.join("large.json");
+    std::fs::write(&file, format!("{dump}{}", " ".repeat(17 << 20))).expect("write the dump");
+
+    let cluster = Cluster::start(2);
+    let leader = cluster.wait_leader(Duration::from_secs(30));
+    let follower = &cluster.nodes[1 - leader];
+    let (status, body) = follower.send(
+        ADMIN_TOKEN,
+        "POST",
+        "/v1/store/import",
+        &format!("@{}", file.display()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let regions = cluster.nodes[leader]
+        .ctl(&["region", "list"])
+        .expect_ok("region list")
+        .stdout();
+    assert!(regions.contains("osaka"), "{regions}");
 }

@@ -55,7 +55,13 @@ pub fn parse_object<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     }
 }
 
-/// The raw body of a JSON route, up to [`MAX_BODY`] bytes (413 `too_large` beyond). A non-empty
+/// A route's body limit when it is not [`MAX_BODY`] (the store import's), put into the request's
+/// extensions by the per-route middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// The raw body of a JSON route, up to the route's limit ([`MAX_BODY`] unless a [`BodyLimit`]
+/// says otherwise; 413 `too_large` beyond). A non-empty
 /// body must say it is JSON (`Content-Type: application/json`): anything else is a 415, so a
 /// form post or a file sent with the wrong type is refused by name rather than parsed.
 pub struct ApiBody(pub Bytes);
@@ -71,13 +77,17 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let slot = req.extensions().get::<BodySlot>().cloned();
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(MAX_BODY, |l| l.0);
         let content_type = req
             .headers()
             .get(http::header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        let body = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+            .map_err(|_| ApiError::TooLarge(limit))?;
         if !body.is_empty() && !is_json(content_type.as_deref()) {
             return Err(ApiError::UnsupportedMediaType(content_type));
         }

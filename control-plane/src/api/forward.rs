@@ -16,7 +16,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use super::error::{ApiError, ForwardTo};
 use super::export;
-use super::extract::BodySlot;
+use super::extract::{BodyLimit, BodySlot};
 use super::idempotency;
 use super::reply::VERSION_HEADER;
 use super::ApiContext;
@@ -36,6 +36,9 @@ static REQUEST_HEADERS: [&HeaderName; 5] = [
 pub struct RouteScope {
     pub route: &'static str,
     pub ctx: Arc<ApiContext>,
+    /// The route's body limit: what `Idempotency-Key` fingerprinting and [`super::extract::ApiBody`]
+    /// read at most.
+    pub max_body: usize,
 }
 
 /// Runs the handler (with the write's `Idempotency-Key`, if any); forwards to the leader when
@@ -47,11 +50,12 @@ pub async fn per_route(State(scope): State<RouteScope>, req: Request, next: Next
         req.headers().clone(),
     );
     let started = std::time::Instant::now();
-    let resp = match idempotency::prepare(req).await {
+    let resp = match idempotency::prepare(req, scope.max_body).await {
         Err(e) => e.into_response(),
         Ok((mut req, keyed)) => {
             let slot = BodySlot::default();
             req.extensions_mut().insert(slot.clone());
+            req.extensions_mut().insert(BodyLimit(scope.max_body));
             let resp = match &keyed {
                 Some(k) => idempotency::KEYED.scope(k.clone(), next.run(req)).await,
                 None => next.run(req).await,

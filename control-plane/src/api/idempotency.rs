@@ -18,7 +18,6 @@ use axum::extract::Request;
 use http::{HeaderName, HeaderValue, Method};
 
 use super::error::ApiError;
-use super::extract::MAX_BODY;
 use crate::crypto::{hex, hmac_sha256, sha256_hex};
 use crate::state::IdempotencyKey;
 
@@ -53,9 +52,12 @@ impl Keyed {
 
 /// For a write carrying `Idempotency-Key`: the request with its body read (so that it can be
 /// fingerprinted) and the key to run its handler with. Reads and unkeyed writes pass as they
-/// are. A key that is not 1-255 visible ASCII characters is a 400; a body over [`MAX_BODY`] a
-/// 413.
-pub async fn prepare(req: Request) -> Result<(Request, Option<Arc<Keyed>>), ApiError> {
+/// are. A key that is not 1-255 visible ASCII characters is a 400; a body over the route's
+/// `max_body` a 413.
+pub async fn prepare(
+    req: Request,
+    max_body: usize,
+) -> Result<(Request, Option<Arc<Keyed>>), ApiError> {
     let write = matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -75,9 +77,9 @@ pub async fn prepare(req: Request) -> Result<(Request, Option<Arc<Keyed>>), ApiE
         })?
         .to_string();
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY)
+    let body = axum::body::to_bytes(body, max_body)
         .await
-        .map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+        .map_err(|_| ApiError::TooLarge(max_body))?;
     let if_match = parts
         .headers
         .get(http::header::IF_MATCH)

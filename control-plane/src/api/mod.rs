@@ -229,6 +229,7 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         let scope = forward::RouteScope {
             route: ep.path,
             ctx: Arc::clone(&ctx),
+            max_body: ep.max_body,
         };
         let layer = middleware::from_fn_with_state(scope, forward::per_route);
         router = router.route(ep.path, ep.handler.route_layer(layer));
@@ -292,6 +293,8 @@ struct Route {
     verb: Verb,
     path: &'static str,
     handler: MethodRouter<Arc<ApiContext>>,
+    /// The largest body the route reads (413 `too_large` beyond).
+    max_body: usize,
 }
 
 fn ep<H: Handler<T, Arc<ApiContext>>, T: 'static>(verb: Verb, path: &'static str, h: H) -> Route {
@@ -306,6 +309,7 @@ fn ep<H: Handler<T, Arc<ApiContext>>, T: 'static>(verb: Verb, path: &'static str
         verb,
         path,
         handler,
+        max_body: extract::MAX_BODY,
     }
 }
 
@@ -339,6 +343,7 @@ fn route_table() -> Vec<Route> {
             handler: routing::post(store_dump::import).layer(axum::extract::DefaultBodyLimit::max(
                 store_dump::MAX_DUMP_BYTES,
             )),
+            max_body: store_dump::MAX_DUMP_BYTES,
         },
         ep(Get, "/v1/regions", regions::list),
         ep(Post, "/v1/regions", regions::create),

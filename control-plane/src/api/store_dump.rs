@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +11,7 @@ use serde_json::json;
 
 use super::auth::{Operator, Principal};
 use super::error::{ApiError, ApiResult};
-use super::extract::ApiQuery;
+use super::extract::{ApiBody, ApiQuery};
 use super::ApiContext;
 use crate::state::{Command, ImportState};
 use crate::store::Consistency;
@@ -49,7 +48,9 @@ pub async fn import(
     State(ctx): State<Arc<ApiContext>>,
     Operator: Operator,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: Bytes,
+    // Read through the API's body extractor (not plain `Bytes`): a JSON content type, the
+    // route's limit, and a copy kept so a follower can forward the import to the leader.
+    ApiBody(body): ApiBody,
 ) -> ApiResult<Response> {
     let dump: Dump = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("the body is not a store dump: {e}")))?;

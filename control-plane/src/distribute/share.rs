@@ -103,7 +103,10 @@ mod tests {
         Tenant {
             id: id.into(),
             region: Some("tokyo".into()),
-            source_cidrs: Vec::new(),
+            // One /32 of its own per tenant (validation wants a source, and no overlaps).
+            source_cidrs: vec![format!("10.0.0.{}/32", id.as_bytes()[0])
+                .parse()
+                .expect("cidr")],
             session_limit: 1,
             upstreams: BTreeMap::new(),
             rules: vec![Rule {
