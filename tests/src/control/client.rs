@@ -25,27 +25,26 @@ impl ControlNode {
 
     /// GET `path` on this node's API with `token`, through curl: (status, body).
     pub fn get(&self, token: &str, path: &str) -> (u16, String) {
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
-            .args(["-H", &format!("Authorization: Bearer {token}")])
-            .arg(format!("{}{path}", self.api_url()))
-            .env_remove("http_proxy")
-            .env_remove("HTTP_PROXY")
-            .env_remove("all_proxy")
-            .output()
-            .expect("run curl");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        self.curl(token, &[], path)
     }
 
     /// `method path` with a JSON `body` on this node's API with `token`, through curl:
     /// (status, body).
     pub fn send(&self, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+        let json = ["-X", method, "--data-binary", body];
+        self.curl(
+            token,
+            &[&json[..], &["-H", "Content-Type: application/json"]].concat(),
+            path,
+        )
+    }
+
+    /// curl `path` on this node's API with `token` and the `extra` arguments, proxies from the
+    /// environment ignored: (status, body).
+    fn curl(&self, token: &str, extra: &[&str], path: &str) -> (u16, String) {
         let out = Command::new("curl")
             .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
-            .args(["-X", method, "--data-binary", body])
-            .args(["-H", "Content-Type: application/json"])
+            .args(extra)
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .arg(format!("{}{path}", self.api_url()))
             .env_remove("http_proxy")
