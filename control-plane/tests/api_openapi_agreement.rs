@@ -315,6 +315,61 @@ async fn bodies_are_required_exactly_where_the_document_says() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// serde reads `null` as an absent `Option`: a body field takes null exactly where the document
+/// says `nullable` (schemathesis sends null as a wrong type where it does not).
+#[tokio::test]
+async fn a_null_body_field_is_taken_exactly_where_the_document_says_nullable() {
+    let (api, doc) = world().await;
+    let refused_as_body =
+        |status: u16, answer: &Value| status == 400 && message(answer).starts_with("request body");
+    let (mut wrong, mut checked) = (Vec::new(), 0);
+    for (path, method, op) in doc.operations() {
+        let Some((schema, _)) = doc.body(op) else {
+            continue;
+        };
+        let Some(props) = schema["properties"].as_object() else {
+            continue;
+        };
+        if NOT_SENT.contains(&path.as_str()) {
+            continue;
+        }
+        let url = fill(&doc, &path, op, "ghost");
+        // The smallest body the handler reads: the required fields, sampled.
+        let mut body = Map::new();
+        for field in schema["required"].as_array().into_iter().flatten() {
+            let field = field.as_str().expect("field name");
+            body.insert(field.to_string(), doc.sample(&props[field]));
+        }
+        let (status, answer) = call(&api, &method, &url, Some(&Value::Object(body.clone()))).await;
+        if refused_as_body(status, &answer) {
+            continue; // the sample is not readable: nothing to compare against
+        }
+        for (field, prop) in props {
+            if body.contains_key(field) {
+                continue;
+            }
+            let nullable =
+                prop["nullable"] == json!(true) || doc.resolve(prop)["nullable"] == json!(true);
+            checked += 1;
+            let mut with_null = body.clone();
+            with_null.insert(field.clone(), Value::Null);
+            let (status, answer) = call(&api, &method, &url, Some(&Value::Object(with_null))).await;
+            match (nullable, refused_as_body(status, &answer)) {
+                (false, false) => wrong.push(format!(
+                    "{method} {path}: `{field}: null` taken ({status}), the document does not say nullable"
+                )),
+                (true, true) => wrong.push(format!(
+                    "{method} {path}: `{field}` is nullable in the document, the handler refuses null: {}",
+                    message(&answer)
+                )),
+                _ => {}
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} fields checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[tokio::test]
 async fn every_integer_a_client_sends_is_bounded_as_the_handler_reads_it() {
     let (api, doc) = world().await;

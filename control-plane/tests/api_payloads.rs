@@ -78,6 +78,45 @@ async fn a_wrong_type_names_the_field() {
     );
 }
 
+/// serde reads a struct from an array, field by field; the API documents objects, so an array
+/// in an object's place is refused at any depth, and nothing is written.
+#[tokio::test]
+async fn an_array_in_an_objects_place_is_refused_at_any_depth() {
+    let api = TestApi::start().await;
+    api.region("eu").await;
+    api.tenant("acme", "eu", "198.51.100.0/24").await;
+    let cases = [
+        (
+            Method::PUT,
+            "/v1/tenants/acme/rules",
+            json!([["r", "block", [], [], []]]),
+            "[0]",
+        ),
+        (
+            Method::POST,
+            "/v1/store/import?replace=true",
+            json!({"format": "breakout-store-dump/1", "version": 0, "state": {
+                "version": 0, "regions": {}, "tenants": {}, "audit": [],
+                "tokens": {"label": ["id", "acme", "00", null, 0]}}}),
+            "state.tokens.label",
+        ),
+    ];
+    for (method, path, body, at) in cases {
+        let req = api
+            .op(method.clone(), path)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        let msg = expect_error(send(req).await, 400, "invalid").await;
+        assert!(
+            msg.contains(at) && msg.contains("invalid type: sequence"),
+            "{method} {path}: {msg}"
+        );
+    }
+    // Neither write happened: the tenant and its region are still there.
+    let resp = send(api.op(Method::GET, "/v1/tenants/acme")).await;
+    assert_eq!(resp.status(), 200);
+}
+
 #[tokio::test]
 async fn unknown_fields_are_refused() {
     let api = TestApi::start().await;

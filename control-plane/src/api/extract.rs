@@ -31,9 +31,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A body that must be a JSON object: [`ApiJson`] that also refuses any other JSON value
-/// (serde's derived `Deserialize` takes an array for a struct, field by field, so `[]` would
-/// pass for a struct whose fields all have defaults).
+/// A body that must be a JSON object: [`ApiJson`] that also refuses any other JSON value at the
+/// top (a map type would otherwise be the only check; structs refuse arrays at any depth through
+/// [`super::strict_json`]).
 pub struct ApiObject<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiObject<T> {
@@ -146,26 +146,23 @@ fn json_depth(body: &[u8], limit: usize) -> usize {
 
 /// Parses a JSON body into `T`, mapping every failure to a 400 `invalid` naming the field.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    use axum::extract::rejection::JsonRejection;
     if json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
         return Err(ApiError::Invalid(format!(
             "request body is nested deeper than {MAX_JSON_DEPTH} levels"
         )));
     }
-    axum::Json::<T>::from_bytes(body)
-        .map(|j| j.0)
-        .map_err(|rejection| {
-            let (what, text) = match &rejection {
-                JsonRejection::JsonDataError(e) => ("wrong shape", e.body_text()),
-                JsonRejection::JsonSyntaxError(e) => ("not JSON", e.body_text()),
-                other => ("unreadable", other.body_text()),
-            };
-            // axum's text is "<generic sentence>: <serde path>: <serde message>"; keep the detail.
-            let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
-            // A policy error with an empty field path leaves an empty segment: "[0]: : why".
-            let detail = detail.replace(": : ", ": ");
-            ApiError::Invalid(format!("request body is {what}: {detail}"))
-        })
+    super::strict_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.inner().classify() {
+            Category::Data => "wrong shape",
+            Category::Syntax | Category::Eof => "not JSON",
+            Category::Io => "unreadable",
+        };
+        // serde_path_to_error writes "<path>: <serde message>" (the message alone at the top);
+        // a policy error with an empty field path leaves an empty segment: "[0]: : why".
+        let detail = e.to_string().replace(": : ", ": ");
+        ApiError::Invalid(format!("request body is {what}: {detail}"))
+    })
 }
 
 /// Path parameters; a segment of the wrong type is a 400 `invalid`.

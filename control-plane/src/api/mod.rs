@@ -26,6 +26,7 @@ pub mod regions;
 pub mod reply;
 pub mod sessions;
 pub mod store_dump;
+pub mod strict_json;
 pub mod templates;
 pub mod tenants;
 pub mod tokens;

@@ -52,7 +52,7 @@ pub async fn import(
     // route's limit, and a copy kept so a follower can forward the import to the leader.
     ApiBody(body): ApiBody,
 ) -> ApiResult<Response> {
-    let dump: Dump = serde_json::from_slice(&body)
+    let dump: Dump = super::strict_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("the body is not a store dump: {e}")))?;
     if dump.format != FORMAT {
         return Err(ApiError::Invalid(format!(

@@ -7,6 +7,7 @@
 mod build;
 mod contracts;
 mod integration;
+mod nulls;
 mod sessions;
 mod store;
 mod templates;
@@ -214,7 +215,8 @@ fn schemas() -> Value {
         "NewRegion": { "type": "object", "required": ["name"], "additionalProperties": false,
             "properties": { "name": string, "description": string } },
         "Region": { "type": "object", "required": ["name", "created_version", "changed_version"],
-            "properties": { "name": string, "description": string,
+            "properties": { "name": string,
+                "description": { "type": "string", "nullable": true },
                 "created_version": int, "changed_version": int } },
         "NewToken": { "type": "object", "required": ["tenant"], "additionalProperties": false,
             "properties": { "tenant": string, "label": string, "expires_in_seconds": {
@@ -301,5 +303,6 @@ pub fn document() -> Value {
     integration::extend(&mut doc);
     writes::extend(&mut doc);
     store::extend(&mut doc);
+    nulls::admit_null_as_absent(&mut doc);
     doc
 }

@@ -11,6 +11,11 @@ use super::build::{array, schema, u32_int, u64_int, written, Op};
 pub fn extend(doc: &mut Value) {
     let int = u64_int();
     let string = json!({ "type": "string" });
+    // `Option` fields: serde reads null as absent, so the document must admit it too.
+    let nullable = |mut s: Value| {
+        s["nullable"] = json!(true);
+        s
+    };
     let obj = |description: &str| json!({ "type": "object", "description": description });
     let map_of = |s: Value, description: &str| json!({ "type": "object", "additionalProperties": s, "description": description });
     let tenant_record = json!({ "type": "object",
@@ -18,14 +23,15 @@ pub fn extend(doc: &mut Value) {
         "properties": {
             "tenant": obj("the tenant as edges get it (id, region, rules, lists, ...)"),
             "created_version": int, "changed_version": int,
-            "session_cap": u32_int(), "ops_contact": string,
+            "session_cap": nullable(u32_int()), "ops_contact": nullable(string.clone()),
             "notify_business_days": { "type": "boolean" },
             "quotas": schema("Quotas") } });
     let token_record = json!({ "type": "object",
         "required": ["id", "tenant", "hash", "created_version"],
         "properties": { "id": string, "tenant": string,
             "hash": { "type": "string", "description": "hex SHA-256 of the secret" },
-            "label": string, "created_version": int, "expires_at_ms": int } });
+            "label": nullable(string.clone()), "created_version": int,
+            "expires_at_ms": nullable(int.clone()) } });
     let item_map = "by template item (`microsoft365`, `microsoft365:China`, ...)";
     let state = json!({ "type": "object",
         "description": "The whole replicated state (format breakout-store-dump/1)",
@@ -40,13 +46,16 @@ pub fn extend(doc: &mut Value) {
             "contracts": map_of(obj("attributes, contracts, options"), "by tenant id"),
             "price_books": map_of(obj("a price book"), "by the day it applies from"),
             "withdrawn": map_of(json!({ "type": "string", "format": "date" }), item_map),
-            "day": { "type": "string", "format": "date" },
+            "day": nullable(json!({ "type": "string", "format": "date" })),
             "templates": map_of(obj("versions, the live one, quarantined candidates"), item_map),
             "subscriptions": map_of(obj(item_map), "by tenant id"),
             "template_sync": int,
             "webhooks": map_of(obj("by webhook id"), "by tenant id"),
             "notified": map_of(u32_int(), item_map),
-            "idempotency": obj("kept answers to writes that carried an Idempotency-Key"),
+            "idempotency": { "type": "object", "required": ["answers", "order"],
+                "description": "kept answers to writes that carried an Idempotency-Key",
+                "properties": { "answers": obj("by the principal's key"),
+                    "order": { "type": "array", "description": "[key, index], oldest first" } } },
         } });
     let dump = json!({ "type": "object", "required": ["format", "version", "state"],
         "properties": {
