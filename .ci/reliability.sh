@@ -27,7 +27,7 @@ python3 .ci/reliability/api_conformance.py "$target_dir/debug"
 bash .ci/reliability/fuzz.sh
 
 if [ -n "${FAULT_MINUTES:-}" ]; then
-  cargo test --locked -p breakout-tests --test faults_partition --test faults_edge_cut \
+  cargo test --locked --workspace --test faults_partition --test faults_edge_cut \
     --test faults_disk --test faults_edge --test faults_templates -- --test-threads 1
 fi
 
