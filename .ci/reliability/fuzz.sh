@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of fuzz/ for FUZZ_SECONDS each (two at a time), from a corpus
-# seeded with fuzz/seeds/<target>/ and the real fixtures (tests/fixtures/, deploy/lists/,
+# Runs every cargo-fuzz target of fuzz/ for FUZZ_SECONDS each (FUZZ_JOBS at a time, 3 by
+# default: the nine targets in three rounds), from a corpus seeded with fuzz/seeds/<target>/ and the real fixtures (tests/fixtures/, deploy/lists/,
 # deploy/examples/). A crash fails the run; its input is copied to fuzz/regressions/<target>/,
 # which `cargo test` replays (tests/tests/fuzz_regressions.rs) once the defect is fixed.
 # Figures (executions per target) go to $RELIABILITY_REPORT when set.
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_JOBS=${FUZZ_JOBS:-2}
+FUZZ_JOBS=${FUZZ_JOBS:-3}
 CORPUS=${FUZZ_CORPUS:-fuzz/corpus}
 ARTIFACTS=fuzz/artifacts
 TARGETS=$(cd fuzz/fuzz_targets && ls *.rs | sed 's/\.rs$//')
