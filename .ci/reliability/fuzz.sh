@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of fuzz/ for FUZZ_SECONDS each (FUZZ_JOBS at a time, 3 by
 # default: the nine targets in three rounds), from a corpus seeded with fuzz/seeds/<target>/
-# and the real fixtures (tests/fixtures/, deploy/lists/, deploy/examples/). A crash fails the run; its input is copied to fuzz/regressions/<target>/,
-# which `cargo test` replays (tests/tests/fuzz_regressions.rs) once the defect is fixed.
+# and the real fixtures (tests/fixtures/, deploy/lists/, deploy/examples/). A crash fails the
+# run; its input is copied to fuzz/regressions/<target>/, which `cargo test` replays
+# (tests/tests/fuzz_regressions.rs) once the defect is fixed.
 # Figures (executions per target) go to $RELIABILITY_REPORT when set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
