@@ -30,37 +30,6 @@ fn refusals(node: &ControlNode, token: &str, tenant: &str) -> (u16, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-/// Signs in to the console with `token` (curl with a cookie jar) and fetches `path`'s HTML.
-fn console_page(node: &ControlNode, token: &str, path: &str) -> String {
-    let dir = breakout_tests::tmp::unique_dir("console-refusals");
-    let jar = dir.join("cookies");
-    let jar = jar.to_string_lossy();
-    let curl = |args: &[&str]| -> String {
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-c", &jar, "-b", &jar])
-            .args(args)
-            .env_remove("http_proxy")
-            .env_remove("all_proxy")
-            .output()
-            .expect("run curl");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
-    let login = curl(&[&format!("{}/ui/login", node.api_url())]);
-    let pre = login
-        .split("name=\"pre\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form's pre value");
-    curl(&[
-        "--data-urlencode",
-        &format!("token={token}"),
-        "--data-urlencode",
-        &format!("pre={pre}"),
-        &format!("{}/ui/login", node.api_url()),
-    ]);
-    curl(&[&format!("{}{path}", node.api_url())])
-}
-
 #[test]
 fn refusals_by_reason_reach_the_api_cli_and_console_for_that_tenant_only() {
     let cluster = Cluster::start(1);
@@ -195,14 +164,14 @@ fn refusals_by_reason_reach_the_api_cli_and_console_for_that_tenant_only() {
     );
 
     // The tenant's console page, by reason; the other tenant's page lists none.
-    let page = console_page(node, &acme_token, "/ui/t/acme");
+    let page = node.console_page(&acme_token, "/ui/t/acme");
     for reason in ["blocked_by_rule", "destination_ip_prohibited"] {
         assert!(
             page.contains(&format!("data-reason=\"{reason}\"")),
             "{reason} on the console page:\n{page}"
         );
     }
-    let other_page = console_page(node, ADMIN_TOKEN, "/ui/t/other");
+    let other_page = node.console_page(ADMIN_TOKEN, "/ui/t/other");
     assert!(other_page.contains("id=\"refusals\""), "{other_page}");
     assert!(!other_page.contains("data-reason="), "{other_page}");
 }
