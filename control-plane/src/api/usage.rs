@@ -33,7 +33,10 @@ pub async fn refusals(
     _: TenantReader,
     ApiPath(tenant): ApiPath<String>,
 ) -> ApiResult<Json<TenantRefusals>> {
-    if ctx.leases.usage().is_none() {
+    // The store's leader answers (its tally is empty for the moment its lease service takes
+    // to start); any other node has the middleware forward.
+    let status = ctx.store.status().await?;
+    if status.leader != Some(ctx.node_id) {
         return Err(not_leading(&ctx).await);
     }
     let state = ctx.read(Consistency::Stale).await?;

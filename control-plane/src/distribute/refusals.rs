@@ -67,6 +67,9 @@ struct EdgeSeen {
 pub struct Tally {
     edges: HashMap<String, EdgeSeen>,
     recent: HashMap<(String, String), VecDeque<Bucket>>,
+    /// When old buckets and silent edges were last dropped (at most once a second: every
+    /// node's relay calls `observe` twice a second).
+    pruned_ms: u64,
 }
 
 impl Tally {
@@ -132,6 +135,10 @@ impl Tally {
     }
 
     fn prune(&mut self, now_ms: u64) {
+        if now_ms < self.pruned_ms.saturating_add(1_000) {
+            return;
+        }
+        self.pruned_ms = now_ms;
         self.edges
             .retain(|_, e| e.at_ms.saturating_add(FORGET) > now_ms);
         for buckets in self.recent.values_mut() {
