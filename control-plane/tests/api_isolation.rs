@@ -85,6 +85,7 @@ const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/v1/tenants/{id}/webhooks", OwnTenant),
     ("DELETE", "/v1/tenants/{id}/webhooks/{wid}", OwnTenant),
     ("GET", "/v1/tenants/{id}/webhook-deliveries", OwnTenant),
+    ("GET", "/v1/tenants/{id}/refusals", OwnTenant),
     ("POST", "/v1/tokens", Operator),
     ("GET", "/v1/tokens", Operator),
     ("DELETE", "/v1/tokens/{id}", Operator),

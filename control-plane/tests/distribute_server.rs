@@ -294,6 +294,7 @@ async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resen
     let report = Report {
         seq: 1,
         tenants: BTreeMap::from([("acme".to_string(), usage)]),
+        ..Report::default()
     };
     c.send(&Frame::Report(report)).await;
     c.send(&Frame::Ping { nonce: 7 }).await;

@@ -100,7 +100,11 @@ impl Snapshot {
                 }
                 None => Slots::new(limit),
             };
-            let tenant_metrics = metrics.tenant(&t.id);
+            let mut tenant_metrics = metrics.tenant(&t.id);
+            // The request and refusal handles carry over too: the report reads them.
+            if let Some(old) = prev.and_then(|p| p.tenant_by_id(&t.id)) {
+                tenant_metrics.outcomes = Arc::clone(&old.metrics.outcomes);
+            }
             tenant_metrics.limit.set(i64::from(limit));
             sources.extend(t.source_cidrs.iter().map(|c| (c.0, idx)));
             tenants.push(TenantRuntime {

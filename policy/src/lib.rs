@@ -4,7 +4,7 @@
 //! sends to edges ([`model`]), the one host canonicaliser ([`canon`]), validation ([`validate`])
 //! the compiled destination matcher ([`matcher`]), the destination guard's address classes
 //! ([`guard`]), the one decision for a tenant's request ([`route`]) and the control-plane ↔ edge
-//! protocol ([`wire`]). No I/O, so all of it is unit-testable.
+//! protocol ([`wire`]), with the words for how a request ended ([`outcome`]). No I/O, so all of it is unit-testable.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -16,6 +16,7 @@ pub mod guard;
 pub mod m365;
 pub mod matcher;
 pub mod model;
+pub mod outcome;
 pub mod pac;
 pub mod pac_settings;
 pub mod route;

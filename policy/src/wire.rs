@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::RegionPolicy;
+use crate::outcome::RefusalCounts;
 
 mod de;
 pub mod delta;
@@ -141,6 +142,12 @@ pub struct Report {
     /// Increases by one per report of the edge process.
     pub seq: u64,
     pub tenants: BTreeMap<String, TenantUsage>,
+    /// Per tenant, what the edge refused or failed by reason since the edge process started
+    /// (cumulative, so a report lost or overwritten on the way loses nothing; a smaller count
+    /// than before means the edge restarted). Only tenants with a count are present. Absent
+    /// in reports of edges built before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refusals: BTreeMap<String, RefusalCounts>,
 }
 
 /// One tenant on one edge.

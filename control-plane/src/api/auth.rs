@@ -51,6 +51,26 @@ impl AdminKey {
     }
 }
 
+/// The operator token the node itself calls its peers with (the console's follower sampling
+/// of the leader's usage); never in a log (`Debug` redacts it).
+pub struct NodeToken(String);
+
+impl NodeToken {
+    pub fn new(token: &str) -> Self {
+        NodeToken(token.to_string())
+    }
+
+    pub fn bearer(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for NodeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeToken(..)")
+    }
+}
+
 impl FromRequestParts<Arc<ApiContext>> for Principal {
     type Rejection = ApiError;
 

@@ -62,7 +62,9 @@ pub async fn list(
     Ok(Json(finish(answer, q.region.as_deref())))
 }
 
-async fn ask_peers(ctx: &ApiContext, auth: Option<&HeaderValue>, answer: &mut EdgeList) {
+/// Adds the edges of every other node (asked with `auth`) to `answer`; a node that does not
+/// answer is named in `unreachable`. (The console's operator page calls it too.)
+pub async fn ask_peers(ctx: &ApiContext, auth: Option<&HeaderValue>, answer: &mut EdgeList) {
     // Membership is this node's view; without it only local edges are listed.
     let Ok(status) = ctx.store.status().await else {
         return;

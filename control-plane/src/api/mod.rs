@@ -30,6 +30,7 @@ pub mod strict_json;
 pub mod templates;
 pub mod tenants;
 pub mod tokens;
+pub mod usage;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use axum::routing::{self, MethodRouter};
 use axum::{middleware, Router};
 use http::Method;
 
-use self::auth::{AdminKey, Principal};
+use self::auth::{AdminKey, NodeToken, Principal};
 use self::error::{ApiError, ApiResult};
 use self::metrics::ApiMetrics;
 use crate::clock::{self, SharedClock};
@@ -63,6 +64,8 @@ pub struct ApiContext {
     /// This node's advertised addresses.
     pub addr: NodeAddr,
     pub(crate) admin_key: AdminKey,
+    /// The operator token, for this node's own calls to the leader (the console's sampler).
+    pub(crate) node_token: NodeToken,
     pub metrics: ApiMetrics,
     /// For forwarding to the leader and probing joining nodes.
     pub client: reqwest::Client,
@@ -111,6 +114,7 @@ impl ApiContext {
             node_id,
             addr,
             admin_key: AdminKey::new(admin_token),
+            node_token: NodeToken::new(admin_token),
             leases: LeaseHub::new(&registry, QuotaConfig::default())?,
             denied: denied::DeniedLog::new(&registry)?,
             metrics: ApiMetrics::new(registry)?,
@@ -448,6 +452,7 @@ fn route_table() -> Vec<Route> {
         ),
         ep(Get, "/v1/edges", edges::list),
         ep(Get, "/v1/sessions", sessions::list),
+        ep(Get, "/v1/tenants/{id}/refusals", usage::refusals),
         ep(Post, "/v1/quota/exchange", sessions::exchange),
     ]
 }

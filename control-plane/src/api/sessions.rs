@@ -32,7 +32,7 @@ pub struct SessionList {
 }
 
 /// Not leading: have the middleware forward to the leader (or say there is none).
-async fn not_leading(ctx: &ApiContext) -> ApiError {
+pub(super) async fn not_leading(ctx: &ApiContext) -> ApiError {
     match ctx.store.status().await {
         Ok(s) => match s.nodes.iter().find(|n| Some(n.id) == s.leader) {
             Some(l) if l.id != ctx.node_id => ApiError::NotLeader(l.addr.api.clone()),

@@ -98,6 +98,9 @@ pub enum Command {
     Edge(EdgeCmd),
     /// Concurrent sessions against limit per tenant and region (the leader's view).
     Sessions(SessionsArgs),
+    /// What a tenant's edges refused or failed, by reason and region: over the last hour, the
+    /// last three hours and since the edges started (the leader's view).
+    Refusals(RefusalsArgs),
     /// A tenant's child contracts: list-template, cloud-bypass, external-integration.
     #[command(subcommand)]
     Contract(ContractCmd),
@@ -413,6 +416,16 @@ pub struct SessionsArgs {
     /// Only this tenant.
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
+    /// Only this region.
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefusalsArgs {
+    /// The tenant.
+    #[arg(value_name = "TENANT")]
+    pub tenant: String,
     /// Only this region.
     #[arg(long, value_name = "R")]
     pub region: Option<String>,

@@ -27,10 +27,24 @@ fn indent(out: &mut String, n: usize) {
 fn map(out: &mut String, o: &serde_json::Map<String, Value>, depth: usize) {
     for (k, v) in o {
         indent(out, depth);
-        out.push_str(&string(k));
-        out.push(':');
+        key(out, k, depth);
         nested(out, v, depth + 2);
     }
+}
+
+/// `key:` (the caller indented it), or for a key too long to be implicit `? key` and `:` on
+/// the next line at `depth`.
+fn key(out: &mut String, k: &str, depth: usize) {
+    let k = string(k);
+    if k.chars().count() > IMPLICIT_KEY_MAX {
+        out.push_str("? ");
+        out.push_str(&k);
+        out.push('\n');
+        indent(out, depth);
+    } else {
+        out.push_str(&k);
+    }
+    out.push(':');
 }
 
 fn seq(out: &mut String, a: &[Value], depth: usize) {
@@ -48,8 +62,7 @@ fn seq(out: &mut String, a: &[Value], depth: usize) {
                     } else {
                         indent(out, depth + 2);
                     }
-                    out.push_str(&string(k));
-                    out.push(':');
+                    key(out, k, depth + 2);
                     nested(out, item, depth + 4);
                 }
             }
@@ -94,13 +107,46 @@ fn string(s: &str) -> String {
     if plain_ok(s) {
         s.to_string()
     } else {
-        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+        quoted(s)
     }
 }
 
+/// Double-quoted with escapes for everything outside YAML's printable set (C0 and C1 controls,
+/// DEL, the Unicode line and paragraph separators, BOMs, non-characters), which JSON's quoting
+/// would leave raw: a YAML reader refuses some of those and folds others into line breaks.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// YAML 1.2's `c-printable`, less the characters a reader may take for a line break (NEL,
+/// LS, PS) and the byte-order mark.
+fn printable(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFEFE | 0xFF00..=0xFFFD | 0x1_0000..=0x10_FFFF)
+}
+
+/// Longest key written as an implicit key (`key: value`); YAML allows 1024 characters, a
+/// longer key is written explicitly (`? key` then `: value`).
+const IMPLICIT_KEY_MAX: usize = 1000;
+
 fn plain_ok(s: &str) -> bool {
-    const WORDS: [&str; 11] = [
-        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", "=",
+    const WORDS: [&str; 12] = [
+        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", "=", "<<",
     ];
     let Some(first) = s.chars().next() else {
         return false;
@@ -114,8 +160,11 @@ fn plain_ok(s: &str) -> bool {
     {
         return false;
     }
-    s.chars().all(|c| !c.is_control() && c != '\u{feff}')
+    s.chars().all(printable)
 }
+
+#[cfg(test)]
+mod roundtrip;
 
 #[cfg(test)]
 mod tests {

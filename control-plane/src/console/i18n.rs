@@ -235,6 +235,24 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("deliveries", "Recent deliveries", "最近の配信"),
     ("attempt", "Attempt", "試行"),
     ("no_deliveries", "No deliveries yet.", "配信はまだありません。"),
+    ("refusals_by_reason", "Refusals by reason", "理由別の拒否"),
+    (
+        "refusals_hint",
+        "What the edges refused (and, marked, where the way out or the request failed), per region. Since the edges started: their own counters; the last hours: counted by the current leader.",
+        "エッジが拒否したもの（印のあるものは宛先側の失敗またはリクエストの誤り）をリージョンごとに示します。エッジ起動以降：エッジ自身の集計、直近：現在のリーダーの集計です。",
+    ),
+    ("last_hour", "Last hour", "直近 1 時間"),
+    ("last_3_hours", "Last 3 hours", "直近 3 時間"),
+    ("since_edge_start", "Since the edges started", "エッジ起動以降"),
+    ("not_a_refusal", "failure, not a refusal", "拒否ではなく失敗"),
+    ("no_refusals", "Nothing refused.", "拒否はありません。"),
+    ("refusals_unavailable", "Refusals unavailable", "拒否の集計を取得できません"),
+    (
+        "unreachable_nodes",
+        "Nodes that did not answer (their edges are missing)",
+        "応答しなかったノード（そのエッジは表示されていません）",
+    ),
+    ("usage_unavailable", "The leader's usage is unavailable", "リーダーの使用状況を取得できません"),
 ];
 
 /// The words of `lang`, by key.

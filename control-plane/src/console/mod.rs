@@ -9,6 +9,7 @@ mod diffview;
 mod i18n;
 mod operator;
 mod pac;
+pub mod refusals;
 mod relay;
 pub mod series;
 pub mod session;
@@ -79,13 +80,20 @@ pub fn app(ctx: Arc<ApiContext>) -> Router {
     crate::api::router(ctx).merge(ui)
 }
 
-/// Samples the leader's session usage every [`series::STEP`] while the console exists.
+/// Samples the leader's session usage every [`series::STEP`] while the console exists: its
+/// own leases' when this node leads, else the leader's (`GET /v1/sessions` with the node's
+/// operator token). Every node so keeps the series, and a node that becomes leader has the
+/// chart up to its last sample before the change ([`usage::leader_usage`]).
 async fn sample(console: Weak<Console>) {
     let mut tick = tokio::time::interval(series::STEP);
     loop {
         tick.tick().await;
         let Some(c) = console.upgrade() else { return };
-        if let Some(usage) = c.api.leases.usage() {
+        let usage = match c.api.leases.usage() {
+            Some(u) => Some(u),
+            None => usage::leader_usage(&c.api).await,
+        };
+        if let Some(usage) = usage {
             let now = c.api.clock.now_ms();
             c.series
                 .lock()

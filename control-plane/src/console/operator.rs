@@ -1,26 +1,50 @@
 //! The operator's pages: regions and edges, control-plane nodes, template sources with their
 //! quarantined candidates (approve/reject beside the diff), tenants nearest their limits, and
-//! the audit log. Operator only: a tenant session gets 404, as the API's operator routes
+//! the audit log. Any node shows the whole fleet: the edges of every node (merged as `GET
+//! /v1/edges` merges them) and the leader's usage (asked of it on a follower). Operator only: a tenant session gets 404, as the API's operator routes
 //! refuse tenant tokens.
 
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{relay, utc, Console, CsrfOnly, Page};
 use crate::api::auth::Principal;
-use crate::api::edges::{finish, EdgeList};
+use crate::api::edges::{ask_peers, finish, EdgeList};
 use crate::api::error::ApiError;
+use crate::api::sessions::SessionList;
 use crate::contracts::TemplateItem;
+use crate::distribute::leases::RegionUsage;
 use crate::state::{ApproveTemplate, Command, RejectTemplate};
 use crate::store::Consistency;
 use crate::templates::diff::diff;
 
 type Cx = State<Arc<Console>>;
+
+/// Usage against limit per (region, tenant): the leases' when this node leads, else the
+/// leader's (`GET /v1/sessions` with the session's token), so a follower's page is complete.
+async fn usage(c: &Console, page: &Page) -> (Vec<RegionUsage>, Option<String>) {
+    if let Some(u) = c.api.leases.usage() {
+        return (u, None);
+    }
+    let leader = match relay::leader(&c.api).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return (c.api.leases.usage().unwrap_or_default(), None),
+        Err(e) => return (Vec::new(), Some(e.to_string())),
+    };
+    let call = relay::Call::get("/v1/sessions".to_string());
+    match relay::send(&c.api, &leader, &page.session.credential, call).await {
+        Ok((body, _)) => match serde_json::from_value::<SessionList>(body) {
+            Ok(l) => (l.items, None),
+            Err(e) => (Vec::new(), Some(format!("the leader's sessions: {e}"))),
+        },
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
+}
 
 fn operator_page(c: &Console, headers: &HeaderMap) -> Result<Page, Box<Response>> {
     let page = c.page(headers)?;
@@ -42,15 +66,21 @@ pub async fn overview(State(c): Cx, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(e) => return c.error(&page, e),
     };
-    let edges = finish(
-        EdgeList {
-            version: state.version,
-            now_ms: c.api.clock.now_ms(),
-            items: c.api.edges.list(c.api.clock.instant()),
-            unreachable: Vec::new(),
-        },
-        None,
-    );
+    // Every node's edges, as `GET /v1/edges` merges them (asked with the session's token).
+    let mut fleet = EdgeList {
+        version: state.version,
+        now_ms: c.api.clock.now_ms(),
+        items: c.api.edges.list(c.api.clock.instant()),
+        unreachable: Vec::new(),
+    };
+    let mut auth =
+        HeaderValue::from_str(&format!("Bearer {}", page.session.credential.bearer())).ok();
+    if let Some(a) = auth.as_mut() {
+        a.set_sensitive(true);
+    }
+    ask_peers(&c.api, auth.as_ref(), &mut fleet).await;
+    let edges = finish(fleet, None);
+    let unreachable = edges.unreachable.clone();
     let regions: Vec<Value> = state
         .regions
         .values()
@@ -68,11 +98,8 @@ pub async fn overview(State(c): Cx, headers: HeaderMap) -> Response {
         })
         .collect();
     let cluster = c.api.store.status().await.ok();
-    let mut nearest: Vec<Value> = c
-        .api
-        .leases
-        .usage()
-        .unwrap_or_default()
+    let (usage, usage_error) = usage(&c, &page).await;
+    let mut nearest: Vec<Value> = usage
         .into_iter()
         .map(|u| {
             let used = match u.limit {
@@ -120,6 +147,7 @@ pub async fn overview(State(c): Cx, headers: HeaderMap) -> Response {
         .collect();
     let data = json!({ "section": "op", "version": state.version, "regions": regions,
         "cluster": cluster, "nearest": nearest, "templates": templates,
+        "unreachable": unreachable, "usage_error": usage_error,
         "message": headers_message(&headers) });
     c.render(&page, "operator.html", data)
 }

@@ -12,6 +12,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::i18n::Lang;
 use super::series::chart;
 use super::{relay, scope, Console, Page};
 use crate::api::error::{no_tenant, ApiError};
@@ -72,6 +73,12 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
             })
             .collect(),
     };
+    let (refusals, refusals_error) = match super::refusals::of_tenant(&c, &page, &id).await {
+        Ok(r) => (r, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let home = view.tenant.region.clone();
+    let refusals = super::refusals::rows(&refusals, home.as_deref(), page.lang == Lang::Ja);
     let held = state.contracts.get(&id).cloned().unwrap_or_default();
     let day = c.api.today();
     let contracts: Vec<Value> = held
@@ -111,7 +118,7 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
         .unwrap_or_default();
     let data = json!({
         "tenant": id, "section": "overview", "view": view, "charts": charts, "usage": usage,
-        "series_error": series_error,
+        "series_error": series_error, "refusals": refusals, "refusals_error": refusals_error,
         "contracts": contracts, "options": options, "subscriptions": subscriptions,
     });
     c.render(&page, "overview.html", data)

@@ -1,7 +1,9 @@
 //! A tenant's session usage for its overview: the leader's sampled series (the chart) and its
 //! usage now. Only the leader receives the edges' reports through its leases, so a follower's
 //! console asks the leader's (`GET /ui/t/{id}/series.json` with the session's token, checked
-//! there like an API bearer token): every node shows the same series.
+//! there like an API bearer token): every node shows the same series. Every node also samples
+//! the leader's usage into its own series ([`leader_usage`]), so a new leader's chart goes on
+//! from the points before the change.
 
 use std::sync::Arc;
 
@@ -11,8 +13,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::series::Point;
+use super::session::Credential;
 use super::{relay, scope, Console, Page};
 use crate::api::auth::Principal;
+use crate::api::sessions::SessionList;
+use crate::api::ApiContext;
+use crate::distribute::leases::RegionUsage;
 
 /// One region's series of a tenant.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -36,6 +42,23 @@ fn local(c: &Console, id: &str) -> Vec<RegionSeries> {
         .into_iter()
         .map(|(region, points)| RegionSeries { region, points })
         .collect()
+}
+
+/// The leader's usage now (`GET /v1/sessions` on the leader with the node's operator token);
+/// `None` when there is no leader or it did not answer (that sample is skipped).
+pub async fn leader_usage(api: &ApiContext) -> Option<Vec<RegionUsage>> {
+    let leader = relay::leader(api).await.ok()??;
+    let credential = Credential::new(api.node_token.bearer());
+    let call = relay::Call::get("/v1/sessions".to_string());
+    match relay::send(api, &leader, &credential, call).await {
+        Ok((body, _)) => serde_json::from_value::<SessionList>(body)
+            .map(|l| l.items)
+            .ok(),
+        Err(e) => {
+            tracing::debug!(error = %e, "console: sampling the leader's usage");
+            None
+        }
+    }
 }
 
 /// `GET /ui/t/{id}/series.json` with `Authorization: Bearer`: this node's series of the tenant

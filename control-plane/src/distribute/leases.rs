@@ -16,6 +16,7 @@ use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 
+use super::refusals::RefusalTally;
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{self, SharedClock};
@@ -101,6 +102,8 @@ pub struct LeaseHub {
     state: Mutex<Option<LeaderState>>,
     limits: Mutex<Option<Arc<Limits>>>,
     metrics: LeaseMetrics,
+    /// Refusals by reason from the same reports (`super::refusals`), while leading.
+    pub refusals: RefusalTally,
 }
 
 struct LeaseMetrics {
@@ -168,12 +171,22 @@ impl LeaseHub {
             state: Mutex::new(None),
             limits: Mutex::new(None),
             metrics: LeaseMetrics::new(registry)?,
+            refusals: RefusalTally::default(),
         }))
     }
 
     /// Counts leases on `clock` from now on (tests and fault tests: a [`crate::clock::ManualClock`]).
     pub fn set_clock(&self, clock: SharedClock) {
         *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = LeaseClock::new(clock);
+    }
+
+    /// Wall-clock milliseconds now (what refusal buckets are stamped with).
+    pub fn wall_ms(&self) -> u64 {
+        self.clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clock
+            .now_ms()
     }
 
     /// (monotonic instant, lease milliseconds) now.
@@ -189,6 +202,7 @@ impl LeaseHub {
         match (&*st, leading) {
             (Some(s), true) if s.term == term => {}
             (_, true) => {
+                self.refusals.reset();
                 *st = Some(LeaderState {
                     term,
                     since_ms: now_ms,
@@ -212,6 +226,7 @@ impl LeaseHub {
         let (now, _) = self.now();
         let mut guard = self.lock();
         let st = guard.as_mut()?;
+        self.refusals.observe(&reports, self.wall_ms());
         let mut out = Vec::new();
         for r in reports {
             let at = now

@@ -13,6 +13,7 @@ pub mod feed;
 mod io;
 pub mod leases;
 pub mod pump;
+pub mod refusals;
 pub mod registry;
 mod served;
 mod session;

@@ -321,6 +321,7 @@ mod tests {
                     (t.to_string(), usage)
                 })
                 .collect(),
+            ..Report::default()
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::sync::OnceLock;
 
+use breakout_policy::outcome::RefusalCounts;
 use prometheus::{IntCounter, IntCounterVec};
 
 use crate::outcome::{status_class, Action, Reason, RequestResult};
@@ -64,6 +65,18 @@ impl Outcomes {
         }
     }
 
+    /// Every reason counted so far, with its count since the edge started (for the session
+    /// report: the counters themselves, read without a lock; a reason never counted is absent).
+    pub fn refusal_counts(&self) -> RefusalCounts {
+        let mut out = RefusalCounts::default();
+        for (reason, cell) in Reason::ALL.iter().zip(self.refusal_cells.iter()) {
+            if let Some(c) = cell.get() {
+                out.add(*reason, c.get());
+            }
+        }
+        out
+    }
+
     /// A failed request: counted in both families.
     pub fn failed(&self, action: Action, status: u16, reason: Reason) {
         self.request(action, status, reason.result());
@@ -96,5 +109,9 @@ mod tests {
         assert_eq!(get(&["acme", "none", "4xx", "client_error"]), 1);
         assert_eq!(refs.with_label_values(&["acme", "dns_error"]).get(), 1);
         assert_eq!(refs.with_label_values(&["acme", "bad_request"]).get(), 1);
+        let counts = o.refusal_counts();
+        assert_eq!(counts.get(Reason::DnsError), 1);
+        assert_eq!(counts.get(Reason::BadRequest), 1);
+        assert_eq!(counts.0.len(), 2, "reasons never counted are absent");
     }
 }

@@ -1,5 +1,7 @@
 //! Reports: per tenant, the sessions open now and the refusals at the limit since the last
-//! report. Kept across connections, so refusals during an outage are reported after it.
+//! report (kept across connections, so refusals during an outage are reported after it), and
+//! every refusal and failure by reason since the edge started (`Report::refusals`, read from
+//! the tenant's own counters: nothing is counted twice on the request path).
 
 use std::collections::HashMap;
 
@@ -22,7 +24,12 @@ impl Reporter {
         let now = std::time::Instant::now();
         self.seq += 1;
         let mut tenants = std::collections::BTreeMap::new();
+        let mut refusals = std::collections::BTreeMap::new();
         for t in &snap.tenants {
+            let counts = t.metrics.outcomes.refusal_counts();
+            if !counts.is_empty() {
+                refusals.insert(t.id.to_string(), counts);
+            }
             let total = t.metrics.refused_limit.get();
             let seen = self
                 .refused_seen
@@ -42,6 +49,7 @@ impl Reporter {
         Report {
             seq: self.seq,
             tenants,
+            refusals,
         }
     }
 }
@@ -82,5 +90,46 @@ mod tests {
         let second = r.report(&snap, &Quotas::default());
         assert_eq!((second.seq, second.tenants["a"].refused), (2, 1));
         assert_eq!(r.report(&snap, &Quotas::default()).tenants["a"].refused, 0);
+    }
+
+    #[test]
+    fn reports_carry_every_reason_since_the_start_and_across_a_reload() {
+        use breakout_policy::outcome::Reason;
+
+        use crate::outcome::Action;
+        let metrics = Metrics::new().expect("metrics");
+        let snap = snapshot(&metrics, TWO);
+        let a = snap.tenant_by_id("a").expect("a");
+        a.metrics
+            .outcomes
+            .failed(Action::Block, 403, Reason::BlockedByRule);
+        a.metrics
+            .outcomes
+            .failed(Action::Direct, 403, Reason::DestinationIpProhibited);
+        a.metrics
+            .outcomes
+            .failed(Action::Direct, 403, Reason::DestinationIpProhibited);
+        let mut r = Reporter::default();
+        let first = r.report(&snap, &Quotas::default());
+        assert_eq!(first.refusals["a"].get(Reason::BlockedByRule), 1);
+        assert_eq!(first.refusals["a"].get(Reason::DestinationIpProhibited), 2);
+        assert!(!first.refusals.contains_key("b"), "no counts, not listed");
+        // A new configuration keeps the counts (cumulative since the edge started).
+        let cfg = EdgeConfig::parse(&format!("region = \"tokyo\"\n{TWO}")).expect("config");
+        let rebuilt = Snapshot::build(
+            &cfg.policy,
+            Arc::new(cfg.settings),
+            Some(&snap),
+            &metrics,
+            2,
+        )
+        .expect("rebuild");
+        let a = rebuilt.tenant_by_id("a").expect("a");
+        a.metrics
+            .outcomes
+            .failed(Action::Block, 403, Reason::BlockedByRule);
+        let second = r.report(&rebuilt, &Quotas::default());
+        assert_eq!(second.refusals["a"].get(Reason::BlockedByRule), 2);
+        assert_eq!(second.refusals["a"].get(Reason::DestinationIpProhibited), 2);
     }
 }

@@ -20,12 +20,14 @@ pub const ALLOW_PRIVATE_HINT: &str = "a lab or test edge may allow private desti
      allow_private_destinations = true in its config file (or --allow-private-destinations)";
 
 /// Stable reasons, as the access log and `breakout_edge_refusals_total` say them.
+/// (The words of [`crate::outcome::Reason`], which all of them come from.)
 pub mod reason {
-    pub const BLOCKED_BY_RULE: &str = "blocked_by_rule";
-    pub const DESTINATION_IP_PROHIBITED: &str = "destination_ip_prohibited";
-    pub const DNS_ERROR: &str = "dns_error";
-    pub const PROXY_LOOP: &str = "proxy_loop";
-    pub const PORT_NOT_ALLOWED: &str = "port_not_allowed";
+    use crate::outcome::Reason;
+    pub const BLOCKED_BY_RULE: &str = Reason::BlockedByRule.label();
+    pub const DESTINATION_IP_PROHIBITED: &str = Reason::DestinationIpProhibited.label();
+    pub const DNS_ERROR: &str = Reason::DnsError.label();
+    pub const PROXY_LOOP: &str = Reason::ProxyLoop.label();
+    pub const PORT_NOT_ALLOWED: &str = Reason::PortNotAllowed.label();
 }
 
 /// What the caller knows beyond the tenant's rules.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{SourceCidr, Tenant, SCHEMA_VERSION};
+use crate::outcome::{Reason, RefusalCounts};
 
 fn hello() -> Frame {
     Frame::Hello(Hello {
@@ -78,6 +79,12 @@ fn every_frame() -> Vec<Frame> {
         Frame::Report(Report {
             seq: 7,
             tenants: BTreeMap::from([("acme".to_string(), usage)]),
+            refusals: BTreeMap::from([("acme".to_string(), {
+                let mut c = RefusalCounts::default();
+                c.add(Reason::BlockedByRule, 4);
+                c.add(Reason::DnsError, 1);
+                c
+            })]),
         }),
         Frame::Grants(Grants {
             epoch: 3,
@@ -235,4 +242,33 @@ fn a_body_before_its_type_or_a_known_type_without_body_is_malformed() {
             String::from_utf8_lossy(body)
         );
     }
+}
+
+#[test]
+fn a_report_of_an_edge_built_before_refusals_by_reason_still_decodes() {
+    let old = br#"{"type":"report","body":{"seq":3,"tenants":{"acme":{"active":2,"refused":1}}}}"#;
+    let mut bytes = (old.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(old);
+    let (frame, _) = decode(&bytes, MAX_FRAME).expect("decode").expect("whole");
+    let Frame::Report(r) = frame else {
+        panic!("not a report: {frame:?}")
+    };
+    assert_eq!((r.seq, r.tenants["acme"].active), (3, 2));
+    assert!(r.refusals.is_empty());
+    // And a report without counts is sent without the field, as an old edge sent it.
+    let json = serde_json::to_string(&Frame::Report(r)).expect("json");
+    assert!(!json.contains("refusals"), "{json}");
+}
+
+#[test]
+fn a_report_with_a_reason_this_build_does_not_know_keeps_the_rest() {
+    let newer = br#"{"type":"report","body":{"seq":3,"tenants":{},"refusals":{"acme":{"blocked_by_rule":2,"quantum_flux":7}}}}"#;
+    let mut bytes = (newer.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(newer);
+    let (frame, _) = decode(&bytes, MAX_FRAME).expect("decode").expect("whole");
+    let Frame::Report(r) = frame else {
+        panic!("not a report: {frame:?}")
+    };
+    assert_eq!(r.refusals["acme"].get(Reason::BlockedByRule), 2);
+    assert_eq!(r.refusals["acme"].0.len(), 1);
 }

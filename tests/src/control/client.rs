@@ -57,6 +57,38 @@ impl ControlNode {
         (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
+    /// Signs in to the console with `token` (curl with a cookie jar, as a browser would: the
+    /// sign-in form's `pre` value and cookie) and fetches `path`'s HTML.
+    pub fn console_page(&self, token: &str, path: &str) -> String {
+        let dir = crate::tmp::unique_dir("console-page");
+        let jar = dir.join("cookies").to_string_lossy().to_string();
+        let curl = |args: &[&str]| -> String {
+            let out = Command::new("curl")
+                .args(["-sS", "--max-time", "10", "-c", &jar, "-b", &jar])
+                .args(args)
+                .env_remove("http_proxy")
+                .env_remove("all_proxy")
+                .output()
+                .expect("run curl");
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let login = curl(&[&format!("{}/ui/login", self.api_url())]);
+        let pre = login
+            .split("name=\"pre\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the sign-in form's pre value")
+            .to_string();
+        curl(&[
+            "--data-urlencode",
+            &format!("token={token}"),
+            "--data-urlencode",
+            &format!("pre={pre}"),
+            &format!("{}/ui/login", self.api_url()),
+        ]);
+        curl(&[&format!("{}{path}", self.api_url())])
+    }
+
     /// `GET /metrics` on the metrics listener: (status, body).
     pub fn scrape(&self) -> (u16, String) {
         let out = Command::new("curl")

@@ -1,5 +1,6 @@
-//! `GET /v1/sessions`, `POST /v1/quota/exchange` and `GET /v1/tenants/{id}/explain` in `/openapi.json`, merged by [`extend`].
+//! `GET /v1/sessions`, `GET /v1/tenants/{id}/refusals`, `POST /v1/quota/exchange` and `GET /v1/tenants/{id}/explain` in `/openapi.json`, merged by [`extend`].
 
+use breakout_policy::outcome::Reason;
 use serde_json::{json, Value};
 
 use super::build::{operation, schema};
@@ -15,6 +16,11 @@ pub fn extend(doc: &mut Value) {
     doc["paths"]["/v1/sessions"] = json!({ "get": op(
         "Usage against limit per tenant and region (the leader's soft state; followers forward)",
         &["tenantFilter", "region"], None, schema("SessionList")) });
+    doc["paths"]["/v1/tenants/{id}/refusals"] = json!({ "get": op(
+        "What the tenant's edges refused or failed, by reason, per region: since the edges \
+         started (their own counters) and over the last hour and three hours (the leader's \
+         tally since it leads); the tenant's region is always listed; followers forward",
+        &["id"], None, schema("TenantRefusals")) });
     doc["paths"]["/v1/quota/exchange"] = json!({ "post": op(
         "Internal: a node relays its edges' reports to the leader and gets their grants back",
         &[], Some(schema("QuotaExchange")), schema("QuotaExchangeAnswer")) });
@@ -48,7 +54,33 @@ pub fn extend(doc: &mut Value) {
     schemas["RelayedReport"] = json!({ "type": "object", "properties": {
         "edge_id": string, "region": string, "age_ms": int, "report": { "type": "object",
         "properties": { "seq": int, "tenants": { "type": "object",
-            "additionalProperties": schema("TenantUsage") } } } } });
+            "additionalProperties": schema("TenantUsage") },
+            "refusals": { "type": "object",
+                "additionalProperties": schema("RefusalCounts") } } } } });
+    let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.label()).collect();
+    let by_reason: serde_json::Map<String, Value> = reasons
+        .iter()
+        .map(|r| (r.to_string(), int.clone()))
+        .collect();
+    schemas["RefusalCounts"] = json!({ "type": "object",
+        "description": "Counts by reason (only reasons that happened). Refusals: \
+            unregistered_source, wrong_region, not_in_service, ipv6_client, session_limit, \
+            source_connection_limit, draining, not_ready, blocked_by_rule, port_not_allowed, \
+            destination_ip_prohibited, proxy_loop; the client's errors: bad_request, \
+            headers_too_large, bad_request_body; the way out failing: the rest",
+        "properties": by_reason, "additionalProperties": false });
+    schemas["RefusalBucket"] = json!({ "type": "object", "required": ["at_ms", "counts"],
+        "properties": { "at_ms": int, "counts": schema("RefusalCounts") } });
+    schemas["RegionRefusals"] = json!({ "type": "object",
+        "required": ["region", "edges", "since_edge_start", "last_hour", "last_3_hours", "buckets"],
+        "properties": { "region": string, "edges": int,
+            "since_edge_start": schema("RefusalCounts"), "last_hour": schema("RefusalCounts"),
+            "last_3_hours": schema("RefusalCounts"),
+            "buckets": { "type": "array", "items": schema("RefusalBucket") } } });
+    schemas["TenantRefusals"] = json!({ "type": "object",
+        "required": ["tenant", "node_id", "regions"], "properties": {
+        "tenant": string, "node_id": int,
+        "regions": { "type": "array", "items": schema("RegionRefusals") } } });
     schemas["QuotaExchange"] = json!({ "type": "object", "required": ["reports"],
         "properties": { "reports": { "type": "array", "items": schema("RelayedReport") } } });
     let grant = json!({ "type": "object", "properties": {

@@ -75,6 +75,7 @@ pub async fn run(inv: &Invocation, command: Command) -> Result<(), CliError> {
         Command::Store(c) => store::run(inv, c).await,
         Command::Edge(c) => edge::run(inv, c).await,
         Command::Sessions(a) => sessions::run(inv, a).await,
+        Command::Refusals(a) => sessions::refusals(inv, a).await,
         Command::Contract(c) => contract::run(inv, c).await,
         Command::Opt(c) => contract::run_option(inv, c).await,
         Command::Billing(c) => billing::run(inv, c).await,

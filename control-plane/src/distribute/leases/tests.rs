@@ -74,6 +74,7 @@ fn report(
         report: Report {
             seq: 1,
             tenants: BTreeMap::from([("acme".to_string(), usage)]),
+            ..Report::default()
         },
     }
 }

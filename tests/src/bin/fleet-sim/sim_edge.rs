@@ -203,6 +203,7 @@ impl SyncNode for SimEdge {
         let report = Report {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             tenants,
+            ..Report::default()
         };
         if self.traffic.measuring.load(Ordering::Relaxed) {
             let bytes = serde_json::to_vec(&report).map_or(0, |b| b.len());
