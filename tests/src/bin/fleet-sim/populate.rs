@@ -27,8 +27,8 @@ const ITEM: TemplateItem = TemplateItem::Microsoft365;
 /// Every this-many-th tenant has a 1,000-entry blocklist.
 pub const BLOCKLIST_EVERY: usize = 50;
 pub const BLOCKLIST_ENTRIES: usize = 1_000;
-/// Tenants `i` with `i % 10 == SKIP_SUBSCRIPTION` do not subscribe to the template (10%).
-const SKIP_SUBSCRIPTION: usize = 7;
+/// Tenants `i` whose [`spread`] is this do not subscribe to the template (10%).
+const SKIP_SUBSCRIPTION: u64 = 7;
 
 /// The sizes of the simulated fleet's data.
 #[derive(Clone, Copy, Debug)]
@@ -50,9 +50,23 @@ pub fn region_of(i: usize, regions: usize) -> usize {
     i % regions
 }
 
+/// Tenant `i`'s decile, scattered independently of its region (`i % regions`): with `i % 10`
+/// the non-subscribers of 20 regions all fell in regions 7 and 17, whose content a template
+/// change then left alone (and whose edges, rightly, were sent nothing).
+fn spread(i: usize) -> u64 {
+    ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 10
+}
+
 /// Whether tenant `i` subscribes to the Microsoft 365 template.
 pub fn subscribes(i: usize) -> bool {
-    i % 10 != SKIP_SUBSCRIPTION
+    spread(i) != SKIP_SUBSCRIPTION
+}
+
+/// Whether some tenant of region `r` subscribes: a template change changes exactly those
+/// regions' content (the others' edges are not sent anything: "unchanged content is not
+/// resent", docs/distribution.md).
+pub fn region_subscribes(r: usize, shape: Shape) -> bool {
+    (r..shape.tenants).step_by(shape.regions).any(subscribes)
 }
 
 /// Tenant `i`'s own rules (the rule changes the benchmark makes replace these).

@@ -13,7 +13,7 @@
 //! they had `from` and take the same `Arc`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -77,6 +77,8 @@ pub struct SimEdge {
     pub version: AtomicU64,
     /// When the serving version was applied, in µs after `epoch`.
     pub applied_us: AtomicU64,
+    /// Tenants in the policy serving.
+    pub tenants: AtomicUsize,
     /// Sessions started, and whether the current one delivered a configuration.
     pub sessions: AtomicU64,
     pub configured: AtomicBool,
@@ -96,6 +98,7 @@ impl SimEdge {
             applied: Mutex::new(None),
             version: AtomicU64::new(0),
             applied_us: AtomicU64::new(0),
+            tenants: AtomicUsize::new(0),
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
             quotas,
@@ -106,6 +109,7 @@ impl SimEdge {
 
     fn install(&self, slot: &mut Option<Arc<RegionPolicy>>, policy: Arc<RegionPolicy>) -> Applied {
         let version = policy.version;
+        self.tenants.store(policy.tenants.len(), Ordering::Release);
         *slot = Some(policy);
         self.version.store(version, Ordering::Release);
         self.applied_us
