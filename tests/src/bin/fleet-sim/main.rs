@@ -192,6 +192,7 @@ fn main() -> Result<()> {
     let converge = Duration::from_secs(env_usize("CONVERGE_SECS", 600) as u64);
     let reconnect = env_usize("RECONNECT", 1) == 1;
 
+    let load_start = probe::load_average();
     let t = Instant::now();
     let state = populate::build(shape)?;
     let dump = populate::dump(&state)?;
@@ -457,6 +458,7 @@ fn main() -> Result<()> {
         "rule_update_bytes": rule_update,
         "template_median_s": percentile(&tpl_s, 0.5), "template_all_s": percentile(&tpl_s, 1.0),
         "template_update_bytes": tpl_update, "reconnect_s": reconnect_s,
+        "load_start": load_start, "load_end": probe::load_average(),
     });
     println!("fleet-json: {summary}");
     println!(
