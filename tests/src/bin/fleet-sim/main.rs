@@ -85,7 +85,14 @@ impl Fleet {
                 break;
             }
             if Instant::now() > until {
-                bail!("{behind} edges never reached version {version} in {limit:?}");
+                let why = edges.iter().find_map(|e| {
+                    let refused = e.refused.lock().unwrap_or_else(|p| p.into_inner());
+                    refused.clone()
+                });
+                bail!(
+                    "{behind} edges never reached version {version} in {limit:?} (a refusal: {})",
+                    why.as_deref().unwrap_or("none")
+                );
             }
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -82,6 +82,8 @@ pub struct SimEdge {
     /// Sessions started, and whether the current one delivered a configuration.
     pub sessions: AtomicU64,
     pub configured: AtomicBool,
+    /// Why the last configuration refused was refused.
+    pub refused: Mutex<Option<String>>,
     quotas: Quotas,
     seq: AtomicU64,
     epoch: Instant,
@@ -101,6 +103,7 @@ impl SimEdge {
             tenants: AtomicUsize::new(0),
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
+            refused: Mutex::new(None),
             quotas,
             seq: AtomicU64::new(0),
             epoch,
@@ -129,12 +132,8 @@ fn checked(policy: RegionPolicy, version: u64) -> Result<RegionPolicy, String> {
     Ok(policy)
 }
 
-impl SyncNode for SimEdge {
-    fn applied_version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-
-    fn apply(&self, config: Config) -> Result<Applied, String> {
+impl SimEdge {
+    fn apply_config(&self, config: Config) -> Result<Applied, String> {
         let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         let have = slot.as_ref().map_or(0, |p| p.version);
         match config {
@@ -180,6 +179,20 @@ impl SyncNode for SimEdge {
                 Ok(self.install(&mut slot, policy))
             }
         }
+    }
+}
+
+impl SyncNode for SimEdge {
+    fn applied_version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn apply(&self, config: Config) -> Result<Applied, String> {
+        let result = self.apply_config(config);
+        if let Err(why) = &result {
+            *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+        }
+        result
     }
 
     fn report(&self) -> Report {
