@@ -29,7 +29,10 @@ def load(path):
             line = line.strip()
             if line:
                 r = json.loads(line)
-                r["snapshot_mib"] = r.get("snapshot_bytes", 0) / 1048576
+                if "failed" in r:
+                    # fleet-growth.sh's record of a run that did not finish: no figures.
+                    continue
+                r["snapshot_mib"] = r["snapshot_bytes"] / 1048576
                 rows.append(r)
     return rows
 

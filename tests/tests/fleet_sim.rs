@@ -1,7 +1,9 @@
 //! The fleet simulator (`tests/src/bin/fleet-sim`, issue 18) keeps working: a small run end to
-//! end — 3 control-plane nodes, 20 simulated edges over 4 regions, 500 tenants, rule changes,
-//! a leader kill — and its summary line. The full-size run is
-//! `deploy/bench/fleet.sh` (BENCHMARKS.md, "Control plane at fleet scale").
+//! end — 3 control-plane nodes, 20 simulated edges over 4 regions, 200 tenants, rule changes,
+//! template changes touching 90% of tenants, a leader kill — and its summary line. The full-size run is
+//! `deploy/bench/fleet.sh` (BENCHMARKS.md, "Control plane at fleet scale"). The state is kept
+//! small (its bulk import is one Raft entry, and a multi-MiB entry can miss openraft's 150 ms
+//! append deadline on a loaded machine with debug binaries: BENCHMARKS.md says more).
 
 use std::process::Command;
 
@@ -17,10 +19,10 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
     let out = Command::new(env!("CARGO_BIN_EXE_fleet-sim"))
         .envs([
             ("EDGES", "20"),
-            ("TENANTS", "500"),
+            ("TENANTS", "200"),
             ("REGIONS", "4"),
             ("RULE_WRITES", "5"),
-            ("TEMPLATE_WRITES", "0"),
+            ("TEMPLATE_WRITES", "2"),
             ("STEADY_SECS", "2"),
             ("CONVERGE_SECS", "60"),
         ])
@@ -36,12 +38,10 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
         .lines()
         .find(|l| l.starts_with("fleet: "))
         .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"));
-    assert!(line.starts_with("fleet: edges=20 tenants=500 "), "{line}");
+    assert!(line.starts_with("fleet: edges=20 tenants=200 "), "{line}");
     // Every phase finished (a phase that timed out fails the run above); the figures are
-    // measurements, finite and positive, not checked against targets here. The template phase
-    // is left out (TEMPLATE_WRITES=0): the simulator's rollback writes do not yet converge on
-    // every edge (issue 18, BENCHMARKS.md "Control plane at fleet scale").
-    for name in ["rule_p99_ms", "reconnect_s"] {
+    // measurements, finite and positive, not checked against targets here.
+    for name in ["rule_p99_ms", "template_all_s", "reconnect_s"] {
         let v = field(line, name);
         assert!(v.is_finite() && v > 0.0, "{name}={v} in {line}");
     }

@@ -27,8 +27,8 @@ const ITEM: TemplateItem = TemplateItem::Microsoft365;
 /// Every this-many-th tenant has a 1,000-entry blocklist.
 pub const BLOCKLIST_EVERY: usize = 50;
 pub const BLOCKLIST_ENTRIES: usize = 1_000;
-/// Tenants `i` with `i % 10 == SKIP_SUBSCRIPTION` do not subscribe to the template (10%).
-const SKIP_SUBSCRIPTION: usize = 7;
+/// Tenants `i` whose [`spread`] is this do not subscribe to the template (10%).
+const SKIP_SUBSCRIPTION: u64 = 7;
 
 /// The sizes of the simulated fleet's data.
 #[derive(Clone, Copy, Debug)]
@@ -50,9 +50,23 @@ pub fn region_of(i: usize, regions: usize) -> usize {
     i % regions
 }
 
+/// Tenant `i`'s decile, scattered independently of its region (`i % regions`): with `i % 10`
+/// the non-subscribers of 20 regions all fell in regions 7 and 17, whose content a template
+/// change then left alone (and whose edges, rightly, were sent nothing).
+fn spread(i: usize) -> u64 {
+    ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 10
+}
+
 /// Whether tenant `i` subscribes to the Microsoft 365 template.
 pub fn subscribes(i: usize) -> bool {
-    i % 10 != SKIP_SUBSCRIPTION
+    spread(i) != SKIP_SUBSCRIPTION
+}
+
+/// Whether some tenant of region `r` subscribes: a template change changes exactly those
+/// regions' content (the others' edges are not sent anything: "unchanged content is not
+/// resent", docs/distribution.md).
+pub fn region_subscribes(r: usize, shape: Shape) -> bool {
+    (r..shape.tenants).step_by(shape.regions).any(subscribes)
 }
 
 /// Tenant `i`'s own rules (the rule changes the benchmark makes replace these).
@@ -125,12 +139,22 @@ fn tenant(i: usize, regions: usize) -> Result<Tenant> {
 /// monthly change).
 fn template_versions() -> Result<[TemplateContent; 2]> {
     let v0 = template(M365, "2026110100").context("the Microsoft 365 fixture")?;
-    // One host fewer in the first set with several (the guard quarantines hosts outside the
-    // vendor's domains, so nothing is invented; a drop well under its shrink limit passes).
+    // One host fewer (the guard quarantines hosts outside the vendor's domains, so nothing is
+    // invented; a drop well under its shrink limit passes): a host that no other set lists, in
+    // a set with several. Dropping one another set also lists (as `outlook.office365.com`, the
+    // first set's last) compiles to the same lists: a template version that changes no tenant,
+    // no region and sends edges nothing, which the template phase then waited for in vain.
     let mut sets = v0.sets.clone();
-    if let Some(s) = sets.iter_mut().find(|s| s.hosts.len() > 1) {
-        s.hosts.pop();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for h in sets.iter().flat_map(|s| &s.hosts) {
+        *count.entry(h.clone()).or_default() += 1;
     }
+    let only_here = sets.iter_mut().filter(|s| s.hosts.len() > 1).find_map(|s| {
+        let k = s.hosts.iter().position(|h| count[h] == 1)?;
+        Some((s, k))
+    });
+    let (set, k) = only_here.context("a host that one set alone lists")?;
+    set.hosts.remove(k);
     let v1 = TemplateContent::new(ITEM, "2026120100".into(), sets);
     Ok([v0, v1])
 }

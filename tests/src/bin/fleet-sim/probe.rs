@@ -46,3 +46,12 @@ pub fn measure(pid: u32, window: Duration) -> (f64, u64) {
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// The machine's 1-minute load average (`/proc/loadavg`; NaN if unreadable): recorded beside
+/// every run, since the figures move with what else the shared machine is doing.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}

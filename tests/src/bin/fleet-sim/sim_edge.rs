@@ -13,7 +13,7 @@
 //! they had `from` and take the same `Arc`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -77,9 +77,13 @@ pub struct SimEdge {
     pub version: AtomicU64,
     /// When the serving version was applied, in µs after `epoch`.
     pub applied_us: AtomicU64,
+    /// Tenants in the policy serving.
+    pub tenants: AtomicUsize,
     /// Sessions started, and whether the current one delivered a configuration.
     pub sessions: AtomicU64,
     pub configured: AtomicBool,
+    /// Why the last configuration refused was refused.
+    pub refused: Mutex<Option<String>>,
     quotas: Quotas,
     seq: AtomicU64,
     epoch: Instant,
@@ -96,8 +100,10 @@ impl SimEdge {
             applied: Mutex::new(None),
             version: AtomicU64::new(0),
             applied_us: AtomicU64::new(0),
+            tenants: AtomicUsize::new(0),
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
+            refused: Mutex::new(None),
             quotas,
             seq: AtomicU64::new(0),
             epoch,
@@ -106,6 +112,7 @@ impl SimEdge {
 
     fn install(&self, slot: &mut Option<Arc<RegionPolicy>>, policy: Arc<RegionPolicy>) -> Applied {
         let version = policy.version;
+        self.tenants.store(policy.tenants.len(), Ordering::Release);
         *slot = Some(policy);
         self.version.store(version, Ordering::Release);
         self.applied_us
@@ -125,12 +132,8 @@ fn checked(policy: RegionPolicy, version: u64) -> Result<RegionPolicy, String> {
     Ok(policy)
 }
 
-impl SyncNode for SimEdge {
-    fn applied_version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-
-    fn apply(&self, config: Config) -> Result<Applied, String> {
+impl SimEdge {
+    fn apply_config(&self, config: Config) -> Result<Applied, String> {
         let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         let have = slot.as_ref().map_or(0, |p| p.version);
         match config {
@@ -176,6 +179,20 @@ impl SyncNode for SimEdge {
                 Ok(self.install(&mut slot, policy))
             }
         }
+    }
+}
+
+impl SyncNode for SimEdge {
+    fn applied_version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn apply(&self, config: Config) -> Result<Applied, String> {
+        let result = self.apply_config(config);
+        if let Err(why) = &result {
+            *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+        }
+        result
     }
 
     fn report(&self) -> Report {
