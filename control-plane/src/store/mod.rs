@@ -35,7 +35,7 @@ pub struct Applied {
 }
 
 /// Why the store could not serve a call. (Business rejections are [`Outcome::Rejected`].)
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// This node is not the leader; `leader_api` is the leader's API address when known.
     #[error("not the leader (leader: {leader_api:?})")]

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  API write ──▶ write: apply (crate::state::apply) to the followed state ──▶ etcd txn
-//!                       (if meta's mod revision is still the one read: put/delete changed keys)
+//!    (group      (if meta's mod revision is still the one read: put/delete changed keys)
+//!     commit: the writes that waited, applied in order, go in one transaction)
 //!  etcd ──list, then watch from the listed revision──▶ follow ──▶ published state ──▶ readers
 //!  etcd election on a lease ──▶ elect ──▶ status().leader (singleton work)
 //! ```
@@ -148,8 +149,9 @@ pub struct EtcdStore {
     node_id: u64,
     shared: Arc<Shared>,
     election: Arc<elect::Election>,
-    /// One write at a time from this instance (they would conflict with each other anyway).
-    write_lock: tokio::sync::Mutex<()>,
+    /// Writes to group-commit (`write`): one etcd transaction at a time from this instance
+    /// (they would conflict with each other anyway), carrying every write that waited.
+    writes: tokio::sync::mpsc::UnboundedSender<write::Waiting>,
     stop: watch::Sender<bool>,
 }
 
@@ -202,13 +204,18 @@ impl EtcdStore {
         ));
         tracing::info!(endpoints = ?cfg.endpoints, prefix = %prefix, node_id = cfg.node_id,
             "following the etcd store");
+        let writes = write::start(write::Writer {
+            client: client.clone(),
+            prefix: prefix.clone(),
+            shared: Arc::clone(&shared),
+        });
         Ok(Arc::new(EtcdStore {
             client,
             prefix,
             node_id: cfg.node_id,
             shared,
             election,
-            write_lock: tokio::sync::Mutex::new(()),
+            writes,
             stop,
         }))
     }
@@ -239,24 +246,25 @@ impl EtcdStore {
         self.election.resigned().await;
     }
 
-    fn key(&self, rel: &str) -> String {
-        format!("{}{rel}", self.prefix)
-    }
-
-    /// A linearizable get of `meta`, tried again on another member while the one picked could
-    /// not be reached (nothing was sent).
     async fn get_meta(&self) -> Result<etcd_client::GetResponse, StoreError> {
-        let mut kv = self.client.kv_client();
-        let mut tries = 0;
-        loop {
-            match kv.get(self.key(layout::META), None).await {
-                Ok(resp) => return Ok(resp),
-                Err(e) if endpoints::not_sent(&e) && tries < NOT_SENT_RETRIES => {
-                    tries += 1;
-                    tokio::time::sleep(endpoints::PROBE / 4).await;
-                }
-                Err(e) => return Err(unavailable("reading meta", e)),
+        get_meta(&self.client, &self.prefix).await
+    }
+}
+
+/// A linearizable get of `meta`, tried again on another member while the one picked could not
+/// be reached (nothing was sent).
+async fn get_meta(client: &Client, prefix: &str) -> Result<etcd_client::GetResponse, StoreError> {
+    let mut kv = client.kv_client();
+    let key = format!("{prefix}{}", layout::META);
+    let mut tries = 0;
+    loop {
+        match kv.get(key.as_str(), None).await {
+            Ok(resp) => return Ok(resp),
+            Err(e) if endpoints::not_sent(&e) && tries < NOT_SENT_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(endpoints::PROBE / 4).await;
             }
+            Err(e) => return Err(unavailable("reading meta", e)),
         }
     }
 }
@@ -291,7 +299,7 @@ fn unavailable(what: &str, e: etcd_client::Error) -> StoreError {
 
 impl Store for EtcdStore {
     fn write(&self, req: Request) -> BoxFuture<'_, Result<Applied, StoreError>> {
-        Box::pin(write::write(self, req))
+        Box::pin(write::write(&self.writes, req))
     }
 
     fn read(&self, consistency: Consistency) -> BoxFuture<'_, Result<Arc<State>, StoreError>> {
