@@ -67,8 +67,9 @@ pub fn extend(doc: &mut Value) {
             unregistered_source, wrong_region, not_in_service, ipv6_client, session_limit, \
             source_connection_limit, draining, not_ready, blocked_by_rule, port_not_allowed, \
             destination_ip_prohibited, proxy_loop; the client's errors: bad_request, \
-            headers_too_large, bad_request_body; the way out failing: the rest",
-        "properties": by_reason, "additionalProperties": false });
+            headers_too_large, bad_request_body; the way out failing: the rest. A reason \
+            this build does not know (a newer edge's report) is read and ignored",
+        "properties": by_reason, "additionalProperties": int.clone() });
     schemas["RefusalBucket"] = json!({ "type": "object", "required": ["at_ms", "counts"],
         "properties": { "at_ms": int, "counts": schema("RefusalCounts") } });
     schemas["RegionRefusals"] = json!({ "type": "object",
