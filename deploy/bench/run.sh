@@ -159,8 +159,17 @@ origin_ticks() {  # origin_ticks "PID ...": summed CPU ticks of the nginx worker
   echo "$sum"
 }
 # Nanoseconds the process's threads spent ready to run but waiting for a core (schedstat's
-# run_delay): how long the machine's run queue held it up, beside the CPU it used.
-runq_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d", s }'; }
+# run_delay): how long the machine's run queue held it up, beside the CPU it used. Kernels built
+# without CONFIG_SCHEDSTATS count it only while delay accounting is on
+# (`sysctl kernel.task_delayacct=1`); with it off the figure is NA, not 0.
+runq_ns() {
+  if [ "$(cat /proc/sys/kernel/task_delayacct 2>/dev/null || echo 1)" = 0 ]; then echo NA; return; fi
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d", s }'
+}
+per_unit_us() {  # per_unit_us NS0 NS1 N: (NS1 - NS0) / N in µs, or NA
+  case "$1$2" in *NA*) echo NA; return ;; esac
+  awk -v d=$(($2 - $1)) -v n="$3" 'BEGIN { printf "%.3f", d / 1e3 / n }'
+}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
@@ -312,7 +321,7 @@ measure_small() {  # measure_small RUN TARGET
   if [ -n "$pid" ] && [ "$rps" != NA ]; then
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
     record "$run" "$t" cpu_us_per_req "$cpu"
-    record "$run" "$t" runq_us_per_req "$(awk -v d=$((q1 - q0)) -v n="$requests" 'BEGIN { printf "%.3f", d / 1e3 / n }')"
+    record "$run" "$t" runq_us_per_req "$(per_unit_us "$q0" "$q1" "$requests")"
   fi
   log "$t small: $rps req/s, p50 $p50 ms, p99 $p99 ms$([ -z "$pid" ] || echo ", CPU $cpu µs/req") ($requests requests, $readerr read errors)"
 }
@@ -342,7 +351,7 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   if [ "${conns:-0}" -gt 0 ] && [ $((errors * 100)) -le "$conns" ]; then
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
     origin=$(awk -v d=$((o1 - o0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
-    runq=$(awk -v d=$((q1 - q0)) -v n="$conns" 'BEGIN { printf "%.3f", d / 1e3 / n }')
+    runq=$(per_unit_us "$q0" "$q1" "$conns")
   else
     log "$t short: rejected ($(cat "$out"))"
     cps=NA p50=NA p99=NA client=NA
