@@ -158,6 +158,18 @@ origin_ticks() {  # origin_ticks "PID ...": summed CPU ticks of the nginx worker
   for p in $1; do sum=$((sum + $(cpu_ticks "$p"))); done
   echo "$sum"
 }
+# Nanoseconds the process's threads spent ready to run but waiting for a core (schedstat's
+# run_delay): how long the machine's run queue held it up, beside the CPU it used. Kernels built
+# without CONFIG_SCHEDSTATS count it only while delay accounting is on
+# (`sysctl kernel.task_delayacct=1`); with it off the figure is NA, not 0.
+runq_ns() {
+  if [ "$(cat /proc/sys/kernel/task_delayacct 2>/dev/null || echo 1)" = 0 ]; then echo NA; return; fi
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d", s }'
+}
+per_unit_us() {  # per_unit_us NS0 NS1 N: (NS1 - NS0) / N in µs, or NA
+  case "$1$2" in *NA*) echo NA; return ;; esac
+  awk -v d=$(($2 - $1)) -v n="$3" 'BEGIN { printf "%.3f", d / 1e3 / n }'
+}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
@@ -283,10 +295,11 @@ measure_small() {  # measure_small RUN TARGET
   if [ "$WARMUP" -gt 0 ]; then
     timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$BENCH_DIR/abs.lua" "$url" >/dev/null
   fi
-  [ -z "$pid" ] || c0=$(cpu_ticks "$pid")
+  local q0 q1
+  [ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); q0=$(runq_ns "$pid"); }
   timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
     -s "$BENCH_DIR/abs.lua" "$url" >"$out"
-  [ -z "$pid" ] || c1=$(cpu_ticks "$pid")
+  [ -z "$pid" ] || { c1=$(cpu_ticks "$pid"); q1=$(runq_ns "$pid"); }
   local requests rps p50 p99 sockerr readerr non2xx
   read -r requests rps p50 p99 sockerr readerr non2xx < <(python3 "$BENCH_DIR/summarize.py" wrk "$out")
   # tinyproxy closes the client connection after every response without
@@ -308,6 +321,7 @@ measure_small() {  # measure_small RUN TARGET
   if [ -n "$pid" ] && [ "$rps" != NA ]; then
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
     record "$run" "$t" cpu_us_per_req "$cpu"
+    record "$run" "$t" runq_us_per_req "$(per_unit_us "$q0" "$q1" "$requests")"
   fi
   log "$t small: $rps req/s, p50 $p50 ms, p99 $p99 ms$([ -z "$pid" ] || echo ", CPU $cpu µs/req") ($requests requests, $readerr read errors)"
 }
@@ -325,15 +339,19 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   workers=$(pgrep -P "${PIDS[nginx]}" | tr '\n' ' ')
   o0=$(origin_ticks "$workers")
   c0=$(cpu_ticks "$pid")
+  local q0 q1
+  q0=$(runq_ns "$pid")
   timeout $((DURATION + 30)) "$CONNECT_BENCH_BIN" "127.0.0.1:$port" "$ORIGIN" /small \
     "$SHORT_CONNS" "$DURATION" 0 "$SHORT_THREADS" "$SHORT_ADDRS" >"$out" || true
   c1=$(cpu_ticks "$pid")
+  q1=$(runq_ns "$pid")
   o1=$(origin_ticks "$workers")
-  local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA client=NA origin=NA
+  local conns=0 errors=0 cps=NA p50=NA p99=NA cpu=NA client=NA origin=NA runq=NA
   read -r _ conns _ errors _ cps _ p50 _ p99 _ client <"$out" || true
   if [ "${conns:-0}" -gt 0 ] && [ $((errors * 100)) -le "$conns" ]; then
     cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
     origin=$(awk -v d=$((o1 - o0)) -v hz="$CLK_TCK" -v n="$conns" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
+    runq=$(per_unit_us "$q0" "$q1" "$conns")
   else
     log "$t short: rejected ($(cat "$out"))"
     cps=NA p50=NA p99=NA client=NA
@@ -343,6 +361,7 @@ measure_short() {  # measure_short RUN TARGET: new connections/s with short CONN
   record "$run" "$t" short_p99_ms "$p99"
   record "$run" "$t" cpu_us_per_conn "$cpu"
   record "$run" "$t" origin_cpu_us_per_conn "$origin"
+  record "$run" "$t" runq_us_per_conn "$runq"
   record "$run" "$t" client_cpu_us_per_conn "${client:-NA}"
   log "$t short: $cps conn/s, p50 $p50 ms, p99 $p99 ms, CPU $cpu µs/conn, origin $origin, client ${client:-NA} ($conns sessions, $errors errors)"
 }

@@ -50,6 +50,7 @@ METRICS = OrderedDict([
     ("p50_ms", ("p50 ms", "{:.2f}")),
     ("p99_ms", ("p99 ms", "{:.2f}")),
     ("cpu_us_per_req", ("CPU µs/req", "{:.1f}")),
+    ("runq_us_per_req", ("run-queue wait µs/req", "{:.1f}")),
     ("bulk_MBps", ("bulk MB/s", "{:,.0f}")),
     ("idle_kib_per_tunnel", ("RSS KiB/idle tunnel", "{:.1f}")),
     ("idle_tunnels_ok", ("tunnels held", "{:.0f}")),
@@ -58,6 +59,7 @@ METRICS = OrderedDict([
     ("short_p50_ms", ("short p50 ms", "{:.2f}")),
     ("short_p99_ms", ("short p99 ms", "{:.2f}")),
     ("cpu_us_per_conn", ("CPU µs/conn", "{:.1f}")),
+    ("runq_us_per_conn", ("run-queue wait µs/conn", "{:.1f}")),
     ("origin_cpu_us_per_conn", ("origin CPU µs/conn", "{:.1f}")),
     ("client_cpu_us_per_conn", ("client CPU µs/conn", "{:.1f}")),
 ])

@@ -14,13 +14,14 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::proxy::accept::{self, Listener};
 use crate::proxy::body::ProxyBody;
 use crate::proxy::pac;
+use crate::proxy::timer::ConnTimer;
 use crate::shared::Shared;
 
 /// How long a client may take to send its request head.
@@ -52,7 +53,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
                 async move { Ok::<_, Infallible>(answer) }
             });
             let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
+                .timer(ConnTimer::new())
                 .header_read_timeout(HEAD_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = conn.await {

@@ -9,6 +9,7 @@
 //! the service answers it with the recorded reason (and a `Proxy-Status`), then the stream ends.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -184,9 +185,11 @@ impl Framer {
     }
 
     fn head(&mut self, input: &[u8], verdict: &Verdict) -> Step {
-        let mut headers = [httparse::EMPTY_HEADER; PARSER_MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let parsed = req.parse(input);
+        // Uninitialised: httparse fills what it finds (see `direct::classify`).
+        let mut headers =
+            [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; PARSER_MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = req.parse_with_uninit_headers(input, &mut headers);
         let too_large = |what: String| ProxyError::HeadersTooLarge(what);
         match parsed {
             Ok(httparse::Status::Partial) if input.len() > self.max_header_bytes => {

@@ -11,7 +11,8 @@
 //! 7. `session`, `exchange`: a connection's state; a request as logs and metrics see it
 //! 8. `request`, `framing`, `hop`, `pac`, `relay` (→ `splice`): checks, framing, kept
 //!    connections, PAC answers, tunnel bytes
-//! 9. `error`, `body`, `ending`: what clients are told, bodies, an exchange's end
+//! 9. `error`, `body`, `ending`, `timer`: what clients are told, bodies, an exchange's end,
+//!    hyper's timer for a connection
 
 pub mod accept;
 pub mod body;
@@ -31,6 +32,7 @@ pub mod request;
 mod session;
 #[cfg(target_os = "linux")]
 mod splice;
+pub(crate) mod timer;
 mod tunnel;
 
 pub use self::connection::serve;
