@@ -4,8 +4,9 @@
 //! openraft 0.9 appends every `client_write` as its own entry and awaits each append (our
 //! fsync) before the next, so without this every write costs a redb commit with its fsync on
 //! the leader and on each follower, one after the other. Here a write goes to Raft at once
-//! when fewer than [`IN_FLIGHT`] entries are being committed; otherwise it waits, and when an
-//! entry finishes everything that waited (up to [`MAX_BATCH`]) becomes the next entry: one
+//! when fewer than `in_flight` ([`IN_FLIGHT`] by default) entries are being committed;
+//! otherwise it waits, and when an entry finishes everything that waited (up to
+//! [`MAX_BATCH`]) becomes the next entry: one
 //! append, one fsync, one replication round for all of them. A lone client is never delayed;
 //! sixteen share their fsyncs. Durability is unchanged: each write is answered only once the
 //! entry carrying it is committed (durable on a majority) and applied.
@@ -22,8 +23,8 @@ use crate::store::NodeAddr;
 /// Most requests one entry carries (a follower receives up to `max_payload_entries` entries
 /// per append RPC, so this bounds an RPC's requests to 64 × 64).
 pub(super) const MAX_BATCH: usize = 64;
-/// Entries submitted to Raft and not yet answered: a second entry is appended while the
-/// first is being replicated.
+/// Entries submitted to Raft and not yet answered, by default: a second entry is appended
+/// while the first is being replicated (`RaftTuning::in_flight`).
 pub(super) const IN_FLIGHT: usize = 2;
 
 /// What a write is answered with: its version and outcome, or Raft's error.
@@ -36,15 +37,16 @@ pub(super) struct Waiting {
     pub reply: oneshot::Sender<Answer>,
 }
 
-/// Starts the batching task; it ends when the returned sender is dropped.
-pub(super) fn start(raft: Raft) -> mpsc::UnboundedSender<Waiting> {
+/// Starts the batching task with `in_flight` entries at most; it ends when the returned sender
+/// is dropped.
+pub(super) fn start(raft: Raft, in_flight: usize) -> mpsc::UnboundedSender<Waiting> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(raft, rx));
+    tokio::spawn(run(raft, rx, in_flight));
     tx
 }
 
-async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiting>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiting>, in_flight: usize) {
+    let slots = Arc::new(Semaphore::new(in_flight));
     while let Some(first) = rx.recv().await {
         // While every slot is taken, more writes queue up behind `first`.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {

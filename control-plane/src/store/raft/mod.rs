@@ -69,7 +69,7 @@ pub struct RaftConfig {
     pub clock: SharedClock,
 }
 
-/// Timing and compaction knobs; [`RaftTuning::default`] is what [`RaftStore::open`] uses.
+/// Timing, compaction and batching knobs; [`RaftStore::open`] uses [`RaftTuning::from_env`].
 #[derive(Clone, Debug)]
 pub struct RaftTuning {
     /// Leader heartbeat interval; openraft also uses it as the timeout of each append RPC.
@@ -82,6 +82,8 @@ pub struct RaftTuning {
     /// Entries already in a snapshot kept in the log, so a briefly lagging follower can catch up
     /// without a snapshot transfer.
     pub keep_in_snapshot: u64,
+    /// Group commit: log entries submitted to Raft and not yet answered (`batch`).
+    pub in_flight: usize,
 }
 
 impl Default for RaftTuning {
@@ -95,6 +97,34 @@ impl Default for RaftTuning {
             election_timeout_max_ms: 1000,
             snapshot_every: 1000,
             keep_in_snapshot: 100,
+            in_flight: batch::IN_FLIGHT,
+        }
+    }
+}
+
+impl RaftTuning {
+    /// The defaults, with `BREAKOUT_RAFT_SNAPSHOT_EVERY` and `BREAKOUT_RAFT_IN_FLIGHT` from the
+    /// environment where set (docs/operations.md, "Group commit"); a value that does not parse
+    /// as a positive number is ignored with a warning.
+    pub fn from_env() -> Self {
+        let mut t = Self::default();
+        if let Some(v) = env_knob("BREAKOUT_RAFT_SNAPSHOT_EVERY") {
+            t.snapshot_every = v;
+        }
+        if let Some(v) = env_knob("BREAKOUT_RAFT_IN_FLIGHT") {
+            t.in_flight = usize::try_from(v).unwrap_or(t.in_flight);
+        }
+        t
+    }
+}
+
+fn env_knob(name: &str) -> Option<u64> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<u64>() {
+        Ok(v) if v > 0 => Some(v),
+        _ => {
+            tracing::warn!(name, value = %raw, "ignoring a raft tuning variable that is not a positive number");
+            None
         }
     }
 }
@@ -160,9 +190,9 @@ pub struct RaftStore {
 }
 
 impl RaftStore {
-    /// Opens the node's storage and starts Raft with [`RaftTuning::default`].
+    /// Opens the node's storage and starts Raft with [`RaftTuning::from_env`].
     pub async fn open(cfg: RaftConfig) -> anyhow::Result<Arc<RaftStore>> {
-        Self::open_with(cfg, RaftTuning::default()).await
+        Self::open_with(cfg, RaftTuning::from_env()).await
     }
 
     /// Opens the node's storage and starts Raft. A node whose storage has never held a vote, an
@@ -207,7 +237,7 @@ impl RaftStore {
             .await
             .context("starting raft")?;
         tokio::spawn(compact::run(raft.clone(), weak_db, published.state.clone()));
-        let writes = batch::start(raft.clone());
+        let writes = batch::start(raft.clone(), tuning.in_flight.max(1));
         let store = Arc::new(RaftStore {
             writes,
             applied: published.applied,

@@ -3,12 +3,20 @@
 //!
 //! Transport failures are reported as `Unreachable`, so openraft backs off instead of retrying
 //! in a tight loop; errors the peer's Raft returned are passed on as `RemoteError`.
+//!
+//! Appends that carry entries run on a task of their own with a deadline that grows with their
+//! size ([`append`]): openraft 0.9 gives every append RPC only the heartbeat interval, which a
+//! multi-MiB entry cannot meet.
+
+mod append;
 
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    Infallible, InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -17,6 +25,7 @@ use openraft::raft::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use self::append::{append_timeout, AppendKey, PendingAppend};
 use super::types::{NodeId, TypeConfig};
 use crate::clock::ClusterClock;
 use crate::store::NodeAddr;
@@ -46,6 +55,16 @@ pub enum TransportError {
         target: NodeId,
         url: String,
         status: reqwest::StatusCode,
+    },
+    #[error("raft rpc to node {target}: encoding the request: {source}")]
+    Encode {
+        target: NodeId,
+        source: serde_json::Error,
+    },
+    #[error("raft rpc to node {target}: the sending task failed: {source}")]
+    Task {
+        target: NodeId,
+        source: tokio::task::JoinError,
     },
 }
 
@@ -96,13 +115,16 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 
     async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> PeerClient {
         PeerClient {
-            http: self.http.clone(),
-            token: self.token.clone(),
-            node_id: self.node_id,
-            clock: Arc::clone(&self.clock),
-            target,
+            sender: Sender {
+                http: self.http.clone(),
+                token: Arc::from(self.token.as_str()),
+                node_id: self.node_id,
+                clock: Arc::clone(&self.clock),
+                target,
+                base: Arc::from(base_url(&node.raft)),
+            },
             node: node.clone(),
-            base: base_url(&node.raft),
+            pending: None,
         }
     }
 }
@@ -118,25 +140,54 @@ fn base_url(raft_addr: &str) -> String {
 }
 
 pub(super) struct PeerClient {
+    sender: Sender,
+    node: NodeAddr,
+    /// The last append with entries, still running or finished unseen (see [`append`]).
+    pending: Option<PendingAppend>,
+}
+
+/// What an RPC needs once detached from the [`PeerClient`] that started it.
+#[derive(Clone)]
+struct Sender {
     http: reqwest::Client,
-    token: String,
+    token: Arc<str>,
     node_id: NodeId,
     clock: Arc<ClusterClock>,
     target: NodeId,
-    node: NodeAddr,
-    base: String,
+    base: Arc<str>,
 }
 
-impl PeerClient {
+/// A peer's answer to one RPC, or why there is none.
+pub(super) type RpcResult<Resp, E> = Result<Result<Resp, RaftError<NodeId, E>>, TransportError>;
+
+impl Sender {
     /// Posts `req` and decodes the peer's `Result<Resp, RaftError<E>>`.
     async fn post<Req, Resp, E>(
         &self,
         path: &str,
         req: &Req,
         timeout: Duration,
-    ) -> Result<Result<Resp, RaftError<NodeId, E>>, TransportError>
+    ) -> RpcResult<Resp, E>
     where
         Req: Serialize,
+        Resp: DeserializeOwned,
+        E: Error + DeserializeOwned,
+    {
+        let body = serde_json::to_vec(req).map_err(|source| TransportError::Encode {
+            target: self.target,
+            source,
+        })?;
+        self.post_body(path, body, timeout).await
+    }
+
+    /// Posts an encoded request and decodes the peer's `Result<Resp, RaftError<E>>`.
+    async fn post_body<Resp, E>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> RpcResult<Resp, E>
+    where
         Resp: DeserializeOwned,
         E: Error + DeserializeOwned,
     {
@@ -153,7 +204,8 @@ impl PeerClient {
             .header(NODE_HEADER, self.node_id)
             .header(WALL_CLOCK_HEADER, self.clock.own_ms())
             .timeout(timeout)
-            .json(req)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await
             .map_err(http_err)?;
@@ -170,17 +222,19 @@ impl PeerClient {
         }
         resp.json().await.map_err(http_err)
     }
+}
 
+impl PeerClient {
     // The error type is the one `RaftNetwork` prescribes; boxing it here would only move the cost.
     #[allow(clippy::result_large_err)]
     fn rpc_result<Resp, E: Error>(
         &self,
-        res: Result<Result<Resp, RaftError<NodeId, E>>, TransportError>,
+        res: RpcResult<Resp, E>,
     ) -> Result<Resp, RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>> {
         match res {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(raft_err)) => Err(RPCError::RemoteError(RemoteError::new_with_node(
-                self.target,
+                self.sender.target,
                 self.node.clone(),
                 raft_err,
             ))),
@@ -196,6 +250,56 @@ impl PeerClient {
             }
         }
     }
+
+    /// Sends `rpc` (entries) on a task of its own, or joins the one already carrying them, and
+    /// waits for its answer. Cancel-safe: when openraft's deadline drops this future the
+    /// request runs on, and the next call for the same entries picks its answer up.
+    async fn append_detached(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>, Infallible> {
+        let key = AppendKey::of(&rpc);
+        if let Some(p) = self.pending.as_mut() {
+            if !p.key.covered_by(&key) {
+                // Openraft moved on (or back): the old request finishes or times out alone.
+                self.pending = None;
+            } else if p.task.is_finished() {
+                // Answered after openraft stopped waiting: use a success, retry anything else.
+                let res = (&mut p.task).await;
+                let p = self.pending.take();
+                if let (Ok(Ok(Ok(resp))), Some(p)) = (res, p) {
+                    return Ok(Ok(p.key.answer_for(&key, resp)));
+                }
+            }
+        }
+        let p = match self.pending.take() {
+            Some(p) => self.pending.insert(p),
+            None => {
+                let sender = self.sender.clone();
+                let task = tokio::spawn(async move {
+                    let body =
+                        serde_json::to_vec(&rpc).map_err(|source| TransportError::Encode {
+                            target: sender.target,
+                            source,
+                        })?;
+                    let timeout = append_timeout(RPC_TIMEOUT, body.len());
+                    sender.post_body(APPEND_PATH, body, timeout).await
+                });
+                self.pending.insert(PendingAppend { key, task })
+            }
+        };
+        let res = (&mut p.task).await;
+        let key_sent = p.key;
+        self.pending = None;
+        match res {
+            Ok(Ok(Ok(resp))) => Ok(Ok(key_sent.answer_for(&key, resp))),
+            Ok(other) => other,
+            Err(e) => Err(TransportError::Task {
+                target: self.sender.target,
+                source: e,
+            }),
+        }
+    }
 }
 
 /// Never longer than openraft's own deadline for the call, never longer than `cap`.
@@ -209,9 +313,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeAddr, RaftError<NodeId>>> {
-        let res = self
-            .post(APPEND_PATH, &rpc, ttl(&option, RPC_TIMEOUT))
-            .await;
+        // A heartbeat is small: openraft's deadline, and it leaves a pending append alone.
+        let res = if rpc.entries.is_empty() {
+            let ttl = ttl(&option, RPC_TIMEOUT);
+            self.sender.post(APPEND_PATH, &rpc, ttl).await
+        } else {
+            self.append_detached(rpc).await
+        };
         self.rpc_result(res)
     }
 
@@ -223,9 +331,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, NodeAddr, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        let res = self
-            .post(SNAPSHOT_PATH, &rpc, ttl(&option, SNAPSHOT_TIMEOUT))
-            .await;
+        let ttl = ttl(&option, SNAPSHOT_TIMEOUT);
+        let res = self.sender.post(SNAPSHOT_PATH, &rpc, ttl).await;
         self.rpc_result(res)
     }
 
@@ -234,7 +341,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeAddr, RaftError<NodeId>>> {
-        let res = self.post(VOTE_PATH, &rpc, ttl(&option, RPC_TIMEOUT)).await;
+        let ttl = ttl(&option, RPC_TIMEOUT);
+        let res = self.sender.post(VOTE_PATH, &rpc, ttl).await;
         self.rpc_result(res)
     }
 }
