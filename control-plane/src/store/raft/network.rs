@@ -173,11 +173,16 @@ impl Sender {
         Resp: DeserializeOwned,
         E: Error + DeserializeOwned,
     {
-        let body = serde_json::to_vec(req).map_err(|source| TransportError::Encode {
+        let body = self.encode(req)?;
+        self.post_body(path, body, timeout).await
+    }
+
+    /// `req` as the JSON body of an RPC to this peer.
+    fn encode<Req: Serialize>(&self, req: &Req) -> Result<Vec<u8>, TransportError> {
+        serde_json::to_vec(req).map_err(|source| TransportError::Encode {
             target: self.target,
             source,
-        })?;
-        self.post_body(path, body, timeout).await
+        })
     }
 
     /// Posts an encoded request and decodes the peer's `Result<Resp, RaftError<E>>`.
@@ -277,11 +282,7 @@ impl PeerClient {
             None => {
                 let sender = self.sender.clone();
                 let task = tokio::spawn(async move {
-                    let body =
-                        serde_json::to_vec(&rpc).map_err(|source| TransportError::Encode {
-                            target: sender.target,
-                            source,
-                        })?;
+                    let body = sender.encode(&rpc)?;
                     let timeout = append_timeout(RPC_TIMEOUT, body.len());
                     sender.post_body(APPEND_PATH, body, timeout).await
                 });
