@@ -1,10 +1,11 @@
 //! A single write far larger than one heartbeat's worth of transfer (openraft 0.9 gives each
-//! AppendEntries call one heartbeat interval: 150 ms by default, 10 ms here) commits on three nodes, and writes after it are not stuck behind
-//! it, as an import of a large state does (the fleet simulator's 10,000 tenants are 17.6 MiB in
-//! one log entry). 2 MiB keeps a debug build on a loaded 2-core machine well inside the store's
-//! 5 s write deadline while taking many heartbeats to replicate (openraft logs a
-//! `timeout after 10ms when AppendEntries` for each one it gave up waiting for); without the
-//! size-scaled append deadline the write is never answered (checked against the old network code).
+//! AppendEntries call one heartbeat interval: 150 ms by default, 10 ms here) commits on three
+//! nodes, and writes after it are not stuck behind it, as an import of a large state does (the
+//! fleet simulator's 10,000 tenants are 17.6 MiB in one log entry). 2 MiB keeps a debug build on a
+//! loaded 2-core machine well inside the store's 5 s write deadline while taking many heartbeats to
+//! replicate (openraft logs a `timeout after 10ms when AppendEntries` for each one it gave up
+//! waiting for); without the size-scaled append deadline the write is never answered (checked
+//! against the old network code).
 
 mod raft_support;
 
