@@ -492,7 +492,7 @@ fn bind_edges(
         }
     };
     let config = tls::server_config(&files)?;
-    let endpoint = quinn::Endpoint::server(config, addr)
+    let endpoint = breakout_control::distribute::udp::bind(addr, config)
         .with_context(|| format!("binding the edge endpoint {addr} (UDP)"))?;
     Ok((endpoint, files.cert))
 }

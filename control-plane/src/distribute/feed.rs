@@ -235,6 +235,33 @@ impl RegionFeeds {
         built
     }
 
+    /// The policy of `region` at `state`'s version with its snapshot frame encoded, without
+    /// blocking an async worker: a hit in the cache is returned at once, a build (which holds the
+    /// feed's lock, and takes milliseconds to seconds at fleet scale) runs on a blocking thread.
+    /// Async workers waiting on that lock would stop every connection's I/O on the node, the QUIC
+    /// endpoint's included, which is what a fleet reconnect after a leader kill did.
+    /// An error if the build failed (panicked) or the runtime is shutting down.
+    pub async fn get_off_runtime(
+        self: &Arc<Self>,
+        state: Arc<State>,
+        region: &str,
+    ) -> Result<Arc<Built>, String> {
+        if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
+            if hit.frame.get().is_some() {
+                return Ok(hit);
+            }
+        }
+        let feeds = Arc::clone(self);
+        let name = region.to_string();
+        tokio::task::spawn_blocking(move || {
+            let built = feeds.get(&state, &name);
+            let _ = built.frame();
+            built
+        })
+        .await
+        .map_err(|e| format!("building region {region}: {e}"))
+    }
+
     fn cached(&self, region: &str) -> Option<Arc<Built>> {
         self.lock().get(region).cloned()
     }

@@ -19,6 +19,7 @@ mod served;
 mod session;
 pub mod share;
 pub mod tls;
+pub mod udp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub use self::session::check_hello_fields;
 pub struct EdgeServer {
     store: Arc<dyn Store>,
     registry: Arc<EdgeRegistry>,
-    feeds: RegionFeeds,
+    feeds: Arc<RegionFeeds>,
     key: [u8; 32],
     /// Per-region credentials: an edge of a region listed here must present that region's token
     /// (the shared one is refused for it), so a leaked token exposes one region only.
@@ -54,7 +55,7 @@ impl EdgeServer {
         EdgeServer {
             store,
             registry,
-            feeds: RegionFeeds::default(),
+            feeds: Arc::default(),
             key: sha256(edge_token.as_bytes()),
             region_keys: BTreeMap::new(),
             clock: clock::system(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakout_policy::wire::{Frame, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
+use bytes::Bytes;
 
 use super::cursor::{prefer_update, EdgeCursor, Offer};
 use super::feed::Built;
@@ -117,12 +118,14 @@ async fn converse(
             // Mark the version seen before reading, so a change during the read is not lost.
             versions.borrow_and_update();
             let state = server.store.read(Consistency::Stale).await?;
-            let built = server.feeds.get(&state, &hello.region);
+            let built = server
+                .feeds
+                .get_off_runtime(state, &hello.region)
+                .await
+                .map_err(SessionError::Refused)?;
             if let Offer::Send { base } = cursor.offer(built.version, built.hash) {
-                let update = last
-                    .as_ref()
-                    .filter(|l| base == Some(l.version))
-                    .and_then(|l| built.update_frame(l));
+                let from = last.as_ref().filter(|l| base == Some(l.version));
+                let update = update_off_runtime(&built, from).await;
                 match built.frame() {
                     Ok(snapshot) => {
                         match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
@@ -175,6 +178,17 @@ async fn converse(
             }
         }
     }
+}
+
+/// The update frame from `from` to `built` (None: no base, or none to send), computed on a
+/// blocking thread when it is not cached yet (a diff of the region's policies).
+async fn update_off_runtime(built: &Arc<Built>, from: Option<&Arc<Built>>) -> Option<Bytes> {
+    let from = Arc::clone(from?);
+    let built = Arc::clone(built);
+    tokio::task::spawn_blocking(move || built.update_frame(&from))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Handles a frame from the edge; true if the region's policy must be offered again (a refused

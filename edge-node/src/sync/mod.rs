@@ -11,6 +11,7 @@ pub mod client;
 pub mod contact;
 mod io;
 pub mod node;
+pub mod pick;
 pub mod report;
 pub mod session;
 
@@ -110,14 +111,36 @@ pub async fn run(cfg: SyncConfig, client: quinn::ClientConfig, shared: Arc<Share
     run_node(cfg, client, node).await
 }
 
-/// Keeps `node` connected to some node of `cfg.control_plane`, forever: the next node after a
-/// failure, with backoff and jitter (reset after a session that delivered a configuration).
+/// Keeps `node` connected to some node of `cfg.control_plane`, forever: the first node, then
+/// after each session a node drawn at random among the others ([`pick`]), with backoff and
+/// jitter (reset after a session that delivered a configuration). Logs carry the edge's id (the
+/// fleet simulator runs a thousand of these in one process).
 pub async fn run_node<N: SyncNode>(cfg: SyncConfig, client: quinn::ClientConfig, node: Arc<N>) {
+    let span = tracing::info_span!("sync", edge = %cfg.node_id);
+    tracing::Instrument::instrument(reconnect_forever(cfg, client, node), span).await
+}
+
+async fn reconnect_forever<N: SyncNode>(
+    cfg: SyncConfig,
+    client: quinn::ClientConfig,
+    node: Arc<N>,
+) {
     let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
-    for target in cfg.control_plane.iter().cycle() {
+    let random = std::hash::RandomState::new();
+    let mut last = None;
+    for draw in 0u64.. {
+        let index = pick::next_target(
+            cfg.control_plane.len(),
+            last,
+            std::hash::BuildHasher::hash_one(&random, draw),
+        );
+        let Some(target) = cfg.control_plane.get(index) else {
+            return; // no node at all: `prepare` refuses that before this runs
+        };
+        last = Some(index);
         let outcome = session::run(&cfg, &client, target, &node).await;
         if let Err(e) = &outcome.end {
-            tracing::warn!(target = %target, error = %e, "control-plane connection lost; trying the next node");
+            tracing::warn!(target = %target, error = %e, "control-plane connection lost; trying another node");
         }
         if outcome.got_snapshot {
             backoff.reset();

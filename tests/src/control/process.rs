@@ -109,7 +109,11 @@ pub(super) fn spawn(
         .env("BREAKOUT_ADMIN_TOKEN", ADMIN_TOKEN)
         // Edges authenticate with the admin token (the default edge token).
         .env_remove("BREAKOUT_EDGE_TOKEN")
-        .env("BREAKOUT_LOG", "warn")
+        // BREAKOUT_TEST_CONTROL_LOG: another filter for diagnosis (e.g. `info`).
+        .env(
+            "BREAKOUT_LOG",
+            std::env::var("BREAKOUT_TEST_CONTROL_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);

@@ -12,6 +12,7 @@
 //! edges reconnect: time until each has a configuration from a new session, the new leader's
 //! peak memory).
 
+mod diag;
 mod populate;
 mod probe;
 mod sim_edge;
@@ -199,6 +200,7 @@ fn main() -> Result<()> {
     let converge = Duration::from_secs(env_usize("CONVERGE_SECS", 600) as u64);
     let reconnect = env_usize("RECONNECT", 1) == 1;
 
+    diag::init_logs();
     let load_start = probe::load_average();
     let t = Instant::now();
     let state = populate::build(shape)?;
@@ -425,16 +427,17 @@ fn main() -> Result<()> {
                 .edges
                 .iter()
                 .zip(&sessions)
-                .filter(|(e, &s)| {
-                    e.sessions.load(Ordering::Acquire) <= s || !e.configured.load(Ordering::Acquire)
-                })
+                .filter(|(e, &s)| !e.back_after_kill(s, t.elapsed()))
                 .count();
             if pending == 0 {
                 break;
             }
             if Instant::now() > until {
                 reconnect_pending = pending;
-                println!("reconnect: {pending} edges did not reconnect in {converge:?}");
+                println!(
+                    "reconnect: {pending} edges did not reconnect in {converge:?}: {}",
+                    diag::describe_pending(&fleet.edges, &sessions, t.elapsed(), 20)
+                );
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -442,6 +445,7 @@ fn main() -> Result<()> {
         if reconnect_pending == 0 {
             reconnect_s = t.elapsed().as_secs_f64();
         }
+        let moved = diag::moved(&fleet.edges, &sessions);
         let new_leader = cluster.wait_leader(Duration::from_secs(30));
         let after = cluster.nodes[new_leader].pid().map_or(0, probe::rss);
         let idx = order[1..]
@@ -449,8 +453,8 @@ fn main() -> Result<()> {
             .position(|&i| i == new_leader)
             .unwrap_or(0);
         println!(
-            "reconnect after killing the leader: {} of {edges_n} edges configured on a new \
-             session in {:.1} s; new leader (node {}) RSS before {:.0} MiB, peak {:.0} MiB, \
+            "reconnect after killing the leader: {} of {edges_n} edges connected and configured \
+             ({moved} on a new session) in {:.1} s; new leader (node {}) RSS before {:.0} MiB, peak {:.0} MiB, \
              after {:.0} MiB (old leader's steady RSS {:.0} MiB); other node peak {:.0} MiB",
             edges_n - reconnect_pending,
             t.elapsed().as_secs_f64(),
@@ -484,6 +488,7 @@ fn main() -> Result<()> {
         reconnect_s
     );
     runtime.shutdown_background();
+    diag::keep_logs(&cluster);
     if reconnect_pending > 0 {
         bail!("{reconnect_pending} edges did not reconnect in {converge:?}");
     }

@@ -21,7 +21,7 @@ use breakout_edge::quota::Quotas;
 use breakout_edge::sync::apply::Applied;
 use breakout_edge::sync::node::{Config, SyncNode};
 use breakout_policy::validate::validate;
-use breakout_policy::wire::{delta, Grants, Report, TenantUsage};
+use breakout_policy::wire::{delta, Grants, Report, TenantUsage, IDLE_TIMEOUT_MS};
 use breakout_policy::RegionPolicy;
 
 /// Traffic counters the benchmark reads over a window (bytes of JSON bodies, frames).
@@ -82,6 +82,8 @@ pub struct SimEdge {
     /// Sessions started, and whether the current one delivered a configuration.
     pub sessions: AtomicU64,
     pub configured: AtomicBool,
+    /// A session is up (hello sent, not ended).
+    pub up: AtomicBool,
     /// Why the last configuration refused was refused.
     pub refused: Mutex<Option<String>>,
     quotas: Quotas,
@@ -103,6 +105,7 @@ impl SimEdge {
             tenants: AtomicUsize::new(0),
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
+            up: AtomicBool::new(false),
             refused: Mutex::new(None),
             quotas,
             seq: AtomicU64::new(0),
@@ -133,6 +136,16 @@ fn checked(policy: RegionPolicy, version: u64) -> Result<RegionPolicy, String> {
 }
 
 impl SimEdge {
+    /// Whether this edge is connected and configured after a leader kill `since` ago, `before`
+    /// being its session count at the kill: on a session started since, or on one from before
+    /// that outlived the dead node's idle timeout (it was on a live node all along).
+    pub fn back_after_kill(&self, before: u64, since: std::time::Duration) -> bool {
+        let settled = since > std::time::Duration::from_millis(IDLE_TIMEOUT_MS + 1_000);
+        self.up.load(Ordering::Acquire)
+            && self.configured.load(Ordering::Acquire)
+            && (self.sessions.load(Ordering::Acquire) > before || settled)
+    }
+
     fn apply_config(&self, config: Config) -> Result<Applied, String> {
         let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         let have = slot.as_ref().map_or(0, |p| p.version);
@@ -246,6 +259,7 @@ impl SyncNode for SimEdge {
     fn touch(&self) {}
 
     fn connected(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
         if up {
             self.configured.store(false, Ordering::Release);
             self.sessions.fetch_add(1, Ordering::AcqRel);
