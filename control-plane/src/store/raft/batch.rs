@@ -23,9 +23,14 @@ use crate::store::NodeAddr;
 /// Most requests one entry carries (a follower receives up to `max_payload_entries` entries
 /// per append RPC, so this bounds an RPC's requests to 64 × 64).
 pub(super) const MAX_BATCH: usize = 64;
-/// Entries submitted to Raft and not yet answered, by default: a second entry is appended
-/// while the first is being replicated (`RaftTuning::in_flight`).
-pub(super) const IN_FLIGHT: usize = 2;
+/// Entries submitted to Raft and not yet answered, by default (`RaftTuning::in_flight`). One:
+/// everything that arrives while an entry is committed becomes the next entry. With two, the
+/// second entry left with the few writes that came during the first one's fsync, so entries
+/// carried half as many writes for about the same cost each. On a quiet 2-core machine, three
+/// alternating runs each: one in flight did 1.27-1.50x raw etcd's writes/s at 16 clients on
+/// one node against 0.96-1.13x with two; on three nodes 1.02-1.16x against 1.05-1.31x, the
+/// same within the noise (BENCHMARKS.md, issue 15, 2026-12-04).
+pub(super) const IN_FLIGHT: usize = 1;
 
 /// What a write is answered with: its version and outcome, or Raft's error.
 pub(super) type Answer =
