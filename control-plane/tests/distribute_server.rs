@@ -2,7 +2,8 @@
 //! QUIC client speaking the wire protocol. Pins the rules an edge relies on: the token is
 //! checked; nothing older than the hello is ever sent; a store change that leaves the region's
 //! content alone sends nothing; only tenants in service are served (the others are named for
-//! refusal); acks and reports reach `GET /v1/edges`' registry.
+//! refusal); acks and reports reach `GET /v1/edges`' registry; an edge announcing the content
+//! the region has gets an empty update instead of the snapshot, any other the snapshot.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,12 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakout_control::distribute::registry::EdgeRegistry;
+use breakout_control::distribute::starts::SessionStarts;
 use breakout_control::distribute::tls;
 use breakout_control::distribute::{self, devca, EdgeServer};
 use breakout_control::state::{serve_commands, Command, Outcome, Request};
 use breakout_control::state::{CreateRegion, CreateTenant};
 use breakout_control::store::memory::MemoryStore;
 use breakout_control::store::{NodeAddr, Store};
+use breakout_policy::wire::content::{content_digest, to_hex};
 use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
 use breakout_policy::{RegionPolicy, SourceCidr, Tenant};
 use quinn::crypto::rustls::QuicClientConfig;
@@ -29,6 +32,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 struct Fixture {
     store: Arc<MemoryStore>,
     registry: Arc<EdgeRegistry>,
+    starts: SessionStarts,
     addr: SocketAddr,
     ca: std::path::PathBuf,
     dir: std::path::PathBuf,
@@ -55,12 +59,17 @@ async fn start() -> Fixture {
     let addr = endpoint.local_addr().expect("local addr");
     let store = MemoryStore::new(1, NodeAddr::default());
     let registry = EdgeRegistry::new(1);
-    let server = Arc::new(EdgeServer::new(store.clone(), Arc::clone(&registry), TOKEN));
+    let starts = SessionStarts::register(&prometheus::Registry::new()).expect("metrics");
+    let server = Arc::new(
+        EdgeServer::new(store.clone(), Arc::clone(&registry), TOKEN)
+            .with_session_starts(starts.clone()),
+    );
     let (stop, stop_rx) = watch::channel(false);
     tokio::spawn(distribute::serve(endpoint, server, stop_rx));
     Fixture {
         store,
         registry,
+        starts,
         addr,
         ca: dir.join(devca::CA_CERT),
         dir,
@@ -86,6 +95,19 @@ struct Client {
 
 impl Client {
     async fn connect(f: &Fixture, region: &str, last_version: u64, token: &str) -> Client {
+        let id = format!("edge-{region}");
+        Client::connect_holding(f, &id, region, last_version, token, None).await
+    }
+
+    /// An edge `id` that says it serves `last_version` with content of digest `content`.
+    async fn connect_holding(
+        f: &Fixture,
+        id: &str,
+        region: &str,
+        last_version: u64,
+        token: &str,
+        content: Option<String>,
+    ) -> Client {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&f.ca).expect("ca file") {
             roots.add(cert.expect("ca pem")).expect("add root");
@@ -116,11 +138,12 @@ impl Client {
         };
         c.send(&Frame::Hello(Hello {
             protocol: wire::PROTOCOL_VERSION,
-            edge_id: format!("edge-{region}"),
+            edge_id: id.into(),
             region: region.into(),
             last_version,
             token: token.into(),
             updates: true,
+            content_sha256: content,
         }))
         .await;
         c
@@ -367,4 +390,86 @@ async fn changes_after_an_ack_go_as_updates_and_a_refused_update_as_a_snapshot()
     };
     assert_eq!(s.version, v);
     assert_eq!(s.policy.out_of_service[0].tenant, "beta");
+}
+
+#[tokio::test]
+async fn an_edge_announcing_the_current_content_gets_an_empty_update_any_other_the_snapshot() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    region(&f.store, "osaka").await;
+    tenant(&f.store, "other", "osaka", "11.0.0.0/16").await;
+    served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+    // Phase: a first edge gets the snapshot; what it holds has this digest.
+    let mut first = Client::connect(&f, "tokyo", 0, TOKEN).await;
+    let (held, policy) = match first.next().await {
+        Frame::Snapshot(s) => (s.version, s.policy),
+        other => panic!("the first configuration is a snapshot, got {other:?}"),
+    };
+    let digest = to_hex(&content_digest(&policy).expect("digest"));
+    assert_eq!(f.starts.counts(), (1, 0));
+    // Writes elsewhere move the store, not tokyo's content.
+    let now = serve(&f.store, "other").await;
+    assert!(now > held);
+
+    // Phase: an edge reconnecting with that content: an empty update to this node's version.
+    let hello = |id: &'static str, content: Option<String>| {
+        Client::connect_holding(&f, id, "tokyo", held, TOKEN, content)
+    };
+    let mut current = hello("tk-current", Some(digest.clone())).await;
+    let u = match current.next().await {
+        Frame::Update(u) => u,
+        other => panic!("expected an empty update, got {other:?}"),
+    };
+    assert_eq!((u.from, u.to), (held, now));
+    assert!(u.changes.is_empty(), "{:?}", u.changes);
+    current.send(&Frame::Ack { version: now }).await;
+    assert_eq!(f.starts.counts(), (1, 1));
+
+    // Phase: other content at the same version (another history), or no digest: the snapshot.
+    for (id, content) in [("tk-other", Some("00".repeat(32))), ("tk-old-build", None)] {
+        let mut c = hello(id, content).await;
+        match c.next().await {
+            Frame::Snapshot(s) => assert_eq!(s.version, now),
+            other => panic!("{id}: expected the snapshot, got {other:?}"),
+        }
+    }
+    assert_eq!(f.starts.counts(), (3, 1));
+
+    // Phase: tokyo changes; an edge holding the old content gets the new one whole.
+    let changed = tenant(&f.store, "beta", "tokyo", "10.1.0.0/16").await;
+    let mut stale = hello("tk-stale", Some(digest.clone())).await;
+    let new_policy = match stale.next().await {
+        Frame::Snapshot(s) => {
+            assert_eq!(s.version, changed);
+            assert_eq!(s.policy.out_of_service[0].tenant, "beta");
+            s.policy
+        }
+        other => panic!("expected the new snapshot, got {other:?}"),
+    };
+    assert_eq!(f.starts.counts(), (4, 1));
+
+    // Phase: an edge that refuses the empty update (its content was not what it said) gets the
+    // snapshot after all. Announced at the very version this node has: an update from it to it.
+    let new_digest = to_hex(&content_digest(&new_policy).expect("digest"));
+    let mut liar =
+        Client::connect_holding(&f, "tk-liar", "tokyo", changed, TOKEN, Some(new_digest)).await;
+    let u = match liar.next().await {
+        Frame::Update(u) => u,
+        other => panic!("expected an empty update, got {other:?}"),
+    };
+    assert_eq!((u.from, u.to), (changed, changed));
+    liar.send(&Frame::Nack {
+        version: changed,
+        reason: "say its content differs".into(),
+    })
+    .await;
+    match liar.next().await {
+        Frame::Snapshot(s) => assert_eq!(s.version, changed),
+        other => panic!("expected the snapshot after the nack, got {other:?}"),
+    }
+    assert_eq!(
+        f.starts.counts(),
+        (4, 2),
+        "a session counts by its first send"
+    );
 }

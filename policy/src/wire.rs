@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::RegionPolicy;
 use crate::outcome::RefusalCounts;
 
+pub mod content;
 mod de;
 pub mod delta;
 #[cfg(feature = "quic")]
@@ -58,8 +59,8 @@ pub enum Frame {
     /// Server → edge: the region's whole configuration at `version`.
     Snapshot(SnapshotFrame),
     /// Server → edge: the changes from `from` (the version the edge acknowledged last on this
-    /// connection) to `to`. Applied only on top of `from`; otherwise nacked, and the server
-    /// sends a snapshot instead.
+    /// connection, or the one its hello announced with a matching content digest) to `to`.
+    /// Applied only on top of `from`; otherwise nacked, and the server sends a snapshot instead.
     Update(UpdateFrame),
     /// Edge → server: `version` is applied and serving.
     Ack {
@@ -102,6 +103,19 @@ pub struct Hello {
     /// snapshots only).
     #[serde(default)]
     pub updates: bool,
+    /// The digest of the content of the version it serves ([`content::content_digest`], hex),
+    /// absent when it serves none (and in hellos of edges built before it). A server whose
+    /// region content at its version has this digest sends an empty update from
+    /// `last_version` instead of the snapshot; any other server ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+}
+
+impl Hello {
+    /// The content digest the edge announced, if any and well formed.
+    pub fn content_digest(&self) -> Option<content::ContentDigest> {
+        self.content_sha256.as_deref().and_then(content::from_hex)
+    }
 }
 
 // The token never reaches a log line through `{:?}`.
@@ -114,6 +128,7 @@ impl fmt::Debug for Hello {
             .field("last_version", &self.last_version)
             .field("token", &"<redacted>")
             .field("updates", &self.updates)
+            .field("content_sha256", &self.content_sha256)
             .finish()
     }
 }
@@ -131,7 +146,8 @@ pub struct SnapshotFrame {
 pub struct UpdateFrame {
     /// The version the changes apply to.
     pub from: u64,
-    /// The version they make (`changes.version`).
+    /// The version they make (`changes.version`): newer than `from`, or equal to it only in an
+    /// update without changes (a reconnecting edge's content confirmed at the version it has).
     pub to: u64,
     pub changes: Changes,
 }

@@ -1,6 +1,7 @@
 //! The fleet simulator (`tests/src/bin/fleet-sim`, issue 18) keeps working: a small run end to
 //! end — 3 control-plane nodes, 20 simulated edges over 4 regions, 200 tenants, rule changes,
-//! template changes touching 90% of tenants, a leader kill — and its summary line. The full-size run is
+//! template changes touching 90% of tenants, a leader kill (the moved edges confirmed with empty
+//! updates, not sent snapshots) — and its summary line. The full-size run is
 //! `deploy/bench/fleet.sh` (BENCHMARKS.md, "Control plane at fleet scale"). The state is kept
 //! small (its bulk import is one Raft entry, and a multi-MiB entry can miss openraft's 150 ms
 //! append deadline on a loaded machine with debug binaries: BENCHMARKS.md says more).
@@ -45,4 +46,16 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
         let v = field(line, name);
         assert!(v.is_finite() && v > 0.0, "{name}={v} in {line}");
     }
+    // Nothing changed between the last write and the leader kill: the edges that moved had
+    // current content, and the survivors confirmed it rather than sending snapshots.
+    let json: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fleet-json: "))
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_else(|| panic!("no fleet-json line in:\n{stdout}"));
+    let empty = json["reconnect_empty_updates"].as_u64().unwrap_or(0);
+    assert!(
+        empty > 0,
+        "no reconnect confirmed with an empty update: {json}"
+    );
 }

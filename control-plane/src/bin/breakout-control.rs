@@ -265,6 +265,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     opened.registry_collectors(&registry)?;
     let leader_changes = leader::counter(&registry).context("registering leader changes")?;
     let cert_expiry = cert::gauge(&registry).context("registering certificate expiry")?;
+    let session_starts = distribute::starts::SessionStarts::register(&registry)
+        .context("registering edge session starts")?;
     if let Some(path) = &edge_cert {
         match cert::not_after(path) {
             Ok(at) => cert_expiry.with_label_values(&["edge"]).set(at as f64),
@@ -314,7 +316,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     let edge_server = Arc::new(
         EdgeServer::new(store.clone(), Arc::clone(&ctx.edges), &edge_token)
             .with_region_tokens(&region_tokens)
-            .with_clock(Arc::clone(&clock)),
+            .with_clock(Arc::clone(&clock))
+            .with_session_starts(session_starts),
     );
     drop(edge_token);
     drop(region_tokens);

@@ -11,6 +11,12 @@
 //! ([`prefer_update`]); otherwise as a snapshot. An update the edge refuses is followed by a
 //! snapshot of the newest version (the one exception to "only increase": it may be the same
 //! version the update carried).
+//!
+//! A reconnecting edge whose hello announced the digest of the content it serves, equal to the
+//! region's content now, is not sent the snapshot: the first thing it gets is an empty update
+//! from the version it announced ([`Offer::Confirm`]), which moves it to this node's version
+//! with the content it has. Equal digests mean equal content whatever the version numbers
+//! (`breakout_policy::wire::content`); if the edge refuses the update, it gets the snapshot.
 
 /// A digest of a region policy's content (everything but its version).
 pub type ContentHash = [u8; 32];
@@ -21,6 +27,9 @@ pub enum Offer {
     /// Send it: as an update from `base` if there is one (the version last sent on this
     /// connection, acknowledged), else as a snapshot.
     Send { base: Option<u64> },
+    /// The edge's hello announced `from` with this very content: send an update from `from`
+    /// without changes instead of the snapshot.
+    Confirm { from: u64 },
     /// The edge has (or was sent) this content already, or something newer.
     Unchanged,
     /// This node is behind the version the edge announced: wait for it to catch up.
@@ -41,6 +50,8 @@ pub struct EdgeCursor {
     resend: bool,
     /// The edge said in its hello that it applies updates.
     updates: bool,
+    /// The digest of the content the edge serves at `hello_version`, as its hello said.
+    hello_content: Option<ContentHash>,
 }
 
 /// Whether an update of `update_len` bytes goes instead of a snapshot of `snapshot_len`: only
@@ -60,7 +71,15 @@ impl EdgeCursor {
             sent_update: false,
             resend: false,
             updates: true,
+            hello_content: None,
         }
+    }
+
+    /// The digest of the content the edge serves at the version its hello announced (the
+    /// hello's `content_sha256`), if it said one.
+    pub fn with_content(mut self, content: Option<ContentHash>) -> Self {
+        self.hello_content = content;
+        self
     }
 
     /// Whether the edge applies updates (its hello says so); if not, it gets snapshots only.
@@ -73,6 +92,12 @@ impl EdgeCursor {
     pub fn offer(&mut self, version: u64, hash: ContentHash) -> Offer {
         if version < self.hello_version {
             return Offer::Behind;
+        }
+        if self.confirms(hash) {
+            self.record(version, hash);
+            return Offer::Confirm {
+                from: self.hello_version,
+            };
         }
         match self.sent {
             Some((sent, _)) if self.resend && version >= sent => {
@@ -96,13 +121,22 @@ impl EdgeCursor {
         }
     }
 
+    /// Whether the first thing sent on this connection may be an empty update: the edge serves
+    /// a version (not 0), applies updates, and announced exactly this content.
+    fn confirms(&self, hash: ContentHash) -> bool {
+        self.sent.is_none()
+            && self.updates
+            && self.hello_version > 0
+            && self.hello_content == Some(hash)
+    }
+
     fn record(&mut self, version: u64, hash: ContentHash) {
         self.sent = Some((version, hash));
         self.current_through = version;
         self.sent_update = false;
     }
 
-    /// What was just offered went as an update (not a snapshot).
+    /// What was just offered went as an update (not a snapshot), an empty one included.
     pub fn sent_as_update(&mut self) {
         self.sent_update = true;
     }
@@ -273,6 +307,59 @@ mod tests {
         assert!(!prefer_update(50, 100));
         assert!(!prefer_update(90, 100));
         assert!(!prefer_update(usize::MAX, 100));
+    }
+
+    #[test]
+    fn an_edge_announcing_the_current_content_gets_an_empty_update_from_its_version() {
+        let mut c = EdgeCursor::new(7).with_content(Some(A));
+        // Behind the edge: wait, whatever the content.
+        assert_eq!(c.offer(6, A), Offer::Behind);
+        // At or past its version with the same content: confirmed, from the hello's version.
+        assert_eq!(c.offer(9, A), Offer::Confirm { from: 7 });
+        c.sent_as_update();
+        assert_eq!(
+            c.acked(),
+            Some(7),
+            "not acknowledged yet: what the hello said"
+        );
+        c.on_ack(9).expect("ack");
+        assert_eq!((c.acked(), c.synced_through()), (Some(9), Some(9)));
+        // Then as any connection: unchanged content sends nothing, a change goes as an update.
+        assert_eq!(c.offer(10, A), Offer::Unchanged);
+        assert_eq!(c.synced_through(), Some(10));
+        assert_eq!(c.offer(11, B), Offer::Send { base: Some(9) });
+        // At the very version the edge has: confirmed too (an update from 7 to 7).
+        let mut c = EdgeCursor::new(7).with_content(Some(A));
+        assert_eq!(c.offer(7, A), Offer::Confirm { from: 7 });
+    }
+
+    #[test]
+    fn an_edge_with_other_content_or_no_digest_gets_the_snapshot() {
+        // Content changed since the edge's version (or never was the same: another history).
+        let mut c = EdgeCursor::new(7).with_content(Some(A));
+        assert_eq!(c.offer(9, B), Offer::Send { base: None });
+        // Only the first send can confirm: later content equal to the hello's is an update.
+        c.on_ack(9).expect("ack");
+        assert_eq!(c.offer(10, A), Offer::Send { base: Some(9) });
+        // No digest (an edge built before it), none serving, or no updates: a snapshot.
+        for mut c in [
+            EdgeCursor::new(7),
+            EdgeCursor::new(0).with_content(Some(A)),
+            EdgeCursor::new(7).with_content(Some(A)).with_updates(false),
+        ] {
+            assert_eq!(c.offer(9, A), Offer::Send { base: None });
+        }
+    }
+
+    #[test]
+    fn a_refused_empty_update_is_followed_by_the_snapshot() {
+        // Say the edge moved on, or its content is not what it said: it nacks.
+        let mut c = EdgeCursor::new(7).with_content(Some(A));
+        assert_eq!(c.offer(9, A), Offer::Confirm { from: 7 });
+        c.sent_as_update();
+        assert!(c.on_nack(9));
+        assert_eq!(c.offer(9, A), Offer::Send { base: None });
+        assert!(!c.on_nack(9), "the snapshot refused: nothing more to try");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use breakout_policy::wire::{self, delta, Frame, SnapshotFrame, UpdateFrame};
+use breakout_policy::wire::{self, content, delta, Changes, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
 use super::cursor::ContentHash;
@@ -111,6 +111,19 @@ impl Built {
             .clone()
     }
 
+    /// An update from `from` to this version without changes: confirms the content of an edge
+    /// that announced this very content at `from` (not cached: it is a few hundred bytes).
+    pub fn confirm_frame(&self, from: u64) -> Result<Bytes, String> {
+        let frame = Frame::Update(UpdateFrame {
+            from,
+            to: self.version,
+            changes: Changes::none(&self.policy, self.version),
+        });
+        wire::encode(&frame, wire::MAX_FRAME)
+            .map(Bytes::from)
+            .map_err(|e| format!("an empty update of region {}: {e}", self.policy.region))
+    }
+
     /// The update frame from `base` to this version, computed once per base; `None` if it
     /// cannot be encoded or, as a safety net, if applying it would not give this policy.
     pub fn update_frame(&self, base: &Built) -> Option<Bytes> {
@@ -165,19 +178,12 @@ pub fn foreign_sources(state: &State, region: &str) -> Vec<ForeignSources> {
         .collect()
 }
 
-/// SHA-256 of the policy's JSON without its version: equal exactly when the content is.
+/// SHA-256 of the policy's JSON without its version: equal exactly when the content is. The
+/// same function the edge announces its content with (`wire::content`), so a reconnecting edge's
+/// digest compares with [`Built::hash`].
 pub fn content_hash(policy: &RegionPolicy) -> ContentHash {
-    let content = (
-        &policy.schema,
-        &policy.region,
-        &policy.tenants,
-        &policy.lists,
-        &policy.foreign_sources,
-        &policy.out_of_service,
-    );
-    // Serializing plain model types into a Vec cannot fail.
-    let json = serde_json::to_vec(&content).unwrap_or_default();
-    crate::crypto::sha256(&json)
+    // Serializing plain model types cannot fail (the same values go into every frame).
+    content::content_digest(policy).unwrap_or_default()
 }
 
 /// The newest [`Built`] of each region that exists, shared by the sessions of this node, and

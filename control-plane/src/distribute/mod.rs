@@ -3,8 +3,9 @@
 //! Every node, leader or follower, serves edges from its own applied state: an edge says hello
 //! with the version it has, and gets its region's whole policy at a version at least that new
 //! (this node waits to catch up first; [`cursor`]), then a new snapshot whenever the store moves
-//! and the region's content changed ([`feed`]). Acks, nacks and reports land in the in-memory
-//! [`registry`] that `GET /v1/edges` reads.
+//! and the region's content changed ([`feed`]). An edge whose hello announced the content the
+//! region has now gets an empty update instead of the first snapshot ([`starts`] counts which).
+//! Acks, nacks and reports land in the in-memory [`registry`] that `GET /v1/edges` reads.
 
 pub mod cursor;
 pub mod day_tick;
@@ -18,6 +19,7 @@ pub mod registry;
 mod served;
 mod session;
 pub mod share;
+pub mod starts;
 pub mod tls;
 pub mod udp;
 
@@ -30,6 +32,7 @@ use tokio::sync::watch;
 
 use self::feed::RegionFeeds;
 use self::registry::EdgeRegistry;
+use self::starts::{SessionStarts, Start};
 use crate::clock::{self, SharedClock};
 use crate::crypto::{constant_time_eq, sha256};
 use crate::store::Store;
@@ -47,6 +50,8 @@ pub struct EdgeServer {
     region_keys: BTreeMap<String, [u8; 32]>,
     /// Stamps what edges report and when they connected.
     clock: SharedClock,
+    /// How sessions started (snapshot or empty update), if exported.
+    starts: Option<SessionStarts>,
 }
 
 impl EdgeServer {
@@ -59,6 +64,20 @@ impl EdgeServer {
             key: sha256(edge_token.as_bytes()),
             region_keys: BTreeMap::new(),
             clock: clock::system(),
+            starts: None,
+        }
+    }
+
+    /// Counts sessions by their first send in `starts`
+    /// (`breakout_control_edge_session_starts_total`).
+    pub fn with_session_starts(mut self, starts: SessionStarts) -> Self {
+        self.starts = Some(starts);
+        self
+    }
+
+    fn started(&self, start: Start) {
+        if let Some(starts) = &self.starts {
+            starts.count(start);
         }
     }
 
@@ -126,6 +145,7 @@ mod tests {
             last_version: 0,
             token: token.into(),
             updates: true,
+            content_sha256: None,
         }
     }
 

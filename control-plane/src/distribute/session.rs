@@ -1,5 +1,6 @@
 //! One edge connection: hello, then snapshots and updates out and acks, nacks and reports in, until either
-//! side goes away. The decisions are [`EdgeCursor`]'s; this only moves frames.
+//! side goes away. The decisions are [`EdgeCursor`]'s (an empty update for an edge whose hello
+//! announced the current content included); this only moves frames.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use super::cursor::{prefer_update, EdgeCursor, Offer};
 use super::feed::Built;
 use super::io::{FrameIo, IoError};
 use super::registry::EdgeHandle;
+use super::starts::Start;
 use super::EdgeServer;
 use crate::clock::Clock;
 use crate::store::{Consistency, StoreError};
@@ -105,7 +107,9 @@ async fn converse(
     handle: &EdgeHandle,
 ) -> Result<(), SessionError> {
     let mut versions = server.store.subscribe();
-    let mut cursor = EdgeCursor::new(hello.last_version).with_updates(hello.updates);
+    let mut cursor = EdgeCursor::new(hello.last_version)
+        .with_updates(hello.updates)
+        .with_content(hello.content_digest());
     // None for a replaced connection (another session serves the edge).
     let mut grants = handle.grants();
     let catch_up = tokio::time::Instant::now() + CATCH_UP;
@@ -123,24 +127,7 @@ async fn converse(
                 .get_off_runtime(state, &hello.region)
                 .await
                 .map_err(SessionError::Refused)?;
-            if let Offer::Send { base } = cursor.offer(built.version, built.hash) {
-                let from = last.as_ref().filter(|l| base == Some(l.version));
-                let update = update_off_runtime(&built, from).await;
-                match built.frame() {
-                    Ok(snapshot) => {
-                        match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
-                            Some(update) => {
-                                io.write_shared(update).await?;
-                                cursor.sent_as_update();
-                            }
-                            None => io.write_shared(snapshot).await?,
-                        }
-                        last = Some(Arc::clone(&built));
-                    }
-                    // The edge keeps what it has; its lag shows in `edge list`.
-                    Err(e) => tracing::error!(edge = %hello.edge_id, error = %e, "not sent"),
-                }
-            }
+            offer(server, io, &mut cursor, &built, &mut last, &hello.edge_id).await?;
             handle.synced(cursor.acked(), cursor.synced_through());
         }
         let waiting = !cursor.has_sent();
@@ -178,6 +165,61 @@ async fn converse(
             }
         }
     }
+}
+
+/// Sends `built` as the cursor decides: an empty update (the edge's content is current), an
+/// update or the snapshot, or nothing. `last` becomes what was sent, the base of the next update.
+async fn offer(
+    server: &EdgeServer,
+    io: &mut FrameIo,
+    cursor: &mut EdgeCursor,
+    built: &Arc<Built>,
+    last: &mut Option<Arc<Built>>,
+    edge: &str,
+) -> Result<(), SessionError> {
+    let first = !cursor.has_sent();
+    match cursor.offer(built.version, built.hash) {
+        Offer::Confirm { from } => match built.confirm_frame(from) {
+            Ok(update) => {
+                io.write_shared(update).await?;
+                cursor.sent_as_update();
+                server.started(Start::EmptyUpdate);
+                tracing::debug!(
+                    edge,
+                    from,
+                    to = built.version,
+                    "content current: empty update"
+                );
+                *last = Some(Arc::clone(built));
+            }
+            Err(e) => tracing::error!(edge, error = %e, "not sent"),
+        },
+        Offer::Send { base } => {
+            let from = last.as_ref().filter(|l| base == Some(l.version));
+            let update = update_off_runtime(built, from).await;
+            match built.frame() {
+                Ok(snapshot) => {
+                    match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
+                        Some(update) => {
+                            io.write_shared(update).await?;
+                            cursor.sent_as_update();
+                        }
+                        None => {
+                            io.write_shared(snapshot).await?;
+                            if first {
+                                server.started(Start::Snapshot);
+                            }
+                        }
+                    }
+                    *last = Some(Arc::clone(built));
+                }
+                // The edge keeps what it has; its lag shows in `edge list`.
+                Err(e) => tracing::error!(edge, error = %e, "not sent"),
+            }
+        }
+        Offer::Unchanged | Offer::Behind => {}
+    }
+    Ok(())
 }
 
 /// The update frame from `from` to `built` (None: no base, or none to send), computed on a

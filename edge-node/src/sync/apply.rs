@@ -2,12 +2,14 @@
 //! validate, compile against the current snapshot (so sessions keep their slots), swap
 //! atomically. An update is applied only on top of the version it was made from, and the policy
 //! it makes goes through the same checks. On any failure nothing changes: the edge keeps
-//! serving its last good config.
+//! serving its last good config. The digest of the content serving is kept with it, for the
+//! hello of the next connection ([`Held`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use breakout_policy::validate::validate;
+use breakout_policy::wire::content::{content_digest, ContentDigest};
 use breakout_policy::wire::{delta, Changes};
 use breakout_policy::RegionPolicy;
 
@@ -23,6 +25,15 @@ pub enum Applied {
     Already { version: u64 },
 }
 
+/// What the edge serves, as its hello announces it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// The version serving (0: none).
+    pub version: u64,
+    /// The digest of its content (`wire::content`); `None` when nothing is served.
+    pub content: Option<ContentDigest>,
+}
+
 /// The one writer of the edge's snapshot in control-plane mode.
 pub struct Applier {
     shared: Arc<Shared>,
@@ -35,6 +46,8 @@ pub struct Applier {
 struct Serving {
     version: u64,
     policy: RegionPolicy,
+    /// `content_digest(&policy)`, computed when it was installed (off the async threads).
+    content: Option<ContentDigest>,
 }
 
 impl Applier {
@@ -46,13 +59,23 @@ impl Applier {
         }
     }
 
-    /// The version serving (0 if none), as the hello announces it.
+    /// The version serving (0 if none).
     pub fn applied_version(&self) -> u64 {
         self.lock().as_ref().map_or(0, |s| s.version)
     }
 
-    /// Applies `policy` at `version`, or says why not. CPU-bound (compiles every tenant's
-    /// matcher): call it off the async worker threads.
+    /// The version serving and the digest of its content, read together, as the hello
+    /// announces them.
+    pub fn held(&self) -> Held {
+        self.lock().as_ref().map_or_else(Held::default, |s| Held {
+            version: s.version,
+            content: s.content,
+        })
+    }
+
+    /// Applies `policy` at `version`, or says why not: older than the version serving is
+    /// refused; the version serving with the same content is a no-op. CPU-bound (compiles every
+    /// tenant's matcher): call it off the async worker threads.
     pub fn apply(&self, version: u64, policy: &RegionPolicy) -> Result<Applied, String> {
         let mut applied = self.lock();
         match applied.as_ref().map(|s| s.version) {
@@ -61,7 +84,16 @@ impl Applier {
                     "version {version} is older than the applied {have}; ignored"
                 ))
             }
-            Some(have) if version == have => return Ok(Applied::Already { version }),
+            // A reconnect that was sent the version serving again: nothing to do if it is the
+            // same content. Other content at the same number comes from another store history
+            // (an etcd store restored from a backup, an import): it is the region's content at
+            // that version now, so it is installed, never acked over the old one.
+            Some(have) if version == have => {
+                let held = applied.as_ref().and_then(|s| s.content);
+                if held.is_some() && held == content_digest(policy) {
+                    return Ok(Applied::Already { version });
+                }
+            }
             _ => {}
         }
         self.install(&mut applied, version, policy.clone())
@@ -69,7 +101,9 @@ impl Applier {
 
     /// Applies the changes from `from` to `to`, or says why not: `from` must be the version
     /// serving (else the server sends a snapshot after the nack). The policy they make is
-    /// checked and compiled as a snapshot's. CPU-bound, like [`Applier::apply`].
+    /// checked and compiled as a snapshot's. An update without changes from the version serving
+    /// to itself is a confirmation (a reconnect whose hello's content digest matched): nothing
+    /// to do. CPU-bound, like [`Applier::apply`].
     pub fn apply_update(&self, from: u64, to: u64, changes: &Changes) -> Result<Applied, String> {
         let mut applied = self.lock();
         let policy = match applied.as_ref() {
@@ -83,6 +117,10 @@ impl Applier {
                     "an update from version {from}, but version {} is applied",
                     s.version
                 ))
+            }
+            // The server confirms the content this edge announced at the version it serves.
+            Some(_) if to == from && changes.is_empty() => {
+                return Ok(Applied::Already { version: to })
             }
             Some(_) if to <= from => {
                 return Err(format!(
@@ -131,7 +169,12 @@ impl Applier {
         m.config_version.set(version as i64);
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.awaiting_config.store(false, Ordering::Release);
-        *applied = Some(Serving { version, policy });
+        let content = content_digest(&policy);
+        *applied = Some(Serving {
+            version,
+            policy,
+            content,
+        });
         Ok(Applied::New {
             version,
             generation,

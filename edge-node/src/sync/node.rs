@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use breakout_policy::wire::{Grants, Report, SnapshotFrame, UpdateFrame};
 
-use super::apply::{Applied, Applier};
+use super::apply::{Applied, Applier, Held};
 use super::contact::Contact;
 use super::report::Reporter;
 use crate::shared::Shared;
@@ -33,8 +33,8 @@ impl Config {
 
 /// The edge's side of the protocol, as [`super::session`] uses it.
 pub trait SyncNode: Send + Sync + 'static {
-    /// The version serving (0: none), announced in the hello.
-    fn applied_version(&self) -> u64;
+    /// The version serving (0: none) and the digest of its content, announced in the hello.
+    fn held(&self) -> Held;
     /// Applies a configuration, or says why not (then nothing changed). CPU-bound: the session
     /// calls it on a blocking thread. Never applies a version older than the one serving.
     fn apply(&self, config: Config) -> Result<Applied, String>;
@@ -70,8 +70,8 @@ impl EdgeNode {
 }
 
 impl SyncNode for EdgeNode {
-    fn applied_version(&self) -> u64 {
-        self.applier.applied_version()
+    fn held(&self) -> Held {
+        self.applier.held()
     }
 
     fn apply(&self, config: Config) -> Result<Applied, String> {

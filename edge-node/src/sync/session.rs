@@ -1,11 +1,12 @@
-//! One connection to a control-plane node: hello with the applied version, then apply each
-//! snapshot or update (ack or nack) and report about every second, until the connection ends.
+//! One connection to a control-plane node: hello with the applied version and its content's
+//! digest, then apply each snapshot or update (ack or nack) and report about every second, until
+//! the connection ends.
 //! Written against [`SyncNode`], so the edge process and the fleet simulator run this same code.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakout_policy::wire::{Frame, Hello, MAX_FRAME, PROTOCOL_VERSION};
+use breakout_policy::wire::{content, Frame, Hello, MAX_FRAME, PROTOCOL_VERSION};
 use tokio::time::MissedTickBehavior;
 
 use super::apply::Applied;
@@ -38,13 +39,16 @@ pub async fn run<N: SyncNode>(
         let (_endpoint, conn) = connect(client, target).await?;
         let (send, recv) = conn.open_bi().await?;
         let mut io = FrameIo::new(send, recv, MAX_FRAME);
+        let held = node.held();
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             edge_id: cfg.node_id.clone(),
             region: cfg.region.clone(),
-            last_version: node.applied_version(),
+            last_version: held.version,
             token: cfg.token.clone(),
             updates: true,
+            // A node with this content confirms it with an empty update, not the snapshot.
+            content_sha256: held.content.as_ref().map(content::to_hex),
         };
         io.write(&Frame::Hello(hello)).await?;
         tracing::info!(target, "connected to the control plane");

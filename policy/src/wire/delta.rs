@@ -42,6 +42,30 @@ pub struct Changes {
     pub out_of_service: Option<Vec<OutOfService>>,
 }
 
+impl Changes {
+    /// No change: `policy`'s content at `version` (what confirms a reconnecting edge's content).
+    pub fn none(policy: &RegionPolicy, version: u64) -> Changes {
+        Changes {
+            schema: policy.schema,
+            version,
+            region: policy.region.clone(),
+            ..Changes::default()
+        }
+    }
+
+    /// Whether applying these changes leaves every tenant, list and source as it was (only the
+    /// version, schema and region are carried).
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty()
+            && self.removed_tenants.is_empty()
+            && self.tenant_order.is_none()
+            && self.lists.is_empty()
+            && self.removed_lists.is_empty()
+            && self.foreign_sources.is_none()
+            && self.out_of_service.is_none()
+    }
+}
+
 /// The changes that turn `old` into `new`. Exact when tenant ids are unique in each policy (as
 /// validation requires); callers that cannot rely on that compare `apply(old, diff) == new`.
 pub fn diff(old: &RegionPolicy, new: &RegionPolicy) -> Changes {

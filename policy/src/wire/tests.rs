@@ -10,6 +10,7 @@ fn hello() -> Frame {
         last_version: 41,
         token: "s3cret".into(),
         updates: true,
+        content_sha256: Some("ab".repeat(32)),
     })
 }
 
@@ -224,6 +225,39 @@ fn the_hello_token_is_never_debug_printed() {
     let printed = format!("{:?}", hello());
     assert!(!printed.contains("s3cret"), "{printed}");
     assert!(printed.contains("edge-1"), "{printed}");
+}
+
+#[test]
+fn a_hello_without_a_content_digest_is_one_from_an_older_edge_or_one_with_nothing() {
+    // An edge built before the digest: the field is absent, and so is any digest.
+    let body = br#"{"type":"hello","body":{"protocol":1,"edge_id":"e","region":"tokyo","last_version":7,"token":"t","updates":true}}"#;
+    let mut framed = (body.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(body);
+    let (frame, _) = decode(&framed, MAX_FRAME).expect("decode").expect("frame");
+    let Frame::Hello(h) = frame else {
+        panic!("expected a hello")
+    };
+    assert_eq!(
+        (h.last_version, h.content_digest(), h.content_sha256),
+        (7, None, None)
+    );
+    // A newer edge's hello says it; one serving nothing leaves it out of the JSON (so a server
+    // that never knew the field sees the same hello as before).
+    let Frame::Hello(mut h) = hello() else {
+        unreachable!()
+    };
+    assert_eq!(h.content_digest(), Some([0xab; 32]));
+    h.content_sha256 = Some("not hex".into());
+    assert_eq!(
+        h.content_digest(),
+        None,
+        "a malformed digest counts as none"
+    );
+    h.content_sha256 = None;
+    let json =
+        String::from_utf8(encode(&Frame::Hello(h), MAX_FRAME).expect("encode")[4..].to_vec())
+            .expect("utf-8");
+    assert!(!json.contains("content_sha256"), "{json}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use breakout_policy::wire::content::content_digest;
 use breakout_policy::{Action, SourceCidr, Tenant, SCHEMA_VERSION};
 
 use super::*;
@@ -78,7 +79,7 @@ fn the_first_snapshot_makes_the_edge_ready() {
 }
 
 #[test]
-fn older_versions_are_refused_and_the_same_version_is_a_no_op() {
+fn older_versions_are_refused_and_the_same_version_with_the_same_content_is_a_no_op() {
     let shared = waiting_edge();
     let applier = Applier::new(Arc::clone(&shared), "tokyo");
     applier
@@ -87,10 +88,17 @@ fn older_versions_are_refused_and_the_same_version_is_a_no_op() {
     let err = applier.apply(6, &policy(6, Vec::new())).expect_err("older");
     assert!(err.contains("older"), "{err}");
     assert_eq!(
-        applier.apply(7, &policy(7, Vec::new())),
+        applier.apply(7, &policy(7, vec![tenant("acme", "10.0.0.0/8", 3)])),
         Ok(Applied::Already { version: 7 })
     );
     assert_eq!(serving(&shared), (7, vec!["acme".to_string()]));
+    // Other content under the same number (another store history): it is what the region has
+    // at 7 now, so it is installed rather than acked over the old content.
+    assert!(matches!(
+        applier.apply(7, &policy(7, Vec::new())),
+        Ok(Applied::New { version: 7, .. })
+    ));
+    assert_eq!(serving(&shared), (7, Vec::<String>::new()));
 }
 
 #[test]
@@ -205,8 +213,8 @@ fn an_update_on_the_wrong_base_is_refused_and_nothing_changes() {
         "{err}"
     );
     let err = applier
-        .apply_update(4, 4, &changes(&v4, &v4))
-        .expect_err("not newer");
+        .apply_update(4, 4, &changes(&v4, &policy(4, Vec::new())))
+        .expect_err("changes, but not newer");
     assert!(err.contains("not newer"), "{err}");
     assert_eq!(serving(&shared), (4, vec!["acme".to_string()]));
     assert_eq!(applier.applied_version(), 4);
@@ -235,4 +243,57 @@ fn an_update_making_an_invalid_policy_is_refused_like_a_snapshot() {
     assert!(err.contains("version 5"), "{err}");
     assert_eq!(serving(&shared), (3, vec!["acme".to_string()]));
     assert_eq!(applier.applied_version(), 3);
+}
+
+#[test]
+fn the_hello_announces_the_digest_of_the_content_serving() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    assert_eq!(
+        applier.held(),
+        Held::default(),
+        "nothing serving, no digest"
+    );
+    let v3 = policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]);
+    applier.apply(3, &v3).expect("applied");
+    let held = applier.held();
+    assert_eq!(held.version, 3);
+    assert_eq!(held.content, content_digest(&v3));
+    // What the server computes for the same content at any version.
+    assert_eq!(held.content, content_digest(&policy(9, v3.tenants.clone())));
+    // An update moves both.
+    let v5 = policy(5, vec![tenant("acme", "10.0.0.0/8", 4)]);
+    applier
+        .apply_update(3, 5, &changes(&v3, &v5))
+        .expect("applied");
+    assert_eq!(applier.held().content, content_digest(&v5));
+    assert_ne!(applier.held().content, content_digest(&v3));
+}
+
+#[test]
+fn an_empty_update_confirms_the_content_serving_and_moves_its_version() {
+    let shared = waiting_edge();
+    let applier = Applier::new(Arc::clone(&shared), "tokyo");
+    let v3 = policy(3, vec![tenant("acme", "10.0.0.0/8", 3)]);
+    applier.apply(3, &v3).expect("applied");
+    let digest = applier.held().content;
+    // At the version serving: nothing to do.
+    let none = breakout_policy::wire::Changes::none(&v3, 3);
+    assert_eq!(
+        applier.apply_update(3, 3, &none),
+        Ok(Applied::Already { version: 3 })
+    );
+    // From it to the node's newer version: the same content, now at that version.
+    let none = breakout_policy::wire::Changes::none(&v3, 8);
+    assert!(matches!(
+        applier.apply_update(3, 8, &none),
+        Ok(Applied::New { version: 8, .. })
+    ));
+    assert_eq!(serving(&shared), (8, vec!["acme".to_string()]));
+    assert_eq!(applier.held().version, 8);
+    assert_eq!(applier.held().content, digest, "the same content");
+    // From another version than the one serving: refused (the server then sends a snapshot).
+    let none = breakout_policy::wire::Changes::none(&v3, 9);
+    let err = applier.apply_update(3, 9, &none).expect_err("serving 8");
+    assert!(err.contains("version 8 is applied"), "{err}");
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{SourceCidr, SCHEMA_VERSION};
+use crate::wire::content::content_digest;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -175,6 +176,51 @@ fn identical_policies_differ_only_in_version() {
         }
     );
     assert_eq!(apply(&old, &changes), new);
+    assert!(changes.is_empty());
+    assert_eq!(
+        Changes::none(&old, 9),
+        changes,
+        "what confirms a reconnecting edge"
+    );
+}
+
+#[test]
+fn changes_with_anything_in_them_are_not_empty() {
+    let mut rng = Rng(0x5EED_0E0E);
+    for round in 0..200 {
+        let old = policy(&mut rng, round);
+        let new = evolve(&mut rng, &old);
+        let changes = diff(&old, &new);
+        let same = content_digest(&old) == content_digest(&new);
+        assert_eq!(changes.is_empty(), same, "round {round}: {changes:?}");
+    }
+}
+
+#[test]
+fn the_content_digest_survives_the_wire_and_updates() {
+    // What the edge holds (decoded, or rebuilt by `apply`) hashes as what the server built.
+    let mut rng = Rng(0x00D1_6E57);
+    let mut held = policy(&mut rng, 1);
+    for round in 2..300 {
+        let new = evolve(&mut rng, &held);
+        let mut new_v = new.clone();
+        new_v.version = round;
+        let json = serde_json::to_vec(&new_v).expect("encode");
+        let decoded: RegionPolicy = serde_json::from_slice(&json).expect("decode");
+        assert_eq!(
+            content_digest(&decoded),
+            content_digest(&new_v),
+            "round {round}"
+        );
+        let mut changes = diff(&held, &new_v);
+        changes.version = round;
+        held = apply(&held, &changes);
+        assert_eq!(
+            content_digest(&held),
+            content_digest(&new_v),
+            "round {round}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakout_tests::control::Cluster;
+use breakout_tests::metrics::sum;
 
 use crate::sim_edge::SimEdge;
 
@@ -79,4 +80,37 @@ pub fn moved(edges: &[Arc<SimEdge>], sessions: &[u64]) -> usize {
         .zip(sessions)
         .filter(|(e, &s)| e.sessions.load(Ordering::Acquire) > s)
         .count()
+}
+
+/// Sessions started on the nodes `nodes` (indices into the cluster) with the region's snapshot
+/// and with an empty update (`breakout_control_edge_session_starts_total{sent}`), summed over
+/// them; a node that does not answer counts nothing.
+pub fn session_starts(cluster: &Cluster, nodes: &[usize]) -> Starts {
+    const NAME: &str = "breakout_control_edge_session_starts_total";
+    let mut starts = Starts::default();
+    for node in nodes.iter().filter_map(|&i| cluster.nodes.get(i)) {
+        let (status, text) = node.scrape();
+        if status == 200 {
+            starts.snapshot += sum(&text, NAME, &[("sent", "snapshot")]) as u64;
+            starts.empty_update += sum(&text, NAME, &[("sent", "empty_update")]) as u64;
+        }
+    }
+    starts
+}
+
+/// Session starts by their first send.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Starts {
+    pub snapshot: u64,
+    pub empty_update: u64,
+}
+
+impl Starts {
+    /// The starts since `before`.
+    pub fn since(self, before: Starts) -> Starts {
+        Starts {
+            snapshot: self.snapshot.saturating_sub(before.snapshot),
+            empty_update: self.empty_update.saturating_sub(before.empty_update),
+        }
+    }
 }

@@ -404,6 +404,7 @@ fn main() -> Result<()> {
     // A full fleet reconnect: every edge is on the leader; kill it.
     let mut reconnect_s = f64::NAN;
     let mut reconnect_pending = 0;
+    let mut starts = diag::Starts::default();
     if reconnect {
         let sessions: Vec<u64> = fleet
             .edges
@@ -415,6 +416,7 @@ fn main() -> Result<()> {
             .filter_map(|&i| cluster.nodes[i].pid())
             .collect();
         let steady_others: Vec<u64> = others.iter().map(|&p| probe::rss(p)).collect();
+        let starts_before = diag::session_starts(&cluster, &order[1..]);
         let t = Instant::now();
         cluster.nodes[leader].kill9();
         let mut peaks = steady_others.clone();
@@ -446,6 +448,7 @@ fn main() -> Result<()> {
             reconnect_s = t.elapsed().as_secs_f64();
         }
         let moved = diag::moved(&fleet.edges, &sessions);
+        starts = diag::session_starts(&cluster, &order[1..]).since(starts_before);
         let new_leader = cluster.wait_leader(Duration::from_secs(30));
         let after = cluster.nodes[new_leader].pid().map_or(0, probe::rss);
         let idx = order[1..]
@@ -455,7 +458,8 @@ fn main() -> Result<()> {
         println!(
             "reconnect after killing the leader: {} of {edges_n} edges connected and configured \
              ({moved} on a new session) in {:.1} s; new leader (node {}) RSS before {:.0} MiB, peak {:.0} MiB, \
-             after {:.0} MiB (old leader's steady RSS {:.0} MiB); other node peak {:.0} MiB",
+             after {:.0} MiB (old leader's steady RSS {:.0} MiB); other node peak {:.0} MiB; \
+             sessions started with a snapshot {}, with an empty update {}",
             edges_n - reconnect_pending,
             t.elapsed().as_secs_f64(),
             cluster.nodes[new_leader].id,
@@ -463,7 +467,9 @@ fn main() -> Result<()> {
             mib(peaks.get(idx).copied().unwrap_or(0)),
             mib(after),
             mib(steady_rss),
-            mib(peaks.get(1 - idx.min(1)).copied().unwrap_or(0))
+            mib(peaks.get(1 - idx.min(1)).copied().unwrap_or(0)),
+            starts.snapshot,
+            starts.empty_update
         );
     }
 
@@ -477,7 +483,8 @@ fn main() -> Result<()> {
         "template_median_s": percentile(&tpl_s, 0.5), "template_all_s": percentile(&tpl_s, 1.0),
         "template_update_bytes": tpl_update, "reconnect_s": reconnect_s,
         "load_start": load_start, "load_end": probe::load_average(),
-        "reconnect_pending": reconnect_pending,
+        "reconnect_pending": reconnect_pending, "reconnect_snapshots": starts.snapshot,
+        "reconnect_empty_updates": starts.empty_update,
     });
     println!("fleet-json: {summary}");
     println!(

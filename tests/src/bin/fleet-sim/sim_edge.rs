@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use breakout_edge::quota::Quotas;
-use breakout_edge::sync::apply::Applied;
+use breakout_edge::sync::apply::{Applied, Held};
 use breakout_edge::sync::node::{Config, SyncNode};
 use breakout_policy::validate::validate;
+use breakout_policy::wire::content::{content_digest, ContentDigest};
 use breakout_policy::wire::{delta, Grants, Report, TenantUsage, IDLE_TIMEOUT_MS};
 use breakout_policy::RegionPolicy;
 
@@ -38,13 +39,27 @@ pub struct Traffic {
 /// the encoded size of each snapshot and update seen.
 #[derive(Default)]
 pub struct RegionBook {
-    policies: Mutex<HashMap<(u64, u64), Arc<RegionPolicy>>>,
+    policies: Mutex<HashMap<(u64, u64), Arc<Kept>>>,
     /// (from, to) → bytes of the update's changes; (0, to) → bytes of the snapshot's policy.
     pub sizes: Mutex<BTreeMap<(u64, u64), usize>>,
 }
 
+/// A policy an edge serves and the digest of its content (what its hello announces), computed
+/// once per policy for every edge holding it.
+pub struct Kept {
+    policy: RegionPolicy,
+    content: Option<ContentDigest>,
+}
+
+impl Kept {
+    fn new(policy: RegionPolicy) -> Kept {
+        let content = content_digest(&policy);
+        Kept { policy, content }
+    }
+}
+
 impl RegionBook {
-    fn lookup(&self, key: (u64, u64)) -> Option<Arc<RegionPolicy>> {
+    fn lookup(&self, key: (u64, u64)) -> Option<Arc<Kept>> {
         self.policies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -52,7 +67,7 @@ impl RegionBook {
             .cloned()
     }
 
-    fn store(&self, key: (u64, u64), policy: Arc<RegionPolicy>, bytes: usize) {
+    fn store(&self, key: (u64, u64), policy: Arc<Kept>, bytes: usize) {
         let mut p = self.policies.lock().unwrap_or_else(|e| e.into_inner());
         // Keep the newest few: an edge needs only the change it is applying.
         if p.len() > 16 {
@@ -72,7 +87,7 @@ pub struct SimEdge {
     pub id: usize,
     book: Arc<RegionBook>,
     traffic: Arc<Traffic>,
-    applied: Mutex<Option<Arc<RegionPolicy>>>,
+    applied: Mutex<Option<Arc<Kept>>>,
     /// The version serving (read by the benchmark without a lock).
     pub version: AtomicU64,
     /// When the serving version was applied, in µs after `epoch`.
@@ -113,9 +128,10 @@ impl SimEdge {
         }
     }
 
-    fn install(&self, slot: &mut Option<Arc<RegionPolicy>>, policy: Arc<RegionPolicy>) -> Applied {
-        let version = policy.version;
-        self.tenants.store(policy.tenants.len(), Ordering::Release);
+    fn install(&self, slot: &mut Option<Arc<Kept>>, policy: Arc<Kept>) -> Applied {
+        let version = policy.policy.version;
+        self.tenants
+            .store(policy.policy.tenants.len(), Ordering::Release);
         *slot = Some(policy);
         self.version.store(version, Ordering::Release);
         self.applied_us
@@ -148,13 +164,16 @@ impl SimEdge {
 
     fn apply_config(&self, config: Config) -> Result<Applied, String> {
         let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
-        let have = slot.as_ref().map_or(0, |p| p.version);
+        let have = slot.as_ref().map_or(0, |p| p.policy.version);
         match config {
             Config::Snapshot(s) => {
                 if slot.is_some() && s.version < have {
                     return Err(format!("version {} is older than {have}", s.version));
                 }
-                if slot.is_some() && s.version == have {
+                // The same version with the same content: nothing to do (as the edge's
+                // `Applier`; other content under that number is installed).
+                let held = slot.as_ref().and_then(|p| p.content);
+                if s.version == have && held.is_some() && held == content_digest(&s.policy) {
                     self.configured.store(true, Ordering::Release);
                     return Ok(Applied::Already { version: have });
                 }
@@ -163,7 +182,7 @@ impl SimEdge {
                     Some(p) => p,
                     None => {
                         let bytes = serde_json::to_vec(&s.policy).map_or(0, |b| b.len());
-                        let p = Arc::new(checked(s.policy, s.version)?);
+                        let p = Arc::new(Kept::new(checked(s.policy, s.version)?));
                         self.book.store(key, Arc::clone(&p), bytes);
                         p
                     }
@@ -172,9 +191,14 @@ impl SimEdge {
                 Ok(self.install(&mut slot, policy))
             }
             Config::Update(u) => {
-                let Some(base) = slot.as_ref().filter(|p| p.version == u.from) else {
+                let Some(base) = slot.as_ref().filter(|p| p.policy.version == u.from) else {
                     return Err(format!("an update from {}, but {have} is applied", u.from));
                 };
+                // The node confirms the content this edge announced (its hello's digest).
+                if u.to == u.from && u.changes.is_empty() {
+                    self.configured.store(true, Ordering::Release);
+                    return Ok(Applied::Already { version: have });
+                }
                 if u.to <= u.from {
                     return Err(format!("an update to {} from {}", u.to, u.from));
                 }
@@ -183,7 +207,8 @@ impl SimEdge {
                     Some(p) => p,
                     None => {
                         let bytes = serde_json::to_vec(&u.changes).map_or(0, |b| b.len());
-                        let p = Arc::new(checked(delta::apply(base, &u.changes), u.to)?);
+                        let made = delta::apply(&base.policy, &u.changes);
+                        let p = Arc::new(Kept::new(checked(made, u.to)?));
                         self.book.store(key, Arc::clone(&p), bytes);
                         p
                     }
@@ -196,8 +221,12 @@ impl SimEdge {
 }
 
 impl SyncNode for SimEdge {
-    fn applied_version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+    fn held(&self) -> Held {
+        let slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map_or_else(Held::default, |p| Held {
+            version: p.policy.version,
+            content: p.content,
+        })
     }
 
     fn apply(&self, config: Config) -> Result<Applied, String> {
@@ -216,7 +245,11 @@ impl SyncNode for SimEdge {
             .clone();
         let now = Instant::now();
         let mut tenants = BTreeMap::new();
-        for (k, t) in policy.iter().flat_map(|p| p.tenants.iter()).enumerate() {
+        for (k, t) in policy
+            .iter()
+            .flat_map(|p| p.policy.tenants.iter())
+            .enumerate()
+        {
             let (holding_epoch, holding_sessions) = self.quotas.holding(&t.id, now);
             // About one tenant in ten has a session open on this edge.
             let active = u32::from((k + self.id).is_multiple_of(10)).min(holding_sessions);
