@@ -4,7 +4,7 @@
 //! counted (`breakout_control_etcd_reloads_total{reason}`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use tokio::sync::watch;
@@ -156,6 +156,7 @@ async fn watch_from(client: &Client, prefix: &str, shared: &Shared, after: i64) 
         if resp.events().is_empty() {
             continue;
         }
+        let started = Instant::now();
         let current = shared.current();
         let mut state = (*current.state).clone();
         let mut meta_rev = current.meta_rev;
@@ -180,5 +181,11 @@ async fn watch_from(client: &Client, prefix: &str, shared: &Shared, after: i64) 
         }
         report(shared, prefix, &bad);
         shared.publish(state, meta_rev, seen);
+        tracing::trace!(
+            events = resp.events().len(),
+            revision = seen,
+            apply_us = started.elapsed().as_micros(),
+            "followed an etcd watch response"
+        );
     }
 }

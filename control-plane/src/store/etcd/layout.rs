@@ -48,6 +48,9 @@ macro_rules! collections {
     };
 }
 
+mod touched;
+pub use touched::diff;
+
 /// What one write does to the keys (relative to the prefix).
 #[derive(Debug, Default, PartialEq)]
 pub struct Change {
@@ -62,8 +65,9 @@ pub struct BadKey {
     pub reason: String,
 }
 
-/// The keys that change from `old` to `new`.
-pub fn diff(old: &State, new: &State) -> Result<Change, serde_json::Error> {
+/// The keys that change from `old` to `new`, found by walking both states whole: the reference
+/// [`diff`] is tested against, and what [`all_keys`] lists (from an empty state).
+pub fn full_diff(old: &State, new: &State) -> Result<Change, serde_json::Error> {
     let mut change = Change::default();
     change.puts.push((META.to_string(), meta_bytes(new)?));
     macro_rules! d {
@@ -78,7 +82,7 @@ pub fn diff(old: &State, new: &State) -> Result<Change, serde_json::Error> {
 
 /// Every key of `state` (an export, an import into an empty prefix, tests).
 pub fn all_keys(state: &State) -> Result<Change, serde_json::Error> {
-    diff(&State::default(), state).map(|mut c| {
+    full_diff(&State::default(), state).map(|mut c| {
         c.deletes.clear();
         c
     })
@@ -300,21 +304,43 @@ pub fn apply_key(state: &mut State, key: &str, value: Option<&[u8]>) -> Result<(
     Err(bad("not a key of the layout".into()))
 }
 
-/// Replaces the audit events of `version` (kept in version order).
+/// Replaces the audit events of `version` (the log is kept in version order). Found by binary
+/// search and cut out of the persistent vector, so it costs the version's own events, not the
+/// log's length: a write's events go at the back, trimming takes versions off the front.
 fn set_audit(state: &mut State, version: u64, events: Vec<AuditEvent>) {
     let audit = &mut state.audit;
-    if audit.last().is_none_or(|e| e.version < version) {
+    let lower = first_at(audit, version);
+    let upper = version
+        .checked_add(1)
+        .map_or(audit.len(), |next| first_at(audit, next));
+    if lower == audit.len() {
         audit.extend(events);
         return;
     }
-    let mut rebuilt: Vector<AuditEvent> = audit
-        .iter()
-        .filter(|e| e.version < version)
-        .cloned()
-        .collect();
-    rebuilt.extend(events);
-    rebuilt.extend(audit.iter().filter(|e| e.version > version).cloned());
-    *audit = rebuilt;
+    if upper == 0 {
+        for e in events.into_iter().rev() {
+            audit.push_front(e);
+        }
+        return;
+    }
+    let mut rest = audit.split_off(lower);
+    let after = rest.split_off(upper - lower);
+    audit.extend(events);
+    audit.append(after);
+}
+
+/// The index of the first event of `audit` (in version order) at `version` or above.
+fn first_at(audit: &Vector<AuditEvent>, version: u64) -> usize {
+    let (mut lo, mut hi) = (0, audit.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if audit.get(mid).is_some_and(|e| e.version < version) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// A state from every key under the prefix (relative keys, any order), and the keys that did

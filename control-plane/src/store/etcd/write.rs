@@ -10,7 +10,7 @@
 //! again one request at a time, so one large request never fails the others.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
 use tokio::sync::{mpsc, oneshot};
@@ -119,6 +119,7 @@ impl Writer {
         let mut unreached = 0;
         let mut attempt = 0;
         while attempt < ATTEMPTS {
+            let started = Instant::now();
             let base = self.shared.current();
             let mut next = (*base.state).clone();
             let first = next_version(&base.state, base.revision);
@@ -131,6 +132,8 @@ impl Writer {
                 .collect();
             let change = layout::diff(&base.state, &next)
                 .map_err(|e| StoreError::Fatal(format!("encoding the state: {e}")))?;
+            let keys = change.puts.len() + change.deletes.len();
+            let computed = started.elapsed();
             let mut ops: Vec<TxnOp> = change
                 .puts
                 .into_iter()
@@ -162,8 +165,17 @@ impl Writer {
             };
             if resp.succeeded() {
                 let revision = resp.header().map_or(0, |h| h.revision());
+                let sent = started.elapsed();
                 // Serve what etcd holds, not what was computed here: wait for the follower.
                 self.shared.caught_up(revision, FOLLOW_TIMEOUT).await?;
+                tracing::debug!(
+                    requests = reqs.len(),
+                    keys,
+                    compute_us = computed.as_micros(),
+                    txn_us = (sent - computed).as_micros(),
+                    follow_us = (started.elapsed() - sent).as_micros(),
+                    "etcd write committed"
+                );
                 return Ok(applied);
             }
             attempt += 1;

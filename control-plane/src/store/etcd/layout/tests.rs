@@ -179,3 +179,37 @@ fn no_meta_means_no_state() {
     assert!(state.is_none());
     assert_eq!(bad.len(), 1);
 }
+
+#[test]
+fn an_audit_version_is_replaced_in_place_wherever_it_is() {
+    let event = |version: u64, n: u64| AuditEvent {
+        version,
+        at_ms: n,
+        actor: "operator".into(),
+        action: "test".into(),
+        target: format!("x/{n}"),
+        result: "ok".into(),
+    };
+    let log: Vector<AuditEvent> = [(1, 1), (1, 2), (3, 3), (5, 4), (5, 5), (7, 6)]
+        .into_iter()
+        .map(|(v, n)| event(v, n))
+        .collect();
+    for version in [0, 1, 2, 3, 4, 5, 6, 7, 8, u64::MAX] {
+        for count in 0..3 {
+            let events: Vec<AuditEvent> = (0..count).map(|i| event(version, 100 + i)).collect();
+            let mut expected: Vector<AuditEvent> = log
+                .iter()
+                .filter(|e| e.version < version)
+                .cloned()
+                .collect();
+            expected.extend(events.iter().cloned());
+            expected.extend(log.iter().filter(|e| e.version > version).cloned());
+            let mut state = State {
+                audit: log.clone(),
+                ..State::default()
+            };
+            set_audit(&mut state, version, events);
+            assert_eq!(state.audit, expected, "version {version}, {count} events");
+        }
+    }
+}
