@@ -8,7 +8,9 @@
 //! clock: a wall clock stepped forward would otherwise expire grants the edges still hold
 //! (and grant the capacity twice), one stepped back would keep expired grants for the jump.
 
-use std::collections::{BTreeMap, HashMap};
+#[cfg(test)]
+use std::collections::BTreeMap; // (the tests build reports with it)
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,7 @@ use super::refusals::RefusalTally;
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{self, SharedClock};
-use crate::quota::{allocate, EdgeReport, Ledger, QuotaConfig};
+use crate::quota::{allocate_sorted, EdgeReport, Ledger, QuotaConfig};
 use crate::state::{session_limits_at, State};
 
 /// How often the leader allocates (and every node relays its edges' reports).
@@ -66,9 +68,18 @@ struct LeaderState {
     since_ms: u64,
     round: u64,
     edges: HashMap<String, EdgeEntry>,
-    ledgers: HashMap<(String, String), Ledger>,
-    grants: HashMap<String, (Instant, Grants)>,
+    /// Per (region, tenant): its ledger and the last round that served it.
+    ledgers: HashMap<(Arc<str>, Arc<str>), (Ledger, u64)>,
+    grants: HashMap<String, EdgeLeases>,
     usage: Vec<RegionUsage>,
+}
+
+/// One edge's grants of the last round, as tenant ids shared with [`Limits`] (the wire's map
+/// of owned ids is built only when they are handed out).
+struct EdgeLeases {
+    issued: Instant,
+    epoch: u64,
+    grants: Vec<(Arc<str>, WireGrant)>,
 }
 
 /// Every region's served tenants and their limits at one store version: what the rounds read,
@@ -78,19 +89,30 @@ struct Limits {
     version: u64,
     /// (region, [(tenant, limit)]).
     regions: Vec<(String, Vec<(String, u32)>)>,
+    /// The same ids, shared: (region, [tenant]) in the order of `regions`.
+    ids: Vec<(Arc<str>, Vec<Arc<str>>)>,
 }
 
 impl Limits {
     fn of(state: &State) -> Limits {
         // The limits the edges were given at this version (same day as `feed`).
         let day = state.policy_day();
+        let regions: Vec<(String, Vec<(String, u32)>)> = state
+            .regions
+            .keys()
+            .map(|r| (r.clone(), session_limits_at(state, r, day)))
+            .collect();
+        let ids = regions
+            .iter()
+            .map(|(r, tenants)| {
+                let tenants = tenants.iter().map(|(t, _)| Arc::from(t.as_str())).collect();
+                (Arc::from(r.as_str()), tenants)
+            })
+            .collect();
         Limits {
             version: state.version,
-            regions: state
-                .regions
-                .keys()
-                .map(|r| (r.clone(), session_limits_at(state, r, day)))
-                .collect(),
+            regions,
+            ids,
         }
     }
 }
@@ -223,29 +245,21 @@ impl LeaseHub {
     /// grants for those edges, their lifetime shortened by how long ago they were issued and
     /// [`TRANSIT_MARGIN`]. `None` when this node does not lead.
     pub fn exchange(&self, reports: Vec<RelayedReport>) -> Option<Vec<EdgeGrants>> {
+        let edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
+        self.record(reports)?;
+        self.answer(&edges)
+    }
+
+    /// Takes reports (the first half of [`LeaseHub::exchange`]). `None` when not leading.
+    pub fn record(&self, reports: Vec<RelayedReport>) -> Option<()> {
         let (now, _) = self.now();
         let mut guard = self.lock();
         let st = guard.as_mut()?;
         self.refusals.observe(&reports, self.wall_ms());
-        let mut out = Vec::new();
         for r in reports {
             let at = now
                 .checked_sub(Duration::from_millis(r.age_ms))
                 .unwrap_or(now);
-            if let Some((issued, grants)) = st.grants.get(&r.edge_id) {
-                let age = now.saturating_duration_since(*issued) + TRANSIT_MARGIN;
-                let left = Duration::from_millis(self.cfg.ttl_ms).saturating_sub(age);
-                if !left.is_zero() {
-                    let mut g = grants.clone();
-                    for grant in g.grants.values_mut() {
-                        grant.ttl_ms = left.as_millis() as u64;
-                    }
-                    out.push(EdgeGrants {
-                        edge_id: r.edge_id.clone(),
-                        grants: g,
-                    });
-                }
-            }
             let entry = EdgeEntry {
                 region: r.region,
                 report: r.report,
@@ -257,6 +271,39 @@ impl LeaseHub {
                     st.edges.insert(r.edge_id, entry);
                 }
             }
+        }
+        Some(())
+    }
+
+    /// The newest grants of `edges` (the second half of [`LeaseHub::exchange`]). `None` when
+    /// not leading.
+    pub fn answer(&self, edges: &[String]) -> Option<Vec<EdgeGrants>> {
+        let (now, _) = self.now();
+        let guard = self.lock();
+        let st = guard.as_ref()?;
+        let mut out = Vec::new();
+        for edge in edges {
+            let Some(leases) = st.grants.get(edge) else {
+                continue;
+            };
+            let age = now.saturating_duration_since(leases.issued) + TRANSIT_MARGIN;
+            let left = Duration::from_millis(self.cfg.ttl_ms).saturating_sub(age);
+            if left.is_zero() {
+                continue;
+            }
+            let ttl_ms = left.as_millis() as u64;
+            let grants = leases
+                .grants
+                .iter()
+                .map(|(tenant, g)| (tenant.to_string(), WireGrant { ttl_ms, ..*g }))
+                .collect();
+            out.push(EdgeGrants {
+                edge_id: edge.clone(),
+                grants: Grants {
+                    epoch: leases.epoch,
+                    grants,
+                },
+            });
         }
         Some(out)
     }
@@ -274,7 +321,8 @@ impl LeaseHub {
         st.edges
             .retain(|_, e| now.saturating_duration_since(e.at) <= REPORT_TTL);
         st.round += 1;
-        let epoch = (st.term << 32) | (st.round & 0xFFFF_FFFF);
+        let round = st.round;
+        let epoch = (st.term << 32) | (round & 0xFFFF_FFFF);
         // A leader of the first term has no predecessor; a later one may have had one, whose
         // grants live at most one lease period.
         let quiet_until = if st.term > 1 {
@@ -282,72 +330,102 @@ impl LeaseHub {
         } else {
             0
         };
-        let mut per_edge: BTreeMap<String, BTreeMap<String, WireGrant>> = BTreeMap::new();
-        let mut usage = Vec::new();
-        let mut live = std::collections::HashSet::new();
-        // Each region's edges, found once per round rather than once per tenant (a fleet has
-        // tens of thousands of tenants and hundreds of edges).
-        let mut by_region: HashMap<&str, Vec<(&String, &EdgeEntry)>> = HashMap::new();
+        // Each region's edges sorted by id (what `allocate_sorted` reads), found once per round
+        // rather than once per tenant (a fleet has thousands of tenants and hundreds of edges).
+        let mut by_region: HashMap<&str, Vec<(&str, &EdgeEntry)>> = HashMap::new();
         for (id, e) in &st.edges {
             by_region
                 .entry(e.region.as_str())
                 .or_default()
-                .push((id, e));
+                .push((id.as_str(), e));
         }
+        for edges in by_region.values_mut() {
+            edges.sort_unstable_by_key(|(id, _)| *id);
+        }
+        let mut usage = Vec::new();
+        let mut new_grants: HashMap<String, EdgeLeases> = HashMap::new();
+        // Reused for every tenant: its reports, the index of each one's edge, its grants.
+        let mut reports: Vec<(&str, EdgeReport)> = Vec::new();
+        let mut edge_of: Vec<usize> = Vec::new();
+        let mut grants = Vec::new();
         let no_edges = Vec::new();
-        for (region, tenants) in &limits.regions {
+        for ((region, tenants), (region_id, tenant_ids)) in limits.regions.iter().zip(&limits.ids) {
             let edges = by_region.get(region.as_str()).unwrap_or(&no_edges);
-            for (tenant, limit) in tenants {
-                let key = (region.clone(), tenant.clone());
-                let reports: BTreeMap<String, EdgeReport> = edges
-                    .iter()
-                    .filter_map(|&(id, e)| {
-                        let u = e.report.tenants.get(tenant)?;
-                        Some((
-                            id.clone(),
-                            EdgeReport {
-                                active: u.active,
-                                refused: u.refused,
-                                holding_epoch: u.holding_epoch,
-                                holding_sessions: u.holding_sessions,
-                            },
-                        ))
-                    })
-                    .collect();
-                let ledger = st.ledgers.entry(key.clone()).or_insert_with(|| {
+            let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = vec![Vec::new(); edges.len()];
+            for ((tenant, limit), tenant_id) in tenants.iter().zip(tenant_ids) {
+                reports.clear();
+                edge_of.clear();
+                for (i, (id, e)) in edges.iter().enumerate() {
+                    let Some(u) = e.report.tenants.get(tenant) else {
+                        continue;
+                    };
+                    reports.push((
+                        id,
+                        EdgeReport {
+                            active: u.active,
+                            refused: u.refused,
+                            holding_epoch: u.holding_epoch,
+                            holding_sessions: u.holding_sessions,
+                        },
+                    ));
+                    edge_of.push(i);
+                }
+                let key = (Arc::clone(region_id), Arc::clone(tenant_id));
+                let (ledger, served) = st.ledgers.entry(key).or_insert_with(|| {
                     let mut l = Ledger::default();
                     l.quiet_until_ms = quiet_until;
-                    l
+                    (l, round)
                 });
-                let grants = allocate(*limit, ledger, &reports, now_ms, epoch, &self.cfg);
-                for (edge, g) in grants {
+                *served = round;
+                allocate_sorted(
+                    *limit,
+                    ledger,
+                    &reports,
+                    now_ms,
+                    epoch,
+                    &self.cfg,
+                    &mut grants,
+                );
+                for (g, i) in grants.iter().zip(&edge_of) {
                     let grant = WireGrant {
                         sessions: g.sessions,
                         ttl_ms: self.cfg.ttl_ms,
                         floor: g.floor,
                     };
-                    per_edge
-                        .entry(edge)
-                        .or_default()
-                        .insert(tenant.clone(), grant);
+                    per_edge[*i].push((Arc::clone(tenant_id), grant));
+                }
+                let (mut sessions, mut refused) = (0u64, 0u64);
+                for (_, r) in &reports {
+                    sessions += u64::from(r.active);
+                    refused += u64::from(r.refused);
                 }
                 usage.push(RegionUsage {
                     region: region.clone(),
                     tenant: tenant.clone(),
                     limit: *limit,
-                    sessions: reports.values().map(|r| u64::from(r.active)).sum(),
-                    granted: ledger.committed(&reports, now_ms),
-                    refused: reports.values().map(|r| u64::from(r.refused)).sum(),
+                    sessions,
+                    granted: ledger.committed_sorted(&reports, now_ms),
+                    refused,
                     edges: reports.len() as u32,
                 });
-                live.insert(key);
+            }
+            for ((id, _), grants) in edges.iter().zip(per_edge) {
+                if grants.is_empty() {
+                    continue;
+                }
+                new_grants.insert(
+                    id.to_string(),
+                    EdgeLeases {
+                        issued: now,
+                        epoch,
+                        grants,
+                    },
+                );
             }
         }
-        st.ledgers.retain(|k, _| live.contains(k));
-        st.grants = per_edge
-            .into_iter()
-            .map(|(edge, grants)| (edge, (now, Grants { epoch, grants })))
-            .collect();
+        drop(by_region);
+        st.ledgers.retain(|_, (_, served)| *served == round);
+        st.grants = new_grants;
         self.publish(&st.usage, &usage);
         st.usage = usage;
         self.metrics.rounds.inc();

@@ -66,7 +66,9 @@ impl Pump {
         self.hub.set_leading(leading, status.term);
         let reports = self.registry.reports(self.clock.instant());
         let grants = if leading {
-            self.hub.exchange(reports.clone());
+            // The reports count in this round; the grants it makes go back to their edges.
+            let edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
+            self.hub.record(reports);
             if let Ok(state) = self.store.read(Consistency::Stale).await {
                 self.hub.round(&state);
             }
@@ -74,7 +76,7 @@ impl Pump {
             if let Err(e) = day_tick::tick_if_due(&*self.store, self.clock.now_ms()).await {
                 tracing::debug!(error = %e, "proposing the day's tick");
             }
-            self.hub.exchange(reports).unwrap_or_default()
+            self.hub.answer(&edges).unwrap_or_default()
         } else {
             let leader = status.nodes.iter().find(|n| Some(n.id) == status.leader);
             match leader {

@@ -24,6 +24,8 @@
 use std::collections::BTreeMap;
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;
 
 /// Tuning of the allocator.
@@ -97,6 +99,18 @@ pub struct Ledger {
     first_epoch: Option<u64>,
 }
 
+/// The reports of one allocation: per reporting edge its id and report, sorted by id without
+/// repeats (what [`allocate_sorted`] reads; borrowed, so a round copies no id and no map).
+pub type SortedReports<'a> = [(&'a str, EdgeReport)];
+
+/// `edge`'s report in `reports`, if it reported.
+fn find<'r>(reports: &'r SortedReports<'_>, edge: &str) -> Option<&'r EdgeReport> {
+    reports
+        .binary_search_by(|(e, _)| (*e).cmp(edge))
+        .ok()
+        .map(|i| &reports[i].1)
+}
+
 impl Ledger {
     /// A ledger for a leader that just took over at `now_ms`: for one lease period it cannot
     /// know what its predecessor granted.
@@ -110,17 +124,17 @@ impl Ledger {
     /// While quiet: takes note of the predecessor grants edges report holding, each counted as
     /// issued until the edge acknowledges a grant of ours (or the quiet period ends, when every
     /// predecessor grant has expired). The budget: what they add up to, at most `limit`.
-    fn inherit(&mut self, reports: &BTreeMap<String, EdgeReport>, epoch: u64, limit: u32) -> u64 {
+    fn inherit(&mut self, reports: &SortedReports<'_>, epoch: u64, limit: u32) -> u64 {
         let first = *self.first_epoch.get_or_insert(epoch);
         for (edge, r) in reports {
             if r.holding_epoch == 0 || r.holding_epoch >= first {
                 continue;
             }
-            let newest = self.inherited.entry(edge.clone()).or_insert((0, 0));
+            let newest = self.inherited.entry((*edge).to_string()).or_insert((0, 0));
             if r.holding_epoch >= newest.0 {
                 *newest = (r.holding_epoch, r.holding_sessions);
             }
-            let grants = self.issued.entry(edge.clone()).or_default();
+            let grants = self.issued.entry((*edge).to_string()).or_default();
             match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
                 Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
                 None => grants.push(Issued {
@@ -136,13 +150,9 @@ impl Ledger {
 
     /// The most sessions `edge` may be admitting under grants in force at `now_ms`.
     pub fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
-        self.issued.get(edge).map_or(0, |v| {
-            v.iter()
-                .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
-                .map(|g| g.sessions)
-                .max()
-                .unwrap_or(0)
-        })
+        self.issued
+            .get(edge)
+            .map_or(0, |v| in_force(v, holding_epoch, now_ms))
     }
 
     /// Sum of what every edge may be admitting at `now_ms` (the invariant: ≤ the limit).
@@ -156,17 +166,43 @@ impl Ledger {
             .sum()
     }
 
-    fn forget_dead(&mut self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) {
+    /// [`Ledger::committed`] over reports sorted by edge id.
+    pub fn committed_sorted(&self, reports: &SortedReports<'_>, now_ms: u64) -> u64 {
+        self.issued
+            .iter()
+            .map(|(e, grants)| {
+                let holding = find(reports, e).map_or(0, |r| r.holding_epoch);
+                u64::from(in_force(grants, holding, now_ms))
+            })
+            .sum()
+    }
+
+    fn forget_dead(&mut self, reports: &SortedReports<'_>, now_ms: u64) {
         for (edge, grants) in &mut self.issued {
-            let holding = reports.get(edge).map_or(0, |r| r.holding_epoch);
+            let holding = find(reports, edge).map_or(0, |r| r.holding_epoch);
             grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
         }
         self.issued.retain(|_, v| !v.is_empty());
     }
 
     fn record(&mut self, edge: &str, g: Issued) {
-        self.issued.entry(edge.to_string()).or_default().push(g);
+        match self.issued.get_mut(edge) {
+            Some(grants) => grants.push(g),
+            None => {
+                self.issued.insert(edge.to_string(), vec![g]);
+            }
+        }
     }
+}
+
+/// The most sessions of `grants` in force at `now_ms` for an edge holding `holding_epoch`.
+fn in_force(grants: &[Issued], holding_epoch: u64, now_ms: u64) -> u32 {
+    grants
+        .iter()
+        .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
+        .map(|g| g.sessions)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Computes new grants for the edges in `reports` (the ones connected now). Edges that stopped
@@ -179,6 +215,31 @@ pub fn allocate(
     epoch: u64,
     cfg: &QuotaConfig,
 ) -> BTreeMap<String, Grant> {
+    let sorted: Vec<(&str, EdgeReport)> = reports
+        .iter()
+        .map(|(e, r)| (e.as_str(), r.clone()))
+        .collect();
+    let mut grants = Vec::with_capacity(sorted.len());
+    allocate_sorted(limit, ledger, &sorted, now_ms, epoch, cfg, &mut grants);
+    reports.keys().cloned().zip(grants).collect()
+}
+
+/// [`allocate`] over reports sorted by edge id: `grants` is cleared and gets one grant per
+/// report, in the same order.
+pub fn allocate_sorted(
+    limit: u32,
+    ledger: &mut Ledger,
+    reports: &SortedReports<'_>,
+    now_ms: u64,
+    epoch: u64,
+    cfg: &QuotaConfig,
+    grants: &mut Vec<Grant>,
+) {
+    debug_assert!(
+        reports.windows(2).all(|w| w[0].0 < w[1].0),
+        "unsorted reports"
+    );
+    grants.clear();
     let quiet = now_ms < ledger.quiet_until_ms;
     // While quiet, what the predecessor granted is known only from what edges say they hold.
     let budget = if quiet {
@@ -191,25 +252,27 @@ pub fn allocate(
     let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
     // Grants that cost nothing new: up to what each reporting edge may already hold (while
     // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
-    let held: BTreeMap<&str, u32> = reports
+    let held: Vec<u32> = reports
         .iter()
-        .map(|(e, r)| (e.as_str(), ledger.outstanding(e, r.holding_epoch, now_ms)))
+        .map(|(e, r)| ledger.outstanding(e, r.holding_epoch, now_ms))
         .collect();
-    let absent: u64 = ledger
-        .issued
-        .keys()
-        .filter(|e| !reports.contains_key(*e))
-        .map(|e| u64::from(ledger.outstanding(e, 0, now_ms)))
-        .sum();
-    let committed: u64 = absent + held.values().map(|h| u64::from(*h)).sum::<u64>();
+    let mut absent_edges = 0usize;
+    let mut absent: u64 = 0;
+    for (e, issued) in &ledger.issued {
+        if find(reports, e).is_none() {
+            absent_edges += 1;
+            absent += u64::from(in_force(issued, 0, now_ms));
+        }
+    }
+    let committed: u64 = absent + held.iter().map(|h| u64::from(*h)).sum::<u64>();
     // After a limit was lowered below what is committed, no edge gets headroom until enough
     // sessions have ended (admitted sessions are never cut).
     let over = committed > budget;
-    let mut grants: BTreeMap<String, u32> = BTreeMap::new();
-    let mut wants: Vec<(&str, u32)> = Vec::new();
-    for (edge, r) in reports {
-        let busy =
-            r.refused > 0 || held[edge.as_str()].saturating_sub(r.active) < share(cfg.idle_share);
+    // (index into `reports`, sessions wanted beyond the base).
+    let mut wants: Vec<(usize, u32)> = Vec::new();
+    let mut sessions: Vec<u32> = Vec::with_capacity(reports.len());
+    for (i, ((_, r), held)) in reports.iter().zip(&held).enumerate() {
+        let busy = r.refused > 0 || held.saturating_sub(r.active) < share(cfg.idle_share);
         // What it refused is demand it could not serve: asking for just a tenth of the limit
         // a round would leave clients refused for many rounds while the budget sits unused.
         let headroom = if busy {
@@ -218,27 +281,29 @@ pub fn allocate(
             share(cfg.idle_share)
         };
         let desired = r.active.saturating_add(headroom).min(limit);
-        let mut base = desired.min(held[edge.as_str()]);
+        let mut base = desired.min(*held);
         if over {
             base = base.min(r.active);
         }
-        grants.insert(edge.clone(), base);
+        sessions.push(base);
         if desired > base {
-            wants.push((edge.as_str(), desired - base));
+            wants.push((i, desired - base));
         }
     }
     // Budget left after everything that may still be in use.
     let mut free = budget.saturating_sub(committed);
-    // Busiest first: the edge refusing most (then with most sessions) is served first.
-    wants.sort_by_key(|(e, want)| {
+    // Busiest first: the edge refusing most (then with most sessions) is served first (a
+    // stable sort: ties in edge order).
+    wants.sort_by_key(|(i, want)| {
+        let r = &reports[*i].1;
         (
-            std::cmp::Reverse(reports[*e].refused),
-            std::cmp::Reverse(reports[*e].active),
+            std::cmp::Reverse(r.refused),
+            std::cmp::Reverse(r.active),
             *want,
         )
     });
     let total_want: u64 = wants.iter().map(|(_, w)| u64::from(*w)).sum();
-    for (edge, want) in wants {
+    for (i, want) in wants {
         if free == 0 {
             break;
         }
@@ -249,29 +314,19 @@ pub fn allocate(
         };
         let give = fair.min(free).min(u64::from(want)) as u32;
         free -= u64::from(give);
-        if let Some(g) = grants.get_mut(edge) {
-            *g += give;
-        }
+        sessions[i] += give;
     }
-    let edges = ledger
-        .issued
-        .keys()
-        .filter(|e| !reports.contains_key(*e))
-        .count()
-        + reports.len();
+    let edges = absent_edges + reports.len();
     let floor = limit / (edges.max(1) as u32);
-    grants
-        .into_iter()
-        .map(|(edge, sessions)| {
-            ledger.record(
-                &edge,
-                Issued {
-                    epoch,
-                    sessions,
-                    expires_ms: now_ms + cfg.ttl_ms,
-                },
-            );
-            (edge, Grant { sessions, floor })
-        })
-        .collect()
+    for ((edge, _), sessions) in reports.iter().zip(sessions) {
+        ledger.record(
+            edge,
+            Issued {
+                epoch,
+                sessions,
+                expires_ms: now_ms + cfg.ttl_ms,
+            },
+        );
+        grants.push(Grant { sessions, floor });
+    }
 }

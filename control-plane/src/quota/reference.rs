@@ -1,0 +1,274 @@
+//! The allocation as it was before it read borrowed, sorted reports (maps of owned ids, rebuilt
+//! every call), kept only to check that [`super::allocate_sorted`] gives the same grants and
+//! leaves the same ledger on randomized inputs.
+
+use std::collections::BTreeMap;
+
+use super::{EdgeReport, Grant, Issued, Ledger, QuotaConfig};
+
+/// The ledger, seen through the methods it had then.
+struct Old<'a>(&'a mut Ledger);
+
+impl Old<'_> {
+    /// While quiet: takes note of the predecessor grants edges report holding, each counted as
+    /// issued until the edge acknowledges a grant of ours (or the quiet period ends, when every
+    /// predecessor grant has expired). The budget: what they add up to, at most `limit`.
+    fn inherit(&mut self, reports: &BTreeMap<String, EdgeReport>, epoch: u64, limit: u32) -> u64 {
+        let first = *self.0.first_epoch.get_or_insert(epoch);
+        for (edge, r) in reports {
+            if r.holding_epoch == 0 || r.holding_epoch >= first {
+                continue;
+            }
+            let newest = self.0.inherited.entry(edge.clone()).or_insert((0, 0));
+            if r.holding_epoch >= newest.0 {
+                *newest = (r.holding_epoch, r.holding_sessions);
+            }
+            let grants = self.0.issued.entry(edge.clone()).or_default();
+            match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
+                Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
+                None => grants.push(Issued {
+                    epoch: r.holding_epoch,
+                    sessions: r.holding_sessions,
+                    expires_ms: self.0.quiet_until_ms,
+                }),
+            }
+        }
+        let reported: u64 = self.0.inherited.values().map(|(_, s)| u64::from(*s)).sum();
+        reported.min(u64::from(limit))
+    }
+
+    /// The most sessions `edge` may be admitting under grants in force at `now_ms`.
+    pub fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
+        self.0.issued.get(edge).map_or(0, |v| {
+            v.iter()
+                .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
+                .map(|g| g.sessions)
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Sum of what every edge may be admitting at `now_ms` (the invariant: ≤ the limit).
+    pub fn committed(&self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) -> u64 {
+        self.0
+            .issued
+            .keys()
+            .map(|e| {
+                let holding = reports.get(e).map_or(0, |r| r.holding_epoch);
+                u64::from(self.outstanding(e, holding, now_ms))
+            })
+            .sum()
+    }
+
+    fn forget_dead(&mut self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) {
+        for (edge, grants) in &mut self.0.issued {
+            let holding = reports.get(edge).map_or(0, |r| r.holding_epoch);
+            grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
+        }
+        self.0.issued.retain(|_, v| !v.is_empty());
+    }
+
+    fn record(&mut self, edge: &str, g: Issued) {
+        self.0.issued.entry(edge.to_string()).or_default().push(g);
+    }
+}
+
+/// Computes new grants for the edges in `reports` (the ones connected now). Edges that stopped
+/// reporting keep counting with what they may still hold until it expires.
+pub fn allocate(
+    limit: u32,
+    ledger: &mut Ledger,
+    reports: &BTreeMap<String, EdgeReport>,
+    now_ms: u64,
+    epoch: u64,
+    cfg: &QuotaConfig,
+) -> BTreeMap<String, Grant> {
+    let quiet = now_ms < ledger.quiet_until_ms;
+    let mut old = Old(ledger);
+    // While quiet, what the predecessor granted is known only from what edges say they hold.
+    let budget = if quiet {
+        old.inherit(reports, epoch, limit)
+    } else {
+        old.0.inherited.clear();
+        u64::from(limit)
+    };
+    old.forget_dead(reports, now_ms);
+    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
+    // Grants that cost nothing new: up to what each reporting edge may already hold (while
+    // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
+    let held: BTreeMap<&str, u32> = reports
+        .iter()
+        .map(|(e, r)| (e.as_str(), old.outstanding(e, r.holding_epoch, now_ms)))
+        .collect();
+    let absent: u64 = old
+        .0
+        .issued
+        .keys()
+        .filter(|e| !reports.contains_key(*e))
+        .map(|e| u64::from(old.outstanding(e, 0, now_ms)))
+        .sum();
+    let committed: u64 = absent + held.values().map(|h| u64::from(*h)).sum::<u64>();
+    // After a limit was lowered below what is committed, no edge gets headroom until enough
+    // sessions have ended (admitted sessions are never cut).
+    let over = committed > budget;
+    let mut grants: BTreeMap<String, u32> = BTreeMap::new();
+    let mut wants: Vec<(&str, u32)> = Vec::new();
+    for (edge, r) in reports {
+        let busy =
+            r.refused > 0 || held[edge.as_str()].saturating_sub(r.active) < share(cfg.idle_share);
+        // What it refused is demand it could not serve: asking for just a tenth of the limit
+        // a round would leave clients refused for many rounds while the budget sits unused.
+        let headroom = if busy {
+            share(cfg.busy_share).max(r.refused)
+        } else {
+            share(cfg.idle_share)
+        };
+        let desired = r.active.saturating_add(headroom).min(limit);
+        let mut base = desired.min(held[edge.as_str()]);
+        if over {
+            base = base.min(r.active);
+        }
+        grants.insert(edge.clone(), base);
+        if desired > base {
+            wants.push((edge.as_str(), desired - base));
+        }
+    }
+    // Budget left after everything that may still be in use.
+    let mut free = budget.saturating_sub(committed);
+    // Busiest first: the edge refusing most (then with most sessions) is served first.
+    wants.sort_by_key(|(e, want)| {
+        (
+            std::cmp::Reverse(reports[*e].refused),
+            std::cmp::Reverse(reports[*e].active),
+            *want,
+        )
+    });
+    let total_want: u64 = wants.iter().map(|(_, w)| u64::from(*w)).sum();
+    for (edge, want) in wants {
+        if free == 0 {
+            break;
+        }
+        let fair = if total_want <= free {
+            u64::from(want)
+        } else {
+            (u64::from(want) * free).div_ceil(total_want.max(1))
+        };
+        let give = fair.min(free).min(u64::from(want)) as u32;
+        free -= u64::from(give);
+        if let Some(g) = grants.get_mut(edge) {
+            *g += give;
+        }
+    }
+    let edges = old
+        .0
+        .issued
+        .keys()
+        .filter(|e| !reports.contains_key(*e))
+        .count()
+        + reports.len();
+    let floor = limit / (edges.max(1) as u32);
+    grants
+        .into_iter()
+        .map(|(edge, sessions)| {
+            old.record(
+                &edge,
+                Issued {
+                    epoch,
+                    sessions,
+                    expires_ms: now_ms + cfg.ttl_ms,
+                },
+            );
+            (edge, Grant { sessions, floor })
+        })
+        .collect()
+}
+
+/// Random reports (edges coming and going, acknowledging some grant they were given or one of
+/// a predecessor, refusing, limits changing, a new leader's quiet period): the sorted
+/// allocation gives the same grants, and leaves the same ledger, as the one it replaced.
+#[test]
+fn sorted_allocation_matches_the_map_allocation() {
+    use super::{allocate_sorted, find};
+    const CFG: QuotaConfig = QuotaConfig {
+        ttl_ms: 3_000,
+        idle_share: 0.01,
+        busy_share: 0.10,
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    };
+    let names = [
+        "a",
+        "edge-10",
+        "edge-2",
+        "b",
+        "edge-1",
+        "zz",
+        "c-long-edge-id",
+        "d",
+    ];
+    for run in 0..200u64 {
+        let start = 1_000 * next(20);
+        let (mut old, mut new) = if run % 3 == 0 {
+            let l = Ledger::taking_over(start, &CFG);
+            (l.clone(), l)
+        } else {
+            (Ledger::default(), Ledger::default())
+        };
+        let mut limit = 1 + next(300) as u32;
+        // What each edge was last given: (epoch, sessions).
+        let mut given: BTreeMap<&str, Vec<(u64, u32)>> = BTreeMap::new();
+        for tick in 1..60u64 {
+            let now = start + tick * (1 + next(1_500));
+            let epoch = (7 << 32) | tick;
+            if next(10) == 0 {
+                limit = 1 + next(300) as u32;
+            }
+            let mut reports = BTreeMap::new();
+            for name in names.iter().take(1 + next(names.len() as u64) as usize) {
+                if next(5) == 0 {
+                    continue;
+                }
+                let holding = match given.get(name) {
+                    Some(g) if !g.is_empty() && next(4) != 0 => g[next(g.len() as u64) as usize],
+                    _ if next(3) == 0 => ((6 << 32) | next(50), next(100) as u32),
+                    _ => (0, 0),
+                };
+                let r = EdgeReport {
+                    active: next(u64::from(limit) + 5) as u32,
+                    refused: if next(4) == 0 { next(40) as u32 } else { 0 },
+                    holding_epoch: holding.0,
+                    holding_sessions: holding.1,
+                };
+                reports.insert(name.to_string(), r);
+            }
+            let sorted: Vec<(&str, EdgeReport)> = reports
+                .iter()
+                .map(|(e, r)| (e.as_str(), r.clone()))
+                .collect();
+            let expected = allocate(limit, &mut old, &reports, now, epoch, &CFG);
+            let mut got = Vec::new();
+            allocate_sorted(limit, &mut new, &sorted, now, epoch, &CFG, &mut got);
+            let got: BTreeMap<String, Grant> = reports.keys().cloned().zip(got).collect();
+            assert_eq!(got, expected, "run {run} tick {tick}");
+            assert_eq!(
+                format!("{new:?}"),
+                format!("{old:?}"),
+                "run {run} tick {tick}"
+            );
+            assert_eq!(
+                new.committed_sorted(&sorted, now),
+                Old(&mut old).committed(&reports, now)
+            );
+            for (e, g) in &expected {
+                let name = names.iter().find(|n| **n == e.as_str()).expect("name");
+                given.entry(name).or_default().push((epoch, g.sessions));
+            }
+            assert!(find(&sorted, "no-such-edge").is_none());
+        }
+    }
+}
