@@ -89,6 +89,31 @@ pub fn write(node: &ControlNode, args: &[&str], deadline: Duration) -> u64 {
     }
 }
 
+/// Tenant `id` in `region` for clients on `cidr` (a session limit of 10, `direct` by default),
+/// without contracts: the write's version.
+pub fn new_tenant(
+    node: &ControlNode,
+    id: &str,
+    region: &str,
+    cidr: &str,
+    deadline: Duration,
+) -> u64 {
+    let args = [
+        "tenant",
+        "create",
+        id,
+        "--region",
+        region,
+        "--source-cidr",
+        cidr,
+        "--session-limit",
+        "10",
+        "--default-action",
+        "direct",
+    ];
+    write(node, &args, deadline)
+}
+
 /// The capacity item (art. 3, plan 1) [`put_in_service`] contracts.
 pub const CAPACITY: u32 = 20_000;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use breakout_tests::control::{Cluster, ControlNode};
 use breakout_tests::fleet::{
-    applied, edge_list, edge_view, is_ready, put_in_service, serves, start_edge, synced, write,
+    applied, edge_list, edge_view, is_ready, new_tenant, put_in_service, serves, start_edge,
+    synced, write,
 };
 use breakout_tests::raw::RawConn;
 use breakout_tests::{wait_until, Curl, Edge, Origin};
@@ -28,26 +29,8 @@ fn create_regions(node: &ControlNode, names: &[&str]) {
 /// Tenant `id` in `region` for clients on `cidr`, everything direct, in service with its
 /// contracts and capped at 10 sessions; the last write's version.
 fn create_tenant(node: &ControlNode, id: &str, region: &str, cidr: &str) -> u64 {
-    new_tenant(node, id, region, cidr);
+    new_tenant(node, id, region, cidr, WRITE);
     put_in_service(node, id, Some(10), WRITE)
-}
-
-/// Tenant `id` as [`create_tenant`] makes it, without contracts; the write's version.
-fn new_tenant(node: &ControlNode, id: &str, region: &str, cidr: &str) -> u64 {
-    let args = [
-        "tenant",
-        "create",
-        id,
-        "--region",
-        region,
-        "--source-cidr",
-        cidr,
-        "--session-limit",
-        "10",
-        "--default-action",
-        "direct",
-    ];
-    write(node, &args, WRITE)
 }
 
 /// A plain request to the origin through `edge`: the status.
@@ -385,7 +368,7 @@ fn a_tenant_is_served_only_once_its_contracts_put_it_in_service() {
     let edge = start_edge(&[node], "tokyo", "tk-1");
 
     // Phase: a tenant without contracts reaches the edge only as a source to refuse, saying why.
-    let created = new_tenant(node, "acme", "tokyo", "127.0.0.1/32");
+    let created = new_tenant(node, "acme", "tokyo", "127.0.0.1/32", WRITE);
     wait_until(CONVERGE, "the edge applies the new tenant", || {
         applied(&edge) >= created
     });

@@ -10,7 +10,7 @@ use breakout_tests::control::{dev_ca, Cluster, ControlNode, ADMIN_TOKEN};
 use breakout_tests::edge::Synced;
 use breakout_tests::faultnet::{Fault, Net};
 use breakout_tests::fleet::{
-    applied, edge_view, put_in_service, serves, settings, start_edge, write,
+    applied, edge_view, new_tenant, put_in_service, serves, settings, start_edge, write,
 };
 use breakout_tests::metrics::sum;
 use breakout_tests::wait::wait_until;
@@ -33,20 +33,7 @@ fn starts(nodes: &[&ControlNode], sent: &str) -> f64 {
 
 /// Region `tokyo` with tenant `id` in service for clients on `cidr`; the last write's version.
 fn tokyo_tenant(node: &ControlNode, id: &str, cidr: &str) -> u64 {
-    let args = [
-        "tenant",
-        "create",
-        id,
-        "--region",
-        "tokyo",
-        "--source-cidr",
-        cidr,
-        "--session-limit",
-        "10",
-        "--default-action",
-        "direct",
-    ];
-    write(node, &args, CONVERGE);
+    new_tenant(node, id, "tokyo", cidr, CONVERGE);
     put_in_service(node, id, None, CONVERGE)
 }
 
