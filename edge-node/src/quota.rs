@@ -9,7 +9,7 @@
 //! nothing of snapshots: it answers "what is tenant T's local limit now".
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ pub struct Quotas {
     /// Off for a standalone edge: the snapshot's limit applies as is.
     enforced: AtomicBool,
     held: Mutex<HashMap<String, Held>>,
+    /// The epoch of the newest frame applied (reported: the leader renews from it).
+    applied_epoch: AtomicU64,
 }
 
 impl Quotas {
@@ -74,10 +76,26 @@ impl Quotas {
         f(&|tenant, limit| Self::local(held.get(tenant), limit, now))
     }
 
-    /// Records grants received at `now`. A grant of an older epoch than the one held is
-    /// ignored. (The serving snapshot applies them: `Snapshot::apply_limits`.)
+    /// Records grants received at `now`: renews those the frame leaves as they were (see
+    /// [`breakout_policy::wire::Renewal`]), then takes the ones it lists. A grant of an older
+    /// epoch than the one held is ignored, and so is the renewal of a frame older than the
+    /// newest applied. (The serving snapshot applies them: `Snapshot::apply_limits`.)
     pub fn receive(&self, grants: &Grants, now: Instant) {
         let mut held = self.lock();
+        let newest = self.applied_epoch.load(Ordering::Acquire);
+        if let Some(renew) = grants.renew.as_ref().filter(|_| grants.epoch >= newest) {
+            let expires = now + Duration::from_millis(renew.ttl_ms);
+            for (tenant, h) in held.iter_mut() {
+                if h.epoch != renew.from
+                    || grants.grants.contains_key(tenant)
+                    || renew.ends.contains(tenant)
+                {
+                    continue;
+                }
+                h.epoch = grants.epoch;
+                h.expires = expires;
+            }
+        }
         for (tenant, g) in &grants.grants {
             if held.get(tenant).is_some_and(|h| h.epoch > grants.epoch) {
                 continue;
@@ -92,6 +110,13 @@ impl Quotas {
                 },
             );
         }
+        self.applied_epoch
+            .store(newest.max(grants.epoch), Ordering::Release);
+    }
+
+    /// The epoch of the newest grants frame applied (0: none).
+    pub fn applied_epoch(&self) -> u64 {
+        self.applied_epoch.load(Ordering::Acquire)
     }
 
     /// What `tenant` may admit under the last grant, for reports: (its epoch, its sessions)
@@ -115,7 +140,7 @@ impl Quotas {
 mod tests {
     use std::collections::BTreeMap;
 
-    use breakout_policy::wire::Grant;
+    use breakout_policy::wire::{Grant, Renewal};
 
     use super::*;
 
@@ -128,6 +153,7 @@ mod tests {
         Grants {
             epoch,
             grants: BTreeMap::from([("a".to_string(), g)]),
+            ..Grants::default()
         }
     }
 
@@ -157,6 +183,45 @@ mod tests {
         );
         assert_eq!(q.with_limits(t0, |limit| limit("a", 100)), 100);
         assert_eq!(q.with_limits(t0, |limit| limit("b", 100)), 0);
+    }
+
+    #[test]
+    fn a_renewal_moves_unchanged_grants_forward_and_leaves_ended_ones_to_expire() {
+        let q = Quotas::default();
+        q.enforce();
+        let t0 = Instant::now();
+        let mut first = grants(5, 40, 1000, 25);
+        for t in ["b", "c"] {
+            first.grants.insert(t.to_string(), first.grants["a"]);
+        }
+        q.receive(&first, t0);
+        assert_eq!(q.applied_epoch(), 5);
+        let t1 = t0 + Duration::from_millis(900);
+        let mut renewal = grants(6, 60, 1000, 25);
+        renewal.renew = Some(Renewal {
+            from: 5,
+            ttl_ms: 1000,
+            ends: vec!["c".to_string()],
+        });
+        q.receive(&renewal, t1);
+        assert_eq!(q.applied_epoch(), 6);
+        assert_eq!(q.holding("a", t1), (6, 60), "listed: changed");
+        assert_eq!(q.holding("b", t1), (6, 40), "renewed as it was");
+        assert_eq!(q.holding("c", t1), (5, 40), "ended: kept until it expires");
+        let t2 = t0 + Duration::from_millis(1500);
+        assert_eq!(q.limit_for("b", 100, t2), 40, "renewed from its receipt");
+        assert_eq!(q.limit_for("c", 100, t2), 25, "expired: the floor");
+        // A renewal older than the newest frame applied renews nothing.
+        let mut stale = grants(4, 1, 1000, 25);
+        stale.grants.clear();
+        stale.renew = Some(Renewal {
+            from: 5,
+            ttl_ms: 60_000,
+            ends: Vec::new(),
+        });
+        q.receive(&stale, t2);
+        assert_eq!(q.holding("c", t2), (5, 25));
+        assert_eq!(q.applied_epoch(), 6);
     }
 
     #[test]

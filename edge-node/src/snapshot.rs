@@ -264,6 +264,7 @@ mod tests {
         let grants = Grants {
             epoch: 1,
             grants: BTreeMap::from([("a".to_string(), grant)]),
+            ..Grants::default()
         };
         quotas.receive(&grants, t0);
         snap.apply_limits(&quotas, t0);

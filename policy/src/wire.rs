@@ -22,6 +22,7 @@ mod de;
 pub mod delta;
 #[cfg(feature = "quic")]
 pub mod quic;
+pub mod sparse;
 
 pub use delta::Changes;
 
@@ -164,6 +165,17 @@ pub struct Report {
     /// in reports of edges built before it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refusals: BTreeMap<String, RefusalCounts>,
+    /// The epoch of the newest grants frame the edge applied (0: none yet, and in reports of
+    /// edges built before [`Renewal`]): the leader renews grants from it.
+    #[serde(default)]
+    pub grants_epoch: u64,
+    /// Set in a sparse report: it lists only what changed since the report of seq `base` on
+    /// the same connection, and [`sparse::merge`] makes it whole (`None`: whole already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<u64>,
+    /// In a sparse report: tenants the edge no longer serves (their entries end).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 /// One tenant on one edge.
@@ -186,7 +198,29 @@ pub struct TenantUsage {
 pub struct Grants {
     /// Increases with every allocation round of a leader (and across leaders).
     pub epoch: u64,
+    /// New or changed grants (every grant, when `renew` is absent).
     pub grants: BTreeMap<String, Grant>,
+    /// The grants this frame leaves as they were, renewed (absent: none; leaders built before
+    /// it always list every grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew: Option<Renewal>,
+    /// Set by the node the edge is connected to: it takes sparse reports on this connection
+    /// (edges never send one to a node that did not say so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse_reports: bool,
+}
+
+/// Renews, to the frame's epoch and `ttl_ms` from receipt, every grant the edge holds of epoch
+/// `from` that the frame neither lists nor `ends`. A leader sends it only to an edge that
+/// reported `grants_epoch == from`: such an edge holds every grant of `from` exactly as issued,
+/// so the renewed ones are what a whole frame would have listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    pub from: u64,
+    pub ttl_ms: u64,
+    /// Grants of `from` not renewed: left to expire as they would if a whole frame omitted them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ends: Vec<String>,
 }
 
 /// One tenant's quota on one edge.

@@ -68,7 +68,7 @@ pub async fn exchange(
     Operator: Operator,
     ApiObject(body): ApiObject<Exchange>,
 ) -> ApiResult<Json<ExchangeAnswer>> {
-    match ctx.leases.exchange(body.reports) {
+    match ctx.leases.exchange(body.reports, &body.edges) {
         Some(grants) => Ok(Json(ExchangeAnswer { grants })),
         None => Err(not_leading(&ctx).await),
     }

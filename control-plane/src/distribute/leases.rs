@@ -15,7 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
-use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
+
+mod frame;
+mod gauges;
+
+use gauges::LeaseMetrics;
+use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 
 use super::refusals::RefusalTally;
@@ -71,6 +76,8 @@ struct LeaderState {
     /// Per (region, tenant): its ledger and the last round that served it.
     ledgers: HashMap<(Arc<str>, Arc<str>), (Ledger, u64)>,
     grants: HashMap<String, EdgeLeases>,
+    /// The round before's (an edge reporting it holds those gets only what changed since).
+    prev_grants: HashMap<String, EdgeLeases>,
     usage: Vec<RegionUsage>,
 }
 
@@ -80,6 +87,15 @@ struct EdgeLeases {
     issued: Instant,
     epoch: u64,
     grants: Vec<(Arc<str>, WireGrant)>,
+}
+
+impl EdgeLeases {
+    fn issued(&self) -> frame::Issued<'_> {
+        frame::Issued {
+            epoch: self.epoch,
+            grants: &self.grants,
+        }
+    }
 }
 
 /// Every region's served tenants and their limits at one store version: what the rounds read,
@@ -126,43 +142,6 @@ pub struct LeaseHub {
     metrics: LeaseMetrics,
     /// Refusals by reason from the same reports (`super::refusals`), while leading.
     pub refusals: RefusalTally,
-}
-
-struct LeaseMetrics {
-    sessions: IntGaugeVec,
-    limit: IntGaugeVec,
-    granted: IntGaugeVec,
-    rounds: IntCounter,
-}
-
-impl LeaseMetrics {
-    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let vec = |name: &str, help: &str| -> Result<IntGaugeVec, prometheus::Error> {
-            let g = IntGaugeVec::new(Opts::new(name, help), &["region", "tenant"])?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
-        let rounds = IntCounter::new(
-            "breakout_control_grant_rounds_total",
-            "Allocation rounds run by this node as leader",
-        )?;
-        registry.register(Box::new(rounds.clone()))?;
-        Ok(LeaseMetrics {
-            sessions: vec(
-                "breakout_control_region_sessions",
-                "Sessions open on a region's edges per tenant (leader, from reports)",
-            )?,
-            limit: vec(
-                "breakout_control_region_limit",
-                "A tenant's session limit in its region (leader)",
-            )?,
-            granted: vec(
-                "breakout_control_region_granted",
-                "Sessions the region's edges may admit under grants in force (leader)",
-            )?,
-            rounds,
-        })
-    }
 }
 
 /// The clock leases are counted on: milliseconds of [`Clock::instant`] since `base`.
@@ -244,8 +223,14 @@ impl LeaseHub {
     /// Takes reports (from this node's edges or relayed by another node) and answers the newest
     /// grants for those edges, their lifetime shortened by how long ago they were issued and
     /// [`TRANSIT_MARGIN`]. `None` when this node does not lead.
-    pub fn exchange(&self, reports: Vec<RelayedReport>) -> Option<Vec<EdgeGrants>> {
-        let edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
+    /// `also` names further edges whose grants to answer (their reports came before).
+    pub fn exchange(
+        &self,
+        reports: Vec<RelayedReport>,
+        also: &[String],
+    ) -> Option<Vec<EdgeGrants>> {
+        let mut edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
+        edges.extend(also.iter().cloned());
         self.record(reports)?;
         self.answer(&edges)
     }
@@ -292,17 +277,20 @@ impl LeaseHub {
                 continue;
             }
             let ttl_ms = left.as_millis() as u64;
-            let grants = leases
-                .grants
-                .iter()
-                .map(|(tenant, g)| (tenant.to_string(), WireGrant { ttl_ms, ..*g }))
-                .collect();
+            let report = st.edges.get(edge).map(|e| &e.report);
+            let base = [st.grants.get(edge), st.prev_grants.get(edge)]
+                .into_iter()
+                .flatten()
+                .find(|b| report.is_some_and(|r| r.grants_epoch == b.epoch));
+            let grants = frame::frame(
+                &leases.issued(),
+                base.map(EdgeLeases::issued).as_ref(),
+                report,
+                ttl_ms,
+            );
             out.push(EdgeGrants {
                 edge_id: edge.clone(),
-                grants: Grants {
-                    epoch: leases.epoch,
-                    grants,
-                },
+                grants,
             });
         }
         Some(out)
@@ -425,45 +413,10 @@ impl LeaseHub {
         }
         drop(by_region);
         st.ledgers.retain(|_, (_, served)| *served == round);
-        st.grants = new_grants;
-        self.publish(&st.usage, &usage);
+        st.prev_grants = std::mem::replace(&mut st.grants, new_grants);
+        self.metrics.publish(&st.usage, &usage);
         st.usage = usage;
         self.metrics.rounds.inc();
-    }
-
-    /// Sets the gauges that changed since the last round and removes those of tenants no longer
-    /// served (resetting and setting every label set each round cost more than the round itself
-    /// with 100,000 tenants).
-    fn publish(&self, old: &[RegionUsage], usage: &[RegionUsage]) {
-        let m = &self.metrics;
-        let before: HashMap<(&str, &str), &RegionUsage> = old
-            .iter()
-            .map(|u| ((u.region.as_str(), u.tenant.as_str()), u))
-            .collect();
-        for u in usage {
-            let labels = [u.region.as_str(), u.tenant.as_str()];
-            let was = before.get(&(labels[0], labels[1]));
-            if was.is_some_and(|w| {
-                (w.sessions, w.limit, w.granted) == (u.sessions, u.limit, u.granted)
-            }) {
-                continue;
-            }
-            m.sessions.with_label_values(&labels).set(u.sessions as i64);
-            m.limit.with_label_values(&labels).set(i64::from(u.limit));
-            m.granted.with_label_values(&labels).set(u.granted as i64);
-        }
-        if old.len() + usage.len() == 0 {
-            return;
-        }
-        let now: std::collections::HashSet<(&str, &str)> = usage
-            .iter()
-            .map(|u| (u.region.as_str(), u.tenant.as_str()))
-            .collect();
-        for (labels, _) in before.iter().filter(|(k, _)| !now.contains(*k)) {
-            for g in [&m.sessions, &m.limit, &m.granted] {
-                let _ = g.remove_label_values(&[labels.0, labels.1]);
-            }
-        }
     }
 
     /// The limits at `state`'s version: the table of the last round if the version is the

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::day_tick;
 use super::leases::{EdgeGrants, LeaseHub, RelayedReport, ROUND};
-use super::registry::EdgeRegistry;
+use super::registry::{EdgeRegistry, Relay};
 use crate::clock::SharedClock;
 use crate::http_client::FORWARDED_HEADER;
 use crate::store::{Consistency, Store};
@@ -24,7 +24,12 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The body of `POST /v1/quota/exchange`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
+    /// Reports the leader has not had.
     pub reports: Vec<RelayedReport>,
+    /// Further edges whose newest grants the node asks for (their reports went before).
+    /// Absent from nodes built before it, which send every fresh report every round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<String>,
 }
 
 /// Its answer: the newest leases of the edges reported about (`grants` on the wire).
@@ -64,10 +69,9 @@ impl Pump {
         };
         let leading = status.leader == Some(self.node_id);
         self.hub.set_leading(leading, status.term);
-        let reports = self.registry.reports(self.clock.instant());
+        let Relay { reports, edges } = self.registry.relay(self.clock.instant());
         let grants = if leading {
             // The reports count in this round; the grants it makes go back to their edges.
-            let edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
             self.hub.record(reports);
             if let Ok(state) = self.store.read(Consistency::Stale).await {
                 self.hub.round(&state);
@@ -80,7 +84,7 @@ impl Pump {
         } else {
             let leader = status.nodes.iter().find(|n| Some(n.id) == status.leader);
             match leader {
-                Some(l) if !reports.is_empty() => self.relay(&l.addr.api, reports).await,
+                Some(l) if !edges.is_empty() => self.relay(&l.addr.api, reports, edges).await,
                 _ => Vec::new(),
             }
         };
@@ -89,14 +93,26 @@ impl Pump {
         }
     }
 
-    async fn relay(&self, leader_api: &str, reports: Vec<RelayedReport>) -> Vec<EdgeGrants> {
+    async fn relay(
+        &self,
+        leader_api: &str,
+        reports: Vec<RelayedReport>,
+        edges: Vec<String>,
+    ) -> Vec<EdgeGrants> {
+        // The answer covers the reported edges too; they need not be named twice.
+        let named: std::collections::HashSet<&str> =
+            reports.iter().map(|r| r.edge_id.as_str()).collect();
+        let edges: Vec<String> = edges
+            .into_iter()
+            .filter(|e| !named.contains(e.as_str()))
+            .collect();
         let sent = self
             .client
             .post(format!("http://{leader_api}/v1/quota/exchange"))
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(FORWARDED_HEADER.clone(), "1")
             .timeout(EXCHANGE_TIMEOUT)
-            .json(&Exchange { reports })
+            .json(&Exchange { reports, edges })
             .send()
             .await;
         match sent {

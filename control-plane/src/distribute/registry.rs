@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{Grants, Report, TenantUsage};
+use breakout_policy::wire::{sparse, Grants, Report, TenantUsage};
 use tokio::sync::watch;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,15 @@ pub struct RelayedReport {
     /// How long ago the relaying node received it.
     pub age_ms: u64,
     pub report: Report,
+}
+
+/// What a node sends the leader each round ([`EdgeRegistry::relay`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Relay {
+    /// Reports the leader has not had.
+    pub reports: Vec<RelayedReport>,
+    /// Every edge here with a fresh report, those of `reports` included.
+    pub edges: Vec<String>,
 }
 
 /// Longest nack reason kept.
@@ -91,6 +100,8 @@ struct Entry {
     synced_through: Option<u64>,
     nack: Option<NackView>,
     report: Option<(Instant, u64, Report)>,
+    /// Whether `report` went to the leader already (each report is relayed once).
+    relayed: bool,
     /// Grants for the edge; its session writes each new value to it.
     grants: watch::Sender<Option<Grants>>,
 }
@@ -132,6 +143,7 @@ impl EdgeRegistry {
             synced_through: None,
             nack: None,
             report: None,
+            relayed: false,
             grants: watch::Sender::new(None),
         };
         let mut edges = self.lock();
@@ -179,22 +191,30 @@ impl EdgeRegistry {
         views
     }
 
-    /// Every fresh report of the edges connected here, for the leader.
-    pub fn reports(&self, now: Instant) -> Vec<RelayedReport> {
-        self.lock()
-            .iter()
-            .filter(|(_, e)| e.gone.is_none())
-            .filter_map(|(id, e)| {
-                let (at, _, report) = e.report.as_ref()?;
-                let age = now.saturating_duration_since(*at);
-                (age <= REPORT_TTL).then(|| RelayedReport {
+    /// For the leader: the reports of the edges connected here that it has not had yet (each
+    /// goes once: it keeps them for [`REPORT_TTL`]), and every edge with a fresh report (whose
+    /// grants to ask for).
+    pub fn relay(&self, now: Instant) -> Relay {
+        let mut relay = Relay::default();
+        for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
+            let Some((at, _, report)) = e.report.as_ref() else {
+                continue;
+            };
+            let age = now.saturating_duration_since(*at);
+            if age > REPORT_TTL {
+                continue;
+            }
+            relay.edges.push(id.clone());
+            if !std::mem::replace(&mut e.relayed, true) {
+                relay.reports.push(RelayedReport {
                     edge_id: id.clone(),
                     region: e.region.clone(),
                     age_ms: age.as_millis() as u64,
                     report: report.clone(),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        relay
     }
 
     /// Hands the leases in `grants` to the session of `edge_id`, if it is connected here.
@@ -258,8 +278,28 @@ impl EdgeHandle {
         (e.serial == self.serial).then(|| e.grants.subscribe())
     }
 
+    /// A report arrived: a whole one replaces the last, a sparse one is merged into it (and
+    /// dropped, with the last kept, if it is not based on the last: the edge sends a whole one
+    /// at least every `WHOLE_EVERY` reports).
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
-        self.update(|e| e.report = Some((at, at_ms, report)));
+        self.update(|e| {
+            let merged = match (&e.report, report.base) {
+                (_, None) => Ok(report),
+                (Some((_, _, prev)), Some(_)) => sparse::merge(prev, report),
+                (None, Some(base)) => Err(sparse::SparseError::BaseMismatch {
+                    seq: report.seq,
+                    base,
+                    last: 0,
+                }),
+            };
+            match merged {
+                Ok(whole) => {
+                    e.report = Some((at, at_ms, whole));
+                    e.relayed = false;
+                }
+                Err(error) => tracing::debug!(%error, "sparse report dropped"),
+            }
+        });
     }
 
     /// A frame arrived from the edge at `at_ms`.
@@ -347,7 +387,7 @@ mod tests {
         assert_eq!(list.len(), 1, "listed as disconnected");
         assert!(!list[0].connected);
         assert_eq!(list[0].last_seen_ms, Some(1000));
-        assert!(reg.reports(Instant::now()).is_empty());
+        assert_eq!(reg.relay(Instant::now()), Relay::default());
         assert!(
             reg.list(Instant::now() + GONE_KEEP).is_empty(),
             "pruned after GONE_KEEP"
@@ -395,6 +435,44 @@ mod tests {
         let e = &reg.list(t0 + REPORT_TTL + Duration::from_millis(1))[0];
         assert_eq!((e.sessions, e.last_report_ms), (None, Some(123)));
         assert!(e.tenants.is_empty());
+    }
+
+    #[test]
+    fn each_report_is_relayed_once_and_its_edge_asks_for_grants_while_it_is_fresh() {
+        let reg = EdgeRegistry::new(1);
+        let h = reg.connect("e1", "tokyo", addr(), 0);
+        let t0 = Instant::now();
+        h.reported(report(&[("a", 3)]), t0, 1);
+        let first = reg.relay(t0);
+        assert_eq!(first.edges, ["e1"]);
+        assert_eq!(first.reports.len(), 1);
+        assert_eq!(first.reports[0].report.tenants["a"].active, 3);
+        let again = reg.relay(t0);
+        assert_eq!(
+            (again.edges.len(), again.reports.len()),
+            (1, 0),
+            "sent already"
+        );
+        let mut sparse = report(&[]);
+        (sparse.seq, sparse.base) = (2, Some(1));
+        h.reported(sparse, t0, 2);
+        let merged = reg.relay(t0);
+        assert_eq!(
+            merged.reports[0].report.tenants["a"].active, 3,
+            "carried over"
+        );
+        assert_eq!(merged.reports[0].report.base, None, "relayed whole");
+        let mut elsewhere = report(&[]);
+        (elsewhere.seq, elsewhere.base) = (9, Some(7));
+        h.reported(elsewhere, t0, 3);
+        assert!(
+            reg.relay(t0).reports.is_empty(),
+            "not on the last report: dropped"
+        );
+        assert_eq!(
+            reg.relay(t0 + REPORT_TTL + Duration::from_millis(1)),
+            Relay::default()
+        );
     }
 
     #[test]

@@ -152,7 +152,9 @@ async fn converse(
                         None
                     }
                 };
-                if let Some(g) = next {
+                if let Some(mut g) = next {
+                    // This node merges sparse reports (`EdgeHandle::reported`).
+                    g.sparse_reports = true;
                     io.write(&Frame::Grants(g)).await?;
                 }
             }

@@ -42,6 +42,8 @@ pub trait SyncNode: Send + Sync + 'static {
     fn report(&self) -> Report;
     /// Grants arrived.
     fn grants(&self, grants: &Grants);
+    /// A report (whole or sparse) is about to be sent.
+    fn report_sent(&self, _report: &Report) {}
     /// A frame arrived from the control plane (contact).
     fn touch(&self);
     /// The session is up (true) or ended (false).

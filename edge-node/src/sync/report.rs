@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use breakout_policy::wire::{Report, TenantUsage};
+use breakout_policy::wire::{sparse, Report, TenantUsage};
 
 use crate::quota::Quotas;
 use crate::snapshot::Snapshot;
@@ -50,7 +50,35 @@ impl Reporter {
             seq: self.seq,
             tenants,
             refusals,
+            grants_epoch: quotas.applied_epoch(),
+            ..Report::default()
         }
+    }
+}
+
+/// Every this many reports one goes whole even on a connection that takes sparse ones, so a
+/// node that lost track of the connection's reports recovers within that many seconds.
+pub const WHOLE_EVERY: u64 = 30;
+
+/// What one connection sent: the last whole report, to send the next one sparse against once
+/// the node said it takes them (`Grants::sparse_reports`).
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    last: Option<Report>,
+    pub sparse: bool,
+}
+
+impl Outgoing {
+    /// What to send for the whole report `full`.
+    pub fn next(&mut self, full: Report) -> Report {
+        let out = match &self.last {
+            Some(prev) if self.sparse && !full.seq.is_multiple_of(WHOLE_EVERY) => {
+                sparse::sparsify(prev, &full)
+            }
+            _ => full.clone(),
+        };
+        self.last = Some(full);
+        out
     }
 }
 

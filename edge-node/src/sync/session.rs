@@ -13,6 +13,7 @@ use super::apply::Applied;
 use super::client::connect;
 use super::io::FrameIo;
 use super::node::{Config, SyncNode};
+use super::report::Outgoing;
 use super::{SyncConfig, SyncError};
 
 /// How often the edge reports its sessions.
@@ -69,30 +70,45 @@ async fn converse<N: SyncNode>(
 ) -> Result<(), SyncError> {
     let mut tick = tokio::time::interval(REPORT_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut reports = Outgoing::default();
     loop {
         tokio::select! {
             frame = io.read() => match frame.inspect(|f| if f.is_some() { node.touch() })? {
                 None => return Err(SyncError::Closed),
                 Some(Frame::Snapshot(s)) => {
                     *got_snapshot = true;
-                    configure(io, node, Config::Snapshot(s)).await?;
+                    configure(io, node, &mut reports, Config::Snapshot(s)).await?;
                 }
                 Some(Frame::Update(u)) => {
                     *got_snapshot = true;
-                    configure(io, node, Config::Update(u)).await?;
+                    configure(io, node, &mut reports, Config::Update(u)).await?;
                 }
                 Some(Frame::Ping { nonce }) => io.write(&Frame::Pong { nonce }).await?,
                 Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
-                Some(Frame::Grants(g)) => node.grants(&g),
+                Some(Frame::Grants(g)) => {
+                    reports.sparse |= g.sparse_reports;
+                    node.grants(&g);
+                }
                 Some(Frame::Pong { .. } | Frame::Unknown) => {}
                 Some(other @ (Frame::Hello(_) | Frame::Ack { .. } | Frame::Nack { .. }
                     | Frame::Report(_))) => {
                     return Err(SyncError::Protocol(format!("the server sent {other:?}")));
                 }
             },
-            _ = tick.tick() => io.write(&Frame::Report(node.report())).await?,
+            _ = tick.tick() => send_report(io, node, &mut reports).await?,
         }
     }
+}
+
+async fn send_report<N: SyncNode>(
+    io: &mut FrameIo,
+    node: &Arc<N>,
+    reports: &mut Outgoing,
+) -> Result<(), SyncError> {
+    let report = reports.next(node.report());
+    node.report_sent(&report);
+    io.write(&Frame::Report(report)).await?;
+    Ok(())
 }
 
 /// Applies a configuration and answers it; after an ack, reports at once (new tenants get their
@@ -100,12 +116,13 @@ async fn converse<N: SyncNode>(
 async fn configure<N: SyncNode>(
     io: &mut FrameIo,
     node: &Arc<N>,
+    reports: &mut Outgoing,
     config: Config,
 ) -> Result<(), SyncError> {
     let reply = apply(node, config).await;
     io.write(&reply).await?;
     if matches!(reply, Frame::Ack { .. }) {
-        io.write(&Frame::Report(node.report())).await?;
+        send_report(io, node, reports).await?;
     }
     Ok(())
 }

@@ -86,10 +86,19 @@ fn every_frame() -> Vec<Frame> {
                 c.add(Reason::DnsError, 1);
                 c
             })]),
+            grants_epoch: 2,
+            base: Some(6),
+            removed: vec!["gone".into()],
         }),
         Frame::Grants(Grants {
             epoch: 3,
             grants: BTreeMap::from([("acme".to_string(), grant)]),
+            renew: Some(Renewal {
+                from: 2,
+                ttl_ms: 4_000,
+                ends: vec!["gone".into()],
+            }),
+            sparse_reports: true,
         }),
         Frame::Ping { nonce: 9 },
         Frame::Pong { nonce: 9 },

@@ -56,7 +56,8 @@ pub fn extend(doc: &mut Value) {
         "properties": { "seq": int, "tenants": { "type": "object",
             "additionalProperties": schema("TenantUsage") },
             "refusals": { "type": "object",
-                "additionalProperties": schema("RefusalCounts") } } } } });
+                "additionalProperties": schema("RefusalCounts") },
+            "grants_epoch": int } } } });
     let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.label()).collect();
     let by_reason: serde_json::Map<String, Value> = reasons
         .iter()
@@ -83,12 +84,16 @@ pub fn extend(doc: &mut Value) {
         "tenant": string, "node_id": int,
         "regions": { "type": "array", "items": schema("RegionRefusals") } } });
     schemas["QuotaExchange"] = json!({ "type": "object", "required": ["reports"],
-        "properties": { "reports": { "type": "array", "items": schema("RelayedReport") } } });
+        "properties": { "reports": { "type": "array", "items": schema("RelayedReport") },
+            "edges": { "type": "array", "items": string } } });
     let grant = json!({ "type": "object", "properties": {
         "sessions": int, "ttl_ms": int, "floor": int } });
     schemas["QuotaExchangeAnswer"] = json!({ "type": "object", "properties": {
         "grants": { "type": "array", "items": { "type": "object", "properties": {
             "edge_id": string, "grants": { "type": "object", "properties": {
-                "epoch": int, "grants": { "type": "object", "additionalProperties": grant }
+                "epoch": int, "grants": { "type": "object", "additionalProperties": grant },
+                "renew": { "type": "object", "properties": {
+                    "from": int, "ttl_ms": int,
+                    "ends": { "type": "array", "items": string } } }
             } } } } } } });
 }

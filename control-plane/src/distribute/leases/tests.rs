@@ -86,7 +86,7 @@ fn hub() -> Arc<LeaseHub> {
 #[test]
 fn only_a_leader_answers_and_its_epochs_carry_the_term() {
     let hub = hub();
-    assert!(hub.exchange(Vec::new()).is_none());
+    assert!(hub.exchange(Vec::new(), &[]).is_none());
     assert!(hub.usage().is_none());
     hub.set_leading(true, 1);
     let reports = vec![
@@ -94,9 +94,9 @@ fn only_a_leader_answers_and_its_epochs_carry_the_term() {
         report("tk-2", "tokyo", 0, 0, (0, 0)),
         report("os-1", "osaka", 0, 0, (0, 0)),
     ];
-    assert_eq!(hub.exchange(reports.clone()), Some(Vec::new()));
+    assert_eq!(hub.exchange(reports.clone(), &[]), Some(Vec::new()));
     hub.round(&state(100));
-    let grants = hub.exchange(reports).expect("leading");
+    let grants = hub.exchange(reports, &[]).expect("leading");
     let ids: Vec<&str> = grants.iter().map(|g| g.edge_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -129,9 +129,9 @@ fn a_busy_edge_grows_to_the_whole_limit_and_the_sum_stays_within_it() {
             report("tk-1", "tokyo", busy.1, 5, busy),
             report("tk-2", "tokyo", 0, 0, idle),
         ];
-        hub.exchange(reports.clone());
+        hub.exchange(reports.clone(), &[]);
         hub.round(&st);
-        let grants = hub.exchange(reports).expect("leading");
+        let grants = hub.exchange(reports, &[]).expect("leading");
         let sum: u32 = grants
             .iter()
             .map(|g| g.grants.grants["acme"].sessions)
@@ -155,9 +155,9 @@ fn a_later_term_renews_what_edges_hold_but_grants_nothing_new_at_first() {
     let hub = hub();
     hub.set_leading(true, 3);
     let reports = vec![report("tk-1", "tokyo", 35, 3, ((2 << 32) | 9, 40))];
-    hub.exchange(reports.clone());
+    hub.exchange(reports.clone(), &[]);
     hub.round(&state(100));
-    let grants = hub.exchange(reports).expect("leading");
+    let grants = hub.exchange(reports, &[]).expect("leading");
     assert_eq!(grants[0].grants.grants["acme"].sessions, 40);
     assert_eq!(grants[0].grants.epoch >> 32, 3);
 }
@@ -222,9 +222,9 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
                 report("tk-1", "tokyo", busy.1, 5, busy),
                 report("tk-2", "tokyo", 0, 0, (0, 0)),
             ];
-            hub.exchange(reports.clone());
+            hub.exchange(reports.clone(), &[]);
             hub.round(&st);
-            let grants = hub.exchange(reports).expect("leading");
+            let grants = hub.exchange(reports, &[]).expect("leading");
             let g = &grants
                 .iter()
                 .find(|g| g.edge_id == "tk-1")
@@ -240,9 +240,9 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
             report("tk-1", "tokyo", busy.1, 0, busy),
             report("tk-2", "tokyo", 0, 40, (0, 0)),
         ];
-        hub.exchange(reports.clone());
+        hub.exchange(reports.clone(), &[]);
         hub.round(&st);
-        let grants = hub.exchange(reports).expect("leading");
+        let grants = hub.exchange(reports, &[]).expect("leading");
         let tk2 = grants
             .iter()
             .find(|g| g.edge_id == "tk-2")
@@ -258,9 +258,9 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
         let mut tk2 = (0, 0);
         for _ in 0..40 {
             let reports = vec![report("tk-2", "tokyo", tk2.1, 40, tk2)];
-            hub.exchange(reports.clone());
+            hub.exchange(reports.clone(), &[]);
             hub.round(&st);
-            let grants = hub.exchange(reports).expect("leading");
+            let grants = hub.exchange(reports, &[]).expect("leading");
             let g = &grants[0].grants;
             tk2 = (g.epoch, g.grants["acme"].sessions);
             clock.advance(Duration::from_millis(100));

@@ -263,19 +263,23 @@ impl SyncNode for SimEdge {
                 },
             );
         }
-        let report = Report {
+        Report {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             tenants,
+            grants_epoch: self.quotas.applied_epoch(),
             ..Report::default()
-        };
+        }
+    }
+
+    /// Counts what goes on the wire (a sparse report once the node takes them).
+    fn report_sent(&self, report: &Report) {
         if self.traffic.measuring.load(Ordering::Relaxed) {
-            let bytes = serde_json::to_vec(&report).map_or(0, |b| b.len());
+            let bytes = serde_json::to_vec(report).map_or(0, |b| b.len());
             self.traffic
                 .report_bytes
                 .fetch_add(bytes as u64, Ordering::Relaxed);
             self.traffic.reports.fetch_add(1, Ordering::Relaxed);
         }
-        report
     }
 
     fn grants(&self, grants: &Grants) {

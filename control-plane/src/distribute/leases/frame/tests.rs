@@ -1,0 +1,195 @@
+use std::collections::HashMap;
+
+use breakout_policy::wire::TenantUsage;
+
+use super::*;
+
+/// The edge's side, as `breakout_edge::quota::Quotas::receive` keeps it (without time).
+#[derive(Default)]
+struct Edge {
+    held: HashMap<String, (u64, Grant)>,
+    applied: u64,
+}
+
+impl Edge {
+    fn receive(&mut self, g: &Grants) {
+        if let Some(r) = g.renew.as_ref().filter(|_| g.epoch >= self.applied) {
+            for (t, (epoch, _)) in self.held.iter_mut() {
+                if *epoch == r.from && !g.grants.contains_key(t) && !r.ends.contains(t) {
+                    *epoch = g.epoch;
+                }
+            }
+        }
+        for (t, grant) in &g.grants {
+            if self.held.get(t).is_some_and(|(e, _)| *e > g.epoch) {
+                continue;
+            }
+            self.held.insert(t.clone(), (g.epoch, *grant));
+        }
+        self.applied = self.applied.max(g.epoch);
+    }
+
+    fn report(&self) -> Report {
+        Report {
+            grants_epoch: self.applied,
+            tenants: self
+                .held
+                .iter()
+                .map(|(t, (epoch, g))| {
+                    let usage = TenantUsage {
+                        holding_epoch: *epoch,
+                        holding_sessions: g.sessions,
+                        ..TenantUsage::default()
+                    };
+                    (t.clone(), usage)
+                })
+                .collect(),
+            ..Report::default()
+        }
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+const TTL: u64 = 9_000;
+
+fn round(rng: &mut Rng, prev: &[(Arc<str>, Grant)]) -> Vec<(Arc<str>, Grant)> {
+    let mut out = Vec::new();
+    for i in 0..8 {
+        if rng.below(8) == 0 {
+            continue;
+        }
+        let t: Arc<str> = Arc::from(format!("t{i}").as_str());
+        let old = prev.iter().find(|(p, _)| *p == t).map(|(_, g)| *g);
+        let g = match old {
+            Some(g) if rng.below(4) != 0 => g,
+            _ => Grant {
+                sessions: rng.below(5) as u32,
+                ttl_ms: TTL,
+                floor: rng.below(2) as u32,
+            },
+        };
+        out.push((t, g));
+    }
+    out
+}
+
+/// Whatever frames reach the edge, in whatever order and from whatever report: every grant it
+/// holds is one the leader issued in that epoch; and a frame made from a report of the edge's
+/// present state leaves it holding exactly that round's grants.
+#[test]
+fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for _ in 0..300 {
+        let mut issued: HashMap<u64, Vec<(Arc<str>, Grant)>> = HashMap::new();
+        let mut edge = Edge::default();
+        let mut report = edge.report();
+        let mut prev: Vec<(Arc<str>, Grant)> = Vec::new();
+        for epoch in 1..30u64 {
+            let now = round(&mut rng, &prev);
+            issued.insert(epoch, now.clone());
+            // The leader keeps this round and the one before.
+            let base = [epoch, epoch - 1]
+                .into_iter()
+                .find(|e| *e == report.grants_epoch && issued.contains_key(e));
+            let base_grants = base.map(|e| issued[&e].clone());
+            let base = base
+                .zip(base_grants.as_deref())
+                .map(|(epoch, grants)| Issued { epoch, grants });
+            let cur = Issued {
+                epoch,
+                grants: &now,
+            };
+            let frame = frame(&cur, base.as_ref(), Some(&report), TTL);
+            let fresh = report == edge.report();
+            match rng.below(5) {
+                0 => {} // lost
+                _ => edge.receive(&frame),
+            }
+            if fresh && edge.applied == epoch {
+                let mut holds: Vec<_> = edge
+                    .held
+                    .iter()
+                    .filter(|(_, (e, _))| *e == epoch)
+                    .map(|(t, (_, g))| (t.to_string(), *g))
+                    .collect();
+                holds.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut want: Vec<_> = now.iter().map(|(t, g)| (t.to_string(), *g)).collect();
+                want.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(holds, want, "epoch {epoch}: not what was issued");
+            }
+            for (t, (e, g)) in &edge.held {
+                let from = issued[e].iter().find(|(i, _)| &**i == t).map(|(_, g)| *g);
+                assert_eq!(from, Some(*g), "{t} held at {e} was never issued so");
+            }
+            // Reports go every other round, some from an edge that missed the last frame.
+            if rng.below(2) == 0 {
+                report = edge.report();
+            }
+            prev = now;
+        }
+    }
+}
+
+#[test]
+fn an_edge_that_reported_the_last_round_gets_only_the_change() {
+    let a: Arc<str> = Arc::from("a");
+    let b: Arc<str> = Arc::from("b");
+    let g = |sessions| Grant {
+        sessions,
+        ttl_ms: 1,
+        floor: 0,
+    };
+    let before = vec![(Arc::clone(&a), g(5)), (Arc::clone(&b), g(5))];
+    let now = vec![(Arc::clone(&a), g(6))];
+    let mut edge = Edge::default();
+    let whole = frame(
+        &Issued {
+            epoch: 7,
+            grants: &before,
+        },
+        None,
+        None,
+        TTL,
+    );
+    assert!(whole.renew.is_none());
+    assert_eq!(whole.grants.len(), 2);
+    edge.receive(&whole);
+    let base = Issued {
+        epoch: 7,
+        grants: &before,
+    };
+    let delta = frame(
+        &Issued {
+            epoch: 8,
+            grants: &now,
+        },
+        Some(&base),
+        Some(&edge.report()),
+        TTL,
+    );
+    assert_eq!(delta.grants.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        delta.renew.as_ref().map(|r| (r.from, r.ends.clone())),
+        Some((7, vec!["b".to_string()]))
+    );
+    let same = frame(
+        &Issued {
+            epoch: 8,
+            grants: &before,
+        },
+        Some(&base),
+        Some(&edge.report()),
+        TTL,
+    );
+    assert!(same.grants.is_empty(), "nothing changed: one renewal line");
+}

@@ -1,0 +1,123 @@
+//! Sparse reports: an edge reports every second, but between two reports most tenants change
+//! nothing but the epoch of the grant they hold (renewed by the leader, [`super::Renewal`]). A
+//! sparse report lists only the tenants whose entry differs from what [`carried`] predicts from
+//! the previous report of the same connection; the node merges it into the whole report again.
+//!
+//! The two sides share one rule ([`carried`]), and [`sparsify`] lists a tenant whenever the rule
+//! would be wrong about it, so `merge(prev, sparsify(prev, full)) == full` for any reports (the
+//! property the tests check): a rule that predicts badly costs bytes, never correctness.
+
+use std::collections::BTreeMap;
+
+use super::{Report, TenantUsage};
+
+/// Why a sparse report cannot be made whole.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SparseError {
+    #[error("sparse report {seq} is based on report {base}, but the last one here is {last}")]
+    BaseMismatch { seq: u64, base: u64, last: u64 },
+}
+
+/// What a tenant absent from a sparse report has, given its entry in the previous report and
+/// the grants epochs of both: its sessions as before, no refusals, and its grant as before —
+/// renewed to the new epoch if it was the one of the previous frame (renewals move every
+/// unchanged grant forward together).
+pub fn carried(prev: &TenantUsage, prev_epoch: u64, epoch: u64) -> TenantUsage {
+    let renewed = prev.holding_epoch != 0 && prev.holding_epoch == prev_epoch;
+    TenantUsage {
+        active: prev.active,
+        refused: 0,
+        holding_epoch: if renewed { epoch } else { prev.holding_epoch },
+        holding_sessions: prev.holding_sessions,
+    }
+}
+
+/// `full` as a sparse report after `prev` (the last report sent on this connection, whole):
+/// only the tenants and refusal counts that [`merge`] would not carry over. `full` itself when
+/// it cannot be expressed that way (a tenant's refusal counts disappeared without the tenant).
+pub fn sparsify(prev: &Report, full: &Report) -> Report {
+    let mut tenants = BTreeMap::new();
+    for (id, usage) in &full.tenants {
+        let same = prev
+            .tenants
+            .get(id)
+            .is_some_and(|p| carried(p, prev.grants_epoch, full.grants_epoch) == *usage);
+        if !same {
+            tenants.insert(id.clone(), *usage);
+        }
+    }
+    let removed: Vec<String> = prev
+        .tenants
+        .keys()
+        .filter(|id| !full.tenants.contains_key(*id))
+        .cloned()
+        .collect();
+    // Cumulative counts only grow while the edge runs; one that vanished (the tenant left and
+    // came back within a report) is sent whole rather than given a removal list of its own.
+    let lost_counts = prev
+        .refusals
+        .keys()
+        .any(|id| !full.refusals.contains_key(id) && full.tenants.contains_key(id));
+    if lost_counts {
+        return full.clone();
+    }
+    let refusals = full
+        .refusals
+        .iter()
+        .filter(|(id, counts)| prev.refusals.get(*id) != Some(counts))
+        .map(|(id, counts)| (id.clone(), counts.clone()))
+        .collect();
+    Report {
+        seq: full.seq,
+        tenants,
+        refusals,
+        grants_epoch: full.grants_epoch,
+        base: Some(prev.seq),
+        removed,
+    }
+}
+
+/// The whole report `report` stands for after `prev` (the last whole report of the same
+/// connection); a whole report is returned as it is.
+pub fn merge(prev: &Report, report: Report) -> Result<Report, SparseError> {
+    let Some(base) = report.base else {
+        return Ok(report);
+    };
+    if base != prev.seq {
+        return Err(SparseError::BaseMismatch {
+            seq: report.seq,
+            base,
+            last: prev.seq,
+        });
+    }
+    let removed: std::collections::BTreeSet<&str> =
+        report.removed.iter().map(String::as_str).collect();
+    let mut tenants = report.tenants;
+    for (id, p) in &prev.tenants {
+        if removed.contains(id.as_str()) || tenants.contains_key(id) {
+            continue;
+        }
+        tenants.insert(
+            id.clone(),
+            carried(p, prev.grants_epoch, report.grants_epoch),
+        );
+    }
+    let mut refusals = report.refusals;
+    for (id, counts) in &prev.refusals {
+        if removed.contains(id.as_str()) || refusals.contains_key(id) {
+            continue;
+        }
+        refusals.insert(id.clone(), counts.clone());
+    }
+    Ok(Report {
+        seq: report.seq,
+        tenants,
+        refusals,
+        grants_epoch: report.grants_epoch,
+        base: None,
+        removed: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+use super::*;
+use crate::outcome::{Reason, RefusalCounts};
+
+/// A small deterministic generator (no dependency for one test).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The next whole report of an edge after `prev`: some tenants come and go, sessions move,
+/// refusals happen, and most grants are renewed to the new epoch (some keep an old one).
+fn step(rng: &mut Rng, prev: &Report) -> Report {
+    let epoch = prev.grants_epoch + rng.below(2);
+    let mut next = Report {
+        seq: prev.seq + 1,
+        grants_epoch: epoch,
+        ..Report::default()
+    };
+    for i in 0..12u64 {
+        let id = format!("t{i}");
+        let old = prev.tenants.get(&id);
+        let present = match old {
+            Some(_) => rng.below(10) != 0,
+            None => rng.below(4) == 0,
+        };
+        if !present {
+            continue;
+        }
+        let mut u = old.map_or_else(TenantUsage::default, |p| {
+            carried(p, prev.grants_epoch, epoch)
+        });
+        match rng.below(6) {
+            0 => u.active = rng.below(5) as u32,
+            1 => u.refused = 1 + rng.below(3) as u32,
+            2 => (u.holding_epoch, u.holding_sessions) = (epoch, rng.below(9) as u32),
+            3 => u.holding_epoch = epoch.saturating_sub(rng.below(3)),
+            _ => {}
+        }
+        next.tenants.insert(id.clone(), u);
+        let mut counts = prev.refusals.get(&id).cloned().unwrap_or_default();
+        if rng.below(4) == 0 {
+            counts.add(Reason::BlockedByRule, 1 + rng.below(2));
+        }
+        if rng.below(30) == 0 {
+            counts = RefusalCounts::default();
+        }
+        if counts != RefusalCounts::default() {
+            next.refusals.insert(id, counts);
+        }
+    }
+    next
+}
+
+#[test]
+fn a_sparse_report_merges_back_into_the_whole_one() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut listed, mut whole) = (0usize, 0usize);
+    for _ in 0..200 {
+        let mut prev = Report::default();
+        for _ in 0..20 {
+            let full = step(&mut rng, &prev);
+            let sparse = sparsify(&prev, &full);
+            listed += sparse.tenants.len();
+            whole += full.tenants.len();
+            assert_eq!(merge(&prev, sparse).expect("same base"), full);
+            prev = full;
+        }
+    }
+    assert!(listed < whole, "listed {listed} of {whole}: nothing saved");
+}
+
+#[test]
+fn an_idle_tenant_whose_grant_was_renewed_is_not_listed() {
+    let usage = |epoch| TenantUsage {
+        active: 2,
+        refused: 0,
+        holding_epoch: epoch,
+        holding_sessions: 10,
+    };
+    let prev = Report {
+        seq: 4,
+        grants_epoch: 7,
+        tenants: BTreeMap::from([("a".into(), usage(7)), ("b".into(), usage(7))]),
+        ..Report::default()
+    };
+    let mut full = Report {
+        seq: 5,
+        grants_epoch: 8,
+        tenants: BTreeMap::from([("a".into(), usage(8))]),
+        ..Report::default()
+    };
+    full.tenants.insert("c".into(), usage(0));
+    let sparse = sparsify(&prev, &full);
+    assert_eq!(sparse.base, Some(4));
+    assert_eq!(sparse.tenants.keys().collect::<Vec<_>>(), ["c"]);
+    assert_eq!(sparse.removed, ["b"]);
+    assert_eq!(merge(&prev, sparse).expect("merge"), full);
+}
+
+#[test]
+fn a_sparse_report_on_another_base_is_refused() {
+    let prev = Report {
+        seq: 3,
+        ..Report::default()
+    };
+    let sparse = Report {
+        seq: 5,
+        base: Some(4),
+        ..Report::default()
+    };
+    assert_eq!(
+        merge(&prev, sparse),
+        Err(SparseError::BaseMismatch {
+            seq: 5,
+            base: 4,
+            last: 3
+        })
+    );
+    let whole = Report {
+        seq: 9,
+        ..Report::default()
+    };
+    assert_eq!(
+        merge(&prev, whole.clone()),
+        Ok(whole),
+        "a whole report stands"
+    );
+}
