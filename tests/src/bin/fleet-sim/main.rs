@@ -19,22 +19,23 @@ mod fleet;
 mod populate;
 mod probe;
 mod reconnect;
+mod retry;
 mod sim_edge;
 mod stats;
 mod steady;
 
-use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use breakout_tests::api_conn::ApiConn;
 use breakout_tests::control::Cluster;
 use serde_json::json;
 
+use self::api::Api;
 use self::fleet::Fleet;
 use self::populate::Shape;
 use self::probe::mib;
+use self::retry::Policy;
 use self::stats::{median_usize, percentile};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -73,8 +74,18 @@ fn main() -> Result<()> {
 
     let mut cluster = Cluster::start(3);
     let t = Instant::now();
-    let last_tenant = populate::tenant_id(shape.tenants.saturating_sub(1));
-    let leader = api::import(&cluster, dump, &last_tenant, converge)?;
+    // A large dump can take long to commit on a loaded machine: its attempts have as long as
+    // the edges have to converge, not the usual minute.
+    let policy = Policy::default();
+    let import_policy = Policy {
+        budget: converge.max(policy.budget),
+        ..policy
+    };
+    let leader = {
+        let mut api = Api::on_leader(&cluster, import_policy)?;
+        api::import(&mut api, dump)?;
+        api.node()
+    };
     println!(
         "import: in {:.1} s (leader: node {})",
         t.elapsed().as_secs_f64(),
@@ -114,17 +125,20 @@ fn main() -> Result<()> {
     let leader_pid = cluster.nodes[leader].pid().context("the leader's pid")?;
     let steady = steady::measure(&fleet, leader_pid, steady_window);
 
-    let mut api = ApiConn::new(Ipv4Addr::LOCALHOST, cluster.nodes[leader].api);
-    let rules = changes::rules(&fleet, &mut api, shape, rule_writes, epoch, converge)?;
-    let templates = changes::templates(
-        &fleet,
-        &mut api,
-        shape,
-        template_writes,
-        epoch,
-        converge,
-        leader_pid,
-    )?;
+    let (rules, templates) = {
+        let mut api = Api::on_leader(&cluster, policy)?;
+        let rules = changes::rules(&fleet, &mut api, shape, rule_writes, epoch, converge)?;
+        let templates = changes::templates(
+            &fleet,
+            &mut api,
+            shape,
+            template_writes,
+            epoch,
+            converge,
+            leader_pid,
+        )?;
+        (rules, templates)
+    };
 
     let mut moved = reconnect::Reconnect {
         seconds: f64::NAN,
@@ -142,9 +156,10 @@ fn main() -> Result<()> {
         "leader_cpu": steady.cpu, "leader_rss_mib": mib(steady.rss),
         "report_mib_s": mib(steady.report_bps as u64), "grant_mib_s": mib(steady.grant_bps as u64),
         "rule_p50_ms": percentile(rule_ms, 0.5), "rule_p99_ms": percentile(rule_ms, 0.99),
-        "rule_update_bytes": rules.update_bytes,
+        "rule_update_bytes": rules.update_bytes, "rule_untimed": rules.untimed,
         "template_median_s": percentile(tpl_s, 0.5), "template_all_s": percentile(tpl_s, 1.0),
-        "template_update_bytes": templates.update_bytes, "reconnect_s": moved.seconds,
+        "template_update_bytes": templates.update_bytes, "template_untimed": templates.untimed,
+        "reconnect_s": moved.seconds,
         "load_start": load_start, "load_end": probe::load_average(),
         "reconnect_pending": moved.pending, "reconnect_snapshots": moved.starts.snapshot,
         "reconnect_empty_updates": moved.starts.empty_update,

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use breakout_tests::control::Cluster;
 
+use crate::api;
 use crate::diag::{self, Starts};
 use crate::fleet::Fleet;
 use crate::probe::{self, mib};
+use crate::retry::Policy;
 
 /// What the reconnect came to.
 pub struct Reconnect {
@@ -76,7 +78,7 @@ pub fn run(
     }
     let moved = diag::moved(&fleet.edges, &sessions);
     let starts = diag::session_starts(cluster, &order[1..]).since(starts_before);
-    let new_leader = cluster.wait_leader(Duration::from_secs(30));
+    let new_leader = api::leader(cluster, Policy::default())?;
     let after = cluster.nodes[new_leader].pid().map_or(0, probe::rss);
     let idx = order[1..]
         .iter()
