@@ -11,6 +11,10 @@
 //! tenants (rollback between two live versions; ack → every edge applied); a leader kill (all
 //! edges reconnect: time until each has a configuration from a new session, the new leader's
 //! peak memory).
+//!
+//! Every call on the control plane's API is tried again through elections, overload and lost
+//! connections, for a bounded time ([`retry::Policy`]); writes carry an `Idempotency-Key`, so
+//! one that is tried again is applied once ([`api`]).
 
 mod api;
 mod changes;
