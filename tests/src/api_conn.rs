@@ -30,9 +30,25 @@ impl ApiConn {
         token: Option<&str>,
         body: Option<&str>,
     ) -> io::Result<RawResponse> {
+        self.send_with(method, path, token, &[], body)
+    }
+
+    /// [`ApiConn::send`] with the extra request `headers` (name, value), e.g. an
+    /// `Idempotency-Key`.
+    pub fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> io::Result<RawResponse> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.to);
         if let Some(t) = token {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
         }
         let body = body.unwrap_or("");
         if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {

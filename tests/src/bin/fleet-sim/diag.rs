@@ -4,13 +4,16 @@
 //! - `FLEET_KEEP_LOGS`: a directory; the control-plane nodes' logs are copied there at the end
 //!   (`node-N.log`). `BREAKOUT_TEST_CONTROL_LOG=info` makes the nodes log each edge session.
 
+use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use breakout_tests::control::Cluster;
+use breakout_tests::control::{Cluster, ControlNode};
 use breakout_tests::metrics::sum;
 
+use crate::api;
+use crate::retry::{Attempt, Next, Policy};
 use crate::sim_edge::SimEdge;
 
 /// Starts the simulator's log output if `FLEET_LOG` asks for it.
@@ -84,18 +87,49 @@ pub fn moved(edges: &[Arc<SimEdge>], sessions: &[u64]) -> usize {
 
 /// Sessions started on the nodes `nodes` (indices into the cluster) with the region's snapshot
 /// and with an empty update (`breakout_control_edge_session_starts_total{sent}`), summed over
-/// them; a node that does not answer counts nothing.
+/// them; a node that does not answer (after retries) counts nothing.
 pub fn session_starts(cluster: &Cluster, nodes: &[usize]) -> Starts {
     const NAME: &str = "breakout_control_edge_session_starts_total";
     let mut starts = Starts::default();
     for node in nodes.iter().filter_map(|&i| cluster.nodes.get(i)) {
-        let (status, text) = node.scrape();
-        if status == 200 {
+        if let Some(text) = scrape(node, Policy::default()) {
             starts.snapshot += sum(&text, NAME, &[("sent", "snapshot")]) as u64;
             starts.empty_update += sum(&text, NAME, &[("sent", "empty_update")]) as u64;
         }
     }
     starts
+}
+
+/// `node`'s metrics, asked again after no answer or a 5xx as [`Policy`] says; `None` (said on
+/// stderr) if it never answered 200.
+fn scrape(node: &ControlNode, policy: Policy) -> Option<String> {
+    let started = Instant::now();
+    for n in 0.. {
+        let (status, text) = node.scrape();
+        let attempt = match status {
+            // curl's `000`: nothing answered (refused, reset, or its 10 s limit).
+            0 => Attempt::Unanswered(ErrorKind::NotConnected),
+            status => Attempt::Answered {
+                status,
+                retry_after: None,
+            },
+        };
+        match policy.next(attempt, n, started.elapsed(), api::jitter()) {
+            Next::Done => return Some(text),
+            Next::Retry(wait) => std::thread::sleep(wait),
+            Next::Fail | Next::GiveUp => {
+                eprintln!(
+                    "fleet-sim: node {} /metrics: {status} {} after {} attempts; its session \
+                     starts count as none",
+                    node.id,
+                    text.trim(),
+                    n + 1
+                );
+                return None;
+            }
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// Session starts by their first send.

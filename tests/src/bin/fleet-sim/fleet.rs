@@ -1,0 +1,163 @@
+//! The simulated edges as one fleet: started on a runtime, and waited on until they serve a
+//! version (each edge's apply time kept for the latency figures).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use breakout_edge::sync::{self, SyncConfig};
+use breakout_tests::control::{dev_ca, Cluster, ADMIN_TOKEN};
+use tokio::runtime::Runtime;
+
+use crate::populate::{self, Shape};
+use crate::sim_edge::{RegionBook, SimEdge, Traffic};
+use crate::stats::median_usize;
+
+pub struct Fleet {
+    pub edges: Vec<Arc<SimEdge>>,
+    pub books: Vec<Arc<RegionBook>>,
+    pub traffic: Arc<Traffic>,
+    pub regions: usize,
+    /// When the first edge was spawned (the connect phase's start).
+    pub started: Instant,
+}
+
+impl Fleet {
+    /// Spawns `edges_n` edges on `runtime`, spread round-robin over the regions, each given the
+    /// nodes in `order` (indices into the cluster, the leader first: so every edge starts on it
+    /// and a leader kill moves all of them at once). Apply times count from `epoch`.
+    pub fn start(
+        runtime: &Runtime,
+        cluster: &Cluster,
+        order: &[usize],
+        shape: Shape,
+        edges_n: usize,
+        epoch: Instant,
+    ) -> Result<Fleet> {
+        let traffic = Arc::new(Traffic::default());
+        let books: Vec<Arc<RegionBook>> = (0..shape.regions).map(|_| Arc::default()).collect();
+        let targets: Vec<String> = order
+            .iter()
+            .map(|&i| cluster.nodes[i].edge.to_string())
+            .collect();
+        let mut edges = Vec::new();
+        let client = {
+            let cfg = SyncConfig {
+                control_plane: targets.clone(),
+                region: populate::region_name(0),
+                node_id: "sim".into(),
+                ca_file: dev_ca().ca(),
+                token: ADMIN_TOKEN.into(),
+            };
+            sync::prepare(&cfg)?
+        };
+        let started = Instant::now();
+        for k in 0..edges_n {
+            let region = k % shape.regions;
+            let edge = Arc::new(SimEdge::new(
+                k,
+                Arc::clone(&books[region]),
+                Arc::clone(&traffic),
+                epoch,
+            ));
+            let cfg = SyncConfig {
+                control_plane: targets.clone(),
+                region: populate::region_name(region),
+                node_id: format!("sim-{k:04}"),
+                ca_file: dev_ca().ca(),
+                token: ADMIN_TOKEN.into(),
+            };
+            runtime.spawn(sync::run_node(cfg, client.clone(), Arc::clone(&edge)));
+            edges.push(edge);
+        }
+        Ok(Fleet {
+            edges,
+            books,
+            traffic,
+            regions: shape.regions,
+            started,
+        })
+    }
+
+    /// Waits until every edge of the regions `region` picks serves `version` or newer; then
+    /// each such edge's time from `from_us` to its apply, in ms. Only regions whose content
+    /// changed at `version` may be picked: the others' edges are sent nothing and keep the
+    /// version they have (they count as current through it on the control plane).
+    pub fn wait_applied(
+        &self,
+        region: impl Fn(usize) -> bool,
+        version: u64,
+        from_us: u64,
+        limit: Duration,
+    ) -> Result<Vec<f64>> {
+        let until = Instant::now() + limit;
+        let edges: Vec<&Arc<SimEdge>> = self
+            .edges
+            .iter()
+            .filter(|e| region(e.id % self.regions))
+            .collect();
+        loop {
+            let behind = edges
+                .iter()
+                .filter(|e| e.version.load(Ordering::Acquire) < version)
+                .count();
+            if behind == 0 {
+                break;
+            }
+            if Instant::now() > until {
+                let why = edges.iter().find_map(|e| {
+                    let refused = e.refused.lock().unwrap_or_else(|p| p.into_inner());
+                    refused.clone()
+                });
+                bail!(
+                    "{behind} edges never reached version {version} in {limit:?} (a refusal: {})",
+                    why.as_deref().unwrap_or("none")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(edges
+            .iter()
+            .map(|e| e.applied_us.load(Ordering::Acquire).saturating_sub(from_us) as f64 / 1e3)
+            .collect())
+    }
+
+    /// Waits until every edge serves a policy with all its region's tenants (`expected`).
+    pub fn wait_loaded(&self, expected: impl Fn(usize) -> usize, limit: Duration) -> Result<()> {
+        let until = Instant::now() + limit;
+        loop {
+            let behind = self
+                .edges
+                .iter()
+                .filter(|e| e.tenants.load(Ordering::Acquire) != expected(e.id % self.regions))
+                .count();
+            if behind == 0 {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                bail!("{behind} edges never got their region's tenants in {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Bytes of the change `(from, to)` as region `r`'s edges got it ((0, to): a snapshot).
+    pub fn size(&self, r: usize, key: (u64, u64)) -> Option<usize> {
+        self.books[r]
+            .sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .copied()
+    }
+
+    /// The median over regions of the change that brought each region to `to`.
+    pub fn change_size(&self, to: u64) -> usize {
+        let sizes = self.books.iter().filter_map(|b| {
+            let s = b.sizes.lock().unwrap_or_else(|e| e.into_inner());
+            s.iter().rev().find(|(k, _)| k.1 == to).map(|(_, v)| *v)
+        });
+        median_usize(sizes.collect())
+    }
+}

@@ -1,0 +1,45 @@
+//! Steady state: the leader's CPU and memory while every edge reports and renews its leases,
+//! and the report and grant traffic.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::fleet::Fleet;
+use crate::probe::{self, mib};
+
+/// The leader's load over the window, and the traffic in bytes per second.
+pub struct Steady {
+    /// Cores.
+    pub cpu: f64,
+    /// Peak resident memory, bytes.
+    pub rss: u64,
+    pub report_bps: f64,
+    pub grant_bps: f64,
+}
+
+/// Measures the leader (pid `leader_pid`) over `window`, after 3 s for the fleet to settle.
+pub fn measure(fleet: &Fleet, leader_pid: u32, window: Duration) -> Steady {
+    std::thread::sleep(Duration::from_secs(3));
+    fleet.traffic.measuring.store(true, Ordering::Relaxed);
+    let (cpu, rss) = probe::measure(leader_pid, window);
+    fleet.traffic.measuring.store(false, Ordering::Relaxed);
+    let per_s = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / window.as_secs_f64();
+    let report_bps = per_s(&fleet.traffic.report_bytes);
+    let reports_ps = per_s(&fleet.traffic.reports);
+    let grant_bps = per_s(&fleet.traffic.grant_bytes);
+    let grants_ps = per_s(&fleet.traffic.grant_frames);
+    println!(
+        "steady ({}s): leader CPU {cpu:.2} cores, RSS {:.0} MiB; reports {reports_ps:.0}/s \
+         = {:.2} MiB/s; grants {grants_ps:.0} frames/s = {:.2} MiB/s",
+        window.as_secs(),
+        mib(rss),
+        mib(report_bps as u64),
+        mib(grant_bps as u64)
+    );
+    Steady {
+        cpu,
+        rss,
+        report_bps,
+        grant_bps,
+    }
+}
