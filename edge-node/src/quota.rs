@@ -86,7 +86,7 @@ impl Quotas {
         if let Some(renew) = grants.renew.as_ref().filter(|_| grants.epoch >= newest) {
             let expires = now + Duration::from_millis(renew.ttl_ms);
             for (tenant, h) in held.iter_mut() {
-                if h.epoch != renew.from
+                if (h.epoch != renew.from && !renew.also.contains(&h.epoch))
                     || grants.grants.contains_key(tenant)
                     || renew.ends.contains(tenant)
                 {
@@ -202,6 +202,7 @@ mod tests {
             from: 5,
             ttl_ms: 1000,
             ends: vec!["c".to_string()],
+            ..Renewal::default()
         });
         q.receive(&renewal, t1);
         assert_eq!(q.applied_epoch(), 6);
@@ -217,7 +218,7 @@ mod tests {
         stale.renew = Some(Renewal {
             from: 5,
             ttl_ms: 60_000,
-            ends: Vec::new(),
+            ..Renewal::default()
         });
         q.receive(&stale, t2);
         assert_eq!(q.holding("c", t2), (5, 25));

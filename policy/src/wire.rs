@@ -211,12 +211,15 @@ pub struct Grants {
 }
 
 /// Renews, to the frame's epoch and `ttl_ms` from receipt, every grant the edge holds of epoch
-/// `from` that the frame neither lists nor `ends`. A leader sends it only to an edge that
-/// reported `grants_epoch == from`: such an edge holds every grant of `from` exactly as issued,
-/// so the renewed ones are what a whole frame would have listed.
+/// `from` (or of one in `also`) that the frame neither lists nor `ends`. A leader sends it only
+/// to an edge that reported `grants_epoch == from`, with `also` the rounds it sent since, and
+/// lists every grant that differs in any of them: whichever of those frames the edge applied,
+/// the grants it renews are what a whole frame would have listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Renewal {
     pub from: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<u64>,
     pub ttl_ms: u64,
     /// Grants of `from` not renewed: left to expire as they would if a whole frame omitted them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -10,7 +10,7 @@
 
 #[cfg(test)]
 use std::collections::BTreeMap; // (the tests build reports with it)
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,10 @@ use crate::state::{session_limits_at, State};
 
 /// How often the leader allocates (and every node relays its edges' reports).
 pub const ROUND: Duration = Duration::from_millis(500);
+
+/// Earlier rounds kept per edge to renew from: an edge reports every second, two rounds, and
+/// its report reaches the leader up to a round later.
+const KEPT_ROUNDS: usize = 4;
 
 /// Taken off a grant's lifetime when it is handed out, for the time it still travels (leader →
 /// relaying node → edge): the edge's expiry, counted from receipt, stays before the leader's.
@@ -76,8 +80,9 @@ struct LeaderState {
     /// Per (region, tenant): its ledger and the last round that served it.
     ledgers: HashMap<(Arc<str>, Arc<str>), (Ledger, u64)>,
     grants: HashMap<String, EdgeLeases>,
-    /// The round before's (an edge reporting it holds those gets only what changed since).
-    prev_grants: HashMap<String, EdgeLeases>,
+    /// The rounds before, newest first, at most [`KEPT_ROUNDS`] (an edge reporting it holds
+    /// one of those gets only what changed since).
+    history: VecDeque<HashMap<String, EdgeLeases>>,
     usage: Vec<RegionUsage>,
 }
 
@@ -278,16 +283,11 @@ impl LeaseHub {
             }
             let ttl_ms = left.as_millis() as u64;
             let report = st.edges.get(edge).map(|e| &e.report);
-            let base = [st.grants.get(edge), st.prev_grants.get(edge)]
-                .into_iter()
-                .flatten()
-                .find(|b| report.is_some_and(|r| r.grants_epoch == b.epoch));
-            let grants = frame::frame(
-                &leases.issued(),
-                base.map(EdgeLeases::issued).as_ref(),
-                report,
-                ttl_ms,
-            );
+            let kept: Vec<frame::Issued<'_>> = std::iter::once(leases)
+                .chain(st.history.iter().filter_map(|round| round.get(edge)))
+                .map(EdgeLeases::issued)
+                .collect();
+            let grants = frame::frame(&leases.issued(), &kept, report, ttl_ms);
             out.push(EdgeGrants {
                 edge_id: edge.clone(),
                 grants,
@@ -413,7 +413,9 @@ impl LeaseHub {
         }
         drop(by_region);
         st.ledgers.retain(|_, (_, served)| *served == round);
-        st.prev_grants = std::mem::replace(&mut st.grants, new_grants);
+        st.history
+            .push_front(std::mem::replace(&mut st.grants, new_grants));
+        st.history.truncate(KEPT_ROUNDS);
         self.metrics.publish(&st.usage, &usage);
         st.usage = usage;
         self.metrics.rounds.inc();

@@ -283,9 +283,14 @@ impl EdgeHandle {
     /// at least every `WHOLE_EVERY` reports).
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
-            let merged = match (&e.report, report.base) {
-                (_, None) => Ok(report),
-                (Some((_, _, prev)), Some(_)) => sparse::merge(prev, report),
+            let merged = match (&mut e.report, report.base) {
+                (Some((last_at, last_ms, last)), Some(_)) => {
+                    sparse::merge_into(last, report).map(|()| (*last_at, *last_ms) = (at, at_ms))
+                }
+                (_, None) => {
+                    e.report = Some((at, at_ms, report));
+                    Ok(())
+                }
                 (None, Some(base)) => Err(sparse::SparseError::BaseMismatch {
                     seq: report.seq,
                     base,
@@ -293,10 +298,7 @@ impl EdgeHandle {
                 }),
             };
             match merged {
-                Ok(whole) => {
-                    e.report = Some((at, at_ms, whole));
-                    e.relayed = false;
-                }
+                Ok(()) => e.relayed = false,
                 Err(error) => tracing::debug!(%error, "sparse report dropped"),
             }
         });

@@ -80,43 +80,39 @@ pub fn sparsify(prev: &Report, full: &Report) -> Report {
 /// The whole report `report` stands for after `prev` (the last whole report of the same
 /// connection); a whole report is returned as it is.
 pub fn merge(prev: &Report, report: Report) -> Result<Report, SparseError> {
+    let mut whole = prev.clone();
+    merge_into(&mut whole, report)?;
+    Ok(whole)
+}
+
+/// [`merge`] in place: `last` (the last whole report) becomes the whole report `report` stands
+/// for, or stays as it was if `report` is not based on it. Touches only what the report lists,
+/// apart from moving renewed grants forward.
+pub fn merge_into(last: &mut Report, report: Report) -> Result<(), SparseError> {
     let Some(base) = report.base else {
-        return Ok(report);
+        *last = report;
+        return Ok(());
     };
-    if base != prev.seq {
+    if base != last.seq {
         return Err(SparseError::BaseMismatch {
             seq: report.seq,
             base,
-            last: prev.seq,
+            last: last.seq,
         });
     }
-    let removed: std::collections::BTreeSet<&str> =
-        report.removed.iter().map(String::as_str).collect();
-    let mut tenants = report.tenants;
-    for (id, p) in &prev.tenants {
-        if removed.contains(id.as_str()) || tenants.contains_key(id) {
-            continue;
-        }
-        tenants.insert(
-            id.clone(),
-            carried(p, prev.grants_epoch, report.grants_epoch),
-        );
+    for id in &report.removed {
+        last.tenants.remove(id);
+        last.refusals.remove(id);
     }
-    let mut refusals = report.refusals;
-    for (id, counts) in &prev.refusals {
-        if removed.contains(id.as_str()) || refusals.contains_key(id) {
-            continue;
-        }
-        refusals.insert(id.clone(), counts.clone());
+    let (prev_epoch, epoch) = (last.grants_epoch, report.grants_epoch);
+    for usage in last.tenants.values_mut() {
+        *usage = carried(usage, prev_epoch, epoch);
     }
-    Ok(Report {
-        seq: report.seq,
-        tenants,
-        refusals,
-        grants_epoch: report.grants_epoch,
-        base: None,
-        removed: Vec::new(),
-    })
+    last.tenants.extend(report.tenants);
+    last.refusals.extend(report.refusals);
+    last.seq = report.seq;
+    last.grants_epoch = epoch;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ fn every_frame() -> Vec<Frame> {
             grants: BTreeMap::from([("acme".to_string(), grant)]),
             renew: Some(Renewal {
                 from: 2,
+                also: vec![3],
                 ttl_ms: 4_000,
                 ends: vec!["gone".into()],
             }),
