@@ -121,7 +121,13 @@ impl Limits {
         let regions: Vec<(String, Vec<(String, u32)>)> = state
             .regions
             .keys()
-            .map(|r| (r.clone(), session_limits_at(state, r, day)))
+            .map(|r| {
+                let mut tenants = session_limits_at(state, r, day);
+                // Sorted by id (the state's order already; a no-op pass then): every edge's
+                // grants are built in this order, and `frame` walks them in it.
+                tenants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                (r.clone(), tenants)
+            })
             .collect();
         let ids = regions
             .iter()

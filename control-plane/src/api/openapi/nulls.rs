@@ -12,6 +12,7 @@ const NULL_REFUSED: &[(&str, &str)] = &[
     ("POST /v1/tenants", "rules"),
     ("POST /v1/tenants", "upstreams"),
     ("PUT /v1/tenants/{id}/attributes", "private_backbone"),
+    ("POST /v1/quota/exchange", "edges"),
     ("POST /v1/tenants/{id}/contracts", "options"),
     (
         "POST /v1/tenants/{id}/contracts/{cid}/cancel",

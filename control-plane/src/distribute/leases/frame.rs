@@ -16,11 +16,12 @@ pub struct Issued<'a> {
 }
 
 /// The frame that gives an edge `now`, each grant good for `ttl_ms`. `kept` are the rounds the
-/// leader still has for the edge, `now`'s included (any order). If the edge reported holding one of
-/// them (`report.grants_epoch`), the frame lists only what differs from that round or any
-/// later one (frames of those rounds may have reached the edge since its report) and renews
-/// the rest. A tenant the edge reported holding under another epoch than the one it reported
-/// (it missed a renewal) is listed all the same, so no edge keeps an old grant for long.
+/// leader still has for the edge, `now`'s included (any order). If the edge reported holding
+/// one of them (`report.grants_epoch`), the frame lists only what differs from that round or
+/// any later one (frames of those rounds may have reached the edge since its report) and
+/// renews the rest. A tenant the edge reported holding under another epoch than the one it
+/// reported (it missed a renewal) is listed all the same, so no edge keeps an old grant long.
+/// Every round's grants are sorted by tenant id (`Limits::of` sorts them).
 pub fn frame(
     now: &Issued<'_>,
     kept: &[Issued<'_>],
