@@ -1,36 +1,18 @@
 use super::*;
 use crate::model::{SourceCidr, SCHEMA_VERSION};
 use crate::wire::content::content_digest;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-fn cidr(rng: &mut Rng) -> SourceCidr {
-    format!("10.{}.0.0/16", rng.below(8))
+fn cidr(rng: &mut StdRng) -> SourceCidr {
+    format!("10.{}.0.0/16", rng.random_range(0..8))
         .parse()
         .expect("a cidr")
 }
 
-fn tenant(rng: &mut Rng, id: &str) -> Tenant {
-    let lists = if rng.chance(30) {
-        serde_json::json!({"own": [format!("h{}.example.com", rng.below(3))]})
+fn tenant(rng: &mut StdRng, id: &str) -> Tenant {
+    let lists = if rng.random_bool(0.3) {
+        serde_json::json!({"own": [format!("h{}.example.com", rng.random_range(0..3))]})
     } else {
         serde_json::json!({})
     };
@@ -38,16 +20,16 @@ fn tenant(rng: &mut Rng, id: &str) -> Tenant {
         "id": id,
         "region": "tokyo",
         "source_cidrs": [cidr(rng).to_string()],
-        "session_limit": rng.below(4),
+        "session_limit": rng.random_range(0..4),
         "lists": lists,
     }))
     .expect("a tenant")
 }
 
-fn list(rng: &mut Rng) -> NamedList {
-    let n = rng.below(3);
+fn list(rng: &mut StdRng) -> NamedList {
+    let n = rng.random_range(0..3);
     serde_json::from_value(serde_json::json!((0..n)
-        .map(|i| format!("s{}-{i}.example.com", rng.below(4)))
+        .map(|i| format!("s{}-{i}.example.com", rng.random_range(0..4)))
         .collect::<Vec<_>>()))
     .expect("a list")
 }
@@ -56,35 +38,35 @@ const IDS: [&str; 8] = [
     "acme", "beta", "core", "dyna", "echo", "fox", "gulf", "hive",
 ];
 
-fn policy(rng: &mut Rng, version: u64) -> RegionPolicy {
+fn policy(rng: &mut StdRng, version: u64) -> RegionPolicy {
     let mut tenants = Vec::new();
     for id in IDS {
-        if rng.chance(60) {
+        if rng.random_bool(0.6) {
             tenants.push(tenant(rng, id));
         }
     }
-    if rng.chance(30) {
+    if rng.random_bool(0.3) {
         // Not in id order: the order must survive too.
-        let k = rng.below(tenants.len() as u64 + 1) as usize;
+        let k = rng.random_range(0..tenants.len() as u64 + 1) as usize;
         tenants.rotate_left(k);
     }
     let mut lists = BTreeMap::new();
     for name in ["m365", "ops", "cdn", "block"] {
-        if rng.chance(50) {
+        if rng.random_bool(0.5) {
             lists.insert(name.to_string(), list(rng));
         }
     }
-    let foreign_sources = (0..rng.below(3))
+    let foreign_sources = (0..rng.random_range(0..3))
         .map(|i| ForeignSources {
             region: "osaka".into(),
             tenant: format!("kobe{i}"),
             cidrs: vec![cidr(rng)],
         })
         .collect();
-    let out_of_service = (0..rng.below(3))
+    let out_of_service = (0..rng.random_range(0..3))
         .map(|i| OutOfService {
             tenant: format!("idle{i}"),
-            reason: format!("art. 6-1: reason {}", rng.below(2)),
+            reason: format!("art. 6-1: reason {}", rng.random_range(0..2)),
             cidrs: vec![cidr(rng)],
         })
         .collect();
@@ -100,25 +82,25 @@ fn policy(rng: &mut Rng, version: u64) -> RegionPolicy {
 }
 
 /// `new` derived from `old` by a few edits, so that most pairs share much (as in practice).
-fn evolve(rng: &mut Rng, old: &RegionPolicy) -> RegionPolicy {
+fn evolve(rng: &mut StdRng, old: &RegionPolicy) -> RegionPolicy {
     let mut new = old.clone();
-    new.version = old.version + 1 + rng.below(5);
-    for _ in 0..rng.below(4) {
-        match rng.below(7) {
+    new.version = old.version + 1 + rng.random_range(0..5);
+    for _ in 0..rng.random_range(0..4) {
+        match rng.random_range(0..7) {
             0 if !new.tenants.is_empty() => {
-                let i = rng.below(new.tenants.len() as u64) as usize;
+                let i = rng.random_range(0..new.tenants.len() as u64) as usize;
                 new.tenants.remove(i);
             }
             1 => {
-                let id = IDS[rng.below(IDS.len() as u64) as usize];
+                let id = IDS[rng.random_range(0..IDS.len() as u64) as usize];
                 if !new.tenants.iter().any(|t| t.id == id) {
                     let t = tenant(rng, id);
-                    let at = rng.below(new.tenants.len() as u64 + 1) as usize;
+                    let at = rng.random_range(0..new.tenants.len() as u64 + 1) as usize;
                     new.tenants.insert(at, t);
                 }
             }
             2 if !new.tenants.is_empty() => {
-                let i = rng.below(new.tenants.len() as u64) as usize;
+                let i = rng.random_range(0..new.tenants.len() as u64) as usize;
                 new.tenants[i].session_limit += 1;
             }
             3 if new.tenants.len() > 1 => {
@@ -126,8 +108,8 @@ fn evolve(rng: &mut Rng, old: &RegionPolicy) -> RegionPolicy {
                 new.tenants.swap(0, last);
             }
             4 => {
-                let name = ["m365", "ops", "cdn", "block"][rng.below(4) as usize];
-                if rng.chance(50) {
+                let name = ["m365", "ops", "cdn", "block"][rng.random_range(0..4) as usize];
+                if rng.random_bool(0.5) {
                     new.lists.remove(name);
                 } else {
                     new.lists.insert(name.into(), list(rng));
@@ -142,10 +124,10 @@ fn evolve(rng: &mut Rng, old: &RegionPolicy) -> RegionPolicy {
 
 #[test]
 fn applying_the_diff_gives_the_new_policy() {
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let mut rng = StdRng::seed_from_u64(0x5EED_1234_ABCD_0001);
     for round in 0..2_000 {
         let old = policy(&mut rng, round);
-        let new = if rng.chance(50) {
+        let new = if rng.random_bool(0.5) {
             evolve(&mut rng, &old)
         } else {
             policy(&mut rng, round + 1)
@@ -161,7 +143,7 @@ fn applying_the_diff_gives_the_new_policy() {
 
 #[test]
 fn identical_policies_differ_only_in_version() {
-    let mut rng = Rng(7);
+    let mut rng = StdRng::seed_from_u64(7);
     let old = policy(&mut rng, 3);
     let mut new = old.clone();
     new.version = 9;
@@ -186,7 +168,7 @@ fn identical_policies_differ_only_in_version() {
 
 #[test]
 fn changes_with_anything_in_them_are_not_empty() {
-    let mut rng = Rng(0x5EED_0E0E);
+    let mut rng = StdRng::seed_from_u64(0x5EED_0E0E);
     for round in 0..200 {
         let old = policy(&mut rng, round);
         let new = evolve(&mut rng, &old);
@@ -199,7 +181,7 @@ fn changes_with_anything_in_them_are_not_empty() {
 #[test]
 fn the_content_digest_survives_the_wire_and_updates() {
     // What the edge holds (decoded, or rebuilt by `apply`) hashes as what the server built.
-    let mut rng = Rng(0x00D1_6E57);
+    let mut rng = StdRng::seed_from_u64(0x00D1_6E57);
     let mut held = policy(&mut rng, 1);
     for round in 2..300 {
         let new = evolve(&mut rng, &held);
@@ -225,7 +207,7 @@ fn the_content_digest_survives_the_wire_and_updates() {
 
 #[test]
 fn a_changed_tenant_is_sent_alone_and_a_removed_one_by_id() {
-    let mut rng = Rng(11);
+    let mut rng = StdRng::seed_from_u64(11);
     let old = RegionPolicy {
         tenants: vec![
             tenant(&mut rng, "acme"),

@@ -1,26 +1,12 @@
 use super::*;
 use crate::outcome::{Reason, RefusalCounts};
-
-/// A small deterministic generator (no dependency for one test).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// The next whole report of an edge after `prev`: some tenants come and go, sessions move,
 /// refusals happen, and most grants are renewed to the new epoch (some keep an old one).
-fn step(rng: &mut Rng, prev: &Report) -> Report {
-    let epoch = prev.grants_epoch + rng.below(2);
+fn step(rng: &mut StdRng, prev: &Report) -> Report {
+    let epoch = prev.grants_epoch + rng.random_range(0..2);
     let mut next = Report {
         seq: prev.seq + 1,
         grants_epoch: epoch,
@@ -30,8 +16,8 @@ fn step(rng: &mut Rng, prev: &Report) -> Report {
         let id = format!("t{i}");
         let old = prev.tenants.get(&id);
         let present = match old {
-            Some(_) => rng.below(10) != 0,
-            None => rng.below(4) == 0,
+            Some(_) => rng.random_range(0..10) != 0,
+            None => rng.random_range(0..4) == 0,
         };
         if !present {
             continue;
@@ -39,19 +25,19 @@ fn step(rng: &mut Rng, prev: &Report) -> Report {
         let mut u = old.map_or_else(TenantUsage::default, |p| {
             carried(p, prev.grants_epoch, epoch)
         });
-        match rng.below(6) {
-            0 => u.active = rng.below(5) as u32,
-            1 => u.refused = 1 + rng.below(3) as u32,
-            2 => (u.holding_epoch, u.holding_sessions) = (epoch, rng.below(9) as u32),
-            3 => u.holding_epoch = epoch.saturating_sub(rng.below(3)),
+        match rng.random_range(0..6) {
+            0 => u.active = rng.random_range(0..5) as u32,
+            1 => u.refused = 1 + rng.random_range(0..3) as u32,
+            2 => (u.holding_epoch, u.holding_sessions) = (epoch, rng.random_range(0..9) as u32),
+            3 => u.holding_epoch = epoch.saturating_sub(rng.random_range(0..3)),
             _ => {}
         }
         next.tenants.insert(id.clone(), u);
         let mut counts = prev.refusals.get(&id).cloned().unwrap_or_default();
-        if rng.below(4) == 0 {
-            counts.add(Reason::BlockedByRule, 1 + rng.below(2));
+        if rng.random_range(0..4) == 0 {
+            counts.add(Reason::BlockedByRule, 1 + rng.random_range(0..2));
         }
-        if rng.below(30) == 0 {
+        if rng.random_range(0..30) == 0 {
             counts = RefusalCounts::default();
         }
         if counts != RefusalCounts::default() {
@@ -63,7 +49,7 @@ fn step(rng: &mut Rng, prev: &Report) -> Report {
 
 #[test]
 fn a_sparse_report_merges_back_into_the_whole_one() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
     let (mut listed, mut whole) = (0usize, 0usize);
     for _ in 0..200 {
         let mut prev = Report::default();

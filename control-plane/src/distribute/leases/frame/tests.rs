@@ -1,3 +1,5 @@
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
 use breakout_policy::wire::TenantUsage;
@@ -50,33 +52,22 @@ impl Edge {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 const TTL: u64 = 9_000;
 
-fn round(rng: &mut Rng, prev: &[(Arc<str>, Grant)]) -> Vec<(Arc<str>, Grant)> {
+fn round(rng: &mut StdRng, prev: &[(Arc<str>, Grant)]) -> Vec<(Arc<str>, Grant)> {
     let mut out = Vec::new();
     for i in 0..8 {
-        if rng.below(8) == 0 {
+        if rng.random_range(0..8) == 0 {
             continue;
         }
         let t: Arc<str> = Arc::from(format!("t{i}").as_str());
         let old = prev.iter().find(|(p, _)| *p == t).map(|(_, g)| *g);
         let g = match old {
-            Some(g) if rng.below(4) != 0 => g,
+            Some(g) if rng.random_range(0..4) != 0 => g,
             _ => Grant {
-                sessions: rng.below(5) as u32,
+                sessions: rng.random_range(0..5) as u32,
                 ttl_ms: TTL,
-                floor: rng.below(2) as u32,
+                floor: rng.random_range(0..2) as u32,
             },
         };
         out.push((t, g));
@@ -90,7 +81,7 @@ fn round(rng: &mut Rng, prev: &[(Arc<str>, Grant)]) -> Vec<(Arc<str>, Grant)> {
 /// round's grants.
 #[test]
 fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = StdRng::seed_from_u64(0x2545_F491_4F6C_DD1D);
     for trial in 0..400 {
         // Half the runs lose frames; without loss the edge is current after every frame,
         // however old the report the frame was made from.
@@ -117,7 +108,7 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
             };
             let frame = frame(&cur, &kept, Some(&report), TTL);
             let fresh = report == edge.report();
-            match rng.below(5) {
+            match rng.random_range(0..5) {
                 0 if lossy => {} // lost
                 _ => edge.receive(&frame),
             }
@@ -138,7 +129,7 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
                 assert_eq!(from, Some(*g), "{t} held at {e} was never issued so");
             }
             // Reports go every other round or less often.
-            if rng.below(3) == 0 {
+            if rng.random_range(0..3) == 0 {
                 report = edge.report();
             }
             prev = now;

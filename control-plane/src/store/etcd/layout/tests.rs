@@ -182,14 +182,6 @@ fn no_meta_means_no_state() {
 
 #[test]
 fn an_audit_version_is_replaced_in_place_wherever_it_is() {
-    let event = |version: u64, n: u64| AuditEvent {
-        version,
-        at_ms: n,
-        actor: "operator".into(),
-        action: "test".into(),
-        target: format!("x/{n}"),
-        result: "ok".into(),
-    };
     let log: Vector<AuditEvent> = [(1, 1), (1, 2), (3, 3), (5, 4), (5, 5), (7, 6)]
         .into_iter()
         .map(|(v, n)| event(v, n))
@@ -211,5 +203,17 @@ fn an_audit_version_is_replaced_in_place_wherever_it_is() {
             set_audit(&mut state, version, events);
             assert_eq!(state.audit, expected, "version {version}, {count} events");
         }
+    }
+}
+
+/// An audit event of `version`, told apart by `n` (also the touched-keys tests').
+pub(super) fn event(version: u64, n: u64) -> AuditEvent {
+    AuditEvent {
+        version,
+        at_ms: n,
+        actor: "operator".into(),
+        action: "test".into(),
+        target: format!("x/{n}"),
+        result: "ok".into(),
     }
 }

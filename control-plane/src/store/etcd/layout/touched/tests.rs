@@ -2,45 +2,33 @@
 //! batches, as group commit applies them, with the audit log full and trimming), and a
 //! follower applying its keys one by one reaches the writer's state.
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::super::tests::event;
 use super::super::{all_keys, apply_key, assemble, full_diff};
 use super::*;
 use crate::state::{self, Command, ImportState, Request, AUDIT_KEEP};
-
-/// A small deterministic generator (xorshift64*): the same sequence on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn command(v: Value) -> Command {
     serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
 /// One random command over a small name space, so they collide, update and delete each other.
-fn random_command(rng: &mut Rng, history: &[State]) -> Command {
-    let r = format!("r{}", rng.below(6));
-    let t = format!("t{}", rng.below(8));
-    let n = rng.below(8);
+fn random_command(rng: &mut StdRng, history: &[State]) -> Command {
+    let r = format!("r{}", rng.random_range(0..6));
+    let t = format!("t{}", rng.random_range(0..8));
+    let n: u64 = rng.random_range(0..8);
     let description = if n.is_multiple_of(2) {
         Value::Null
     } else {
         json!("a/b %")
     };
-    let c = match rng.below(16) {
+    let c = match rng.random_range(0..16) {
         0 | 1 => json!({"op": "create_region", "name": r, "description": description}),
         2 => json!({"op": "delete_region", "name": r}),
         3 | 4 => json!({"op": "create_tenant", "tenant": {"id": t, "region": r,
@@ -61,11 +49,11 @@ fn random_command(rng: &mut Rng, history: &[State]) -> Command {
         13 => json!({"op": "tick", "day": format!("2026-01-{:02}", n + 1)}),
         14 => {
             let mut commands = state::serve_commands(&t, 10);
-            return commands.swap_remove(rng.below(commands.len() as u64) as usize);
+            return commands.swap_remove(rng.random_range(0..commands.len() as u64) as usize);
         }
         _ => {
             // Back to an earlier state, whole (`store import --replace`).
-            let pick = history.get(rng.below(history.len().max(1) as u64) as usize);
+            let pick = history.get(rng.random_range(0..history.len().max(1) as u64) as usize);
             return Command::ImportState(ImportState {
                 state: Box::new(pick.cloned().unwrap_or_default()),
                 replace: true,
@@ -76,11 +64,12 @@ fn random_command(rng: &mut Rng, history: &[State]) -> Command {
 }
 
 /// `command` as an API client's write, sometimes with an idempotency key (kept in `meta`).
-fn client(rng: &mut Rng, command: Command) -> Command {
+fn client(rng: &mut StdRng, command: Command) -> Command {
     let mut write = json!({"op": "client", "command": command});
-    if rng.below(3) == 0 {
-        let key = format!("key{}", rng.below(5));
-        write["idempotency"] = json!({"key": key, "fingerprint": format!("f{}", rng.below(2))});
+    if rng.random_range(0..3) == 0 {
+        let key = format!("key{}", rng.random_range(0..5));
+        write["idempotency"] =
+            json!({"key": key, "fingerprint": format!("f{}", rng.random_range(0..2))});
     }
     serde_json::from_value(write).unwrap_or_else(|e| panic!("a client write: {e}"))
 }
@@ -97,7 +86,7 @@ fn follow(follower: &mut State, change: &Change) {
 
 #[test]
 fn the_structural_diff_equals_the_full_diff_on_random_commands() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
     let mut state = State::default();
     let mut index = 0;
     let mut at_ms = 1_767_225_600_000;
@@ -120,20 +109,20 @@ fn the_structural_diff_equals_the_full_diff_on_random_commands() {
     let mut history = vec![state.clone()];
     for batch in 0..400 {
         let base = state.clone();
-        for _ in 0..=rng.below(4) {
+        for _ in 0..=rng.random_range(0..4) {
             index += 1;
             // Now and then a day later: idempotency answers expire.
-            at_ms += if rng.below(20) == 0 {
+            at_ms += if rng.random_range(0..20) == 0 {
                 86_400_000
             } else {
                 1_000
             };
             let mut c = random_command(&mut rng, &history);
-            if rng.below(2) == 0 {
+            if rng.random_range(0..2) == 0 {
                 c = client(&mut rng, c);
             }
             let req = Request {
-                actor: format!("actor{}", rng.below(2)),
+                actor: format!("actor{}", rng.random_range(0..2)),
                 at_ms,
                 command: c,
             };
@@ -161,17 +150,6 @@ fn the_structural_diff_equals_the_full_diff_on_random_commands() {
         }
     }
     assert_eq!(state.audit.len(), AUDIT_KEEP, "the log was trimmed");
-}
-
-fn event(version: u64, n: u64) -> AuditEvent {
-    AuditEvent {
-        version,
-        at_ms: n,
-        actor: "operator".into(),
-        action: "test".into(),
-        target: format!("x/{n}"),
-        result: "ok".into(),
-    }
 }
 
 fn log(events: &[(u64, u64)]) -> Vector<AuditEvent> {
