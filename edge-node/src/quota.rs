@@ -8,7 +8,7 @@
 //! lifetime is counted from its receipt on this edge's monotonic clock. This module knows
 //! nothing of snapshots: it answers "what is tenant T's local limit now".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -85,10 +85,11 @@ impl Quotas {
         let newest = self.applied_epoch.load(Ordering::Acquire);
         if let Some(renew) = grants.renew.as_ref().filter(|_| grants.epoch >= newest) {
             let expires = now + Duration::from_millis(renew.ttl_ms);
+            let ends: HashSet<&str> = renew.ends.iter().map(String::as_str).collect();
             for (tenant, h) in held.iter_mut() {
                 if (h.epoch != renew.from && !renew.also.contains(&h.epoch))
                     || grants.grants.contains_key(tenant)
-                    || renew.ends.contains(tenant)
+                    || ends.contains(tenant.as_str())
                 {
                     continue;
                 }
