@@ -19,7 +19,7 @@ use breakout_control::state::{CreateRegion, CreateTenant};
 use breakout_control::store::memory::MemoryStore;
 use breakout_control::store::{NodeAddr, Store};
 use breakout_policy::wire::content::{content_digest, to_hex};
-use breakout_policy::wire::{self, Frame, FrameDecoder, Hello, Report, TenantUsage};
+use breakout_policy::wire::{self, Frame, FrameDecoder, Grants, Hello, Report, TenantUsage};
 use breakout_policy::{RegionPolicy, SourceCidr, Tenant};
 use quinn::crypto::rustls::QuicClientConfig;
 use rustls::pki_types::pem::PemObject;
@@ -332,6 +332,84 @@ async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resen
         ("tokyo", Some(mine))
     );
     assert_eq!(e.sessions, Some(2));
+}
+
+/// Grants reach the edge marked "this node takes sparse reports"; a sparse report is merged
+/// into the whole one it follows, and one on another base is dropped.
+#[tokio::test]
+async fn a_node_takes_sparse_reports_and_merges_them_into_the_whole_one() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+    let mut c = Client::connect(&f, "tokyo", 0, TOKEN).await;
+    let (version, _) = c.next_snapshot().await;
+    c.send(&Frame::Ack { version }).await;
+    let report = |seq, base, tenants: &[(&str, u32)]| {
+        let tenants = tenants
+            .iter()
+            .map(|(t, active)| {
+                let usage = TenantUsage {
+                    active: *active,
+                    ..TenantUsage::default()
+                };
+                (t.to_string(), usage)
+            })
+            .collect();
+        Frame::Report(Report {
+            seq,
+            base,
+            tenants,
+            ..Report::default()
+        })
+    };
+    // Frames are handled in order: once the pong is back, the report before it is recorded.
+    let mut nonce = 0;
+    let mut listed = async |c: &mut Client, frame: Frame| {
+        c.send(&frame).await;
+        nonce += 1;
+        c.send(&Frame::Ping { nonce }).await;
+        loop {
+            match c.next().await {
+                Frame::Pong { nonce: n } if n == nonce => break,
+                Frame::Pong { .. } | Frame::Ping { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let e = f.registry.list(Instant::now()).pop().expect("listed");
+        let tenants: Vec<(String, u32)> = e
+            .tenants
+            .iter()
+            .map(|(t, u)| (t.clone(), u.active))
+            .collect();
+        tenants
+    };
+    let whole = listed(&mut c, report(1, None, &[("acme", 2), ("beta", 3)])).await;
+    assert_eq!(whole, [("acme".to_string(), 2), ("beta".to_string(), 3)]);
+
+    f.registry.send_leases(
+        "edge-tokyo",
+        Grants {
+            epoch: 3,
+            ..Grants::default()
+        },
+    );
+    let grants = loop {
+        match c.next().await {
+            Frame::Grants(g) => break g,
+            Frame::Ping { .. } | Frame::Pong { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(grants.sparse_reports && grants.epoch == 3, "{grants:?}");
+
+    let merged = listed(&mut c, report(2, Some(1), &[("beta", 4)])).await;
+    assert_eq!(
+        merged,
+        [("acme".to_string(), 2), ("beta".to_string(), 4)],
+        "acme carried over"
+    );
+    let dropped = listed(&mut c, report(5, Some(4), &[("acme", 9)])).await;
+    assert_eq!(dropped, merged, "not based on the last report: dropped");
 }
 
 #[tokio::test]

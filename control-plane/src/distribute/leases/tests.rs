@@ -119,6 +119,52 @@ fn only_a_leader_answers_and_its_epochs_carry_the_term() {
 }
 
 #[test]
+fn an_edge_that_reports_the_round_it_holds_gets_a_renewal_not_its_grants_again() {
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    let first = report("tk-1", "tokyo", 0, 0, (0, 0));
+    hub.exchange(vec![first.clone()], &[]);
+    hub.round(&st);
+    let answer = |r: &RelayedReport| {
+        let mut grants = hub.exchange(vec![r.clone()], &[]).expect("leading");
+        grants.pop().expect("tk-1's grants").grants
+    };
+    let whole = answer(&first);
+    assert!(
+        whole.renew.is_none(),
+        "it reported holding nothing: all listed"
+    );
+    // The edge reports holding each frame's grants; the first is lowered once it is idle
+    // (10% busy headroom, then 1%), the one after stays as it is.
+    let mut held = whole;
+    let mut holding = first;
+    for seq in 2..4 {
+        let acme = held.grants.get("acme").copied();
+        let sessions = acme.map_or(holding.report.tenants["acme"].holding_sessions, |g| {
+            g.sessions
+        });
+        holding = report("tk-1", "tokyo", 0, 0, (held.epoch, sessions));
+        (holding.report.seq, holding.report.grants_epoch) = (seq, held.epoch);
+        hub.exchange(vec![holding.clone()], &[]);
+        hub.round(&st);
+        let next = answer(&holding);
+        assert!(next.epoch > held.epoch);
+        assert_eq!(next.renew.as_ref().map(|r| r.from), Some(held.epoch));
+        held = next;
+    }
+    assert!(
+        held.grants.is_empty(),
+        "unchanged: renewed, not listed: {:?}",
+        held.grants
+    );
+    // A report naming a round the leader no longer keeps gets every grant again.
+    holding.report.grants_epoch = 1;
+    let again = answer(&holding);
+    assert!(again.renew.is_none() && again.grants.contains_key("acme"));
+}
+
+#[test]
 fn a_busy_edge_grows_to_the_whole_limit_and_the_sum_stays_within_it() {
     let hub = hub();
     hub.set_leading(true, 1);
