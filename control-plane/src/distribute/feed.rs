@@ -1,6 +1,9 @@
 //! Per-region snapshots, built once per store version and shared by every edge of the region:
 //! the region's policy, a digest of its content, and the encoded frame (encoded on first use);
 //! also the update frame from the previous version sent to its edges (computed on first use).
+//! A snapshot is encoded only when one is sent: sessions weigh an update against the content's
+//! measured size, so a write does not re-encode every region's snapshot (megabytes at fleet
+//! scale) on every node.
 //!
 //! The policy is what the tenants' contracts give them on the state's own day
 //! ([`State::policy_day`], the log's clock), never the building node's clock: every node builds
@@ -33,6 +36,9 @@ pub struct Built {
     /// The content; its `version` may be older than [`Built::version`] when the content did not
     /// change since (frames carry [`Built::version`]).
     policy: Arc<RegionPolicy>,
+    /// The content's JSON length ([`content::content_measure`]): the snapshot's size within
+    /// its envelope, known without encoding it.
+    content_len: usize,
     frame: OnceLock<Result<Bytes, String>>,
     /// The update frame from one base version (the one most edges of the region ask for).
     update: Mutex<Option<(u64, UpdateBytes)>>,
@@ -68,9 +74,11 @@ impl Built {
         policy.foreign_sources = foreign_sources(state, region);
         policy.out_of_service = out_of_service(state, region, day);
         share_lists(&mut policy);
+        let (hash, content_len) = content_measure(&policy);
         Built {
             version: state.version,
-            hash: content_hash(&policy),
+            hash,
+            content_len,
             policy: Arc::new(policy),
             frame: OnceLock::new(),
             update: Mutex::new(None),
@@ -82,6 +90,7 @@ impl Built {
         Built {
             version,
             hash: prev.hash,
+            content_len: prev.content_len,
             policy: Arc::clone(&prev.policy),
             frame: OnceLock::new(),
             update: Mutex::new(None),
@@ -109,6 +118,33 @@ impl Built {
                     .map_err(|e| format!("the snapshot of region {}: {e}", self.policy.region))
             })
             .clone()
+    }
+
+    /// The snapshot's size: exact once encoded (`usize::MAX` if it cannot be), else the
+    /// content's measured size.
+    pub fn snapshot_size(&self) -> usize {
+        match self.frame.get() {
+            Some(Ok(bytes)) => bytes.len(),
+            Some(Err(_)) => usize::MAX,
+            None => self.content_len,
+        }
+    }
+
+    /// The snapshot frame, encoded on a blocking thread if it is not yet (megabytes of JSON at
+    /// fleet scale would stall an async worker's connections).
+    pub async fn frame_off_runtime(self: &Arc<Self>) -> Result<Bytes, String> {
+        if let Some(done) = self.frame.get() {
+            return done.clone();
+        }
+        let built = Arc::clone(self);
+        tokio::task::spawn_blocking(move || built.frame())
+            .await
+            .map_err(|e| {
+                format!(
+                    "encoding the snapshot of region {}: {e}",
+                    self.policy.region
+                )
+            })?
     }
 
     /// An update from `from` to this version without changes: confirms the content of an edge
@@ -178,12 +214,12 @@ pub fn foreign_sources(state: &State, region: &str) -> Vec<ForeignSources> {
         .collect()
 }
 
-/// SHA-256 of the policy's JSON without its version: equal exactly when the content is. The
-/// same function the edge announces its content with (`wire::content`), so a reconnecting edge's
-/// digest compares with [`Built::hash`].
-pub fn content_hash(policy: &RegionPolicy) -> ContentHash {
+/// SHA-256 of the policy's JSON without its version, equal exactly when the content is, and
+/// that JSON's length. The same digest the edge announces its content with (`wire::content`),
+/// so a reconnecting edge's digest compares with [`Built::hash`].
+fn content_measure(policy: &RegionPolicy) -> (ContentHash, usize) {
     // Serializing plain model types cannot fail (the same values go into every frame).
-    content::content_digest(policy).unwrap_or_default()
+    content::content_measure(policy).unwrap_or_default()
 }
 
 /// The newest [`Built`] of each region that exists, shared by the sessions of this node, and
@@ -241,8 +277,8 @@ impl RegionFeeds {
         built
     }
 
-    /// The policy of `region` at `state`'s version with its snapshot frame encoded, without
-    /// blocking an async worker: a hit in the cache is returned at once, a build (which holds the
+    /// The policy of `region` at `state`'s version, without blocking an async worker: a hit in
+    /// the cache is returned at once, a build (which holds the
     /// feed's lock, and takes milliseconds to seconds at fleet scale) runs on a blocking thread.
     /// Async workers waiting on that lock would stop every connection's I/O on the node, the QUIC
     /// endpoint's included, which is what a fleet reconnect after a leader kill did.
@@ -253,19 +289,13 @@ impl RegionFeeds {
         region: &str,
     ) -> Result<Arc<Built>, String> {
         if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
-            if hit.frame.get().is_some() {
-                return Ok(hit);
-            }
+            return Ok(hit);
         }
         let feeds = Arc::clone(self);
         let name = region.to_string();
-        tokio::task::spawn_blocking(move || {
-            let built = feeds.get(&state, &name);
-            let _ = built.frame();
-            built
-        })
-        .await
-        .map_err(|e| format!("building region {region}: {e}"))
+        tokio::task::spawn_blocking(move || feeds.get(&state, &name))
+            .await
+            .map_err(|e| format!("building region {region}: {e}"))
     }
 
     fn cached(&self, region: &str) -> Option<Arc<Built>> {

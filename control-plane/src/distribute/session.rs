@@ -199,24 +199,23 @@ async fn offer(
         Offer::Send { base } => {
             let from = last.as_ref().filter(|l| base == Some(l.version));
             let update = update_off_runtime(built, from).await;
-            match built.frame() {
-                Ok(snapshot) => {
-                    match update.filter(|u| prefer_update(u.len(), snapshot.len())) {
-                        Some(update) => {
-                            io.write_shared(update).await?;
-                            cursor.sent_as_update();
-                        }
-                        None => {
-                            io.write_shared(snapshot).await?;
-                            if first {
-                                server.started(Start::Snapshot);
-                            }
-                        }
-                    }
+            match update.filter(|u| prefer_update(u.len(), built.snapshot_size())) {
+                Some(update) => {
+                    io.write_shared(update).await?;
+                    cursor.sent_as_update();
                     *last = Some(Arc::clone(built));
                 }
-                // The edge keeps what it has; its lag shows in `edge list`.
-                Err(e) => tracing::error!(edge, error = %e, "not sent"),
+                None => match built.frame_off_runtime().await {
+                    Ok(snapshot) => {
+                        io.write_shared(snapshot).await?;
+                        if first {
+                            server.started(Start::Snapshot);
+                        }
+                        *last = Some(Arc::clone(built));
+                    }
+                    // The edge keeps what it has; its lag shows in `edge list`.
+                    Err(e) => tracing::error!(edge, error = %e, "not sent"),
+                },
             }
         }
         Offer::Unchanged | Offer::Behind => {}

@@ -27,6 +27,13 @@ pub type ContentDigest = [u8; 32];
 /// The digest of `policy`'s content: every field but `version`, in JSON. `None` only if the
 /// policy cannot be serialized (then it cannot be sent either).
 pub fn content_digest(policy: &RegionPolicy) -> Option<ContentDigest> {
+    content_measure(policy).map(|(digest, _)| digest)
+}
+
+/// [`content_digest`] and the length of the JSON it hashed, which is within a few hundred bytes
+/// of the policy's snapshot frame (what a sender weighs an update against without encoding the
+/// snapshot).
+pub fn content_measure(policy: &RegionPolicy) -> Option<(ContentDigest, usize)> {
     // Every field is named, so a field added to `RegionPolicy` must be added here too (a
     // digest that left content out could confirm a policy that differs in it).
     let RegionPolicy {
@@ -46,17 +53,19 @@ pub fn content_digest(policy: &RegionPolicy) -> Option<ContentDigest> {
         foreign_sources,
         out_of_service,
     );
-    let mut hasher = HashWriter(Sha256::new());
+    let mut hasher = HashWriter(Sha256::new(), 0);
     serde_json::to_writer(&mut hasher, &content).ok()?;
-    Some(hasher.0.finalize().into())
+    Some((hasher.0.finalize().into(), hasher.1))
 }
 
-/// Streams the JSON into the hash (a region's policy can be megabytes; no copy of it is made).
-struct HashWriter(Sha256);
+/// Streams the JSON into the hash (a region's policy can be megabytes; no copy of it is made),
+/// counting its bytes.
+struct HashWriter(Sha256, usize);
 
 impl Write for HashWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.update(buf);
+        self.1 += buf.len();
         Ok(buf.len())
     }
 
@@ -141,6 +150,32 @@ mod tests {
         let json = serde_json::to_vec(&sent).expect("encode");
         let received: RegionPolicy = serde_json::from_slice(&json).expect("decode");
         assert_eq!(content_digest(&received), content_digest(&sent));
+    }
+
+    #[test]
+    fn the_measured_length_is_the_snapshots_within_its_envelope() {
+        // Small and large policies alike: the difference is field names and the version.
+        for tenants in [1, 300] {
+            let mut p = policy(7);
+            p.tenants = (0..tenants)
+                .map(|i| {
+                    let mut t = p.tenants[0].clone();
+                    t.id = format!("tenant-{i}");
+                    t
+                })
+                .collect();
+            let (_, len) = content_measure(&p).expect("measure");
+            let frame = crate::wire::Frame::Snapshot(crate::wire::SnapshotFrame {
+                version: 7,
+                policy: p,
+            });
+            let encoded = crate::wire::encode(&frame, crate::wire::MAX_FRAME).expect("encode");
+            assert!(
+                len < encoded.len() && encoded.len() - len < 300,
+                "{tenants} tenants: content {len} bytes, snapshot {}",
+                encoded.len()
+            );
+        }
     }
 
     #[test]

@@ -84,6 +84,36 @@ fn one_build_per_version_and_the_frame_carries_it() {
     assert_eq!((s.version, s.policy.version), (v, v));
 }
 
+#[tokio::test]
+async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
+    let mut log = Log::new();
+    log.on("2025-01-15", tenant("acme", "tokyo", "10.0.0.0/16"));
+    let feeds = Arc::new(RegionFeeds::default());
+    let state = Arc::new(log.0.clone());
+    let built = feeds
+        .get_off_runtime(Arc::clone(&state), "tokyo")
+        .await
+        .expect("built");
+    assert!(built.frame.get().is_none(), "getting it encodes nothing");
+    let estimate = built.snapshot_size();
+    let snapshot = built.frame_off_runtime().await.expect("encodes");
+    assert!(
+        estimate < snapshot.len() && snapshot.len() - estimate < 300,
+        "estimated {estimate}, encoded {}",
+        snapshot.len()
+    );
+    assert_eq!(built.snapshot_size(), snapshot.len(), "exact once encoded");
+    let again = built.frame_off_runtime().await.expect("cached");
+    assert_eq!(snapshot.as_ptr(), again.as_ptr(), "encoded once");
+    // The next version of the same content carries the measure over.
+    log.on("2025-01-15", region("nagoya"));
+    let next = feeds
+        .get_off_runtime(Arc::new(log.0.clone()), "tokyo")
+        .await
+        .expect("built");
+    assert_eq!((next.hash, next.snapshot_size()), (built.hash, estimate));
+}
+
 #[test]
 fn the_update_frame_turns_the_previous_policy_into_the_new_one() {
     let mut log = Log::new();
