@@ -53,8 +53,8 @@ pub async fn list(
     };
     let items = items
         .into_iter()
-        .filter(|u| q.tenant.as_ref().is_none_or(|t| *t == u.tenant))
-        .filter(|u| q.region.as_ref().is_none_or(|r| *r == u.region))
+        .filter(|u| q.tenant.as_ref().is_none_or(|t| **t == *u.tenant))
+        .filter(|u| q.region.as_ref().is_none_or(|r| **r == *u.region))
         .collect();
     Ok(Json(SessionList {
         node_id: ctx.node_id,

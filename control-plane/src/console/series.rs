@@ -4,6 +4,7 @@
 //! other nodes' consoles show the leader's ([`super::usage`]).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::distribute::leases::RegionUsage;
@@ -27,7 +28,7 @@ pub struct Point {
 /// Every series, by (region, tenant).
 #[derive(Default)]
 pub struct Series {
-    by_key: BTreeMap<(String, String), VecDeque<Point>>,
+    by_key: BTreeMap<(Arc<str>, Arc<str>), VecDeque<Point>>,
 }
 
 impl Series {
@@ -59,8 +60,8 @@ impl Series {
     pub fn of_tenant(&self, tenant: &str) -> Vec<(String, Vec<Point>)> {
         self.by_key
             .iter()
-            .filter(|((_, t), _)| t == tenant)
-            .map(|((r, _), s)| (r.clone(), s.iter().copied().collect()))
+            .filter(|((_, t), _)| **t == *tenant)
+            .map(|((r, _), s)| (r.to_string(), s.iter().copied().collect()))
             .collect()
     }
 }

@@ -62,7 +62,7 @@ pub async fn overview(State(c): Cx, headers: HeaderMap, Path(id): Path<String>) 
     let usage: Vec<Value> = match c.api.leases.usage() {
         Some(live) => live
             .iter()
-            .filter(|u| u.tenant == id)
+            .filter(|u| *u.tenant == *id)
             .map(|u| json!({ "region": u.region, "sessions": u.sessions, "refused": u.refused }))
             .collect(),
         None => series

@@ -51,8 +51,9 @@ pub struct EdgeGrants {
 /// Usage against limit of one tenant in one region (`GET /v1/sessions`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RegionUsage {
-    pub region: String,
-    pub tenant: String,
+    /// (Shared with the limits table: a round copies no id.)
+    pub region: Arc<str>,
+    pub tenant: Arc<str>,
     pub limit: u32,
     /// Sessions open on the region's edges (fresh reports).
     pub sessions: u64,
@@ -336,7 +337,7 @@ impl LeaseHub {
         for edges in by_region.values_mut() {
             edges.sort_unstable_by_key(|(id, _)| *id);
         }
-        let mut usage = Vec::new();
+        let mut usage = Vec::with_capacity(st.usage.len());
         let mut new_grants: HashMap<String, EdgeLeases> = HashMap::new();
         // Reused for every tenant: its reports, the index of each one's edge, its grants.
         let mut reports: Vec<(&str, EdgeReport)> = Vec::new();
@@ -345,12 +346,22 @@ impl LeaseHub {
         let no_edges = Vec::new();
         for ((region, tenants), (region_id, tenant_ids)) in limits.regions.iter().zip(&limits.ids) {
             let edges = by_region.get(region.as_str()).unwrap_or(&no_edges);
-            let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = vec![Vec::new(); edges.len()];
+            // Sized as the edge's grants of the last round (about what it gets now).
+            let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = edges
+                .iter()
+                .map(|(id, _)| Vec::with_capacity(st.grants.get(*id).map_or(0, |l| l.grants.len())))
+                .collect();
+            // Each edge's report walked beside the tenants, both in id order (no lookups).
+            let mut walks: Vec<_> = edges
+                .iter()
+                .map(|(_, e)| e.report.tenants.iter().peekable())
+                .collect();
             for ((tenant, limit), tenant_id) in tenants.iter().zip(tenant_ids) {
                 reports.clear();
                 edge_of.clear();
-                for (i, (id, e)) in edges.iter().enumerate() {
-                    let Some(u) = e.report.tenants.get(tenant) else {
+                for (i, ((id, _), walk)) in edges.iter().zip(&mut walks).enumerate() {
+                    while walk.next_if(|(t, _)| *t < tenant).is_some() {}
+                    let Some((_, u)) = walk.next_if(|(t, _)| *t == tenant) else {
                         continue;
                     };
                     reports.push((
@@ -371,7 +382,7 @@ impl LeaseHub {
                     (l, round)
                 });
                 *served = round;
-                allocate_sorted(
+                let granted = allocate_sorted(
                     *limit,
                     ledger,
                     &reports,
@@ -394,11 +405,11 @@ impl LeaseHub {
                     refused += u64::from(r.refused);
                 }
                 usage.push(RegionUsage {
-                    region: region.clone(),
-                    tenant: tenant.clone(),
+                    region: Arc::clone(region_id),
+                    tenant: Arc::clone(tenant_id),
                     limit: *limit,
                     sessions,
-                    granted: ledger.committed_sorted(&reports, now_ms),
+                    granted,
                     refused,
                     edges: reports.len() as u32,
                 });

@@ -104,6 +104,7 @@ pub struct Ledger {
 pub type SortedReports<'a> = [(&'a str, EdgeReport)];
 
 /// `edge`'s report in `reports`, if it reported.
+#[cfg(test)]
 fn find<'r>(reports: &'r SortedReports<'_>, edge: &str) -> Option<&'r EdgeReport> {
     reports
         .binary_search_by(|(e, _)| (*e).cmp(edge))
@@ -166,32 +167,92 @@ impl Ledger {
             .sum()
     }
 
-    /// [`Ledger::committed`] over reports sorted by edge id.
-    pub fn committed_sorted(&self, reports: &SortedReports<'_>, now_ms: u64) -> u64 {
-        self.issued
-            .iter()
-            .map(|(e, grants)| {
-                let holding = find(reports, e).map_or(0, |r| r.holding_epoch);
-                u64::from(in_force(grants, holding, now_ms))
-            })
-            .sum()
-    }
-
-    fn forget_dead(&mut self, reports: &SortedReports<'_>, now_ms: u64) {
-        for (edge, grants) in &mut self.issued {
-            let holding = find(reports, edge).map_or(0, |r| r.holding_epoch);
+    /// Forgets grants no longer in force (expired, or older than what their edge reports
+    /// holding) and sets `held[i]` to what the edge of `reports[i]` may still admit under the
+    /// rest; answers how many edges that did not report may still admit, and how much.
+    /// One walk over the ledger beside the reports, both in edge order (a fleet round does
+    /// this for every pair of tenant and edge: no lookups).
+    fn settle(
+        &mut self,
+        reports: &SortedReports<'_>,
+        now_ms: u64,
+        held: &mut Vec<u32>,
+    ) -> (usize, u64) {
+        held.clear();
+        held.resize(reports.len(), 0);
+        let (mut absent_edges, mut absent) = (0usize, 0u64);
+        let mut cursor = Cursor::new(reports);
+        self.issued.retain(|edge, grants| {
+            let report = cursor.seek(edge);
+            let holding = report.map_or(0, |i| reports[i].1.holding_epoch);
             grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
-        }
-        self.issued.retain(|_, v| !v.is_empty());
+            let most = in_force(grants, holding, now_ms);
+            match report {
+                Some(i) => held[i] = most,
+                None if !grants.is_empty() => {
+                    absent_edges += 1;
+                    absent += u64::from(most);
+                }
+                None => {}
+            }
+            !grants.is_empty()
+        });
+        (absent_edges, absent)
     }
 
-    fn record(&mut self, edge: &str, g: Issued) {
-        match self.issued.get_mut(edge) {
-            Some(grants) => grants.push(g),
-            None => {
-                self.issued.insert(edge.to_string(), vec![g]);
+    /// Records `sessions[i]` as issued to the edge of `reports[i]`, and answers what every edge
+    /// may admit now ([`Ledger::committed`]); the same walk as [`Ledger::settle`].
+    fn record(
+        &mut self,
+        reports: &SortedReports<'_>,
+        sessions: &[u32],
+        issue: impl Fn(u32) -> Issued,
+        now_ms: u64,
+    ) -> u64 {
+        let (mut committed, mut recorded) = (0u64, 0usize);
+        let mut cursor = Cursor::new(reports);
+        for (edge, grants) in &mut self.issued {
+            let report = cursor.seek(edge);
+            if let Some(i) = report {
+                grants.push(issue(sessions[i]));
+                recorded += 1;
+            }
+            let holding = report.map_or(0, |i| reports[i].1.holding_epoch);
+            committed += u64::from(in_force(grants, holding, now_ms));
+        }
+        if recorded == reports.len() {
+            return committed;
+        }
+        // Edges new to the ledger (rare once a fleet runs).
+        for ((edge, r), sessions) in reports.iter().zip(sessions) {
+            if !self.issued.contains_key(*edge) {
+                let grants = vec![issue(*sessions)];
+                committed += u64::from(in_force(&grants, r.holding_epoch, now_ms));
+                self.issued.insert((*edge).to_string(), grants);
             }
         }
+        committed
+    }
+}
+
+/// A walk through sorted reports by ascending edge ids.
+struct Cursor<'r, 'a> {
+    reports: &'r SortedReports<'a>,
+    next: usize,
+}
+
+impl<'r, 'a> Cursor<'r, 'a> {
+    fn new(reports: &'r SortedReports<'a>) -> Self {
+        Cursor { reports, next: 0 }
+    }
+
+    /// The index of `edge`'s report; each call must name a greater id than the one before.
+    fn seek(&mut self, edge: &str) -> Option<usize> {
+        while self.reports.get(self.next).is_some_and(|(e, _)| *e < edge) {
+            self.next += 1;
+        }
+        let found = self.reports.get(self.next).is_some_and(|(e, _)| *e == edge);
+        found.then_some(self.next)
     }
 }
 
@@ -225,7 +286,8 @@ pub fn allocate(
 }
 
 /// [`allocate`] over reports sorted by edge id: `grants` is cleared and gets one grant per
-/// report, in the same order.
+/// report, in the same order. Answers what the region's edges may admit under the grants in
+/// force afterwards ([`Ledger::committed`]; never more than `limit`).
 pub fn allocate_sorted(
     limit: u32,
     ledger: &mut Ledger,
@@ -234,7 +296,7 @@ pub fn allocate_sorted(
     epoch: u64,
     cfg: &QuotaConfig,
     grants: &mut Vec<Grant>,
-) {
+) -> u64 {
     debug_assert!(
         reports.windows(2).all(|w| w[0].0 < w[1].0),
         "unsorted reports"
@@ -248,22 +310,11 @@ pub fn allocate_sorted(
         ledger.inherited.clear();
         u64::from(limit)
     };
-    ledger.forget_dead(reports, now_ms);
     let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
     // Grants that cost nothing new: up to what each reporting edge may already hold (while
     // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
-    let held: Vec<u32> = reports
-        .iter()
-        .map(|(e, r)| ledger.outstanding(e, r.holding_epoch, now_ms))
-        .collect();
-    let mut absent_edges = 0usize;
-    let mut absent: u64 = 0;
-    for (e, issued) in &ledger.issued {
-        if find(reports, e).is_none() {
-            absent_edges += 1;
-            absent += u64::from(in_force(issued, 0, now_ms));
-        }
-    }
+    let mut held = Vec::new();
+    let (absent_edges, absent) = ledger.settle(reports, now_ms, &mut held);
     let committed: u64 = absent + held.iter().map(|h| u64::from(*h)).sum::<u64>();
     // After a limit was lowered below what is committed, no edge gets headroom until enough
     // sessions have ended (admitted sessions are never cut).
@@ -318,15 +369,11 @@ pub fn allocate_sorted(
     }
     let edges = absent_edges + reports.len();
     let floor = limit / (edges.max(1) as u32);
-    for ((edge, _), sessions) in reports.iter().zip(sessions) {
-        ledger.record(
-            edge,
-            Issued {
-                epoch,
-                sessions,
-                expires_ms: now_ms + cfg.ttl_ms,
-            },
-        );
-        grants.push(Grant { sessions, floor });
-    }
+    grants.extend(sessions.iter().map(|&sessions| Grant { sessions, floor }));
+    let issue = |sessions| Issued {
+        epoch,
+        sessions,
+        expires_ms: now_ms + cfg.ttl_ms,
+    };
+    ledger.record(reports, &sessions, issue, now_ms)
 }

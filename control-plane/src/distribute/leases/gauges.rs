@@ -47,33 +47,49 @@ impl LeaseMetrics {
     /// with 100,000 tenants).
     pub(super) fn publish(&self, old: &[RegionUsage], usage: &[RegionUsage]) {
         let m = self;
-        let before: HashMap<(&str, &str), &RegionUsage> = old
-            .iter()
-            .map(|u| ((u.region.as_str(), u.tenant.as_str()), u))
-            .collect();
-        for u in usage {
-            let labels = [u.region.as_str(), u.tenant.as_str()];
-            let was = before.get(&(labels[0], labels[1]));
-            if was.is_some_and(|w| {
-                (w.sessions, w.limit, w.granted) == (u.sessions, u.limit, u.granted)
-            }) {
-                continue;
+        // Rounds list the same pairs in the same order while the limits table stays.
+        let same_pairs = old.len() == usage.len()
+            && old
+                .iter()
+                .zip(usage)
+                .all(|(o, u)| (&o.region, &o.tenant) == (&u.region, &u.tenant));
+        if same_pairs {
+            for (was, u) in old.iter().zip(usage) {
+                m.set_if_changed(Some(was), u);
             }
-            m.sessions.with_label_values(&labels).set(u.sessions as i64);
-            m.limit.with_label_values(&labels).set(i64::from(u.limit));
-            m.granted.with_label_values(&labels).set(u.granted as i64);
+            return;
+        }
+        let before: HashMap<(&str, &str), &RegionUsage> =
+            old.iter().map(|u| ((&*u.region, &*u.tenant), u)).collect();
+        for u in usage {
+            let labels = [&*u.region, &*u.tenant];
+            m.set_if_changed(before.get(&(labels[0], labels[1])).copied(), u);
         }
         if old.len() + usage.len() == 0 {
             return;
         }
-        let now: HashSet<(&str, &str)> = usage
-            .iter()
-            .map(|u| (u.region.as_str(), u.tenant.as_str()))
-            .collect();
+        let now: HashSet<(&str, &str)> = usage.iter().map(|u| (&*u.region, &*u.tenant)).collect();
         for (labels, _) in before.iter().filter(|(k, _)| !now.contains(*k)) {
             for g in [&m.sessions, &m.limit, &m.granted] {
                 let _ = g.remove_label_values(&[labels.0, labels.1]);
             }
         }
+    }
+
+    fn set_if_changed(&self, was: Option<&RegionUsage>, u: &RegionUsage) {
+        if was.is_some_and(|w| (w.sessions, w.limit, w.granted) == (u.sessions, u.limit, u.granted))
+        {
+            return;
+        }
+        let labels = [&*u.region, &*u.tenant];
+        self.sessions
+            .with_label_values(&labels)
+            .set(u.sessions as i64);
+        self.limit
+            .with_label_values(&labels)
+            .set(i64::from(u.limit));
+        self.granted
+            .with_label_values(&labels)
+            .set(u.granted as i64);
     }
 }
