@@ -69,7 +69,7 @@ pub async fn exchange(
     ApiObject(body): ApiObject<Exchange>,
 ) -> ApiResult<Json<ExchangeAnswer>> {
     match ctx.leases.exchange(body.reports, &body.edges) {
-        Some(grants) => Ok(Json(ExchangeAnswer { grants })),
+        Some(answer) => Ok(Json(answer)),
         None => Err(not_leading(&ctx).await),
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{Grant as WireGrant, Grants, Report};
+use breakout_policy::wire::{sparse, Grant as WireGrant, Grants, Report};
 
 mod frame;
 mod gauges;
@@ -23,6 +23,7 @@ use gauges::LeaseMetrics;
 use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 
+use super::pump::ExchangeAnswer;
 use super::refusals::RefusalTally;
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
@@ -145,6 +146,37 @@ impl Limits {
     }
 }
 
+/// `report` of `edge` received `at`, as [`LeaseHub::record`] takes it: the edge's entry
+/// afterwards, or `None` for a sparse report that is not based on the report held.
+fn take_report<'e>(
+    edges: &'e mut HashMap<String, EdgeEntry>,
+    edge: &str,
+    region: String,
+    report: Report,
+    at: Instant,
+) -> Option<&'e EdgeEntry> {
+    let held = edges.contains_key(edge);
+    match (held, report.base) {
+        (false, Some(_)) => return None,
+        (false, None) => {
+            let entry = EdgeEntry { region, report, at };
+            edges.insert(edge.to_string(), entry);
+        }
+        // An older whole report than the one held (relayed late by another node).
+        (true, None) if edges.get(edge).is_some_and(|e| e.at > at) => {}
+        (true, _) => {
+            let e = edges.get_mut(edge)?;
+            if report.base.is_some() {
+                sparse::merge_into(&mut e.report, report).ok()?;
+            } else {
+                e.report = report;
+            }
+            (e.at, e.region) = (at, region);
+        }
+    }
+    edges.get(edge)
+}
+
 /// The node's lease service (active only while the node leads).
 pub struct LeaseHub {
     cfg: QuotaConfig,
@@ -234,42 +266,44 @@ impl LeaseHub {
 
     /// Takes reports (from this node's edges or relayed by another node) and answers the newest
     /// grants for those edges, their lifetime shortened by how long ago they were issued and
-    /// [`TRANSIT_MARGIN`]. `None` when this node does not lead.
-    /// `also` names further edges whose grants to answer (their reports came before).
-    pub fn exchange(
-        &self,
-        reports: Vec<RelayedReport>,
-        also: &[String],
-    ) -> Option<Vec<EdgeGrants>> {
+    /// [`TRANSIT_MARGIN`], and the edges whose sparse report it could not use. `None` when this
+    /// node does not lead. `also` names further edges whose grants to answer (their reports
+    /// came before).
+    pub fn exchange(&self, reports: Vec<RelayedReport>, also: &[String]) -> Option<ExchangeAnswer> {
         let mut edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
         edges.extend(also.iter().cloned());
-        self.record(reports)?;
-        self.answer(&edges)
+        let whole = self.record(reports)?;
+        Some(ExchangeAnswer {
+            grants: self.answer(&edges)?,
+            whole,
+            sparse: true,
+        })
     }
 
-    /// Takes reports (the first half of [`LeaseHub::exchange`]). `None` when not leading.
-    pub fn record(&self, reports: Vec<RelayedReport>) -> Option<()> {
+    /// Takes reports (the first half of [`LeaseHub::exchange`]): a whole one replaces what the
+    /// edge reported before, a sparse one is merged into it. Answers the edges whose sparse
+    /// report was not based on what is held here (a new leader, a report lost on the way):
+    /// their node sends the next whole. `None` when not leading.
+    pub fn record(&self, reports: Vec<RelayedReport>) -> Option<Vec<String>> {
         let (now, _) = self.now();
+        let wall_ms = self.wall_ms();
         let mut guard = self.lock();
         let st = guard.as_mut()?;
-        self.refusals.observe(&reports, self.wall_ms());
-        for r in reports {
-            let at = now
-                .checked_sub(Duration::from_millis(r.age_ms))
-                .unwrap_or(now);
-            let entry = EdgeEntry {
-                region: r.region,
-                report: r.report,
-                at,
-            };
-            match st.edges.get(&r.edge_id) {
-                Some(old) if old.at > entry.at => {}
-                _ => {
-                    st.edges.insert(r.edge_id, entry);
-                }
+        let mut whole = Vec::new();
+        self.refusals.with(|tally| {
+            for r in reports {
+                let at = now
+                    .checked_sub(Duration::from_millis(r.age_ms))
+                    .unwrap_or(now);
+                let Some(e) = take_report(&mut st.edges, &r.edge_id, r.region, r.report, at) else {
+                    whole.push(r.edge_id);
+                    continue;
+                };
+                tally.observe_one(&r.edge_id, &e.region, r.age_ms, &e.report, wall_ms);
             }
-        }
-        Some(())
+            tally.prune(wall_ms);
+        });
+        Some(whole)
     }
 
     /// The newest grants of `edges` (the second half of [`LeaseHub::exchange`]). `None` when

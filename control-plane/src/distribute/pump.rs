@@ -36,6 +36,12 @@ pub struct Exchange {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExchangeAnswer {
     pub grants: Vec<EdgeGrants>,
+    /// Edges whose sparse report the leader could not merge: the node sends their next whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub whole: Vec<String>,
+    /// The leader merges sparse reports (absent from leaders built before: whole ones only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse: bool,
 }
 
 /// What the pump needs.
@@ -55,24 +61,29 @@ impl Pump {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(ROUND);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The leader that said it merges sparse reports (sent whole to any other).
+        let mut sparse_leader = None;
         loop {
             tokio::select! {
                 _ = async { stop.wait_for(|s| *s).await.is_ok() } => return,
-                _ = tick.tick() => self.once().await,
+                _ = tick.tick() => self.once(&mut sparse_leader).await,
             }
         }
     }
 
-    async fn once(&self) {
+    async fn once(&self, sparse_leader: &mut Option<u64>) {
         let Ok(status) = self.store.status().await else {
             return;
         };
         let leading = status.leader == Some(self.node_id);
         self.hub.set_leading(leading, status.term);
-        let Relay { reports, edges } = self.registry.relay(self.clock.instant());
+        let sparse = leading || status.leader.is_some() && *sparse_leader == status.leader;
+        let Relay { reports, edges } = self.registry.relay(self.clock.instant(), sparse);
         let grants = if leading {
             // The reports count in this round; the grants it makes go back to their edges.
-            self.hub.record(reports);
+            if let Some(whole) = self.hub.record(reports) {
+                self.registry.want_whole(whole.iter().map(String::as_str));
+            }
             if let Ok(state) = self.store.read(Consistency::Stale).await {
                 self.hub.round(&state);
             }
@@ -84,7 +95,13 @@ impl Pump {
         } else {
             let leader = status.nodes.iter().find(|n| Some(n.id) == status.leader);
             match leader {
-                Some(l) if !edges.is_empty() => self.relay(&l.addr.api, reports, edges).await,
+                Some(l) if !edges.is_empty() => {
+                    let answer = self.relay(&l.addr.api, reports, edges).await;
+                    *sparse_leader = answer.sparse.then_some(l.id);
+                    self.registry
+                        .want_whole(answer.whole.iter().map(String::as_str));
+                    answer.grants
+                }
                 _ => Vec::new(),
             }
         };
@@ -98,7 +115,7 @@ impl Pump {
         leader_api: &str,
         reports: Vec<RelayedReport>,
         edges: Vec<String>,
-    ) -> Vec<EdgeGrants> {
+    ) -> ExchangeAnswer {
         // The answer covers the reported edges too; they need not be named twice.
         let named: std::collections::HashSet<&str> =
             reports.iter().map(|r| r.edge_id.as_str()).collect();
@@ -106,6 +123,11 @@ impl Pump {
             .into_iter()
             .filter(|e| !named.contains(e.as_str()))
             .collect();
+        // Reports the leader may not have had: whole next time.
+        let lost = ExchangeAnswer {
+            whole: reports.iter().map(|r| r.edge_id.clone()).collect(),
+            ..ExchangeAnswer::default()
+        };
         let sent = self
             .client
             .post(format!("http://{leader_api}/v1/quota/exchange"))
@@ -117,19 +139,19 @@ impl Pump {
             .await;
         match sent {
             Ok(resp) if resp.status().is_success() => match resp.json::<ExchangeAnswer>().await {
-                Ok(a) => a.grants,
+                Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "the leader's grants did not decode");
-                    Vec::new()
+                    lost
                 }
             },
             Ok(resp) => {
                 tracing::debug!(status = %resp.status(), "the leader refused the reports");
-                Vec::new()
+                lost
             }
             Err(e) => {
                 tracing::debug!(error = %e, "relaying reports to the leader");
-                Vec::new()
+                lost
             }
         }
     }

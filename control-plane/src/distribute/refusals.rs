@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use breakout_policy::outcome::RefusalCounts;
+use breakout_policy::wire::Report;
 use serde::{Deserialize, Serialize};
 
 use super::registry::RelayedReport;
@@ -76,45 +77,58 @@ impl Tally {
     /// Takes reports received at `now_ms` (a report already seen, same `seq`, changes nothing).
     pub fn observe(&mut self, reports: &[RelayedReport], now_ms: u64) {
         for r in reports {
-            let at_ms = now_ms.saturating_sub(r.age_ms);
-            let prev = self.edges.get(&r.edge_id);
-            if prev.is_some_and(|p| p.seq == r.report.seq) {
-                continue;
-            }
-            // Older counts to subtract, per tenant; `None`: count everything reported.
-            let restarted = prev.is_some_and(|p| r.report.seq < p.seq);
-            let baseline: Option<&BTreeMap<String, RefusalCounts>> = match prev {
-                Some(p) if !restarted => Some(&p.counts),
-                Some(_) => None,
-                None if r.report.seq <= NEW_EDGE_SEQ => None,
-                None => Some(&r.report.refusals),
-            };
-            let mut deltas = Vec::new();
-            for (tenant, counts) in &r.report.refusals {
-                let old = baseline.and_then(|b| b.get(tenant));
-                let mut d = RefusalCounts::default();
-                for (reason, n) in &counts.0 {
-                    let before = old.map_or(0, |o| o.get(*reason));
-                    d.add(*reason, n.saturating_sub(before));
-                }
-                if !d.is_empty() {
-                    deltas.push((tenant.clone(), d));
-                }
-            }
-            for (tenant, d) in deltas {
-                self.add(&r.region, tenant, d, at_ms);
-            }
-            self.edges.insert(
-                r.edge_id.clone(),
-                EdgeSeen {
-                    region: r.region.clone(),
-                    seq: r.report.seq,
-                    at_ms,
-                    counts: r.report.refusals.clone(),
-                },
-            );
+            self.observe_one(&r.edge_id, &r.region, r.age_ms, &r.report, now_ms);
         }
         self.prune(now_ms);
+    }
+
+    /// One edge's whole report (a sparse one merged first: its counts are the baseline of the
+    /// next), received `age_ms` before `now_ms`. Call [`Tally::prune`] after a batch.
+    pub fn observe_one(
+        &mut self,
+        edge_id: &str,
+        region: &str,
+        age_ms: u64,
+        report: &Report,
+        now_ms: u64,
+    ) {
+        let at_ms = now_ms.saturating_sub(age_ms);
+        let prev = self.edges.get(edge_id);
+        if prev.is_some_and(|p| p.seq == report.seq) {
+            return;
+        }
+        // Older counts to subtract, per tenant; `None`: count everything reported.
+        let restarted = prev.is_some_and(|p| report.seq < p.seq);
+        let baseline: Option<&BTreeMap<String, RefusalCounts>> = match prev {
+            Some(p) if !restarted => Some(&p.counts),
+            Some(_) => None,
+            None if report.seq <= NEW_EDGE_SEQ => None,
+            None => Some(&report.refusals),
+        };
+        let mut deltas = Vec::new();
+        for (tenant, counts) in &report.refusals {
+            let old = baseline.and_then(|b| b.get(tenant));
+            let mut d = RefusalCounts::default();
+            for (reason, n) in &counts.0 {
+                let before = old.map_or(0, |o| o.get(*reason));
+                d.add(*reason, n.saturating_sub(before));
+            }
+            if !d.is_empty() {
+                deltas.push((tenant.clone(), d));
+            }
+        }
+        for (tenant, d) in deltas {
+            self.add(region, tenant, d, at_ms);
+        }
+        self.edges.insert(
+            edge_id.to_string(),
+            EdgeSeen {
+                region: region.to_string(),
+                seq: report.seq,
+                at_ms,
+                counts: report.refusals.clone(),
+            },
+        );
     }
 
     fn add(&mut self, region: &str, tenant: String, d: RefusalCounts, at_ms: u64) {
@@ -134,7 +148,7 @@ impl Tally {
         }
     }
 
-    fn prune(&mut self, now_ms: u64) {
+    pub fn prune(&mut self, now_ms: u64) {
         if now_ms < self.pruned_ms.saturating_add(1_000) {
             return;
         }
@@ -202,6 +216,11 @@ pub struct RefusalTally(Mutex<Tally>);
 impl RefusalTally {
     pub fn observe(&self, reports: &[RelayedReport], now_ms: u64) {
         self.lock().observe(reports, now_ms);
+    }
+
+    /// Runs `f` on the tally (several [`Tally::observe_one`] under one lock).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Tally) -> T) -> T {
+        f(&mut self.lock())
     }
 
     pub fn of_tenant(&self, tenant: &str, now_ms: u64) -> Vec<RegionRefusals> {

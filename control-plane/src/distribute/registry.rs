@@ -102,6 +102,12 @@ struct Entry {
     report: Option<(Instant, u64, Report)>,
     /// Whether `report` went to the leader already (each report is relayed once).
     relayed: bool,
+    /// The `seq` of the last report relayed from here (the leader holds it whole, unless it
+    /// asks for a whole one: [`EdgeRegistry::want_whole`]).
+    relay_base: Option<u64>,
+    /// The edge's sparse report that made `report`, kept while it is based on `relay_base`:
+    /// what goes to a leader that takes sparse reports, instead of the whole.
+    sparse: Option<Report>,
     /// Grants for the edge; its session writes each new value to it.
     grants: watch::Sender<Option<Grants>>,
 }
@@ -144,6 +150,8 @@ impl EdgeRegistry {
             nack: None,
             report: None,
             relayed: false,
+            relay_base: None,
+            sparse: None,
             grants: watch::Sender::new(None),
         };
         let mut edges = self.lock();
@@ -193,8 +201,9 @@ impl EdgeRegistry {
 
     /// For the leader: the reports of the edges connected here that it has not had yet (each
     /// goes once: it keeps them for [`REPORT_TTL`]), and every edge with a fresh report (whose
-    /// grants to ask for).
-    pub fn relay(&self, now: Instant) -> Relay {
+    /// grants to ask for). With `sparse`, a report goes as the edge sent it when that is based
+    /// on the last one relayed from here; otherwise whole.
+    pub fn relay(&self, now: Instant, sparse: bool) -> Relay {
         let mut relay = Relay::default();
         for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
             let Some((at, _, report)) = e.report.as_ref() else {
@@ -206,15 +215,33 @@ impl EdgeRegistry {
             }
             relay.edges.push(id.clone());
             if !std::mem::replace(&mut e.relayed, true) {
+                let report = match e.sparse.take() {
+                    Some(s) if sparse => s,
+                    _ => report.clone(),
+                };
+                e.relay_base = Some(report.seq);
                 relay.reports.push(RelayedReport {
                     edge_id: id.clone(),
                     region: e.region.clone(),
                     age_ms: age.as_millis() as u64,
-                    report: report.clone(),
+                    report,
                 });
             }
         }
         relay
+    }
+
+    /// The leader could not merge these edges' sparse reports, or did not get them: their
+    /// reports go whole, the newest at the next [`EdgeRegistry::relay`].
+    pub fn want_whole<'a>(&self, edges: impl IntoIterator<Item = &'a str>) {
+        let mut all = self.lock();
+        for id in edges {
+            if let Some(e) = all.get_mut(id) {
+                e.relay_base = None;
+                e.sparse = None;
+                e.relayed = false;
+            }
+        }
     }
 
     /// Hands the leases in `grants` to the session of `edge_id`, if it is connected here.
@@ -283,6 +310,9 @@ impl EdgeHandle {
     /// at least every `WHOLE_EVERY` reports).
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
+            // Relayed as it came if the leader holds what it is based on.
+            let chain = report.base.is_some() && report.base == e.relay_base;
+            let keep = chain.then(|| report.clone());
             let merged = match (&mut e.report, report.base) {
                 (Some((last_at, last_ms, last)), Some(_)) => {
                     sparse::merge_into(last, report).map(|()| (*last_at, *last_ms) = (at, at_ms))
@@ -298,7 +328,7 @@ impl EdgeHandle {
                 }),
             };
             match merged {
-                Ok(()) => e.relayed = false,
+                Ok(()) => (e.relayed, e.sparse) = (false, keep),
                 Err(error) => tracing::debug!(%error, "sparse report dropped"),
             }
         });
@@ -343,153 +373,4 @@ fn prune(edges: &mut HashMap<String, Entry>, now: Instant) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr() -> SocketAddr {
-        SocketAddr::from(([192, 0, 2, 1], 50000))
-    }
-
-    fn report(active: &[(&str, u32)]) -> Report {
-        Report {
-            seq: 1,
-            tenants: active
-                .iter()
-                .map(|(t, n)| {
-                    let usage = TenantUsage {
-                        active: *n,
-                        ..TenantUsage::default()
-                    };
-                    (t.to_string(), usage)
-                })
-                .collect(),
-            ..Report::default()
-        }
-    }
-
-    #[test]
-    fn a_connection_is_listed_while_its_handle_lives() {
-        let reg = EdgeRegistry::new(2);
-        let h = reg.connect("e1", "tokyo", addr(), 1000);
-        h.synced(Some(5), Some(7));
-        let list = reg.list(Instant::now());
-        assert_eq!(list.len(), 1);
-        let e = &list[0];
-        assert_eq!(
-            (
-                e.control_node,
-                e.region.as_str(),
-                e.applied_version,
-                e.synced_through
-            ),
-            (2, "tokyo", Some(5), Some(7))
-        );
-        drop(h);
-        let list = reg.list(Instant::now());
-        assert_eq!(list.len(), 1, "listed as disconnected");
-        assert!(!list[0].connected);
-        assert_eq!(list[0].last_seen_ms, Some(1000));
-        assert_eq!(reg.relay(Instant::now()), Relay::default());
-        assert!(
-            reg.list(Instant::now() + GONE_KEEP).is_empty(),
-            "pruned after GONE_KEEP"
-        );
-    }
-
-    #[test]
-    fn every_frame_moves_last_seen_forward() {
-        let reg = EdgeRegistry::new(1);
-        let h = reg.connect("e1", "tokyo", addr(), 1000);
-        h.seen(5000);
-        h.seen(4000);
-        assert_eq!(reg.list(Instant::now())[0].last_seen_ms, Some(5000));
-        assert!(reg.list(Instant::now())[0].connected);
-    }
-
-    #[test]
-    fn a_reconnect_replaces_the_entry_and_the_old_handle_no_longer_touches_it() {
-        let reg = EdgeRegistry::new(1);
-        let old = reg.connect("e1", "tokyo", addr(), 1000);
-        let new = reg.connect("e1", "tokyo", addr(), 2000);
-        old.synced(Some(1), Some(1));
-        drop(old);
-        let list = reg.list(Instant::now());
-        assert_eq!(
-            list.len(),
-            1,
-            "the old connection's end keeps the new entry"
-        );
-        assert_eq!(list[0].connected_since_ms, 2000);
-        assert_eq!(list[0].applied_version, None);
-        assert!(list[0].connected);
-        drop(new);
-    }
-
-    #[test]
-    fn reports_count_until_their_ttl() {
-        let reg = EdgeRegistry::new(1);
-        let h = reg.connect("e1", "tokyo", addr(), 0);
-        let t0 = Instant::now();
-        h.reported(report(&[("a", 3), ("b", 4)]), t0, 123);
-        let e = &reg.list(t0 + Duration::from_secs(1))[0];
-        assert_eq!((e.sessions, e.last_report_ms), (Some(7), Some(123)));
-        assert_eq!(e.tenants["b"].active, 4);
-        let e = &reg.list(t0 + REPORT_TTL + Duration::from_millis(1))[0];
-        assert_eq!((e.sessions, e.last_report_ms), (None, Some(123)));
-        assert!(e.tenants.is_empty());
-    }
-
-    #[test]
-    fn each_report_is_relayed_once_and_its_edge_asks_for_grants_while_it_is_fresh() {
-        let reg = EdgeRegistry::new(1);
-        let h = reg.connect("e1", "tokyo", addr(), 0);
-        let t0 = Instant::now();
-        h.reported(report(&[("a", 3)]), t0, 1);
-        let first = reg.relay(t0);
-        assert_eq!(first.edges, ["e1"]);
-        assert_eq!(first.reports.len(), 1);
-        assert_eq!(first.reports[0].report.tenants["a"].active, 3);
-        let again = reg.relay(t0);
-        assert_eq!(
-            (again.edges.len(), again.reports.len()),
-            (1, 0),
-            "sent already"
-        );
-        let mut sparse = report(&[]);
-        (sparse.seq, sparse.base) = (2, Some(1));
-        h.reported(sparse, t0, 2);
-        let merged = reg.relay(t0);
-        assert_eq!(
-            merged.reports[0].report.tenants["a"].active, 3,
-            "carried over"
-        );
-        assert_eq!(merged.reports[0].report.base, None, "relayed whole");
-        let mut elsewhere = report(&[]);
-        (elsewhere.seq, elsewhere.base) = (9, Some(7));
-        h.reported(elsewhere, t0, 3);
-        assert!(
-            reg.relay(t0).reports.is_empty(),
-            "not on the last report: dropped"
-        );
-        assert_eq!(
-            reg.relay(t0 + REPORT_TTL + Duration::from_millis(1)),
-            Relay::default()
-        );
-    }
-
-    #[test]
-    fn a_nack_shows_until_a_version_at_least_as_new_is_applied() {
-        let reg = EdgeRegistry::new(1);
-        let h = reg.connect("e1", "tokyo", addr(), 0);
-        h.synced(Some(4), Some(4));
-        h.nacked(6, &"x".repeat(5000), 99);
-        h.synced(Some(4), Some(4));
-        let nack = reg.list(Instant::now())[0]
-            .last_nack
-            .clone()
-            .expect("nack kept");
-        assert_eq!((nack.version, nack.reason.len()), (6, MAX_REASON));
-        h.synced(Some(7), Some(7));
-        assert_eq!(reg.list(Instant::now())[0].last_nack, None);
-    }
-}
+mod tests;

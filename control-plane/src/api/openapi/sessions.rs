@@ -13,6 +13,11 @@ fn op(summary: &str, params: &[&str], body: Option<Value>, answer: Value) -> Val
 pub fn extend(doc: &mut Value) {
     let int = super::build::u64_int();
     let string = json!({ "type": "string" });
+    let mut base = int.clone();
+    base["description"] = json!(
+        "Set in a sparse report: it lists only what changed since \
+        the report of this seq the leader holds"
+    );
     doc["paths"]["/v1/sessions"] = json!({ "get": op(
         "Usage against limit per tenant and region (the leader's soft state; followers forward)",
         &["tenantFilter", "region"], None, schema("SessionList")) });
@@ -57,7 +62,9 @@ pub fn extend(doc: &mut Value) {
             "additionalProperties": schema("TenantUsage") },
             "refusals": { "type": "object",
                 "additionalProperties": schema("RefusalCounts") },
-            "grants_epoch": int } } } });
+            "grants_epoch": int,
+            "base": base,
+            "removed": { "type": "array", "items": string } } } } });
     let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.label()).collect();
     let by_reason: serde_json::Map<String, Value> = reasons
         .iter()
@@ -95,5 +102,8 @@ pub fn extend(doc: &mut Value) {
                 "renew": { "type": "object", "properties": {
                     "from": int, "ttl_ms": int,
                     "ends": { "type": "array", "items": string } } }
-            } } } } } } });
+            } } } } },
+        "whole": { "type": "array", "items": string,
+            "description": "Edges whose sparse report could not be merged: send the next whole" },
+        "sparse": { "type": "boolean", "description": "The leader merges sparse reports" } } });
 }

@@ -94,9 +94,12 @@ fn only_a_leader_answers_and_its_epochs_carry_the_term() {
         report("tk-2", "tokyo", 0, 0, (0, 0)),
         report("os-1", "osaka", 0, 0, (0, 0)),
     ];
-    assert_eq!(hub.exchange(reports.clone(), &[]), Some(Vec::new()));
+    assert_eq!(
+        hub.exchange(reports.clone(), &[]).map(|a| a.grants),
+        Some(Vec::new())
+    );
     hub.round(&state(100));
-    let grants = hub.exchange(reports, &[]).expect("leading");
+    let grants = hub.exchange(reports, &[]).expect("leading").grants;
     let ids: Vec<&str> = grants.iter().map(|g| g.edge_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -127,7 +130,7 @@ fn an_edge_that_reports_the_round_it_holds_gets_a_renewal_not_its_grants_again()
     hub.exchange(vec![first.clone()], &[]);
     hub.round(&st);
     let answer = |r: &RelayedReport| {
-        let mut grants = hub.exchange(vec![r.clone()], &[]).expect("leading");
+        let mut grants = hub.exchange(vec![r.clone()], &[]).expect("leading").grants;
         grants.pop().expect("tk-1's grants").grants
     };
     let whole = answer(&first);
@@ -177,7 +180,7 @@ fn a_busy_edge_grows_to_the_whole_limit_and_the_sum_stays_within_it() {
         ];
         hub.exchange(reports.clone(), &[]);
         hub.round(&st);
-        let grants = hub.exchange(reports, &[]).expect("leading");
+        let grants = hub.exchange(reports, &[]).expect("leading").grants;
         let sum: u32 = grants
             .iter()
             .map(|g| g.grants.grants["acme"].sessions)
@@ -203,7 +206,7 @@ fn a_later_term_renews_what_edges_hold_but_grants_nothing_new_at_first() {
     let reports = vec![report("tk-1", "tokyo", 35, 3, ((2 << 32) | 9, 40))];
     hub.exchange(reports.clone(), &[]);
     hub.round(&state(100));
-    let grants = hub.exchange(reports, &[]).expect("leading");
+    let grants = hub.exchange(reports, &[]).expect("leading").grants;
     assert_eq!(grants[0].grants.grants["acme"].sessions, 40);
     assert_eq!(grants[0].grants.epoch >> 32, 3);
 }
@@ -270,7 +273,7 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
             ];
             hub.exchange(reports.clone(), &[]);
             hub.round(&st);
-            let grants = hub.exchange(reports, &[]).expect("leading");
+            let grants = hub.exchange(reports, &[]).expect("leading").grants;
             let g = &grants
                 .iter()
                 .find(|g| g.edge_id == "tk-1")
@@ -288,7 +291,7 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
         ];
         hub.exchange(reports.clone(), &[]);
         hub.round(&st);
-        let grants = hub.exchange(reports, &[]).expect("leading");
+        let grants = hub.exchange(reports, &[]).expect("leading").grants;
         let tk2 = grants
             .iter()
             .find(|g| g.edge_id == "tk-2")
@@ -306,7 +309,7 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
             let reports = vec![report("tk-2", "tokyo", tk2.1, 40, tk2)];
             hub.exchange(reports.clone(), &[]);
             hub.round(&st);
-            let grants = hub.exchange(reports, &[]).expect("leading");
+            let grants = hub.exchange(reports, &[]).expect("leading").grants;
             let g = &grants[0].grants;
             tk2 = (g.epoch, g.grants["acme"].sessions);
             clock.advance(Duration::from_millis(100));
@@ -317,4 +320,54 @@ fn a_wall_clock_step_neither_frees_nor_freezes_what_edges_hold() {
             tk2.1
         );
     }
+}
+
+#[test]
+fn sparse_reports_are_merged_and_one_on_another_base_is_asked_for_whole() {
+    use breakout_policy::outcome::{Reason, RefusalCounts};
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    let first = report("tk-1", "tokyo", 5, 0, (0, 0));
+    let answer = hub.exchange(vec![first.clone()], &[]).expect("leading");
+    assert!(answer.sparse && answer.whole.is_empty(), "{answer:?}");
+    // seq 2 on seq 1, listing acme's refusals only: its 5 sessions are carried over.
+    let mut counts = RefusalCounts::default();
+    counts.add(Reason::SessionLimit, 2);
+    let mut next = first.clone();
+    next.report = Report {
+        seq: 2,
+        base: Some(1),
+        refusals: BTreeMap::from([("acme".to_string(), counts)]),
+        ..Report::default()
+    };
+    let answer = hub.exchange(vec![next], &[]).expect("leading");
+    assert!(answer.whole.is_empty(), "merged: {answer:?}");
+    hub.round(&st);
+    let usage = hub.usage().expect("leading");
+    assert_eq!((usage[0].sessions, usage[0].edges), (5, 1));
+    let refused = hub.refusals.of_tenant("acme", hub.wall_ms());
+    assert_eq!(
+        refused[0].since_edge_start.get(Reason::SessionLimit),
+        2,
+        "the tally reads the merged report"
+    );
+    // Based on a report this leader never had (it is new; one was lost on the way).
+    let mut lost = first.clone();
+    lost.report = Report {
+        seq: 9,
+        base: Some(8),
+        ..Report::default()
+    };
+    let mut unknown = report("tk-2", "tokyo", 1, 0, (0, 0));
+    unknown.report.base = Some(7);
+    let answer = hub.exchange(vec![lost, unknown], &[]).expect("leading");
+    assert_eq!(answer.whole, ["tk-1", "tk-2"]);
+    hub.round(&st);
+    let usage = hub.usage().expect("leading");
+    assert_eq!(
+        (usage[0].sessions, usage[0].edges),
+        (5, 1),
+        "the report held stays; nothing is made of the unknown one"
+    );
 }
