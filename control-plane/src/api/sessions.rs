@@ -68,7 +68,16 @@ pub async fn exchange(
     Operator: Operator,
     ApiObject(body): ApiObject<Exchange>,
 ) -> ApiResult<Json<ExchangeAnswer>> {
-    match ctx.leases.exchange(body.reports, &body.edges) {
+    // Off the async workers: it waits for the leases' lock, which a round holds for a tenth of
+    // a second and more at fleet scale.
+    let leases = Arc::clone(&ctx.leases);
+    let answer = tokio::task::spawn_blocking(move || leases.exchange(body.reports, &body.edges))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the lease exchange failed");
+            ApiError::Internal
+        })?;
+    match answer {
         Some(answer) => Ok(Json(answer)),
         None => Err(not_leading(&ctx).await),
     }

@@ -290,15 +290,24 @@ impl LeaseHub {
         let mut guard = self.lock();
         let st = guard.as_mut()?;
         let mut whole = Vec::new();
+        let [whole_n, sparse_n, unmerged_n] =
+            ["whole", "sparse", "unmerged"].map(|k| self.metrics.reports.with_label_values(&[k]));
         self.refusals.with(|tally| {
             for r in reports {
                 let at = now
                     .checked_sub(Duration::from_millis(r.age_ms))
                     .unwrap_or(now);
+                let kind = if r.report.base.is_some() {
+                    &sparse_n
+                } else {
+                    &whole_n
+                };
                 let Some(e) = take_report(&mut st.edges, &r.edge_id, r.region, r.report, at) else {
+                    unmerged_n.inc();
                     whole.push(r.edge_id);
                     continue;
                 };
+                kind.inc();
                 tally.observe_one(&r.edge_id, &e.region, r.age_ms, &e.report, wall_ms);
             }
             tally.prune(wall_ms);

@@ -80,27 +80,52 @@ impl Pump {
         let sparse = leading || status.leader.is_some() && *sparse_leader == status.leader;
         let Relay { reports, edges } = self.registry.relay(self.clock.instant(), sparse);
         let grants = if leading {
+            let state = self.store.read(Consistency::Stale).await.ok();
+            let hub = Arc::clone(&self.hub);
             // The reports count in this round; the grants it makes go back to their edges.
-            if let Some(whole) = self.hub.record(reports) {
-                self.registry.want_whole(whole.iter().map(String::as_str));
-            }
-            if let Ok(state) = self.store.read(Consistency::Stale).await {
-                self.hub.round(&state);
-            }
+            // Off the async workers: the round is CPU work over every (tenant, edge) pair, a
+            // tenth of a second and more at fleet scale, and those workers carry Raft's
+            // heartbeats (a leader starving them loses its term).
+            let done = tokio::task::spawn_blocking(move || {
+                let whole = hub.record(reports);
+                if let Some(state) = state {
+                    hub.round(&state);
+                }
+                (whole, hub.answer(&edges))
+            })
+            .await;
             // A day on which the contracts give edges something else gets its own version.
             if let Err(e) = day_tick::tick_if_due(&*self.store, self.clock.now_ms()).await {
                 tracing::debug!(error = %e, "proposing the day's tick");
             }
-            self.hub.answer(&edges).unwrap_or_default()
+            match done {
+                Ok((whole, grants)) => {
+                    if let Some(whole) = whole {
+                        self.registry.want_whole(whole.iter().map(String::as_str));
+                    }
+                    grants.unwrap_or_default()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the lease round failed");
+                    Vec::new()
+                }
+            }
         } else {
             let leader = status.nodes.iter().find(|n| Some(n.id) == status.leader);
             match leader {
                 Some(l) if !edges.is_empty() => {
-                    let answer = self.relay(&l.addr.api, reports, edges).await;
-                    *sparse_leader = answer.sparse.then_some(l.id);
-                    self.registry
-                        .want_whole(answer.whole.iter().map(String::as_str));
-                    answer.grants
+                    // No answer changes nothing: a sparse report the leader did not get is
+                    // named in `whole` after the next one (resending every report of the batch
+                    // whole would add load just when the leader is slow to answer).
+                    match self.relay(&l.addr.api, reports, edges).await {
+                        Some(answer) => {
+                            *sparse_leader = answer.sparse.then_some(l.id);
+                            self.registry
+                                .want_whole(answer.whole.iter().map(String::as_str));
+                            answer.grants
+                        }
+                        None => Vec::new(),
+                    }
                 }
                 _ => Vec::new(),
             }
@@ -115,7 +140,7 @@ impl Pump {
         leader_api: &str,
         reports: Vec<RelayedReport>,
         edges: Vec<String>,
-    ) -> ExchangeAnswer {
+    ) -> Option<ExchangeAnswer> {
         // The answer covers the reported edges too; they need not be named twice.
         let named: std::collections::HashSet<&str> =
             reports.iter().map(|r| r.edge_id.as_str()).collect();
@@ -123,11 +148,6 @@ impl Pump {
             .into_iter()
             .filter(|e| !named.contains(e.as_str()))
             .collect();
-        // Reports the leader may not have had: whole next time.
-        let lost = ExchangeAnswer {
-            whole: reports.iter().map(|r| r.edge_id.clone()).collect(),
-            ..ExchangeAnswer::default()
-        };
         let sent = self
             .client
             .post(format!("http://{leader_api}/v1/quota/exchange"))
@@ -139,19 +159,19 @@ impl Pump {
             .await;
         match sent {
             Ok(resp) if resp.status().is_success() => match resp.json::<ExchangeAnswer>().await {
-                Ok(a) => a,
+                Ok(a) => Some(a),
                 Err(e) => {
                     tracing::warn!(error = %e, "the leader's grants did not decode");
-                    lost
+                    None
                 }
             },
             Ok(resp) => {
                 tracing::debug!(status = %resp.status(), "the leader refused the reports");
-                lost
+                None
             }
             Err(e) => {
                 tracing::debug!(error = %e, "relaying reports to the leader");
-                lost
+                None
             }
         }
     }

@@ -102,12 +102,9 @@ struct Entry {
     report: Option<(Instant, u64, Report)>,
     /// Whether `report` went to the leader already (each report is relayed once).
     relayed: bool,
-    /// The `seq` of the last report relayed from here (the leader holds it whole, unless it
-    /// asks for a whole one: [`EdgeRegistry::want_whole`]).
-    relay_base: Option<u64>,
-    /// The edge's sparse report that made `report`, kept while it is based on `relay_base`:
-    /// what goes to a leader that takes sparse reports, instead of the whole.
-    sparse: Option<Report>,
+    /// The whole report as last relayed from here: what the leader holds, unless it asks for a
+    /// whole one ([`EdgeRegistry::want_whole`]); the next relay is sparse against it.
+    leader_has: Option<Report>,
     /// Grants for the edge; its session writes each new value to it.
     grants: watch::Sender<Option<Grants>>,
 }
@@ -150,8 +147,7 @@ impl EdgeRegistry {
             nack: None,
             report: None,
             relayed: false,
-            relay_base: None,
-            sparse: None,
+            leader_has: None,
             grants: watch::Sender::new(None),
         };
         let mut edges = self.lock();
@@ -201,8 +197,9 @@ impl EdgeRegistry {
 
     /// For the leader: the reports of the edges connected here that it has not had yet (each
     /// goes once: it keeps them for [`REPORT_TTL`]), and every edge with a fresh report (whose
-    /// grants to ask for). With `sparse`, a report goes as the edge sent it when that is based
-    /// on the last one relayed from here; otherwise whole.
+    /// grants to ask for). With `sparse`, a report goes sparse against the last one relayed
+    /// from here (however many the edge sent between: the leader's view never depends on the
+    /// pump keeping pace with the edges); otherwise whole.
     pub fn relay(&self, now: Instant, sparse: bool) -> Relay {
         let mut relay = Relay::default();
         for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
@@ -215,16 +212,16 @@ impl EdgeRegistry {
             }
             relay.edges.push(id.clone());
             if !std::mem::replace(&mut e.relayed, true) {
-                let report = match e.sparse.take() {
-                    Some(s) if sparse => s,
+                let sent = match &e.leader_has {
+                    Some(has) if sparse => sparse::sparsify(has, report),
                     _ => report.clone(),
                 };
-                e.relay_base = Some(report.seq);
+                e.leader_has = Some(report.clone());
                 relay.reports.push(RelayedReport {
                     edge_id: id.clone(),
                     region: e.region.clone(),
                     age_ms: age.as_millis() as u64,
-                    report,
+                    report: sent,
                 });
             }
         }
@@ -237,8 +234,7 @@ impl EdgeRegistry {
         let mut all = self.lock();
         for id in edges {
             if let Some(e) = all.get_mut(id) {
-                e.relay_base = None;
-                e.sparse = None;
+                e.leader_has = None;
                 e.relayed = false;
             }
         }
@@ -310,9 +306,6 @@ impl EdgeHandle {
     /// at least every `WHOLE_EVERY` reports).
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
-            // Relayed as it came if the leader holds what it is based on.
-            let chain = report.base.is_some() && report.base == e.relay_base;
-            let keep = chain.then(|| report.clone());
             let merged = match (&mut e.report, report.base) {
                 (Some((last_at, last_ms, last)), Some(_)) => {
                     sparse::merge_into(last, report).map(|()| (*last_at, *last_ms) = (at, at_ms))
@@ -328,7 +321,7 @@ impl EdgeHandle {
                 }),
             };
             match merged {
-                Ok(()) => (e.relayed, e.sparse) = (false, keep),
+                Ok(()) => e.relayed = false,
                 Err(error) => tracing::debug!(%error, "sparse report dropped"),
             }
         });

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::RegionUsage;
 
@@ -11,6 +11,9 @@ pub(super) struct LeaseMetrics {
     pub(super) limit: IntGaugeVec,
     pub(super) granted: IntGaugeVec,
     pub(super) rounds: IntCounter,
+    /// Reports the leader took, by kind: whole, sparse (merged), unmerged (not based on the
+    /// report held: asked for whole).
+    pub(super) reports: IntCounterVec,
 }
 
 impl LeaseMetrics {
@@ -25,6 +28,14 @@ impl LeaseMetrics {
             "Allocation rounds run by this node as leader",
         )?;
         registry.register(Box::new(rounds.clone()))?;
+        let reports = IntCounterVec::new(
+            Opts::new(
+                "breakout_control_lease_reports_total",
+                "Edge reports the leader took: whole, sparse (merged) or unmerged (asked for whole)",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(reports.clone()))?;
         Ok(LeaseMetrics {
             sessions: vec(
                 "breakout_control_region_sessions",
@@ -39,6 +50,7 @@ impl LeaseMetrics {
                 "Sessions the region's edges may admit under grants in force (leader)",
             )?,
             rounds,
+            reports,
         })
     }
 

@@ -370,4 +370,9 @@ fn sparse_reports_are_merged_and_one_on_another_base_is_asked_for_whole() {
         (5, 1),
         "the report held stays; nothing is made of the unknown one"
     );
+    let count = |kind: &str| hub.metrics.reports.with_label_values(&[kind]).get();
+    assert_eq!(
+        (count("whole"), count("sparse"), count("unmerged")),
+        (1, 1, 2)
+    );
 }
