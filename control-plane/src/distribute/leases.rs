@@ -18,18 +18,19 @@ use breakout_policy::wire::{sparse, Grant as WireGrant, Grants, Report};
 
 mod frame;
 mod gauges;
+mod limits;
 
 use gauges::LeaseMetrics;
+use limits::Limits;
 use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 
-use super::pump::ExchangeAnswer;
 use super::refusals::RefusalTally;
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{self, SharedClock};
 use crate::quota::{allocate_sorted, EdgeReport, Ledger, QuotaConfig};
-use crate::state::{session_limits_at, State};
+use crate::state::State;
 
 /// How often the leader allocates (and every node relays its edges' reports).
 pub const ROUND: Duration = Duration::from_millis(500);
@@ -47,6 +48,19 @@ pub const TRANSIT_MARGIN: Duration = Duration::from_millis(1000);
 pub struct EdgeGrants {
     pub edge_id: String,
     pub grants: Grants,
+}
+
+/// The leader's answer to `POST /v1/quota/exchange` ([`LeaseHub::exchange`]): the newest
+/// leases of the edges reported about (`grants` on the wire).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeAnswer {
+    pub grants: Vec<EdgeGrants>,
+    /// Edges whose sparse report the leader could not merge: the node sends their next whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub whole: Vec<String>,
+    /// The leader merges sparse reports (absent from leaders built before: whole ones only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse: bool,
 }
 
 /// Usage against limit of one tenant in one region (`GET /v1/sessions`).
@@ -101,47 +115,6 @@ impl EdgeLeases {
         frame::Issued {
             epoch: self.epoch,
             grants: &self.grants,
-        }
-    }
-}
-
-/// Every region's served tenants and their limits at one store version: what the rounds read,
-/// computed once per version (not per round) and outside the leader state's lock.
-#[derive(Debug, PartialEq)]
-struct Limits {
-    version: u64,
-    /// (region, [(tenant, limit)]).
-    regions: Vec<(String, Vec<(String, u32)>)>,
-    /// The same ids, shared: (region, [tenant]) in the order of `regions`.
-    ids: Vec<(Arc<str>, Vec<Arc<str>>)>,
-}
-
-impl Limits {
-    fn of(state: &State) -> Limits {
-        // The limits the edges were given at this version (same day as `feed`).
-        let day = state.policy_day();
-        let regions: Vec<(String, Vec<(String, u32)>)> = state
-            .regions
-            .keys()
-            .map(|r| {
-                let mut tenants = session_limits_at(state, r, day);
-                // Sorted by id (the state's order already; a no-op pass then): every edge's
-                // grants are built in this order, and `frame` walks them in it.
-                tenants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                (r.clone(), tenants)
-            })
-            .collect();
-        let ids = regions
-            .iter()
-            .map(|(r, tenants)| {
-                let tenants = tenants.iter().map(|(t, _)| Arc::from(t.as_str())).collect();
-                (Arc::from(r.as_str()), tenants)
-            })
-            .collect();
-        Limits {
-            version: state.version,
-            regions,
-            ids,
         }
     }
 }

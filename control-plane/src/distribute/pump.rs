@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::day_tick;
-use super::leases::{EdgeGrants, LeaseHub, RelayedReport, ROUND};
+pub use super::leases::ExchangeAnswer;
+use super::leases::{LeaseHub, RelayedReport, ROUND};
 use super::registry::{EdgeRegistry, Relay};
 use crate::clock::SharedClock;
 use crate::http_client::FORWARDED_HEADER;
@@ -30,18 +31,6 @@ pub struct Exchange {
     /// Absent from nodes built before it, which send every fresh report every round.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edges: Vec<String>,
-}
-
-/// Its answer: the newest leases of the edges reported about (`grants` on the wire).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ExchangeAnswer {
-    pub grants: Vec<EdgeGrants>,
-    /// Edges whose sparse report the leader could not merge: the node sends their next whole.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub whole: Vec<String>,
-    /// The leader merges sparse reports (absent from leaders built before: whole ones only).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sparse: bool,
 }
 
 /// What the pump needs.
