@@ -14,6 +14,7 @@ pub fn extend(doc: &mut Value) {
     let int = super::build::u64_int();
     let string = json!({ "type": "string" });
     let mut base = int.clone();
+    base["nullable"] = json!(true);
     base["description"] = json!(
         "Set in a sparse report: it lists only what changed since \
         the report of this seq the leader holds"
