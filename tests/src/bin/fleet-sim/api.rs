@@ -91,12 +91,14 @@ impl<'a> Api<'a> {
         let key = (method != "GET").then(idempotency_key);
         let headers: Vec<(&str, &str)> = key.iter().map(|k| ("Idempotency-Key", &k[..])).collect();
         let started = Instant::now();
+        // The answer to the attempt before (what a give-up names).
+        let mut before = String::new();
         for n in 0.. {
             if n > 0 && started.elapsed() > self.policy.budget {
                 // The leader lookup after the last wait took the rest of the budget.
                 bail!(
                     "{method} {path}: still failing after {n} attempts in {:.1} s (no leader \
-                     found in time to try again)",
+                     found in time to try again); last: {before}",
                     started.elapsed().as_secs_f64()
                 );
             }
@@ -132,9 +134,9 @@ impl<'a> Api<'a> {
                     last()
                 ),
                 Next::Retry(wait) => {
+                    before = last();
                     eprintln!(
-                        "fleet-sim: {method} {path}: {}; again in {} ms",
-                        last(),
+                        "fleet-sim: {method} {path}: {before}; again in {} ms",
                         wait.as_millis()
                     );
                     std::thread::sleep(wait);
