@@ -17,6 +17,7 @@ use breakout_policy::outcome::RefusalCounts;
 use breakout_policy::wire::Report;
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
 use super::registry::RelayedReport;
 
 /// How long an edge's newest counts stay in "since the edges started".
@@ -75,6 +76,8 @@ pub struct Tally {
 
 impl Tally {
     /// Takes reports received at `now_ms` (a report already seen, same `seq`, changes nothing).
+    /// The leader takes them one at a time ([`Tally::observe_one`]), each merged first.
+    #[cfg(test)]
     pub fn observe(&mut self, reports: &[RelayedReport], now_ms: u64) {
         for r in reports {
             self.observe_one(&r.edge_id, &r.region, r.age_ms, &r.report, now_ms);
@@ -214,10 +217,6 @@ impl Tally {
 pub struct RefusalTally(Mutex<Tally>);
 
 impl RefusalTally {
-    pub fn observe(&self, reports: &[RelayedReport], now_ms: u64) {
-        self.lock().observe(reports, now_ms);
-    }
-
     /// Runs `f` on the tally (several [`Tally::observe_one`] under one lock).
     pub fn with<T>(&self, f: impl FnOnce(&mut Tally) -> T) -> T {
         f(&mut self.lock())
