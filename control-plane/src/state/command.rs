@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 use super::idempotency::IdempotencyKey;
-use super::import::ImportState;
+use super::import::{ImportPart, ImportState};
 use super::input;
 use super::lists::{DeleteList, PatchList, PutList};
 use super::regions::{CreateRegion, DeleteRegion};
@@ -61,6 +61,7 @@ pub enum Command {
     DeleteWebhook(DeleteWebhook),
     Client(Box<ClientWrite>),
     ImportState(ImportState),
+    ImportPart(ImportPart),
 }
 
 /// A client's write through the API: `command` passed [`Command::check_input`] when it was
@@ -103,6 +104,7 @@ impl Command {
             Command::DeleteWebhook(c) => c,
             Command::Client(c) => c.command.write(),
             Command::ImportState(c) => c,
+            Command::ImportPart(c) => c,
         }
     }
 
@@ -117,7 +119,7 @@ impl Command {
         self.write().check_input()?;
         // An import carries a whole stored state, which the log's replay rules govern (names
         // valid when they were written stay loadable), not the rules of a new write.
-        if let Command::ImportState(_) = self {
+        if let Command::ImportState(_) | Command::ImportPart(_) = self {
             return Ok(());
         }
         input::check_strings(self)

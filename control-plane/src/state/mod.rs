@@ -24,6 +24,7 @@ mod quotas;
 mod read;
 mod regions;
 mod service;
+mod sources;
 mod step;
 mod template_record;
 mod template_writes;
@@ -41,7 +42,7 @@ pub use contracts::{ContractChange, SetPriceBook, WithdrawTemplate};
 pub use export::{export_stable_since, export_view};
 pub use gates::{may_export, may_update_lists};
 pub use idempotency::{IdempotencyKey, KEEP as IDEMPOTENCY_KEEP, KEEP_MS as IDEMPOTENCY_KEEP_MS};
-pub use import::ImportState;
+pub use import::{split as split_dump, ImportPart, ImportState};
 pub use input::{ID_MAX, ID_RULE, STRING_MAX};
 pub use lists::{DeleteList, PatchList, PutList};
 pub use model::{

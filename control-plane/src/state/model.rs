@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use imbl::{OrdMap, Vector};
 use serde::{Deserialize, Serialize};
 
+use super::sources::SourceIndex;
 use super::template_record::TemplateRecord;
 use crate::clock::day_of;
 use crate::contracts::{PriceBooks, TemplateItem, TenantContracts};
@@ -32,6 +33,9 @@ pub struct State {
     pub regions: OrdMap<String, Region>,
     /// Shared records: changing one tenant copies that record only if a reader holds it.
     pub tenants: OrdMap<String, Arc<TenantRecord>>,
+    /// The tenants' source networks by region (derived from `tenants`, never stored).
+    #[serde(skip)]
+    pub sources: SourceIndex,
     /// Tenant API tokens by token id (the secret itself is never stored, only its hash).
     pub tokens: OrdMap<String, TokenRecord>,
     /// Every write, oldest first (bounded; see `AUDIT_KEEP`).

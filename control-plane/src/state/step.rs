@@ -9,6 +9,7 @@ use breakout_policy::Tenant;
 use chrono::NaiveDate;
 
 use super::model::{AuditEvent, RejectKind, State, TenantRecord};
+use super::sources;
 
 /// The log entry being applied: its index (the version it writes) and the proposer's stamp.
 #[derive(Clone, Copy, Debug)]
@@ -109,18 +110,33 @@ pub fn find<'a>(state: &'a State, id: &str) -> Result<&'a TenantRecord, Reject> 
 /// Stores a changed tenant that has passed every check, at version `index`. The record is
 /// replaced rather than changed in place, so a reader's copy of the old one is never cloned.
 pub fn commit(state: &mut State, index: u64, tenant: Tenant) {
-    if let Some(slot) = state.tenants.get_mut(&tenant.id) {
-        let old = &**slot;
-        *slot = Arc::new(TenantRecord {
-            tenant,
-            changed_version: index,
-            created_version: old.created_version,
-            session_cap: old.session_cap,
-            ops_contact: old.ops_contact.clone(),
-            notify_business_days: old.notify_business_days,
-            quotas: old.quotas.clone(),
-        });
-    }
+    commit_with(state, index, tenant, |_| {});
+}
+
+/// [`commit`], with the record's own fields changed by `adjust` before it is stored.
+pub fn commit_with(
+    state: &mut State,
+    index: u64,
+    tenant: Tenant,
+    adjust: impl FnOnce(&mut TenantRecord),
+) {
+    let id = tenant.id.clone();
+    sources::edit(state, &id, |tenants| {
+        if let Some(slot) = tenants.get_mut(&id) {
+            let old = &**slot;
+            let mut record = TenantRecord {
+                tenant,
+                changed_version: index,
+                created_version: old.created_version,
+                session_cap: old.session_cap,
+                ops_contact: old.ops_contact.clone(),
+                notify_business_days: old.notify_business_days,
+                quotas: old.quotas.clone(),
+            };
+            adjust(&mut record);
+            *slot = Arc::new(record);
+        }
+    });
 }
 
 /// A stored tenant's region (always set on records; see [`TenantRecord`]).

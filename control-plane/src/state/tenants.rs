@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::input::{check_id, check_text, HOST_PORT_MAX, LABEL_MAX};
 use super::model::{Quotas, State, TenantRecord};
-use super::step::{check_if_match, commit, find, region_of, Apply, LogEntry, Reject, Step};
-use super::{contracts, lists};
+use super::step::{check_if_match, commit_with, find, region_of, Apply, LogEntry, Reject, Step};
+use super::{contracts, lists, sources};
 
 /// Creates a tenant; `tenant.region` must name an existing region.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,18 +45,18 @@ impl Apply for CreateTenant {
             )));
         }
         check(state, tenant, region)?;
-        state.tenants.insert(
-            tenant.id.clone(),
-            Arc::new(TenantRecord {
-                tenant: tenant.clone(),
-                created_version: entry.index,
-                changed_version: entry.index,
-                session_cap: None,
-                ops_contact: None,
-                notify_business_days: false,
-                quotas: Default::default(),
-            }),
-        );
+        let record = Arc::new(TenantRecord {
+            tenant: tenant.clone(),
+            created_version: entry.index,
+            changed_version: entry.index,
+            session_cap: None,
+            ops_contact: None,
+            notify_business_days: false,
+            quotas: Default::default(),
+        });
+        sources::edit(state, &tenant.id, |tenants| {
+            tenants.insert(tenant.id.clone(), record)
+        });
         Ok(())
     }
 
@@ -109,9 +109,7 @@ impl Apply for UpdateTenant {
         patch_into(&mut tenant, patch);
         let region = region_of(record);
         check(state, &tenant, &region)?;
-        commit(state, entry.index, tenant);
-        if let Some(record) = state.tenants.get_mut(id) {
-            let record = Arc::make_mut(record);
+        commit_with(state, entry.index, tenant, |record| {
             if let Some(cap) = patch.session_cap {
                 record.session_cap = cap;
             }
@@ -124,7 +122,7 @@ impl Apply for UpdateTenant {
             if let Some(quotas) = &patch.quotas {
                 record.quotas = quotas.clone().unwrap_or_default();
             }
-        }
+        });
         Ok(())
     }
 
@@ -165,7 +163,7 @@ impl Apply for DeleteTenant {
             self.if_match,
         )?;
         contracts::check_deletable(state, id, entry.today)?;
-        state.tenants.remove(id);
+        sources::edit(state, id, |tenants| tenants.remove(id));
         state.contracts.remove(id);
         let tokens: Vec<String> = state
             .tokens
@@ -307,7 +305,7 @@ fn check_parts(
 
 /// Everything a tenant must satisfy to be stored in `region`. Shared (template) lists do not
 /// exist yet, so rules may only name the tenant's own lists.
-fn check(state: &State, t: &Tenant, region: &str) -> Step {
+fn check(state: &mut State, t: &Tenant, region: &str) -> Step {
     validate_tenant(t, region, &BTreeMap::new())
         .map_err(|e| Reject::invalid(e.within("tenant").to_string()))?;
     for (i, cidr) in t.source_cidrs.iter().enumerate() {
@@ -328,26 +326,14 @@ fn check(state: &State, t: &Tenant, region: &str) -> Step {
     check_overlaps(state, t, region)
 }
 
-/// Source networks must be disjoint from every other tenant's in the same region. CIDRs nest or
-/// are disjoint, so two overlap exactly when one contains the other.
-fn check_overlaps(state: &State, t: &Tenant, region: &str) -> Step {
-    let others = state
-        .tenants_in_region(region)
-        .filter(|r| r.tenant.id != t.id);
-    for other in others {
-        for (i, mine) in t.source_cidrs.iter().enumerate() {
-            let clash = other
-                .tenant
-                .source_cidrs
-                .iter()
-                .find(|theirs| mine.0.contains(&theirs.0) || theirs.0.contains(&mine.0));
-            if let Some(theirs) = clash {
-                return Err(Reject::conflict(format!(
-                    "tenant.source_cidrs[{i}]: {mine} overlaps {theirs} of tenant {} in region \
-                     {region}; source networks of a region's tenants must be disjoint",
-                    other.tenant.id
-                )));
-            }
+/// Source networks must be disjoint from every other tenant's in the same region.
+fn check_overlaps(state: &mut State, t: &Tenant, region: &str) -> Step {
+    for (i, mine) in t.source_cidrs.iter().enumerate() {
+        if let Some((theirs, other)) = sources::clash(state, region, &t.id, mine) {
+            return Err(Reject::conflict(format!(
+                "tenant.source_cidrs[{i}]: {mine} overlaps {theirs} of tenant {other} in region \
+                 {region}; source networks of a region's tenants must be disjoint"
+            )));
         }
     }
     Ok(())

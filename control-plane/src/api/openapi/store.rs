@@ -67,8 +67,8 @@ pub fn extend(doc: &mut Value) {
         "The whole state as one consistent dump (format breakout-store-dump/1)",
         schema("StoreDump")).build() });
     doc["paths"]["/v1/store/import"] = json!({ "post": Op::new(
-        "Replace the state with a dump's content, as one write (409 on a non-empty store \
-         unless replace=true)",
-        written(json!({ "imported_from": int }))).params(&["replace"])
+        "Replace the state with a dump's content, in writes of about 2 MiB each with nothing \
+         between them (409 on a non-empty store unless replace=true)",
+        written(json!({ "imported_from": int, "parts": int }))).params(&["replace"])
         .body(schema("StoreDump")).build() });
 }

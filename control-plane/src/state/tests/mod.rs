@@ -3,12 +3,14 @@
 mod audit;
 mod contracts;
 mod idempotency;
+mod import;
 mod input;
 mod instances;
 mod lists;
 mod quotas;
 mod regions;
 mod service;
+mod sources;
 mod templates;
 mod tenants;
 mod tokens;
