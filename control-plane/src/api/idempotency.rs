@@ -117,6 +117,21 @@ pub fn current(reply: BTreeMap<String, String>) -> Option<IdempotencyKey> {
         .ok()
 }
 
+/// The key of write `n` of a request that makes several (an import in parts): derived from
+/// the request's key, so a retry with the same key repeats the writes that were made and makes
+/// the rest. `None` when the request has no key.
+pub fn nth(n: usize) -> Option<Arc<Keyed>> {
+    KEYED
+        .try_with(|k| {
+            Arc::new(Keyed {
+                raw: format!("{}#{n}", k.raw),
+                fingerprint: format!("{}#{n}", k.fingerprint),
+                repeated: AtomicBool::new(false),
+            })
+        })
+        .ok()
+}
+
 /// Marks the handler's request as answered by a repeat.
 pub fn mark_repeated() {
     let _ = KEYED.try_with(|k| k.repeated.store(true, Ordering::Relaxed));

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::auth::{Operator, Principal};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBody, ApiQuery};
-use super::ApiContext;
+use super::{idempotency, ApiContext, Reply, Written};
 use crate::state::{split_dump, Command, ImportPart, ImportState};
 use crate::store::Consistency;
 
@@ -80,19 +80,35 @@ pub async fn import(
         state: Box::new(first),
         replace: q.replace,
     });
-    let mut version = ctx.write(&Principal::Operator, command).await?;
+    let mut written = write_nth(&ctx, 0, command).await?;
+    let mut repeats = usize::from(written.repeated);
     for (i, part) in parts.into_iter().enumerate() {
         let command = Command::ImportPart(ImportPart {
-            after: version,
+            after: written.version,
             part: Box::new(part),
         });
-        version = ctx
-            .write(&Principal::Operator, command)
+        written = write_nth(&ctx, i + 1, command)
             .await
             .map_err(|e| stopped(e, i + 2, n))?;
+        repeats += usize::from(written.repeated);
     }
-    let body = json!({ "version": version, "imported_from": from, "parts": n });
+    // Answered as a repeat only if every write was one (a retry after a complete import).
+    if repeats == n {
+        idempotency::mark_repeated();
+    }
+    let body = json!({ "version": written.version, "imported_from": from, "parts": n });
     Ok(Json(body).into_response())
+}
+
+/// Writes `command` as write `i` of the import: under a key derived from the request's, if it
+/// has one, so that a retry of an import stopped part-way repeats the parts written and makes
+/// the rest.
+async fn write_nth(ctx: &ApiContext, i: usize, command: Command) -> ApiResult<Written> {
+    let write = ctx.write_with(&Principal::Operator, command, Reply::new());
+    match idempotency::nth(i) {
+        Some(key) => idempotency::KEYED.scope(key, write).await,
+        None => write.await,
+    }
 }
 
 /// What a part's write failing means for the import: the parts before it are written. A change

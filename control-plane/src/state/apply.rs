@@ -11,6 +11,9 @@ use super::quotas;
 use super::step::{LogEntry, Reject};
 use crate::clock::day_of;
 
+/// How the audit result of a repeated keyed write begins (the first write's version follows).
+pub const REPEAT: &str = "repeat of version ";
+
 /// Applies `req` as log entry `index`. Pure and deterministic: no I/O, no clock (time is
 /// `req.at_ms`), only ordered maps, so every node computes the same state. Any store drives it
 /// the same way: entries in log order, each exactly once.
@@ -60,7 +63,7 @@ pub fn apply(state: &mut State, index: u64, req: &Request) -> Outcome {
     let result = match &outcome {
         Outcome::Done { .. } => "ok".to_string(),
         Outcome::Rejected { message, .. } => message.clone(),
-        Outcome::Repeated { version, .. } => format!("repeat of version {version}"),
+        Outcome::Repeated { version, .. } => format!("{REPEAT}{version}"),
     };
     record(
         state,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::REPEAT;
 use super::model::State;
 use super::quotas::json_size;
 use super::step::{Apply, LogEntry, Reject, Step};
@@ -45,7 +46,8 @@ impl Apply for ImportState {
 /// One more part of a dump too large for one log entry (`api::store_dump` splits it): tenants
 /// with what is keyed by them (contracts, subscriptions, webhooks, tokens), added to what the
 /// [`ImportState`] and the parts before it wrote. Nothing may come between the parts of one
-/// import: a part is refused unless the entry before it was the part `after` names.
+/// import: a part is refused unless the entry before it was the part `after` names (repeats of
+/// keyed writes aside: they change nothing, and a retried import repeats its parts written).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImportPart {
     /// The version of the part before (the [`ImportState`] for the first of these).
@@ -55,8 +57,14 @@ pub struct ImportPart {
 
 impl Apply for ImportPart {
     fn apply(&self, state: &mut State, _: &LogEntry) -> Step {
-        // The audit event of the entry before this one (every applied entry records one).
-        let before = state.audit.last();
+        // The audit event of the entry before this one (every applied entry records one),
+        // past repeats of keyed writes, which change nothing (a retried import repeats the
+        // parts it had written before it makes the rest).
+        let before = state
+            .audit
+            .iter()
+            .rev()
+            .find(|e| !e.result.starts_with(REPEAT));
         let follows = before.is_some_and(|e| {
             e.version == self.after && e.result == "ok" && e.action.starts_with("store.import")
         });

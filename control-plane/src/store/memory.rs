@@ -2,7 +2,7 @@
 //! tests (and development) without Raft; it applies requests through [`crate::state::apply`]
 //! exactly as the replicated store does, one log index per write, rejected or not.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
@@ -19,8 +19,9 @@ pub struct MemoryStore {
     node_id: u64,
     inner: Mutex<Inner>,
     applied: watch::Sender<u64>,
-    /// Set by [`MemoryStore::lose_next_answer`].
-    lose_answer: AtomicBool,
+    /// Set by [`MemoryStore::lose_answer_after`]: writes to answer before the one whose answer
+    /// is lost (negative: none).
+    lose_answer: AtomicI64,
 }
 
 struct Inner {
@@ -49,7 +50,7 @@ impl MemoryStore {
                 leader,
             }),
             applied,
-            lose_answer: AtomicBool::new(false),
+            lose_answer: AtomicI64::new(-1),
         })
     }
 
@@ -67,7 +68,13 @@ impl MemoryStore {
     /// answer ([`StoreError::NotLeader`] with no leader known: 503 `no_leader`), as a
     /// replicated store answers a write committed while its leader died (issue 13, item 2).
     pub fn lose_next_answer(&self) {
-        self.lose_answer.store(true, Ordering::SeqCst);
+        self.lose_answer_after(0);
+    }
+
+    /// As [`MemoryStore::lose_next_answer`], for the write after the next `writes` (a request
+    /// that makes several writes, stopped part-way).
+    pub fn lose_answer_after(&self, writes: u32) {
+        self.lose_answer.store(i64::from(writes), Ordering::SeqCst);
     }
 
     // The lock is never held across an await, and `apply` cannot leave the state half-written
@@ -129,7 +136,7 @@ impl Store for MemoryStore {
             let state = Arc::make_mut(&mut inner.state);
             let outcome = state::apply(state, index, &req);
             self.applied.send_replace(index);
-            if self.lose_answer.swap(false, Ordering::SeqCst) {
+            if self.lose_answer.fetch_sub(1, Ordering::SeqCst) == 0 {
                 return Err(StoreError::NotLeader {
                     leader_id: None,
                     leader_api: None,

@@ -2,7 +2,10 @@
 //! a part after anything but the part before it is refused.
 
 use super::{content, create, list, put_list, region, tenant, token, Log};
-use crate::state::{json_size, split_dump, Command, ImportPart, ImportState, RejectKind, State};
+use crate::state::{
+    json_size, split_dump, Command, IdempotencyKey, ImportPart, ImportState, Outcome, RejectKind,
+    State,
+};
 
 /// 40 tenants over two regions, each with a token and some with a list (uneven sizes).
 fn source() -> Log {
@@ -88,4 +91,33 @@ fn a_part_after_another_write_is_refused_naming_it() {
     // A part that does follow, but not the one it names.
     let version = target.ok(import(State::default()));
     target.rejected(part(version - 1, b), RejectKind::Conflict);
+}
+
+#[test]
+fn repeats_of_the_parts_written_before_may_come_between() {
+    let dump = source().state;
+    let (first, parts) = split_dump(dump.clone(), 1);
+    let mut target = Log::new();
+    let key = |n: usize| IdempotencyKey {
+        key: format!("k#{n}"),
+        fingerprint: format!("f#{n}"),
+        reply: Default::default(),
+    };
+    let keyed = |log: &mut Log, n: usize, c: Command| match log.client("operator", c, Some(key(n)))
+    {
+        Outcome::Done { version } | Outcome::Repeated { version, .. } => version,
+        other => panic!("{other:?}"),
+    };
+    // The first attempt writes the import and two parts, then stops.
+    let mut version = keyed(&mut target, 0, import(first.clone()));
+    for (i, p) in parts.iter().take(2).enumerate() {
+        version = keyed(&mut target, i + 1, part(version, p.clone()));
+    }
+    // Its retry repeats those three writes and makes the rest.
+    let mut version = keyed(&mut target, 0, import(first));
+    for (i, p) in parts.into_iter().enumerate() {
+        version = keyed(&mut target, i + 1, part(version, p));
+    }
+    assert_eq!(content(&target.state).tenants, dump.tenants);
+    assert_eq!(content(&target.state).tokens, dump.tokens);
 }
