@@ -19,8 +19,13 @@ use crate::clock::SharedClock;
 use crate::http_client::FORWARDED_HEADER;
 use crate::store::{Consistency, Store};
 
-/// How long a follower waits for the leader's answer.
-const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a node waits for the leader's answer to begin (the leader's own work included).
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the answer's body may then take. After a leader change every edge of the node gets
+/// a whole frame, 5,000 grants an edge at 100,000 tenants: tens of MiB for a node's edges.
+/// Within one second for the whole exchange, that answer never arrived and the node's edges
+/// kept their floors.
+const EXCHANGE_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The body of `POST /v1/quota/exchange`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -67,7 +72,14 @@ impl Pump {
         let leading = status.leader == Some(self.node_id);
         self.hub.set_leading(leading, status.term);
         let sparse = leading || status.leader.is_some() && *sparse_leader == status.leader;
-        let Relay { reports, edges } = self.registry.relay(self.clock.instant(), sparse);
+        // Off the async workers too: at fleet scale it copies and compares thousands of
+        // tenants an edge, and the node's sessions run on those workers.
+        let (registry, now) = (Arc::clone(&self.registry), self.clock.instant());
+        let Ok(Relay { reports, edges }) =
+            tokio::task::spawn_blocking(move || registry.relay(now, sparse)).await
+        else {
+            return;
+        };
         let grants = if leading {
             let state = self.store.read(Consistency::Stale).await.ok();
             let hub = Arc::clone(&self.hub);
@@ -137,23 +149,40 @@ impl Pump {
             .into_iter()
             .filter(|e| !named.contains(e.as_str()))
             .collect();
-        let sent = self
+        let send = self
             .client
             .post(format!("http://{leader_api}/v1/quota/exchange"))
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(FORWARDED_HEADER.clone(), "1")
-            .timeout(EXCHANGE_TIMEOUT)
             .json(&Exchange { reports, edges })
-            .send()
-            .await;
+            .send();
+        let sent = match tokio::time::timeout(EXCHANGE_TIMEOUT, send).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                tracing::debug!("the leader did not answer the exchange in time");
+                return None;
+            }
+        };
         match sent {
-            Ok(resp) if resp.status().is_success() => match resp.json::<ExchangeAnswer>().await {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the leader's grants did not decode");
-                    None
+            Ok(resp) if resp.status().is_success() => {
+                let body =
+                    tokio::time::timeout(EXCHANGE_BODY_TIMEOUT, resp.json::<ExchangeAnswer>());
+                match body.await {
+                    Ok(Ok(a)) => Some(a),
+                    Ok(Err(e)) => {
+                        let error = error_chain(&e);
+                        tracing::warn!(%error, "the leader's grants did not decode");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_s = EXCHANGE_BODY_TIMEOUT.as_secs(),
+                            "the leader's grants did not arrive in time"
+                        );
+                        None
+                    }
                 }
-            },
+            }
             Ok(resp) => {
                 tracing::debug!(status = %resp.status(), "the leader refused the reports");
                 None
@@ -164,4 +193,17 @@ impl Pump {
             }
         }
     }
+}
+
+/// An error with its causes (reqwest's own message hides them: a body cut short reads as
+/// "error decoding response body").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }

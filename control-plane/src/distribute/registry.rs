@@ -202,6 +202,9 @@ impl EdgeRegistry {
     /// pump keeping pace with the edges); otherwise whole.
     pub fn relay(&self, now: Instant, sparse: bool) -> Relay {
         let mut relay = Relay::default();
+        // (index in `relay.reports`, what the leader has): made sparse once the lock is
+        // released (thousands of tenants an edge at fleet scale; sessions wait on the lock).
+        let mut against = Vec::new();
         for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
             let Some((at, _, report)) = e.report.as_ref() else {
                 continue;
@@ -212,18 +215,21 @@ impl EdgeRegistry {
             }
             relay.edges.push(id.clone());
             if !std::mem::replace(&mut e.relayed, true) {
-                let sent = match &e.leader_has {
-                    Some(has) if sparse => sparse::sparsify(has, report),
-                    _ => report.clone(),
-                };
-                e.leader_has = Some(report.clone());
+                let has = e.leader_has.replace(report.clone());
+                if let Some(has) = has.filter(|_| sparse) {
+                    against.push((relay.reports.len(), has));
+                }
                 relay.reports.push(RelayedReport {
                     edge_id: id.clone(),
                     region: e.region.clone(),
                     age_ms: age.as_millis() as u64,
-                    report: sent,
+                    report: report.clone(),
                 });
             }
+        }
+        for (i, has) in against {
+            let report = &mut relay.reports[i].report;
+            *report = sparse::sparsify(&has, report);
         }
         relay
     }
