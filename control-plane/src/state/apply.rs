@@ -8,11 +8,8 @@ use super::command::{Command, Request};
 use super::idempotency;
 use super::model::{AuditEvent, Outcome, State, AUDIT_KEEP};
 use super::quotas;
-use super::step::{LogEntry, Reject};
+use super::step::{LogEntry, Reject, REPEAT};
 use crate::clock::day_of;
-
-/// How the audit result of a repeated keyed write begins (the first write's version follows).
-pub const REPEAT: &str = "repeat of version ";
 
 /// Applies `req` as log entry `index`. Pure and deterministic: no I/O, no clock (time is
 /// `req.at_ms`), only ordered maps, so every node computes the same state. Any store drives it

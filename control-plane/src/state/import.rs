@@ -1,15 +1,15 @@
 //! `store import`: the whole content of a dump (`breakoutctl store export`) replaces the
-//! state's, as one write, so it reaches every node and both stores through the same `apply`
-//! (docs/operations.md, "Moving between Raft and etcd").
+//! state's, as writes that reach every node and both stores through the same `apply`: an
+//! [`ImportState`] and, for a dump larger than one write should be, [`ImportPart`]s with the
+//! rest of the tenants ([`split`]; docs/operations.md, "Moving between Raft and etcd").
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::REPEAT;
 use super::model::State;
 use super::quotas::json_size;
-use super::step::{Apply, LogEntry, Reject, Step};
+use super::step::{Apply, LogEntry, Reject, Step, REPEAT};
 
 /// Replaces the content with `state`'s. The target keeps its own audit log (the import is
 /// recorded in it); its version moves on as for any write.

@@ -24,7 +24,6 @@ mod quotas;
 mod read;
 mod regions;
 mod service;
-mod sources;
 mod step;
 mod template_record;
 mod template_writes;

@@ -4,6 +4,8 @@
 //! being applied share everything the write did not touch, so applying a batch while a reader
 //! holds the previous state copies a few tree nodes, never the whole state.
 
+pub(super) mod sources;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -13,11 +15,11 @@ use chrono::NaiveDate;
 use imbl::{OrdMap, Vector};
 use serde::{Deserialize, Serialize};
 
-use super::sources::SourceIndex;
 use super::template_record::TemplateRecord;
 use crate::clock::day_of;
 use crate::contracts::{PriceBooks, TemplateItem, TenantContracts};
 use crate::templates::select::Subscription;
+use sources::SourceIndex;
 
 /// How many audit events the state keeps; older ones are dropped, oldest first.
 pub const AUDIT_KEEP: usize = 10_000;

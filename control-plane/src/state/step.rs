@@ -8,8 +8,7 @@ use std::sync::Arc;
 use breakout_policy::Tenant;
 use chrono::NaiveDate;
 
-use super::model::{AuditEvent, RejectKind, State, TenantRecord};
-use super::sources;
+use super::model::{sources, AuditEvent, RejectKind, State, TenantRecord};
 
 /// The log entry being applied: its index (the version it writes) and the proposer's stamp.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +96,9 @@ pub fn check_if_match(what: &str, current: u64, if_match: Option<u64>) -> Step {
         _ => Ok(()),
     }
 }
+
+/// How the audit result of a repeated keyed write begins (the first write's version follows).
+pub const REPEAT: &str = "repeat of version ";
 
 /// The tenant's record, or a not-found rejection naming it.
 pub fn find<'a>(state: &'a State, id: &str) -> Result<&'a TenantRecord, Reject> {

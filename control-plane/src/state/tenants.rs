@@ -12,9 +12,9 @@ use breakout_policy::{Action, Rule, SourceCidr, Tenant};
 use serde::{Deserialize, Serialize};
 
 use super::input::{check_id, check_text, HOST_PORT_MAX, LABEL_MAX};
-use super::model::{Quotas, State, TenantRecord};
+use super::model::{sources, Quotas, State, TenantRecord};
 use super::step::{check_if_match, commit_with, find, region_of, Apply, LogEntry, Reject, Step};
-use super::{contracts, lists, sources};
+use super::{contracts, lists};
 
 /// Creates a tenant; `tenant.region` must name an existing region.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

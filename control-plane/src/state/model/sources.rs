@@ -13,7 +13,7 @@ use std::sync::Arc;
 use breakout_policy::SourceCidr;
 use imbl::OrdMap;
 
-use super::model::{State, TenantRecord};
+use super::{State, TenantRecord};
 
 type Tenants = OrdMap<String, Arc<TenantRecord>>;
 /// (network address, prefix length) → tenant id.
