@@ -111,10 +111,12 @@ impl EdgeCursor {
                 Offer::Unchanged
             }
             _ => {
-                let base = self
-                    .sent
-                    .map(|(sent, _)| sent)
-                    .filter(|&sent| self.updates && self.acked == Some(sent));
+                // On top of what was sent last, acknowledged or not yet: the edge applies frames
+                // in order and an update only on the version it serves, so one on top of a send
+                // it refused is refused too, and the snapshot follows (`on_nack`). Waiting for
+                // the ack sent a whole snapshot whenever a version came sooner than the edge's
+                // ack (8.95 MiB at 100,000 tenants), which kept slow edges behind for minutes.
+                let base = self.sent.map(|(sent, _)| sent).filter(|_| self.updates);
                 self.record(version, hash);
                 Offer::Send { base }
             }
@@ -215,7 +217,7 @@ mod tests {
         assert_eq!(c.offer(5, A), Offer::Send { base: None });
         assert_eq!(c.offer(4, B), Offer::Unchanged, "older than what was sent");
         assert_eq!(c.offer(5, B), Offer::Unchanged, "same version again");
-        assert_eq!(c.offer(6, B), Offer::Send { base: None });
+        assert_eq!(c.offer(6, B), Offer::Send { base: Some(5) });
     }
 
     #[test]
@@ -252,19 +254,22 @@ mod tests {
     }
 
     #[test]
-    fn an_update_goes_only_on_top_of_the_acknowledged_previous_send() {
+    fn an_update_goes_on_top_of_the_previous_send_acknowledged_or_not() {
         let mut c = EdgeCursor::new(4);
         // The first send of a connection is a snapshot, whatever the hello said.
         assert_eq!(c.offer(5, A), Offer::Send { base: None });
-        // Not acknowledged yet: a snapshot again.
-        assert_eq!(c.offer(6, B), Offer::Send { base: None });
+        // Not acknowledged yet: the edge applies frames in order, so 5 is its base by then.
+        assert_eq!(c.offer(6, B), Offer::Send { base: Some(5) });
+        c.sent_as_update();
         c.on_ack(5).expect("ack");
-        assert_eq!(c.offer(7, A), Offer::Send { base: None }, "6 is not acked");
+        assert_eq!(c.offer(7, A), Offer::Send { base: Some(6) });
+        c.sent_as_update();
+        // The edge refused 6, so it refuses 7 (not its base) too: the newest goes whole.
+        assert!(!c.on_nack(6), "not the last update sent");
+        assert!(c.on_nack(7));
+        assert_eq!(c.offer(7, A), Offer::Send { base: None });
         c.on_ack(7).expect("ack");
         assert_eq!(c.offer(8, B), Offer::Send { base: Some(7) });
-        c.sent_as_update();
-        c.on_ack(8).expect("ack");
-        assert_eq!(c.offer(9, A), Offer::Send { base: Some(8) });
     }
 
     #[test]
