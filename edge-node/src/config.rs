@@ -205,7 +205,7 @@ impl EdgeConfig {
             region,
             tenants: std::mem::take(&mut f.tenants),
             lists: std::mem::take(&mut f.lists),
-            foreign_sources: Vec::new(),
+            foreign_sources: Default::default(),
             out_of_service: Vec::new(),
         };
         validate(&policy).map_err(|source| ConfigError::Invalid {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -37,8 +38,13 @@ pub struct RegionPolicy {
     pub lists: BTreeMap<String, NamedList>,
     /// Source networks of tenants contracted in *other* regions (art. 5): their traffic arriving
     /// here is refused with a reason naming their region instead of "unknown source".
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub foreign_sources: Vec<ForeignSources>,
+    ///
+    /// Shared: at fleet scale this is most of a region's content (every other region's
+    /// tenants), and it changes far less often than the tenants; a control plane building one
+    /// version after another, and a delta applied on top of an old policy, keep the same list
+    /// instead of copying it. The JSON is the list itself.
+    #[serde(default, skip_serializing_if = "no_foreign_sources")]
+    pub foreign_sources: Arc<Vec<ForeignSources>>,
     /// Source networks of tenants pinned to *this* region that are not in service (art. 6-1:
     /// their contracts do not give them the service today): their traffic is refused with a
     /// reason saying so instead of "unknown source".
@@ -63,6 +69,10 @@ pub struct OutOfService {
     pub tenant: String,
     pub reason: String,
     pub cidrs: Vec<SourceCidr>,
+}
+
+fn no_foreign_sources(f: &Arc<Vec<ForeignSources>>) -> bool {
+    f.is_empty()
 }
 
 fn schema_version() -> u32 {

@@ -47,7 +47,7 @@ fn the_tenant_built_from_the_list_validates() {
         region: "eu-west".into(),
         tenants: vec![tenant],
         lists: shared,
-        foreign_sources: Vec::new(),
+        foreign_sources: Default::default(),
         out_of_service: Vec::new(),
     };
     validate(&policy).expect("valid");

@@ -26,8 +26,25 @@ use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
 use super::cursor::ContentHash;
 use super::served::ServedCache;
-use super::share::share_lists;
+use super::share::{self, share_lists};
 use crate::state::{out_of_service, region_policy_at, State};
+
+/// What a region's build takes from the [`ServedCache`], copied out (cheap: shared pointers
+/// and the few tenants not in service) so the build runs without holding the cache.
+struct Parts {
+    tenants: Vec<Arc<breakout_policy::Tenant>>,
+    foreign_sources: Arc<Vec<ForeignSources>>,
+    out_of_service: Vec<breakout_policy::OutOfService>,
+}
+
+/// How a region's policy at a new version is made.
+enum Plan {
+    /// From the state alone (a state older than the cache's).
+    Whole,
+    /// The previous content, at the new version.
+    Same(Arc<Built>),
+    Parts(Parts),
+}
 
 /// A region's policy at one store version.
 pub struct Built {
@@ -53,30 +70,31 @@ impl Built {
     /// name.
     pub fn new(state: &State, region: &str) -> Built {
         let day = state.policy_day();
-        let policy = region_policy_at(state, region, day);
-        Built::finish(state, region, policy)
+        let mut policy = region_policy_at(state, region, day);
+        policy.foreign_sources = Arc::new(foreign_sources(state, region));
+        policy.out_of_service = out_of_service(state, region, day);
+        share_lists(&mut policy);
+        Built::measured(policy)
     }
 
-    /// The same, with the tenants taken from `served` (brought to `state` first).
-    fn from_cache(state: &State, region: &str, served: &ServedCache) -> Built {
-        let policy = RegionPolicy {
+    /// The same from the parts a [`ServedCache`] brought to `state` keeps.
+    fn from_parts(state: &State, region: &str, parts: Parts) -> Built {
+        let (tenants, lists) = share::shared_copy(&parts.tenants);
+        Built::measured(RegionPolicy {
             schema: SCHEMA_VERSION,
             version: state.version,
             region: region.to_string(),
-            tenants: served.region_tenants(state, region),
-            ..RegionPolicy::default()
-        };
-        Built::finish(state, region, policy)
+            tenants,
+            lists,
+            foreign_sources: parts.foreign_sources,
+            out_of_service: parts.out_of_service,
+        })
     }
 
-    fn finish(state: &State, region: &str, mut policy: RegionPolicy) -> Built {
-        let day = state.policy_day();
-        policy.foreign_sources = foreign_sources(state, region);
-        policy.out_of_service = out_of_service(state, region, day);
-        share_lists(&mut policy);
+    fn measured(policy: RegionPolicy) -> Built {
         let (hash, content_len) = content_measure(&policy);
         Built {
-            version: state.version,
+            version: policy.version,
             hash,
             content_len,
             policy: Arc::new(policy),
@@ -228,44 +246,56 @@ fn content_measure(policy: &RegionPolicy) -> (ContentHash, usize) {
 pub struct RegionFeeds {
     cache: Mutex<HashMap<String, Arc<Built>>>,
     served: Mutex<ServedCache>,
+    /// One build at a time per region (the sessions of a region all need the same one), while
+    /// regions build side by side: a template change rebuilds every region.
+    building: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl RegionFeeds {
     /// The policy of `region` at `state`'s version, built at most once per version.
     pub fn get(&self, state: &State, region: &str) -> Arc<Built> {
-        let prev = self.cached(region);
-        if let Some(hit) = &prev {
-            if hit.version == state.version {
-                return Arc::clone(hit);
-            }
+        if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
+            return hit;
         }
         // Only regions that exist are cached, so a hello naming anything cannot grow the map.
         if !state.regions.contains_key(region) {
             return Arc::new(Built::new(state, region));
         }
-        let built = {
-            // Held while one region is built: sessions of other regions wait for it, but every
-            // session of this version needs the same cache brought to the same state first.
+        let gate = self.gate(state, region);
+        let _building = gate.lock().unwrap_or_else(|e| e.into_inner());
+        let prev = self.cached(region);
+        if let Some(hit) = prev.as_ref().filter(|b| b.version == state.version) {
+            // Another session of the region built it while this one waited.
+            return Arc::clone(hit);
+        }
+        let plan = {
+            // Held while the cache is brought to the state and the region's parts copied out,
+            // not while the region is built.
             let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
-                // Another session of the region built it while this one waited.
-                return hit;
-            }
             served.advance(state);
             if served.version() != state.version {
                 // An older state than the cache's (a session that read before another): build
                 // it whole rather than move the cache back.
-                Arc::new(Built::new(state, region))
+                Plan::Whole
             } else {
                 let current = prev.filter(|p| {
                     p.version < state.version && p.version >= served.unchanged_since(region)
                 });
-                Arc::new(match current {
-                    Some(p) => Built::same_content(&p, state.version),
-                    None => Built::from_cache(state, region, &served),
-                })
+                match current {
+                    Some(p) => Plan::Same(p),
+                    None => Plan::Parts(Parts {
+                        tenants: served.region_tenants(region),
+                        foreign_sources: served.foreign_sources(state, region),
+                        out_of_service: served.out_of_service(region),
+                    }),
+                }
             }
         };
+        let built = Arc::new(match plan {
+            Plan::Whole => Built::new(state, region),
+            Plan::Same(p) => Built::same_content(&p, state.version),
+            Plan::Parts(parts) => Built::from_parts(state, region, parts),
+        });
         let mut cache = self.lock();
         match cache.get(region) {
             Some(old) if old.version >= built.version => {}
@@ -275,6 +305,12 @@ impl RegionFeeds {
         }
         cache.retain(|name, _| state.regions.contains_key(name));
         built
+    }
+
+    fn gate(&self, state: &State, region: &str) -> Arc<Mutex<()>> {
+        let mut gates = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        gates.retain(|name, _| state.regions.contains_key(name));
+        Arc::clone(gates.entry(region.to_string()).or_default())
     }
 
     /// The policy of `region` at `state`'s version, without blocking an async worker: a hit in

@@ -8,18 +8,26 @@
 //! `Arc`, and the others keep their pointers, so "unchanged" is a pointer comparison (the
 //! entry holds its `Arc`s, so a pointer cannot be reused while compared). Contracts are
 //! compared by value (a few items per tenant).
+//!
+//! A pass walks only what differs between the state it last saw and the new one (imbl's `diff`
+//! skips the subtrees both maps share), so a one-tenant write costs a few lookups, not a walk
+//! over every tenant; a new day, a template change or the first pass walk them all. The cache
+//! also keeps each region's tenant ids, so a region's build walks its own tenants only, and
+//! each region's `foreign_sources`, shared until some tenant's region or networks change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use breakout_policy::{SourceCidr, Tenant};
+use breakout_policy::{ForeignSources, OutOfService, SourceCidr, Tenant};
 use chrono::NaiveDate;
+use imbl::OrdMap;
 
 use breakout_policy::Action;
 
 use crate::contracts::{TemplateItem, TenantContracts};
 use crate::state::{
-    compile_subscription, served_tenant_with, State, TemplateRecord, TemplateVersion, TenantRecord,
+    compile_subscription, out_of_service_of, served_tenant_with, State, TemplateRecord,
+    TemplateVersion, TenantRecord,
 };
 use crate::templates::select::{Compiled, Subscription};
 
@@ -53,6 +61,12 @@ pub struct ServedCache {
     templates: BTreeMap<TemplateItem, Arc<TemplateRecord>>,
     withdrawn: BTreeMap<TemplateItem, NaiveDate>,
     tenants: HashMap<String, Entry>,
+    /// Per region: its tenants' ids, in id order.
+    by_region: HashMap<String, BTreeSet<String>>,
+    /// The maps a served tenant depends on, as the last pass saw them.
+    seen: Option<Seen>,
+    /// Per region: its `foreign_sources` and the version they were computed at.
+    foreign: HashMap<String, (u64, Arc<Vec<ForeignSources>>)>,
     /// Per region: the version at which some tenant of it last changed.
     changed_at: HashMap<String, u64>,
     /// The version at which some tenant's region or source networks last changed (every
@@ -61,6 +75,44 @@ pub struct ServedCache {
     /// The version at which everything last changed (the day, the first pass).
     all_changed_at: u64,
     compiled: CompileMemo,
+}
+
+/// The state's maps of tenants, subscriptions and contracts (cheap clones of imbl maps).
+struct Seen {
+    tenants: OrdMap<String, Arc<TenantRecord>>,
+    subscriptions: OrdMap<String, Subscriptions>,
+    contracts: OrdMap<String, TenantContracts>,
+}
+
+impl Seen {
+    fn of(state: &State) -> Seen {
+        Seen {
+            tenants: state.tenants.clone(),
+            subscriptions: state.subscriptions.clone(),
+            contracts: state.contracts.clone(),
+        }
+    }
+
+    /// The ids whose record, subscriptions or contracts differ in `state`.
+    fn changed_ids(&self, state: &State) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        ids.extend(self.tenants.diff(&state.tenants).map(|d| diff_key(&d)));
+        ids.extend(
+            self.subscriptions
+                .diff(&state.subscriptions)
+                .map(|d| diff_key(&d)),
+        );
+        ids.extend(self.contracts.diff(&state.contracts).map(|d| diff_key(&d)));
+        ids
+    }
+}
+
+fn diff_key<V>(item: &imbl::ordmap::DiffItem<'_, '_, String, V>) -> String {
+    use imbl::ordmap::DiffItem;
+    match item {
+        DiffItem::Add(k, _) | DiffItem::Remove(k, _) => (*k).clone(),
+        DiffItem::Update { new: (k, _), .. } => (*k).clone(),
+    }
 }
 
 /// Subscriptions compiled per template version (by its content digest): tenants subscribed
@@ -134,10 +186,13 @@ impl ServedCache {
         }
         let v = state.version;
         let day = state.policy_day();
+        let mut whole = self.seen.is_none();
         if self.day != Some(day) || self.version == 0 {
             self.tenants.clear();
+            self.by_region.clear();
             self.day = Some(day);
             self.all_changed_at = v;
+            whole = true;
         }
         let templates_changed =
             !same_templates(&self.templates, &state.templates) || self.withdrawn != state.withdrawn;
@@ -145,80 +200,167 @@ impl ServedCache {
             self.templates = state.templates.clone();
             self.withdrawn = state.withdrawn.clone();
             self.compiled.retain(&self.templates);
+            whole = true;
         }
-        for (id, record) in state.tenants.iter() {
-            let subs = state.subscriptions.get(id);
-            let contracts = state.contracts.get(id);
-            if let Some(e) = self.tenants.get_mut(id) {
-                let same = Arc::ptr_eq(&e.record, record)
-                    && match (&e.subs, subs) {
-                        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                        (None, None) => true,
-                        _ => false,
-                    }
-                    && e.contracts.as_ref() == contracts
-                    && !(templates_changed && e.subs.is_some());
-                if same {
-                    e.seen = v;
-                    continue;
-                }
-            }
-            let memo = &mut self.compiled;
-            let mut compile =
-                |item: TemplateItem,
-                 sub: &Subscription,
-                 version: &TemplateVersion,
-                 action: &Action| { memo.compile(item, sub, version, action) };
-            let entry = Entry {
-                record: Arc::clone(record),
-                subs: subs.cloned(),
-                contracts: contracts.cloned(),
-                served: record
-                    .tenant
-                    .region
-                    .as_deref()
-                    .and_then(|r| served_tenant_with(state, record, r, day, &mut compile))
-                    .map(Arc::new),
-                seen: v,
-            };
-            if let Some(region) = entry.region() {
-                self.changed_at.insert(region.to_string(), v);
-            }
-            match self.tenants.insert(id.clone(), entry) {
-                Some(old) => {
-                    if let Some(region) = old.region() {
-                        self.changed_at.insert(region.to_string(), v);
-                    }
-                    if old.sources() != self.tenants[id].sources() {
-                        self.sources_changed_at = v;
+        match self.seen.as_ref().filter(|_| !whole) {
+            Some(seen) => {
+                for id in seen.changed_ids(state) {
+                    match state.tenants.get(&id) {
+                        Some(record) => self.refresh(state, &id, record, day, false),
+                        None => self.remove(&id, v),
                     }
                 }
-                None => self.sources_changed_at = v,
             }
-        }
-        if self.tenants.len() > state.tenants.len() {
-            let mut gone = Vec::new();
-            self.tenants.retain(|_, e| {
-                let keep = e.seen == v;
-                if !keep {
-                    gone.extend(e.region().map(str::to_string));
+            None => {
+                for (id, record) in state.tenants.iter() {
+                    self.refresh(state, id, record, day, templates_changed);
                 }
-                keep
-            });
-            for region in gone {
-                self.changed_at.insert(region, v);
+                if self.tenants.len() > state.tenants.len() {
+                    let gone: Vec<String> = self
+                        .tenants
+                        .iter()
+                        .filter(|(_, e)| e.seen != v)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for id in gone {
+                        self.remove(&id, v);
+                    }
+                }
             }
-            self.sources_changed_at = v;
         }
+        self.seen = Some(Seen::of(state));
         self.version = v;
     }
 
+    /// Brings tenant `id`'s entry to `record` and what it depends on in `state`, if any of it
+    /// changed (or templates did and it subscribes).
+    fn refresh(
+        &mut self,
+        state: &State,
+        id: &String,
+        record: &Arc<TenantRecord>,
+        day: NaiveDate,
+        templates_changed: bool,
+    ) {
+        let v = state.version;
+        let subs = state.subscriptions.get(id);
+        let contracts = state.contracts.get(id);
+        if let Some(e) = self.tenants.get_mut(id) {
+            let same = Arc::ptr_eq(&e.record, record)
+                && match (&e.subs, subs) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+                && e.contracts.as_ref() == contracts
+                && !(templates_changed && e.subs.is_some());
+            if same {
+                e.seen = v;
+                return;
+            }
+        }
+        let memo = &mut self.compiled;
+        let mut compile =
+            |item: TemplateItem, sub: &Subscription, version: &TemplateVersion, action: &Action| {
+                memo.compile(item, sub, version, action)
+            };
+        let entry = Entry {
+            record: Arc::clone(record),
+            subs: subs.cloned(),
+            contracts: contracts.cloned(),
+            served: record
+                .tenant
+                .region
+                .as_deref()
+                .and_then(|r| served_tenant_with(state, record, r, day, &mut compile))
+                .map(Arc::new),
+            seen: v,
+        };
+        if let Some(region) = entry.region() {
+            self.changed_at.insert(region.to_string(), v);
+            self.by_region
+                .entry(region.to_string())
+                .or_default()
+                .insert(id.clone());
+        }
+        let sources = entry.sources();
+        let sources = (sources.0.map(str::to_string), sources.1.to_vec());
+        match self.tenants.insert(id.clone(), entry) {
+            Some(old) => {
+                if let Some(region) = old.region() {
+                    self.changed_at.insert(region.to_string(), v);
+                    if Some(region) != sources.0.as_deref() {
+                        self.unindex(region, id);
+                    }
+                }
+                if old.sources() != (sources.0.as_deref(), &sources.1[..]) {
+                    self.sources_changed_at = v;
+                }
+            }
+            None => self.sources_changed_at = v,
+        }
+    }
+
+    /// Forgets tenant `id` (no longer in the state) at version `v`.
+    fn remove(&mut self, id: &str, v: u64) {
+        if let Some(old) = self.tenants.remove(id) {
+            if let Some(region) = old.region() {
+                self.changed_at.insert(region.to_string(), v);
+                self.unindex(region, id);
+            }
+            self.sources_changed_at = v;
+        }
+    }
+
+    fn unindex(&mut self, region: &str, id: &str) {
+        if let Some(ids) = self.by_region.get_mut(region) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_region.remove(region);
+            }
+        }
+    }
+
+    fn region_entries<'a>(&'a self, region: &str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.by_region
+            .get(region)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tenants.get(id))
+    }
+
     /// The tenants `region`'s edges get, in tenant id order (as [`crate::state::region_policy_at`]).
-    pub fn region_tenants(&self, state: &State, region: &str) -> Vec<Tenant> {
-        state
-            .tenants_in_region(region)
-            .filter_map(|r| self.tenants.get(&r.tenant.id)?.served.as_deref().cloned())
+    pub fn region_tenants(&self, region: &str) -> Vec<Arc<Tenant>> {
+        self.region_entries(region)
+            .filter_map(|e| e.served.clone())
             .collect()
+    }
+
+    /// The tenants of `region` not in service on the cache's day, as
+    /// [`crate::state::out_of_service`] gives them.
+    pub fn out_of_service(&self, region: &str) -> Vec<OutOfService> {
+        let Some(day) = self.day else {
+            return Vec::new();
+        };
+        let tenants = self
+            .region_entries(region)
+            .map(|e| (&*e.record, e.contracts.as_ref()));
+        out_of_service_of(tenants, region, day)
+    }
+
+    /// `region`'s `foreign_sources` at `state` (the state this cache was brought to): the list
+    /// computed before, shared, unless some tenant's region or source networks changed since.
+    pub fn foreign_sources(&mut self, state: &State, region: &str) -> Arc<Vec<ForeignSources>> {
+        if let Some((at, list)) = self.foreign.get(region) {
+            if *at >= self.sources_changed_at {
+                return Arc::clone(list);
+            }
+        }
+        let list = Arc::new(super::feed::foreign_sources(state, region));
+        self.foreign.retain(|r, _| state.regions.contains_key(r));
+        self.foreign
+            .insert(region.to_string(), (self.version, Arc::clone(&list)));
+        list
     }
 }
 

@@ -15,9 +15,10 @@
 //! some tenant names it in a rule without holding it (that tenant would otherwise start
 //! finding a list it did not have), or if the region already has a shared list of that name.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use breakout_policy::{NamedList, RegionPolicy};
+use breakout_policy::{NamedList, RegionPolicy, Tenant};
 
 /// Prefix of the lists a template subscription compiles to (`select::list_name`).
 pub const TEMPLATE_LIST_PREFIX: &str = "template-";
@@ -29,41 +30,98 @@ const MAX_VARIANTS: usize = 8;
 /// Moves the most common content of each template list name held by two or more tenants into
 /// `policy.lists` (see the module documentation).
 pub fn share_lists(policy: &mut RegionPolicy) {
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    for t in &policy.tenants {
-        names.extend(
-            t.lists
-                .keys()
-                .filter(|n| n.starts_with(TEMPLATE_LIST_PREFIX))
-                .cloned(),
-        );
-    }
-    for name in names {
-        if policy.lists.contains_key(&name) || referenced_without_holding(policy, &name) {
-            continue;
-        }
-        let Some(common) = most_common(policy, &name) else {
-            continue;
-        };
+    let common: Vec<(String, NamedList)> = commons(&policy.tenants, &policy.lists)
+        .into_iter()
+        .map(|(name, list)| (name, list.clone()))
+        .collect();
+    for (name, list) in common {
         for t in &mut policy.tenants {
-            if t.lists.get(&name) == Some(&common) {
+            if t.lists.get(&name) == Some(&list) {
                 t.lists.remove(&name);
             }
         }
-        policy.lists.insert(name, common);
+        policy.lists.insert(name, list);
     }
 }
 
-fn referenced_without_holding(policy: &RegionPolicy, name: &str) -> bool {
-    policy.tenants.iter().any(|t| {
+/// The tenants of a region, as [`share_lists`] leaves them in a policy with no shared lists of
+/// its own, and the shared lists: copied from the served tenants without the lists that move,
+/// which at fleet scale are most of what a copy would allocate and then drop.
+pub fn shared_copy<T: Borrow<Tenant>>(tenants: &[T]) -> (Vec<Tenant>, BTreeMap<String, NamedList>) {
+    let common = commons(tenants, &BTreeMap::new());
+    let copies = tenants
+        .iter()
+        .map(|t| {
+            let Tenant {
+                id,
+                region,
+                source_cidrs,
+                session_limit,
+                upstreams,
+                rules,
+                default_action,
+                lists,
+                egress_address,
+                pac,
+            } = t.borrow();
+            Tenant {
+                id: id.clone(),
+                region: region.clone(),
+                source_cidrs: source_cidrs.clone(),
+                session_limit: *session_limit,
+                upstreams: upstreams.clone(),
+                rules: rules.clone(),
+                default_action: default_action.clone(),
+                lists: lists
+                    .iter()
+                    .filter(|(name, list)| common.get(*name) != Some(list))
+                    .map(|(name, list)| (name.clone(), list.clone()))
+                    .collect(),
+                egress_address: *egress_address,
+                pac: pac.clone(),
+            }
+        })
+        .collect();
+    let lists = common
+        .into_iter()
+        .map(|(name, list)| (name, list.clone()))
+        .collect();
+    (copies, lists)
+}
+
+/// Per template list name held by two or more of `tenants` alike, the content to share; none
+/// for a name already in `held` or that a tenant names without holding it.
+fn commons<'a, T: Borrow<Tenant>>(
+    tenants: &'a [T],
+    held: &BTreeMap<String, NamedList>,
+) -> BTreeMap<String, &'a NamedList> {
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for t in tenants {
+        names.extend(
+            t.borrow()
+                .lists
+                .keys()
+                .filter(|n| n.starts_with(TEMPLATE_LIST_PREFIX))
+                .map(String::as_str),
+        );
+    }
+    names
+        .into_iter()
+        .filter(|name| !held.contains_key(*name) && !referenced_without_holding(tenants, name))
+        .filter_map(|name| Some((name.to_string(), most_common(tenants, name)?)))
+        .collect()
+}
+
+fn referenced_without_holding<T: Borrow<Tenant>>(tenants: &[T], name: &str) -> bool {
+    tenants.iter().map(Borrow::borrow).any(|t| {
         !t.lists.contains_key(name) && t.rules.iter().any(|r| r.lists.iter().any(|l| l == name))
     })
 }
 
 /// The content of list `name` that most tenants hold, if at least two hold it.
-fn most_common(policy: &RegionPolicy, name: &str) -> Option<NamedList> {
+fn most_common<'a, T: Borrow<Tenant>>(tenants: &'a [T], name: &str) -> Option<&'a NamedList> {
     let mut variants: Vec<(&NamedList, usize)> = Vec::new();
-    for list in policy.tenants.iter().filter_map(|t| t.lists.get(name)) {
+    for list in tenants.iter().filter_map(|t| t.borrow().lists.get(name)) {
         if let Some((_, n)) = variants.iter_mut().find(|(v, _)| *v == list) {
             *n += 1;
         } else if variants.len() < MAX_VARIANTS {
@@ -71,7 +129,7 @@ fn most_common(policy: &RegionPolicy, name: &str) -> Option<NamedList> {
         }
     }
     let (list, n) = variants.into_iter().max_by_key(|(_, n)| *n)?;
-    (n >= 2).then(|| list.clone())
+    (n >= 2).then_some(list)
 }
 
 /// The lists each tenant resolves its rules' names to (own first, then shared): what

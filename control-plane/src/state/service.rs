@@ -89,7 +89,7 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
         region: region.to_string(),
         tenants,
         lists: BTreeMap::new(),
-        foreign_sources: Vec::new(),
+        foreign_sources: Default::default(),
         out_of_service: Vec::new(),
     }
 }
@@ -143,16 +143,24 @@ pub fn served_tenant_with(
 /// an edge refuses their clients saying the tenant is not in service rather than "unknown
 /// source". Tenants without source networks are left out.
 pub fn out_of_service(state: &State, region: &str, date: NaiveDate) -> Vec<OutOfService> {
-    let none = TenantContracts::default();
-    state
+    let tenants = state
         .tenants_in_region(region)
-        .filter(|r| !r.tenant.source_cidrs.is_empty())
-        .filter_map(|r| {
-            let e = state
-                .contracts
-                .get(&r.tenant.id)
-                .unwrap_or(&none)
-                .effective(date);
+        .map(|r| (r, state.contracts.get(&r.tenant.id)));
+    out_of_service_of(tenants, region, date)
+}
+
+/// [`out_of_service`] over the records of `region`'s tenants with their contracts, in tenant
+/// id order (what a caller that keeps them already has, without a walk over every tenant).
+pub fn out_of_service_of<'a>(
+    tenants: impl Iterator<Item = (&'a TenantRecord, Option<&'a TenantContracts>)>,
+    region: &str,
+    date: NaiveDate,
+) -> Vec<OutOfService> {
+    let none = TenantContracts::default();
+    tenants
+        .filter(|(r, _)| !r.tenant.source_cidrs.is_empty())
+        .filter_map(|(r, contracts)| {
+            let e = contracts.unwrap_or(&none).effective(date);
             let reason = if !e.in_service {
                 e.reasons_not_in_service.join("; ")
             } else if e.session_limit.is_none() {

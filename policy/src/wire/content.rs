@@ -119,7 +119,7 @@ mod tests {
             region: "tokyo".into(),
             tenants: vec![tenant],
             lists: BTreeMap::from([("ops".to_string(), NamedList::default())]),
-            foreign_sources: Vec::new(),
+            foreign_sources: Default::default(),
             out_of_service: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 //! back the new policy before sending it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,7 @@ pub struct Changes {
     pub removed_lists: Vec<String>,
     /// The new `foreign_sources`, whole, if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub foreign_sources: Option<Vec<ForeignSources>>,
+    pub foreign_sources: Option<Arc<Vec<ForeignSources>>>,
     /// The new `out_of_service`, whole, if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_service: Option<Vec<OutOfService>>,

@@ -35,7 +35,7 @@ fn snapshot(version: u64) -> Frame {
             region: "tokyo".into(),
             tenants: vec![tenant],
             lists: BTreeMap::new(),
-            foreign_sources: Vec::new(),
+            foreign_sources: Default::default(),
             out_of_service: Vec::new(),
         },
     })

@@ -49,7 +49,7 @@ fn policy(version: u64, tenants: Vec<Tenant>) -> RegionPolicy {
         region: "tokyo".into(),
         tenants,
         lists: BTreeMap::new(),
-        foreign_sources: Vec::new(),
+        foreign_sources: Default::default(),
         out_of_service: Vec::new(),
     }
 }

@@ -62,7 +62,8 @@ fn policy(rng: &mut StdRng, version: u64) -> RegionPolicy {
             tenant: format!("kobe{i}"),
             cidrs: vec![cidr(rng)],
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     let out_of_service = (0..rng.random_range(0..3))
         .map(|i| OutOfService {
             tenant: format!("idle{i}"),
