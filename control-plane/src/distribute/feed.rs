@@ -24,6 +24,7 @@ use bytes::Bytes;
 use breakout_policy::wire::{self, content, delta, Changes, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
+use super::build_slots::BuildSlots;
 use super::cursor::ContentHash;
 use super::served::ServedCache;
 use super::share::{self, share_lists};
@@ -249,6 +250,7 @@ pub struct RegionFeeds {
     /// One build at a time per region (the sessions of a region all need the same one), while
     /// regions build side by side: a template change rebuilds every region.
     building: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    slots: BuildSlots,
 }
 
 impl RegionFeeds {
@@ -292,9 +294,9 @@ impl RegionFeeds {
             }
         };
         let built = Arc::new(match plan {
-            Plan::Whole => Built::new(state, region),
+            Plan::Whole => self.slots.run(|| Built::new(state, region)),
             Plan::Same(p) => Built::same_content(&p, state.version),
-            Plan::Parts(parts) => Built::from_parts(state, region, parts),
+            Plan::Parts(parts) => self.slots.run(|| Built::from_parts(state, region, parts)),
         });
         let mut cache = self.lock();
         match cache.get(region) {

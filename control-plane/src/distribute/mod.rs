@@ -7,6 +7,7 @@
 //! region has now gets an empty update instead of the first snapshot ([`starts`] counts which).
 //! Acks, nacks and reports land in the in-memory [`registry`] that `GET /v1/edges` reads.
 
+mod build_slots;
 pub mod cursor;
 pub mod day_tick;
 pub mod devca;

@@ -106,10 +106,12 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
     }
 }
 
-/// Returns the allocator's free pages to the kernel. glibc keeps freed heap memory for reuse:
-/// a state that held hundreds of megabytes of lists and lost them keeps its RSS otherwise
-/// (measured in BENCHMARKS.md, "Tenant state and memory"). Called after a compaction, when a
-/// large state, its snapshot and the purged log entries have just been freed.
+/// Returns glibc's free pages to the kernel. glibc keeps freed heap memory for reuse: a state
+/// that held hundreds of megabytes of lists and lost them kept its RSS otherwise (measured in
+/// BENCHMARKS.md, "Tenant state and memory"). Called after a compaction, when a large state,
+/// its snapshot and the purged log entries have just been freed. The `breakout-control` binary
+/// allocates with jemalloc, whose background thread returns freed pages by itself; this covers
+/// what is still allocated by glibc's malloc (and builds with the system allocator, as tests).
 #[allow(unsafe_code)]
 fn give_back_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
