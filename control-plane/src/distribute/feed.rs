@@ -28,7 +28,7 @@ use super::build_slots::BuildSlots;
 use super::cursor::ContentHash;
 use super::served::ServedCache;
 use super::share::{self, share_lists};
-use crate::state::{out_of_service, region_policy_at, State};
+use crate::state::{foreign_sources, out_of_service, region_policy_at, State};
 
 /// What a region's build takes from the [`ServedCache`], copied out (cheap: shared pointers
 /// and the few tenants not in service) so the build runs without holding the cache.
@@ -214,23 +214,6 @@ impl Built {
         });
         wire::encode(&frame, wire::MAX_FRAME).ok().map(Bytes::from)
     }
-}
-
-/// The source networks of every tenant pinned to another region than `region` (art. 5), in
-/// tenant id order: an edge of `region` refuses them naming their region.
-pub fn foreign_sources(state: &State, region: &str) -> Vec<ForeignSources> {
-    state
-        .tenants
-        .values()
-        .filter_map(|r| {
-            let home = r.tenant.region.as_deref()?;
-            (home != region && !r.tenant.source_cidrs.is_empty()).then(|| ForeignSources {
-                region: home.to_string(),
-                tenant: r.tenant.id.clone(),
-                cidrs: r.tenant.source_cidrs.clone(),
-            })
-        })
-        .collect()
 }
 
 /// SHA-256 of the policy's JSON without its version, equal exactly when the content is, and

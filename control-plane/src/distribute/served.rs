@@ -356,7 +356,7 @@ impl ServedCache {
                 return Arc::clone(list);
             }
         }
-        let list = Arc::new(super::feed::foreign_sources(state, region));
+        let list = Arc::new(crate::state::foreign_sources(state, region));
         self.foreign.retain(|r, _| state.regions.contains_key(r));
         self.foreign
             .insert(region.to_string(), (self.version, Arc::clone(&list)));

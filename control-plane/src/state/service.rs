@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use breakout_policy::{OutOfService, RegionPolicy, SCHEMA_VERSION};
+use breakout_policy::{ForeignSources, OutOfService, RegionPolicy, SCHEMA_VERSION};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,23 @@ pub fn served_tenant_with(
     }
     super::templates::add_subscriptions(state, &mut tenant, date, compile);
     Some(tenant)
+}
+
+/// The source networks of every tenant pinned to another region than `region` (art. 5), in
+/// tenant id order: an edge of `region` refuses them naming their region.
+pub fn foreign_sources(state: &State, region: &str) -> Vec<ForeignSources> {
+    state
+        .tenants
+        .values()
+        .filter_map(|r| {
+            let home = r.tenant.region.as_deref()?;
+            (home != region && !r.tenant.source_cidrs.is_empty()).then(|| ForeignSources {
+                region: home.to_string(),
+                tenant: r.tenant.id.clone(),
+                cidrs: r.tenant.source_cidrs.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The tenants pinned to `region` that [`region_policy_at`] leaves out on `date`, with their
