@@ -89,11 +89,21 @@ fn a_flood_of_bad_tokens_is_answered_429_and_other_addresses_keep_working() {
         .expect("whole seconds");
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
 
+    // The flooding address is held to its bucket even with a valid token: of quick requests,
+    // no more pass than the bucket's refill (2 a second, from less than one token) allows,
+    // however slow the machine (the same bound as the flood's above).
+    let started = Instant::now();
+    let passed = (0..6)
+        .filter(|_| attacker.get("/v1/tenants/acme", Some(&acme)).status == 200)
+        .count();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        passed as f64 <= 1.0 + 2.0 * secs + 1.0,
+        "{passed} of 6 valid requests from the flooding address passed in {secs:.2}s"
+    );
     // Another address, and a valid token: unaffected.
     let mut tenant = ApiConn::new(ip(3), node.api);
     assert_eq!(tenant.get("/v1/tenants/acme", Some(&acme)).status, 200);
-    // The flooding address is locked out even with a valid token until its bucket refills.
-    assert_eq!(attacker.get("/v1/tenants/acme", Some(&acme)).status, 429);
     wait_until(SOON, "the locked address may authenticate again", || {
         attacker.get("/v1/tenants/acme", Some(&acme)).status == 200
     });
@@ -132,18 +142,21 @@ fn one_token_or_one_address_over_its_limit_leaves_the_others_alone() {
 
     // acme's token, far over 5/s (burst 10): refused with 429 and Retry-After.
     let mut a = ApiConn::new(ip(4), node.api);
-    let statuses: Vec<u16> = (0..40)
-        .map(|_| a.get("/v1/tenants/acme", Some(&acme)).status)
+    let answers: Vec<_> = (0..40)
+        .map(|_| a.get("/v1/tenants/acme", Some(&acme)))
         .collect();
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert!(limited >= 20, "acme's token was not limited: {statuses:?}");
     assert!(
         statuses.iter().all(|s| matches!(s, 200 | 429)),
         "{statuses:?}"
     );
-    let r = a.get("/v1/tenants/acme", Some(&acme));
-    assert_eq!(r.status, 429);
-    assert!(r.header("retry-after").is_some(), "{r:?}");
+    // Every refusal says when to come back (asked of the flood's own answers: one request more
+    // could find a token refilled, 200 ms at 5 a second, on a loaded machine).
+    for r in answers.iter().filter(|r| r.status == 429) {
+        assert!(r.header("retry-after").is_some(), "{r:?}");
+    }
     // beta's token, used at the same time from another address, has all of its own.
     let mut b = ApiConn::new(ip(5), node.api);
     for _ in 0..10 {
