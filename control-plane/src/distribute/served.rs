@@ -276,6 +276,25 @@ impl ServedCache {
                 .map(Arc::new),
             seen: v,
         };
+        // What the entry replaces: its region, and whether its region or networks move.
+        let old = self.tenants.get(id).map(|old| {
+            let region = old.region().map(str::to_string);
+            (region, old.sources() != entry.sources())
+        });
+        match old {
+            Some((region, moved)) => {
+                if moved {
+                    self.sources_changed_at = v;
+                }
+                if let Some(region) = region {
+                    if Some(region.as_str()) != entry.region() {
+                        self.unindex(&region, id);
+                    }
+                    self.changed_at.insert(region, v);
+                }
+            }
+            None => self.sources_changed_at = v,
+        }
         if let Some(region) = entry.region() {
             self.changed_at.insert(region.to_string(), v);
             self.by_region
@@ -283,22 +302,7 @@ impl ServedCache {
                 .or_default()
                 .insert(id.clone());
         }
-        let sources = entry.sources();
-        let sources = (sources.0.map(str::to_string), sources.1.to_vec());
-        match self.tenants.insert(id.clone(), entry) {
-            Some(old) => {
-                if let Some(region) = old.region() {
-                    self.changed_at.insert(region.to_string(), v);
-                    if Some(region) != sources.0.as_deref() {
-                        self.unindex(region, id);
-                    }
-                }
-                if old.sources() != (sources.0.as_deref(), &sources.1[..]) {
-                    self.sources_changed_at = v;
-                }
-            }
-            None => self.sources_changed_at = v,
-        }
+        self.tenants.insert(id.clone(), entry);
     }
 
     /// Forgets tenant `id` (no longer in the state) at version `v`.

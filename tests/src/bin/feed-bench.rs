@@ -10,6 +10,9 @@
 #[allow(dead_code)]
 #[path = "fleet-sim/populate.rs"]
 mod populate;
+#[allow(dead_code)]
+#[path = "fleet-sim/stats.rs"]
+mod stats;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +68,7 @@ fn build(
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    stats::percentile(&v, 0.5)
 }
 
 fn main() -> Result<()> {
