@@ -310,19 +310,50 @@ pub fn allocate_sorted(
         ledger.inherited.clear();
         u64::from(limit)
     };
-    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
     // Grants that cost nothing new: up to what each reporting edge may already hold (while
     // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
     let mut held = Vec::new();
     let (absent_edges, absent) = ledger.settle(reports, now_ms, &mut held);
-    let committed: u64 = absent + held.iter().map(|h| u64::from(*h)).sum::<u64>();
-    // After a limit was lowered below what is committed, no edge gets headroom until enough
-    // sessions have ended (admitted sessions are never cut).
-    let over = committed > budget;
-    // (index into `reports`, sessions wanted beyond the base).
-    let mut wants: Vec<(usize, u32)> = Vec::new();
     let mut sessions: Vec<u32> = Vec::with_capacity(reports.len());
-    for (i, ((_, r), held)) in reports.iter().zip(&held).enumerate() {
+    let demand = reports.iter().map(|(_, r)| r);
+    split(limit, budget, absent, demand, &held, cfg, &mut sessions);
+    let edges = absent_edges + reports.len();
+    let floor = limit / (edges.max(1) as u32);
+    grants.extend(sessions.iter().map(|&sessions| Grant { sessions, floor }));
+    let issue = |sessions| Issued {
+        epoch,
+        sessions,
+        expires_ms: now_ms + cfg.ttl_ms,
+    };
+    ledger.record(reports, &sessions, issue, now_ms)
+}
+
+/// One round's grants, given what each reporting edge may already admit (`held[i]` for the
+/// `i`th report) and what edges that did not report may (`absent`): `sessions` gets one grant
+/// per report, in order. Each edge asks for its sessions plus headroom; what is free of
+/// `budget` goes busiest first.
+///
+/// After a limit was lowered below what is committed (`over`), admitted sessions are never
+/// cut, and no edge is given more than it may already admit: each grant only lowers what its
+/// edge may admit until the edge acknowledges it, and the grants together fit the budget, so
+/// once every edge has acknowledged, the limit holds again. Within that, edges keep headroom
+/// (an idle edge dropped to 0 would refuse every client until the next round).
+fn split<'r>(
+    limit: u32,
+    budget: u64,
+    absent: u64,
+    reports: impl Iterator<Item = &'r EdgeReport>,
+    held: &[u32],
+    cfg: &QuotaConfig,
+    sessions: &mut Vec<u32>,
+) {
+    sessions.clear();
+    let committed: u64 = absent + held.iter().map(|h| u64::from(*h)).sum::<u64>();
+    let over = committed > budget;
+    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
+    // (index into `reports`, sessions wanted beyond the base, its refused and active).
+    let mut wants: Vec<(usize, u32, u32, u32)> = Vec::new();
+    for (i, (r, held)) in reports.zip(held).enumerate() {
         let busy = r.refused > 0 || held.saturating_sub(r.active) < share(cfg.idle_share);
         // What it refused is demand it could not serve: asking for just a tenth of the limit
         // a round would leave clients refused for many rounds while the budget sits unused.
@@ -332,29 +363,31 @@ pub fn allocate_sorted(
             share(cfg.idle_share)
         };
         let desired = r.active.saturating_add(headroom).min(limit);
-        let mut base = desired.min(*held);
-        if over {
-            base = base.min(r.active);
-        }
+        let (base, most) = if over {
+            (desired.min(*held).min(r.active), desired.min(*held))
+        } else {
+            (desired.min(*held), desired)
+        };
         sessions.push(base);
-        if desired > base {
-            wants.push((i, desired - base));
+        if most > base {
+            wants.push((i, most - base, r.refused, r.active));
         }
     }
-    // Budget left after everything that may still be in use.
-    let mut free = budget.saturating_sub(committed);
+    // Budget left after everything that may still be in use (when over: once every reporting
+    // edge holds its new grant).
+    let mut free = if over {
+        let bases: u64 = sessions.iter().map(|s| u64::from(*s)).sum();
+        budget.saturating_sub(absent + bases)
+    } else {
+        budget - committed
+    };
     // Busiest first: the edge refusing most (then with most sessions) is served first (a
     // stable sort: ties in edge order).
-    wants.sort_by_key(|(i, want)| {
-        let r = &reports[*i].1;
-        (
-            std::cmp::Reverse(r.refused),
-            std::cmp::Reverse(r.active),
-            *want,
-        )
+    wants.sort_by_key(|&(_, want, refused, active)| {
+        (std::cmp::Reverse(refused), std::cmp::Reverse(active), want)
     });
-    let total_want: u64 = wants.iter().map(|(_, w)| u64::from(*w)).sum();
-    for (i, want) in wants {
+    let total_want: u64 = wants.iter().map(|(_, w, ..)| u64::from(*w)).sum();
+    for (i, want, ..) in wants {
         if free == 0 {
             break;
         }
@@ -367,13 +400,4 @@ pub fn allocate_sorted(
         free -= u64::from(give);
         sessions[i] += give;
     }
-    let edges = absent_edges + reports.len();
-    let floor = limit / (edges.max(1) as u32);
-    grants.extend(sessions.iter().map(|&sessions| Grant { sessions, floor }));
-    let issue = |sessions| Issued {
-        epoch,
-        sessions,
-        expires_ms: now_ms + cfg.ttl_ms,
-    };
-    ledger.record(reports, &sessions, issue, now_ms)
 }

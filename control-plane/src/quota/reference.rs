@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{EdgeReport, Grant, Issued, Ledger, QuotaConfig};
+use super::{split, EdgeReport, Grant, Issued, Ledger, QuotaConfig};
 
 /// The ledger, seen through the methods it had then.
 struct Old<'a>(&'a mut Ledger);
@@ -93,12 +93,11 @@ pub fn allocate(
         u64::from(limit)
     };
     old.forget_dead(reports, now_ms);
-    let share = |s: f64| ((f64::from(limit) * s).ceil() as u32).max(1);
     // Grants that cost nothing new: up to what each reporting edge may already hold (while
     // quiet, a predecessor's grant an edge reported holding counts as issued: `inherit`).
-    let held: BTreeMap<&str, u32> = reports
+    let held: Vec<u32> = reports
         .iter()
-        .map(|(e, r)| (e.as_str(), old.outstanding(e, r.holding_epoch, now_ms)))
+        .map(|(e, r)| old.outstanding(e, r.holding_epoch, now_ms))
         .collect();
     let absent: u64 = old
         .0
@@ -107,58 +106,18 @@ pub fn allocate(
         .filter(|e| !reports.contains_key(*e))
         .map(|e| u64::from(old.outstanding(e, 0, now_ms)))
         .sum();
-    let committed: u64 = absent + held.values().map(|h| u64::from(*h)).sum::<u64>();
-    // After a limit was lowered below what is committed, no edge gets headroom until enough
-    // sessions have ended (admitted sessions are never cut).
-    let over = committed > budget;
-    let mut grants: BTreeMap<String, u32> = BTreeMap::new();
-    let mut wants: Vec<(&str, u32)> = Vec::new();
-    for (edge, r) in reports {
-        let busy =
-            r.refused > 0 || held[edge.as_str()].saturating_sub(r.active) < share(cfg.idle_share);
-        // What it refused is demand it could not serve: asking for just a tenth of the limit
-        // a round would leave clients refused for many rounds while the budget sits unused.
-        let headroom = if busy {
-            share(cfg.busy_share).max(r.refused)
-        } else {
-            share(cfg.idle_share)
-        };
-        let desired = r.active.saturating_add(headroom).min(limit);
-        let mut base = desired.min(held[edge.as_str()]);
-        if over {
-            base = base.min(r.active);
-        }
-        grants.insert(edge.clone(), base);
-        if desired > base {
-            wants.push((edge.as_str(), desired - base));
-        }
-    }
-    // Budget left after everything that may still be in use.
-    let mut free = budget.saturating_sub(committed);
-    // Busiest first: the edge refusing most (then with most sessions) is served first.
-    wants.sort_by_key(|(e, want)| {
-        (
-            std::cmp::Reverse(reports[*e].refused),
-            std::cmp::Reverse(reports[*e].active),
-            *want,
-        )
-    });
-    let total_want: u64 = wants.iter().map(|(_, w)| u64::from(*w)).sum();
-    for (edge, want) in wants {
-        if free == 0 {
-            break;
-        }
-        let fair = if total_want <= free {
-            u64::from(want)
-        } else {
-            (u64::from(want) * free).div_ceil(total_want.max(1))
-        };
-        let give = fair.min(free).min(u64::from(want)) as u32;
-        free -= u64::from(give);
-        if let Some(g) = grants.get_mut(edge) {
-            *g += give;
-        }
-    }
+    // How the budget is split is not what this oracle checks: the shared split.
+    let mut sessions = Vec::new();
+    split(
+        limit,
+        budget,
+        absent,
+        reports.values(),
+        &held,
+        cfg,
+        &mut sessions,
+    );
+    let grants: BTreeMap<String, u32> = reports.keys().cloned().zip(sessions).collect();
     let edges = old
         .0
         .issued

@@ -143,27 +143,100 @@ fn a_leader_that_takes_over_renews_holdings_and_grants_nothing_new() {
     );
 }
 
-#[test]
-fn a_lowered_limit_gives_no_headroom_until_sessions_end() {
+/// Edges "a" and "b" with `active` sessions each get a first grant under `limit` (epoch 1, at
+/// 1 s) and report holding it: the ledger and those reports.
+fn granted_then_acked(limit: u32, active: [u32; 2]) -> (Ledger, BTreeMap<String, EdgeReport>) {
     let mut ledger = Ledger::default();
     let reports: BTreeMap<String, EdgeReport> = [
-        ("a".to_string(), report(80, 0, None)),
-        ("b".to_string(), report(70, 0, None)),
+        ("a".to_string(), report(active[0], 0, None)),
+        ("b".to_string(), report(active[1], 0, None)),
     ]
     .into();
-    let first = allocate(200, &mut ledger, &reports, 1_000, 1, &CFG);
-    let acked: BTreeMap<String, EdgeReport> = first
+    let first = allocate(limit, &mut ledger, &reports, 1_000, 1, &CFG);
+    let acked = first
         .iter()
         .map(|(e, g)| {
-            (
-                e.clone(),
-                report(reports[e].active, 0, Some((1, g.sessions))),
-            )
+            let active = reports[e].active;
+            (e.clone(), report(active, 0, Some((1, g.sessions))))
         })
         .collect();
+    (ledger, acked)
+}
+
+#[test]
+fn a_lowered_limit_gives_no_headroom_until_sessions_end() {
+    let (mut ledger, acked) = granted_then_acked(200, [80, 70]);
     let lowered = allocate(100, &mut ledger, &acked, 2_000, 2, &CFG);
     for (e, g) in &lowered {
         assert!(g.sessions <= acked[e].active, "{e}: {g:?}");
+    }
+}
+
+/// A cap lowered from 20,000 to 10 while two idle edges hold their first grants (issue 18's
+/// flaky distribution test): each keeps headroom (an idle edge given 0 refuses its next client
+/// until a later round), none gets more than it may already admit, and the grants fit the new
+/// limit.
+#[test]
+fn a_lowered_limit_leaves_idle_edges_headroom_within_it() {
+    let (mut ledger, acked) = granted_then_acked(20_000, [0, 0]);
+    assert!(acked.values().all(|r| r.holding_sessions > 10), "{acked:?}");
+    let lowered = allocate(10, &mut ledger, &acked, 2_000, 2, &CFG);
+    assert!(lowered.values().all(|g| g.sessions >= 1), "{lowered:?}");
+    let total: u32 = lowered.values().map(|g| g.sessions).sum();
+    assert!(total <= 10, "{lowered:?}");
+}
+
+/// Limits raised and lowered at random under the simulated edges of
+/// [`live_grants_never_exceed_the_limit`]: what the edges may admit never exceeds the limit,
+/// or, right after a lowering, what they could admit the round before (it only shrinks).
+#[test]
+fn after_a_lowered_limit_what_edges_may_admit_only_shrinks() {
+    for seed in 1..40u64 {
+        let mut rng = Lcg(seed);
+        let mut limit = 50 + rng.next(500);
+        let mut ledger = Ledger::default();
+        let edges = ["a", "b", "c"];
+        // Per edge: (grant sessions held, epoch held, active, grant expiry).
+        let mut state: BTreeMap<&str, (u32, u64, u32, u64)> =
+            edges.iter().map(|e| (*e, (0, 0, 0, 0))).collect();
+        let mut pending: Vec<(&str, Grant)> = Vec::new();
+        let mut before = 0u64;
+        for tick in 1..300u64 {
+            let now = tick * 1_000;
+            for (e, g) in pending.drain(..) {
+                let s = state.get_mut(e).expect("edge");
+                *s = (g.sessions, tick - 1, s.2, now + CFG.ttl_ms);
+            }
+            if tick % 20 == 0 {
+                limit = 1 + rng.next(600);
+            }
+            for s in state.values_mut() {
+                let allowed = if now < s.3 { s.0 } else { 0 };
+                s.2 = (s.2 + rng.next(limit / 4 + 2)).min(allowed.max(s.2));
+                s.2 = s.2.saturating_sub(rng.next(s.2 / 3 + 1));
+            }
+            let reports: BTreeMap<String, EdgeReport> = state
+                .iter()
+                .map(|(e, s)| (e.to_string(), report(s.2, 0, Some((s.1, s.0)))))
+                .collect();
+            let grants = allocate(limit, &mut ledger, &reports, now, tick, &CFG);
+            let in_force: u64 = state
+                .iter()
+                .map(|(e, s)| {
+                    let old = if now < s.3 { s.0 } else { 0 };
+                    u64::from(old.max(grants[*e].sessions))
+                })
+                .sum();
+            assert!(
+                in_force <= u64::from(limit).max(before),
+                "seed {seed} tick {tick}: {in_force} in force, limit {limit}, before {before}"
+            );
+            before = in_force;
+            for (e, g) in grants {
+                let e = edges.iter().find(|x| **x == e).copied().unwrap_or("a");
+                pending.push((e, g));
+            }
+        }
     }
 }
 
