@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{sparse, Grant as WireGrant, Grants, Report};
+use breakout_policy::wire::{sparse, Grant as WireGrant, Grants, Report, TenantUsage};
 
 mod frame;
 mod gauges;
@@ -92,7 +92,7 @@ struct LeaderState {
     term: u64,
     since_ms: u64,
     round: u64,
-    edges: HashMap<String, EdgeEntry>,
+    edges: HashMap<Arc<str>, EdgeEntry>,
     /// Per (region, tenant): its ledger and the last round that served it.
     ledgers: HashMap<(Arc<str>, Arc<str>), (Ledger, u64)>,
     grants: HashMap<String, EdgeLeases>,
@@ -122,7 +122,7 @@ impl EdgeLeases {
 /// `report` of `edge` received `at`, as [`LeaseHub::record`] takes it: the edge's entry
 /// afterwards, or `None` for a sparse report that is not based on the report held.
 fn take_report<'e>(
-    edges: &'e mut HashMap<String, EdgeEntry>,
+    edges: &'e mut HashMap<Arc<str>, EdgeEntry>,
     edge: &str,
     region: String,
     report: Report,
@@ -133,7 +133,7 @@ fn take_report<'e>(
         (false, Some(_)) => return None,
         (false, None) => {
             let entry = EdgeEntry { region, report, at };
-            edges.insert(edge.to_string(), entry);
+            edges.insert(Arc::from(edge), entry);
         }
         // An older whole report than the one held (relayed late by another node).
         (true, None) if edges.get(edge).is_some_and(|e| e.at > at) => {}
@@ -148,6 +148,25 @@ fn take_report<'e>(
         }
     }
     edges.get(edge)
+}
+
+/// `tenant`'s entry in a walk of one edge's report by ascending tenant ids, if the edge
+/// reported it; each call names a greater id than the one before. One comparison per step (a
+/// round does this for every pair of tenant and edge).
+fn next_of<'r>(
+    walk: &mut std::iter::Peekable<std::collections::btree_map::Iter<'r, String, TenantUsage>>,
+    tenant: &str,
+) -> Option<&'r TenantUsage> {
+    while let Some((t, _)) = walk.peek() {
+        match t.as_str().cmp(tenant) {
+            std::cmp::Ordering::Less => {
+                walk.next();
+            }
+            std::cmp::Ordering::Equal => return walk.next().map(|(_, u)| u),
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
 }
 
 /// The node's lease service (active only while the node leads).
@@ -305,7 +324,7 @@ impl LeaseHub {
                 continue;
             }
             let ttl_ms = left.as_millis() as u64;
-            let report = st.edges.get(edge).map(|e| &e.report);
+            let report = st.edges.get(edge.as_str()).map(|e| &e.report);
             let kept: Vec<frame::Issued<'_>> = std::iter::once(leases)
                 .chain(st.history.iter().filter_map(|round| round.get(edge)))
                 .map(EdgeLeases::issued)
@@ -343,20 +362,20 @@ impl LeaseHub {
         };
         // Each region's edges sorted by id (what `allocate_sorted` reads), found once per round
         // rather than once per tenant (a fleet has thousands of tenants and hundreds of edges).
-        let mut by_region: HashMap<&str, Vec<(&str, &EdgeEntry)>> = HashMap::new();
+        let mut by_region: HashMap<&str, Vec<(&Arc<str>, &EdgeEntry)>> = HashMap::new();
         for (id, e) in &st.edges {
             by_region
                 .entry(e.region.as_str())
                 .or_default()
-                .push((id.as_str(), e));
+                .push((id, e));
         }
         for edges in by_region.values_mut() {
-            edges.sort_unstable_by_key(|(id, _)| *id);
+            edges.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
         let mut usage = Vec::with_capacity(st.usage.len());
         let mut new_grants: HashMap<String, EdgeLeases> = HashMap::new();
         // Reused for every tenant: its reports, the index of each one's edge, its grants.
-        let mut reports: Vec<(&str, EdgeReport)> = Vec::new();
+        let mut reports: Vec<(&Arc<str>, EdgeReport)> = Vec::new();
         let mut edge_of: Vec<usize> = Vec::new();
         let mut grants = Vec::new();
         let no_edges = Vec::new();
@@ -365,7 +384,9 @@ impl LeaseHub {
             // Sized as the edge's grants of the last round (about what it gets now).
             let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = edges
                 .iter()
-                .map(|(id, _)| Vec::with_capacity(st.grants.get(*id).map_or(0, |l| l.grants.len())))
+                .map(|(id, _)| {
+                    Vec::with_capacity(st.grants.get(&***id).map_or(0, |l| l.grants.len()))
+                })
                 .collect();
             // Each edge's report walked beside the tenants, both in id order (no lookups).
             let mut walks: Vec<_> = edges
@@ -376,8 +397,7 @@ impl LeaseHub {
                 reports.clear();
                 edge_of.clear();
                 for (i, ((id, _), walk)) in edges.iter().zip(&mut walks).enumerate() {
-                    while walk.next_if(|(t, _)| *t < tenant).is_some() {}
-                    let Some((_, u)) = walk.next_if(|(t, _)| *t == tenant) else {
+                    let Some(u) = next_of(walk, tenant) else {
                         continue;
                     };
                     reports.push((

@@ -3,6 +3,7 @@
 //! leaves the same ledger on randomized inputs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{split, EdgeReport, Grant, Issued, Ledger, QuotaConfig};
 
@@ -19,11 +20,15 @@ impl Old<'_> {
             if r.holding_epoch == 0 || r.holding_epoch >= first {
                 continue;
             }
-            let newest = self.0.inherited.entry(edge.clone()).or_insert((0, 0));
+            let newest = self
+                .0
+                .inherited
+                .entry(Arc::from(edge.as_str()))
+                .or_insert((0, 0));
             if r.holding_epoch >= newest.0 {
                 *newest = (r.holding_epoch, r.holding_sessions);
             }
-            let grants = self.0.issued.entry(edge.clone()).or_default();
+            let grants = self.0.issued.entry(Arc::from(edge.as_str())).or_default();
             match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
                 Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
                 None => grants.push(Issued {
@@ -54,7 +59,7 @@ impl Old<'_> {
             .issued
             .keys()
             .map(|e| {
-                let holding = reports.get(e).map_or(0, |r| r.holding_epoch);
+                let holding = reports.get(&**e).map_or(0, |r| r.holding_epoch);
                 u64::from(self.outstanding(e, holding, now_ms))
             })
             .sum()
@@ -62,14 +67,14 @@ impl Old<'_> {
 
     fn forget_dead(&mut self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) {
         for (edge, grants) in &mut self.0.issued {
-            let holding = reports.get(edge).map_or(0, |r| r.holding_epoch);
+            let holding = reports.get(&**edge).map_or(0, |r| r.holding_epoch);
             grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
         }
         self.0.issued.retain(|_, v| !v.is_empty());
     }
 
     fn record(&mut self, edge: &str, g: Issued) {
-        self.0.issued.entry(edge.to_string()).or_default().push(g);
+        self.0.issued.entry(Arc::from(edge)).or_default().push(g);
     }
 }
 
@@ -103,7 +108,7 @@ pub fn allocate(
         .0
         .issued
         .keys()
-        .filter(|e| !reports.contains_key(*e))
+        .filter(|e| !reports.contains_key(&***e))
         .map(|e| u64::from(old.outstanding(e, 0, now_ms)))
         .sum();
     // How the budget is split is not what this oracle checks: the shared split.
@@ -122,7 +127,7 @@ pub fn allocate(
         .0
         .issued
         .keys()
-        .filter(|e| !reports.contains_key(*e))
+        .filter(|e| !reports.contains_key(&***e))
         .count()
         + reports.len();
     let floor = limit / (edges.max(1) as u32);
@@ -170,6 +175,9 @@ fn sorted_allocation_matches_the_map_allocation() {
         "c-long-edge-id",
         "d",
     ];
+    // The same `Arc` for an edge every tick (as the lease round passes them) in most runs, a new
+    // one every tick in the others: ids matched by address and by comparison.
+    let interned: BTreeMap<&str, Arc<str>> = names.iter().map(|n| (*n, Arc::from(*n))).collect();
     for run in 0..200u64 {
         let start = 1_000 * next(20);
         let (mut old, mut new) = if run % 3 == 0 {
@@ -205,9 +213,18 @@ fn sorted_allocation_matches_the_map_allocation() {
                 };
                 reports.insert(name.to_string(), r);
             }
-            let sorted: Vec<(&str, EdgeReport)> = reports
+            let fresh: Vec<Arc<str>> = reports.keys().map(|e| Arc::from(e.as_str())).collect();
+            let sorted: Vec<(&Arc<str>, EdgeReport)> = reports
                 .iter()
-                .map(|(e, r)| (e.as_str(), r.clone()))
+                .zip(&fresh)
+                .map(|((e, r), fresh)| {
+                    let id = if run % 4 == 1 {
+                        fresh
+                    } else {
+                        &interned[e.as_str()]
+                    };
+                    (id, r.clone())
+                })
                 .collect();
             let expected = allocate(limit, &mut old, &reports, now, epoch, &CFG);
             let mut got = Vec::new();
