@@ -51,6 +51,8 @@ pub fn rules(
     let mut rule_edge_ms = Vec::new();
     let mut rule_sizes = Vec::new();
     let mut untimed = 0;
+    // (ms, region) of each timed write: which regions the slowest were in.
+    let mut by_region = Vec::new();
     for w in 0..writes {
         let i = (w * 7919 + 13) % shape.tenants;
         let region = populate::region_of(i, shape.regions);
@@ -69,7 +71,9 @@ pub fn rules(
             continue;
         }
         per_edge.sort_by(f64::total_cmp);
-        rule_ms.push(per_edge.last().copied().unwrap_or(0.0));
+        let all = per_edge.last().copied().unwrap_or(0.0);
+        rule_ms.push(all);
+        by_region.push((all, region));
         rule_edge_ms.extend(per_edge);
     }
     rule_ms.sort_by(f64::total_cmp);
@@ -87,6 +91,16 @@ pub fn rules(
         rule_update,
         untimed_note(untimed)
     );
+    by_region.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let slowest: Vec<String> = by_region
+        .iter()
+        .take(3)
+        .map(|(ms, r)| {
+            let lists = populate::region_blocklists(*r, shape);
+            format!("{ms:.0} ms in region {r} ({lists} tenants with a blocklist)")
+        })
+        .collect();
+    println!("rule change, slowest: {}", slowest.join(", "));
     Ok(Changes {
         all: rule_ms,
         update_bytes: rule_update,

@@ -69,6 +69,15 @@ pub fn region_subscribes(r: usize, shape: Shape) -> bool {
     (r..shape.tenants).step_by(shape.regions).any(subscribes)
 }
 
+/// How many tenants of region `r` have a blocklist (with `i % regions` for the region and every
+/// 50th tenant listing, they gather in the regions that divide evenly: 0 and 10 of 20).
+pub fn region_blocklists(r: usize, shape: Shape) -> usize {
+    (r..shape.tenants)
+        .step_by(shape.regions)
+        .filter(|i| i.is_multiple_of(BLOCKLIST_EVERY))
+        .count()
+}
+
 /// Tenant `i`'s own rules (the rule changes the benchmark makes replace these).
 pub fn rules(i: usize, generation: u64) -> Vec<Rule> {
     let parse = |s: String| s.parse().expect("a destination");

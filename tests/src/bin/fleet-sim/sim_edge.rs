@@ -9,12 +9,12 @@
 //! (`breakout_policy::wire::delta::apply`), validates the result (`validate`), acks or nacks,
 //! and reports every tenant of its policy every second with the grants it holds
 //! (`breakout_edge::quota::Quotas`). Edges of one region share the result of applying the same
-//! change ([`RegionBook`]): the first edge to apply `(from, to)` does the work, the others check
-//! they had `from` and take the same `Arc`.
+//! change ([`RegionBook`]): the first edge to apply `(from, to)` does the work while the others
+//! wait for it, having checked they had `from`, and take the same `Arc`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use breakout_edge::quota::Quotas;
@@ -39,7 +39,7 @@ pub struct Traffic {
 /// the encoded size of each snapshot and update seen.
 #[derive(Default)]
 pub struct RegionBook {
-    policies: Mutex<HashMap<(u64, u64), Arc<Kept>>>,
+    policies: Mutex<HashMap<(u64, u64), Arc<Made>>>,
     /// (from, to) → bytes of the update's changes; (0, to) → bytes of the snapshot's policy.
     pub sizes: Mutex<BTreeMap<(u64, u64), usize>>,
 }
@@ -58,27 +58,38 @@ impl Kept {
     }
 }
 
-impl RegionBook {
-    fn lookup(&self, key: (u64, u64)) -> Option<Arc<Kept>> {
-        self.policies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned()
-    }
+/// The policy a change makes (or why it cannot), once made.
+type Made = OnceLock<Result<Arc<Kept>, String>>;
 
-    fn store(&self, key: (u64, u64), policy: Arc<Kept>, bytes: usize) {
-        let mut p = self.policies.lock().unwrap_or_else(|e| e.into_inner());
-        // Keep the newest few: an edge needs only the change it is applying.
-        if p.len() > 16 {
-            let oldest = *p.keys().min_by_key(|k| k.1).unwrap_or(&key);
-            p.remove(&oldest);
-        }
-        p.insert(key, policy);
-        self.sizes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, bytes);
+impl RegionBook {
+    /// The policy `key` makes, made once for all the region's edges: the first edge to ask runs
+    /// `make` (the policy and the bytes it came in) and the others wait for its result. (When
+    /// each looked and made its own on a miss, a change to a large region had 30 of its edges
+    /// applying it side by side on the simulator's two cores: the simulator's cost, not the
+    /// control plane's, and it set the rule-change p99.)
+    fn get_or_make(
+        &self,
+        key: (u64, u64),
+        make: impl FnOnce() -> Result<(Kept, usize), String>,
+    ) -> Result<Arc<Kept>, String> {
+        let cell = {
+            let mut p = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+            // Keep the newest few: an edge needs only the change it is applying.
+            if p.len() > 16 && !p.contains_key(&key) {
+                let oldest = *p.keys().min_by_key(|k| k.1).unwrap_or(&key);
+                p.remove(&oldest);
+            }
+            Arc::clone(p.entry(key).or_default())
+        };
+        cell.get_or_init(|| {
+            let (kept, bytes) = make()?;
+            self.sizes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, bytes);
+            Ok(Arc::new(kept))
+        })
+        .clone()
     }
 }
 
@@ -177,16 +188,10 @@ impl SimEdge {
                     self.configured.store(true, Ordering::Release);
                     return Ok(Applied::Already { version: have });
                 }
-                let key = (0, s.version);
-                let policy = match self.book.lookup(key) {
-                    Some(p) => p,
-                    None => {
-                        let bytes = serde_json::to_vec(&s.policy).map_or(0, |b| b.len());
-                        let p = Arc::new(Kept::new(checked(s.policy, s.version)?));
-                        self.book.store(key, Arc::clone(&p), bytes);
-                        p
-                    }
-                };
+                let policy = self.book.get_or_make((0, s.version), || {
+                    let bytes = serde_json::to_vec(&s.policy).map_or(0, |b| b.len());
+                    Ok((Kept::new(checked(s.policy, s.version)?), bytes))
+                })?;
                 self.configured.store(true, Ordering::Release);
                 Ok(self.install(&mut slot, policy))
             }
@@ -202,17 +207,11 @@ impl SimEdge {
                 if u.to <= u.from {
                     return Err(format!("an update to {} from {}", u.to, u.from));
                 }
-                let key = (u.from, u.to);
-                let policy = match self.book.lookup(key) {
-                    Some(p) => p,
-                    None => {
-                        let bytes = serde_json::to_vec(&u.changes).map_or(0, |b| b.len());
-                        let made = delta::apply(&base.policy, &u.changes);
-                        let p = Arc::new(Kept::new(checked(made, u.to)?));
-                        self.book.store(key, Arc::clone(&p), bytes);
-                        p
-                    }
-                };
+                let policy = self.book.get_or_make((u.from, u.to), || {
+                    let bytes = serde_json::to_vec(&u.changes).map_or(0, |b| b.len());
+                    let made = delta::apply(&base.policy, &u.changes);
+                    Ok((Kept::new(checked(made, u.to)?), bytes))
+                })?;
                 self.configured.store(true, Ordering::Release);
                 Ok(self.install(&mut slot, policy))
             }
@@ -304,4 +303,42 @@ impl SyncNode for SimEdge {
     }
 
     fn applied(&self, _ok: bool) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    /// Edges asking for the same change at once: one makes it, all get the same policy.
+    #[test]
+    fn a_change_is_made_once_for_every_edge_asking_at_once() {
+        let book = RegionBook::default();
+        let made = AtomicUsize::new(0);
+        let start = Barrier::new(8);
+        let got: Vec<Arc<Kept>> = std::thread::scope(|s| {
+            let asks: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        book.get_or_make((4, 5), || {
+                            made.fetch_add(1, Ordering::SeqCst);
+                            Ok((Kept::new(RegionPolicy::default()), 10))
+                        })
+                    })
+                })
+                .collect();
+            asks.into_iter()
+                .map(|a| a.join().expect("no panic").expect("made"))
+                .collect()
+        });
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        assert!(got.iter().all(|k| Arc::ptr_eq(k, &got[0])));
+        let sizes = book.sizes.lock().expect("sizes");
+        assert_eq!(sizes.get(&(4, 5)), Some(&10));
+        drop(sizes);
+        let refused = book.get_or_make((5, 6), || Err("bad".to_string()));
+        assert_eq!(refused.err().as_deref(), Some("bad"));
+    }
 }
