@@ -104,7 +104,7 @@ struct Entry {
     relayed: bool,
     /// The whole report as last relayed from here: what the leader holds, unless it asks for a
     /// whole one ([`EdgeRegistry::want_whole`]); the next relay is sparse against it.
-    leader_has: Option<Report>,
+    leader_has: Option<Arc<Report>>,
     /// Grants for the edge; its session writes each new value to it.
     grants: watch::Sender<Option<Grants>>,
 }
@@ -202,8 +202,10 @@ impl EdgeRegistry {
     /// pump keeping pace with the edges); otherwise whole.
     pub fn relay(&self, now: Instant, sparse: bool) -> Relay {
         let mut relay = Relay::default();
-        // (index in `relay.reports`, what the leader has): made sparse once the lock is
-        // released (thousands of tenants an edge at fleet scale; sessions wait on the lock).
+        // (index in `relay.reports`, what the leader has, the report): made sparse once the
+        // lock is released (thousands of tenants an edge at fleet scale; sessions wait on the
+        // lock). The report is copied once, for what the leader will have; a sparse one is made
+        // from that copy, a whole one (rare) is a second copy.
         let mut against = Vec::new();
         for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
             let Some((at, _, report)) = e.report.as_ref() else {
@@ -215,21 +217,22 @@ impl EdgeRegistry {
             }
             relay.edges.push(id.clone());
             if !std::mem::replace(&mut e.relayed, true) {
-                let has = e.leader_has.replace(report.clone());
-                if let Some(has) = has.filter(|_| sparse) {
-                    against.push((relay.reports.len(), has));
-                }
+                let now_has = Arc::new(report.clone());
+                let has = e.leader_has.replace(Arc::clone(&now_has));
+                against.push((relay.reports.len(), has.filter(|_| sparse), now_has));
                 relay.reports.push(RelayedReport {
                     edge_id: id.clone(),
                     region: e.region.clone(),
                     age_ms: age.as_millis() as u64,
-                    report: report.clone(),
+                    report: Report::default(),
                 });
             }
         }
-        for (i, has) in against {
-            let report = &mut relay.reports[i].report;
-            *report = sparse::sparsify(&has, report);
+        for (i, has, now_has) in against {
+            relay.reports[i].report = match has {
+                Some(has) => sparse::sparsify(&has, &now_has),
+                None => Report::clone(&now_has),
+            };
         }
         relay
     }
