@@ -384,8 +384,8 @@ impl LeaseHub {
             // Sized as the edge's grants of the last round (about what it gets now).
             let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = edges
                 .iter()
-                .map(|(id, _)| {
-                    Vec::with_capacity(st.grants.get(&***id).map_or(0, |l| l.grants.len()))
+                .map(|&(id, _)| {
+                    Vec::with_capacity(st.grants.get(&**id).map_or(0, |l| l.grants.len()))
                 })
                 .collect();
             // Each edge's report walked beside the tenants, both in id order (no lookups).

@@ -186,56 +186,49 @@ fn a_lowered_limit_leaves_idle_edges_headroom_within_it() {
     assert!(total <= 10, "{lowered:?}");
 }
 
-/// Limits raised and lowered at random under the simulated edges of
-/// [`live_grants_never_exceed_the_limit`]: what the edges may admit never exceeds the limit,
-/// or, right after a lowering, what they could admit the round before (it only shrinks).
+/// Limits raised and lowered at random under simulated edges ([`SimEdge`], grants delivered a
+/// tick after issue): what the edges may admit never exceeds the limit, or, right after a
+/// lowering, what they could admit the round before (it only shrinks).
 #[test]
 fn after_a_lowered_limit_what_edges_may_admit_only_shrinks() {
     for seed in 1..40u64 {
         let mut rng = Lcg(seed);
         let mut limit = 50 + rng.next(500);
         let mut ledger = Ledger::default();
-        let edges = ["a", "b", "c"];
-        // Per edge: (grant sessions held, epoch held, active, grant expiry).
-        let mut state: BTreeMap<&str, (u32, u64, u32, u64)> =
-            edges.iter().map(|e| (*e, (0, 0, 0, 0))).collect();
-        let mut pending: Vec<(&str, Grant)> = Vec::new();
+        let mut edges: BTreeMap<&str, SimEdge> =
+            ["a", "b", "c"].map(|e| (e, SimEdge::default())).into();
+        let mut pending: BTreeMap<String, Grant> = BTreeMap::new();
         let mut before = 0u64;
         for tick in 1..300u64 {
             let now = tick * 1_000;
-            for (e, g) in pending.drain(..) {
-                let s = state.get_mut(e).expect("edge");
-                *s = (g.sessions, tick - 1, s.2, now + CFG.ttl_ms);
+            for (e, g) in std::mem::take(&mut pending) {
+                if let Some(edge) = edges.get_mut(e.as_str()) {
+                    edge.receive(tick - 1, g, now - 1_000);
+                }
             }
             if tick % 20 == 0 {
                 limit = 1 + rng.next(600);
             }
-            for s in state.values_mut() {
-                let allowed = if now < s.3 { s.0 } else { 0 };
-                s.2 = (s.2 + rng.next(limit / 4 + 2)).min(allowed.max(s.2));
-                s.2 = s.2.saturating_sub(rng.next(s.2 / 3 + 1));
+            for e in edges.values_mut() {
+                let allowed = e.allowed(now);
+                e.active = (e.active + rng.next(limit / 4 + 2)).min(allowed.max(e.active));
+                e.active = e.active.saturating_sub(rng.next(e.active / 3 + 1));
             }
-            let reports: BTreeMap<String, EdgeReport> = state
+            let reports: BTreeMap<String, EdgeReport> = edges
                 .iter()
-                .map(|(e, s)| (e.to_string(), report(s.2, 0, Some((s.1, s.0)))))
+                .map(|(name, e)| (name.to_string(), e.report(now, 0)))
                 .collect();
-            let grants = allocate(limit, &mut ledger, &reports, now, tick, &CFG);
-            let in_force: u64 = state
+            let grants = allocate(limit, &mut ledger, &reports, now, tick, &SIM);
+            let in_force: u64 = edges
                 .iter()
-                .map(|(e, s)| {
-                    let old = if now < s.3 { s.0 } else { 0 };
-                    u64::from(old.max(grants[*e].sessions))
-                })
+                .map(|(name, e)| u64::from(e.allowed(now).max(grants[*name].sessions)))
                 .sum();
             assert!(
                 in_force <= u64::from(limit).max(before),
                 "seed {seed} tick {tick}: {in_force} in force, limit {limit}, before {before}"
             );
             before = in_force;
-            for (e, g) in grants {
-                let e = edges.iter().find(|x| **x == e).copied().unwrap_or("a");
-                pending.push((e, g));
-            }
+            pending = grants;
         }
     }
 }
