@@ -37,11 +37,12 @@ for f in tests/fixtures/google-goog.json deploy/lists/google-goog.json deploy/li
   seed "$f" "$CORPUS/google_list/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 
-# Built once (release, debug assertions on, no sanitizer: the fuzzed code is safe Rust, and
-# libFuzzer's coverage guidance does not need one), then run.
+# Built once (optimised, with debug assertions and overflow checks: cargo-fuzz's default unless
+# told `--release`; no sanitizer: the fuzzed code is safe Rust, and libFuzzer's coverage
+# guidance does not need one), then run.
 # FUZZ_TARGET_DIR: where the nightly build goes (default: CARGO_TARGET_DIR, else fuzz/target).
 FUZZ_TARGET_DIR=${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-fuzz/target}}
-CARGO_TARGET_DIR=$FUZZ_TARGET_DIR cargo +nightly fuzz build --sanitizer none --release --fuzz-dir fuzz
+CARGO_TARGET_DIR=$FUZZ_TARGET_DIR cargo +nightly fuzz build --sanitizer none --debug-assertions --fuzz-dir fuzz
 BIN_DIR=$(find "$FUZZ_TARGET_DIR" -path '*/release/request_head' -type f \
   -printf '%h\n' | head -1)
 

@@ -1,6 +1,6 @@
 //! Who may do what: operator, tenant tokens, no token.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

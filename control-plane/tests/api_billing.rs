@@ -1,7 +1,7 @@
 //! The price book and the billing preview over the API, and what a tenant's own token may do
 //! with its contracts and bills.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use chrono::{Datelike, Days, NaiveDate};

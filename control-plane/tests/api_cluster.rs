@@ -1,6 +1,6 @@
 //! Cluster routes, forwarding to the leader, readiness and metrics.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Contracts and options over the API: orders, the effective view, refusals that name their
 //! article and change nothing, withdrawal.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use breakout_control::state::State;

@@ -1,7 +1,7 @@
 //! `GET /v1/tenants/{id}/explain`: the proxy's decision for a tenant's request, with the rule,
 //! list, entry and the destination guard's verdict; tenant-scoped.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

@@ -2,7 +2,7 @@
 //! `no_leader` (its leader lost between commit and answer) is retried with its key and gets the
 //! first answer, not 409 "already exists" nor a second application.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::{Method, Response};

@@ -2,7 +2,7 @@
 //! import stopped part-way (an answer lost) is finished by its retry with the same key, which
 //! repeats the parts written and makes the rest.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::{Method, Response};

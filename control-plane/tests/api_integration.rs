@@ -1,7 +1,7 @@
 //! `GET /v1/tenants/{id}/endpoints` (art. 2, external integration): who may pull, the formats,
 //! strong ETags with `If-None-Match`, and `?since=` deltas.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::{Method, Response};

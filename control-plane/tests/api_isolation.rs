@@ -6,7 +6,7 @@
 //! The table must name every route the document (and the router) has: a route added without a
 //! row fails `every_route_has_an_isolation_row`.
 
-mod api_common;
+use crate::api_common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

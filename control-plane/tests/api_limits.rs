@@ -2,7 +2,7 @@
 //! or list name that cannot be addressed, a megabyte region description and a tenant growing
 //! without bound are each refused with a 4xx naming what is wrong.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

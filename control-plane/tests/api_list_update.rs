@@ -2,7 +2,7 @@
 //! their lists only with the option in force, with `If-Match`, and bad entries are named with
 //! their index.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

@@ -1,6 +1,6 @@
 //! `/openapi.json` describes every route the router serves.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use breakout_control::api;

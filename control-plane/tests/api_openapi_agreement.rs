@@ -13,7 +13,7 @@
 //! - **headers**: a header parameter whose schema admits the empty string must not be refused
 //!   when empty, and one whose schema does not must not be accepted empty.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::{send, status_json, TestApi, ADMIN};
 use reqwest::Method;

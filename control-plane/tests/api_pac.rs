@@ -1,6 +1,6 @@
 //! `PUT /v1/tenants/{id}/pac`: PAC settings stored with the tenant (docs/pac.md).
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Bad requests answer 400 `invalid` in the error shape, naming what is wrong; axum's own
 //! plain-text rejections never reach a client.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

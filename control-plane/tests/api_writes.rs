@@ -1,6 +1,6 @@
 //! Writes: versions, `If-Match`, ETags, the answers' shapes, the audit log.
 
-mod api_common;
+use crate::api_common;
 
 use api_common::*;
 use reqwest::Method;

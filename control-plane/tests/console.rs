@@ -1,8 +1,8 @@
 //! The console at `/ui`: sign-in with a token exchanged for a session cookie, CSRF on every
 //! form, sign-out, and a tenant that sees only its own tenant on every page.
 
-mod api_common;
-mod console_common;
+use crate::api_common;
+use crate::console_common;
 
 use api_common::*;
 use console_common::*;

@@ -3,8 +3,8 @@
 //! deliveries, the session series another node's console asks for; and a console write on a
 //! follower, made on the leader.
 
-mod api_common;
-mod console_common;
+use crate::api_common;
+use crate::console_common;
 
 use api_common::*;
 use breakout_control::contracts::TemplateItem;

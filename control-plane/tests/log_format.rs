@@ -4,7 +4,7 @@
 //! state it left. This code must read each entry, write it back as the same JSON, and replay
 //! the log to the same outcomes and the same state.
 //!
-//! `BREAKOUT_WRITE_LOG_FIXTURE=1 cargo test -p breakout-control --test log_format -- --ignored`
+//! `BREAKOUT_WRITE_LOG_FIXTURE=1 cargo test -p breakout-control --test suite log_format:: -- --ignored`
 //! rewrites the fixture from the script below; do that only for a new fixture directory (a
 //! new format), never to make the old one pass.
 

@@ -1,7 +1,7 @@
 //! Three RaftStore nodes over real HTTP on 127.0.0.1: membership, replication, fail-over,
 //! restart and catch-up, snapshot transfer, and the Raft endpoint's authentication.
 
-mod raft_support;
+use crate::raft_support;
 
 use std::time::Duration;
 

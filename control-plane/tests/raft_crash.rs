@@ -4,7 +4,7 @@
 //! entries (group commit) and the committed id on disk lags the log (it is written with the
 //! next append, never fsync'd on its own): the restart must still bring back every one.
 
-mod raft_support;
+use crate::raft_support;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -28,13 +28,11 @@ async fn acknowledged_writes_survive_kill_9_mid_write() {
 
     tracing::info!("phase: a child process writes as fast as it can and reports each ack");
     let exe = std::env::current_exe().expect("test binary path");
+    // The test's name in this binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child_test = format!("{module}::child_node_writing_until_killed");
     let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_node_writing_until_killed",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["--exact", &child_test, "--ignored", "--nocapture"])
         .env(CHILD_DIR_ENV, &dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -7,7 +7,7 @@
 //! waiting for); without the size-scaled append deadline the write is never answered (checked
 //! against the old network code).
 
-mod raft_support;
+use crate::raft_support;
 
 use breakout_control::state::{Command, CreateRegion, Outcome, Request};
 use breakout_control::store::raft::RaftTuning;

@@ -1,6 +1,6 @@
 //! One RaftStore node: durability across restarts, no re-initialisation, snapshots.
 
-mod raft_support;
+use crate::raft_support;
 
 use breakout_control::store::raft::RaftTuning;
 use breakout_control::store::{Consistency, Store};

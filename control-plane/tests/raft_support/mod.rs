@@ -1,6 +1,6 @@
 //! Fixtures for the `raft_*` tests: real `RaftStore` nodes on 127.0.0.1 with ephemeral ports,
 //! each serving `raft_router` over HTTP, data in unique temp dirs.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)] // each suite module uses a different subset
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
