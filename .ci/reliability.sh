@@ -22,7 +22,8 @@ fi
 python3 -c 'import schemathesis' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
 
-cargo build --workspace --bins --locked --quiet
+# `--tests`: the features .ci/run builds with (it says why), so nothing is rebuilt there.
+cargo build --workspace --bins --tests --locked --quiet
 python3 .ci/reliability/api_conformance.py "$target_dir/debug"
 bash .ci/reliability/fuzz.sh
 
