@@ -8,9 +8,23 @@
 
 use std::time::Duration;
 
+use breakout_control::store::etcd::SESSION_TTL_S;
 use breakout_tests::capacity::{leader_kill_under_load, FailoverFigures, Placement, LEASE};
+use breakout_tests::etcd::store_is_etcd;
 
 const LIMIT: u32 = 40;
+
+/// What the store adds to a takeover beyond the Raft store's election: on etcd no node can win
+/// until the killed leader's session lease has expired (its TTL; etcd notices the expiry up to
+/// about a second late). The bounds below are from the kill, so they include it (CI measured a
+/// first grant of the new leader 5.3 s after the kill on etcd, and the limit back 2.0 s later).
+fn takeover_allowance() -> Duration {
+    if store_is_etcd() {
+        Duration::from_secs(SESSION_TTL_S.unsigned_abs())
+    } else {
+        Duration::ZERO
+    }
+}
 
 fn check(f: &FailoverFigures, bound: Duration) {
     eprintln!("{f:?}");
@@ -40,7 +54,7 @@ fn after_a_leader_kill_the_budget_follows_the_demand_within_most_of_a_lease() {
     // Sampled well past the old leader's longest lease, so the figure is about the new leader's
     // grants, not what the edges still held from the old one.
     let f = leader_kill_under_load(LIMIT, LEASE * 2, Placement::Followers);
-    check(&f, LEASE * 7 / 10);
+    check(&f, LEASE * 7 / 10 + takeover_allowance());
 }
 
 /// The edge holding most of the budget was connected to the killed leader: the budget moves
@@ -50,5 +64,5 @@ fn after_a_leader_kill_the_budget_follows_the_demand_within_most_of_a_lease() {
 #[test]
 fn an_edge_of_the_killed_leader_gives_its_budget_back_within_a_lease() {
     let f = leader_kill_under_load(LIMIT, LEASE * 2, Placement::OneOnLeader);
-    check(&f, LEASE + Duration::from_secs(3));
+    check(&f, LEASE + Duration::from_secs(3) + takeover_allowance());
 }
