@@ -33,3 +33,32 @@ mod raft_cluster;
 mod raft_crash;
 mod raft_large_write;
 mod raft_single_node;
+
+/// With `autotests = false` a file of `tests/` that is not declared above is silently never
+/// compiled; this test fails instead, naming it.
+#[test]
+fn every_test_file_is_a_module_of_the_suite() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("read tests/main.rs");
+    let entries = std::fs::read_dir(&dir).expect("read tests/");
+    let mut missing = Vec::new();
+    for entry in entries {
+        let path = entry.expect("dir entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let is_module = if path.is_dir() {
+            path.join("mod.rs").exists()
+        } else {
+            path.extension().is_some_and(|e| e == "rs") && name != "main"
+        };
+        if is_module && !main.lines().any(|l| l.trim() == format!("mod {name};")) {
+            missing.push(name.to_owned());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not declared in tests/main.rs, so never run: {missing:?}"
+    );
+}
