@@ -208,6 +208,10 @@ pub struct FailoverFigures {
     pub worst_dip: Duration,
     /// The lowest sum of the edges' limits after the kill.
     pub min_limits: u64,
+    /// The sum of the edges' limits at the kill (the first sample after it): below the limit
+    /// when part of the budget was moving between the edges (a lowered grant acknowledged, the
+    /// raised one not yet held).
+    pub at_kill: u64,
     /// The highest sum of the edges' open sessions (before and after the kill).
     pub peak_active: u64,
     /// Samples after the kill.
@@ -371,6 +375,7 @@ pub fn leader_kill_under_load(
             Duration::from_millis(d.end_ms - d.start_ms)
         }),
         min_limits: after.iter().map(|s| s.1).min().unwrap_or(0),
+        at_kill: after.first().map_or(0, |s| s.1),
         peak_active,
         samples: after.len(),
         changes,

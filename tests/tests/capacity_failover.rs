@@ -26,8 +26,24 @@ fn takeover_allowance() -> Duration {
     }
 }
 
+/// A lease after the takeover, when the new leader's quiet period ends (and an election and a
+/// round on top). The bound also when part of the limit was moving between the edges at the
+/// kill: the new leader cannot tell that part from a grant of its predecessor still on its way
+/// to an edge, or held by an edge it has not heard from, so it gives it out only then
+/// (docs/distribution.md, "A new leader"; CI once measured 12.9 s on etcd).
+fn quiet_period_bound() -> Duration {
+    LEASE + Duration::from_secs(3) + takeover_allowance()
+}
+
+/// Checks `f` against `bound`, or against [`quiet_period_bound`] if the edges' limits summed
+/// to less than the limit at the kill.
 fn check(f: &FailoverFigures, bound: Duration) {
     eprintln!("{f:?}");
+    let bound = if f.at_kill < u64::from(LIMIT) {
+        bound.max(quiet_period_bound())
+    } else {
+        bound
+    };
     assert!(
         f.peak_active <= u64::from(LIMIT),
         "the region held {} sessions > its limit {LIMIT}",
@@ -48,7 +64,8 @@ fn check(f: &FailoverFigures, bound: Duration) {
 /// Both edges stay connected (to followers): the new leader learns every holding from the
 /// edges' next reports and moves the budget to where the demand went within the election and
 /// a few rounds (about 4 s here; before the fix it left it on the edge that had become quiet
-/// for a whole lease after it took over, and this took 17–19 s).
+/// for a whole lease after it took over, and this took 17–19 s). Unless the kill lands while
+/// budget is moving between the edges ([`quiet_period_bound`]).
 #[test]
 fn after_a_leader_kill_the_budget_follows_the_demand_within_most_of_a_lease() {
     // Sampled well past the old leader's longest lease, so the figure is about the new leader's
@@ -64,5 +81,5 @@ fn after_a_leader_kill_the_budget_follows_the_demand_within_most_of_a_lease() {
 #[test]
 fn an_edge_of_the_killed_leader_gives_its_budget_back_within_a_lease() {
     let f = leader_kill_under_load(LIMIT, LEASE * 2, Placement::OneOnLeader);
-    check(&f, LEASE + Duration::from_secs(3) + takeover_allowance());
+    check(&f, quiet_period_bound());
 }
