@@ -3,7 +3,7 @@
 //! then the builds a one-tenant rule change and a template change touching 90% of tenants
 //! cause (`RegionFeeds::get` and the update frame from the version before), timed apart from
 //! everything else the fleet benchmark measures. Sized by `TENANTS` (100000), `REGIONS` (20),
-//! `RULE_WRITES` (10), `TEMPLATE_WRITES` (2). Ends with
+//! `RULE_WRITES` (10), `TEMPLATE_WRITES` (2); `RULE_REGION` puts every rule change in one region. Ends with
 //! `feed-bench: tenants=M rule_build_ms=X template_build_s=Y` (medians).
 
 // The simulator's own state builder; what it has for the simulator alone goes unused here.
@@ -94,8 +94,14 @@ fn main() -> Result<()> {
     );
 
     let mut rule_ms = Vec::new();
+    // `RULE_REGION`: every rule change in that region (region 10 holds half of the tenants
+    // with 1,000-entry blocklists: the slowest writes of the fleet benchmark).
+    let rule_region: Option<usize> = std::env::var("RULE_REGION").ok().and_then(|v| v.parse().ok());
     for w in 0..env("RULE_WRITES", 10) {
-        let i = (w * 7919 + 13) % shape.tenants;
+        let i = match rule_region {
+            Some(r) => (r + shape.regions * (w * 7919 + 13)) % shape.tenants,
+            None => (w * 7919 + 13) % shape.tenants,
+        };
         let r = populate::region_of(i, shape.regions);
         let patch = TenantPatch {
             rules: Some(populate::rules(i, w as u64 + 1)),
