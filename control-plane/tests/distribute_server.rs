@@ -193,7 +193,7 @@ impl Client {
         self.policy = Some(policy.clone());
         (
             version,
-            policy.tenants.into_iter().map(|t| t.id).collect(),
+            policy.tenants.into_iter().map(|t| t.id.clone()).collect(),
             policy
                 .out_of_service
                 .into_iter()

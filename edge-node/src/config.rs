@@ -203,7 +203,10 @@ impl EdgeConfig {
             schema: SCHEMA_VERSION,
             version: 0,
             region,
-            tenants: std::mem::take(&mut f.tenants),
+            tenants: std::mem::take(&mut f.tenants)
+                .into_iter()
+                .map(std::sync::Arc::new)
+                .collect(),
             lists: std::mem::take(&mut f.lists),
             foreign_sources: Default::default(),
             out_of_service: Vec::new(),

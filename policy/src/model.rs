@@ -31,8 +31,11 @@ pub struct RegionPolicy {
     #[serde(default)]
     pub version: u64,
     pub region: String,
+    /// Shared (`Arc`): a control plane building one version after another keeps each tenant
+    /// that did not change, and an edge applying a delta keeps the tenants it does not name,
+    /// instead of copying them (a region can hold hundreds of thousands of list entries).
     #[serde(default)]
-    pub tenants: Vec<Tenant>,
+    pub tenants: Vec<Arc<Tenant>>,
     /// Lists shared by all tenants of the region (template lists, operator lists).
     #[serde(default)]
     pub lists: BTreeMap<String, NamedList>,
@@ -80,7 +83,7 @@ fn schema_version() -> u32 {
 }
 
 /// A tenant (parent contract, art. 1) as its edges see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: String,
@@ -119,7 +122,7 @@ fn default_action() -> Action {
 }
 
 /// One rule: destinations (inline and from named lists), an action, optionally only on some ports.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// A label for logs and `explain`; defaults to `rules[<index>]`.
@@ -138,7 +141,7 @@ pub struct Rule {
 
 /// A named list of destinations (a manual list, the access-control blocklist, or a template's
 /// compiled output).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ListRepr", into = "ListRepr")]
 pub struct NamedList {
     pub entries: Vec<Destination>,

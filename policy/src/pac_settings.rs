@@ -17,7 +17,7 @@ pub const DEFAULT_MAX_BYTES: usize = 512 * 1024;
 /// How one tenant's PAC file is built. Serde (JSON/TOML); every field has a default, but
 /// [`proxies`](Self::proxies) must be filled in before [`crate::pac::render`] accepts the
 /// settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PacSettings {
     /// The region's Breakout edges, `host:port`, in fallback order: rendered as

@@ -2,6 +2,7 @@
 //! compiled. Errors carry a field path such as `tenants[acme].rules[2].lists[0]`.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use crate::action::Action;
 use crate::error::PolicyError;
@@ -164,14 +165,14 @@ fn check_action(t: &Tenant, action: &Action, field: &str) -> Result<(), PolicyEr
 /// tells tenants apart. CIDRs either nest or are disjoint, so after sorting by (start, widest
 /// first) a network overlaps an earlier one exactly when the earlier network reaching furthest
 /// contains it; tracking that one network finds any cross-tenant overlap in O(n log n).
-fn check_source_overlaps(tenants: &[Tenant]) -> Result<(), PolicyError> {
+fn check_source_overlaps(tenants: &[Arc<Tenant>]) -> Result<(), PolicyError> {
     let mut nets: Vec<_> = tenants
         .iter()
         .flat_map(|t| {
             t.source_cidrs
                 .iter()
                 .enumerate()
-                .map(move |(k, c)| (c.0, t, k))
+                .map(move |(k, c)| (c.0, &**t, k))
         })
         .collect();
     nets.sort_by_key(|(net, _, _)| (net.network(), net.prefix_len()));

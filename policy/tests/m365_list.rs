@@ -45,7 +45,7 @@ fn the_tenant_built_from_the_list_validates() {
         schema: SCHEMA_VERSION,
         version: 1,
         region: "eu-west".into(),
-        tenants: vec![tenant],
+        tenants: vec![tenant.into()],
         lists: shared,
         foreign_sources: Default::default(),
         out_of_service: Vec::new(),

@@ -42,7 +42,7 @@ fn policy() -> RegionPolicy {
 }
 
 fn acme(p: &mut RegionPolicy) -> &mut Tenant {
-    &mut p.tenants[0]
+    std::sync::Arc::make_mut(&mut p.tenants[0])
 }
 
 /// Applies `change` to the valid policy and returns the (field, message) it is refused with.
@@ -72,7 +72,7 @@ fn schema_and_region_are_checked() {
 fn tenant_ids_must_be_unique_short_and_plain() {
     assert_eq!(refused(|p| acme(p).id = String::new()).0, "tenants[0].id");
     assert_eq!(
-        refused(|p| p.tenants[1].id = "acme".into()).0,
+        refused(|p| std::sync::Arc::make_mut(&mut p.tenants[1]).id = "acme".into()).0,
         "tenants[acme].id"
     );
     assert_eq!(
@@ -104,7 +104,7 @@ fn a_tenant_needs_a_source_network() {
 #[test]
 fn overlapping_source_networks_name_the_other_tenant() {
     let (field, message) = refused(|p| {
-        p.tenants[1]
+        std::sync::Arc::make_mut(&mut p.tenants[1])
             .source_cidrs
             .push("203.0.113.12/30".parse().unwrap())
     });
@@ -116,7 +116,7 @@ fn overlapping_source_networks_name_the_other_tenant() {
 
     // A wider network registered by the other tenant is an overlap too, whichever sorts first.
     let (field, message) = refused(|p| {
-        p.tenants[1]
+        std::sync::Arc::make_mut(&mut p.tenants[1])
             .source_cidrs
             .push("198.51.0.0/16".parse().unwrap())
     });
@@ -194,7 +194,9 @@ fn validate_tenant_reports_paths_relative_to_the_tenant() {
     let p = policy();
     let mut t = p.tenants[0].clone();
     validate_tenant(&t, "eu-west", &p.lists).expect("valid");
-    t.rules[0].lists.push("missing".into());
+    std::sync::Arc::make_mut(&mut t).rules[0]
+        .lists
+        .push("missing".into());
     let err = validate_tenant(&t, "eu-west", &p.lists).unwrap_err();
     assert_eq!(err.field, "rules[0].lists[2]");
     assert!(validate_tenant(&p.tenants[0], "us-east", &p.lists).is_err());

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use breakout_policy::wire::{self, content, delta, Changes, Frame, SnapshotFrame, UpdateFrame};
+use breakout_policy::wire::content::Measure;
+use breakout_policy::wire::{self, delta, Changes, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
 use super::build_slots::BuildSlots;
@@ -54,9 +55,14 @@ pub struct Built {
     /// The content; its `version` may be older than [`Built::version`] when the content did not
     /// change since (frames carry [`Built::version`]).
     policy: Arc<RegionPolicy>,
-    /// The content's JSON length ([`content::content_measure`]): the snapshot's size within
+    /// The content's JSON length ([`Measure::len`]): the snapshot's size within
     /// its envelope, known without encoding it.
     content_len: usize,
+    /// What the digest was computed from, for the next build's ([`Measure::of`]).
+    measure: Option<Arc<Measure>>,
+    /// Built from parts: the served tenants it was made from (what the next build from parts
+    /// reuses, [`share::shared_copy`]).
+    served: Option<Arc<[Arc<breakout_policy::Tenant>]>>,
     frame: OnceLock<Result<Bytes, String>>,
     /// The update frame from one base version (the one most edges of the region ask for).
     update: Mutex<Option<(u64, UpdateBytes)>>,
@@ -75,13 +81,21 @@ impl Built {
         policy.foreign_sources = Arc::new(foreign_sources(state, region));
         policy.out_of_service = out_of_service(state, region, day);
         share_lists(&mut policy);
-        Built::measured(policy)
+        Built::measured(policy, None, None)
     }
 
-    /// The same from the parts a [`ServedCache`] brought to `state` keeps.
-    fn from_parts(state: &State, region: &str, parts: Parts) -> Built {
-        let (tenants, lists) = share::shared_copy(&parts.tenants);
-        Built::measured(RegionPolicy {
+    /// The same from the parts a [`ServedCache`] brought to `state` keeps, reusing what
+    /// `before` (the region's previous build) made of the tenants that did not change.
+    fn from_parts(state: &State, region: &str, parts: Parts, before: Option<&Built>) -> Built {
+        let reuse = before.and_then(|b| {
+            Some(share::Before {
+                served: b.served.as_deref()?,
+                made: &b.policy.tenants,
+                lists: &b.policy.lists,
+            })
+        });
+        let (tenants, lists) = share::shared_copy(&parts.tenants, reuse);
+        let policy = RegionPolicy {
             schema: SCHEMA_VERSION,
             version: state.version,
             region: region.to_string(),
@@ -89,15 +103,27 @@ impl Built {
             lists,
             foreign_sources: parts.foreign_sources,
             out_of_service: parts.out_of_service,
-        })
+        };
+        Built::measured(policy, before, Some(parts.tenants.into()))
     }
 
-    fn measured(policy: RegionPolicy) -> Built {
-        let (hash, content_len) = content_measure(&policy);
+    fn measured(
+        policy: RegionPolicy,
+        before: Option<&Built>,
+        served: Option<Arc<[Arc<breakout_policy::Tenant>]>>,
+    ) -> Built {
+        // Serializing plain model types cannot fail (the same values go into every frame).
+        let measure = Measure::of(&policy, before.and_then(|b| b.measure.as_deref())).map(Arc::new);
+        let (hash, content_len) = measure
+            .as_ref()
+            .map(|m| (m.digest, m.len))
+            .unwrap_or_default();
         Built {
             version: policy.version,
             hash,
             content_len,
+            measure,
+            served,
             policy: Arc::new(policy),
             frame: OnceLock::new(),
             update: Mutex::new(None),
@@ -110,6 +136,8 @@ impl Built {
             version,
             hash: prev.hash,
             content_len: prev.content_len,
+            measure: prev.measure.clone(),
+            served: prev.served.clone(),
             policy: Arc::clone(&prev.policy),
             frame: OnceLock::new(),
             update: Mutex::new(None),
@@ -216,14 +244,6 @@ impl Built {
     }
 }
 
-/// SHA-256 of the policy's JSON without its version, equal exactly when the content is, and
-/// that JSON's length. The same digest the edge announces its content with (`wire::content`),
-/// so a reconnecting edge's digest compares with [`Built::hash`].
-fn content_measure(policy: &RegionPolicy) -> (ContentHash, usize) {
-    // Serializing plain model types cannot fail (the same values go into every frame).
-    content::content_measure(policy).unwrap_or_default()
-}
-
 /// The newest [`Built`] of each region that exists, shared by the sessions of this node, and
 /// the served tenants they are built from.
 #[derive(Default)]
@@ -249,6 +269,7 @@ impl RegionFeeds {
         let gate = self.gate(state, region);
         let _building = gate.lock().unwrap_or_else(|e| e.into_inner());
         let prev = self.cached(region);
+        let before = prev.clone();
         if let Some(hit) = prev.as_ref().filter(|b| b.version == state.version) {
             // Another session of the region built it while this one waited.
             return Arc::clone(hit);
@@ -279,7 +300,9 @@ impl RegionFeeds {
         let built = Arc::new(match plan {
             Plan::Whole => self.slots.run(|| Built::new(state, region)),
             Plan::Same(p) => Built::same_content(&p, state.version),
-            Plan::Parts(parts) => self.slots.run(|| Built::from_parts(state, region, parts)),
+            Plan::Parts(parts) => self
+                .slots
+                .run(|| Built::from_parts(state, region, parts, before.as_deref())),
         });
         let mut cache = self.lock();
         match cache.get(region) {

@@ -16,7 +16,8 @@
 //! finding a list it did not have), or if the region already has a shared list of that name.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use breakout_policy::{NamedList, RegionPolicy, Tenant};
 
@@ -37,56 +38,96 @@ pub fn share_lists(policy: &mut RegionPolicy) {
     for (name, list) in common {
         for t in &mut policy.tenants {
             if t.lists.get(&name) == Some(&list) {
-                t.lists.remove(&name);
+                Arc::make_mut(t).lists.remove(&name);
             }
         }
         policy.lists.insert(name, list);
     }
 }
 
+/// What a region's previous build from parts made: the served tenants it was made from, each
+/// tenant as it went into the policy (same order), and the shared lists.
+pub struct Before<'a> {
+    pub served: &'a [Arc<Tenant>],
+    pub made: &'a [Arc<Tenant>],
+    pub lists: &'a BTreeMap<String, NamedList>,
+}
+
 /// The tenants of a region, as [`share_lists`] leaves them in a policy with no shared lists of
-/// its own, and the shared lists: copied from the served tenants without the lists that move,
-/// which at fleet scale are most of what a copy would allocate and then drop.
-pub fn shared_copy<T: Borrow<Tenant>>(tenants: &[T]) -> (Vec<Tenant>, BTreeMap<String, NamedList>) {
+/// its own, and the shared lists. A tenant that holds none of the shared content goes in as it
+/// was served (the same `Arc`); one that does is copied without those lists, at fleet scale
+/// most of what a build allocates. With `before`, when the shared lists are the same, a tenant
+/// served unchanged since (the same `Arc`) goes in as the previous build made it: a one-tenant
+/// write copies one tenant, and the next measure and delta compare the rest by address.
+pub fn shared_copy(
+    tenants: &[Arc<Tenant>],
+    before: Option<Before<'_>>,
+) -> (Vec<Arc<Tenant>>, BTreeMap<String, NamedList>) {
     let common = commons(tenants, &BTreeMap::new());
+    let lists: BTreeMap<String, NamedList> = common
+        .iter()
+        .map(|(name, list)| (name.clone(), (*list).clone()))
+        .collect();
+    // By the address of the served `Arc` (`before` holds it, so the address is not reused).
+    let made: HashMap<usize, &Arc<Tenant>> = before
+        .filter(|b| *b.lists == lists)
+        .map(|b| {
+            b.served
+                .iter()
+                .zip(b.made)
+                .map(|(s, m)| (Arc::as_ptr(s) as usize, m))
+                .collect()
+        })
+        .unwrap_or_default();
     let copies = tenants
         .iter()
         .map(|t| {
-            let Tenant {
-                id,
-                region,
-                source_cidrs,
-                session_limit,
-                upstreams,
-                rules,
-                default_action,
-                lists,
-                egress_address,
-                pac,
-            } = t.borrow();
-            Tenant {
-                id: id.clone(),
-                region: region.clone(),
-                source_cidrs: source_cidrs.clone(),
-                session_limit: *session_limit,
-                upstreams: upstreams.clone(),
-                rules: rules.clone(),
-                default_action: default_action.clone(),
-                lists: lists
-                    .iter()
-                    .filter(|(name, list)| common.get(*name) != Some(list))
-                    .map(|(name, list)| (name.clone(), list.clone()))
-                    .collect(),
-                egress_address: *egress_address,
-                pac: pac.clone(),
+            if let Some(m) = made.get(&(Arc::as_ptr(t) as usize)) {
+                return Arc::clone(m);
             }
+            if !t
+                .lists
+                .iter()
+                .any(|(name, list)| common.get(name) == Some(&list))
+            {
+                return Arc::clone(t);
+            }
+            Arc::new(without(t, &common))
         })
         .collect();
-    let lists = common
-        .into_iter()
-        .map(|(name, list)| (name, list.clone()))
-        .collect();
     (copies, lists)
+}
+
+/// `t` without the lists `common` has with the same content.
+fn without(t: &Tenant, common: &BTreeMap<String, &NamedList>) -> Tenant {
+    let Tenant {
+        id,
+        region,
+        source_cidrs,
+        session_limit,
+        upstreams,
+        rules,
+        default_action,
+        lists,
+        egress_address,
+        pac,
+    } = t;
+    Tenant {
+        id: id.clone(),
+        region: region.clone(),
+        source_cidrs: source_cidrs.clone(),
+        session_limit: *session_limit,
+        upstreams: upstreams.clone(),
+        rules: rules.clone(),
+        default_action: default_action.clone(),
+        lists: lists
+            .iter()
+            .filter(|(name, list)| common.get(*name) != Some(list))
+            .map(|(name, list)| (name.clone(), list.clone()))
+            .collect(),
+        egress_address: *egress_address,
+        pac: pac.clone(),
+    }
 }
 
 /// Per template list name held by two or more of `tenants` alike, the content to share; none
@@ -147,6 +188,8 @@ pub fn resolved(policy: &RegionPolicy) -> BTreeMap<(String, String), Option<Name
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use breakout_policy::{Action, Rule, Tenant};
 
     use super::*;
@@ -157,8 +200,8 @@ mod tests {
         }
     }
 
-    fn tenant(id: &str, lists: &[(&str, NamedList)], refs: &[&str]) -> Tenant {
-        Tenant {
+    fn tenant(id: &str, lists: &[(&str, NamedList)], refs: &[&str]) -> Arc<Tenant> {
+        Arc::new(Tenant {
             id: id.into(),
             region: Some("tokyo".into()),
             // One /32 of its own per tenant (validation wants a source, and no overlaps).
@@ -181,7 +224,7 @@ mod tests {
                 .collect(),
             egress_address: None,
             pac: None,
-        }
+        })
     }
 
     const M: &str = "template-microsoft365";

@@ -21,6 +21,7 @@ pub fn export_view(state: &State, id: &str) -> Option<(Tenant, BTreeMap<String, 
         .tenants
         .into_iter()
         .find(|t| t.id == id)
+        .map(std::sync::Arc::unwrap_or_clone)
         .unwrap_or_else(|| {
             // Not served by edges (e.g. external integration only, art. 6-1): its devices still
             // get what its template subscriptions select.

@@ -82,6 +82,7 @@ pub fn region_policy_at(state: &State, region: &str, date: NaiveDate) -> RegionP
     let tenants = state
         .tenants_in_region(region)
         .filter_map(|r| served_tenant(state, r, region, date))
+        .map(std::sync::Arc::new)
         .collect();
     RegionPolicy {
         schema: SCHEMA_VERSION,

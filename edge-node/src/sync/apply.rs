@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use breakout_policy::validate::validate;
-use breakout_policy::wire::content::{content_digest, ContentDigest};
+use breakout_policy::wire::content::{content_digest, ContentDigest, Measure};
 use breakout_policy::wire::{delta, Changes};
 use breakout_policy::RegionPolicy;
 
@@ -46,8 +46,10 @@ pub struct Applier {
 struct Serving {
     version: u64,
     policy: RegionPolicy,
-    /// `content_digest(&policy)`, computed when it was installed (off the async threads).
-    content: Option<ContentDigest>,
+    /// The digest of `policy`'s content, computed when it was installed (off the async
+    /// threads); with its parts, so that the next policy, which shares most tenants with this
+    /// one (`delta::apply` keeps those it does not name), hashes only the changed ones.
+    measure: Option<Measure>,
 }
 
 impl Applier {
@@ -69,7 +71,7 @@ impl Applier {
     pub fn held(&self) -> Held {
         self.lock().as_ref().map_or_else(Held::default, |s| Held {
             version: s.version,
-            content: s.content,
+            content: s.measure.as_ref().map(|m| m.digest),
         })
     }
 
@@ -89,7 +91,9 @@ impl Applier {
             // (an etcd store restored from a backup, an import): it is the region's content at
             // that version now, so it is installed, never acked over the old one.
             Some(have) if version == have => {
-                let held = applied.as_ref().and_then(|s| s.content);
+                let held = applied
+                    .as_ref()
+                    .and_then(|s| s.measure.as_ref().map(|m| m.digest));
                 if held.is_some() && held == content_digest(policy) {
                     return Ok(Applied::Already { version });
                 }
@@ -169,11 +173,11 @@ impl Applier {
         m.config_version.set(version as i64);
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.awaiting_config.store(false, Ordering::Release);
-        let content = content_digest(&policy);
+        let measure = Measure::of(&policy, applied.as_ref().and_then(|s| s.measure.as_ref()));
         *applied = Some(Serving {
             version,
             policy,
-            content,
+            measure,
         });
         Ok(Applied::New {
             version,

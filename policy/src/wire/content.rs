@@ -1,4 +1,5 @@
-//! The digest of a region policy's content: SHA-256 of its JSON without its version.
+//! The digest of a region policy's content without its version: SHA-256 over the SHA-256 of
+//! each part's JSON ([`Measure`]).
 //!
 //! Both sides compute it with this one function: the control plane to tell whether a new store
 //! version changed a region (and so whether to send anything), the edge to say in its hello what
@@ -15,11 +16,14 @@
 //! does not hold is current. A digest that differs for a harmless reason (a build that
 //! serializes some field differently) costs a snapshot, never a wrong configuration.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::RegionPolicy;
+use crate::model::{ForeignSources, RegionPolicy, Tenant};
 
 /// SHA-256 of a region policy's content.
 pub type ContentDigest = [u8; 32];
@@ -34,27 +38,94 @@ pub fn content_digest(policy: &RegionPolicy) -> Option<ContentDigest> {
 /// of the policy's snapshot frame (what a sender weighs an update against without encoding the
 /// snapshot).
 pub fn content_measure(policy: &RegionPolicy) -> Option<(ContentDigest, usize)> {
-    // Every field is named, so a field added to `RegionPolicy` must be added here too (a
-    // digest that left content out could confirm a policy that differs in it).
-    let RegionPolicy {
-        schema,
-        version: _,
-        region,
-        tenants,
-        lists,
-        foreign_sources,
-        out_of_service,
-    } = policy;
-    let content = (
-        schema,
-        region,
-        tenants,
-        lists,
-        foreign_sources,
-        out_of_service,
-    );
+    Measure::of(policy, None).map(|m| (m.digest, m.len))
+}
+
+/// One part's digest and JSON length.
+type Part = (ContentDigest, usize);
+
+/// A policy's content digest and JSON length, with what it was computed from: the next policy
+/// of the region shares most of its tenants (the same `Arc`s: a build or a delta keeps the
+/// tenants it does not change), so measuring it with this one hashes only the tenants that
+/// changed ([`Measure::of`]). A region can hold hundreds of thousands of list entries, and a
+/// one-tenant write would otherwise hash them all again on every node and every edge.
+///
+/// The digest is SHA-256 over the digest of each part (the schema and region, each tenant in
+/// order, the shared lists, the foreign sources, the out-of-service tenants), each SHA-256 of
+/// the part's JSON; so it is equal exactly when the content is. (Before 2026-12-05 it was the
+/// SHA-256 of the whole JSON: an edge of an older build announces another digest and gets a
+/// snapshot on reconnecting, never a wrong confirmation.)
+#[derive(Clone, Debug)]
+pub struct Measure {
+    pub digest: ContentDigest,
+    /// The JSON length of the content (`[schema, region, tenants, lists, foreign sources, out
+    /// of service]`).
+    pub len: usize,
+    /// Per tenant (by the address of its `Arc`, which this holds so that the address is not
+    /// reused while kept): its part.
+    tenants: HashMap<usize, (Arc<Tenant>, Part)>,
+    foreign: (Arc<Vec<ForeignSources>>, Part),
+}
+
+impl Measure {
+    /// Measures `policy`, taking the parts `before` (a measure of an earlier policy of the
+    /// region) has for the same `Arc`s instead of hashing them again. `None` only if the
+    /// policy cannot be serialized.
+    pub fn of(policy: &RegionPolicy, before: Option<&Measure>) -> Option<Measure> {
+        // Every field is named, so a field added to `RegionPolicy` must be added here too (a
+        // digest that left content out could confirm a policy that differs in it).
+        let RegionPolicy {
+            schema,
+            version: _,
+            region,
+            tenants,
+            lists,
+            foreign_sources,
+            out_of_service,
+        } = policy;
+        let mut parts: Vec<Part> = Vec::with_capacity(tenants.len() + 4);
+        let head = part(&(schema, region))?;
+        parts.push(head);
+        let mut kept = HashMap::with_capacity(tenants.len());
+        for t in tenants {
+            let key = Arc::as_ptr(t) as usize;
+            let known = before.and_then(|b| b.tenants.get(&key)).map(|(_, p)| *p);
+            let p = match known {
+                Some(p) => p,
+                None => part(&**t)?,
+            };
+            kept.insert(key, (Arc::clone(t), p));
+            parts.push(p);
+        }
+        let foreign = match before.filter(|b| Arc::ptr_eq(&b.foreign.0, foreign_sources)) {
+            Some(b) => b.foreign.1,
+            None => part(&**foreign_sources)?,
+        };
+        let tail = [part(lists)?, foreign, part(out_of_service)?];
+        parts.extend(tail);
+        let mut outer = Sha256::new();
+        outer.update((tenants.len() as u64).to_le_bytes());
+        for (digest, _) in &parts {
+            outer.update(digest);
+        }
+        // `[` + head's two items + `[` tenants `]` + three more, with a comma between items:
+        // the head is measured as a JSON array of two, whose brackets stand for the outer
+        // array's.
+        let commas = tenants.len().saturating_sub(1) + 4;
+        let len = parts.iter().map(|(_, l)| l).sum::<usize>() + 2 + commas;
+        Some(Measure {
+            digest: outer.finalize().into(),
+            len,
+            tenants: kept,
+            foreign: (Arc::clone(foreign_sources), foreign),
+        })
+    }
+}
+
+/// SHA-256 of `value`'s JSON and its length.
+fn part<T: Serialize + ?Sized>(value: &T) -> Option<Part> {
     let mut hasher = HashWriter(Sha256::new(), 0);
-    serde_json::to_writer(&mut hasher, &content).ok()?;
+    serde_json::to_writer(&mut hasher, value).ok()?;
     Some((hasher.0.finalize().into(), hasher.1))
 }
 
@@ -96,6 +167,7 @@ pub fn from_hex(text: &str) -> Option<ContentDigest> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     use super::*;
     use crate::model::{NamedList, SourceCidr, Tenant, SCHEMA_VERSION};
@@ -117,7 +189,7 @@ mod tests {
             schema: SCHEMA_VERSION,
             version,
             region: "tokyo".into(),
-            tenants: vec![tenant],
+            tenants: vec![Arc::new(tenant)],
             lists: BTreeMap::from([("ops".to_string(), NamedList::default())]),
             foreign_sources: Default::default(),
             out_of_service: Vec::new(),
@@ -133,7 +205,7 @@ mod tests {
             "only the version moved"
         );
         let mut other = policy(5);
-        other.tenants[0].session_limit = 11;
+        Arc::make_mut(&mut other.tenants[0]).session_limit = 11;
         assert_ne!(content_digest(&other), Some(a), "a tenant changed");
         let mut other = policy(5);
         other.lists.clear();
@@ -160,7 +232,7 @@ mod tests {
             p.tenants = (0..tenants)
                 .map(|i| {
                     let mut t = p.tenants[0].clone();
-                    t.id = format!("tenant-{i}");
+                    Arc::make_mut(&mut t).id = format!("tenant-{i}");
                     t
                 })
                 .collect();
@@ -176,6 +248,47 @@ mod tests {
                 encoded.len()
             );
         }
+    }
+
+    #[test]
+    fn the_length_is_the_contents_json_and_a_measure_before_changes_nothing_but_the_work() {
+        let mut p = policy(3);
+        let one = p.tenants[0].clone();
+        p.tenants = (0..5)
+            .map(|i| {
+                let mut t = one.clone();
+                Arc::make_mut(&mut t).id = format!("tenant-{i}");
+                t
+            })
+            .collect();
+        for tenants in [0, 1, 5] {
+            let mut q = p.clone();
+            q.tenants.truncate(tenants);
+            let whole = serde_json::to_vec(&(
+                q.schema,
+                &q.region,
+                &q.tenants,
+                &q.lists,
+                &q.foreign_sources,
+                &q.out_of_service,
+            ))
+            .expect("json");
+            let m = Measure::of(&q, None).expect("measure");
+            assert_eq!(m.len, whole.len(), "{tenants} tenants");
+        }
+        let before = Measure::of(&p, None).expect("measure");
+        // A tenant changed (a new `Arc`, as every writer makes while a measure holds the old
+        // one), another removed, the foreign sources replaced.
+        let mut next = p.clone();
+        Arc::make_mut(&mut next.tenants[1]).session_limit = 99;
+        next.tenants.remove(3);
+        next.foreign_sources = Arc::new(Vec::new());
+        let fresh = Measure::of(&next, None).expect("measure");
+        let reused = Measure::of(&next, Some(&before)).expect("measure");
+        assert_eq!((reused.digest, reused.len), (fresh.digest, fresh.len));
+        assert_ne!(fresh.digest, before.digest);
+        let same = Measure::of(&p, Some(&before)).expect("measure");
+        assert_eq!((same.digest, same.len), (before.digest, before.len));
     }
 
     #[test]

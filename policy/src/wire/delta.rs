@@ -21,7 +21,7 @@ pub struct Changes {
     pub region: String,
     /// Tenants added or changed, whole, in the new policy's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tenants: Vec<Tenant>,
+    pub tenants: Vec<Arc<Tenant>>,
     /// Ids of tenants no longer in the policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_tenants: Vec<String>,
@@ -70,12 +70,13 @@ impl Changes {
 /// The changes that turn `old` into `new`. Exact when tenant ids are unique in each policy (as
 /// validation requires); callers that cannot rely on that compare `apply(old, diff) == new`.
 pub fn diff(old: &RegionPolicy, new: &RegionPolicy) -> Changes {
-    let before: HashMap<&str, &Tenant> = old.tenants.iter().map(|t| (t.id.as_str(), t)).collect();
+    let before: HashMap<&str, &Arc<Tenant>> =
+        old.tenants.iter().map(|t| (t.id.as_str(), t)).collect();
     let now: BTreeSet<&str> = new.tenants.iter().map(|t| t.id.as_str()).collect();
-    let tenants: Vec<Tenant> = new
+    let tenants: Vec<Arc<Tenant>> = new
         .tenants
         .iter()
-        .filter(|t| before.get(t.id.as_str()) != Some(t))
+        .filter(|t| !before.get(t.id.as_str()).is_some_and(|b| same(b, t)))
         .cloned()
         .collect();
     let mut seen = BTreeSet::new();
@@ -124,7 +125,7 @@ pub fn diff(old: &RegionPolicy, new: &RegionPolicy) -> Changes {
 pub fn apply(old: &RegionPolicy, changes: &Changes) -> RegionPolicy {
     let mut tenants = merge_tenants(&old.tenants, changes);
     if let Some(order) = &changes.tenant_order {
-        let mut by_id: HashMap<String, Vec<Tenant>> = HashMap::new();
+        let mut by_id: HashMap<String, Vec<Arc<Tenant>>> = HashMap::new();
         for t in tenants.drain(..).rev() {
             by_id.entry(t.id.clone()).or_default().push(t);
         }
@@ -157,19 +158,19 @@ pub fn apply(old: &RegionPolicy, changes: &Changes) -> RegionPolicy {
 
 /// `old` without the removed tenants, each upserted tenant in place of the old one of its id
 /// (the first of that id), new ids appended in the changes' order.
-fn merge_tenants(old: &[Tenant], changes: &Changes) -> Vec<Tenant> {
+fn merge_tenants(old: &[Arc<Tenant>], changes: &Changes) -> Vec<Arc<Tenant>> {
     let removed: BTreeSet<&str> = changes.removed_tenants.iter().map(String::as_str).collect();
-    let mut upserts: HashMap<&str, &Tenant> = HashMap::new();
+    let mut upserts: HashMap<&str, &Arc<Tenant>> = HashMap::new();
     for t in &changes.tenants {
         upserts.entry(t.id.as_str()).or_insert(t);
     }
     let mut placed = BTreeSet::new();
-    let mut out: Vec<Tenant> = old
+    let mut out: Vec<Arc<Tenant>> = old
         .iter()
         .filter(|t| !removed.contains(t.id.as_str()))
         .map(|t| match upserts.get(t.id.as_str()) {
-            Some(new) if placed.insert(t.id.as_str()) => (*new).clone(),
-            _ => t.clone(),
+            Some(new) if placed.insert(t.id.as_str()) => Arc::clone(new),
+            _ => Arc::clone(t),
         })
         .collect();
     let mut appended = BTreeSet::new();
@@ -181,6 +182,12 @@ fn merge_tenants(old: &[Tenant], changes: &Changes) -> Vec<Tenant> {
             .cloned(),
     );
     out
+}
+
+/// Whether two shared tenants are equal: the same allocation (a tenant no build touched, most
+/// of them) without comparing their content.
+fn same(a: &Arc<Tenant>, b: &Arc<Tenant>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ fn snapshot(version: u64) -> Frame {
             schema: SCHEMA_VERSION,
             version,
             region: "tokyo".into(),
-            tenants: vec![tenant],
+            tenants: vec![tenant.into()],
             lists: BTreeMap::new(),
             foreign_sources: Default::default(),
             out_of_service: Vec::new(),
@@ -47,7 +47,7 @@ fn update(from: u64, to: u64) -> Frame {
     };
     let mut new = old.policy.clone();
     new.version = to;
-    new.tenants[0].session_limit = 20;
+    std::sync::Arc::make_mut(&mut new.tenants[0]).session_limit = 20;
     new.lists.insert("ops".into(), crate::NamedList::default());
     Frame::Update(UpdateFrame {
         from,

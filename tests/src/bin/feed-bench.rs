@@ -96,7 +96,9 @@ fn main() -> Result<()> {
     let mut rule_ms = Vec::new();
     // `RULE_REGION`: every rule change in that region (region 10 holds half of the tenants
     // with 1,000-entry blocklists: the slowest writes of the fleet benchmark).
-    let rule_region: Option<usize> = std::env::var("RULE_REGION").ok().and_then(|v| v.parse().ok());
+    let rule_region: Option<usize> = std::env::var("RULE_REGION")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for w in 0..env("RULE_WRITES", 10) {
         let i = match rule_region {
             Some(r) => (r + shape.regions * (w * 7919 + 13)) % shape.tenants,

@@ -288,7 +288,7 @@ fn withdrawal_ends_every_tenants_contracts_for_the_item_and_is_recorded() {
     let served: Vec<String> = region_policy_at(&log.state, "tokyo", day("2025-03-01"))
         .tenants
         .into_iter()
-        .map(|t| t.id)
+        .map(|t| t.id.clone())
         .collect();
     assert_eq!(
         served,

@@ -47,7 +47,7 @@ fn policy(version: u64, tenants: Vec<Tenant>) -> RegionPolicy {
         schema: SCHEMA_VERSION,
         version,
         region: "tokyo".into(),
-        tenants,
+        tenants: tenants.into_iter().map(Into::into).collect(),
         lists: BTreeMap::new(),
         foreign_sources: Default::default(),
         out_of_service: Vec::new(),
@@ -260,7 +260,13 @@ fn the_hello_announces_the_digest_of_the_content_serving() {
     assert_eq!(held.version, 3);
     assert_eq!(held.content, content_digest(&v3));
     // What the server computes for the same content at any version.
-    assert_eq!(held.content, content_digest(&policy(9, v3.tenants.clone())));
+    assert_eq!(
+        held.content,
+        content_digest(&RegionPolicy {
+            version: 9,
+            ..v3.clone()
+        })
+    );
     // An update moves both.
     let v5 = policy(5, vec![tenant("acme", "10.0.0.0/8", 4)]);
     applier

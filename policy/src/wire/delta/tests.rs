@@ -42,7 +42,7 @@ fn policy(rng: &mut StdRng, version: u64) -> RegionPolicy {
     let mut tenants = Vec::new();
     for id in IDS {
         if rng.random_bool(0.6) {
-            tenants.push(tenant(rng, id));
+            tenants.push(tenant(rng, id).into());
         }
     }
     if rng.random_bool(0.3) {
@@ -97,12 +97,12 @@ fn evolve(rng: &mut StdRng, old: &RegionPolicy) -> RegionPolicy {
                 if !new.tenants.iter().any(|t| t.id == id) {
                     let t = tenant(rng, id);
                     let at = rng.random_range(0..new.tenants.len() as u64 + 1) as usize;
-                    new.tenants.insert(at, t);
+                    new.tenants.insert(at, t.into());
                 }
             }
             2 if !new.tenants.is_empty() => {
                 let i = rng.random_range(0..new.tenants.len() as u64) as usize;
-                new.tenants[i].session_limit += 1;
+                Arc::make_mut(&mut new.tenants[i]).session_limit += 1;
             }
             3 if new.tenants.len() > 1 => {
                 let last = new.tenants.len() - 1;
@@ -211,16 +211,16 @@ fn a_changed_tenant_is_sent_alone_and_a_removed_one_by_id() {
     let mut rng = StdRng::seed_from_u64(11);
     let old = RegionPolicy {
         tenants: vec![
-            tenant(&mut rng, "acme"),
-            tenant(&mut rng, "beta"),
-            tenant(&mut rng, "core"),
+            tenant(&mut rng, "acme").into(),
+            tenant(&mut rng, "beta").into(),
+            tenant(&mut rng, "core").into(),
         ],
         ..policy(&mut rng, 1)
     };
     let mut new = old.clone();
     new.version = 2;
     new.tenants.remove(0);
-    new.tenants[1].session_limit += 10;
+    Arc::make_mut(&mut new.tenants[1]).session_limit += 10;
     let changes = diff(&old, &new);
     assert_eq!(changes.removed_tenants, ["acme"]);
     assert_eq!(

@@ -21,7 +21,7 @@ use breakout_edge::quota::Quotas;
 use breakout_edge::sync::apply::{Applied, Held};
 use breakout_edge::sync::node::{Config, SyncNode};
 use breakout_policy::validate::validate;
-use breakout_policy::wire::content::{content_digest, ContentDigest};
+use breakout_policy::wire::content::{content_digest, ContentDigest, Measure};
 use breakout_policy::wire::{delta, Grants, Report, TenantUsage, IDLE_TIMEOUT_MS};
 use breakout_policy::RegionPolicy;
 
@@ -45,16 +45,22 @@ pub struct RegionBook {
 }
 
 /// A policy an edge serves and the digest of its content (what its hello announces), computed
-/// once per policy for every edge holding it.
+/// once per policy for every edge holding it; from the parts of `before`'s (the policy an
+/// update was applied to) where they are the same, as the edge's `Applier` does.
 pub struct Kept {
     policy: RegionPolicy,
     content: Option<ContentDigest>,
+    measure: Option<Measure>,
 }
 
 impl Kept {
-    fn new(policy: RegionPolicy) -> Kept {
-        let content = content_digest(&policy);
-        Kept { policy, content }
+    fn new(policy: RegionPolicy, before: Option<&Kept>) -> Kept {
+        let measure = Measure::of(&policy, before.and_then(|b| b.measure.as_ref()));
+        Kept {
+            policy,
+            content: measure.as_ref().map(|m| m.digest),
+            measure,
+        }
     }
 }
 
@@ -190,7 +196,7 @@ impl SimEdge {
                 }
                 let policy = self.book.get_or_make((0, s.version), || {
                     let bytes = serde_json::to_vec(&s.policy).map_or(0, |b| b.len());
-                    Ok((Kept::new(checked(s.policy, s.version)?), bytes))
+                    Ok((Kept::new(checked(s.policy, s.version)?, None), bytes))
                 })?;
                 self.configured.store(true, Ordering::Release);
                 Ok(self.install(&mut slot, policy))
@@ -210,7 +216,7 @@ impl SimEdge {
                 let policy = self.book.get_or_make((u.from, u.to), || {
                     let bytes = serde_json::to_vec(&u.changes).map_or(0, |b| b.len());
                     let made = delta::apply(&base.policy, &u.changes);
-                    Ok((Kept::new(checked(made, u.to)?), bytes))
+                    Ok((Kept::new(checked(made, u.to)?, Some(base)), bytes))
                 })?;
                 self.configured.store(true, Ordering::Release);
                 Ok(self.install(&mut slot, policy))
@@ -324,7 +330,7 @@ mod tests {
                         start.wait();
                         book.get_or_make((4, 5), || {
                             made.fetch_add(1, Ordering::SeqCst);
-                            Ok((Kept::new(RegionPolicy::default()), 10))
+                            Ok((Kept::new(RegionPolicy::default(), None), 10))
                         })
                     })
                 })
