@@ -462,3 +462,42 @@ fn builds_several_writes_apart_equal_whole_builds() {
     );
     check(&log);
 }
+
+/// A one-tenant write re-makes that tenant alone: every other tenant of the region comes out of
+/// the new build as the same object as out of the one before (what keeps a rule change's build
+/// in proportion to the change, not to the region: BENCHMARKS.md), whether it holds a shared
+/// template list or none.
+#[test]
+fn a_one_tenant_write_reuses_every_other_tenant_of_the_region() {
+    let day = "2025-01-15";
+    let mut log = Log::new();
+    let feeds = RegionFeeds::default();
+    log.on(day, record_template("2025010100", None));
+    for (i, id) in ["acme", "beta", "core", "dyna"].into_iter().enumerate() {
+        log.on(day, tenant(id, "tokyo", &format!("10.{i}.0.0/16")));
+        for c in serve_commands(id, 20_000) {
+            log.on(day, c);
+        }
+        // `core` holds no template list.
+        if id != "core" {
+            log.on(day, subscribe(id, breakout_policy::Action::Direct));
+        }
+    }
+    let before = feeds.get(&log.0, "tokyo");
+    assert_eq!(ids(&before), ["acme", "beta", "core", "dyna"]);
+    let rules: Vec<breakout_policy::Rule> = serde_json::from_value(serde_json::json!([
+        {"action": "block", "destinations": ["ads.example"]}
+    ]))
+    .expect("rules");
+    let rules = TenantPatch {
+        rules: Some(rules),
+        ..TenantPatch::default()
+    };
+    log.on(day, patch("beta", rules));
+    let after = feeds.get(&log.0, "tokyo");
+    same_as_whole(&feeds, &log);
+    for (old, new) in before.policy.tenants.iter().zip(&after.policy.tenants) {
+        assert_eq!(old.id, new.id);
+        assert_eq!(Arc::ptr_eq(old, new), new.id != "beta", "tenant {}", new.id);
+    }
+}
