@@ -14,12 +14,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{sparse, Grant as WireGrant, Grants, Report, TenantUsage};
+use breakout_policy::wire::{Grant as WireGrant, Grants, TenantUsage};
 
+mod edges;
 mod frame;
 mod gauges;
 mod limits;
 
+use edges::{take_report, EdgeEntry};
 use gauges::LeaseMetrics;
 use limits::Limits;
 use prometheus::Registry;
@@ -80,12 +82,6 @@ pub struct RegionUsage {
     pub edges: u32,
 }
 
-struct EdgeEntry {
-    region: String,
-    report: Report,
-    at: Instant,
-}
-
 /// What the leader holds; reset whenever leadership (or the term) changes.
 #[derive(Default)]
 struct LeaderState {
@@ -117,37 +113,6 @@ impl EdgeLeases {
             grants: &self.grants,
         }
     }
-}
-
-/// `report` of `edge` received `at`, as [`LeaseHub::record`] takes it: the edge's entry
-/// afterwards, or `None` for a sparse report that is not based on the report held.
-fn take_report<'e>(
-    edges: &'e mut HashMap<Arc<str>, EdgeEntry>,
-    edge: &str,
-    region: String,
-    report: Report,
-    at: Instant,
-) -> Option<&'e EdgeEntry> {
-    let held = edges.contains_key(edge);
-    match (held, report.base) {
-        (false, Some(_)) => return None,
-        (false, None) => {
-            let entry = EdgeEntry { region, report, at };
-            edges.insert(Arc::from(edge), entry);
-        }
-        // An older whole report than the one held (relayed late by another node).
-        (true, None) if edges.get(edge).is_some_and(|e| e.at > at) => {}
-        (true, _) => {
-            let e = edges.get_mut(edge)?;
-            if report.base.is_some() {
-                sparse::merge_into(&mut e.report, report).ok()?;
-            } else {
-                e.report = report;
-            }
-            (e.at, e.region) = (at, region);
-        }
-    }
-    edges.get(edge)
 }
 
 /// `tenant`'s entry in a walk of one edge's report by ascending tenant ids, if the edge
@@ -311,8 +276,8 @@ impl LeaseHub {
     /// not leading.
     pub fn answer(&self, edges: &[String]) -> Option<Vec<EdgeGrants>> {
         let (now, _) = self.now();
-        let guard = self.lock();
-        let st = guard.as_ref()?;
+        let mut guard = self.lock();
+        let st = guard.as_mut()?;
         let mut out = Vec::new();
         for edge in edges {
             let Some(leases) = st.grants.get(edge) else {
@@ -324,12 +289,20 @@ impl LeaseHub {
                 continue;
             }
             let ttl_ms = left.as_millis() as u64;
-            let report = st.edges.get(edge.as_str()).map(|e| &e.report);
+            let entry = st.edges.get_mut(edge.as_str());
+            let (report, sent) = match &entry {
+                Some(e) => (Some(&e.report), e.sent),
+                None => (None, None),
+            };
             let kept: Vec<frame::Issued<'_>> = std::iter::once(leases)
                 .chain(st.history.iter().filter_map(|round| round.get(edge)))
                 .map(EdgeLeases::issued)
                 .collect();
-            let grants = frame::frame(&leases.issued(), &kept, report, ttl_ms);
+            let (grants, base) = frame::frame(&leases.issued(), &kept, report, sent, ttl_ms);
+            if let Some(e) = entry {
+                e.sent = Some(grants.epoch);
+            }
+            self.metrics.frames.with_label_values(&[base.label()]).inc();
             out.push(EdgeGrants {
                 edge_id: edge.clone(),
                 grants,

@@ -1,6 +1,7 @@
 //! The grants frame for one edge: every grant of the round, or — when the edge reported holding
-//! a round we still know — only what changed since, the rest renewed in one line
-//! ([`Renewal`]). Pure: what the leader issued and what the edge reported in, the frame out.
+//! a round we still know, or was answered one since its report — only what changed since, the
+//! rest renewed in one line ([`Renewal`]). Pure: what the leader issued and what the edge
+//! reported in, the frame out.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,48 +16,86 @@ pub struct Issued<'a> {
     pub grants: &'a [(Arc<str>, Grant)],
 }
 
+/// What a frame was made from (`breakout_control_lease_frames_total{base}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// The round the edge reported holding: only what changed since is listed.
+    Report,
+    /// The round of the frame answered before, the report's round being gone: only what
+    /// changed since is listed.
+    Sent,
+    /// Neither is kept: every grant is listed.
+    Whole,
+}
+
+impl Base {
+    pub fn label(self) -> &'static str {
+        match self {
+            Base::Report => "report",
+            Base::Sent => "sent",
+            Base::Whole => "whole",
+        }
+    }
+}
+
 /// The frame that gives an edge `now`, each grant good for `ttl_ms`. `kept` are the rounds the
 /// leader still has for the edge, `now`'s included (any order). If the edge reported holding
 /// one of them (`report.grants_epoch`), the frame lists only what differs from that round or
 /// any later one (frames of those rounds may have reached the edge since its report) and
 /// renews the rest. A tenant the edge reported holding under another epoch than the one it
 /// reported (it missed a renewal) is listed all the same, so no edge keeps an old grant long.
+///
+/// `sent` is the round of the frame answered to the edge before, if one was since its report.
+/// When the reported round is gone (a report late by more than the kept rounds) the frame is
+/// made from `sent` the same way, without the report's check: if that frame reached the edge,
+/// it holds that round; if not, the renewal renews nothing it holds (epochs differ), its grants
+/// run out to their floors and its next report, answered first from the report or whole,
+/// repairs it. Without this a late report had every frame until the next one list every grant,
+/// and the edges' work on those frames made their next reports later still (BENCHMARKS.md).
 /// Every round's grants are sorted by tenant id (`Limits::of` sorts them).
 pub fn frame(
     now: &Issued<'_>,
     kept: &[Issued<'_>],
     report: Option<&Report>,
+    sent: Option<u64>,
     ttl_ms: u64,
-) -> Grants {
+) -> (Grants, Base) {
     let listed = |g: &Grant| Grant { ttl_ms, ..*g };
-    let reported = report.map_or(0, |r| r.grants_epoch);
-    let bases: Vec<&Issued<'_>> = kept
-        .iter()
-        .filter(|b| b.epoch >= reported && b.epoch <= now.epoch)
-        .collect();
+    let is_kept = |e: u64| kept.iter().any(|b| b.epoch == e && e <= now.epoch);
     debug_assert!(
         now.grants.windows(2).all(|w| w[0].0 < w[1].0),
         "unsorted grants"
     );
-    let (Some(report), true) = (report, bases.iter().any(|b| b.epoch == reported)) else {
-        return Grants {
-            epoch: now.epoch,
-            grants: now
-                .grants
-                .iter()
-                .map(|(t, g)| (t.to_string(), listed(g)))
-                .collect(),
-            ..Grants::default()
-        };
+    let (from, report, base) = match (report, sent) {
+        (Some(r), _) if is_kept(r.grants_epoch) => (r.grants_epoch, Some(r), Base::Report),
+        (_, Some(s)) if is_kept(s) => (s, None, Base::Sent),
+        _ => {
+            let whole = Grants {
+                epoch: now.epoch,
+                grants: now
+                    .grants
+                    .iter()
+                    .map(|(t, g)| (t.to_string(), listed(g)))
+                    .collect(),
+                ..Grants::default()
+            };
+            return (whole, Base::Whole);
+        }
     };
+    let bases: Vec<&Issued<'_>> = kept
+        .iter()
+        .filter(|b| b.epoch >= from && b.epoch <= now.epoch)
+        .collect();
     // One walk over `now`, each base and the report together, all sorted by tenant id: no
     // hashing and, within one limits table, no string comparison (the ids are shared).
     let mut cursors = vec![0usize; bases.len()];
-    let mut held = report.tenants.iter().peekable();
+    let mut held = report.map(|r| r.tenants.iter().peekable());
     let mut grants = BTreeMap::new();
     let mut ends: BTreeSet<&str> = BTreeSet::new();
     for (tenant, g) in now.grants {
-        let mut same = true;
+        // Unchanged in every round since `from`, and issued in `from` itself (what the edge
+        // holds at `from`, when the frame is made from the frame sent).
+        let (mut same, mut in_from) = (true, false);
         for (base, at) in bases.iter().zip(cursors.iter_mut()) {
             while let Some((t, b)) = base.grants.get(*at) {
                 let order = if Arc::ptr_eq(t, tenant) {
@@ -68,6 +107,7 @@ pub fn frame(
                     Ordering::Less => ends.insert(&**t),
                     Ordering::Equal => {
                         same &= (b.sessions, b.floor) == (g.sessions, g.floor);
+                        in_from |= base.epoch == from;
                         false
                     }
                     Ordering::Greater => break,
@@ -78,10 +118,11 @@ pub fn frame(
                 }
             }
         }
-        while held.next_if(|(t, _)| t.as_str() < &**tenant).is_some() {}
-        let held_there = held
-            .next_if(|(t, _)| t.as_str() == &**tenant)
-            .is_some_and(|(_, u)| u.holding_epoch == reported);
+        let held_there = held.as_mut().map_or(in_from, |held| {
+            while held.next_if(|(t, _)| t.as_str() < &**tenant).is_some() {}
+            held.next_if(|(t, _)| t.as_str() == &**tenant)
+                .is_some_and(|(_, u)| u.holding_epoch == from)
+        });
         if !(same && held_there) {
             grants.insert(tenant.to_string(), listed(g));
         }
@@ -93,21 +134,22 @@ pub fn frame(
                 .map(|(t, _)| &**t),
         );
     }
-    Grants {
+    let frame = Grants {
         epoch: now.epoch,
         grants,
         renew: Some(Renewal {
-            from: reported,
+            from,
             also: bases
                 .iter()
                 .map(|b| b.epoch)
-                .filter(|e| *e != reported)
+                .filter(|e| *e != from)
                 .collect(),
             ttl_ms,
             ends: ends.into_iter().map(str::to_string).collect(),
         }),
         sparse_reports: false,
-    }
+    };
+    (frame, base)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub(super) struct LeaseMetrics {
     /// Reports the leader took, by kind: whole, sparse (merged), unmerged (not based on the
     /// report held: asked for whole).
     pub(super) reports: IntCounterVec,
+    /// Grants frames answered, by what each was made from (`frame::Base`).
+    pub(super) frames: IntCounterVec,
 }
 
 impl LeaseMetrics {
@@ -36,6 +38,15 @@ impl LeaseMetrics {
             &["kind"],
         )?;
         registry.register(Box::new(reports.clone()))?;
+        let frames = IntCounterVec::new(
+            Opts::new(
+                "breakout_control_lease_frames_total",
+                "Grants frames the leader answered, by what each was made from: report (the \
+                 round the edge reported), sent (the frame before) or whole (every grant listed)",
+            ),
+            &["base"],
+        )?;
+        registry.register(Box::new(frames.clone()))?;
         Ok(LeaseMetrics {
             sessions: vec(
                 "breakout_control_region_sessions",
@@ -51,6 +62,7 @@ impl LeaseMetrics {
             )?,
             rounds,
             reports,
+            frames,
         })
     }
 

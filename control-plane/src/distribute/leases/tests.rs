@@ -4,6 +4,7 @@ use breakout_policy::{Action, SourceCidr, Tenant};
 use super::*;
 use crate::state::{apply, serve_commands, Command, Outcome, Request, TenantPatch};
 use crate::state::{CreateRegion, CreateTenant, UpdateTenant};
+use breakout_policy::wire::Report;
 
 /// Regions tokyo and osaka; acme in tokyo, in service with a 20,000-session cloud bypass capped
 /// at `limit` by the operator.

@@ -100,6 +100,14 @@ pub fn session_starts(cluster: &Cluster, nodes: &[usize]) -> Starts {
     starts
 }
 
+/// The grants frames `node` answered as leader so far, by what each was made from
+/// (`breakout_control_lease_frames_total{base}`): report, sent, whole.
+pub fn frames_by_base(node: &ControlNode) -> [f64; 3] {
+    const NAME: &str = "breakout_control_lease_frames_total";
+    let text = scrape(node, Policy::default()).unwrap_or_default();
+    ["report", "sent", "whole"].map(|base| sum(&text, NAME, &[("base", base)]))
+}
+
 /// `node`'s metrics, asked again after no answer or a 5xx as [`Policy`] says; `None` (said on
 /// stderr) if it never answered 200.
 fn scrape(node: &ControlNode, policy: Policy) -> Option<String> {

@@ -127,7 +127,7 @@ fn main() -> Result<()> {
     );
 
     let leader_pid = cluster.nodes[leader].pid().context("the leader's pid")?;
-    let steady = steady::measure(&fleet, leader_pid, steady_window);
+    let steady = steady::measure(&fleet, &cluster.nodes[leader], leader_pid, steady_window);
 
     let (rules, templates) = {
         let mut api = Api::on_leader(&cluster, policy)?;
@@ -159,6 +159,7 @@ fn main() -> Result<()> {
         "connect_s": connect_s, "snapshot_bytes": snapshot_bytes,
         "leader_cpu": steady.cpu, "leader_rss_mib": mib(steady.rss),
         "report_mib_s": mib(steady.report_bps as u64), "grant_mib_s": mib(steady.grant_bps as u64),
+        "whole_frames": steady.whole_frames,
         "rule_p50_ms": percentile(rule_ms, 0.5), "rule_p99_ms": percentile(rule_ms, 0.99),
         "rule_update_bytes": rules.update_bytes, "rule_untimed": rules.untimed,
         "template_median_s": percentile(tpl_s, 0.5), "template_all_s": percentile(tpl_s, 1.0),

@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use breakout_tests::control::ControlNode;
+
+use crate::diag;
 use crate::fleet::Fleet;
 use crate::probe::{self, mib};
 
@@ -15,14 +18,21 @@ pub struct Steady {
     pub rss: u64,
     pub report_bps: f64,
     pub grant_bps: f64,
+    /// The share of the leader's grants frames that listed every grant.
+    pub whole_frames: f64,
 }
 
-/// Measures the leader (pid `leader_pid`) over `window`, after 3 s for the fleet to settle.
-pub fn measure(fleet: &Fleet, leader_pid: u32, window: Duration) -> Steady {
+/// Measures the leader (`leader`, pid `leader_pid`) over `window`, after 3 s for the fleet to
+/// settle.
+pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Duration) -> Steady {
     std::thread::sleep(Duration::from_secs(3));
+    let frames_before = diag::frames_by_base(leader);
     fleet.traffic.measuring.store(true, Ordering::Relaxed);
     let (cpu, rss) = probe::measure(leader_pid, window);
     fleet.traffic.measuring.store(false, Ordering::Relaxed);
+    let frames = diag::frames_by_base(leader);
+    let [report, sent, whole] = [0, 1, 2].map(|i| frames[i] - frames_before[i]);
+    let share = |n: f64| 100.0 * n / (report + sent + whole).max(1.0);
     let per_s = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / window.as_secs_f64();
     let report_bps = per_s(&fleet.traffic.report_bytes);
     let reports_ps = per_s(&fleet.traffic.reports);
@@ -30,16 +40,21 @@ pub fn measure(fleet: &Fleet, leader_pid: u32, window: Duration) -> Steady {
     let grants_ps = per_s(&fleet.traffic.grant_frames);
     println!(
         "steady ({}s): leader CPU {cpu:.2} cores, RSS {:.0} MiB; reports {reports_ps:.0}/s \
-         = {:.2} MiB/s; grants {grants_ps:.0} frames/s = {:.2} MiB/s",
+         = {:.2} MiB/s; grants {grants_ps:.0} frames/s = {:.2} MiB/s (made from the report \
+         {:.0}%, from the frame before {:.0}%, whole {:.0}%)",
         window.as_secs(),
         mib(rss),
         mib(report_bps as u64),
-        mib(grant_bps as u64)
+        mib(grant_bps as u64),
+        share(report),
+        share(sent),
+        share(whole)
     );
     Steady {
         cpu,
         rss,
         report_bps,
         grant_bps,
+        whole_frames: share(whole) / 100.0,
     }
 }

@@ -76,9 +76,10 @@ fn round(rng: &mut StdRng, prev: &[(Arc<str>, Grant)]) -> Vec<(Arc<str>, Grant)>
 }
 
 /// Whatever frames reach the edge and however old the report they were made from: every grant
-/// it holds is one the leader issued in that epoch; and a frame made from a report of the
-/// edge's present state, or any frame when none was lost, leaves it holding exactly that
-/// round's grants.
+/// it holds is one the leader issued in that epoch; and the first frame made from a report of
+/// the edge's present state, or any frame when none was lost, leaves it holding exactly that
+/// round's grants. Frames after the first since a report are made from the one before when the
+/// report's round is gone (as the leader does, `EdgeEntry::sent`).
 #[test]
 fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
     let mut rng = StdRng::seed_from_u64(0x2545_F491_4F6C_DD1D);
@@ -89,6 +90,7 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
         let mut issued: HashMap<u64, Vec<(Arc<str>, Grant)>> = HashMap::new();
         let mut edge = Edge::default();
         let mut report = edge.report();
+        let mut sent: Option<u64> = None;
         let mut prev: Vec<(Arc<str>, Grant)> = Vec::new();
         for epoch in 1..30u64 {
             let now = round(&mut rng, &prev);
@@ -106,8 +108,9 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
                 epoch,
                 grants: &now,
             };
-            let frame = frame(&cur, &kept, Some(&report), TTL);
-            let fresh = report == edge.report();
+            let (frame, _) = frame(&cur, &kept, Some(&report), sent, TTL);
+            let fresh = sent.is_none() && report == edge.report();
+            sent = Some(epoch);
             match rng.random_range(0..5) {
                 0 if lossy => {} // lost
                 _ => edge.receive(&frame),
@@ -131,6 +134,7 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
             // Reports go every other round or less often.
             if rng.random_range(0..3) == 0 {
                 report = edge.report();
+                sent = None;
             }
             prev = now;
         }
@@ -148,13 +152,14 @@ fn an_edge_that_reported_the_last_round_gets_only_the_change() {
     let now = vec![(Arc::from("a"), g(6))];
     let round = |epoch, grants| Issued { epoch, grants };
     let mut edge = Edge::default();
-    let whole = frame(&round(7, &before), &[], None, TTL);
-    assert!(whole.renew.is_none());
+    let (whole, base) = frame(&round(7, &before), &[], None, None, TTL);
+    assert!(whole.renew.is_none() && base == Base::Whole);
     assert_eq!(whole.grants.len(), 2);
     edge.receive(&whole);
     let report = edge.report();
     let kept = [round(7, &before), round(8, &now)];
-    let delta = frame(&round(8, &now), &kept, Some(&report), TTL);
+    let (delta, base) = frame(&round(8, &now), &kept, Some(&report), None, TTL);
+    assert_eq!(base, Base::Report);
     assert_eq!(delta.grants.keys().collect::<Vec<_>>(), ["a"]);
     let renew = delta.renew.expect("a renewal");
     assert_eq!(
@@ -162,8 +167,31 @@ fn an_edge_that_reported_the_last_round_gets_only_the_change() {
         (7, vec![8], vec!["b".to_string()])
     );
     let kept = [round(7, &before), round(8, &before)];
-    let same = frame(&round(8, &before), &kept, Some(&report), TTL);
+    let (same, _) = frame(&round(8, &before), &kept, Some(&report), None, TTL);
     assert!(same.grants.is_empty(), "nothing changed: one renewal line");
-    let unknown = frame(&round(8, &before), &kept[1..], Some(&report), TTL);
+    let (unknown, base) = frame(&round(8, &before), &kept[1..], Some(&report), None, TTL);
     assert_eq!(unknown.grants.len(), 2, "the reported round is gone: whole");
+    assert_eq!(base, Base::Whole);
+    // Answered round 8 since that report: round 9 is made from 8, the report's 7 being gone.
+    edge.receive(&unknown);
+    let later = [round(8, &before), round(9, &now)];
+    let (next, base) = frame(&round(9, &now), &later, Some(&report), Some(8), TTL);
+    assert_eq!(base, Base::Sent);
+    assert_eq!(next.grants.keys().collect::<Vec<_>>(), ["a"]);
+    let renew = next.renew.as_ref().expect("a renewal");
+    assert_eq!((renew.from, &renew.ends), (8, &vec!["b".to_string()]));
+    edge.receive(&next);
+    let listed = Grant {
+        ttl_ms: TTL,
+        ..g(6)
+    };
+    assert_eq!(edge.held.get("a"), Some(&(9, listed)));
+    assert_eq!(
+        edge.held.get("b").map(|h| h.0),
+        Some(8),
+        "ended: left to expire"
+    );
+    // The round answered before is gone too: whole again.
+    let (whole, base) = frame(&round(9, &now), &later[1..], Some(&report), Some(8), TTL);
+    assert_eq!((whole.grants.len(), base), (1, Base::Whole));
 }

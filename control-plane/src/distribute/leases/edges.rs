@@ -1,0 +1,53 @@
+//! What the leader keeps of each edge: its newest report (whole, or sparse ones merged into it)
+//! and the round of the frame it was answered since.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use breakout_policy::wire::{sparse, Report};
+
+pub(super) struct EdgeEntry {
+    pub(super) region: String,
+    pub(super) report: Report,
+    pub(super) at: Instant,
+    /// The epoch of the last frame answered for the edge since `report` came, if any (what
+    /// the next frame is made from when the report's round is no longer kept).
+    pub(super) sent: Option<u64>,
+}
+
+/// `report` of `edge` received `at`, as [`super::LeaseHub::record`] takes it: the edge's entry
+/// afterwards, or `None` for a sparse report that is not based on the report held.
+pub(super) fn take_report<'e>(
+    edges: &'e mut HashMap<Arc<str>, EdgeEntry>,
+    edge: &str,
+    region: String,
+    report: Report,
+    at: Instant,
+) -> Option<&'e EdgeEntry> {
+    let held = edges.contains_key(edge);
+    match (held, report.base) {
+        (false, Some(_)) => return None,
+        (false, None) => {
+            let entry = EdgeEntry {
+                region,
+                report,
+                at,
+                sent: None,
+            };
+            edges.insert(Arc::from(edge), entry);
+        }
+        // An older whole report than the one held (relayed late by another node).
+        (true, None) if edges.get(edge).is_some_and(|e| e.at > at) => {}
+        (true, _) => {
+            let e = edges.get_mut(edge)?;
+            if report.base.is_some() {
+                sparse::merge_into(&mut e.report, report).ok()?;
+            } else {
+                e.report = report;
+            }
+            (e.at, e.region, e.sent) = (at, region, None);
+        }
+    }
+    edges.get(edge)
+}
