@@ -49,18 +49,17 @@ pub struct RegionBook {
 /// update was applied to) where they are the same, as the edge's `Applier` does.
 pub struct Kept {
     policy: RegionPolicy,
-    content: Option<ContentDigest>,
     measure: Option<Measure>,
 }
 
 impl Kept {
     fn new(policy: RegionPolicy, before: Option<&Kept>) -> Kept {
         let measure = Measure::of(&policy, before.and_then(|b| b.measure.as_ref()));
-        Kept {
-            policy,
-            content: measure.as_ref().map(|m| m.digest),
-            measure,
-        }
+        Kept { policy, measure }
+    }
+
+    fn content(&self) -> Option<ContentDigest> {
+        self.measure.as_ref().map(|m| m.digest)
     }
 }
 
@@ -189,7 +188,7 @@ impl SimEdge {
                 }
                 // The same version with the same content: nothing to do (as the edge's
                 // `Applier`; other content under that number is installed).
-                let held = slot.as_ref().and_then(|p| p.content);
+                let held = slot.as_ref().and_then(|p| p.content());
                 if s.version == have && held.is_some() && held == content_digest(&s.policy) {
                     self.configured.store(true, Ordering::Release);
                     return Ok(Applied::Already { version: have });
@@ -230,7 +229,7 @@ impl SyncNode for SimEdge {
         let slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         slot.as_ref().map_or_else(Held::default, |p| Held {
             version: p.policy.version,
-            content: p.content,
+            content: p.content(),
         })
     }
 
