@@ -287,6 +287,21 @@ fn patch(id: &str, patch: TenantPatch) -> Command {
     })
 }
 
+/// A patch setting `id`'s rules to one rule: `action` for `destination`.
+fn rule(id: &str, action: &str, destination: &str) -> Command {
+    let rules: Vec<breakout_policy::Rule> = serde_json::from_value(serde_json::json!([
+        {"action": action, "destinations": [destination]}
+    ]))
+    .expect("rules");
+    patch(
+        id,
+        TenantPatch {
+            rules: Some(rules),
+            ..TenantPatch::default()
+        },
+    )
+}
+
 /// What `feeds` give for both regions equals a whole build of the log's state, and is valid.
 fn same_as_whole(feeds: &RegionFeeds, log: &Log) {
     for r in ["tokyo", "osaka"] {
@@ -337,21 +352,8 @@ fn incremental_builds_equal_whole_builds_and_untouched_regions_keep_their_conten
         .all(|t| !t.lists.contains_key("template-microsoft365")));
 
     // A rule of an osaka tenant: tokyo keeps its content (same object), osaka is rebuilt.
-    let rules: Vec<breakout_policy::Rule> = serde_json::from_value(serde_json::json!([
-        {"action": "block", "destinations": ["ads.example"]}
-    ]))
-    .expect("rules");
     let osaka = feeds.get(&log.0, "osaka");
-    log.on(
-        "2025-01-15",
-        patch(
-            "kobe",
-            TenantPatch {
-                rules: Some(rules),
-                ..TenantPatch::default()
-            },
-        ),
-    );
+    log.on("2025-01-15", rule("kobe", "block", "ads.example"));
     check(&log);
     assert!(Arc::ptr_eq(
         &tokyo.policy,
@@ -435,15 +437,7 @@ fn builds_several_writes_apart_equal_whole_builds() {
             check(&log);
         }
     }
-    let rules: Vec<breakout_policy::Rule> = serde_json::from_value(serde_json::json!([
-        {"action": "direct", "destinations": ["partner.example"]}
-    ]))
-    .expect("rules");
-    let rules = TenantPatch {
-        rules: Some(rules),
-        ..TenantPatch::default()
-    };
-    log.on(day, patch("t1", rules));
+    log.on(day, rule("t1", "direct", "partner.example"));
     let sources = TenantPatch {
         source_cidrs: Some(vec!["10.99.0.0/16".parse().expect("cidr")]),
         ..TenantPatch::default()
@@ -485,15 +479,7 @@ fn a_one_tenant_write_reuses_every_other_tenant_of_the_region() {
     }
     let before = feeds.get(&log.0, "tokyo");
     assert_eq!(ids(&before), ["acme", "beta", "core", "dyna"]);
-    let rules: Vec<breakout_policy::Rule> = serde_json::from_value(serde_json::json!([
-        {"action": "block", "destinations": ["ads.example"]}
-    ]))
-    .expect("rules");
-    let rules = TenantPatch {
-        rules: Some(rules),
-        ..TenantPatch::default()
-    };
-    log.on(day, patch("beta", rules));
+    log.on(day, rule("beta", "block", "ads.example"));
     let after = feeds.get(&log.0, "tokyo");
     same_as_whole(&feeds, &log);
     for (old, new) in before.policy.tenants.iter().zip(&after.policy.tenants) {

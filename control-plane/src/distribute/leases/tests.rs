@@ -377,3 +377,36 @@ fn sparse_reports_are_merged_and_one_on_another_base_is_asked_for_whole() {
         (1, 1, 2)
     );
 }
+
+/// After a report naming a round no longer kept, the first answer lists every grant; the ones
+/// after it renew from the answer before (`EdgeEntry::sent`), until the next report.
+#[test]
+fn after_a_late_report_answers_renew_from_the_frame_sent() {
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    let mut late = report("tk-1", "tokyo", 0, 0, (0, 0));
+    hub.exchange(vec![late.clone()], &[]);
+    for _ in 0..6 {
+        hub.round(&st);
+    }
+    let edge = ["tk-1".to_string()];
+    let answer = |reports: Vec<RelayedReport>, also: &[String]| {
+        let mut grants = hub.exchange(reports, also).expect("leading").grants;
+        grants.pop().expect("tk-1's grants").grants
+    };
+    // It reports holding round 1, long gone.
+    (late.report.seq, late.report.grants_epoch) = (2, (1 << 32) | 1);
+    let whole = answer(vec![late.clone()], &[]);
+    assert!(whole.renew.is_none() && whole.grants.contains_key("acme"));
+    hub.round(&st);
+    let next = answer(Vec::new(), &edge);
+    assert!(next.epoch > whole.epoch);
+    assert_eq!(next.renew.as_ref().map(|r| r.from), Some(whole.epoch));
+    // A new report, as late: whole again.
+    late.report.seq = 3;
+    let again = answer(vec![late], &[]);
+    assert!(again.renew.is_none() && again.grants.contains_key("acme"));
+    let frames = |base: &str| hub.metrics.frames.with_label_values(&[base]).get();
+    assert_eq!((frames("whole"), frames("sent")), (2, 1));
+}
