@@ -188,7 +188,7 @@ fn big_tenant() -> (Tenant, BTreeMap<String, NamedList>) {
 fn vendor_hosts(shared: &BTreeMap<String, NamedList>) -> (Vec<String>, Vec<String>) {
     let (mut names, mut ips) = (Vec::new(), Vec::new());
     for list in shared.values() {
-        for d in &list.entries {
+        for d in list.entries.iter() {
             match d {
                 Destination::Exact(h) => names.push(h.clone()),
                 Destination::Suffix(p) => names.push(format!("www.{p}")),

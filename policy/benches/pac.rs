@@ -98,7 +98,7 @@ fn targets(
         for d in rule
             .destinations
             .iter()
-            .chain(lists.flat_map(|l| &l.entries))
+            .chain(lists.flat_map(|l| l.entries.iter()))
         {
             add(result.clone(), d);
         }

@@ -81,12 +81,8 @@ pub fn lists(sets: &[EndpointSet]) -> Result<M365Lists, PolicyError> {
         }
     }
     Ok(M365Lists {
-        optimize_allow: NamedList {
-            entries: optimize_allow.into_iter().collect(),
-        },
-        default: NamedList {
-            entries: default.into_iter().collect(),
-        },
+        optimize_allow: NamedList::new(optimize_allow.into_iter().collect()),
+        default: NamedList::new(default.into_iter().collect()),
         udp_only,
     })
 }

@@ -141,18 +141,36 @@ pub struct Rule {
 
 /// A named list of destinations (a manual list, the access-control blocklist, or a template's
 /// compiled output).
+///
+/// The entries are shared: a template's compiled list goes into every subscribed tenant (tens of
+/// thousands at fleet scale), so a copy is a pointer and two copies compare by address first
+/// (`Arc`'s `PartialEq` for `Eq` contents). Change them with `Arc::make_mut`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ListRepr", into = "ListRepr")]
 pub struct NamedList {
-    pub entries: Vec<Destination>,
+    pub entries: Arc<Vec<Destination>>,
+}
+
+impl NamedList {
+    pub fn new(entries: Vec<Destination>) -> Self {
+        NamedList {
+            entries: Arc::new(entries),
+        }
+    }
+}
+
+impl FromIterator<Destination> for NamedList {
+    fn from_iter<I: IntoIterator<Item = Destination>>(iter: I) -> Self {
+        NamedList::new(iter.into_iter().collect())
+    }
 }
 
 /// A list is written either as a bare array or as a table with `entries` (room for metadata).
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum ListRepr {
-    Bare(Vec<Destination>),
-    Table { entries: Vec<Destination> },
+    Bare(Arc<Vec<Destination>>),
+    Table { entries: Arc<Vec<Destination>> },
 }
 
 impl From<ListRepr> for NamedList {

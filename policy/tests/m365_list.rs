@@ -184,7 +184,7 @@ fn every_listed_host_decides_by_its_category() {
         (&lists.optimize_allow, Action::Direct),
         (&lists.default, Action::Upstream("corp".into())),
     ] {
-        for entry in &list.entries {
+        for entry in list.entries.iter() {
             let probe = match entry {
                 Destination::Exact(h) => h.clone(),
                 Destination::Suffix(p) => format!("probe.{p}"),

@@ -136,7 +136,7 @@ fn parse_list(body: &Bytes) -> ApiResult<NamedList> {
             ))
         }
     };
-    parse_entries("entries", items).map(|entries| NamedList { entries })
+    parse_entries("entries", items).map(NamedList::new)
 }
 
 /// `{"add": [...], "remove": [...]}`.

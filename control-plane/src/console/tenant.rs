@@ -281,7 +281,7 @@ pub async fn save_list(
     let command = Command::PutList(PutList {
         tenant: id.clone(),
         name: name.clone(),
-        list: NamedList { entries },
+        list: NamedList::new(entries),
         if_match: Some(f.if_match),
     });
     match c.write(&page, command, call).await {

@@ -301,7 +301,7 @@ fn demo_tenant(local_origins: bool) -> anyhow::Result<(Tenant, usize)> {
         default_action: Action::Direct,
         lists: BTreeMap::from([
             (m365::OPTIMIZE_ALLOW.to_string(), m365_lists.optimize_allow),
-            (BLOCKLIST.to_string(), NamedList { entries: blocklist }),
+            (BLOCKLIST.to_string(), NamedList::new(blocklist)),
         ]),
         egress_address: None,
         pac: None,

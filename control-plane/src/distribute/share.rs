@@ -195,9 +195,7 @@ mod tests {
     use super::*;
 
     fn list(entries: &[&str]) -> NamedList {
-        NamedList {
-            entries: entries.iter().map(|e| e.parse().expect("entry")).collect(),
-        }
+        NamedList::new(entries.iter().map(|e| e.parse().expect("entry")).collect())
     }
 
     fn tenant(id: &str, lists: &[(&str, NamedList)], refs: &[&str]) -> Arc<Tenant> {

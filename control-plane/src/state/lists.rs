@@ -76,9 +76,7 @@ impl Apply for PatchList {
             record.changed_version,
             self.if_match,
         )?;
-        let added = NamedList {
-            entries: self.add.clone(),
-        };
+        let added = NamedList::new(self.add.clone());
         check_entries(&added, "add")?;
         let remove: HashSet<&Destination> = self.remove.iter().collect();
         let mut entries: Vec<Destination> = current
@@ -93,7 +91,7 @@ impl Apply for PatchList {
                 entries.push(entry.clone());
             }
         }
-        let list = NamedList { entries };
+        let list = NamedList::new(entries);
         check_entries(&list, "list.entries")?;
         let mut t = record.tenant.clone();
         t.lists.insert(name.to_string(), list);

@@ -197,12 +197,8 @@ pub fn compile(
         lists: vec![name.clone()],
         ports: Vec::new(),
     });
-    out.lists.push((
-        name,
-        NamedList {
-            entries: selected.into_iter().collect(),
-        },
-    ));
+    out.lists
+        .push((name, NamedList::new(selected.into_iter().collect())));
     if !shadowed.is_empty() && *default_action != sub.action {
         let name = shadowed_name(item);
         out.rules.push(Rule {
@@ -212,7 +208,7 @@ pub fn compile(
             lists: vec![name.clone()],
             ports: Vec::new(),
         });
-        out.lists.push((name, NamedList { entries: shadowed }));
+        out.lists.push((name, NamedList::new(shadowed)));
     }
     out
 }

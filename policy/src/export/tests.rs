@@ -28,7 +28,7 @@ fn tenant(rules: Vec<Rule>, lists: &[(&str, &[&str])]) -> Tenant {
         default_action: Action::Block,
         lists: lists
             .iter()
-            .map(|(n, e)| (n.to_string(), NamedList { entries: dests(e) }))
+            .map(|(n, e)| (n.to_string(), NamedList::new(dests(e))))
             .collect(),
         egress_address: None,
         pac: None,
@@ -50,9 +50,7 @@ fn the_first_rule_naming_a_destination_decides_it_and_order_is_by_action_then_va
     );
     let shared = BTreeMap::from([(
         "m365".to_string(),
-        NamedList {
-            entries: dests(&["*.office.com", "outlook.office365.com"]),
-        },
+        NamedList::new(dests(&["*.office.com", "outlook.office365.com"])),
     )]);
     let all = effective(&t, &shared);
     let got: Vec<(String, String, String)> = all

@@ -100,16 +100,14 @@ pub fn tenant() -> (Tenant, BTreeMap<String, NamedList>) {
     .into_iter()
     .chain(google_prefixes().into_iter().map(Destination::Cidr))
     .collect();
-    shared.insert(GOOGLE.into(), NamedList { entries: google });
+    shared.insert(GOOGLE.into(), NamedList::new(google));
     t.lists.insert(
         BLOCKLIST.into(),
-        NamedList {
-            entries: dests(&[
-                "*.doubleclick.net",
-                "tracker.example.com",
-                "*.bad.sharepoint.com",
-            ]),
-        },
+        NamedList::new(dests(&[
+            "*.doubleclick.net",
+            "tracker.example.com",
+            "*.bad.sharepoint.com",
+        ])),
     );
     t.upstreams
         .insert("partner".into(), "partner-proxy.example:8080".into());

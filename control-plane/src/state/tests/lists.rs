@@ -61,9 +61,7 @@ fn list_names_are_checked() {
 fn list_over_the_entry_limit_is_invalid() {
     let mut log = Log::with_acme();
     let one: Destination = "example.com".parse().unwrap();
-    let big = NamedList {
-        entries: vec![one; crate::state::MAX_LIST_ENTRIES + 1],
-    };
+    let big = NamedList::new(vec![one; crate::state::MAX_LIST_ENTRIES + 1]);
     let msg = log.rejected(put_list("acme", "big", big, None), RejectKind::Invalid);
     assert_eq!(
         msg,
@@ -74,12 +72,10 @@ fn list_over_the_entry_limit_is_invalid() {
 #[test]
 fn list_entry_not_in_canonical_form_is_invalid() {
     let mut log = Log::with_acme();
-    let odd = NamedList {
-        entries: vec![
-            "ok.example".parse().unwrap(),
-            Destination::Exact("Upper.Example".into()),
-        ],
-    };
+    let odd = NamedList::new(vec![
+        "ok.example".parse().unwrap(),
+        Destination::Exact("Upper.Example".into()),
+    ]);
     let msg = log.rejected(put_list("acme", "l", odd, None), RejectKind::Invalid);
     assert!(
         msg.starts_with("list.entries[1]: \"Upper.Example\" is not in canonical"),
@@ -146,8 +142,8 @@ fn patch_list(name: &str, add: &[&str], remove: &[&str], if_match: Option<u64>) 
     Command::PatchList(PatchList {
         tenant: "acme".into(),
         name: name.into(),
-        add: list(add).entries,
-        remove: list(remove).entries,
+        add: list(add).entries.to_vec(),
+        remove: list(remove).entries.to_vec(),
         if_match,
     })
 }

@@ -139,12 +139,12 @@ fn tenant(id: &str, region: &str, cidrs: &[&str]) -> Tenant {
 }
 
 fn list(entries: &[&str]) -> NamedList {
-    NamedList {
-        entries: entries
+    NamedList::new(
+        entries
             .iter()
             .map(|e| e.parse::<Destination>().unwrap())
             .collect(),
-    }
+    )
 }
 
 fn rule_using(list: &str) -> Rule {

@@ -5,11 +5,11 @@ use super::*;
 use crate::state::{CreateWebhook, Quota, Quotas, Secret, MAX_LIST_ENTRIES};
 
 fn entries(prefix: &str, n: usize) -> NamedList {
-    NamedList {
-        entries: (0..n)
+    NamedList::new(
+        (0..n)
             .map(|i| Destination::Exact(format!("h{i}.{prefix}.example")))
             .collect(),
-    }
+    )
 }
 
 /// Applies as acme's operator-side client write and insists on a quota refusal; the message.

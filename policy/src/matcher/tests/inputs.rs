@@ -89,9 +89,7 @@ fn invalid_directly_built_destination_is_a_compile_error() {
     assert_eq!(err.field, "rules[0].destinations[0]");
 
     // In lists: a tenant list is named by its own path, a shared one by the rule's reference.
-    let bad = NamedList {
-        entries: vec![Destination::Exact("a b".into())],
-    };
+    let bad = NamedList::new(vec![Destination::Exact("a b".into())]);
     let mut t = tenant(vec![with_lists(
         rule("l", "direct", &[]),
         &["own", "shared"],

@@ -32,12 +32,12 @@ fn with_lists(mut r: Rule, lists: &[&str]) -> Rule {
 }
 
 fn list(entries: &[&str]) -> NamedList {
-    NamedList {
-        entries: entries
+    NamedList::new(
+        entries
             .iter()
             .map(|d| d.parse().expect("test entry"))
             .collect(),
-    }
+    )
 }
 
 fn tenant(rules: Vec<Rule>) -> Tenant {

@@ -127,7 +127,7 @@ fn tenant(i: usize, regions: usize) -> Result<Tenant> {
         let entries = (0..BLOCKLIST_ENTRIES)
             .map(|k| format!("bad{k}-{i}.example").parse())
             .collect::<Result<Vec<_>, _>>()?;
-        lists.insert("blocklist".to_string(), NamedList { entries });
+        lists.insert("blocklist".to_string(), NamedList::new(entries));
     }
     let source = format!("10.{}.{}.{}/32", (i >> 16) & 255, (i >> 8) & 255, i & 255);
     Ok(Tenant {
