@@ -124,7 +124,22 @@ impl Quotas {
     /// while in force, (its epoch, the floor) once expired (the leader counts what the edge may
     /// admit, floor included); (0, 0) before any grant.
     pub fn holding(&self, tenant: &str, now: Instant) -> (u64, u32) {
-        match self.lock().get(tenant) {
+        Self::held_now(self.lock().get(tenant), now)
+    }
+
+    /// Calls `f` with [`Quotas::holding`] for any tenant at `now`, under one lock: a report asks
+    /// it for every tenant of the region at once.
+    pub fn with_holdings<R>(
+        &self,
+        now: Instant,
+        f: impl FnOnce(&dyn Fn(&str) -> (u64, u32)) -> R,
+    ) -> R {
+        let held = self.lock();
+        f(&|tenant| Self::held_now(held.get(tenant), now))
+    }
+
+    fn held_now(held: Option<&Held>, now: Instant) -> (u64, u32) {
+        match held {
             Some(h) if h.expires > now => (h.epoch, h.sessions),
             Some(h) => (h.epoch, h.floor),
             None => (0, 0),
@@ -175,6 +190,12 @@ mod tests {
             q.holding("a", t0 + Duration::from_secs(2)),
             (5, 25),
             "reported: what it may admit, the floor"
+        );
+        let both = q.with_holdings(t0 + Duration::from_secs(2), |h| (h("a"), h("b")));
+        assert_eq!(
+            both,
+            ((5, 25), (0, 0)),
+            "a report's one lock: the same answers"
         );
         q.receive(&grants(6, 500, 1000, 25), t0);
         assert_eq!(

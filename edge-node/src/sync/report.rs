@@ -23,27 +23,37 @@ impl Reporter {
     pub fn report(&mut self, snap: &Snapshot, quotas: &Quotas) -> Report {
         let now = std::time::Instant::now();
         self.seq += 1;
-        let mut tenants = std::collections::BTreeMap::new();
         let mut refusals = std::collections::BTreeMap::new();
-        for t in &snap.tenants {
-            let counts = t.metrics.outcomes.refusal_counts();
-            if !counts.is_empty() {
-                refusals.insert(t.id.to_string(), counts);
-            }
-            let total = t.metrics.refused_limit.get();
-            let seen = self
-                .refused_seen
-                .insert(t.id.to_string(), total)
-                .unwrap_or(0);
-            let (holding_epoch, holding_sessions) = quotas.holding(&t.id, now);
-            let usage = TenantUsage {
-                active: t.slots.active(),
-                refused: u32::try_from(total.saturating_sub(seen)).unwrap_or(u32::MAX),
-                holding_epoch,
-                holding_sessions,
-            };
-            tenants.insert(t.id.to_string(), usage);
-        }
+        // Collected, not inserted one by one: the snapshot's tenants are in id order, so the map
+        // is built in one pass instead of a search per tenant.
+        let tenants: std::collections::BTreeMap<String, TenantUsage> =
+            quotas.with_holdings(now, |holding| {
+                snap.tenants
+                    .iter()
+                    .map(|t| {
+                        let counts = t.metrics.outcomes.refusal_counts();
+                        if !counts.is_empty() {
+                            refusals.insert(t.id.to_string(), counts);
+                        }
+                        let total = t.metrics.refused_limit.get();
+                        let seen = match self.refused_seen.get_mut(&*t.id) {
+                            Some(seen) => std::mem::replace(seen, total),
+                            None => {
+                                self.refused_seen.insert(t.id.to_string(), total);
+                                0
+                            }
+                        };
+                        let (holding_epoch, holding_sessions) = holding(&t.id);
+                        let usage = TenantUsage {
+                            active: t.slots.active(),
+                            refused: u32::try_from(total.saturating_sub(seen)).unwrap_or(u32::MAX),
+                            holding_epoch,
+                            holding_sessions,
+                        };
+                        (t.id.to_string(), usage)
+                    })
+                    .collect()
+            });
         self.refused_seen
             .retain(|id, _| tenants.contains_key(id.as_str()));
         Report {

@@ -36,22 +36,24 @@ pub fn carried(prev: &TenantUsage, prev_epoch: u64, epoch: u64) -> TenantUsage {
 /// only the tenants and refusal counts that [`merge`] would not carry over. `full` itself when
 /// it cannot be expressed that way (a tenant's refusal counts disappeared without the tenant).
 pub fn sparsify(prev: &Report, full: &Report) -> Report {
-    let mut tenants = BTreeMap::new();
+    // One walk over both maps in key order (linear), not a search of `prev` per tenant: an
+    // edge, or the fleet simulator's thousand, does this for every report.
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    let mut old = prev.tenants.iter().peekable();
     for (id, usage) in &full.tenants {
-        let same = prev
-            .tenants
-            .get(id)
-            .is_some_and(|p| carried(p, prev.grants_epoch, full.grants_epoch) == *usage);
+        while let Some((gone, _)) = old.next_if(|(p, _)| *p < id) {
+            removed.push(gone.clone());
+        }
+        let same = old
+            .next_if(|(p, _)| *p == id)
+            .is_some_and(|(_, p)| carried(p, prev.grants_epoch, full.grants_epoch) == *usage);
         if !same {
-            tenants.insert(id.clone(), *usage);
+            changed.push((id.clone(), *usage));
         }
     }
-    let removed: Vec<String> = prev
-        .tenants
-        .keys()
-        .filter(|id| !full.tenants.contains_key(*id))
-        .cloned()
-        .collect();
+    removed.extend(old.map(|(id, _)| id.clone()));
+    let tenants: BTreeMap<String, TenantUsage> = changed.into_iter().collect();
     // Cumulative counts only grow while the edge runs; one that vanished (the tenant left and
     // came back within a report) is sent whole rather than given a removal list of its own.
     let lost_counts = prev
