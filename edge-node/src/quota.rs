@@ -8,7 +8,7 @@
 //! lifetime is counted from its receipt on this edge's monotonic clock. This module knows
 //! nothing of snapshots: it answers "what is tenant T's local limit now".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -31,7 +31,8 @@ struct Held {
 pub struct Quotas {
     /// Off for a standalone edge: the snapshot's limit applies as is.
     enforced: AtomicBool,
-    held: Mutex<HashMap<String, Held>>,
+    /// By tenant id, in order: a report asks for every tenant in id order ([`Quotas::with_holdings`]).
+    held: Mutex<BTreeMap<String, Held>>,
     /// The epoch of the newest frame applied (reported: the leader renews from it).
     applied_epoch: AtomicU64,
 }
@@ -128,14 +129,31 @@ impl Quotas {
     }
 
     /// Calls `f` with [`Quotas::holding`] for any tenant at `now`, under one lock: a report asks
-    /// it for every tenant of the region at once.
+    /// it for every tenant of the region at once. Asked in id order (a snapshot's order), the
+    /// answers come from one walk over the grants; a tenant asked out of order is looked up.
     pub fn with_holdings<R>(
         &self,
         now: Instant,
-        f: impl FnOnce(&dyn Fn(&str) -> (u64, u32)) -> R,
+        f: impl FnOnce(&mut dyn FnMut(&str) -> (u64, u32)) -> R,
     ) -> R {
         let held = self.lock();
-        f(&|tenant| Self::held_now(held.get(tenant), now))
+        let mut walk = held.iter().peekable();
+        // The greatest id the walk went past: a tenant after it is found by walking on (every
+        // id between it and the walk's next one is absent), one at or before it by a lookup.
+        let mut passed: Option<&str> = None;
+        f(&mut |tenant| {
+            let found = if passed.is_none_or(|p| p < tenant) {
+                while let Some((id, _)) = walk.next_if(|(id, _)| id.as_str() < tenant) {
+                    passed = Some(id);
+                }
+                walk.peek()
+                    .filter(|(id, _)| id.as_str() == tenant)
+                    .map(|(_, h)| *h)
+            } else {
+                held.get(tenant)
+            };
+            Self::held_now(found, now)
+        })
     }
 
     fn held_now(held: Option<&Held>, now: Instant) -> (u64, u32) {
@@ -147,7 +165,7 @@ impl Quotas {
     }
 
     // Never held across an await; every update leaves the map whole.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Held>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -171,6 +189,40 @@ mod tests {
             grants: BTreeMap::from([("a".to_string(), g)]),
             ..Grants::default()
         }
+    }
+
+    /// A report's walk answers as the lookup does, in id order or not, for tenants held or not.
+    #[test]
+    fn holdings_in_one_walk_answer_as_lookups() {
+        let q = Quotas::default();
+        q.enforce();
+        let t0 = Instant::now();
+        let held: BTreeMap<String, Grant> = (0..20)
+            .filter(|i| i % 3 != 0)
+            .map(|i| {
+                let g = Grant {
+                    sessions: i,
+                    ttl_ms: 1000,
+                    floor: 1,
+                };
+                (format!("t{i:02}"), g)
+            })
+            .collect();
+        q.receive(
+            &Grants {
+                epoch: 7,
+                grants: held,
+                ..Grants::default()
+            },
+            t0,
+        );
+        let mut asked: Vec<String> = (0..22).map(|i| format!("t{i:02}")).collect();
+        asked.extend(["t05", "t04", "t13", "t13", "a", "t21", "t10", "zz"].map(String::from));
+        let expected: Vec<(u64, u32)> = asked.iter().map(|t| q.holding(t, t0)).collect();
+        let got: Vec<(u64, u32)> = q.with_holdings(t0, |h| asked.iter().map(|t| h(t)).collect());
+        assert_eq!(got, expected);
+        assert_eq!(got[1], (7, 1));
+        assert_eq!(got[3], (0, 0));
     }
 
     #[test]
