@@ -8,7 +8,8 @@
 //! lifetime is counted from its receipt on this edge's monotonic clock. This module knows
 //! nothing of snapshots: it answers "what is tenant T's local limit now".
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{btree_map, BTreeMap, HashSet};
+use std::iter::Peekable;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -64,17 +65,18 @@ impl Quotas {
     }
 
     /// Calls `f` with every tenant's local limit at `now` (`tenant`, region-wide limit → local
-    /// limit), under one lock.
+    /// limit), under one lock; asked in id order, from one walk ([`Walk`]).
     pub fn with_limits<R>(
         &self,
         now: Instant,
-        f: impl FnOnce(&dyn Fn(&str, u32) -> u32) -> R,
+        f: impl FnOnce(&mut dyn FnMut(&str, u32) -> u32) -> R,
     ) -> R {
         if !self.is_enforced() {
-            return f(&|_, limit| limit);
+            return f(&mut |_, limit| limit);
         }
         let held = self.lock();
-        f(&|tenant, limit| Self::local(held.get(tenant), limit, now))
+        let mut walk = Walk::new(&held);
+        f(&mut |tenant, limit| Self::local(walk.get(tenant), limit, now))
     }
 
     /// Records grants received at `now`: renews those the frame leaves as they were (see
@@ -129,31 +131,15 @@ impl Quotas {
     }
 
     /// Calls `f` with [`Quotas::holding`] for any tenant at `now`, under one lock: a report asks
-    /// it for every tenant of the region at once. Asked in id order (a snapshot's order), the
-    /// answers come from one walk over the grants; a tenant asked out of order is looked up.
+    /// it for every tenant of the region at once; asked in id order, from one walk ([`Walk`]).
     pub fn with_holdings<R>(
         &self,
         now: Instant,
         f: impl FnOnce(&mut dyn FnMut(&str) -> (u64, u32)) -> R,
     ) -> R {
         let held = self.lock();
-        let mut walk = held.iter().peekable();
-        // The greatest id the walk went past: a tenant after it is found by walking on (every
-        // id between it and the walk's next one is absent), one at or before it by a lookup.
-        let mut passed: Option<&str> = None;
-        f(&mut |tenant| {
-            let found = if passed.is_none_or(|p| p < tenant) {
-                while let Some((id, _)) = walk.next_if(|(id, _)| id.as_str() < tenant) {
-                    passed = Some(id);
-                }
-                walk.peek()
-                    .filter(|(id, _)| id.as_str() == tenant)
-                    .map(|(_, h)| *h)
-            } else {
-                held.get(tenant)
-            };
-            Self::held_now(found, now)
-        })
+        let mut walk = Walk::new(&held);
+        f(&mut |tenant| Self::held_now(walk.get(tenant), now))
     }
 
     fn held_now(held: Option<&Held>, now: Instant) -> (u64, u32) {
@@ -167,6 +153,40 @@ impl Quotas {
     // Never held across an await; every update leaves the map whole.
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Held>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Lookups of the grants by tenant id, for a pass over a snapshot's tenants (in id order): one
+/// walk over the map instead of a search per tenant. A tenant asked out of order (or again) is
+/// looked up, so the answers never depend on the order.
+struct Walk<'a> {
+    held: &'a BTreeMap<String, Held>,
+    next: Peekable<btree_map::Iter<'a, String, Held>>,
+    /// The greatest id walked past: a tenant after it is found by walking on (no id lies between
+    /// it and the next one), one at or before it by a lookup.
+    passed: Option<&'a str>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(held: &'a BTreeMap<String, Held>) -> Self {
+        Walk {
+            held,
+            next: held.iter().peekable(),
+            passed: None,
+        }
+    }
+
+    fn get(&mut self, tenant: &str) -> Option<&'a Held> {
+        if self.passed.is_some_and(|p| p >= tenant) {
+            return self.held.get(tenant);
+        }
+        while let Some((id, _)) = self.next.next_if(|(id, _)| id.as_str() < tenant) {
+            self.passed = Some(id);
+        }
+        self.next
+            .peek()
+            .filter(|(id, _)| id.as_str() == tenant)
+            .map(|(_, h)| *h)
     }
 }
 
@@ -191,7 +211,7 @@ mod tests {
         }
     }
 
-    /// A report's walk answers as the lookup does, in id order or not, for tenants held or not.
+    /// A pass's walk answers as the lookup does, in id order or not, for tenants held or not.
     #[test]
     fn holdings_in_one_walk_answer_as_lookups() {
         let q = Quotas::default();
@@ -223,6 +243,14 @@ mod tests {
         assert_eq!(got, expected);
         assert_eq!(got[1], (7, 1));
         assert_eq!(got[3], (0, 0));
+        let expected: Vec<u32> = asked.iter().map(|t| q.limit_for(t, 5, t0)).collect();
+        let got: Vec<u32> = q.with_limits(t0, |l| asked.iter().map(|t| l(t, 5)).collect());
+        assert_eq!(got, expected);
+        assert_eq!(
+            (got[1], got[3], got[19]),
+            (1, 0, 5),
+            "granted, none, above the limit"
+        );
     }
 
     #[test]
