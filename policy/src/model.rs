@@ -159,12 +159,6 @@ impl NamedList {
     }
 }
 
-impl FromIterator<Destination> for NamedList {
-    fn from_iter<I: IntoIterator<Item = Destination>>(iter: I) -> Self {
-        NamedList::new(iter.into_iter().collect())
-    }
-}
-
 /// A list is written either as a bare array or as a table with `entries` (room for metadata).
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
