@@ -45,7 +45,14 @@ pub(super) fn should_snapshot(sizes: Sizes, state: impl FnOnce() -> Option<u64>)
     if sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot {
         return true;
     }
-    sizes.snapshot > LOG_BUDGET && sizes.log > 0 && state().is_some_and(|s| s < sizes.snapshot / 2)
+    may_measure(sizes) && state().is_some_and(|s| s < sizes.snapshot / 2)
+}
+
+/// Whether [`should_snapshot`] would ask for the state's size with these sizes.
+fn may_measure(sizes: Sizes) -> bool {
+    !(sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot)
+        && sizes.snapshot > LOG_BUDGET
+        && sizes.log > 0
 }
 
 /// Runs until the database is closed (the node shut down).
@@ -84,15 +91,18 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
         if applied <= snapshot {
             continue;
         }
-        let state_size = || {
-            if measured.is_some_and(|at| at.elapsed() < MEASURE_EVERY) {
-                return None;
-            }
-            measured = Some(Instant::now());
-            let now = Arc::clone(&state.borrow());
-            Some(json_size(&*now))
-        };
-        if should_snapshot(sizes, state_size) {
+        let state_size =
+            if may_measure(sizes) && measured.is_none_or(|at| at.elapsed() >= MEASURE_EVERY) {
+                measured = Some(Instant::now());
+                let now = Arc::clone(&state.borrow());
+                // Serialising a large state takes seconds: not on the async workers.
+                tokio::task::spawn_blocking(move || json_size(&*now))
+                    .await
+                    .ok()
+            } else {
+                None
+            };
+        if should_snapshot(sizes, || state_size) {
             tracing::info!(
                 log_bytes = sizes.log,
                 snapshot_bytes = sizes.snapshot,
@@ -176,5 +186,20 @@ mod tests {
             snapshot: 200 * MB,
         };
         assert!(!should_snapshot(nothing_new, || Some(MB)));
+    }
+
+    #[test]
+    fn the_state_is_measured_exactly_when_the_decision_needs_it() {
+        for log in [0, 1000, 4 * MB, 20 * MB, 40 * MB, 400 * MB] {
+            for snapshot in [0, 2 * MB, 20 * MB, 200 * MB] {
+                let sizes = Sizes { log, snapshot };
+                let mut asked = false;
+                should_snapshot(sizes, || {
+                    asked = true;
+                    None
+                });
+                assert_eq!(may_measure(sizes), asked, "{sizes:?}");
+            }
+        }
     }
 }

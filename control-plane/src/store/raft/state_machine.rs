@@ -210,16 +210,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let body: SnapshotBody = serde_json::from_slice(&data)
-            .map_err(DbError::codec(format!(
-                "decoding received snapshot {}",
-                meta.snapshot_id
-            )))
-            .map_err(DbError::read_snapshot)?;
-        tracing::info!(snapshot = %meta.snapshot_id, version = body.state.version, "installing snapshot");
-        save_snapshot(&self.db, meta.clone(), data)
-            .await
-            .map_err(DbError::write_snapshot)?;
+        let (db, stored) = (Arc::clone(&self.db), meta.clone());
+        // Decoding a large state takes seconds: off the async workers, with the write.
+        let body = db::blocking("installing a snapshot", move || {
+            let body: SnapshotBody = serde_json::from_slice(&data).map_err(DbError::codec(
+                format!("decoding received snapshot {}", stored.snapshot_id),
+            ))?;
+            store_snapshot(&db, &stored, &data)?;
+            Ok(body)
+        })
+        .await
+        .map_err(DbError::write_snapshot)?;
+        tracing::info!(snapshot = %meta.snapshot_id, version = body.state.version, "installed snapshot");
         let version = body.state.version;
         self.state.send_replace(Arc::new(body.state));
         self.last_applied = meta.last_log_id;
@@ -229,7 +231,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        let snapshot = load_snapshot(&self.db).map_err(DbError::read_snapshot)?;
+        let db = Arc::clone(&self.db);
+        let snapshot = db::blocking("reading the snapshot", move || load_snapshot(&db))
+            .await
+            .map_err(DbError::read_snapshot)?;
         Ok(snapshot.map(|(meta, data)| Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -247,13 +252,6 @@ pub(super) struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let body = SnapshotBodyRef {
-            state: &self.state,
-            membership: &self.membership,
-        };
-        let data = serde_json::to_vec(&body)
-            .map_err(DbError::codec("encoding a snapshot"))
-            .map_err(DbError::write_snapshot)?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -266,10 +264,22 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
+        let (db, state, stored) = (Arc::clone(&self.db), Arc::clone(&self.state), meta.clone());
+        // openraft runs this on an async task, and encoding a large state takes seconds: done
+        // on the runtime's workers it stalled a follower's Raft core past its election timeout
+        // (BENCHMARKS.md, "Imports that kept their leader").
+        let data = db::blocking("building a snapshot", move || {
+            let body = SnapshotBodyRef {
+                state: &state,
+                membership: &stored.last_membership,
+            };
+            let data = serde_json::to_vec(&body).map_err(DbError::codec("encoding a snapshot"))?;
+            store_snapshot(&db, &stored, &data)?;
+            Ok(data)
+        })
+        .await
+        .map_err(DbError::write_snapshot)?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        save_snapshot(&self.db, meta.clone(), data.clone())
-            .await
-            .map_err(DbError::write_snapshot)?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -294,36 +304,33 @@ fn load_snapshot(db: &Database) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbErr
 }
 
 /// Durably replaces the stored snapshot, unless the stored one is newer (a snapshot built from
-/// an older view may finish after a newer one was installed from the leader).
-async fn save_snapshot(db: &Arc<Db>, meta: SnapshotMeta, data: Vec<u8>) -> Result<(), DbError> {
-    let meta_bytes = serde_json::to_vec(&meta).map_err(DbError::codec("encoding snapshot meta"))?;
-    let db = Arc::clone(db);
+/// an older view may finish after a newer one was installed from the leader). Blocking: call
+/// it through [`db::blocking`].
+fn store_snapshot(db: &Database, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
+    let meta_bytes = serde_json::to_vec(meta).map_err(DbError::codec("encoding snapshot meta"))?;
     let ctx = "writing snapshot";
-    db::blocking(ctx, move || {
-        let txn = db.begin_write().map_err(DbError::redb(ctx))?;
-        {
-            let mut table = txn.open_table(SNAPSHOT).map_err(DbError::redb(ctx))?;
-            let stored = match table.get(SNAPSHOT_META).map_err(DbError::redb(ctx))? {
-                Some(v) => Some(
-                    serde_json::from_slice::<SnapshotMeta>(v.value())
-                        .map_err(DbError::codec("decoding stored snapshot meta"))?,
-                ),
-                None => None,
-            };
-            if let Some(stored) = stored.filter(|s| s.last_log_id > meta.last_log_id) {
-                tracing::debug!(stored = %stored.snapshot_id, "keeping the newer stored snapshot");
-                return Ok(());
-            }
-            table
-                .insert(SNAPSHOT_META, meta_bytes.as_slice())
-                .map_err(DbError::redb(ctx))?;
-            table
-                .insert(SNAPSHOT_DATA, data.as_slice())
-                .map_err(DbError::redb(ctx))?;
+    let txn = db.begin_write().map_err(DbError::redb(ctx))?;
+    {
+        let mut table = txn.open_table(SNAPSHOT).map_err(DbError::redb(ctx))?;
+        let stored = match table.get(SNAPSHOT_META).map_err(DbError::redb(ctx))? {
+            Some(v) => Some(
+                serde_json::from_slice::<SnapshotMeta>(v.value())
+                    .map_err(DbError::codec("decoding stored snapshot meta"))?,
+            ),
+            None => None,
+        };
+        if let Some(stored) = stored.filter(|s| s.last_log_id > meta.last_log_id) {
+            tracing::debug!(stored = %stored.snapshot_id, "keeping the newer stored snapshot");
+            return Ok(());
         }
-        txn.commit().map_err(DbError::redb(ctx))
-    })
-    .await
+        table
+            .insert(SNAPSHOT_META, meta_bytes.as_slice())
+            .map_err(DbError::redb(ctx))?;
+        table
+            .insert(SNAPSHOT_DATA, data)
+            .map_err(DbError::redb(ctx))?;
+    }
+    txn.commit().map_err(DbError::redb(ctx))
 }
 
 #[cfg(test)]
