@@ -202,14 +202,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut rows = Vec::new();
-        for entry in entries {
-            let index = entry.log_id.index;
-            let bytes = serde_json::to_vec(&entry)
-                .map_err(DbError::codec(format!("encoding log entry {index}")))
-                .map_err(DbError::write_logs)?;
-            rows.push((index, bytes));
-        }
+        // Encoded with the write, off the async workers: an import part is MiBs of JSON.
+        let entries: Vec<Entry> = entries.into_iter().collect();
         // Every entry the committed id names was appended by an earlier call, already durable.
         let committed = match self.unwritten_committed.take() {
             Some(c) => Some(
@@ -222,6 +216,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let db = Arc::clone(&self.db);
         let ctx = "appending log entries";
         let res = db::blocking(ctx, move || {
+            let mut rows = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                let index = entry.log_id.index;
+                let bytes = serde_json::to_vec(entry)
+                    .map_err(DbError::codec(format!("encoding log entry {index}")))?;
+                rows.push((index, bytes));
+            }
             let txn = db.begin_write().map_err(DbError::redb(ctx))?;
             {
                 let mut table = txn.open_table(LOGS).map_err(DbError::redb(ctx))?;

@@ -2,7 +2,8 @@
 //! address), authenticated with the cluster token. The server side is [`super::server`].
 //!
 //! Transport failures are reported as `Unreachable`, so openraft backs off instead of retrying
-//! in a tight loop; errors the peer's Raft returned are passed on as `RemoteError`.
+//! in a tight loop, except timeouts (`Network`: a slow peer is retried at the next heartbeat);
+//! errors the peer's Raft returned are passed on as `RemoteError`.
 //!
 //! Appends that carry entries run on a task of their own with a deadline that grows with their
 //! size ([`append`]): openraft 0.9 gives every append RPC only the heartbeat interval, which a
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
-    Infallible, InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable,
+    Infallible, InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError,
+    RemoteError, Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -25,7 +27,7 @@ use openraft::raft::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use self::append::{append_timeout, AppendKey, PendingAppend};
+use self::append::{append_timeout, entries_hint, AppendKey, PendingAppend};
 use super::types::{NodeId, TypeConfig};
 use crate::clock::ClusterClock;
 use crate::store::NodeAddr;
@@ -61,11 +63,25 @@ pub enum TransportError {
         target: NodeId,
         source: serde_json::Error,
     },
+    /// Sent as fewer entries instead ([`append::entries_hint`]).
+    #[error("raft rpc to node {target}: an append of {bytes} bytes, {entries_hint} entries fit")]
+    TooLarge {
+        target: NodeId,
+        bytes: usize,
+        entries_hint: u64,
+    },
     #[error("raft rpc to node {target}: the sending task failed: {source}")]
     Task {
         target: NodeId,
         source: tokio::task::JoinError,
     },
+}
+
+impl TransportError {
+    /// The request went out but no answer came in time (or no connection was made in time).
+    fn is_timeout(&self) -> bool {
+        matches!(self, TransportError::Http { source, .. } if source.is_timeout())
+    }
 }
 
 /// Creates one [`PeerClient`] per replication target; all share one connection pool.
@@ -243,11 +259,21 @@ impl PeerClient {
                 self.node.clone(),
                 raft_err,
             ))),
+            Err(TransportError::TooLarge { entries_hint, .. }) => Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(entries_hint),
+            )),
             Err(e) => {
                 if matches!(e, TransportError::Status { status, .. } if status == reqwest::StatusCode::UNAUTHORIZED)
                 {
                     // A token mismatch never heals by itself: make it visible.
                     tracing::warn!(error = %e, "raft peer refused the cluster token");
+                } else if e.is_timeout() {
+                    // A slow peer, not a lost one: openraft backs off only from `Unreachable`
+                    // (500 ms, and again after every failure until a success), which left a
+                    // busy follower without heartbeats past its election timeout and cost the
+                    // cluster its leader, over and over, during a bulk import.
+                    tracing::debug!(error = %e, "raft peer did not answer in time");
+                    return Err(RPCError::Network(NetworkError::new(&e)));
                 } else {
                     tracing::debug!(error = %e, "raft peer unreachable");
                 }
@@ -282,7 +308,20 @@ impl PeerClient {
             None => {
                 let sender = self.sender.clone();
                 let task = tokio::spawn(async move {
-                    let body = sender.encode(&rpc)?;
+                    let (target, entries) = (sender.target, rpc.entries.len());
+                    let encoder = sender.clone();
+                    // Import parts are MiBs each: encoded off the async workers.
+                    let body = tokio::task::spawn_blocking(move || encoder.encode(&rpc))
+                        .await
+                        .map_err(|source| TransportError::Task { target, source })??;
+                    if let Some(entries_hint) = entries_hint(body.len(), entries) {
+                        let bytes = body.len();
+                        return Err(TransportError::TooLarge {
+                            target,
+                            bytes,
+                            entries_hint,
+                        });
+                    }
                     let timeout = append_timeout(RPC_TIMEOUT, body.len());
                     sender.post_body(APPEND_PATH, body, timeout).await
                 });
@@ -345,5 +384,58 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         let ttl = ttl(&option, RPC_TIMEOUT);
         let res = self.sender.post(VOTE_PATH, &rpc, ttl).await;
         self.rpc_result(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use openraft::error::RPCError;
+    use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+    use openraft::raft::VoteRequest;
+    use openraft::Vote;
+
+    use super::Network;
+    use crate::clock::{system, ClusterClock};
+    use crate::store::NodeAddr;
+
+    async fn vote_to(raft: String) -> RPCError<u64, NodeAddr, openraft::error::RaftError<u64>> {
+        let mut network =
+            Network::new("token".into(), 1, &ClusterClock::new(system())).expect("http client");
+        let peer = NodeAddr {
+            api: raft.clone(),
+            raft,
+        };
+        let mut client = network.new_client(2, &peer).await;
+        let request = VoteRequest::new(Vote::new(1, 1), None);
+        client
+            .vote(request, RPCOption::new(Duration::from_millis(200)))
+            .await
+            .expect_err("no answer")
+    }
+
+    /// openraft backs off 500 ms from an `Unreachable` peer (and again after each failure
+    /// until a success): a peer that is only slow must not be reported so.
+    #[tokio::test]
+    async fn a_peer_that_answers_late_is_slow_not_unreachable() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        // Accepts and holds the connection, never answering.
+        let held = tokio::spawn(async move { listener.accept().await });
+        let err = vote_to(addr.to_string()).await;
+        assert!(matches!(err, RPCError::Network(_)), "{err:?}");
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_refuses_connections_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let err = vote_to(addr.to_string()).await;
+        assert!(matches!(err, RPCError::Unreachable(_)), "{err:?}");
     }
 }

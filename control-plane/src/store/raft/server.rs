@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request as HttpRequest, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, StatusCode};
@@ -12,8 +13,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
 };
 
 use super::network::{
@@ -81,11 +82,29 @@ async fn clocks(State(store): State<Arc<RaftStore>>, req: HttpRequest, next: Nex
     resp
 }
 
-async fn append(
-    State(store): State<Arc<RaftStore>>,
-    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
-) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
-    Json(store.raft.append_entries(req).await)
+/// Bodies larger than this are decoded on the blocking pool: a catch-up append of import parts
+/// is MiBs of JSON, seconds of a worker thread that this node's own heartbeats and votes wait
+/// behind. Heartbeats and small writes stay on the async workers (no thread hand-off).
+const DECODE_INLINE_MAX: usize = 64 * 1024;
+
+async fn append(State(store): State<Arc<RaftStore>>, body: Bytes) -> Response {
+    let inline = body.len() <= DECODE_INLINE_MAX;
+    let decode = move || serde_json::from_slice::<AppendEntriesRequest<TypeConfig>>(&body);
+    let req = if inline {
+        decode()
+    } else {
+        match tokio::task::spawn_blocking(decode).await {
+            Ok(req) => req,
+            Err(e) => {
+                tracing::error!(error = %e, "decoding an append");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+    };
+    match req {
+        Ok(req) => Json(store.raft.append_entries(req).await).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("not an append: {e}")).into_response(),
+    }
 }
 
 async fn vote(

@@ -33,6 +33,22 @@ pub(super) fn append_timeout(base: Duration, bytes: usize) -> Duration {
     base.saturating_add(extra).min(MAX_APPEND_TIMEOUT)
 }
 
+/// Most bytes of encoded entries one append carries when it has more than one entry: a
+/// follower decodes, re-encodes and fsyncs the whole request before it answers, so a catch-up
+/// of 64 import parts (128 MiB) in one request held it, and the leader's wait for it, for
+/// seconds.
+pub(super) const MAX_APPEND_BYTES: usize = 8 * 1024 * 1024;
+
+/// For an append of `entries` entries encoded in `bytes`: `None` to send it, or how many
+/// entries to send instead (openraft's `PayloadTooLarge` hint, at least 1).
+pub(super) fn entries_hint(bytes: usize, entries: usize) -> Option<u64> {
+    if bytes <= MAX_APPEND_BYTES || entries <= 1 {
+        return None;
+    }
+    let fit = (entries as u128) * (MAX_APPEND_BYTES as u128) / (bytes as u128);
+    Some(u64::try_from(fit).unwrap_or(u64::MAX).max(1))
+}
+
 /// Which entries an append carries: those after `prev` up to `last`, as leader `vote` has them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct AppendKey {
@@ -102,6 +118,21 @@ mod tests {
                 .collect(),
         };
         AppendKey::of(&rpc)
+    }
+
+    #[test]
+    fn a_large_append_of_several_entries_is_cut_to_what_fits() {
+        const MIB: usize = 1024 * 1024;
+        assert_eq!(entries_hint(MAX_APPEND_BYTES, 64), None);
+        assert_eq!(
+            entries_hint(100 * MIB, 1),
+            None,
+            "one entry goes whatever its size"
+        );
+        // 64 import parts of 2 MiB: 4 fit.
+        assert_eq!(entries_hint(128 * MIB, 64), Some(4));
+        // Two entries of 20 MiB: one at a time.
+        assert_eq!(entries_hint(40 * MIB, 2), Some(1));
     }
 
     #[test]
