@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -37,8 +38,40 @@ pub struct Dump {
 /// `GET /v1/store/export`: a linearizable read of the whole state.
 pub async fn export(State(ctx): State<Arc<ApiContext>>, Operator: Operator) -> ApiResult<Response> {
     let state = ctx.read(Consistency::Linearizable).await?;
-    let body = json!({ "format": FORMAT, "version": state.version, "state": &*state });
-    Ok(Json(body).into_response())
+    let body = off_runtime("encoding a dump", move || {
+        let dump = DumpRef {
+            format: FORMAT,
+            version: state.version,
+            state: &state,
+        };
+        serde_json::to_vec(&dump).map_err(|e| {
+            tracing::error!(error = %e, "encoding a dump");
+            ApiError::Internal
+        })
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// What [`export`] writes: a [`Dump`] without copying the state.
+#[derive(Serialize)]
+struct DumpRef<'a> {
+    format: &'a str,
+    version: u64,
+    state: &'a crate::state::State,
+}
+
+/// Runs `f` on the blocking pool: a whole state (166 MiB of JSON at 100,000 tenants) takes
+/// seconds to encode, decode or split, which on an async worker held up everything queued
+/// behind it on this node, its Raft heartbeats included.
+async fn off_runtime<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "{what}");
+        ApiError::Internal
+    })?
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,22 +92,19 @@ pub async fn import(
     // route's limit, and a copy kept so a follower can forward the import to the leader.
     ApiBody(body): ApiBody,
 ) -> ApiResult<Response> {
-    let dump: Dump = super::strict_json::from_slice(&body)
-        .map_err(|e| ApiError::Invalid(format!("the body is not a store dump: {e}")))?;
-    drop(body);
-    if dump.format != FORMAT {
-        return Err(ApiError::Invalid(format!(
-            "format {:?} is not {FORMAT:?}",
-            dump.format
-        )));
-    }
-    let from = dump.version;
-    let (first, parts) = tokio::task::spawn_blocking(move || split_dump(*dump.state, PART_BYTES))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "splitting a dump for import");
-            ApiError::Internal
-        })?;
+    let (from, (first, parts)) = off_runtime("reading a dump for import", move || {
+        let dump: Dump = super::strict_json::from_slice(&body)
+            .map_err(|e| ApiError::Invalid(format!("the body is not a store dump: {e}")))?;
+        drop(body);
+        if dump.format != FORMAT {
+            return Err(ApiError::Invalid(format!(
+                "format {:?} is not {FORMAT:?}",
+                dump.format
+            )));
+        }
+        Ok((dump.version, split_dump(*dump.state, PART_BYTES)))
+    })
+    .await?;
     let n = parts.len() + 1;
     let command = Command::ImportState(ImportState {
         state: Box::new(first),
