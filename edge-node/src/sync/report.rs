@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use breakout_policy::wire::{sparse, Report, TenantUsage};
 
 use crate::quota::Quotas;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, TenantRuntime};
 
 /// Builds successive reports of one edge process.
 #[derive(Debug, Default)]
@@ -35,22 +35,7 @@ impl Reporter {
                         if !counts.is_empty() {
                             refusals.insert(t.id.to_string(), counts);
                         }
-                        let total = t.metrics.refused_limit.get();
-                        let seen = match self.refused_seen.get_mut(&*t.id) {
-                            Some(seen) => std::mem::replace(seen, total),
-                            None => {
-                                self.refused_seen.insert(t.id.to_string(), total);
-                                0
-                            }
-                        };
-                        let (holding_epoch, holding_sessions) = holding(&t.id);
-                        let usage = TenantUsage {
-                            active: t.slots.active(),
-                            refused: u32::try_from(total.saturating_sub(seen)).unwrap_or(u32::MAX),
-                            holding_epoch,
-                            holding_sessions,
-                        };
-                        (t.id.to_string(), usage)
+                        (t.id.to_string(), self.usage(t, holding(&t.id)))
                     })
                     .collect()
             });
@@ -62,6 +47,31 @@ impl Reporter {
             refusals,
             grants_epoch: quotas.applied_epoch(),
             ..Report::default()
+        }
+    }
+}
+
+impl Reporter {
+    /// `t`'s entry: its open sessions, its refusals at the limit since the last report, and
+    /// the grant it holds (`holding`: epoch and sessions).
+    fn usage(
+        &mut self,
+        t: &TenantRuntime,
+        (holding_epoch, holding_sessions): (u64, u32),
+    ) -> TenantUsage {
+        let total = t.metrics.refused_limit.get();
+        let seen = match self.refused_seen.get_mut(&*t.id) {
+            Some(seen) => std::mem::replace(seen, total),
+            None => {
+                self.refused_seen.insert(t.id.to_string(), total);
+                0
+            }
+        };
+        TenantUsage {
+            active: t.slots.active(),
+            refused: u32::try_from(total.saturating_sub(seen)).unwrap_or(u32::MAX),
+            holding_epoch,
+            holding_sessions,
         }
     }
 }
