@@ -11,11 +11,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use openraft::error::{InstallSnapshotError, RaftError};
-use openraft::raft::{
-    AppendEntriesRequest, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
-};
+use openraft::error::RaftError;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest, VoteResponse};
 
 use super::network::{
     clock_reading, APPEND_PATH, NODE_HEADER, SNAPSHOT_PATH, VOTE_PATH, WALL_CLOCK_HEADER,
@@ -83,27 +80,34 @@ async fn clocks(State(store): State<Arc<RaftStore>>, req: HttpRequest, next: Nex
 }
 
 /// Bodies larger than this are decoded on the blocking pool: a catch-up append of import parts
-/// is MiBs of JSON, seconds of a worker thread that this node's own heartbeats and votes wait
-/// behind. Heartbeats and small writes stay on the async workers (no thread hand-off).
+/// or a snapshot chunk is MiBs of JSON, long enough on a worker thread to hold up this node's
+/// own heartbeats and votes. Heartbeats and small writes stay on the async workers (no thread
+/// hand-off).
 const DECODE_INLINE_MAX: usize = 64 * 1024;
 
-async fn append(State(store): State<Arc<RaftStore>>, body: Bytes) -> Response {
+/// `body` as a `T`, or the answer to send instead (400 naming `what` for a body that is not
+/// one).
+async fn decode<T>(body: Bytes, what: &'static str) -> Result<T, Response>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+{
     let inline = body.len() <= DECODE_INLINE_MAX;
-    let decode = move || serde_json::from_slice::<AppendEntriesRequest<TypeConfig>>(&body);
-    let req = if inline {
+    let decode = move || serde_json::from_slice::<T>(&body);
+    let decoded = if inline {
         decode()
     } else {
-        match tokio::task::spawn_blocking(decode).await {
-            Ok(req) => req,
-            Err(e) => {
-                tracing::error!(error = %e, "decoding an append");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-        }
+        tokio::task::spawn_blocking(decode).await.map_err(|e| {
+            tracing::error!(error = %e, what, "decoding a raft rpc");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })?
     };
-    match req {
+    decoded.map_err(|e| (StatusCode::BAD_REQUEST, format!("not {what}: {e}")).into_response())
+}
+
+async fn append(State(store): State<Arc<RaftStore>>, body: Bytes) -> Response {
+    match decode::<AppendEntriesRequest<TypeConfig>>(body, "an append").await {
         Ok(req) => Json(store.raft.append_entries(req).await).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, format!("not an append: {e}")).into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -114,11 +118,11 @@ async fn vote(
     Json(store.raft.vote(req).await)
 }
 
-async fn snapshot(
-    State(store): State<Arc<RaftStore>>,
-    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
-    Json(store.raft.install_snapshot(req).await)
+async fn snapshot(State(store): State<Arc<RaftStore>>, body: Bytes) -> Response {
+    match decode::<InstallSnapshotRequest<TypeConfig>>(body, "a snapshot chunk").await {
+        Ok(req) => Json(store.raft.install_snapshot(req).await).into_response(),
+        Err(refused) => refused,
+    }
 }
 
 #[cfg(test)]
@@ -131,5 +135,25 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secreT"));
         assert!(!constant_time_eq(b"secret", b"secret2"));
         assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    /// Small bodies are decoded in place, large ones on the blocking pool; both answer the
+    /// same, and a body that is not the RPC is a 400 naming it.
+    #[tokio::test]
+    async fn bodies_decode_alike_whatever_their_size() {
+        use super::{decode, Bytes, StatusCode, DECODE_INLINE_MAX};
+        let small: Vec<u64> = vec![1, 2, 3];
+        let large: Vec<u64> = (0..DECODE_INLINE_MAX as u64).collect();
+        for value in [small, large] {
+            let body = Bytes::from(serde_json::to_vec(&value).expect("encode"));
+            let decoded: Vec<u64> = decode(body, "a list").await.expect("decodes");
+            assert_eq!(decoded, value);
+        }
+        for body in [b"{".to_vec(), vec![b' '; 2 * DECODE_INLINE_MAX]] {
+            let refused = decode::<Vec<u64>>(Bytes::from(body), "a list")
+                .await
+                .expect_err("not a list");
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        }
     }
 }
