@@ -1,15 +1,27 @@
 //! Requests the edge must refuse, with the RFC 9209 Proxy-Status type and nothing forwarded.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use breakout_tests::raw::exchange_from;
 use breakout_tests::{assert_refused, Tenant, World, TENANT};
 
-/// A port on 127.0.0.1 with nothing listening.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A port on 127.0.0.1 with nothing listening, held for as long as the socket lives: bound
+/// but never listening, so a connection to it is refused and no other socket of the parallel
+/// tests can take it. (A listener bound and dropped gave its port back, and once a test's
+/// server bound it between the drop and the connection the CONNECT got 200.)
+fn closed_port() -> (socket2::Socket, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let addr = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    socket.bind(&addr.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("addr")
+        .port();
+    (socket, port)
 }
 
 #[test]
@@ -130,9 +142,8 @@ fn unresolvable_name_gets_502_dns_error() {
 #[test]
 fn refused_origin_connection_gets_502_connection_refused() {
     let w = World::start();
-    let out = w
-        .curl(&format!("http://origin.test:{}/", closed_port()))
-        .run();
+    let (_held, port) = closed_port();
+    let out = w.curl(&format!("http://origin.test:{port}/")).run();
     let details = assert_refused(&out, 502, "connection_refused");
     assert!(details.contains("origin.test"), "{details}");
     assert!(!details.contains("127.0.0.1"), "{details}");
@@ -140,7 +151,7 @@ fn refused_origin_connection_gets_502_connection_refused() {
 
 #[test]
 fn connect_to_closed_port_gets_502_connection_refused() {
-    let port = closed_port();
+    let (_held, port) = closed_port();
     let w = World::start_with(|c, _| c.connect_port(port));
     let resp = w
         .raw()
@@ -151,7 +162,7 @@ fn connect_to_closed_port_gets_502_connection_refused() {
 
 #[test]
 fn unreachable_parent_gets_502_connection_refused() {
-    let port = closed_port();
+    let (_held, port) = closed_port();
     let w = World::start_with(|mut c, _| {
         c.tenant_mut(TENANT).upstreams = vec![("corp".into(), ([127, 0, 0, 1], port).into())];
         c
