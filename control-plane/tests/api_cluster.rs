@@ -81,11 +81,8 @@ async fn without_a_leader_writes_get_503_and_readyz_fails() {
 #[tokio::test]
 async fn an_unreachable_leader_is_503() {
     let api = TestApi::start_node(2).await;
-    // A port nothing listens on: bind one, then let it go.
-    let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = gone.local_addr().expect("addr").to_string();
-    drop(gone);
-    api.store.set_leader(Some((1, addr)));
+    let (_held, gone) = closed_port();
+    api.store.set_leader(Some((1, gone.to_string())));
     let create = api
         .op(Method::POST, "/v1/regions")
         .json(&json!({ "name": "eu" }));

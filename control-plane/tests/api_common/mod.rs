@@ -197,3 +197,14 @@ pub async fn expect_version(resp: Response, status: u16) -> u64 {
     );
     version
 }
+
+/// A port that refuses connections: bound and never listening, so no other test can take it
+/// while the socket lives.
+pub fn closed_port() -> (socket2::Socket, std::net::SocketAddr) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any.into()).expect("bind");
+    let addr = socket.local_addr().ok().and_then(|a| a.as_socket());
+    (socket, addr.expect("addr"))
+}

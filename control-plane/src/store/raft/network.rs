@@ -430,11 +430,20 @@ mod tests {
         held.abort();
     }
 
+    /// Bound and never listening: the port refuses connections, and no other test can take
+    /// it while the socket lives.
+    fn closed_port() -> (socket2::Socket, std::net::SocketAddr) {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        socket.bind(&any.into()).expect("bind");
+        let addr = socket.local_addr().ok().and_then(|a| a.as_socket());
+        (socket, addr.expect("addr"))
+    }
+
     #[tokio::test]
     async fn a_peer_that_refuses_connections_is_unreachable() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
+        let (_held, addr) = closed_port();
         let err = vote_to(addr.to_string()).await;
         assert!(matches!(err, RPCError::Unreachable(_)), "{err:?}");
     }
