@@ -42,17 +42,20 @@ const MEASURE_EVERY: Duration = Duration::from_secs(30);
 /// Whether the sizes seen call for a snapshot now. `state` is the state's size as a snapshot,
 /// asked for only when it can matter (a large snapshot); `None` if it was not measured.
 pub(super) fn should_snapshot(sizes: Sizes, state: impl FnOnce() -> Option<u64>) -> bool {
-    if sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot {
+    if log_outgrew(sizes) {
         return true;
     }
     may_measure(sizes) && state().is_some_and(|s| s < sizes.snapshot / 2)
 }
 
+/// The log alone calls for a snapshot: past its budget and larger than the last snapshot.
+fn log_outgrew(sizes: Sizes) -> bool {
+    sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot
+}
+
 /// Whether [`should_snapshot`] would ask for the state's size with these sizes.
 fn may_measure(sizes: Sizes) -> bool {
-    !(sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot)
-        && sizes.snapshot > LOG_BUDGET
-        && sizes.log > 0
+    !log_outgrew(sizes) && sizes.snapshot > LOG_BUDGET && sizes.log > 0
 }
 
 /// Runs until the database is closed (the node shut down).
