@@ -49,9 +49,7 @@ impl Reporter {
             ..Report::default()
         }
     }
-}
 
-impl Reporter {
     /// `t`'s entry: its open sessions, its refusals at the limit since the last report, and
     /// the grant it holds (`holding`: epoch and sessions).
     fn usage(
