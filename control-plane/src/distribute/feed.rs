@@ -16,7 +16,7 @@
 //! changed keeps its content (only the version moves), and template lists many tenants hold
 //! alike go once as the region's shared lists ([`share_lists`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -94,7 +94,7 @@ impl Built {
                 lists: &b.policy.lists,
             })
         });
-        let (tenants, lists) = share::shared_copy(&parts.tenants, reuse);
+        let (tenants, lists) = share::shared_copy(&parts.tenants, &BTreeMap::new(), reuse);
         let policy = RegionPolicy {
             schema: SCHEMA_VERSION,
             version: state.version,

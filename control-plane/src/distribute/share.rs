@@ -31,18 +31,9 @@ const MAX_VARIANTS: usize = 8;
 /// Moves the most common content of each template list name held by two or more tenants into
 /// `policy.lists` (see the module documentation).
 pub fn share_lists(policy: &mut RegionPolicy) {
-    let common: Vec<(String, NamedList)> = commons(&policy.tenants, &policy.lists)
-        .into_iter()
-        .map(|(name, list)| (name, list.clone()))
-        .collect();
-    for (name, list) in common {
-        for t in &mut policy.tenants {
-            if t.lists.get(&name) == Some(&list) {
-                Arc::make_mut(t).lists.remove(&name);
-            }
-        }
-        policy.lists.insert(name, list);
-    }
+    let (tenants, shared) = shared_copy(&policy.tenants, &policy.lists, None);
+    policy.tenants = tenants;
+    policy.lists.extend(shared);
 }
 
 /// What a region's previous build from parts made: the served tenants it was made from, each
@@ -53,17 +44,19 @@ pub struct Before<'a> {
     pub lists: &'a BTreeMap<String, NamedList>,
 }
 
-/// The tenants of a region, as [`share_lists`] leaves them in a policy with no shared lists of
-/// its own, and the shared lists. A tenant that holds none of the shared content goes in as it
-/// was served (the same `Arc`); one that does is copied without those lists, at fleet scale
-/// most of what a build allocates. With `before`, when the shared lists are the same, a tenant
-/// served unchanged since (the same `Arc`) goes in as the previous build made it: a one-tenant
-/// write copies one tenant, and the next measure and delta compare the rest by address.
+/// The tenants of a region as [`share_lists`] leaves them, and the lists it shares (none under a
+/// name in `held`, the region's shared lists already). A tenant that holds none of the shared
+/// content goes in as it was served (the same `Arc`); one that does is copied without those
+/// lists, at fleet scale most of what a build allocates. With `before`, when the shared lists
+/// are the same, a tenant served unchanged since (the same `Arc`) goes in as the previous build
+/// made it: a one-tenant write copies one tenant, and the next measure and delta compare the
+/// rest by address.
 pub fn shared_copy(
     tenants: &[Arc<Tenant>],
+    held: &BTreeMap<String, NamedList>,
     before: Option<Before<'_>>,
 ) -> (Vec<Arc<Tenant>>, BTreeMap<String, NamedList>) {
-    let common = commons(tenants, &BTreeMap::new());
+    let common = commons(tenants, held);
     let lists: BTreeMap<String, NamedList> = common
         .iter()
         .map(|(name, list)| (name.clone(), (*list).clone()))
