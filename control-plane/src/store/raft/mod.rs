@@ -21,6 +21,7 @@ mod state_machine;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tuning;
 mod types;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use openraft::error::{InitializeError, RaftError};
-use openraft::{Config, ServerState, SnapshotPolicy};
+use openraft::ServerState;
 use prometheus::{Histogram, HistogramOpts};
 use tokio::sync::watch;
 
@@ -41,6 +42,7 @@ use self::network::Network;
 pub use self::network::TransportError;
 pub use self::server::raft_router;
 use self::state_machine::StateMachine;
+pub use self::tuning::RaftTuning;
 pub use self::types::{Answers, Batch, Payload, Raft, RaftMetrics, TypeConfig};
 use crate::clock::{ClusterClock, SharedClock};
 use crate::state::State;
@@ -67,87 +69,6 @@ pub struct RaftConfig {
     /// This node's own clock; Raft RPCs carry its readings so every node keeps the cluster's
     /// time ([`RaftStore::cluster_clock`]).
     pub clock: SharedClock,
-}
-
-/// Timing, compaction and batching knobs; [`RaftStore::open`] uses [`RaftTuning::from_env`].
-#[derive(Clone, Debug)]
-pub struct RaftTuning {
-    /// Leader heartbeat interval; openraft also uses it as the timeout of each append RPC.
-    pub heartbeat_ms: u64,
-    /// A follower that hears no leader for a random time in `[min, max)` starts an election.
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    /// Build a snapshot after this many entries since the last one.
-    pub snapshot_every: u64,
-    /// Entries already in a snapshot kept in the log, so a briefly lagging follower can catch up
-    /// without a snapshot transfer.
-    pub keep_in_snapshot: u64,
-    /// Group commit: log entries submitted to Raft and not yet answered (`batch`).
-    pub in_flight: usize,
-}
-
-impl Default for RaftTuning {
-    fn default() -> Self {
-        Self {
-            // 150 ms bounds an append RPC including the follower's fsync (~0.2 ms on SSD) with
-            // room to spare; a dead leader is replaced after at most one election timeout plus a
-            // vote round (measured ~1.7 s in raft_cluster, including the old leader's shutdown).
-            heartbeat_ms: 150,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
-            snapshot_every: 1000,
-            keep_in_snapshot: 100,
-            in_flight: batch::IN_FLIGHT,
-        }
-    }
-}
-
-impl RaftTuning {
-    /// The defaults, with `BREAKOUT_RAFT_SNAPSHOT_EVERY` and `BREAKOUT_RAFT_IN_FLIGHT` from the
-    /// environment where set (docs/operations.md, "Group commit"); a value that does not parse
-    /// as a positive number is ignored with a warning.
-    pub fn from_env() -> Self {
-        let mut t = Self::default();
-        if let Some(v) = env_knob("BREAKOUT_RAFT_SNAPSHOT_EVERY") {
-            t.snapshot_every = v;
-        }
-        if let Some(v) = env_knob("BREAKOUT_RAFT_IN_FLIGHT") {
-            t.in_flight = usize::try_from(v).unwrap_or(t.in_flight);
-        }
-        t
-    }
-}
-
-fn env_knob(name: &str) -> Option<u64> {
-    let raw = std::env::var(name).ok()?;
-    match raw.trim().parse::<u64>() {
-        Ok(v) if v > 0 => Some(v),
-        _ => {
-            tracing::warn!(name, value = %raw, "ignoring a raft tuning variable that is not a positive number");
-            None
-        }
-    }
-}
-
-impl RaftTuning {
-    fn to_config(&self) -> anyhow::Result<Config> {
-        let config = Config {
-            cluster_name: "breakout".to_string(),
-            heartbeat_interval: self.heartbeat_ms,
-            election_timeout_min: self.election_timeout_min_ms,
-            election_timeout_max: self.election_timeout_max_ms,
-            install_snapshot_timeout: 10_000,
-            max_payload_entries: 64,
-            // `add_node` promotes a learner once it is this close; openraft wants it above the
-            // snapshot interval so a snapshot transfer can bring a learner within range.
-            replication_lag_threshold: self.snapshot_every.saturating_mul(2),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every),
-            snapshot_max_chunk_size: 1024 * 1024,
-            max_in_snapshot_log_to_keep: self.keep_in_snapshot,
-            ..Config::default()
-        };
-        config.validate().context("invalid raft tuning")
-    }
 }
 
 /// A summary of this node's Raft metrics.
