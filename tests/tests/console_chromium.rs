@@ -83,23 +83,55 @@ fn chromedriver() -> (Proc, String) {
                  (`apt-get install -y chromium chromium-driver`; .ci/console.sh installs them)"
             )
         });
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let proc = Proc(child);
-    let url = format!("http://127.0.0.1:{port}");
-    wait_for(SOON, "chromedriver listens", || {
-        TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    (proc, url)
+    // The free port is given back before chromedriver binds it, so another test can take it
+    // first: then chromedriver exits, and this tries again on another port.
+    for _ in 0..3 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut proc = Proc(child);
+        let serving = wait_for(SOON, "chromedriver listens or exits", || {
+            if !matches!(proc.0.try_wait(), Ok(None)) {
+                return Some(false);
+            }
+            webdriver_ready(port).then_some(true)
+        });
+        if serving {
+            return (proc, format!("http://127.0.0.1:{port}"));
+        }
+    }
+    panic!("chromedriver exited three times: could not bind a free port");
+}
+
+/// Whether what listens on `port` is a WebDriver that is ready (its `/status`), not some other
+/// test's server that took the port. (chromedriver refuses HTTP/1.0 and keeps the connection
+/// open after its answer: read until the answer says ready, or the read fails.)
+fn webdriver_ready(port: u16) -> bool {
+    let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let ask = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if conn.write_all(ask).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = std::io::Read::read(&mut conn, &mut chunk) {
+        answer.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&answer).contains("\"ready\":true") {
+            return true;
+        }
+    }
+    false
 }
 
 async fn browser(webdriver: &str, profile: &Path) -> Client {
