@@ -119,6 +119,11 @@ def check_control_plane(case, values, objs):
            and o["metadata"]["name"] == s["metadata"]["name"]]
     if not pdb or pdb[0]["spec"]["minAvailable"] != replicas // 2 + 1:
         fail(f"{case}: the control plane's PDB does not keep a quorum")
+    env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
+    raft = values["controlPlane"]["raft"]
+    if (env.get("BREAKOUT_RAFT_HEARTBEAT_MS"), env.get("BREAKOUT_RAFT_ELECTION_TIMEOUT_MS")) != (
+            str(raft["heartbeatMs"]), str(raft["electionTimeoutMs"])):
+        fail(f"{case}: the Raft timing does not reach the nodes: {env}")
     udp = [o for _, o in objs if o["kind"] == "Service"
            and any(p.get("protocol") == "UDP" for p in o["spec"]["ports"])]
     if not udp:
@@ -157,6 +162,8 @@ BAD = {
     "a misspelt value": ({"controlplane": {"replicas": 3}}, "controlplane"),
     "a region name that is no DNS label": (
         {"edges": {"regions": [{"name": "Tokyo_1"}]}}, "name"),
+    "an election timeout within two heartbeats": (
+        {"controlPlane": {"raft": {"heartbeatMs": 400}}}, "electionTimeoutMs"),
 }
 
 
