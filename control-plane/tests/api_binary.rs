@@ -201,3 +201,33 @@ async fn first_start_generates_a_private_token_and_a_restart_reuses_it() {
     assert!(!stderr.contains("generated"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Raft timing that would have followers call elections under a healthy leader is refused
+/// before the node writes or binds anything, with an error naming the variables.
+#[test]
+fn a_bad_raft_timing_is_refused_before_anything_is_written() {
+    let dir = test_dir("bad-raft-timing");
+    let out = Command::new(env!("CARGO_BIN_EXE_breakout-control"))
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--raft-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--edge-listen", "off", "--metrics-listen", "off"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("BREAKOUT_RAFT_HEARTBEAT_MS", "400")
+        .env_remove("BREAKOUT_RAFT_ELECTION_TIMEOUT_MS")
+        .env_remove("BREAKOUT_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run breakout-control");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {stderr}");
+    assert!(
+        stderr.contains("BREAKOUT_RAFT_ELECTION_TIMEOUT_MS") && stderr.contains("400 ms"),
+        "{stderr}"
+    );
+    assert!(!dir.join("data").exists(), "a data dir was made: {stderr}");
+}

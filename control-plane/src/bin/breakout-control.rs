@@ -18,7 +18,7 @@ use breakout_control::metrics::{cert, leader};
 use breakout_control::node_tokens;
 use breakout_control::store::choice::{Opened, StoreArgs, StoreKind};
 use breakout_control::store::etcd::EtcdStore;
-use breakout_control::store::raft::{self, RaftConfig, RaftStore};
+use breakout_control::store::raft::{self, RaftConfig, RaftStore, RaftTuning};
 use breakout_control::store::NodeAddr;
 use breakout_control::templates;
 use breakout_control::webhooks;
@@ -163,6 +163,12 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         .node_id(args.node_id)
         .map_err(anyhow::Error::msg)
         .context("--node-id-from-hostname")?;
+    let raft_tuning = RaftTuning::from_env();
+    if matches!(args.store.kind, StoreKind::Raft) {
+        // Before anything is written or bound: a node that cannot run Raft with these values
+        // leaves no data dir and holds no port.
+        raft_tuning.check()?;
+    }
     let data_dir = args
         .data_dir
         .clone()
@@ -230,15 +236,18 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let opened = match args.store.kind {
         StoreKind::Raft => Opened::Raft(
-            RaftStore::open(RaftConfig {
-                node_id: args.node_id,
-                data_dir: data_dir.clone(),
-                addr: addr.clone(),
-                cluster_token: admin_token.clone(),
-                join: args.join || args.formation.enabled(),
-                hold_rpcs_while_pristine: args.formation.enabled(),
-                clock: Arc::clone(&own_clock),
-            })
+            RaftStore::open_with(
+                RaftConfig {
+                    node_id: args.node_id,
+                    data_dir: data_dir.clone(),
+                    addr: addr.clone(),
+                    cluster_token: admin_token.clone(),
+                    join: args.join || args.formation.enabled(),
+                    hold_rpcs_while_pristine: args.formation.enabled(),
+                    clock: Arc::clone(&own_clock),
+                },
+                raft_tuning,
+            )
             .await
             .context("opening the Raft store")?,
         ),

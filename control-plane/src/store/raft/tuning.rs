@@ -75,6 +75,12 @@ impl RaftTuning {
         t
     }
 
+    /// Why these values cannot run a cluster, if they cannot (checked again when the store
+    /// opens; a node checks first, before it writes or binds anything).
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.to_config().map(drop)
+    }
+
     /// Openraft's configuration, or why these values cannot run a cluster.
     pub(super) fn to_config(&self) -> anyhow::Result<Config> {
         let least = self
