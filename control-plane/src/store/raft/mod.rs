@@ -111,11 +111,6 @@ pub struct RaftStore {
 }
 
 impl RaftStore {
-    /// Opens the node's storage and starts Raft with [`RaftTuning::from_env`].
-    pub async fn open(cfg: RaftConfig) -> anyhow::Result<Arc<RaftStore>> {
-        Self::open_with(cfg, RaftTuning::from_env()).await
-    }
-
     /// Opens the node's storage and starts Raft. A node whose storage has never held a vote, an
     /// entry or a snapshot, started without `join`, initialises a cluster of itself alone;
     /// nothing else is ever initialised.

@@ -7,7 +7,8 @@ use openraft::{Config, SnapshotPolicy};
 
 use super::batch;
 
-/// Timing, compaction and batching knobs; `RaftStore::open` uses [`RaftTuning::from_env`].
+/// Timing, compaction and batching knobs; `breakout-control` reads them with
+/// [`RaftTuning::from_env`] and passes them to `RaftStore::open_with`.
 #[derive(Clone, Debug)]
 pub struct RaftTuning {
     /// Leader heartbeat interval; openraft also uses it as the timeout of each append RPC.
