@@ -15,7 +15,6 @@
 //! some tenant names it in a rule without holding it (that tenant would otherwise start
 //! finding a list it did not have), or if the region already has a shared list of that name.
 
-use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -125,15 +124,14 @@ fn without(t: &Tenant, common: &BTreeMap<String, &NamedList>) -> Tenant {
 
 /// Per template list name held by two or more of `tenants` alike, the content to share; none
 /// for a name already in `held` or that a tenant names without holding it.
-fn commons<'a, T: Borrow<Tenant>>(
-    tenants: &'a [T],
+fn commons<'a>(
+    tenants: &'a [Arc<Tenant>],
     held: &BTreeMap<String, NamedList>,
 ) -> BTreeMap<String, &'a NamedList> {
     let mut names: BTreeSet<&str> = BTreeSet::new();
     for t in tenants {
         names.extend(
-            t.borrow()
-                .lists
+            t.lists
                 .keys()
                 .filter(|n| n.starts_with(TEMPLATE_LIST_PREFIX))
                 .map(String::as_str),
@@ -146,16 +144,16 @@ fn commons<'a, T: Borrow<Tenant>>(
         .collect()
 }
 
-fn referenced_without_holding<T: Borrow<Tenant>>(tenants: &[T], name: &str) -> bool {
-    tenants.iter().map(Borrow::borrow).any(|t| {
+fn referenced_without_holding(tenants: &[Arc<Tenant>], name: &str) -> bool {
+    tenants.iter().any(|t| {
         !t.lists.contains_key(name) && t.rules.iter().any(|r| r.lists.iter().any(|l| l == name))
     })
 }
 
 /// The content of list `name` that most tenants hold, if at least two hold it.
-fn most_common<'a, T: Borrow<Tenant>>(tenants: &'a [T], name: &str) -> Option<&'a NamedList> {
+fn most_common<'a>(tenants: &'a [Arc<Tenant>], name: &str) -> Option<&'a NamedList> {
     let mut variants: Vec<(&NamedList, usize)> = Vec::new();
-    for list in tenants.iter().filter_map(|t| t.borrow().lists.get(name)) {
+    for list in tenants.iter().filter_map(|t| t.lists.get(name)) {
         if let Some((_, n)) = variants.iter_mut().find(|(v, _)| *v == list) {
             *n += 1;
         } else if variants.len() < MAX_VARIANTS {
