@@ -124,10 +124,17 @@ def check_control_plane(case, values, objs):
     if (env.get("BREAKOUT_RAFT_HEARTBEAT_MS"), env.get("BREAKOUT_RAFT_ELECTION_TIMEOUT_MS")) != (
             str(raft["heartbeatMs"]), str(raft["electionTimeoutMs"])):
         fail(f"{case}: the Raft timing does not reach the nodes: {env}")
+    check_extra_env(case, "controlPlane", values["controlPlane"]["extraEnv"], env)
     udp = [o for _, o in objs if o["kind"] == "Service"
            and any(p.get("protocol") == "UDP" for p in o["spec"]["ports"])]
     if not udp:
         fail(f"{case}: no UDP Service for the QUIC endpoint")
+
+
+def check_extra_env(case, what, extra, env):
+    for e in extra:
+        if env.get(e["name"]) != e.get("value"):
+            fail(f"{case}: {what} extraEnv {e['name']} does not reach the container: {env}")
 
 
 def check_edges(case, values, objs):
@@ -144,6 +151,8 @@ def check_edges(case, values, objs):
             fail(f"{case}: no PAC Service for {r['name']}")
         dep = next(o for o in deps if o["metadata"]["name"] == name)
         pod = dep["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        check_extra_env(case, f"edges ({r['name']})", values["edges"]["extraEnv"], env)
         drain = values["edges"]["drainGraceSeconds"]
         if pod["terminationGracePeriodSeconds"] < drain + values["edges"]["preStopSleepSeconds"]:
             fail(f"{case}: {name} is killed before its drain ends")
@@ -164,6 +173,14 @@ BAD = {
         {"edges": {"regions": [{"name": "Tokyo_1"}]}}, "name"),
     "an election timeout within two heartbeats": (
         {"controlPlane": {"raft": {"heartbeatMs": 400}}}, "electionTimeoutMs"),
+    "an extraEnv that overrides a chart value": (
+        {"controlPlane": {"extraEnv": [{"name": "BREAKOUT_RAFT_ELECTION_TIMEOUT_MS", "value": "900"}]}},
+        "controlPlane.extraEnv[0] sets BREAKOUT_RAFT_ELECTION_TIMEOUT_MS"),
+    "an extraEnv that names a variable twice": (
+        {"edges": {"extraEnv": [{"name": "RUST_LOG", "value": "info"}, {"name": "RUST_LOG", "value": "debug"}]}},
+        "edges.extraEnv[1] sets RUST_LOG"),
+    "an extraEnv entry without a name": (
+        {"edges": {"extraEnv": [{"value": "x"}]}}, "name"),
 }
 
 

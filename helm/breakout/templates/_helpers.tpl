@@ -101,3 +101,23 @@ imagePullSecrets:
 {{- define "breakout.tomlValue" -}}
 {{- toJson . -}}
 {{- end -}}
+
+{{/*
+A component's extraEnv, refused when it names a variable twice or one the chart sets itself:
+Kubernetes keeps the last of two entries, so an extraEnv copy would silently override a
+chart value (controlPlane.raft.* for instance) and the value would no longer say what runs.
+Takes (dict "path" "controlPlane.extraEnv" "env" $cp.extraEnv "chart" (list "POD_NAME" ...)).
+*/}}
+{{- define "breakout.extraEnv" -}}
+{{- $seen := dict -}}
+{{- range .chart -}}{{- $_ := set $seen . "the chart" -}}{{- end -}}
+{{- range $i, $v := .env -}}
+{{- if hasKey $seen $v.name -}}
+{{- fail (printf "%s[%d] sets %s, which %s already sets; set it once (through the chart's own value where there is one)" $.path $i $v.name (get $seen $v.name)) -}}
+{{- end -}}
+{{- $_ := set $seen $v.name (printf "%s[%d]" $.path $i) -}}
+{{- end -}}
+{{- with .env -}}
+{{ toYaml . }}
+{{- end -}}
+{{- end -}}
