@@ -11,8 +11,9 @@ pub(super) struct EdgeEntry {
     pub(super) region: String,
     pub(super) report: Report,
     pub(super) at: Instant,
-    /// The epoch of the last frame answered for the edge since `report` came, if any (what
-    /// the next frame is made from when the report's round is no longer kept).
+    /// The epoch of the last frame answered for the edge, if any since it last reported
+    /// holding no grants (what the next frame is made from when the report's round is no
+    /// longer kept: a report that came late does not undo it, see [`take_report`]).
     pub(super) sent: Option<u64>,
 }
 
@@ -46,7 +47,15 @@ pub(super) fn take_report<'e>(
             } else {
                 e.report = report;
             }
-            (e.at, e.region, e.sent) = (at, region, None);
+            (e.at, e.region) = (at, region);
+            // A report whose round is gone came late: it was made before the frames answered
+            // since, so the newest of those is still the best guess of what the edge holds
+            // (were every such report answered with every grant, an edge whose reports are
+            // always late would cost a whole frame each). One that holds no round (the edge
+            // started since) is answered with every grant.
+            if e.report.grants_epoch == 0 {
+                e.sent = None;
+            }
         }
     }
     edges.get(edge)

@@ -45,13 +45,14 @@ impl Base {
 /// renews the rest. A tenant the edge reported holding under another epoch than the one it
 /// reported (it missed a renewal) is listed all the same, so no edge keeps an old grant long.
 ///
-/// `sent` is the round of the frame answered to the edge before, if one was since its report.
-/// When the reported round is gone (a report late by more than the kept rounds) the frame is
-/// made from `sent` the same way, without the report's check: if that frame reached the edge,
-/// it holds that round; if not, the renewal renews nothing it holds (epochs differ), its grants
-/// run out to their floors and its next report, answered first from the report or whole,
-/// repairs it. Without this a late report had every frame until the next one list every grant,
-/// and the edges' work on those frames made their next reports later still (BENCHMARKS.md).
+/// `sent` is the round of the frame answered to the edge before (none since the edge reported
+/// holding nothing). When the reported round is gone (a report late by more than the kept
+/// rounds) the frame is made from `sent` the same way, without the report's check: if that
+/// frame reached the edge, it holds that round; if not, the renewal renews nothing it holds
+/// (epochs differ), and the grants it holds run out at their own expiry unless its next
+/// report, naming this frame's round, gets them listed first. Without this a late report had
+/// every frame until the next one list every grant, and the edges' work on those frames made
+/// their next reports later still (BENCHMARKS.md).
 /// Every round's grants are sorted by tenant id (`Limits::of` sorts them).
 pub fn frame(
     now: &Issued<'_>,

@@ -162,10 +162,11 @@ fn an_edge_that_reports_the_round_it_holds_gets_a_renewal_not_its_grants_again()
         "unchanged: renewed, not listed: {:?}",
         held.grants
     );
-    // A report naming a round the leader no longer keeps gets every grant again.
+    // A report naming a round the leader no longer keeps (it came late) is answered from the
+    // frame answered before (`after_a_late_report_answers_renew_from_the_frame_sent`).
     holding.report.grants_epoch = 1;
     let again = answer(&holding);
-    assert!(again.renew.is_none() && again.grants.contains_key("acme"));
+    assert_eq!(again.renew.as_ref().map(|r| r.from), Some(held.epoch));
 }
 
 #[test]
@@ -379,7 +380,9 @@ fn sparse_reports_are_merged_and_one_on_another_base_is_asked_for_whole() {
 }
 
 /// After a report naming a round no longer kept, the first answer lists every grant; the ones
-/// after it renew from the answer before (`EdgeEntry::sent`), until the next report.
+/// after it renew from the answer before (`EdgeEntry::sent`), and so does the first answer to
+/// the next report if it is as late. A report holding nothing (the edge restarted) is answered
+/// with every grant again.
 #[test]
 fn after_a_late_report_answers_renew_from_the_frame_sent() {
     let hub = hub();
@@ -403,10 +406,17 @@ fn after_a_late_report_answers_renew_from_the_frame_sent() {
     let next = answer(Vec::new(), &edge);
     assert!(next.epoch > whole.epoch);
     assert_eq!(next.renew.as_ref().map(|r| r.from), Some(whole.epoch));
-    // A new report, as late: whole again.
+    // A new report, as late: renewed from the answer before, not whole again.
     late.report.seq = 3;
-    let again = answer(vec![late], &[]);
-    assert!(again.renew.is_none() && again.grants.contains_key("acme"));
+    hub.round(&st);
+    let again = answer(vec![late.clone()], &[]);
+    assert_eq!(again.renew.as_ref().map(|r| r.from), Some(next.epoch));
+    assert!(!again.grants.contains_key("acme"), "unchanged: renewed");
+    // The edge restarted: it holds nothing, and gets everything.
+    (late.report.seq, late.report.grants_epoch) = (1, 0);
+    hub.round(&st);
+    let fresh = answer(vec![late], &[]);
+    assert!(fresh.renew.is_none() && fresh.grants.contains_key("acme"));
     let frames = |base: &str| hub.metrics.frames.with_label_values(&[base]).get();
-    assert_eq!((frames("whole"), frames("sent")), (2, 1));
+    assert_eq!((frames("whole"), frames("sent")), (2, 2));
 }
