@@ -4,7 +4,9 @@
 # own sync code), over REGIONS regions and TENANTS tenants. Ends with one line:
 #   fleet: edges=N tenants=M rule_p99_ms=X template_all_s=Y reconnect_s=Z
 # Knobs: EDGES (1000), TENANTS (100000), REGIONS (20), RULE_WRITES (30), TEMPLATE_WRITES (4),
-# STEADY_SECS (10), RECONNECT (1: kill the leader at the end; 0: skip), CONVERGE_SECS (600).
+# STEADY_SECS (10), RECONNECT (1: kill the leader at the end; 0: skip), CONVERGE_SECS (600),
+# CONNECT_WAVE (0: all at once; N: edges first connect N at a time, each wave once the one
+# before is configured, so the simulator holds at most N snapshots in flight).
 # BREAKOUT_CONTROL_BIN runs another breakout-control binary (e.g. an older build to compare).
 # 1,000 QUIC sessions need ~2,100 descriptors: the script raises the soft limit.
 set -euo pipefail

@@ -5,12 +5,12 @@
 //! `fleet: edges=N tenants=M rule_p99_ms=X template_all_s=Y reconnect_s=Z`.
 //!
 //! Phases: populate (the state machine in-process, then one store import); every edge connects
-//! to the leader first (so a leader kill moves all of them at once); steady state (the leader's
-//! CPU and memory, report and lease traffic); `RULE_WRITES` one-tenant rule changes (ack → every
-//! edge of the tenant's region applied); `TEMPLATE_WRITES` template changes touching 90% of
-//! tenants (rollback between two live versions; ack → every edge applied); a leader kill (all
-//! edges reconnect: time until each has a configuration from a new session, the new leader's
-//! peak memory).
+//! to the leader first, `CONNECT_WAVE` at a time (so a leader kill moves all of them at once);
+//! steady state (the leader's CPU and memory, report and lease traffic); `RULE_WRITES`
+//! one-tenant rule changes (ack → every edge of the tenant's region applied);
+//! `TEMPLATE_WRITES` template changes touching 90% of tenants (rollback between two live
+//! versions; ack → every edge applied); a leader kill (all edges reconnect: time until each
+//! has a configuration from a new session, the new leader's peak memory).
 //!
 //! Every call on the control plane's API is tried again through elections, overload and lost
 //! connections, for a bounded time ([`retry::Policy`]); writes carry an `Idempotency-Key`, so
@@ -103,7 +103,20 @@ fn main() -> Result<()> {
     let mut order: Vec<usize> = (0..cluster.nodes.len()).collect();
     order.retain(|&i| i != leader);
     order.insert(0, leader);
-    let fleet = Fleet::start(&runtime, &cluster, &order, shape, edges_n, epoch)?;
+    // 0: all at once (what the figures before this knob were measured with).
+    let wave = match env_usize("CONNECT_WAVE", 0) {
+        0 => edges_n,
+        n => n,
+    };
+    let fleet = Fleet::start(
+        &runtime,
+        &cluster,
+        &order,
+        shape,
+        (edges_n, wave),
+        epoch,
+        converge,
+    )?;
     let in_region = |r: usize| (r..shape.tenants).step_by(shape.regions).count();
     fleet.wait_loaded(in_region, converge)?;
     let version = fleet
