@@ -41,6 +41,14 @@ pub const ROUND: Duration = Duration::from_millis(500);
 /// its report reaches the leader up to a round later.
 const KEPT_ROUNDS: usize = 4;
 
+/// Frames in a row an edge may be answered from the frame sent before it (its reports naming
+/// rounds no longer kept, see `frame::frame`); the next lists every grant. A frame from the
+/// frame sent renews nothing for an edge that missed that one, and only a report naming a
+/// kept round (or a whole frame) gets it what it lacks: with reports always late, this bounds
+/// how long such an edge runs on floors to about a grant's lifetime (10 s at two frames a
+/// second), at one whole frame per that many instead of one per report.
+const FRAMES_FROM_SENT: u32 = 20;
+
 /// Taken off a grant's lifetime when it is handed out, for the time it still travels (leader →
 /// relaying node → edge): the edge's expiry, counted from receipt, stays before the leader's.
 pub const TRANSIT_MARGIN: Duration = Duration::from_millis(1000);
@@ -291,7 +299,10 @@ impl LeaseHub {
             let ttl_ms = left.as_millis() as u64;
             let entry = st.edges.get_mut(edge.as_str());
             let (report, sent) = match &entry {
-                Some(e) => (Some(&e.report), e.sent),
+                Some(e) => (
+                    Some(&e.report),
+                    e.sent.filter(|_| e.from_sent < FRAMES_FROM_SENT),
+                ),
                 None => (None, None),
             };
             let kept: Vec<frame::Issued<'_>> = std::iter::once(leases)
@@ -301,6 +312,10 @@ impl LeaseHub {
             let (grants, base) = frame::frame(&leases.issued(), &kept, report, sent, ttl_ms);
             if let Some(e) = entry {
                 e.sent = Some(grants.epoch);
+                e.from_sent = match base {
+                    frame::Base::Sent => e.from_sent + 1,
+                    frame::Base::Report | frame::Base::Whole => 0,
+                };
             }
             self.metrics.frames.with_label_values(&[base.label()]).inc();
             out.push(EdgeGrants {

@@ -15,6 +15,8 @@ pub(super) struct EdgeEntry {
     /// holding no grants (what the next frame is made from when the report's round is no
     /// longer kept: a report that came late does not undo it, see [`take_report`]).
     pub(super) sent: Option<u64>,
+    /// Frames answered in a row from `sent` (see `FRAMES_FROM_SENT`).
+    pub(super) from_sent: u32,
 }
 
 /// `report` of `edge` received `at`, as [`super::LeaseHub::record`] takes it: the edge's entry
@@ -35,6 +37,7 @@ pub(super) fn take_report<'e>(
                 report,
                 at,
                 sent: None,
+                from_sent: 0,
             };
             edges.insert(Arc::from(edge), entry);
         }

@@ -379,20 +379,27 @@ fn sparse_reports_are_merged_and_one_on_another_base_is_asked_for_whole() {
     );
 }
 
+/// A leader six rounds on, with edge tk-1 of tokyo (acme idle) having reported once before
+/// any grant: round 1, which a late report of tk-1 will name, is no longer kept.
+fn leading_past_round_one() -> (Arc<LeaseHub>, State, RelayedReport) {
+    let hub = hub();
+    hub.set_leading(true, 1);
+    let st = state(100);
+    let late = report("tk-1", "tokyo", 0, 0, (0, 0));
+    hub.exchange(vec![late.clone()], &[]);
+    for _ in 0..6 {
+        hub.round(&st);
+    }
+    (hub, st, late)
+}
+
 /// After a report naming a round no longer kept, the first answer lists every grant; the ones
 /// after it renew from the answer before (`EdgeEntry::sent`), and so does the first answer to
 /// the next report if it is as late. A report holding nothing (the edge restarted) is answered
 /// with every grant again.
 #[test]
 fn after_a_late_report_answers_renew_from_the_frame_sent() {
-    let hub = hub();
-    hub.set_leading(true, 1);
-    let st = state(100);
-    let mut late = report("tk-1", "tokyo", 0, 0, (0, 0));
-    hub.exchange(vec![late.clone()], &[]);
-    for _ in 0..6 {
-        hub.round(&st);
-    }
+    let (hub, st, mut late) = leading_past_round_one();
     let edge = ["tk-1".to_string()];
     let answer = |reports: Vec<RelayedReport>, also: &[String]| {
         let mut grants = hub.exchange(reports, also).expect("leading").grants;
@@ -419,4 +426,32 @@ fn after_a_late_report_answers_renew_from_the_frame_sent() {
     assert!(fresh.renew.is_none() && fresh.grants.contains_key("acme"));
     let frames = |base: &str| hub.metrics.frames.with_label_values(&[base]).get();
     assert_eq!((frames("whole"), frames("sent")), (2, 2));
+}
+
+/// With its reports always late, an edge is answered from the frame sent before at most
+/// `FRAMES_FROM_SENT` times in a row; then one frame lists every grant (what an edge that
+/// missed one of those frames lacks), and the chain starts again.
+#[test]
+fn answers_from_the_frame_sent_are_bounded_by_a_whole_one() {
+    let (hub, st, mut late) = leading_past_round_one();
+    // It reports holding round 1, long gone, every second (every other frame).
+    late.report.grants_epoch = (1 << 32) | 1;
+    let mut whole = Vec::new();
+    for k in 0..2 * FRAMES_FROM_SENT + 2 {
+        hub.round(&st);
+        let answer = if k % 2 == 0 {
+            late.report.seq += 1;
+            hub.exchange(vec![late.clone()], &[])
+        } else {
+            hub.exchange(Vec::new(), &["tk-1".to_string()])
+        };
+        let mut grants = answer.expect("leading").grants;
+        let frame = grants.pop().expect("tk-1's grants").grants;
+        assert!(grants.is_empty(), "one frame per exchange");
+        if frame.renew.is_none() {
+            assert!(frame.grants.contains_key("acme"), "whole: {frame:?}");
+            whole.push(k);
+        }
+    }
+    assert_eq!(whole, [0, FRAMES_FROM_SENT + 1]);
 }
