@@ -51,9 +51,9 @@ impl Base {
 /// frame reached the edge, it holds that round; if not, the renewal renews nothing it holds
 /// (epochs differ), and the grants it holds run out at their own expiry unless its next
 /// report, naming this frame's round, gets them listed first (or the caller stops passing
-/// `sent`: `FRAMES_FROM_SENT`). Without this a late report had
-/// every frame until the next one list every grant, and the edges' work on those frames made
-/// their next reports later still (BENCHMARKS.md).
+/// `sent`: `FRAMES_FROM_SENT`). Without this a late report had every frame until the next one
+/// list every grant, and the edges' work on those frames made their next reports later still
+/// (BENCHMARKS.md).
 /// Every round's grants are sorted by tenant id (`Limits::of` sorts them).
 pub fn frame(
     now: &Issued<'_>,

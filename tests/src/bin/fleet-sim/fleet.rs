@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use breakout_edge::sync::{self, SyncConfig};
 use breakout_tests::control::{dev_ca, Cluster, ADMIN_TOKEN};
 use tokio::runtime::Runtime;
@@ -106,25 +106,21 @@ impl Fleet {
             .iter()
             .filter(|e| region(e.id % self.regions))
             .collect();
-        loop {
-            let behind = edges
+        let behind = || {
+            edges
                 .iter()
                 .filter(|e| e.version.load(Ordering::Acquire) < version)
-                .count();
-            if behind == 0 {
-                break;
-            }
-            if Instant::now() > until {
-                let why = edges.iter().find_map(|e| {
-                    let refused = e.refused.lock().unwrap_or_else(|p| p.into_inner());
-                    refused.clone()
-                });
-                bail!(
-                    "{behind} edges never reached version {version} in {limit:?} (a refusal: {})",
-                    why.as_deref().unwrap_or("none")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(1));
+                .count()
+        };
+        if let Err(behind) = poll(until, Duration::from_millis(1), behind) {
+            let why = edges.iter().find_map(|e| {
+                let refused = e.refused.lock().unwrap_or_else(|p| p.into_inner());
+                refused.clone()
+            });
+            bail!(
+                "{behind} edges never reached version {version} in {limit:?} (a refusal: {})",
+                why.as_deref().unwrap_or("none")
+            );
         }
         Ok(edges
             .iter()
@@ -134,21 +130,13 @@ impl Fleet {
 
     /// Waits until every edge serves a policy with all its region's tenants (`expected`).
     pub fn wait_loaded(&self, expected: impl Fn(usize) -> usize, limit: Duration) -> Result<()> {
-        let until = Instant::now() + limit;
-        loop {
-            let behind = self
-                .edges
+        poll(Instant::now() + limit, Duration::from_millis(5), || {
+            self.edges
                 .iter()
                 .filter(|e| e.tenants.load(Ordering::Acquire) != expected(e.id % self.regions))
-                .count();
-            if behind == 0 {
-                return Ok(());
-            }
-            if Instant::now() > until {
-                bail!("{behind} edges never got their region's tenants in {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+                .count()
+        })
+        .map_err(|behind| anyhow!("{behind} edges never got their region's tenants in {limit:?}"))
     }
 
     /// Bytes of the change `(from, to)` as region `r`'s edges got it ((0, to): a snapshot).
@@ -173,20 +161,31 @@ impl Fleet {
 
 /// Waits until every edge of `edges` has a configuration, until `until`.
 fn wait_configured(edges: &[Arc<SimEdge>], until: Instant) -> Result<()> {
-    loop {
-        let behind = edges
+    poll(until, Duration::from_millis(5), || {
+        edges
             .iter()
             .filter(|e| !e.configured.load(Ordering::Acquire))
-            .count();
-        if behind == 0 {
+            .count()
+    })
+    .map_err(|behind| {
+        anyhow!(
+            "{behind} of the first {} edges never got a configuration",
+            edges.len()
+        )
+    })
+}
+
+/// Reads `behind` (how many edges are not there yet) every `every` until it is 0, or until
+/// `until` passes: then the last count.
+fn poll(until: Instant, every: Duration, behind: impl Fn() -> usize) -> Result<(), usize> {
+    loop {
+        let n = behind();
+        if n == 0 {
             return Ok(());
         }
         if Instant::now() > until {
-            bail!(
-                "{behind} of the first {} edges never got a configuration",
-                edges.len()
-            );
+            return Err(n);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(every);
     }
 }
