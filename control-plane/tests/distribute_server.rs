@@ -27,11 +27,11 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::watch;
 
 const TOKEN: &str = "edge-secret";
-const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 
-struct Fixture {
+pub(crate) struct Fixture {
     store: Arc<MemoryStore>,
-    registry: Arc<EdgeRegistry>,
+    pub(crate) registry: Arc<EdgeRegistry>,
     starts: SessionStarts,
     addr: SocketAddr,
     ca: std::path::PathBuf,
@@ -45,7 +45,7 @@ impl Drop for Fixture {
     }
 }
 
-async fn start() -> Fixture {
+pub(crate) async fn start() -> Fixture {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!(
         "breakout-distribute-{}-{}",
@@ -84,7 +84,7 @@ fn rand_suffix() -> u128 {
 }
 
 /// A connected edge: the stream halves and a decoder.
-struct Client {
+pub(crate) struct Client {
     _endpoint: quinn::Endpoint,
     send: quinn::SendStream,
     recv: quinn::RecvStream,
@@ -149,13 +149,13 @@ impl Client {
         c
     }
 
-    async fn send(&mut self, frame: &Frame) {
+    pub(crate) async fn send(&mut self, frame: &Frame) {
         let bytes = wire::encode(frame, wire::MAX_FRAME).expect("encode");
         self.send.write_all(&bytes).await.expect("write");
     }
 
     /// The next frame, within the deadline.
-    async fn next(&mut self) -> Frame {
+    pub(crate) async fn next(&mut self) -> Frame {
         let read = async {
             let mut buf = vec![0; 65536];
             loop {
@@ -334,16 +334,23 @@ async fn nothing_older_than_the_hello_is_sent_and_unchanged_content_is_not_resen
     assert_eq!(e.sessions, Some(2));
 }
 
+/// Region tokyo with tenant acme in service, and its edge `edge-tokyo` connected, having
+/// acknowledged the snapshot.
+pub(crate) async fn acked_edge(f: &Fixture) -> Client {
+    region(&f.store, "tokyo").await;
+    served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+    let mut c = Client::connect(f, "tokyo", 0, TOKEN).await;
+    let (version, _) = c.next_snapshot().await;
+    c.send(&Frame::Ack { version }).await;
+    c
+}
+
 /// Grants reach the edge marked "this node takes sparse reports"; a sparse report is merged
 /// into the whole one it follows, and one on another base is dropped.
 #[tokio::test]
 async fn a_node_takes_sparse_reports_and_merges_them_into_the_whole_one() {
     let f = start().await;
-    region(&f.store, "tokyo").await;
-    served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
-    let mut c = Client::connect(&f, "tokyo", 0, TOKEN).await;
-    let (version, _) = c.next_snapshot().await;
-    c.send(&Frame::Ack { version }).await;
+    let mut c = acked_edge(&f).await;
     let report = |seq, base, tenants: &[(&str, u32)]| {
         let tenants = tenants
             .iter()

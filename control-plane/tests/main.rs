@@ -26,6 +26,7 @@ mod api_writes;
 mod cli_retry;
 mod console;
 mod console_pages;
+mod distribute_flow;
 mod distribute_server;
 mod layers;
 mod log_format;

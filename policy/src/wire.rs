@@ -285,6 +285,10 @@ pub fn decode(buf: &[u8], max: usize) -> Result<Option<(Frame, usize)>, WireErro
     Ok(Some((frame, HEADER_LEN + len)))
 }
 
+/// The buffer a [`FrameDecoder`] keeps between frames (bytes): more is released once the frames
+/// it held are decoded.
+const KEEP_BUFFERED: usize = 64 * 1024;
+
 /// Reassembles frames from the chunks a stream delivers.
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -310,10 +314,20 @@ impl FrameDecoder {
         match decode(&self.buf, self.max)? {
             Some((frame, used)) => {
                 self.buf.drain(..used);
+                // The buffer grew to the frame; a snapshot's 9 MiB kept for the connection's
+                // life is 9 MiB per edge (and, on a node, a full report's per session).
+                if self.buf.capacity() > KEEP_BUFFERED && self.buf.len() <= KEEP_BUFFERED {
+                    self.buf.shrink_to(KEEP_BUFFERED);
+                }
                 Ok(Some(frame))
             }
             None => Ok(None),
         }
+    }
+
+    /// Bytes held, not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// At the end of the stream: an error if it stopped inside a frame.

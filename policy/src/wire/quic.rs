@@ -2,6 +2,9 @@
 //! the control plane and the edge. Behind the `quic` feature so the policy crate stays I/O-free
 //! for everyone else.
 
+use std::future::Future;
+use std::task::Poll;
+
 use crate::wire::{self, Frame, FrameDecoder, WireError};
 
 /// Why the stream failed.
@@ -21,7 +24,13 @@ pub struct FrameIo {
     recv: quinn::RecvStream,
     decoder: FrameDecoder,
     chunk: Vec<u8>,
+    /// The peer finished its side (seen while writing; [`FrameIo::read`] reports it).
+    ended: bool,
 }
+
+/// While a write waits, what the peer sends is read into the decoder up to this many bytes
+/// (then the peer's flow control holds it back, as before).
+const READ_WHILE_WRITING: usize = super::MAX_FRAME;
 
 impl FrameIo {
     /// `max` bounds the frames accepted from the peer.
@@ -31,6 +40,7 @@ impl FrameIo {
             recv,
             decoder: FrameDecoder::new(max),
             chunk: vec![0; 64 * 1024],
+            ended: false,
         }
     }
 
@@ -41,12 +51,13 @@ impl FrameIo {
             if let Some(frame) = self.decoder.next_frame()? {
                 return Ok(Some(frame));
             }
+            if self.ended {
+                self.decoder.finish()?;
+                return Ok(None);
+            }
             match self.recv.read(&mut self.chunk).await? {
                 Some(n) => self.decoder.push(&self.chunk[..n]),
-                None => {
-                    self.decoder.finish()?;
-                    return Ok(None);
-                }
+                None => self.ended = true,
             }
         }
     }
@@ -54,25 +65,56 @@ impl FrameIo {
     /// Encodes and writes one frame. Not cancel-safe: await it to completion.
     pub async fn write(&mut self, frame: &Frame) -> Result<(), IoError> {
         let bytes = wire::encode(frame, wire::MAX_FRAME)?;
-        self.write_encoded(&bytes).await
-    }
-
-    /// Writes an already encoded frame.
-    pub async fn write_encoded(&mut self, bytes: &[u8]) -> Result<(), IoError> {
-        self.send.write_all(bytes).await?;
-        Ok(())
+        self.write_shared(bytes.into()).await
     }
 
     /// Writes an already encoded frame held in shared bytes: the stream keeps a reference
     /// until the peer acknowledged them, not a copy (a region's snapshot written to a thousand
-    /// edges at once is held once).
+    /// edges at once is held once). Not cancel-safe: await it to completion.
+    ///
+    /// What the peer sends meanwhile is read into the decoder (for [`FrameIo::read`]). Both
+    /// sides write without being asked (a node its grants, an edge its reports): if a write
+    /// blocked on the peer's flow control stopped this side reading, two peers writing at once
+    /// past each other's window would each wait for the other to read, for ever, with the
+    /// connection alive.
     pub async fn write_shared(&mut self, bytes: bytes::Bytes) -> Result<(), IoError> {
-        self.send.write_chunk(bytes).await?;
-        Ok(())
+        let FrameIo {
+            send,
+            recv,
+            decoder,
+            chunk,
+            ended,
+        } = self;
+        let mut write = std::pin::pin!(send.write_chunk(bytes));
+        loop {
+            let step = std::future::poll_fn(|cx| {
+                if let Poll::Ready(written) = write.as_mut().poll(cx) {
+                    return Poll::Ready(Step::Written(written));
+                }
+                if *ended || decoder.buffered() >= READ_WHILE_WRITING {
+                    return Poll::Pending;
+                }
+                recv.poll_read(cx, chunk).map(Step::Read)
+            })
+            .await;
+            match step {
+                Step::Written(written) => return Ok(written?),
+                Step::Read(read) => match read? {
+                    0 => *ended = true,
+                    n => decoder.push(&chunk[..n]),
+                },
+            }
+        }
     }
 
     /// Finishes the send side: the peer reads everything written, then the end.
     pub fn finish(&mut self) {
         let _ = self.send.finish();
     }
+}
+
+/// What a write that reads meanwhile woke up for.
+enum Step {
+    Written(Result<(), quinn::WriteError>),
+    Read(Result<usize, quinn::ReadError>),
 }

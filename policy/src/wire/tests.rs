@@ -217,6 +217,28 @@ fn the_decoder_reassembles_frames_split_anywhere() {
 }
 
 #[test]
+fn a_large_frames_buffer_is_not_kept_after_it() {
+    let large = Frame::Hello(Hello {
+        edge_id: "e".repeat(4 << 20),
+        ..match hello() {
+            Frame::Hello(h) => h,
+            _ => unreachable!("hello() is a hello"),
+        }
+    });
+    let mut stream = encode(&large, MAX_FRAME).expect("encode");
+    stream.extend(encode(&Frame::Ack { version: 9 }, MAX_FRAME).expect("encode"));
+    let mut d = FrameDecoder::new(MAX_FRAME);
+    for piece in stream.chunks(64 * 1024 - 7) {
+        d.push(piece);
+    }
+    assert!(d.buf.capacity() > 4 << 20);
+    assert_eq!(d.next_frame(), Ok(Some(large)));
+    assert!(d.buf.capacity() <= KEEP_BUFFERED, "{}", d.buf.capacity());
+    assert_eq!(d.next_frame(), Ok(Some(Frame::Ack { version: 9 })));
+    assert_eq!(d.finish(), Ok(()));
+}
+
+#[test]
 fn a_stream_ending_inside_a_frame_is_truncated() {
     let bytes = encode(&Frame::Ping { nonce: 1 }, MAX_FRAME).expect("encode");
     let mut d = FrameDecoder::new(MAX_FRAME);
