@@ -180,7 +180,8 @@ async fn offer(
     edge: &str,
 ) -> Result<(), SessionError> {
     let first = !cursor.has_sent();
-    match cursor.offer(built.version, built.hash) {
+    let offer = cursor.offer(built.version, built.hash);
+    match offer {
         Offer::Confirm { from } => match built.confirm_frame(from) {
             Ok(update) => {
                 io.write_shared(update).await?;
@@ -201,12 +202,14 @@ async fn offer(
             let update = update_off_runtime(built, from).await;
             match update.filter(|u| prefer_update(u.len(), built.snapshot_size())) {
                 Some(update) => {
+                    tracing::debug!(edge, from = ?base, to = built.version, "update");
                     io.write_shared(update).await?;
                     cursor.sent_as_update();
                     *last = Some(Arc::clone(built));
                 }
                 None => match built.frame_off_runtime().await {
                     Ok(snapshot) => {
+                        tracing::debug!(edge, version = built.version, "snapshot");
                         io.write_shared(snapshot).await?;
                         if first {
                             server.started(Start::Snapshot);
@@ -218,7 +221,9 @@ async fn offer(
                 },
             }
         }
-        Offer::Unchanged | Offer::Behind => {}
+        Offer::Unchanged | Offer::Behind => {
+            tracing::debug!(edge, version = built.version, offer = ?offer, "nothing sent");
+        }
     }
     Ok(())
 }
