@@ -1,8 +1,8 @@
 //! Knobs for finding out why a phase did not converge:
 //! - `FLEET_LOG`: a tracing filter (e.g. `breakout_edge=info`) for the simulated edges' own sync
 //!   logs, on stderr; every line names its edge (`sync{edge=sim-0042}`).
-//! - `FLEET_KEEP_LOGS`: a directory; the control-plane nodes' logs are copied there at the end
-//!   (`node-N.log`). `BREAKOUT_TEST_CONTROL_LOG=info` makes the nodes log each edge session.
+//! - `FLEET_KEEP_LOGS`: a directory; the control-plane nodes' logs are copied there at the end,
+//!   of a failed run too (`node-N.log`). `BREAKOUT_TEST_CONTROL_LOG=info` makes the nodes log each edge session.
 
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
@@ -30,8 +30,31 @@ pub fn init_logs() {
     }
 }
 
+/// The cluster, whose nodes' logs are copied into `FLEET_KEEP_LOGS` when it is dropped: at the
+/// end of a run that failed too, which is when they are wanted.
+pub struct LoggedCluster(pub Cluster);
+
+impl std::ops::Deref for LoggedCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LoggedCluster {
+    fn deref_mut(&mut self) -> &mut Cluster {
+        &mut self.0
+    }
+}
+
+impl Drop for LoggedCluster {
+    fn drop(&mut self) {
+        keep_logs(&self.0);
+    }
+}
+
 /// Copies every node's log into `FLEET_KEEP_LOGS`, if set.
-pub fn keep_logs(cluster: &Cluster) {
+fn keep_logs(cluster: &Cluster) {
     let Ok(dir) = std::env::var("FLEET_KEEP_LOGS") else {
         return;
     };
@@ -63,14 +86,8 @@ pub fn describe_pending(
         .filter(|(e, &s)| !e.back_after_kill(s, since))
         .take(limit)
         .map(|(e, &s)| {
-            format!(
-                "sim-{:04} (new sessions {}, up {}, configured {}, version {})",
-                e.id,
-                e.sessions.load(Ordering::Acquire).saturating_sub(s),
-                e.up.load(Ordering::Acquire),
-                e.configured.load(Ordering::Acquire),
-                e.version.load(Ordering::Acquire)
-            )
+            let new = e.sessions.load(Ordering::Acquire).saturating_sub(s);
+            format!("{}, {new} new sessions", e.describe())
         })
         .collect::<Vec<_>>()
         .join("; ")

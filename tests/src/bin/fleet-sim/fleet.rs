@@ -11,6 +11,7 @@ use breakout_tests::control::{dev_ca, Cluster, ADMIN_TOKEN};
 use tokio::runtime::Runtime;
 
 use crate::populate::{self, Shape};
+use crate::probe::{mib, rss};
 use crate::sim_edge::{RegionBook, SimEdge, Traffic};
 use crate::stats::median_usize;
 
@@ -112,15 +113,12 @@ impl Fleet {
                 .filter(|e| e.version.load(Ordering::Acquire) < version)
                 .count()
         };
-        if let Err(behind) = poll(until, Duration::from_millis(1), behind) {
-            let why = edges.iter().find_map(|e| {
-                let refused = e.refused.lock().unwrap_or_else(|p| p.into_inner());
-                refused.clone()
+        let what = format!("version {version}");
+        if let Err(behind) = poll(&what, until, Duration::from_millis(1), behind) {
+            let late = describe(edges.iter().copied(), |e| {
+                e.version.load(Ordering::Acquire) < version
             });
-            bail!(
-                "{behind} edges never reached version {version} in {limit:?} (a refusal: {})",
-                why.as_deref().unwrap_or("none")
-            );
+            bail!("{behind} edges never reached version {version} in {limit:?}: {late}");
         }
         Ok(edges
             .iter()
@@ -130,13 +128,19 @@ impl Fleet {
 
     /// Waits until every edge serves a policy with all its region's tenants (`expected`).
     pub fn wait_loaded(&self, expected: impl Fn(usize) -> usize, limit: Duration) -> Result<()> {
-        poll(Instant::now() + limit, Duration::from_millis(5), || {
-            self.edges
-                .iter()
-                .filter(|e| e.tenants.load(Ordering::Acquire) != expected(e.id % self.regions))
-                .count()
+        let until = Instant::now() + limit;
+        let short =
+            |e: &SimEdge| e.tenants.load(Ordering::Acquire) != expected(e.id % self.regions);
+        poll(
+            "their region's tenants",
+            until,
+            Duration::from_millis(5),
+            || self.edges.iter().filter(|e| short(e)).count(),
+        )
+        .map_err(|behind| {
+            let late = describe(self.edges.iter(), |e| short(e));
+            anyhow!("{behind} edges never got their region's tenants in {limit:?}: {late}")
         })
-        .map_err(|behind| anyhow!("{behind} edges never got their region's tenants in {limit:?}"))
     }
 
     /// Bytes of the change `(from, to)` as region `r`'s edges got it ((0, to): a snapshot).
@@ -161,23 +165,46 @@ impl Fleet {
 
 /// Waits until every edge of `edges` has a configuration, until `until`.
 fn wait_configured(edges: &[Arc<SimEdge>], until: Instant) -> Result<()> {
-    poll(until, Duration::from_millis(5), || {
+    poll("a configuration", until, Duration::from_millis(5), || {
         edges
             .iter()
             .filter(|e| !e.configured.load(Ordering::Acquire))
             .count()
     })
     .map_err(|behind| {
+        let late = describe(edges.iter(), |e| !e.configured.load(Ordering::Acquire));
         anyhow!(
-            "{behind} of the first {} edges never got a configuration",
+            "{behind} of the first {} edges never got a configuration: {late}",
             edges.len()
         )
     })
 }
 
+/// The first few of `edges` that are `late`, described (for a wait that gave up).
+fn describe<'a>(
+    edges: impl Iterator<Item = &'a Arc<SimEdge>>,
+    late: impl Fn(&SimEdge) -> bool,
+) -> String {
+    let late: Vec<String> = edges
+        .filter(|e| late(e))
+        .take(5)
+        .map(|e| e.describe())
+        .collect();
+    late.join("; ")
+}
+
 /// Reads `behind` (how many edges are not there yet) every `every` until it is 0, or until
-/// `until` passes: then the last count.
-fn poll(until: Instant, every: Duration, behind: impl Fn() -> usize) -> Result<(), usize> {
+/// `until` passes: then the last count. Every [`PROGRESS`] it says on stderr how many are still
+/// waiting for `what` and the simulator's memory (a run stopped from outside, e.g. by a memory
+/// watchdog, then shows how far it got).
+fn poll(
+    what: &str,
+    until: Instant,
+    every: Duration,
+    behind: impl Fn() -> usize,
+) -> Result<(), usize> {
+    let start = Instant::now();
+    let mut said = start;
     loop {
         let n = behind();
         if n == 0 {
@@ -186,6 +213,17 @@ fn poll(until: Instant, every: Duration, behind: impl Fn() -> usize) -> Result<(
         if Instant::now() > until {
             return Err(n);
         }
+        if said.elapsed() >= PROGRESS {
+            said = Instant::now();
+            eprintln!(
+                "waiting: {n} edges without {what} after {:.0} s; simulator RSS {:.0} MiB",
+                start.elapsed().as_secs_f64(),
+                mib(rss(std::process::id()))
+            );
+        }
         std::thread::sleep(every);
     }
 }
+
+/// How often a wait says how far it got.
+const PROGRESS: Duration = Duration::from_secs(10);

@@ -42,6 +42,12 @@ use self::probe::mib;
 use self::retry::Policy;
 use self::stats::{median_usize, percentile};
 
+/// jemalloc, as the control plane: this one process stands in for a thousand edges, each
+/// decoding its own copy of a region's snapshot while it arrives, and glibc's malloc kept the
+/// freed copies' pages (BENCHMARKS.md, "The simulator's memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -76,7 +82,7 @@ fn main() -> Result<()> {
         mib(dump.len() as u64)
     );
 
-    let mut cluster = Cluster::start(3);
+    let mut cluster = diag::LoggedCluster(Cluster::start(3));
     let t = Instant::now();
     // A large dump can take long to commit on a loaded machine: its attempts have as long as
     // the edges have to converge, not the usual minute.
@@ -133,10 +139,12 @@ fn main() -> Result<()> {
         })
         .collect();
     let snapshot_bytes = median_usize(snapshot_sizes);
+    let sim_rss = probe::rss(std::process::id());
     println!(
         "connect: {edges_n} edges applied version {version} in {connect_s:.1} s; a region's \
-         snapshot {:.2} MiB (median over regions)",
-        mib(snapshot_bytes as u64)
+         snapshot {:.2} MiB (median over regions); simulator RSS {:.0} MiB",
+        mib(snapshot_bytes as u64),
+        mib(sim_rss)
     );
 
     let leader_pid = cluster.nodes[leader].pid().context("the leader's pid")?;
@@ -169,7 +177,7 @@ fn main() -> Result<()> {
     let (rule_ms, tpl_s) = (&rules.all, &templates.all);
     let summary = json!({
         "edges": edges_n, "tenants": shape.tenants, "regions": shape.regions,
-        "connect_s": connect_s, "snapshot_bytes": snapshot_bytes,
+        "connect_s": connect_s, "snapshot_bytes": snapshot_bytes, "sim_rss_mib": mib(sim_rss),
         "leader_cpu": steady.cpu, "leader_rss_mib": mib(steady.rss),
         "report_mib_s": mib(steady.report_bps as u64), "grant_mib_s": mib(steady.grant_bps as u64),
         "whole_frames": steady.whole_frames,
@@ -191,7 +199,6 @@ fn main() -> Result<()> {
         moved.seconds
     );
     runtime.shutdown_background();
-    diag::keep_logs(&cluster);
     if moved.pending > 0 {
         bail!("{} edges did not reconnect in {converge:?}", moved.pending);
     }

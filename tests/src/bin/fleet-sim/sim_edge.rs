@@ -178,6 +178,20 @@ impl SimEdge {
             && (self.sessions.load(Ordering::Acquire) > before || settled)
     }
 
+    /// Where this edge is: for a run that fails waiting on it.
+    pub fn describe(&self) -> String {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        format!(
+            "sim-{:04} (version {}, sessions {}, up {}, configured {}, last refusal: {})",
+            self.id,
+            self.version.load(Ordering::Acquire),
+            self.sessions.load(Ordering::Acquire),
+            self.up.load(Ordering::Acquire),
+            self.configured.load(Ordering::Acquire),
+            refused.as_deref().unwrap_or("none")
+        )
+    }
+
     fn apply_config(&self, config: Config) -> Result<Applied, String> {
         let mut slot = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         let have = slot.as_ref().map_or(0, |p| p.policy.version);
