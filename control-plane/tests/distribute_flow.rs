@@ -1,6 +1,7 @@
 //! Flow control on the edge stream: a node whose write waits for an edge to read keeps reading
-//! what the edge sends, so two sides writing past each other's window never wait on each other
-//! for ever (the connection alive, the edge never sent another configuration).
+//! what the edge sends (up to one frame of the largest size it takes), so two sides writing past
+//! each other's window never wait on each other for ever (the connection alive, the edge never
+//! sent another configuration).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -33,8 +34,9 @@ async fn a_node_writing_to_an_edge_that_does_not_read_still_reads_its_reports() 
     };
     f.registry.send_leases("edge-tokyo", frame);
 
-    // Whole reports of about 1.4 MB each, four of them past the node's window, written without
-    // reading: they go only if the node reads while its own write waits.
+    // Whole reports of about 1.4 MB each, written without reading: three are past the node's
+    // window (1.25 MB) and within what it reads ahead while its own write waits (one frame of
+    // the largest size it takes from an edge, 4 MiB).
     let usage = TenantUsage {
         active: 1,
         ..TenantUsage::default()
@@ -43,7 +45,7 @@ async fn a_node_writing_to_an_edge_that_does_not_read_still_reads_its_reports() 
         .map(|i| (format!("tenant-{i:06}"), usage))
         .collect();
     let reports = async {
-        for seq in 1..=4 {
+        for seq in 1..=3 {
             let report = Report {
                 seq,
                 tenants: tenants.clone(),

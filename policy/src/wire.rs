@@ -325,9 +325,10 @@ impl FrameDecoder {
         }
     }
 
-    /// Bytes held, not yet decoded.
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
+    /// Whether it holds less than one frame of the largest size it accepts (with its header):
+    /// a reader that must buffer ahead takes no more than that.
+    pub fn has_room(&self) -> bool {
+        self.buf.len() < HEADER_LEN + self.max
     }
 
     /// At the end of the stream: an error if it stopped inside a frame.

@@ -28,10 +28,6 @@ pub struct FrameIo {
     ended: bool,
 }
 
-/// While a write waits, what the peer sends is read into the decoder up to this many bytes
-/// (then the peer's flow control holds it back, as before).
-const READ_WHILE_WRITING: usize = super::MAX_FRAME;
-
 impl FrameIo {
     /// `max` bounds the frames accepted from the peer.
     pub fn new(send: quinn::SendStream, recv: quinn::RecvStream, max: usize) -> Self {
@@ -91,7 +87,9 @@ impl FrameIo {
                 if let Poll::Ready(written) = write.as_mut().poll(cx) {
                     return Poll::Ready(Step::Written(written));
                 }
-                if *ended || decoder.buffered() >= READ_WHILE_WRITING {
+                // Past one frame of the largest size this side accepts (4 MiB on a node), the
+                // peer's flow control holds the rest back, as before.
+                if *ended || !decoder.has_room() {
                     return Poll::Pending;
                 }
                 recv.poll_read(cx, chunk).map(Step::Read)
