@@ -77,6 +77,16 @@ pub fn run(
         reconnect_s = t.elapsed().as_secs_f64();
     }
     let moved = diag::moved(&fleet.edges, &sessions);
+    if moved == 0 && edges_n > 0 {
+        // Every edge counted as back without a new session: none was on the killed node (an
+        // edge moves to the next node of its list when an attempt fails), so nothing was timed.
+        reconnect_s = f64::NAN;
+        println!(
+            "reconnect: no edge started a new session after the kill (none was on node {}): \
+             not measured",
+            cluster.nodes[leader].id
+        );
+    }
     let starts = diag::session_starts(cluster, &order[1..]).since(starts_before);
     let new_leader = api::leader(cluster, Policy::default())?;
     let after = cluster.nodes[new_leader].pid().map_or(0, probe::rss);
