@@ -8,6 +8,9 @@
 # CONNECT_WAVE (0: all at once; N: edges first connect N at a time, each wave once the one
 # before is configured, so the simulator holds at most N snapshots in flight).
 # BREAKOUT_CONTROL_BIN runs another breakout-control binary (e.g. an older build to compare).
+# The nodes inherit the environment: where the cores are oversubscribed (the full size on 2
+# cores), BREAKOUT_RAFT_ELECTION_TIMEOUT_MS=2000 keeps one leader through the run (with the
+# default 500 ms, a starved follower called elections every few seconds: BENCHMARKS.md).
 # 1,000 QUIC sessions need ~2,100 descriptors: the script raises the soft limit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -53,6 +53,8 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
         .find_map(|l| l.strip_prefix("fleet-json: "))
         .and_then(|j| serde_json::from_str(j).ok())
         .unwrap_or_else(|| panic!("no fleet-json line in:\n{stdout}"));
+    let moved = json["reconnect_moved"].as_u64().unwrap_or(0);
+    assert!(moved > 0, "no edge was on the killed leader: {json}");
     let empty = json["reconnect_empty_updates"].as_u64().unwrap_or(0);
     assert!(
         empty > 0,

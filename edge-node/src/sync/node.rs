@@ -46,8 +46,8 @@ pub trait SyncNode: Send + Sync + 'static {
     fn report_sent(&self, _report: &Report) {}
     /// A frame arrived from the control plane (contact).
     fn touch(&self);
-    /// The session is up (true) or ended (false).
-    fn connected(&self, up: bool);
+    /// The session with the node at `target` is up (true) or ended (false).
+    fn connected(&self, target: &str, up: bool);
     /// A configuration was accepted (true) or refused (false).
     fn applied(&self, ok: bool);
 }
@@ -102,7 +102,7 @@ impl SyncNode for EdgeNode {
         self.contact.touch(&self.shared);
     }
 
-    fn connected(&self, up: bool) {
+    fn connected(&self, _target: &str, up: bool) {
         self.shared.metrics.sync_connected.set(i64::from(up));
     }
 

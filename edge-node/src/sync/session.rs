@@ -53,9 +53,9 @@ pub async fn run<N: SyncNode>(
         };
         io.write(&Frame::Hello(hello)).await?;
         tracing::info!(target, "connected to the control plane");
-        node.connected(true);
+        node.connected(target, true);
         let result = converse(&mut io, node, &mut got_snapshot).await;
-        node.connected(false);
+        node.connected(target, false);
         conn.close(0u32.into(), b"bye");
         result
     }

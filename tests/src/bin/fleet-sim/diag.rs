@@ -2,19 +2,21 @@
 //! - `FLEET_LOG`: a tracing filter (e.g. `breakout_edge=info`) for the simulated edges' own sync
 //!   logs, on stderr; every line names its edge (`sync{edge=sim-0042}`).
 //! - `FLEET_KEEP_LOGS`: a directory; the control-plane nodes' logs are copied there at the end,
-//!   of a failed run too (`node-N.log`). `BREAKOUT_TEST_CONTROL_LOG=info` makes the nodes log each edge session.
+//!   of a failed run too (`node-N.log`). `BREAKOUT_TEST_CONTROL_LOG=info` makes the nodes log
+//!   each edge session.
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use breakout_tests::control::{Cluster, ControlNode};
 use breakout_tests::metrics::sum;
 
 use crate::api;
 use crate::retry::{Attempt, Next, Policy};
-use crate::sim_edge::SimEdge;
+use crate::sim_edge::{AtKill, SimEdge};
 
 /// Starts the simulator's log output if `FLEET_LOG` asks for it.
 pub fn init_logs() {
@@ -71,35 +73,37 @@ fn keep_logs(cluster: &Cluster) {
     }
 }
 
-/// The edges still pending `since` a leader kill (at most `limit` of them), each with the
-/// sessions it started since (`sessions` holds the counts at the kill), whether one is up and
+/// The edges not back after a kill (`at` holds where each stood at it; at most `limit` of
+/// them), each with the sessions it started since, its node, whether a session is up and
 /// delivered a configuration, and the version it serves.
-pub fn describe_pending(
-    edges: &[Arc<SimEdge>],
-    sessions: &[u64],
-    since: Duration,
-    limit: usize,
-) -> String {
+pub fn describe_pending(edges: &[Arc<SimEdge>], at: &[AtKill], limit: usize) -> String {
     edges
         .iter()
-        .zip(sessions)
-        .filter(|(e, &s)| !e.back_after_kill(s, since))
+        .zip(at)
+        .filter(|(e, &a)| !e.back_after(a))
         .take(limit)
-        .map(|(e, &s)| {
-            let new = e.sessions.load(Ordering::Acquire).saturating_sub(s);
+        .map(|(e, a)| {
+            let new = e
+                .sessions
+                .load(Ordering::Acquire)
+                .saturating_sub(a.sessions);
             format!("{}, {new} new sessions", e.describe())
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-/// How many edges started a session since the kill (`sessions` holds the counts at the kill).
-pub fn moved(edges: &[Arc<SimEdge>], sessions: &[u64]) -> usize {
-    edges
-        .iter()
-        .zip(sessions)
-        .filter(|(e, &s)| e.sessions.load(Ordering::Acquire) > s)
-        .count()
+/// How many edges up on each node (by its edge address), and how many between sessions.
+pub fn by_node(edges: &[Arc<SimEdge>]) -> (BTreeMap<String, usize>, usize) {
+    let mut on = BTreeMap::new();
+    let mut between = 0;
+    for edge in edges {
+        match edge.node() {
+            Some(node) => *on.entry(node).or_insert(0) += 1,
+            None => between += 1,
+        }
+    }
+    (on, between)
 }
 
 /// Sessions started on the nodes `nodes` (indices into the cluster) with the region's snapshot

@@ -197,11 +197,11 @@ fn describe<'a>(
 /// `until` passes: then the last count. Every [`PROGRESS`] it says on stderr how many are still
 /// waiting for `what` and the simulator's memory (a run stopped from outside, e.g. by a memory
 /// watchdog, then shows how far it got).
-fn poll(
+pub fn poll(
     what: &str,
     until: Instant,
     every: Duration,
-    behind: impl Fn() -> usize,
+    mut behind: impl FnMut() -> usize,
 ) -> Result<(), usize> {
     let start = Instant::now();
     let mut said = start;

@@ -44,7 +44,8 @@ use self::stats::{median_usize, percentile};
 
 /// jemalloc, as the control plane: this one process stands in for a thousand edges, each
 /// decoding its own copy of a region's snapshot while it arrives, and glibc's malloc kept the
-/// freed copies' pages (BENCHMARKS.md, "The simulator's memory").
+/// freed copies' pages (BENCHMARKS.md, section "Edges stuck for ever by flow control; the
+/// simulator's memory per edge").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -140,9 +141,11 @@ fn main() -> Result<()> {
         .collect();
     let snapshot_bytes = median_usize(snapshot_sizes);
     let sim_rss = probe::rss(std::process::id());
+    let (on, between) = diag::by_node(&fleet.edges);
     println!(
         "connect: {edges_n} edges applied version {version} in {connect_s:.1} s; a region's \
-         snapshot {:.2} MiB (median over regions); simulator RSS {:.0} MiB",
+         snapshot {:.2} MiB (median over regions); simulator RSS {:.0} MiB; edges by node \
+         {on:?}, between sessions {between}",
         mib(snapshot_bytes as u64),
         mib(sim_rss)
     );
@@ -168,6 +171,7 @@ fn main() -> Result<()> {
     let mut moved = reconnect::Reconnect {
         seconds: f64::NAN,
         pending: 0,
+        moved: 0,
         starts: diag::Starts::default(),
     };
     if reconnect {
@@ -187,7 +191,8 @@ fn main() -> Result<()> {
         "template_update_bytes": templates.update_bytes, "template_untimed": templates.untimed,
         "reconnect_s": moved.seconds,
         "load_start": load_start, "load_end": probe::load_average(),
-        "reconnect_pending": moved.pending, "reconnect_snapshots": moved.starts.snapshot,
+        "reconnect_pending": moved.pending, "reconnect_moved": moved.moved,
+        "reconnect_snapshots": moved.starts.snapshot,
         "reconnect_empty_updates": moved.starts.empty_update,
     });
     println!("fleet-json: {summary}");

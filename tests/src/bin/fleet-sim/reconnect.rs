@@ -1,5 +1,6 @@
-//! A full fleet reconnect: every edge is on the leader; kill it, then time until each edge has
-//! a configuration from a new session, with the new leader's peak memory.
+//! A full fleet reconnect: the edges start on the leader; kill it, then time until each edge
+//! that was on it has a configuration from a new session (and every other edge is still, or
+//! again, connected and configured), with the new leader's peak memory.
 
 use std::time::{Duration, Instant};
 
@@ -8,9 +9,10 @@ use breakout_tests::control::Cluster;
 
 use crate::api;
 use crate::diag::{self, Starts};
-use crate::fleet::Fleet;
+use crate::fleet::{self, Fleet};
 use crate::probe::{self, mib};
 use crate::retry::Policy;
+use crate::sim_edge::AtKill;
 
 /// What the reconnect came to.
 pub struct Reconnect {
@@ -18,6 +20,8 @@ pub struct Reconnect {
     pub seconds: f64,
     /// Edges not back within the limit.
     pub pending: usize,
+    /// Edges that had to start a new session (on the killed node, or between sessions).
+    pub moved: usize,
     /// Session starts on the survivors since the kill.
     pub starts: Starts,
 }
@@ -35,11 +39,15 @@ pub fn run(
     let edges_n = fleet.edges.len();
     let mut reconnect_s = f64::NAN;
     let mut reconnect_pending = 0;
-    let sessions: Vec<u64> = fleet
-        .edges
-        .iter()
-        .map(|e| e.sessions.load(std::sync::atomic::Ordering::Acquire))
-        .collect();
+    let killed = cluster.nodes[leader].edge.to_string();
+    let (on, between) = diag::by_node(&fleet.edges);
+    let at: Vec<AtKill> = fleet.edges.iter().map(|e| e.at_kill(&killed)).collect();
+    let moved = at.iter().filter(|a| a.must_move).count();
+    println!(
+        "reconnect: killing the leader (node {}, {killed}); edges by node: {on:?}, between \
+         sessions {between}; {moved} must start a new session",
+        cluster.nodes[leader].id
+    );
     let others: Vec<u32> = order[1..]
         .iter()
         .filter_map(|&i| cluster.nodes[i].pid())
@@ -50,40 +58,37 @@ pub fn run(
     cluster.nodes[leader].kill9();
     let mut peaks = steady_others.clone();
     let until = Instant::now() + converge;
-    loop {
-        for (peak, pid) in peaks.iter_mut().zip(&others) {
-            *peak = (*peak).max(probe::rss(*pid));
-        }
-        let pending = fleet
-            .edges
-            .iter()
-            .zip(&sessions)
-            .filter(|(e, &s)| !e.back_after_kill(s, t.elapsed()))
-            .count();
-        if pending == 0 {
-            break;
-        }
-        if Instant::now() > until {
-            reconnect_pending = pending;
-            println!(
-                "reconnect: {pending} edges did not reconnect in {converge:?}: {}",
-                diag::describe_pending(&fleet.edges, &sessions, t.elapsed(), 20)
-            );
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let back = fleet::poll(
+        "their configuration back",
+        until,
+        Duration::from_millis(50),
+        || {
+            for (peak, pid) in peaks.iter_mut().zip(&others) {
+                *peak = (*peak).max(probe::rss(*pid));
+            }
+            fleet
+                .edges
+                .iter()
+                .zip(&at)
+                .filter(|(e, &a)| !e.back_after(a))
+                .count()
+        },
+    );
+    if let Err(pending) = back {
+        reconnect_pending = pending;
+        println!(
+            "reconnect: {pending} edges did not reconnect in {converge:?}: {}",
+            diag::describe_pending(&fleet.edges, &at, 20)
+        );
     }
     if reconnect_pending == 0 {
         reconnect_s = t.elapsed().as_secs_f64();
     }
-    let moved = diag::moved(&fleet.edges, &sessions);
-    if moved == 0 && edges_n > 0 {
-        // Every edge counted as back without a new session: none was on the killed node (an
-        // edge moves to the next node of its list when an attempt fails), so nothing was timed.
+    if moved == 0 {
+        // Nothing had to move: nothing was timed.
         reconnect_s = f64::NAN;
         println!(
-            "reconnect: no edge started a new session after the kill (none was on node {}): \
-             not measured",
+            "reconnect: no edge was on node {} at the kill: not measured",
             cluster.nodes[leader].id
         );
     }
@@ -96,9 +101,9 @@ pub fn run(
         .unwrap_or(0);
     println!(
         "reconnect after killing the leader: {} of {edges_n} edges connected and configured \
-         ({moved} on a new session) in {:.1} s; new leader (node {}) RSS before {:.0} MiB, peak {:.0} MiB, \
-         after {:.0} MiB (old leader's steady RSS {:.0} MiB); other node peak {:.0} MiB; \
-         sessions started with a snapshot {}, with an empty update {}",
+         ({moved} had to start a new session) in {:.1} s; new leader (node {}) RSS before \
+         {:.0} MiB, peak {:.0} MiB, after {:.0} MiB (old leader's steady RSS {:.0} MiB); other \
+         node peak {:.0} MiB; sessions started with a snapshot {}, with an empty update {}",
         edges_n - reconnect_pending,
         t.elapsed().as_secs_f64(),
         cluster.nodes[new_leader].id,
@@ -113,6 +118,7 @@ pub fn run(
     Ok(Reconnect {
         seconds: reconnect_s,
         pending: reconnect_pending,
+        moved,
         starts,
     })
 }

@@ -22,7 +22,7 @@ use breakout_edge::sync::apply::{Applied, Held};
 use breakout_edge::sync::node::{Config, SyncNode};
 use breakout_policy::validate::validate;
 use breakout_policy::wire::content::{content_digest, ContentDigest, Measure};
-use breakout_policy::wire::{delta, Grants, Report, TenantUsage, IDLE_TIMEOUT_MS};
+use breakout_policy::wire::{delta, Grants, Report, TenantUsage};
 use breakout_policy::RegionPolicy;
 
 /// Traffic counters the benchmark reads over a window (bytes of JSON bodies, frames).
@@ -98,6 +98,14 @@ impl RegionBook {
     }
 }
 
+/// An edge's place when a node was killed: its session count, and whether it has to start a
+/// new session to be back (it was on the killed node, or between sessions).
+#[derive(Clone, Copy)]
+pub struct AtKill {
+    pub sessions: u64,
+    pub must_move: bool,
+}
+
 /// One simulated edge.
 pub struct SimEdge {
     pub id: usize,
@@ -115,6 +123,8 @@ pub struct SimEdge {
     pub configured: AtomicBool,
     /// A session is up (hello sent, not ended).
     pub up: AtomicBool,
+    /// The node (its edge address) of the current session, or of the last one.
+    node: Mutex<String>,
     /// Why the last configuration refused was refused.
     pub refused: Mutex<Option<String>>,
     quotas: Quotas,
@@ -137,6 +147,7 @@ impl SimEdge {
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
             up: AtomicBool::new(false),
+            node: Mutex::new(String::new()),
             refused: Mutex::new(None),
             quotas,
             seq: AtomicU64::new(0),
@@ -168,22 +179,36 @@ fn checked(policy: RegionPolicy, version: u64) -> Result<RegionPolicy, String> {
 }
 
 impl SimEdge {
-    /// Whether this edge is connected and configured after a leader kill `since` ago, `before`
-    /// being its session count at the kill: on a session started since, or on one from before
-    /// that outlived the dead node's idle timeout (it was on a live node all along).
-    pub fn back_after_kill(&self, before: u64, since: std::time::Duration) -> bool {
-        let settled = since > std::time::Duration::from_millis(IDLE_TIMEOUT_MS + 1_000);
+    /// The node (edge address) this edge's session is on, if one is up.
+    pub fn node(&self) -> Option<String> {
+        let node = self.node.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.up.load(Ordering::Acquire).then_some(node)
+    }
+
+    /// Where this edge stood when the node at `killed` was killed.
+    pub fn at_kill(&self, killed: &str) -> AtKill {
+        AtKill {
+            sessions: self.sessions.load(Ordering::Acquire),
+            must_move: self.node().is_none_or(|node| node == killed),
+        }
+    }
+
+    /// Whether this edge is connected and configured again after a kill (`at` from
+    /// [`SimEdge::at_kill`]): on a session started since if it was on the killed node (or on
+    /// none), else on any session.
+    pub fn back_after(&self, at: AtKill) -> bool {
         self.up.load(Ordering::Acquire)
             && self.configured.load(Ordering::Acquire)
-            && (self.sessions.load(Ordering::Acquire) > before || settled)
+            && (!at.must_move || self.sessions.load(Ordering::Acquire) > at.sessions)
     }
 
     /// Where this edge is: for a run that fails waiting on it.
     pub fn describe(&self) -> String {
         let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         format!(
-            "sim-{:04} (version {}, sessions {}, up {}, configured {}, last refusal: {})",
+            "sim-{:04} (node {}, version {}, sessions {}, up {}, configured {}, last refusal: {})",
             self.id,
+            self.node.lock().unwrap_or_else(|p| p.into_inner()),
             self.version.load(Ordering::Acquire),
             self.sessions.load(Ordering::Acquire),
             self.up.load(Ordering::Acquire),
@@ -315,7 +340,10 @@ impl SyncNode for SimEdge {
 
     fn touch(&self) {}
 
-    fn connected(&self, up: bool) {
+    fn connected(&self, target: &str, up: bool) {
+        if up {
+            *self.node.lock().unwrap_or_else(|p| p.into_inner()) = target.to_owned();
+        }
         self.up.store(up, Ordering::Release);
         if up {
             self.configured.store(false, Ordering::Release);
