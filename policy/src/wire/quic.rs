@@ -10,12 +10,18 @@ use crate::wire::{self, Frame, FrameDecoder, WireError};
 /// Why the stream failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
-    #[error("reading: {0}")]
+    #[error("reading: {0}{cause}", cause = cause(.0))]
     Read(#[from] quinn::ReadError),
-    #[error("writing: {0}")]
+    #[error("writing: {0}{cause}", cause = cause(.0))]
     Write(#[from] quinn::WriteError),
     #[error("{0}")]
     Wire(#[from] WireError),
+}
+
+/// Why the connection under a stream error went, after quinn's bare "connection lost": the idle
+/// timeout, the peer's close with its reason, a reset.
+fn cause(error: &impl std::error::Error) -> String {
+    error.source().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 /// Both halves of the control stream.
@@ -115,4 +121,33 @@ impl FrameIo {
 enum Step {
     Written(Result<(), quinn::WriteError>),
     Read(Result<usize, quinn::ReadError>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IoError;
+
+    #[test]
+    fn a_lost_connection_says_why() {
+        let read = IoError::from(quinn::ReadError::ConnectionLost(
+            quinn::ConnectionError::TimedOut,
+        ));
+        assert_eq!(read.to_string(), "reading: connection lost: timed out");
+        let write = IoError::from(quinn::WriteError::ConnectionLost(
+            quinn::ConnectionError::LocallyClosed,
+        ));
+        assert_eq!(
+            write.to_string(),
+            format!(
+                "writing: connection lost: {}",
+                quinn::ConnectionError::LocallyClosed
+            )
+        );
+        // An error with nothing under it reads as before.
+        let stopped = IoError::from(quinn::WriteError::ClosedStream);
+        assert_eq!(
+            stopped.to_string(),
+            format!("writing: {}", quinn::WriteError::ClosedStream)
+        );
+    }
 }
