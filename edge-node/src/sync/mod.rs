@@ -31,7 +31,7 @@ pub const TOKEN_ENV: &str = "BREAKOUT_EDGE_TOKEN";
 /// First and longest pause between connection attempts.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// How long a node whose session or attempt ended is passed over while another is listed.
+/// How long a node whose session or attempt ended goes after the others ([`pick::Standing`]).
 const AVOID_AFTER_END: Duration = Duration::from_secs(30);
 
 /// Where and as whom to connect.
@@ -128,32 +128,14 @@ async fn reconnect_forever<N: SyncNode>(
     node: Arc<N>,
 ) {
     let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_MAX);
-    let random = std::hash::RandomState::new();
-    let mut last = None;
-    // When each node's last session or attempt ended.
-    let mut ended: Vec<Option<tokio::time::Instant>> = vec![None; cfg.control_plane.len()];
-    for draw in 0u64.. {
-        let recent = |i: usize| {
-            ended
-                .get(i)
-                .copied()
-                .flatten()
-                .is_some_and(|t| t.elapsed() < AVOID_AFTER_END)
-        };
-        let index = pick::next_target(
-            cfg.control_plane.len(),
-            last,
-            recent,
-            std::hash::BuildHasher::hash_one(&random, draw),
-        );
+    let mut targets = pick::Targets::new(cfg.control_plane.len(), AVOID_AFTER_END);
+    loop {
+        let index = targets.next(tokio::time::Instant::now());
         let Some(target) = cfg.control_plane.get(index) else {
             return; // no node at all: `prepare` refuses that before this runs
         };
-        last = Some(index);
         let outcome = session::run(&cfg, &client, target, &node).await;
-        if let Some(at) = ended.get_mut(index) {
-            *at = Some(tokio::time::Instant::now());
-        }
+        targets.ended(index, tokio::time::Instant::now());
         if let Err(e) = &outcome.end {
             tracing::warn!(target = %target, error = %e, "control-plane connection lost; trying another node");
         }
