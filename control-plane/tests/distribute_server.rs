@@ -154,8 +154,19 @@ impl Client {
         self.send.write_all(&bytes).await.expect("write");
     }
 
-    /// The next frame, within the deadline.
+    /// The next frame, within the deadline, past the one that says the node takes sparse
+    /// reports (`Grants::sparse_only`, sent after the first configuration).
     pub(crate) async fn next(&mut self) -> Frame {
+        loop {
+            match self.next_any().await {
+                Frame::Grants(g) if g == Grants::sparse_only() => {}
+                frame => return frame,
+            }
+        }
+    }
+
+    /// The next frame, whatever it is, within the deadline.
+    pub(crate) async fn next_any(&mut self) -> Frame {
         let read = async {
             let mut buf = vec![0; 65536];
             loop {
@@ -343,6 +354,19 @@ pub(crate) async fn acked_edge(f: &Fixture) -> Client {
     let (version, _) = c.next_snapshot().await;
     c.send(&Frame::Ack { version }).await;
     c
+}
+
+/// Right after the first configuration, before any grant, the node says it takes sparse
+/// reports: an edge that moved after a leader change does not report whole every second until
+/// the new leader's first round reaches it.
+#[tokio::test]
+async fn the_first_configuration_is_followed_by_word_that_sparse_reports_are_taken() {
+    let f = start().await;
+    region(&f.store, "tokyo").await;
+    served(&f.store, "acme", "tokyo", "10.0.0.0/16").await;
+    let mut c = Client::connect(&f, "tokyo", 0, TOKEN).await;
+    assert!(matches!(c.next_any().await, Frame::Snapshot(_)));
+    assert_eq!(c.next_any().await, Frame::Grants(Grants::sparse_only()));
 }
 
 /// Grants reach the edge marked "this node takes sparse reports"; a sparse report is merged

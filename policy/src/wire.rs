@@ -210,6 +210,19 @@ pub struct Grants {
     pub sparse_reports: bool,
 }
 
+impl Grants {
+    /// A frame that changes no grant (epoch 0, nothing listed, nothing renewed: every edge,
+    /// whatever its build, applies grants one by one and keeps those a frame omits) and says the
+    /// node takes sparse reports. A node sends it when a session starts, so that an edge does not
+    /// report whole every second until the leader's first grants reach it.
+    pub fn sparse_only() -> Grants {
+        Grants {
+            sparse_reports: true,
+            ..Grants::default()
+        }
+    }
+}
+
 /// Renews, to the frame's epoch and `ttl_ms` from receipt, every grant the edge holds of epoch
 /// `from` (or of one in `also`) that the frame neither lists nor `ends`. A leader sends it only
 /// to an edge that reported `grants_epoch == from`, with `also` the rounds it sent since, and

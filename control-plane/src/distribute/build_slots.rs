@@ -1,4 +1,4 @@
-//! A bound on the region builds a node runs at once.
+//! A bound on the region builds a node runs at once, the builds edges wait for first.
 
 use std::sync::{Condvar, Mutex};
 
@@ -7,35 +7,65 @@ use std::sync::{Condvar, Mutex};
 /// 100,000-tenant template change building at once on 2 cores (3 nodes and the simulator), the
 /// Raft leader changed in both runs, and the nodes' memory rose with the builds in flight.
 pub struct BuildSlots {
-    free: Mutex<usize>,
+    state: Mutex<Slots>,
     freed: Condvar,
+}
+
+struct Slots {
+    free: usize,
+    /// Builds an edge's session waits for, waiting for a slot: background builds wait for them.
+    urgent_waiting: usize,
+}
+
+/// Who waits for a build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// An edge's session.
+    Urgent,
+    /// Nobody yet ([`super::prebuild`]): a slot only while no urgent build waits for one.
+    Background,
 }
 
 impl Default for BuildSlots {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        BuildSlots {
-            free: Mutex::new((cores / 2).max(1)),
-            freed: Condvar::new(),
-        }
+        BuildSlots::with_slots((cores / 2).max(1))
     }
 }
 
 impl BuildSlots {
-    /// Runs `build` in a slot, waiting for one (blocking threads only).
-    pub fn run<T>(&self, build: impl FnOnce() -> T) -> T {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+    fn with_slots(n: usize) -> BuildSlots {
+        BuildSlots {
+            state: Mutex::new(Slots {
+                free: n,
+                urgent_waiting: 0,
+            }),
+            freed: Condvar::new(),
         }
-        *free -= 1;
-        drop(free);
+    }
+
+    /// Runs `build` in a slot, waiting for one (blocking threads only).
+    pub fn run<T>(&self, priority: Priority, build: impl FnOnce() -> T) -> T {
+        let mut slots = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let urgent = priority == Priority::Urgent;
+        if urgent {
+            slots.urgent_waiting += 1;
+        }
+        while slots.free == 0 || (!urgent && slots.urgent_waiting > 0) {
+            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+        slots.free -= 1;
+        if urgent {
+            slots.urgent_waiting -= 1;
+        }
+        drop(slots);
         // Given back even if the build panics (the session reports the panic as an error).
         struct Release<'a>(&'a BuildSlots);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
-                *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                self.0.freed.notify_one();
+                self.0.state.lock().unwrap_or_else(|e| e.into_inner()).free += 1;
+                // Every waiter: a background one woken alone would leave an urgent one asleep.
+                self.0.freed.notify_all();
             }
         }
         let _release = Release(self);
@@ -50,16 +80,9 @@ mod tests {
 
     use super::*;
 
-    fn with_slots(n: usize) -> BuildSlots {
-        BuildSlots {
-            free: Mutex::new(n),
-            freed: Condvar::new(),
-        }
-    }
-
     #[test]
     fn no_more_builds_at_once_than_slots_and_a_panic_gives_its_slot_back() {
-        let slots = Arc::new(with_slots(2));
+        let slots = Arc::new(BuildSlots::with_slots(2));
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let start = Arc::new(Barrier::new(6));
         let threads: Vec<_> = (0..6)
@@ -72,7 +95,7 @@ mod tests {
                 );
                 std::thread::spawn(move || {
                     start.wait();
-                    slots.run(|| {
+                    slots.run(Priority::Urgent, || {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
                         std::thread::yield_now();
@@ -86,11 +109,47 @@ mod tests {
         }
         assert!(most.load(Ordering::SeqCst) <= 2);
 
-        let one = with_slots(1);
+        let one = BuildSlots::with_slots(1);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            one.run(|| panic!("a build that panics"))
+            one.run(Priority::Urgent, || panic!("a build that panics"))
         }));
         assert!(panicked.is_err());
-        assert_eq!(one.run(|| 7), 7, "the slot came back");
+        assert_eq!(one.run(Priority::Background, || 7), 7, "the slot came back");
+    }
+
+    #[test]
+    fn a_background_build_waits_while_an_urgent_one_does() {
+        let slots = Arc::new(BuildSlots::with_slots(1));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        // Holds the one slot until told to let go.
+        let holder = {
+            let slots = Arc::clone(&slots);
+            std::thread::spawn(move || {
+                slots.run(Priority::Urgent, || {
+                    held_tx.send(()).expect("the test waits");
+                    go_rx.recv().expect("the test says go");
+                })
+            })
+        };
+        held_rx.recv().expect("the slot is held");
+        let waiter = |priority, name: &'static str| {
+            let (slots, order) = (Arc::clone(&slots), Arc::clone(&order));
+            std::thread::spawn(move || {
+                slots.run(priority, || order.lock().expect("order").push(name))
+            })
+        };
+        let background = waiter(Priority::Background, "background");
+        let urgent = waiter(Priority::Urgent, "urgent");
+        // Both wait: the urgent one counted before the slot is given back.
+        while slots.state.lock().expect("slots").urgent_waiting == 0 {
+            std::thread::yield_now();
+        }
+        go_tx.send(()).expect("the holder waits");
+        for t in [holder, background, urgent] {
+            t.join().expect("no panic");
+        }
+        assert_eq!(*order.lock().expect("order"), ["urgent", "background"]);
     }
 }

@@ -25,7 +25,7 @@ use breakout_policy::wire::content::Measure;
 use breakout_policy::wire::{self, delta, Changes, Frame, SnapshotFrame, UpdateFrame};
 use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
-use super::build_slots::BuildSlots;
+use super::build_slots::{BuildSlots, Priority};
 use super::cursor::ContentHash;
 use super::served::ServedCache;
 use super::share::{self, share_lists};
@@ -259,6 +259,11 @@ pub struct RegionFeeds {
 impl RegionFeeds {
     /// The policy of `region` at `state`'s version, built at most once per version.
     pub fn get(&self, state: &State, region: &str) -> Arc<Built> {
+        self.get_for(state, region, Priority::Urgent)
+    }
+
+    /// The same, built when `priority` gets a build slot.
+    fn get_for(&self, state: &State, region: &str, priority: Priority) -> Arc<Built> {
         if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
             return hit;
         }
@@ -298,11 +303,11 @@ impl RegionFeeds {
             }
         };
         let built = Arc::new(match plan {
-            Plan::Whole => self.slots.run(|| Built::new(state, region)),
+            Plan::Whole => self.slots.run(priority, || Built::new(state, region)),
             Plan::Same(p) => Built::same_content(&p, state.version),
-            Plan::Parts(parts) => self
-                .slots
-                .run(|| Built::from_parts(state, region, parts, before.as_deref())),
+            Plan::Parts(parts) => self.slots.run(priority, || {
+                Built::from_parts(state, region, parts, before.as_deref())
+            }),
         });
         let mut cache = self.lock();
         match cache.get(region) {
@@ -331,18 +336,19 @@ impl RegionFeeds {
         self: &Arc<Self>,
         state: Arc<State>,
         region: &str,
+        priority: Priority,
     ) -> Result<Arc<Built>, String> {
         if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
             return Ok(hit);
         }
         let feeds = Arc::clone(self);
         let name = region.to_string();
-        tokio::task::spawn_blocking(move || feeds.get(&state, &name))
+        tokio::task::spawn_blocking(move || feeds.get_for(&state, &name, priority))
             .await
             .map_err(|e| format!("building region {region}: {e}"))
     }
 
-    fn cached(&self, region: &str) -> Option<Arc<Built>> {
+    pub(super) fn cached(&self, region: &str) -> Option<Arc<Built>> {
         self.lock().get(region).cloned()
     }
 

@@ -14,6 +14,7 @@ pub mod devca;
 pub mod feed;
 mod io;
 pub mod leases;
+mod prebuild;
 pub mod pump;
 pub mod refusals;
 pub mod registry;
@@ -115,6 +116,11 @@ pub async fn serve(
     server: Arc<EdgeServer>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let prebuild = tokio::spawn(prebuild::run(
+        Arc::clone(&server),
+        stop.clone(),
+        prebuild::DELAY,
+    ));
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -127,6 +133,7 @@ pub async fn serve(
         }
     }
     endpoint.close(0u32.into(), b"shutting down");
+    prebuild.abort();
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
 }
 

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakout_policy::wire::{Frame, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
+use breakout_policy::wire::{Frame, Grants, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
 use bytes::Bytes;
 
+use super::build_slots::Priority;
 use super::cursor::{prefer_update, EdgeCursor, Offer};
 use super::feed::Built;
 use super::io::{FrameIo, IoError};
@@ -116,6 +117,7 @@ async fn converse(
     // The policy last sent, the base of an update.
     let mut last: Option<Arc<Built>> = None;
     let mut dirty = true;
+    let mut told_sparse = false;
     loop {
         if dirty {
             dirty = false;
@@ -124,11 +126,18 @@ async fn converse(
             let state = server.store.read(Consistency::Stale).await?;
             let built = server
                 .feeds
-                .get_off_runtime(state, &hello.region)
+                .get_off_runtime(state, &hello.region, Priority::Urgent)
                 .await
                 .map_err(SessionError::Refused)?;
             offer(server, io, &mut cursor, &built, &mut last, &hello.edge_id).await?;
             handle.synced(cursor.acked(), cursor.synced_through());
+            if !told_sparse && cursor.has_sent() {
+                // Without it an edge reports whole (every tenant of its region, 5,000 at
+                // 100,000 tenants) every second until the leader's first grants reach it, and
+                // after a leader change every edge that moved does so at once.
+                io.write(&Frame::Grants(Grants::sparse_only())).await?;
+                told_sparse = true;
+            }
         }
         let waiting = !cursor.has_sent();
         tokio::select! {

@@ -93,7 +93,7 @@ async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
     let feeds = Arc::new(RegionFeeds::default());
     let state = Arc::new(log.0.clone());
     let built = feeds
-        .get_off_runtime(Arc::clone(&state), "tokyo")
+        .get_off_runtime(Arc::clone(&state), "tokyo", Priority::Urgent)
         .await
         .expect("built");
     assert!(built.frame.get().is_none(), "getting it encodes nothing");
@@ -110,7 +110,7 @@ async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
     // The next version of the same content carries the measure over.
     log.on("2025-01-15", region("nagoya"));
     let next = feeds
-        .get_off_runtime(Arc::new(log.0.clone()), "tokyo")
+        .get_off_runtime(Arc::new(log.0.clone()), "tokyo", Priority::Background)
         .await
         .expect("built");
     assert_eq!((next.hash, next.snapshot_size()), (built.hash, estimate));
