@@ -15,6 +15,8 @@ struct Slots {
     free: usize,
     /// Builds an edge's session waits for, waiting for a slot: background builds wait for them.
     urgent_waiting: usize,
+    /// Background builds waiting for a slot.
+    background_waiting: usize,
 }
 
 /// Who waits for a build.
@@ -26,6 +28,15 @@ pub enum Priority {
     Background,
 }
 
+impl Slots {
+    fn waiting(&mut self, priority: Priority) -> &mut usize {
+        match priority {
+            Priority::Urgent => &mut self.urgent_waiting,
+            Priority::Background => &mut self.background_waiting,
+        }
+    }
+}
+
 impl Default for BuildSlots {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -34,30 +45,33 @@ impl Default for BuildSlots {
 }
 
 impl BuildSlots {
-    fn with_slots(n: usize) -> BuildSlots {
+    pub(super) fn with_slots(n: usize) -> BuildSlots {
         BuildSlots {
             state: Mutex::new(Slots {
                 free: n,
                 urgent_waiting: 0,
+                background_waiting: 0,
             }),
             freed: Condvar::new(),
         }
+    }
+
+    /// How many builds of `priority` wait for a slot.
+    #[cfg(test)]
+    pub(super) fn waiting(&self, priority: Priority) -> usize {
+        *self.state.lock().expect("slots").waiting(priority)
     }
 
     /// Runs `build` in a slot, waiting for one (blocking threads only).
     pub fn run<T>(&self, priority: Priority, build: impl FnOnce() -> T) -> T {
         let mut slots = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let urgent = priority == Priority::Urgent;
-        if urgent {
-            slots.urgent_waiting += 1;
-        }
+        *slots.waiting(priority) += 1;
         while slots.free == 0 || (!urgent && slots.urgent_waiting > 0) {
             slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
         }
         slots.free -= 1;
-        if urgent {
-            slots.urgent_waiting -= 1;
-        }
+        *slots.waiting(priority) -= 1;
         drop(slots);
         // Given back even if the build panics (the session reports the panic as an error).
         struct Release<'a>(&'a BuildSlots);
@@ -117,39 +131,50 @@ mod tests {
         assert_eq!(one.run(Priority::Background, || 7), 7, "the slot came back");
     }
 
-    #[test]
-    fn a_background_build_waits_while_an_urgent_one_does() {
-        let slots = Arc::new(BuildSlots::with_slots(1));
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let (held_tx, held_rx) = std::sync::mpsc::channel();
-        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-        // Holds the one slot until told to let go.
-        let holder = {
-            let slots = Arc::clone(&slots);
-            std::thread::spawn(move || {
-                slots.run(Priority::Urgent, || {
-                    held_tx.send(()).expect("the test waits");
-                    go_rx.recv().expect("the test says go");
-                })
-            })
-        };
-        held_rx.recv().expect("the slot is held");
-        let waiter = |priority, name: &'static str| {
-            let (slots, order) = (Arc::clone(&slots), Arc::clone(&order));
-            std::thread::spawn(move || {
-                slots.run(priority, || order.lock().expect("order").push(name))
-            })
-        };
-        let background = waiter(Priority::Background, "background");
-        let urgent = waiter(Priority::Urgent, "urgent");
-        // Both wait: the urgent one counted before the slot is given back.
-        while slots.state.lock().expect("slots").urgent_waiting == 0 {
+    /// Waits until `ready` holds of the slots' counts.
+    fn until(slots: &BuildSlots, ready: impl Fn(&Slots) -> bool) {
+        while !ready(&slots.state.lock().expect("slots")) {
             std::thread::yield_now();
         }
-        go_tx.send(()).expect("the holder waits");
-        for t in [holder, background, urgent] {
-            t.join().expect("no panic");
+    }
+
+    #[test]
+    fn a_background_build_waits_while_an_urgent_one_does() {
+        // Without priorities the order would be whichever waiter is woken first: repeated so
+        // that a broken order fails.
+        for _ in 0..20 {
+            let slots = Arc::new(BuildSlots::with_slots(1));
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (held_tx, held_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            // Holds the one slot until told to let go.
+            let holder = {
+                let slots = Arc::clone(&slots);
+                std::thread::spawn(move || {
+                    slots.run(Priority::Urgent, || {
+                        held_tx.send(()).expect("the test waits");
+                        go_rx.recv().expect("the test says go");
+                    })
+                })
+            };
+            held_rx.recv().expect("the slot is held");
+            let waiter = |priority, name: &'static str| {
+                let (slots, order) = (Arc::clone(&slots), Arc::clone(&order));
+                std::thread::spawn(move || {
+                    slots.run(priority, || order.lock().expect("order").push(name))
+                })
+            };
+            // The background build queued first, the urgent one after it, both counted
+            // before the slot is given back.
+            let background = waiter(Priority::Background, "background");
+            until(&slots, |s| s.background_waiting == 1);
+            let urgent = waiter(Priority::Urgent, "urgent");
+            until(&slots, |s| s.urgent_waiting == 1);
+            go_tx.send(()).expect("the holder waits");
+            for t in [holder, background, urgent] {
+                t.join().expect("no panic");
+            }
+            assert_eq!(*order.lock().expect("order"), ["urgent", "background"]);
         }
-        assert_eq!(*order.lock().expect("order"), ["urgent", "background"]);
     }
 }

@@ -17,7 +17,7 @@
 //! alike go once as the region's shared lists ([`share_lists`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 
 use bytes::Bytes;
 
@@ -259,12 +259,7 @@ pub struct RegionFeeds {
 impl RegionFeeds {
     /// The policy of `region` at `state`'s version, built at most once per version.
     pub fn get(&self, state: &State, region: &str) -> Arc<Built> {
-        self.get_for(state, region, Priority::Urgent)
-    }
-
-    /// The same, built when `priority` gets a build slot.
-    fn get_for(&self, state: &State, region: &str, priority: Priority) -> Arc<Built> {
-        if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
+        if let Some(hit) = self.hit(state, region) {
             return hit;
         }
         // Only regions that exist are cached, so a hello naming anything cannot grow the map.
@@ -273,6 +268,39 @@ impl RegionFeeds {
         }
         let gate = self.gate(state, region);
         let _building = gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.build_gated(state, region, true)
+    }
+
+    /// Builds `region` at `state`'s version for no one yet ([`super::prebuild`]): true if it is
+    /// built, now or before. Its slot is taken before the region's gate, and the gate only if
+    /// free, so that a session of the region never waits behind a build that waits for a slot;
+    /// a region a session is building is left to it (false).
+    pub fn prebuild(&self, state: &State, region: &str) -> bool {
+        if self.hit(state, region).is_some() {
+            return true;
+        }
+        if !state.regions.contains_key(region) {
+            return false;
+        }
+        self.slots.run(Priority::Background, || {
+            let gate = self.gate(state, region);
+            let _building = match gate.try_lock() {
+                Ok(held) => held,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(TryLockError::WouldBlock) => return false,
+            };
+            self.build_gated(state, region, false);
+            true
+        })
+    }
+
+    fn hit(&self, state: &State, region: &str) -> Option<Arc<Built>> {
+        self.cached(region).filter(|b| b.version == state.version)
+    }
+
+    /// Builds `region` at `state`'s version unless built already, the caller holding the
+    /// region's gate; in a build slot of its own if `take_slot` (a prebuild holds one already).
+    fn build_gated(&self, state: &State, region: &str, take_slot: bool) -> Arc<Built> {
         let prev = self.cached(region);
         let before = prev.clone();
         if let Some(hit) = prev.as_ref().filter(|b| b.version == state.version) {
@@ -303,9 +331,9 @@ impl RegionFeeds {
             }
         };
         let built = Arc::new(match plan {
-            Plan::Whole => self.slots.run(priority, || Built::new(state, region)),
+            Plan::Whole => self.in_slot(take_slot, || Built::new(state, region)),
             Plan::Same(p) => Built::same_content(&p, state.version),
-            Plan::Parts(parts) => self.slots.run(priority, || {
+            Plan::Parts(parts) => self.in_slot(take_slot, || {
                 Built::from_parts(state, region, parts, before.as_deref())
             }),
         });
@@ -318,6 +346,14 @@ impl RegionFeeds {
         }
         cache.retain(|name, _| state.regions.contains_key(name));
         built
+    }
+
+    fn in_slot(&self, take_slot: bool, build: impl FnOnce() -> Built) -> Built {
+        if take_slot {
+            self.slots.run(Priority::Urgent, build)
+        } else {
+            build()
+        }
     }
 
     fn gate(&self, state: &State, region: &str) -> Arc<Mutex<()>> {
@@ -336,14 +372,13 @@ impl RegionFeeds {
         self: &Arc<Self>,
         state: Arc<State>,
         region: &str,
-        priority: Priority,
     ) -> Result<Arc<Built>, String> {
-        if let Some(hit) = self.cached(region).filter(|b| b.version == state.version) {
+        if let Some(hit) = self.hit(&state, region) {
             return Ok(hit);
         }
         let feeds = Arc::clone(self);
         let name = region.to_string();
-        tokio::task::spawn_blocking(move || feeds.get_for(&state, &name, priority))
+        tokio::task::spawn_blocking(move || feeds.get(&state, &name))
             .await
             .map_err(|e| format!("building region {region}: {e}"))
     }

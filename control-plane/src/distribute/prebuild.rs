@@ -6,14 +6,15 @@
 //!
 //! The work runs in the background, [`DELAY`] after the store moved, one region at a time in the
 //! feed's build slots, and only while no edge's session waits for one
-//! ([`Priority::Background`]): what the prebuild finds built costs it a map lookup.
+//! ([`super::build_slots::Priority::Background`]): what the prebuild finds built costs it a map
+//! lookup, and a region a session is building is left to the session
+//! ([`super::feed::RegionFeeds::prebuild`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::build_slots::Priority;
 use super::EdgeServer;
 use crate::store::Consistency;
 
@@ -50,11 +51,12 @@ async fn build_all(server: &EdgeServer) {
         return;
     };
     for region in state.regions.keys() {
-        if let Err(e) = server
-            .feeds
-            .get_off_runtime(Arc::clone(&state), region, Priority::Background)
-            .await
-        {
+        let (feeds, state, name) = (
+            Arc::clone(&server.feeds),
+            Arc::clone(&state),
+            region.clone(),
+        );
+        if let Err(e) = tokio::task::spawn_blocking(move || feeds.prebuild(&state, &name)).await {
             tracing::warn!(%region, error = %e, "prebuilding a region");
         }
     }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use breakout_policy::wire::{Frame, Grants, Hello, MAX_EDGE_FRAME, PROTOCOL_VERSION};
 use bytes::Bytes;
 
-use super::build_slots::Priority;
 use super::cursor::{prefer_update, EdgeCursor, Offer};
 use super::feed::Built;
 use super::io::{FrameIo, IoError};
@@ -126,7 +125,7 @@ async fn converse(
             let state = server.store.read(Consistency::Stale).await?;
             let built = server
                 .feeds
-                .get_off_runtime(state, &hello.region, Priority::Urgent)
+                .get_off_runtime(state, &hello.region)
                 .await
                 .map_err(SessionError::Refused)?;
             offer(server, io, &mut cursor, &built, &mut last, &hello.edge_id).await?;

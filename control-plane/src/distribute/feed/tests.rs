@@ -11,6 +11,7 @@ use crate::state::{
 use crate::templates::select::Subscription;
 
 mod lists;
+mod prebuild;
 
 /// Applies commands as consecutive log entries, each on its day.
 struct Log(State);
@@ -93,7 +94,7 @@ async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
     let feeds = Arc::new(RegionFeeds::default());
     let state = Arc::new(log.0.clone());
     let built = feeds
-        .get_off_runtime(Arc::clone(&state), "tokyo", Priority::Urgent)
+        .get_off_runtime(Arc::clone(&state), "tokyo")
         .await
         .expect("built");
     assert!(built.frame.get().is_none(), "getting it encodes nothing");
@@ -110,7 +111,7 @@ async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
     // The next version of the same content carries the measure over.
     log.on("2025-01-15", region("nagoya"));
     let next = feeds
-        .get_off_runtime(Arc::new(log.0.clone()), "tokyo", Priority::Background)
+        .get_off_runtime(Arc::new(log.0.clone()), "tokyo")
         .await
         .expect("built");
     assert_eq!((next.hash, next.snapshot_size()), (built.hash, estimate));
