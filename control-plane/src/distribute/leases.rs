@@ -235,8 +235,15 @@ impl LeaseHub {
     /// node does not lead. `also` names further edges whose grants to answer (their reports
     /// came before).
     pub fn exchange(&self, reports: Vec<RelayedReport>, also: &[String]) -> Option<ExchangeAnswer> {
-        let mut edges: Vec<String> = reports.iter().map(|r| r.edge_id.clone()).collect();
-        edges.extend(also.iter().cloned());
+        // An edge's reports since the node's last relay come one after another: answered once.
+        let mut named = std::collections::HashSet::new();
+        let edges: Vec<String> = reports
+            .iter()
+            .map(|r| &r.edge_id)
+            .chain(also)
+            .filter(|id| named.insert(id.as_str()))
+            .cloned()
+            .collect();
         let whole = self.record(reports)?;
         Some(ExchangeAnswer {
             grants: self.answer(&edges)?,

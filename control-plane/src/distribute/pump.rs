@@ -72,8 +72,8 @@ impl Pump {
         let leading = status.leader == Some(self.node_id);
         self.hub.set_leading(leading, status.term);
         let sparse = leading || status.leader.is_some() && *sparse_leader == status.leader;
-        // Off the async workers too: at fleet scale it copies and compares thousands of
-        // tenants an edge, and the node's sessions run on those workers.
+        // Off the async workers too: a whole report (a new session, a leader that asked for
+        // one) copies thousands of tenants at fleet scale, and the node's sessions run on them.
         let (registry, now) = (Arc::clone(&self.registry), self.clock.instant());
         let Ok(Relay { reports, edges }) =
             tokio::task::spawn_blocking(move || registry.relay(now, sparse)).await

@@ -102,11 +102,54 @@ struct Entry {
     report: Option<(Instant, u64, Report)>,
     /// Whether `report` went to the leader already (each report is relayed once).
     relayed: bool,
-    /// The whole report as last relayed from here: what the leader holds, unless it asks for a
-    /// whole one ([`EdgeRegistry::want_whole`]); the next relay is sparse against it.
-    leader_has: Option<Arc<Report>>,
+    /// What goes to the leader next: the reports since the last relay, sparse, each based on
+    /// the one before and the first on what the leader holds (see [`Chain`]).
+    chain: Chain,
     /// Grants for the edge; its session writes each new value to it.
     grants: watch::Sender<Option<Grants>>,
+}
+
+/// The sparse reports a node relays as they came (the edge's own, or one made from a whole
+/// report against the report before it), so that relaying copies no whole report and walks no
+/// tenant that did not change: at fleet scale a node copied each of its edges' whole reports
+/// (thousands of tenants) every second to make the sparse one, and that copy was the largest
+/// single cost of the leader's steady state (BENCHMARKS.md).
+#[derive(Default)]
+struct Chain {
+    /// The seq of the last report relayed from here, which the leader holds (unless it asks
+    /// for a whole one: [`EdgeRegistry::want_whole`]); `None`: the next relay is whole.
+    leader_seq: Option<u64>,
+    /// Reports since, in order, with when each arrived.
+    unrelayed: Vec<(Instant, Report)>,
+}
+
+/// Sparse reports kept for the leader at most: past it (the leader unreachable for seconds)
+/// the next relay is one whole report instead.
+const MAX_UNRELAYED: usize = 8;
+
+impl Chain {
+    /// The seq the next report must be based on to join the chain.
+    fn head(&self) -> Option<u64> {
+        self.unrelayed
+            .last()
+            .map(|(_, r)| r.seq)
+            .or(self.leader_seq)
+    }
+
+    /// The next relay is whole.
+    fn restart(&mut self) {
+        self.leader_seq = None;
+        self.unrelayed.clear();
+    }
+
+    /// `sparse` (based on [`Chain::head`]) arrived at `at`.
+    fn push(&mut self, at: Instant, sparse: Report) {
+        if self.unrelayed.len() < MAX_UNRELAYED {
+            self.unrelayed.push((at, sparse));
+        } else {
+            self.restart();
+        }
+    }
 }
 
 /// Edges by id. A reconnecting edge replaces its entry; the old connection's handle then no
@@ -147,7 +190,7 @@ impl EdgeRegistry {
             nack: None,
             report: None,
             relayed: false,
-            leader_has: None,
+            chain: Chain::default(),
             grants: watch::Sender::new(None),
         };
         let mut edges = self.lock();
@@ -197,42 +240,41 @@ impl EdgeRegistry {
 
     /// For the leader: the reports of the edges connected here that it has not had yet (each
     /// goes once: it keeps them for [`REPORT_TTL`]), and every edge with a fresh report (whose
-    /// grants to ask for). With `sparse`, a report goes sparse against the last one relayed
-    /// from here (however many the edge sent between: the leader's view never depends on the
-    /// pump keeping pace with the edges); otherwise whole.
+    /// grants to ask for). With `sparse`, an edge's reports since the last relay go as they came,
+    /// sparse, in order (however many the edge sent between: the leader's view never depends on
+    /// the pump keeping pace with the edges); otherwise, or when the leader's copy is not known
+    /// here, the newest goes whole.
     pub fn relay(&self, now: Instant, sparse: bool) -> Relay {
         let mut relay = Relay::default();
-        // (index in `relay.reports`, what the leader has, the report): made sparse once the
-        // lock is released (thousands of tenants an edge at fleet scale; sessions wait on the
-        // lock). The report is copied once, for what the leader will have; a sparse one is made
-        // from that copy, a whole one (rare) is a second copy.
-        let mut against = Vec::new();
         for (id, e) in self.lock().iter_mut().filter(|(_, e)| e.gone.is_none()) {
             let Some((at, _, report)) = e.report.as_ref() else {
                 continue;
             };
-            let age = now.saturating_duration_since(*at);
-            if age > REPORT_TTL {
+            if now.saturating_duration_since(*at) > REPORT_TTL {
                 continue;
             }
             relay.edges.push(id.clone());
-            if !std::mem::replace(&mut e.relayed, true) {
-                let now_has = Arc::new(report.clone());
-                let has = e.leader_has.replace(Arc::clone(&now_has));
-                against.push((relay.reports.len(), has.filter(|_| sparse), now_has));
-                relay.reports.push(RelayedReport {
-                    edge_id: id.clone(),
-                    region: e.region.clone(),
-                    age_ms: age.as_millis() as u64,
-                    report: Report::default(),
-                });
+            if std::mem::replace(&mut e.relayed, true) {
+                continue;
             }
-        }
-        for (i, has, now_has) in against {
-            relay.reports[i].report = match has {
-                Some(has) => sparse::sparsify(&has, &now_has),
-                None => Report::clone(&now_has),
+            let age = |at: Instant| now.saturating_duration_since(at).as_millis() as u64;
+            let relayed = |age_ms, report| RelayedReport {
+                edge_id: id.clone(),
+                region: e.region.clone(),
+                age_ms,
+                report,
             };
+            let chain = &mut e.chain;
+            if sparse && chain.leader_seq.is_some() && !chain.unrelayed.is_empty() {
+                chain.leader_seq = chain.head();
+                for (at, r) in chain.unrelayed.drain(..) {
+                    relay.reports.push(relayed(age(at), r));
+                }
+            } else {
+                chain.unrelayed.clear();
+                chain.leader_seq = Some(report.seq);
+                relay.reports.push(relayed(age(*at), report.clone()));
+            }
         }
         relay
     }
@@ -243,7 +285,7 @@ impl EdgeRegistry {
         let mut all = self.lock();
         for id in edges {
             if let Some(e) = all.get_mut(id) {
-                e.leader_has = None;
+                e.chain.restart();
                 e.relayed = false;
             }
         }
@@ -312,16 +354,28 @@ impl EdgeHandle {
 
     /// A report arrived: a whole one replaces the last, a sparse one is merged into it (and
     /// dropped, with the last kept, if it is not based on the last: the edge sends a whole one
-    /// at least every `WHOLE_EVERY` reports).
+    /// at least every `WHOLE_EVERY` reports). Either joins the chain of reports for the leader
+    /// (a whole one as a sparse one against the last) if the chain's head is the last.
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
+            let joins = e.chain.head().is_some()
+                && e.chain.head() == e.report.as_ref().map(|(_, _, r)| r.seq);
             let merged = match (&mut e.report, report.base) {
                 (Some((last_at, last_ms, last)), Some(_)) => {
-                    sparse::merge_into(last, report).map(|()| (*last_at, *last_ms) = (at, at_ms))
+                    // The sparse report as it came, for the leader (it lists only changes).
+                    let kept = (joins && report.base == Some(last.seq)).then(|| report.clone());
+                    sparse::merge_into(last, report).map(|()| {
+                        (*last_at, *last_ms) = (at, at_ms);
+                        kept
+                    })
                 }
-                (_, None) => {
-                    e.report = Some((at, at_ms, report));
-                    Ok(())
+                (last, None) => {
+                    let kept = match last.as_ref() {
+                        Some((_, _, prev)) if joins => Some(sparse::sparsify(prev, &report)),
+                        _ => None,
+                    };
+                    *last = Some((at, at_ms, report));
+                    Ok(kept)
                 }
                 (None, Some(base)) => Err(sparse::SparseError::BaseMismatch {
                     seq: report.seq,
@@ -330,7 +384,13 @@ impl EdgeHandle {
                 }),
             };
             match merged {
-                Ok(()) => e.relayed = false,
+                Ok(kept) => {
+                    e.relayed = false;
+                    match kept {
+                        Some(sparse) => e.chain.push(at, sparse),
+                        None => e.chain.restart(),
+                    }
+                }
                 Err(error) => tracing::debug!(%error, "sparse report dropped"),
             }
         });
@@ -350,6 +410,7 @@ impl Drop for EdgeHandle {
             if e.serial == self.serial {
                 e.gone = Some(Instant::now());
                 e.report = None;
+                e.chain.restart();
             }
         }
     }

@@ -154,14 +154,19 @@ fn a_leader_that_takes_sparse_reports_gets_what_changed_since_the_last_relay() {
     let sent = &next.reports[0].report;
     assert_eq!((sent.seq, sent.base), (2, Some(1)));
     assert_eq!(sent.tenants.keys().collect::<Vec<_>>(), ["b"]);
-    // Two reports between relays: one sparse report against the one relayed.
+    // Two reports between relays: both, as they came, in order.
     h.reported(sparse(3, 2, &[("a", 4)]), t0, 3);
     h.reported(sparse(4, 3, &[]), t0, 4);
     let both = reg.relay(t0, true);
-    let sent = &both.reports[0].report;
-    assert_eq!((sent.seq, sent.base), (4, Some(2)));
-    assert_eq!(sent.tenants.keys().collect::<Vec<_>>(), ["a"]);
-    assert_eq!(sent.tenants["a"].active, 4);
+    let sent: Vec<_> = both.reports.iter().map(|r| &r.report).collect();
+    assert_eq!(
+        sent.iter().map(|r| (r.seq, r.base)).collect::<Vec<_>>(),
+        [(3, Some(2)), (4, Some(3))]
+    );
+    assert_eq!(sent[0].tenants.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(sent[0].tenants["a"].active, 4);
+    assert!(sent[1].tenants.is_empty());
+    assert_eq!(both.edges, ["e1"], "the edge named once");
     // A leader that does not take them gets the whole.
     h.reported(sparse(5, 4, &[]), t0, 5);
     assert_eq!(reg.relay(t0, false).reports[0].report.base, None);
@@ -174,6 +179,51 @@ fn a_leader_that_takes_sparse_reports_gets_what_changed_since_the_last_relay() {
     assert_eq!((sent.seq, sent.base), (6, None), "resent whole");
     h.reported(sparse(7, 6, &[]), t0, 7);
     assert_eq!(reg.relay(t0, true).reports[0].report.base, Some(6));
+}
+
+/// Whatever reports came, the leader that merges what is relayed, in order, holds the node's
+/// whole report.
+#[test]
+fn the_leader_merging_the_relayed_reports_holds_the_whole_report() {
+    let reg = EdgeRegistry::new(1);
+    let h = reg.connect("e1", "tokyo", addr(), 0);
+    let t0 = Instant::now();
+    let mut leader = Report::default();
+    let relay_and_merge = |leader: &mut Report| {
+        for r in reg.relay(t0, true).reports {
+            sparse::merge_into(leader, r.report).expect("based on what the leader holds");
+        }
+        let node = reg.list(t0)[0].tenants.clone();
+        assert_eq!(leader.tenants, node);
+    };
+    h.reported(report(&[("a", 3), ("b", 1)]), t0, 1);
+    relay_and_merge(&mut leader);
+    // A whole report joins the chain as a sparse one against the last.
+    let mut whole = report(&[("a", 3), ("c", 2)]);
+    whole.seq = 2;
+    h.reported(whole, t0, 2);
+    let sent = reg.relay(t0, true).reports;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].report.base, Some(1));
+    assert_eq!(sent[0].report.removed, ["b"]);
+    sparse::merge_into(&mut leader, sent[0].report.clone()).expect("merges");
+    // More reports than are kept between relays: the newest, whole.
+    for seq in 3..(3 + MAX_UNRELAYED as u64 + 1) {
+        h.reported(sparse(seq, seq - 1, &[("a", seq as u32)]), t0, seq);
+    }
+    let sent = reg.relay(t0, true).reports;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].report.base, None, "whole");
+    leader = sent[0].report.clone();
+    // Then sparse again, each relayed as it came.
+    h.reported(sparse(20, 11, &[]), t0, 20);
+    h.reported(sparse(21, 20, &[("d", 1)]), t0, 21);
+    relay_and_merge(&mut leader);
+    assert_eq!(leader.seq, 21);
+    // A report not based on the last is dropped: nothing to relay, nothing lost.
+    h.reported(sparse(30, 29, &[("e", 1)]), t0, 30);
+    assert!(reg.relay(t0, true).reports.is_empty());
+    relay_and_merge(&mut leader);
 }
 
 #[test]
