@@ -25,6 +25,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use in_force::ByEdge;
+
+mod in_force;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
@@ -88,9 +91,9 @@ pub struct Issued {
 /// One tenant's grants in one region.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    /// Per edge: grants that may still be in force (newest last); while quiet, also the newest
-    /// predecessor grant each edge reported holding.
-    issued: BTreeMap<Arc<str>, Vec<Issued>>,
+    /// Per edge: grants that may still be in force; while quiet, also the newest predecessor
+    /// grant each edge reported holding.
+    issued: ByEdge,
     /// Until then, grants issued before this ledger existed (by a previous leader) may still be
     /// live: hand out no more than the edges reported holding of them ([`Ledger::inherited`]).
     pub quiet_until_ms: u64,
@@ -139,8 +142,8 @@ impl Ledger {
             if r.holding_epoch >= newest.0 {
                 *newest = (r.holding_epoch, r.holding_sessions);
             }
-            let grants = self.issued.entry(Arc::clone(edge)).or_default();
-            match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
+            let grants = self.issued.entry(edge);
+            match grants.find_mut(r.holding_epoch) {
                 Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
                 None => grants.push(Issued {
                     epoch: r.holding_epoch,
@@ -157,7 +160,7 @@ impl Ledger {
     pub fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
         self.issued
             .get(edge)
-            .map_or(0, |v| in_force(v, holding_epoch, now_ms))
+            .map_or(0, |v| v.most(holding_epoch, now_ms))
     }
 
     /// Sum of what every edge may be admitting at `now_ms` (the invariant: ≤ the limit).
@@ -190,7 +193,7 @@ impl Ledger {
             let report = cursor.seek(edge);
             let holding = report.map_or(0, |i| reports[i].1.holding_epoch);
             grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
-            let most = in_force(grants, holding, now_ms);
+            let most = grants.most(holding, now_ms);
             match report {
                 Some(i) => held[i] = most,
                 None if !grants.is_empty() => {
@@ -215,24 +218,24 @@ impl Ledger {
     ) -> u64 {
         let (mut committed, mut recorded) = (0u64, 0usize);
         let mut cursor = Cursor::new(reports);
-        for (edge, grants) in &mut self.issued {
+        for (edge, grants) in self.issued.iter_mut() {
             let report = cursor.seek(edge);
             if let Some(i) = report {
                 grants.push(issue(sessions[i]));
                 recorded += 1;
             }
             let holding = report.map_or(0, |i| reports[i].1.holding_epoch);
-            committed += u64::from(in_force(grants, holding, now_ms));
+            committed += u64::from(grants.most(holding, now_ms));
         }
         if recorded == reports.len() {
             return committed;
         }
         // Edges new to the ledger (rare once a fleet runs).
         for ((edge, r), sessions) in reports.iter().zip(sessions) {
-            if !self.issued.contains_key(*edge) {
-                let grants = vec![issue(*sessions)];
-                committed += u64::from(in_force(&grants, r.holding_epoch, now_ms));
-                self.issued.insert(Arc::clone(edge), grants);
+            if !self.issued.contains(edge) {
+                let grants = self.issued.entry(edge);
+                grants.push(issue(*sessions));
+                committed += u64::from(grants.most(r.holding_epoch, now_ms));
             }
         }
         committed
@@ -271,16 +274,6 @@ impl<'r, 'a> Cursor<'r, 'a> {
         }
         None
     }
-}
-
-/// The most sessions of `grants` in force at `now_ms` for an edge holding `holding_epoch`.
-fn in_force(grants: &[Issued], holding_epoch: u64, now_ms: u64) -> u32 {
-    grants
-        .iter()
-        .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
-        .map(|g| g.sessions)
-        .max()
-        .unwrap_or(0)
 }
 
 /// Computes new grants for the edges in `reports` (the ones connected now). Edges that stopped
@@ -396,10 +389,15 @@ fn split<'r>(
     } else {
         budget - committed
     };
-    // Busiest first: the edge refusing most (then with most sessions) is served first (a
-    // stable sort: ties in edge order).
-    wants.sort_by_key(|&(_, want, refused, active)| {
-        (std::cmp::Reverse(refused), std::cmp::Reverse(active), want)
+    // Busiest first: the edge refusing most (then with most sessions) is served first; ties
+    // in edge order (the index: a sort that needs no buffer, unlike a stable one).
+    wants.sort_unstable_by_key(|&(i, want, refused, active)| {
+        (
+            std::cmp::Reverse(refused),
+            std::cmp::Reverse(active),
+            want,
+            i,
+        )
     });
     let total_want: u64 = wants.iter().map(|(_, w, ..)| u64::from(*w)).sum();
     for (i, want, ..) in wants {

@@ -1,50 +1,56 @@
 //! The allocation as it was before it read borrowed, sorted reports (maps of owned ids, rebuilt
-//! every call), kept only to check that [`super::allocate_sorted`] gives the same grants and
-//! leaves the same ledger on randomized inputs.
+//! every call) and before its ledger dropped covered grants (every grant kept until it ended or
+//! was acknowledged past), kept only to check that [`super::allocate_sorted`] gives the same
+//! grants and leaves a ledger that admits the same on randomized inputs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{split, EdgeReport, Grant, Issued, Ledger, QuotaConfig};
 
-/// The ledger, seen through the methods it had then.
-struct Old<'a>(&'a mut Ledger);
+/// The ledger as it was then.
+#[derive(Default)]
+struct Old {
+    issued: BTreeMap<Arc<str>, Vec<Issued>>,
+    quiet_until_ms: u64,
+    inherited: BTreeMap<Arc<str>, (u64, u32)>,
+    first_epoch: Option<u64>,
+}
 
-impl Old<'_> {
+impl Old {
     /// While quiet: takes note of the predecessor grants edges report holding, each counted as
     /// issued until the edge acknowledges a grant of ours (or the quiet period ends, when every
     /// predecessor grant has expired). The budget: what they add up to, at most `limit`.
     fn inherit(&mut self, reports: &BTreeMap<String, EdgeReport>, epoch: u64, limit: u32) -> u64 {
-        let first = *self.0.first_epoch.get_or_insert(epoch);
+        let first = *self.first_epoch.get_or_insert(epoch);
         for (edge, r) in reports {
             if r.holding_epoch == 0 || r.holding_epoch >= first {
                 continue;
             }
             let newest = self
-                .0
                 .inherited
                 .entry(Arc::from(edge.as_str()))
                 .or_insert((0, 0));
             if r.holding_epoch >= newest.0 {
                 *newest = (r.holding_epoch, r.holding_sessions);
             }
-            let grants = self.0.issued.entry(Arc::from(edge.as_str())).or_default();
+            let grants = self.issued.entry(Arc::from(edge.as_str())).or_default();
             match grants.iter_mut().find(|g| g.epoch == r.holding_epoch) {
                 Some(g) => g.sessions = g.sessions.max(r.holding_sessions),
                 None => grants.push(Issued {
                     epoch: r.holding_epoch,
                     sessions: r.holding_sessions,
-                    expires_ms: self.0.quiet_until_ms,
+                    expires_ms: self.quiet_until_ms,
                 }),
             }
         }
-        let reported: u64 = self.0.inherited.values().map(|(_, s)| u64::from(*s)).sum();
+        let reported: u64 = self.inherited.values().map(|(_, s)| u64::from(*s)).sum();
         reported.min(u64::from(limit))
     }
 
     /// The most sessions `edge` may be admitting under grants in force at `now_ms`.
-    pub fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
-        self.0.issued.get(edge).map_or(0, |v| {
+    fn outstanding(&self, edge: &str, holding_epoch: u64, now_ms: u64) -> u32 {
+        self.issued.get(edge).map_or(0, |v| {
             v.iter()
                 .filter(|g| g.expires_ms > now_ms && g.epoch >= holding_epoch)
                 .map(|g| g.sessions)
@@ -54,9 +60,8 @@ impl Old<'_> {
     }
 
     /// Sum of what every edge may be admitting at `now_ms` (the invariant: ≤ the limit).
-    pub fn committed(&self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) -> u64 {
-        self.0
-            .issued
+    fn committed(&self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) -> u64 {
+        self.issued
             .keys()
             .map(|e| {
                 let holding = reports.get(&**e).map_or(0, |r| r.holding_epoch);
@@ -66,35 +71,34 @@ impl Old<'_> {
     }
 
     fn forget_dead(&mut self, reports: &BTreeMap<String, EdgeReport>, now_ms: u64) {
-        for (edge, grants) in &mut self.0.issued {
+        for (edge, grants) in &mut self.issued {
             let holding = reports.get(&**edge).map_or(0, |r| r.holding_epoch);
             grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
         }
-        self.0.issued.retain(|_, v| !v.is_empty());
+        self.issued.retain(|_, v| !v.is_empty());
     }
 
     fn record(&mut self, edge: &str, g: Issued) {
-        self.0.issued.entry(Arc::from(edge)).or_default().push(g);
+        self.issued.entry(Arc::from(edge)).or_default().push(g);
     }
 }
 
 /// Computes new grants for the edges in `reports` (the ones connected now). Edges that stopped
 /// reporting keep counting with what they may still hold until it expires.
-pub fn allocate(
+fn allocate(
     limit: u32,
-    ledger: &mut Ledger,
+    old: &mut Old,
     reports: &BTreeMap<String, EdgeReport>,
     now_ms: u64,
     epoch: u64,
     cfg: &QuotaConfig,
 ) -> BTreeMap<String, Grant> {
-    let quiet = now_ms < ledger.quiet_until_ms;
-    let mut old = Old(ledger);
+    let quiet = now_ms < old.quiet_until_ms;
     // While quiet, what the predecessor granted is known only from what edges say they hold.
     let budget = if quiet {
         old.inherit(reports, epoch, limit)
     } else {
-        old.0.inherited.clear();
+        old.inherited.clear();
         u64::from(limit)
     };
     old.forget_dead(reports, now_ms);
@@ -105,7 +109,6 @@ pub fn allocate(
         .map(|(e, r)| old.outstanding(e, r.holding_epoch, now_ms))
         .collect();
     let absent: u64 = old
-        .0
         .issued
         .keys()
         .filter(|e| !reports.contains_key(&***e))
@@ -124,7 +127,6 @@ pub fn allocate(
     );
     let grants: BTreeMap<String, u32> = reports.keys().cloned().zip(sessions).collect();
     let edges = old
-        .0
         .issued
         .keys()
         .filter(|e| !reports.contains_key(&***e))
@@ -180,12 +182,16 @@ fn sorted_allocation_matches_the_map_allocation() {
     let interned: BTreeMap<&str, Arc<str>> = names.iter().map(|n| (*n, Arc::from(*n))).collect();
     for run in 0..200u64 {
         let start = 1_000 * next(20);
-        let (mut old, mut new) = if run % 3 == 0 {
-            let l = Ledger::taking_over(start, &CFG);
-            (l.clone(), l)
+        let new_ledger = if run % 3 == 0 {
+            Ledger::taking_over(start, &CFG)
         } else {
-            (Ledger::default(), Ledger::default())
+            Ledger::default()
         };
+        let mut old = Old {
+            quiet_until_ms: new_ledger.quiet_until_ms,
+            ..Old::default()
+        };
+        let mut new = new_ledger;
         let mut limit = 1 + next(300) as u32;
         // What each edge was last given: (epoch, sessions).
         let mut given: BTreeMap<&str, Vec<(u64, u32)>> = BTreeMap::new();
@@ -231,16 +237,40 @@ fn sorted_allocation_matches_the_map_allocation() {
             let committed = allocate_sorted(limit, &mut new, &sorted, now, epoch, &CFG, &mut got);
             let got: BTreeMap<String, Grant> = reports.keys().cloned().zip(got).collect();
             assert_eq!(got, expected, "run {run} tick {tick}");
-            assert_eq!(
-                format!("{new:?}"),
-                format!("{old:?}"),
-                "run {run} tick {tick}"
-            );
-            assert_eq!(committed, Old(&mut old).committed(&reports, now));
+            assert_eq!(committed, old.committed(&reports, now));
             for (e, g) in &expected {
                 let name = names.iter().find(|n| **n == e.as_str()).expect("name");
                 given.entry(name).or_default().push((epoch, g.sessions));
             }
+            // The same edges, each admitting the same whatever it holds, now and later.
+            let keys = |k: &mut dyn Iterator<Item = &Arc<str>>| k.cloned().collect::<Vec<_>>();
+            assert_eq!(keys(&mut new.issued.keys()), keys(&mut old.issued.keys()));
+            for name in names {
+                let mut holdings: Vec<u64> = vec![0, (6 << 32) | 25, epoch + 1];
+                holdings.extend(given.get(name).into_iter().flatten().map(|(e, _)| *e));
+                for holding in holdings {
+                    for later in [0, 1, CFG.ttl_ms / 2, CFG.ttl_ms] {
+                        let at = now + later;
+                        assert_eq!(
+                            new.outstanding(name, holding, at),
+                            old.outstanding(name, holding, at),
+                            "run {run} tick {tick} {name} holding {holding} at {at}"
+                        );
+                    }
+                }
+            }
+            assert_eq!(
+                (
+                    new.quiet_until_ms,
+                    new.first_epoch,
+                    format!("{:?}", new.inherited)
+                ),
+                (
+                    old.quiet_until_ms,
+                    old.first_epoch,
+                    format!("{:?}", old.inherited)
+                ),
+            );
             assert!(find(&sorted, "no-such-edge").is_none());
         }
     }
