@@ -60,4 +60,9 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
         empty > 0,
         "no reconnect confirmed with an empty update: {json}"
     );
+    // The leader ran allocation rounds while measured, and said how long they took (what paces
+    // them); a fleet this small keeps the 500 ms tick.
+    let rounds = json["rounds_per_s"].as_f64().unwrap_or(0.0);
+    let round_ms = json["round_ms"].as_f64().unwrap_or(f64::NAN);
+    assert!(rounds > 0.0 && round_ms.is_finite(), "rounds: {json}");
 }

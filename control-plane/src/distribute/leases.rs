@@ -14,15 +14,17 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{Grant as WireGrant, Grants, TenantUsage};
+use breakout_policy::wire::{Grant as WireGrant, Grants};
 
 mod edges;
 mod frame;
 mod gauges;
+mod ledgers;
 mod limits;
 
-use edges::{take_report, EdgeEntry};
+use edges::{next_of, take_report, EdgeEntry};
 use gauges::LeaseMetrics;
+use ledgers::Ledgers;
 use limits::Limits;
 use prometheus::Registry;
 use serde::{Deserialize, Serialize};
@@ -31,7 +33,7 @@ use super::refusals::RefusalTally;
 pub use super::registry::RelayedReport;
 use super::registry::REPORT_TTL;
 use crate::clock::{self, SharedClock};
-use crate::quota::{allocate_sorted, EdgeReport, Ledger, QuotaConfig};
+use crate::quota::{allocate_sorted, EdgeReport, QuotaConfig};
 use crate::state::State;
 
 /// How often the leader allocates (and every node relays its edges' reports).
@@ -97,8 +99,8 @@ struct LeaderState {
     since_ms: u64,
     round: u64,
     edges: HashMap<Arc<str>, EdgeEntry>,
-    /// Per (region, tenant): its ledger and the last round that served it.
-    ledgers: HashMap<(Arc<str>, Arc<str>), (Ledger, u64)>,
+    /// Per (region, tenant) of the limits table: its ledger.
+    ledgers: Ledgers,
     grants: HashMap<String, EdgeLeases>,
     /// The rounds before, newest first, at most [`KEPT_ROUNDS`] (an edge reporting it holds
     /// one of those gets only what changed since).
@@ -121,25 +123,6 @@ impl EdgeLeases {
             grants: &self.grants,
         }
     }
-}
-
-/// `tenant`'s entry in a walk of one edge's report by ascending tenant ids, if the edge
-/// reported it; each call names a greater id than the one before. One comparison per step (a
-/// round does this for every pair of tenant and edge).
-fn next_of<'r>(
-    walk: &mut std::iter::Peekable<std::collections::btree_map::Iter<'r, String, TenantUsage>>,
-    tenant: &str,
-) -> Option<&'r TenantUsage> {
-    while let Some((t, _)) = walk.peek() {
-        match t.as_str().cmp(tenant) {
-            std::cmp::Ordering::Less => {
-                walk.next();
-            }
-            std::cmp::Ordering::Equal => return walk.next().map(|(_, u)| u),
-            std::cmp::Ordering::Greater => return None,
-        }
-    }
-    None
 }
 
 /// The node's lease service (active only while the node leads).
@@ -305,6 +288,11 @@ impl LeaseHub {
             }
             let ttl_ms = left.as_millis() as u64;
             let entry = st.edges.get_mut(edge.as_str());
+            // Rounds are paced (`super::pump`): ticks between two rounds answer only the edges
+            // not given this round's frame yet.
+            if entry.as_ref().is_some_and(|e| e.sent == Some(leases.epoch)) {
+                continue;
+            }
             let (report, sent) = match &entry {
                 Some(e) => (
                     Some(&e.report),
@@ -333,16 +321,24 @@ impl LeaseHub {
         Some(out)
     }
 
+    /// A grant's lifetime.
+    pub fn ttl_ms(&self) -> u64 {
+        self.cfg.ttl_ms
+    }
+
     /// One allocation round over every (region, tenant) of `state` (does nothing unless
-    /// leading).
-    pub fn round(&self, state: &State) {
+    /// leading). Answers how long it took (what the rounds are paced by: `super::pump`).
+    pub fn round(&self, state: &State) -> Duration {
+        let started = Instant::now();
         if self.lock().is_none() {
-            return;
+            return Duration::ZERO;
         }
         let limits = self.limits(state);
         let (now, now_ms) = self.now();
         let mut guard = self.lock();
-        let Some(st) = guard.as_mut() else { return };
+        let Some(st) = guard.as_mut() else {
+            return Duration::ZERO;
+        };
         st.edges
             .retain(|_, e| now.saturating_duration_since(e.at) <= REPORT_TTL);
         st.round += 1;
@@ -374,7 +370,9 @@ impl LeaseHub {
         let mut edge_of: Vec<usize> = Vec::new();
         let mut grants = Vec::new();
         let no_edges = Vec::new();
-        for ((region, tenants), (region_id, tenant_ids)) in limits.regions.iter().zip(&limits.ids) {
+        let ledgers = st.ledgers.align(&limits, quiet_until);
+        let regions = limits.regions.iter().zip(&limits.ids).zip(ledgers);
+        for (((region, tenants), (region_id, tenant_ids)), ledgers) in regions {
             let edges = by_region.get(region.as_str()).unwrap_or(&no_edges);
             // Sized as the edge's grants of the last round (about what it gets now).
             let mut per_edge: Vec<Vec<(Arc<str>, WireGrant)>> = edges
@@ -388,7 +386,8 @@ impl LeaseHub {
                 .iter()
                 .map(|(_, e)| e.report.tenants.iter().peekable())
                 .collect();
-            for ((tenant, limit), tenant_id) in tenants.iter().zip(tenant_ids) {
+            let tenants = tenants.iter().zip(tenant_ids).zip(ledgers.iter_mut());
+            for (((tenant, limit), tenant_id), ledger) in tenants {
                 reports.clear();
                 edge_of.clear();
                 for (i, ((id, _), walk)) in edges.iter().zip(&mut walks).enumerate() {
@@ -406,13 +405,6 @@ impl LeaseHub {
                     ));
                     edge_of.push(i);
                 }
-                let key = (Arc::clone(region_id), Arc::clone(tenant_id));
-                let (ledger, served) = st.ledgers.entry(key).or_insert_with(|| {
-                    let mut l = Ledger::default();
-                    l.quiet_until_ms = quiet_until;
-                    (l, round)
-                });
-                *served = round;
                 let granted = allocate_sorted(
                     *limit,
                     ledger,
@@ -460,13 +452,15 @@ impl LeaseHub {
             }
         }
         drop(by_region);
-        st.ledgers.retain(|_, (_, served)| *served == round);
         st.history
             .push_front(std::mem::replace(&mut st.grants, new_grants));
         st.history.truncate(KEPT_ROUNDS);
         self.metrics.publish(&st.usage, &usage);
         st.usage = usage;
         self.metrics.rounds.inc();
+        let took = started.elapsed();
+        self.metrics.round_seconds.observe(took.as_secs_f64());
+        took
     }
 
     /// The limits at `state`'s version: the table of the last round if the version is the

@@ -1,11 +1,11 @@
 //! Every node, every [`ROUND`]: relay the reports of the edges connected here to the leader and
 //! hand the leases it answers to those edges. The leader does the same locally and also runs the
-//! allocation round and, when a day changes what edges are given, proposes the day's tick
-//! ([`super::day_tick`]). Followers reach the leader over its HTTP API (`POST /v1/quota/exchange`,
-//! operator token), so edges may stay connected to any node.
+//! allocation round (paced: [`round_gap`]) and, when a day changes what edges are given,
+//! proposes the day's tick ([`super::day_tick`]). Followers reach the leader over its HTTP API
+//! (`POST /v1/quota/exchange`, operator token), so edges may stay connected to any node.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,36 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Within one second for the whole exchange, that answer never arrived and the node's edges
 /// kept their floors.
 const EXCHANGE_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The share of one core the leader's allocation rounds may take. A round walks every pair of
+/// tenant and edge (a second and more of one core at 1,000 edges × 100,000 tenants on the
+/// machine of BENCHMARKS.md); run back to back, they took the core that Raft, the API and the
+/// edges' sessions share, and a new leader's sessions starved behind them.
+const ROUND_SHARE: f64 = 1.0 / 3.0;
+
+/// The time from the start of a round that took `cost` to the start of the next: the rounds
+/// then take about [`ROUND_SHARE`] of a core. Never more than a quarter of a grant's lifetime
+/// `ttl` (grants are renewed long before they run out, whatever the rounds cost). A round
+/// cheaper than its share of [`ROUND`] gives [`ROUND`] or less: small fleets keep the tick's
+/// pace.
+pub fn round_gap(cost: Duration, ttl: Duration) -> Duration {
+    cost.div_f64(ROUND_SHARE).min(ttl / 4)
+}
+
+/// Whether a round is due at `now`, the next one being allowed `next`: at the tick nearest to it
+/// (rounds run on ticks, [`ROUND`] apart).
+fn due(next: Option<Instant>, now: Instant) -> bool {
+    next.is_none_or(|next| now + ROUND / 2 >= next)
+}
+
+/// What the pump carries from one tick to the next.
+#[derive(Default)]
+struct Carried {
+    /// The leader that said it merges sparse reports (sent whole to any other).
+    sparse_leader: Option<u64>,
+    /// While leading: when the next round may run ([`round_gap`]).
+    next_round: Option<Instant>,
+}
 
 /// The body of `POST /v1/quota/exchange`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,17 +85,20 @@ impl Pump {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(ROUND);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The leader that said it merges sparse reports (sent whole to any other).
-        let mut sparse_leader = None;
+        let mut carried = Carried::default();
         loop {
             tokio::select! {
                 _ = async { stop.wait_for(|s| *s).await.is_ok() } => return,
-                _ = tick.tick() => self.once(&mut sparse_leader).await,
+                _ = tick.tick() => self.once(&mut carried).await,
             }
         }
     }
 
-    async fn once(&self, sparse_leader: &mut Option<u64>) {
+    async fn once(&self, carried: &mut Carried) {
+        let Carried {
+            sparse_leader,
+            next_round,
+        } = carried;
         let Ok(status) = self.store.status().await else {
             return;
         };
@@ -80,19 +113,27 @@ impl Pump {
         else {
             return;
         };
+        if !leading {
+            *next_round = None;
+        }
         let grants = if leading {
-            let state = self.store.read(Consistency::Stale).await.ok();
+            let started = Instant::now();
+            let state = if due(*next_round, started) {
+                self.store.read(Consistency::Stale).await.ok()
+            } else {
+                None
+            };
             let hub = Arc::clone(&self.hub);
             // The reports count in this round; the grants it makes go back to their edges.
             // Off the async workers: the round is CPU work over every (tenant, edge) pair, a
             // tenth of a second and more at fleet scale, and those workers carry Raft's
             // heartbeats (a leader starving them loses its term).
+            // Between rounds the reports are still taken, and an edge not yet answered the last
+            // round's grants (a new session) gets them.
             let done = tokio::task::spawn_blocking(move || {
                 let whole = hub.record(reports);
-                if let Some(state) = state {
-                    hub.round(&state);
-                }
-                (whole, hub.answer(&edges))
+                let cost = state.map(|state| hub.round(&state));
+                (whole, hub.answer(&edges), cost)
             })
             .await;
             // A day on which the contracts give edges something else gets its own version.
@@ -100,7 +141,11 @@ impl Pump {
                 tracing::debug!(error = %e, "proposing the day's tick");
             }
             match done {
-                Ok((whole, grants)) => {
+                Ok((whole, grants, cost)) => {
+                    if let Some(cost) = cost {
+                        let ttl = Duration::from_millis(self.hub.ttl_ms());
+                        *next_round = Some(started + round_gap(cost, ttl));
+                    }
                     if let Some(whole) = whole {
                         self.registry.want_whole(whole.iter().map(String::as_str));
                     }
@@ -206,4 +251,28 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn rounds_take_a_third_of_a_core_and_renew_within_a_quarter_of_a_lease() {
+        let ms = Duration::from_millis;
+        // A small fleet's round: the next tick runs the next one.
+        let now = Instant::now();
+        let next = now + round_gap(ms(40), TTL);
+        assert!(due(Some(next), now + ROUND));
+        // A round of 0.3 s: the next 0.9 s after its start, at the second tick.
+        let next = now + round_gap(ms(300), TTL);
+        assert_eq!(next, now + ms(900));
+        assert!(!due(Some(next), now + ROUND));
+        assert!(due(Some(next), now + 2 * ROUND));
+        // However long a round, grants are renewed every 2.5 s at most.
+        assert_eq!(round_gap(ms(4_000), TTL), ms(2_500));
+        assert!(due(None, now), "the first round of a term runs at once");
+    }
 }

@@ -6,7 +6,7 @@
 Writes fleet.json, tenant.json, control-plane.json and templates.json here and the same bytes
 into helm/breakout/files/dashboards/ (the chart's dashboards ConfigMap). Every panel query is
 evaluated against a real Prometheus scraping the dev deployment by .ci/k8s/monitoring_check.py:
-each must parse and return data. Metric names: METRICS-CONTRACT.md's, docs/kubernetes.md.
+each must parse and return data. Metric names: docs/kubernetes.md ("Monitoring").
 """
 
 import json
@@ -177,6 +177,13 @@ def control_plane():
                            ("max by (region, edge) (breakout_control_edge_version_lag)", "{{region}}/{{edge}}")))
         .with_panel(series("Lease rounds", "ops",
                            (f"sum(rate(breakout_control_grant_rounds_total[{RATE}]))", "rounds")))
+        .with_panel(series("Lease round duration", "s",
+                           ("histogram_quantile(0.95, sum by (le) "
+                            f"(rate(breakout_control_grant_round_seconds_bucket[{RATE}])))", "p95"),
+                           desc="How long the leader's allocation rounds take. Rounds are paced "
+                                "to about a third of a core: a round of d seconds is followed by "
+                                "the next about 3d later (at most 2.5 s), so a rising duration "
+                                "means fewer rounds, not more CPU."))
         .with_panel(series("Memory (RSS)", "bytes",
                            (f"process_resident_memory_bytes {CONTROL}", "{{instance}}")))
         .with_panel(series("CPU", "percentunit",

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use breakout_policy::wire::{sparse, Report};
+use breakout_policy::wire::{sparse, Report, TenantUsage};
 
 pub(super) struct EdgeEntry {
     pub(super) region: String,
@@ -62,4 +62,23 @@ pub(super) fn take_report<'e>(
         }
     }
     edges.get(edge)
+}
+
+/// `tenant`'s entry in a walk of one edge's report by ascending tenant ids, if the edge
+/// reported it; each call names a greater id than the one before. One comparison per step (a
+/// round does this for every pair of tenant and edge).
+pub(super) fn next_of<'r>(
+    walk: &mut std::iter::Peekable<std::collections::btree_map::Iter<'r, String, TenantUsage>>,
+    tenant: &str,
+) -> Option<&'r TenantUsage> {
+    while let Some((t, _)) = walk.peek() {
+        match t.as_str().cmp(tenant) {
+            std::cmp::Ordering::Less => {
+                walk.next();
+            }
+            std::cmp::Ordering::Equal => return walk.next().map(|(_, u)| u),
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
 }

@@ -2,7 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 use super::RegionUsage;
 
@@ -11,6 +13,8 @@ pub(super) struct LeaseMetrics {
     pub(super) limit: IntGaugeVec,
     pub(super) granted: IntGaugeVec,
     pub(super) rounds: IntCounter,
+    /// How long each round took (what paces them: `super::super::pump::round_gap`).
+    pub(super) round_seconds: Histogram,
     /// Reports the leader took, by kind: whole, sparse (merged), unmerged (not based on the
     /// report held: asked for whole).
     pub(super) reports: IntCounterVec,
@@ -30,6 +34,17 @@ impl LeaseMetrics {
             "Allocation rounds run by this node as leader",
         )?;
         registry.register(Box::new(rounds.clone()))?;
+        let round_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "breakout_control_grant_round_seconds",
+                "How long the leader's allocation rounds took (rounds are paced to about a \
+                 third of a core: a round of d seconds is followed by the next 3d later)",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+        )?;
+        registry.register(Box::new(round_seconds.clone()))?;
         let reports = IntCounterVec::new(
             Opts::new(
                 "breakout_control_lease_reports_total",
@@ -61,6 +76,7 @@ impl LeaseMetrics {
                 "Sessions the region's edges may admit under grants in force (leader)",
             )?,
             rounds,
+            round_seconds,
             reports,
             frames,
         })

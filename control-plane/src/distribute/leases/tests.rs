@@ -162,9 +162,13 @@ fn an_edge_that_reports_the_round_it_holds_gets_a_renewal_not_its_grants_again()
         "unchanged: renewed, not listed: {:?}",
         held.grants
     );
+    // Between two rounds the edge, given this round's frame, is not answered again.
+    let between = hub.exchange(vec![holding.clone()], &[]).expect("leading");
+    assert!(between.grants.is_empty(), "{:?}", between.grants);
     // A report naming a round the leader no longer keeps (it came late) is answered from the
     // frame answered before (`after_a_late_report_answers_renew_from_the_frame_sent`).
     holding.report.grants_epoch = 1;
+    hub.round(&st);
     let again = answer(&holding);
     assert_eq!(again.renew.as_ref().map(|r| r.from), Some(held.epoch));
 }

@@ -121,12 +121,23 @@ pub fn session_starts(cluster: &Cluster, nodes: &[usize]) -> Starts {
     starts
 }
 
-/// The grants frames `node` answered as leader so far, by what each was made from
-/// (`breakout_control_lease_frames_total{base}`): report, sent, whole.
-pub fn frames_by_base(node: &ControlNode) -> [f64; 3] {
+/// What `node` did as leader so far: grants frames answered by what each was made from
+/// (`breakout_control_lease_frames_total{base}`: report, sent, whole), and allocation rounds
+/// run and the seconds they took.
+pub struct LeaseCounters {
+    pub frames: [f64; 3],
+    pub rounds: f64,
+    pub round_seconds: f64,
+}
+
+pub fn lease_counters(node: &ControlNode) -> LeaseCounters {
     const NAME: &str = "breakout_control_lease_frames_total";
     let text = scrape(node, Policy::default()).unwrap_or_default();
-    ["report", "sent", "whole"].map(|base| sum(&text, NAME, &[("base", base)]))
+    LeaseCounters {
+        frames: ["report", "sent", "whole"].map(|base| sum(&text, NAME, &[("base", base)])),
+        rounds: sum(&text, "breakout_control_grant_rounds_total", &[]),
+        round_seconds: sum(&text, "breakout_control_grant_round_seconds_sum", &[]),
+    }
 }
 
 /// `node`'s metrics, asked again after no answer or a 5xx as [`Policy`] says; `None` (said on

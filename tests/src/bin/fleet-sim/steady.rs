@@ -20,18 +20,24 @@ pub struct Steady {
     pub grant_bps: f64,
     /// The share of the leader's grants frames that listed every grant.
     pub whole_frames: f64,
+    /// Allocation rounds a second, and what one took on average (seconds).
+    pub rounds_ps: f64,
+    pub round_s: f64,
 }
 
 /// Measures the leader (`leader`, pid `leader_pid`) over `window`, after 3 s for the fleet to
 /// settle.
 pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Duration) -> Steady {
     std::thread::sleep(Duration::from_secs(3));
-    let frames_before = diag::frames_by_base(leader);
+    let before = diag::lease_counters(leader);
     fleet.traffic.measuring.store(true, Ordering::Relaxed);
     let (cpu, rss) = probe::measure(leader_pid, window);
     fleet.traffic.measuring.store(false, Ordering::Relaxed);
-    let frames = diag::frames_by_base(leader);
-    let [report, sent, whole] = [0, 1, 2].map(|i| frames[i] - frames_before[i]);
+    let after = diag::lease_counters(leader);
+    let [report, sent, whole] = [0, 1, 2].map(|i| after.frames[i] - before.frames[i]);
+    let rounds = after.rounds - before.rounds;
+    let rounds_ps = rounds / window.as_secs_f64();
+    let round_s = (after.round_seconds - before.round_seconds) / rounds.max(1.0);
     let share = |n: f64| 100.0 * n / (report + sent + whole).max(1.0);
     let per_s = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / window.as_secs_f64();
     let report_bps = per_s(&fleet.traffic.report_bytes);
@@ -41,14 +47,17 @@ pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Dur
     println!(
         "steady ({}s): leader CPU {cpu:.2} cores, RSS {:.0} MiB; reports {reports_ps:.0}/s \
          = {:.2} MiB/s; grants {grants_ps:.0} frames/s = {:.2} MiB/s (made from the report \
-         {:.0}%, from the frame before {:.0}%, whole {:.0}%)",
+         {:.0}%, from the frame before {:.0}%, whole {:.0}%; the leader answered {:.0}/s); \
+         rounds {rounds_ps:.2}/s of {:.0} ms each",
         window.as_secs(),
         mib(rss),
         mib(report_bps as u64),
         mib(grant_bps as u64),
         share(report),
         share(sent),
-        share(whole)
+        share(whole),
+        (report + sent + whole) / window.as_secs_f64(),
+        round_s * 1e3
     );
     Steady {
         cpu,
@@ -56,5 +65,7 @@ pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Dur
         report_bps,
         grant_bps,
         whole_frames: share(whole) / 100.0,
+        rounds_ps,
+        round_s,
     }
 }
