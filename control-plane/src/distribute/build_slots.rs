@@ -132,10 +132,8 @@ mod tests {
     }
 
     /// Waits until `ready` holds of the slots' counts.
-    fn until(slots: &BuildSlots, ready: impl Fn(&Slots) -> bool) {
-        while !ready(&slots.state.lock().expect("slots")) {
-            std::thread::yield_now();
-        }
+    fn until(what: &str, slots: &BuildSlots, ready: impl Fn(&Slots) -> bool) {
+        crate::distribute::spin_until(what, || ready(&slots.state.lock().expect("slots")));
     }
 
     #[test]
@@ -167,9 +165,11 @@ mod tests {
             // The background build queued first, the urgent one after it, both counted
             // before the slot is given back.
             let background = waiter(Priority::Background, "background");
-            until(&slots, |s| s.background_waiting == 1);
+            until("the background build waits", &slots, |s| {
+                s.background_waiting == 1
+            });
             let urgent = waiter(Priority::Urgent, "urgent");
-            until(&slots, |s| s.urgent_waiting == 1);
+            until("the urgent build waits", &slots, |s| s.urgent_waiting == 1);
             go_tx.send(()).expect("the holder waits");
             for t in [holder, background, urgent] {
                 t.join().expect("no panic");

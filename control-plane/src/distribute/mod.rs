@@ -41,6 +41,17 @@ use crate::store::Store;
 
 pub use self::session::check_hello_fields;
 
+/// Spins until `ready` (another thread got somewhere), failing with `what` after ten seconds
+/// rather than hanging the test.
+#[cfg(test)]
+fn spin_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::yield_now();
+    }
+}
+
 /// What the edge endpoint of one node shares between its connections.
 pub struct EdgeServer {
     store: Arc<dyn Store>,

@@ -110,10 +110,10 @@ struct Entry {
 }
 
 /// The sparse reports a node relays as they came (the edge's own, or one made from a whole
-/// report against the report before it), so that relaying copies no whole report and walks no
-/// tenant that did not change: at fleet scale a node copied each of its edges' whole reports
-/// (thousands of tenants) every second to make the sparse one, and that copy was the largest
-/// single cost of the leader's steady state (BENCHMARKS.md).
+/// report against the report before it), so that relaying copies no whole report: at fleet
+/// scale a node copied each of its edges' whole reports (thousands of tenants) every second to
+/// make the sparse one, and that copy was the largest single cost of the leader's steady state
+/// (BENCHMARKS.md). (Merging each report into the node's own copy still walks it.)
 #[derive(Default)]
 struct Chain {
     /// The seq of the last report relayed from here, which the leader holds (unless it asks
@@ -265,7 +265,8 @@ impl EdgeRegistry {
                 report,
             };
             let chain = &mut e.chain;
-            if sparse && chain.leader_seq.is_some() && !chain.unrelayed.is_empty() {
+            // (Reports join the chain only once the leader's seq is known: `reported`.)
+            if sparse && !chain.unrelayed.is_empty() {
                 chain.leader_seq = chain.head();
                 for (at, r) in chain.unrelayed.drain(..) {
                     relay.reports.push(relayed(age(at), r));
@@ -358,12 +359,13 @@ impl EdgeHandle {
     /// (a whole one as a sparse one against the last) if the chain's head is the last.
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
-            let joins = e.chain.head().is_some()
-                && e.chain.head() == e.report.as_ref().map(|(_, _, r)| r.seq);
+            let last_seq = e.report.as_ref().map(|(_, _, r)| r.seq);
+            let joins = last_seq.is_some() && e.chain.head() == last_seq;
             let merged = match (&mut e.report, report.base) {
                 (Some((last_at, last_ms, last)), Some(_)) => {
-                    // The sparse report as it came, for the leader (it lists only changes).
-                    let kept = (joins && report.base == Some(last.seq)).then(|| report.clone());
+                    // The sparse report as it came, for the leader (it lists only changes;
+                    // kept only if it merges, so based on the chain's head).
+                    let kept = joins.then(|| report.clone());
                     sparse::merge_into(last, report).map(|()| {
                         (*last_at, *last_ms) = (at, at_ms);
                         kept

@@ -1,22 +1,11 @@
 //! Builds for no edge yet ([`RegionFeeds::prebuild`]) beside the sessions' builds.
 
-use std::time::Duration;
-
 use super::*;
 
 fn one_slot() -> RegionFeeds {
     RegionFeeds {
         slots: BuildSlots::with_slots(1),
         ..RegionFeeds::default()
-    }
-}
-
-/// Waits until `ready`, failing after ten seconds.
-fn until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::yield_now();
     }
 }
 
@@ -63,7 +52,7 @@ fn a_prebuild_waiting_for_a_slot_leaves_its_region_to_the_sessions() {
         let (feeds, state) = (Arc::clone(&feeds), Arc::clone(&state));
         std::thread::spawn(move || feeds.prebuild(&state, "tokyo"))
     };
-    until("the prebuild waits for a slot", || {
+    crate::distribute::spin_until("the prebuild waits for a slot", || {
         feeds.slots.waiting(Priority::Background) == 1
     });
     assert!(
@@ -74,7 +63,7 @@ fn a_prebuild_waiting_for_a_slot_leaves_its_region_to_the_sessions() {
         let (feeds, state) = (Arc::clone(&feeds), Arc::clone(&state));
         std::thread::spawn(move || feeds.get(&state, "tokyo"))
     };
-    until("the session waits for a slot", || {
+    crate::distribute::spin_until("the session waits for a slot", || {
         feeds.slots.waiting(Priority::Urgent) == 1
     });
     go_tx.send(()).expect("the holder waits");
