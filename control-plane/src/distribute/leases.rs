@@ -263,7 +263,8 @@ impl LeaseHub {
                     continue;
                 };
                 kind.inc();
-                tally.observe_one(&r.edge_id, &e.region, r.age_ms, &e.report, wall_ms);
+                let (seq, refusals) = (e.report.seq(), e.report.refusals());
+                tally.observe_one(&r.edge_id, &e.region, r.age_ms, seq, refusals, wall_ms);
             }
             tally.prune(wall_ms);
         });
@@ -384,7 +385,7 @@ impl LeaseHub {
             // Each edge's report walked beside the tenants, both in id order (no lookups).
             let mut walks: Vec<_> = edges
                 .iter()
-                .map(|(_, e)| e.report.tenants.iter().peekable())
+                .map(|(_, e)| e.report.tenants().peekable())
                 .collect();
             let tenants = tenants.iter().zip(tenant_ids).zip(ledgers.iter_mut());
             for (((tenant, limit), tenant_id), ledger) in tenants {

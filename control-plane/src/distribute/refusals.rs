@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use breakout_policy::outcome::RefusalCounts;
-use breakout_policy::wire::Report;
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -80,36 +79,40 @@ impl Tally {
     #[cfg(test)]
     pub fn observe(&mut self, reports: &[RelayedReport], now_ms: u64) {
         for r in reports {
-            self.observe_one(&r.edge_id, &r.region, r.age_ms, &r.report, now_ms);
+            let report = &r.report;
+            let (seq, refusals) = (report.seq, &report.refusals);
+            self.observe_one(&r.edge_id, &r.region, r.age_ms, seq, refusals, now_ms);
         }
         self.prune(now_ms);
     }
 
-    /// One edge's whole report (a sparse one merged first: its counts are the baseline of the
-    /// next), received `age_ms` before `now_ms`. Call [`Tally::prune`] after a batch.
+    /// One edge's whole report, `seq` with its refusal counts (a sparse one merged first: its
+    /// counts are the baseline of the next), received `age_ms` before `now_ms`. Call
+    /// [`Tally::prune`] after a batch.
     pub fn observe_one(
         &mut self,
         edge_id: &str,
         region: &str,
         age_ms: u64,
-        report: &Report,
+        seq: u64,
+        refusals: &BTreeMap<String, RefusalCounts>,
         now_ms: u64,
     ) {
         let at_ms = now_ms.saturating_sub(age_ms);
         let prev = self.edges.get(edge_id);
-        if prev.is_some_and(|p| p.seq == report.seq) {
+        if prev.is_some_and(|p| p.seq == seq) {
             return;
         }
         // Older counts to subtract, per tenant; `None`: count everything reported.
-        let restarted = prev.is_some_and(|p| report.seq < p.seq);
+        let restarted = prev.is_some_and(|p| seq < p.seq);
         let baseline: Option<&BTreeMap<String, RefusalCounts>> = match prev {
             Some(p) if !restarted => Some(&p.counts),
             Some(_) => None,
-            None if report.seq <= NEW_EDGE_SEQ => None,
-            None => Some(&report.refusals),
+            None if seq <= NEW_EDGE_SEQ => None,
+            None => Some(refusals),
         };
         let mut deltas = Vec::new();
-        for (tenant, counts) in &report.refusals {
+        for (tenant, counts) in refusals {
             let old = baseline.and_then(|b| b.get(tenant));
             let mut d = RefusalCounts::default();
             for (reason, n) in &counts.0 {
@@ -127,9 +130,9 @@ impl Tally {
             edge_id.to_string(),
             EdgeSeen {
                 region: region.to_string(),
-                seq: report.seq,
+                seq,
                 at_ms,
-                counts: report.refusals.clone(),
+                counts: refusals.clone(),
             },
         );
     }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use breakout_policy::wire::{sparse, Grants, Report, TenantUsage};
+use breakout_policy::wire::sparse::{self, Merged};
+use breakout_policy::wire::{Grants, Report, TenantUsage};
 use tokio::sync::watch;
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +100,7 @@ struct Entry {
     applied: Option<u64>,
     synced_through: Option<u64>,
     nack: Option<NackView>,
-    report: Option<(Instant, u64, Report)>,
+    report: Option<(Instant, u64, Merged)>,
     /// Whether `report` went to the leader already (each report is relayed once).
     relayed: bool,
     /// What goes to the leader next: the reports since the last relay, sparse, each based on
@@ -229,8 +230,10 @@ impl EdgeRegistry {
                     last_nack: e.nack.clone(),
                     last_report_ms: e.report.as_ref().map(|(_, ms, _)| *ms),
                     sessions: fresh
-                        .map(|(_, _, r)| r.tenants.values().map(|u| u64::from(u.active)).sum()),
-                    tenants: fresh.map(|(_, _, r)| r.tenants.clone()).unwrap_or_default(),
+                        .map(|(_, _, r)| r.tenants().map(|(_, u)| u64::from(u.active)).sum()),
+                    tenants: fresh
+                        .map(|(_, _, r)| r.tenants().map(|(id, u)| (id.clone(), u)).collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -273,8 +276,8 @@ impl EdgeRegistry {
                 }
             } else {
                 chain.unrelayed.clear();
-                chain.leader_seq = Some(report.seq);
-                relay.reports.push(relayed(age(*at), report.clone()));
+                chain.leader_seq = Some(report.seq());
+                relay.reports.push(relayed(age(*at), report.to_report()));
             }
         }
         relay
@@ -359,24 +362,24 @@ impl EdgeHandle {
     /// (a whole one as a sparse one against the last) if the chain's head is the last.
     pub fn reported(&self, report: Report, at: Instant, at_ms: u64) {
         self.update(|e| {
-            let last_seq = e.report.as_ref().map(|(_, _, r)| r.seq);
+            let last_seq = e.report.as_ref().map(|(_, _, r)| r.seq());
             let joins = last_seq.is_some() && e.chain.head() == last_seq;
             let merged = match (&mut e.report, report.base) {
                 (Some((last_at, last_ms, last)), Some(_)) => {
                     // The sparse report as it came, for the leader (it lists only changes;
                     // kept only if it merges, so based on the chain's head).
                     let kept = joins.then(|| report.clone());
-                    sparse::merge_into(last, report).map(|()| {
+                    last.merge(report).map(|()| {
                         (*last_at, *last_ms) = (at, at_ms);
                         kept
                     })
                 }
                 (last, None) => {
                     let kept = match last.as_ref() {
-                        Some((_, _, prev)) if joins => Some(sparse::sparsify(prev, &report)),
+                        Some((_, _, prev)) if joins => Some(prev.sparsify(&report)),
                         _ => None,
                     };
-                    *last = Some((at, at_ms, report));
+                    *last = Some((at, at_ms, Merged::new(report)));
                     Ok(kept)
                 }
                 (None, Some(base)) => Err(sparse::SparseError::BaseMismatch {

@@ -10,6 +10,10 @@
 use std::collections::BTreeMap;
 
 use super::{Report, TenantUsage};
+use crate::outcome::RefusalCounts;
+
+mod merged;
+pub use merged::Merged;
 
 /// Why a sparse report cannot be made whole.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -36,18 +40,31 @@ pub fn carried(prev: &TenantUsage, prev_epoch: u64, epoch: u64) -> TenantUsage {
 /// only the tenants and refusal counts that [`merge`] would not carry over. `full` itself when
 /// it cannot be expressed that way (a tenant's refusal counts disappeared without the tenant).
 pub fn sparsify(prev: &Report, full: &Report) -> Report {
+    let tenants = prev.tenants.iter().map(|(id, u)| (id, *u));
+    sparsify_from(tenants, prev.seq, prev.grants_epoch, &prev.refusals, full)
+}
+
+/// [`sparsify`] against a previous report given as its parts: its tenants in id order, its seq,
+/// grants epoch and refusal counts (a [`Merged`] lends its tenants resolved, not as stored).
+fn sparsify_from<'p>(
+    prev_tenants: impl Iterator<Item = (&'p String, TenantUsage)>,
+    prev_seq: u64,
+    prev_epoch: u64,
+    prev_refusals: &BTreeMap<String, RefusalCounts>,
+    full: &Report,
+) -> Report {
     // One walk over both maps in key order (linear), not a search of `prev` per tenant: an
     // edge, or the fleet simulator's thousand, does this for every report.
     let mut changed = Vec::new();
     let mut removed = Vec::new();
-    let mut old = prev.tenants.iter().peekable();
+    let mut old = prev_tenants.peekable();
     for (id, usage) in &full.tenants {
         while let Some((gone, _)) = old.next_if(|(p, _)| *p < id) {
             removed.push(gone.clone());
         }
         let same = old
             .next_if(|(p, _)| *p == id)
-            .is_some_and(|(_, p)| carried(p, prev.grants_epoch, full.grants_epoch) == *usage);
+            .is_some_and(|(_, p)| carried(&p, prev_epoch, full.grants_epoch) == *usage);
         if !same {
             changed.push((id.clone(), *usage));
         }
@@ -56,8 +73,7 @@ pub fn sparsify(prev: &Report, full: &Report) -> Report {
     let tenants: BTreeMap<String, TenantUsage> = changed.into_iter().collect();
     // Cumulative counts only grow while the edge runs; one that vanished (the tenant left and
     // came back within a report) is sent whole rather than given a removal list of its own.
-    let lost_counts = prev
-        .refusals
+    let lost_counts = prev_refusals
         .keys()
         .any(|id| !full.refusals.contains_key(id) && full.tenants.contains_key(id));
     if lost_counts {
@@ -66,7 +82,7 @@ pub fn sparsify(prev: &Report, full: &Report) -> Report {
     let refusals = full
         .refusals
         .iter()
-        .filter(|(id, counts)| prev.refusals.get(*id) != Some(counts))
+        .filter(|(id, counts)| prev_refusals.get(*id) != Some(counts))
         .map(|(id, counts)| (id.clone(), counts.clone()))
         .collect();
     Report {
@@ -74,7 +90,7 @@ pub fn sparsify(prev: &Report, full: &Report) -> Report {
         tenants,
         refusals,
         grants_epoch: full.grants_epoch,
-        base: Some(prev.seq),
+        base: Some(prev_seq),
         removed,
     }
 }
@@ -89,7 +105,8 @@ pub fn merge(prev: &Report, report: Report) -> Result<Report, SparseError> {
 
 /// [`merge`] in place: `last` (the last whole report) becomes the whole report `report` stands
 /// for, or stays as it was if `report` is not based on it. Touches only what the report lists,
-/// apart from moving renewed grants forward.
+/// apart from moving renewed grants forward (which walks every tenant: a receiver that merges
+/// every report keeps a [`Merged`] instead).
 pub fn merge_into(last: &mut Report, report: Report) -> Result<(), SparseError> {
     let Some(base) = report.base else {
         *last = report;

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use breakout_policy::wire::{sparse, Report, TenantUsage};
+use breakout_policy::wire::sparse::Merged;
+use breakout_policy::wire::{Report, TenantUsage};
 
 pub(super) struct EdgeEntry {
     pub(super) region: String,
-    pub(super) report: Report,
+    pub(super) report: Merged,
     pub(super) at: Instant,
     /// The epoch of the last frame answered for the edge, if any since it last reported
     /// holding no grants (what the next frame is made from when the report's round is no
@@ -34,7 +35,7 @@ pub(super) fn take_report<'e>(
         (false, None) => {
             let entry = EdgeEntry {
                 region,
-                report,
+                report: Merged::new(report),
                 at,
                 sent: None,
                 from_sent: 0,
@@ -45,18 +46,14 @@ pub(super) fn take_report<'e>(
         (true, None) if edges.get(edge).is_some_and(|e| e.at > at) => {}
         (true, _) => {
             let e = edges.get_mut(edge)?;
-            if report.base.is_some() {
-                sparse::merge_into(&mut e.report, report).ok()?;
-            } else {
-                e.report = report;
-            }
+            e.report.merge(report).ok()?;
             (e.at, e.region) = (at, region);
             // A report whose round is gone came late: it was made before the frames answered
             // since, so the newest of those is still the best guess of what the edge holds
             // (were every such report answered with every grant, an edge whose reports are
             // always late would cost a whole frame each). One that holds no round (the edge
             // started since) is answered with every grant.
-            if e.report.grants_epoch == 0 {
+            if e.report.grants_epoch() == 0 {
                 e.sent = None;
             }
         }
@@ -68,9 +65,9 @@ pub(super) fn take_report<'e>(
 /// reported it; each call names a greater id than the one before. One comparison per step (a
 /// round does this for every pair of tenant and edge).
 pub(super) fn next_of<'r>(
-    walk: &mut std::iter::Peekable<std::collections::btree_map::Iter<'r, String, TenantUsage>>,
+    walk: &mut std::iter::Peekable<impl Iterator<Item = (&'r String, TenantUsage)>>,
     tenant: &str,
-) -> Option<&'r TenantUsage> {
+) -> Option<TenantUsage> {
     while let Some((t, _)) = walk.peek() {
         match t.as_str().cmp(tenant) {
             std::cmp::Ordering::Less => {

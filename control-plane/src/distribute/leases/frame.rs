@@ -7,7 +7,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use breakout_policy::wire::{Grant, Grants, Renewal, Report};
+use breakout_policy::wire::sparse::Merged;
+use breakout_policy::wire::{Grant, Grants, Renewal};
 
 /// One round's grants for one edge, sorted by tenant id (the order of the state's tenants),
 /// the ids shared with the round's limits table.
@@ -58,7 +59,7 @@ impl Base {
 pub fn frame(
     now: &Issued<'_>,
     kept: &[Issued<'_>],
-    report: Option<&Report>,
+    report: Option<&Merged>,
     sent: Option<u64>,
     ttl_ms: u64,
 ) -> (Grants, Base) {
@@ -69,7 +70,7 @@ pub fn frame(
         "unsorted grants"
     );
     let (from, report, base) = match (report, sent) {
-        (Some(r), _) if is_kept(r.grants_epoch) => (r.grants_epoch, Some(r), Base::Report),
+        (Some(r), _) if is_kept(r.grants_epoch()) => (r.grants_epoch(), Some(r), Base::Report),
         (_, Some(s)) if is_kept(s) => (s, None, Base::Sent),
         _ => {
             let whole = Grants {
@@ -91,7 +92,7 @@ pub fn frame(
     // One walk over `now`, each base and the report together, all sorted by tenant id: no
     // hashing and, within one limits table, no string comparison (the ids are shared).
     let mut cursors = vec![0usize; bases.len()];
-    let mut held = report.map(|r| r.tenants.iter().peekable());
+    let mut held = report.map(|r| r.tenants().peekable());
     let mut grants = BTreeMap::new();
     let mut ends: BTreeSet<&str> = BTreeSet::new();
     for (tenant, g) in now.grants {

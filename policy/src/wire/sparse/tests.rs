@@ -122,3 +122,89 @@ fn a_sparse_report_on_another_base_is_refused() {
         "a whole report stands"
     );
 }
+
+/// Any report after `held`'s seq: whole now and then, else sparse and listing anything — tenants
+/// removed, refusals, epochs going back, to 0, holdings newer than the frame applied — so
+/// [`Merged`] is checked against [`merge_into`] beyond what a working edge sends.
+fn any_next(rng: &mut StdRng, held: &Report) -> Report {
+    let mut r = Report {
+        seq: held.seq + 1 + rng.random_range(0..2),
+        grants_epoch: match rng.random_range(0..10) {
+            0 => 0,
+            1 => held.grants_epoch.saturating_sub(1),
+            2..=4 => held.grants_epoch,
+            _ => held.grants_epoch + 1,
+        },
+        base: (rng.random_range(0..8) != 0).then_some(held.seq),
+        ..Report::default()
+    };
+    for i in 0..10u64 {
+        let id = format!("t{i}");
+        match rng.random_range(0..8) {
+            0 if r.base.is_some() => r.removed.push(id),
+            1..=3 => {
+                let u = TenantUsage {
+                    active: rng.random_range(0..3),
+                    refused: rng.random_range(0..2) * rng.random_range(1..4),
+                    holding_epoch: match rng.random_range(0..4) {
+                        0 => 0,
+                        1 => r.grants_epoch,
+                        2 => r.grants_epoch + rng.random_range(1..3),
+                        _ => r.grants_epoch.saturating_sub(rng.random_range(1..3)),
+                    },
+                    holding_sessions: rng.random_range(0..9),
+                };
+                r.tenants.insert(id.clone(), u);
+                if rng.random_range(0..3) == 0 {
+                    let mut counts = RefusalCounts::default();
+                    counts.add(Reason::BlockedByRule, 1 + rng.random_range(0..3));
+                    r.refusals.insert(id, counts);
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+#[test]
+fn merged_holds_what_merge_into_holds_after_any_reports() {
+    let mut rng = StdRng::seed_from_u64(0x2545_F491_4F6C_DD1D);
+    let (mut merged_n, mut refused_n) = (0usize, 0usize);
+    for _ in 0..300 {
+        let mut eager = Report {
+            grants_epoch: rng.random_range(0..4),
+            ..Report::default()
+        };
+        let mut lazy = Merged::new(eager.clone());
+        for _ in 0..30 {
+            let next = any_next(&mut rng, &eager);
+            let full = {
+                let mut whole = eager.clone();
+                merge_into(&mut whole, next.clone()).map(|()| whole)
+            };
+            let got = lazy.merge(next.clone());
+            assert_eq!(got.is_ok(), full.is_ok(), "{next:?}");
+            if let Ok(full) = full {
+                merged_n += 1;
+                refused_n += full.tenants.values().filter(|u| u.refused != 0).count();
+                eager = full;
+            }
+            assert_eq!(lazy.to_report(), eager, "after {next:?}");
+            assert_eq!(lazy.tenants().count(), eager.tenants.len());
+            for (id, u) in &eager.tenants {
+                assert_eq!(lazy.get(id), Some(*u));
+            }
+            assert_eq!(
+                (lazy.seq(), lazy.grants_epoch()),
+                (eager.seq, eager.grants_epoch)
+            );
+            let later = step(&mut rng, &eager);
+            assert_eq!(lazy.sparsify(&later), sparsify(&eager, &later));
+        }
+    }
+    assert!(
+        merged_n > 5_000 && refused_n > 1_000,
+        "{merged_n} merges, {refused_n} refusing"
+    );
+}

@@ -2,7 +2,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
-use breakout_policy::wire::TenantUsage;
+use breakout_policy::wire::{Report, TenantUsage};
 
 use super::*;
 
@@ -32,8 +32,8 @@ impl Edge {
         self.applied = self.applied.max(g.epoch);
     }
 
-    fn report(&self) -> Report {
-        Report {
+    fn report(&self) -> Merged {
+        Merged::new(Report {
             grants_epoch: self.applied,
             tenants: self
                 .held
@@ -48,7 +48,7 @@ impl Edge {
                 })
                 .collect(),
             ..Report::default()
-        }
+        })
     }
 }
 
@@ -109,7 +109,7 @@ fn an_edge_holds_only_what_was_issued_and_catches_up_from_a_fresh_report() {
                 grants: &now,
             };
             let (frame, _) = frame(&cur, &kept, Some(&report), sent, TTL);
-            let fresh = sent.is_none() && report == edge.report();
+            let fresh = sent.is_none() && report.to_report() == edge.report().to_report();
             sent = Some(epoch);
             match rng.random_range(0..5) {
                 0 if lossy => {} // lost
