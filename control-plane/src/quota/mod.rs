@@ -88,6 +88,14 @@ pub struct Issued {
     pub expires_ms: u64,
 }
 
+impl Issued {
+    /// Whether it counts for an edge holding `holding_epoch` at `now_ms`: not expired, and not
+    /// older than what the edge holds (the edge applied a newer frame since).
+    pub fn in_force(&self, holding_epoch: u64, now_ms: u64) -> bool {
+        self.expires_ms > now_ms && self.epoch >= holding_epoch
+    }
+}
+
 /// One tenant's grants in one region.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
@@ -192,7 +200,7 @@ impl Ledger {
         self.issued.retain(|edge, grants| {
             let report = cursor.seek(edge);
             let holding = report.map_or(0, |i| reports[i].1.holding_epoch);
-            grants.retain(|g| g.expires_ms > now_ms && g.epoch >= holding);
+            grants.retain(|g| g.in_force(holding, now_ms));
             let most = grants.most(holding, now_ms);
             match report {
                 Some(i) => held[i] = most,
@@ -232,8 +240,7 @@ impl Ledger {
         }
         // Edges new to the ledger (rare once a fleet runs).
         for ((edge, r), sessions) in reports.iter().zip(sessions) {
-            if !self.issued.contains(edge) {
-                let grants = self.issued.entry(edge);
+            if let Some(grants) = self.issued.add(edge) {
                 grants.push(issue(*sessions));
                 committed += u64::from(grants.most(r.holding_epoch, now_ms));
             }
