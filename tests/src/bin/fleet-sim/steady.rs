@@ -2,7 +2,7 @@
 //! and the report and grant traffic.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use breakout_tests::control::ControlNode;
 
@@ -29,14 +29,20 @@ pub struct Steady {
 /// settle.
 pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Duration) -> Steady {
     std::thread::sleep(Duration::from_secs(3));
+    // The leader's counters are read when each scrape starts; the scrapes themselves take
+    // seconds at 100,000 tenants (a gauge per region and tenant), so the counters' window is
+    // the time between the two starts, not `window`.
+    let scraped = Instant::now();
     let before = diag::lease_counters(leader);
     fleet.traffic.measuring.store(true, Ordering::Relaxed);
     let (cpu, rss) = probe::measure(leader_pid, window);
     fleet.traffic.measuring.store(false, Ordering::Relaxed);
+    let counted = scraped.elapsed();
     let after = diag::lease_counters(leader);
+    let counted_s = counted.as_secs_f64();
     let [report, sent, whole] = [0, 1, 2].map(|i| after.frames[i] - before.frames[i]);
     let rounds = after.rounds - before.rounds;
-    let rounds_ps = rounds / window.as_secs_f64();
+    let rounds_ps = rounds / counted_s;
     let round_s = (after.round_seconds - before.round_seconds) / rounds.max(1.0);
     let share = |n: f64| 100.0 * n / (report + sent + whole).max(1.0);
     let per_s = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / window.as_secs_f64();
@@ -48,7 +54,7 @@ pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Dur
         "steady ({}s): leader CPU {cpu:.2} cores, RSS {:.0} MiB; reports {reports_ps:.0}/s \
          = {:.2} MiB/s; grants {grants_ps:.0} frames/s = {:.2} MiB/s (made from the report \
          {:.0}%, from the frame before {:.0}%, whole {:.0}%; the leader answered {:.0}/s); \
-         rounds {rounds_ps:.2}/s of {:.0} ms each",
+         rounds {rounds_ps:.2}/s of {:.0} ms each (the leader's counters over {counted_s:.1} s)",
         window.as_secs(),
         mib(rss),
         mib(report_bps as u64),
@@ -56,7 +62,7 @@ pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Dur
         share(report),
         share(sent),
         share(whole),
-        (report + sent + whole) / window.as_secs_f64(),
+        (report + sent + whole) / counted_s,
         round_s * 1e3
     );
     Steady {
