@@ -6,6 +6,11 @@
 //! ([`FOLLOWS`]): a renewal moves all of those by changing one number, and a merge touches only
 //! what the sparse report lists. Read through [`Merged::tenants`] it is, entry for entry, the
 //! report `merge_into` would hold (the property the tests check).
+//!
+//! The tenants are one sorted table rather than a `BTreeMap`: the leader's round walks every
+//! edge's report beside the tenants, once per (edge, tenant) pair, and a table walks in
+//! contiguous memory where a tree's nodes are scattered (`BTreeMap` iteration was 8 % of the
+//! leader's samples at 500 edges × 100,000 tenants).
 
 use std::collections::BTreeMap;
 
@@ -23,8 +28,11 @@ const FOLLOWS: u64 = u64::MAX;
 /// lists.
 #[derive(Clone, Debug, Default)]
 pub struct Merged {
-    /// The report, holding epochs stored as above, `refused` nonzero only for `refusing`.
+    /// The report without its tenants.
     report: Report,
+    /// Its tenants by ascending id, holding epochs stored as above, `refused` nonzero only for
+    /// `refusing`.
+    tenants: Vec<(String, TenantUsage)>,
     /// The tenants stored with a `refused` count (the next report not listing one has it
     /// refuse nothing since: `carried`).
     refusing: Vec<String>,
@@ -44,14 +52,19 @@ impl Merged {
     pub fn new(mut report: Report) -> Self {
         let (mut refusing, mut explicit_max) = (Vec::new(), 0);
         let epoch = report.grants_epoch;
-        for (id, u) in report.tenants.iter_mut() {
-            if u.refused != 0 {
-                refusing.push(id.clone());
-            }
-            store(u, epoch, &mut explicit_max);
-        }
+        let tenants = std::mem::take(&mut report.tenants)
+            .into_iter()
+            .map(|(id, mut u)| {
+                if u.refused != 0 {
+                    refusing.push(id.clone());
+                }
+                store(&mut u, epoch, &mut explicit_max);
+                (id, u)
+            })
+            .collect();
         Merged {
             report,
+            tenants,
             refusing,
             explicit_max,
         }
@@ -71,25 +84,22 @@ impl Merged {
                 last: self.report.seq,
             });
         }
-        let tenants = &mut self.report.tenants;
-        for id in &report.removed {
-            tenants.remove(id);
-            self.report.refusals.remove(id);
+        if !report.removed.is_empty() {
+            let mut gone: Vec<&str> = report.removed.iter().map(String::as_str).collect();
+            gone.sort_unstable();
+            self.tenants
+                .retain(|(id, _)| gone.binary_search(&id.as_str()).is_err());
+            for id in &report.removed {
+                self.report.refusals.remove(id);
+            }
         }
-        for id in self.refusing.drain(..) {
-            if let Some(u) = tenants.get_mut(&id) {
-                u.refused = 0;
+        for id in std::mem::take(&mut self.refusing) {
+            if let Some(i) = self.find(&id) {
+                self.tenants[i].1.refused = 0;
             }
         }
         self.renew(report.grants_epoch);
-        let epoch = report.grants_epoch;
-        for (id, mut u) in report.tenants {
-            if u.refused != 0 {
-                self.refusing.push(id.clone());
-            }
-            store(&mut u, epoch, &mut self.explicit_max);
-            self.report.tenants.insert(id, u);
-        }
+        self.upsert(report.tenants, report.grants_epoch);
         self.report.refusals.extend(report.refusals);
         self.report.seq = report.seq;
         Ok(())
@@ -102,13 +112,49 @@ impl Merged {
         let prev = self.report.grants_epoch;
         if epoch != prev && epoch <= self.explicit_max {
             self.explicit_max = 0;
-            for u in self.report.tenants.values_mut() {
+            for (_, u) in &mut self.tenants {
                 let mut next = carried(&resolve(*u, prev), prev, epoch);
                 store(&mut next, epoch, &mut self.explicit_max);
                 *u = next;
             }
         }
         self.report.grants_epoch = epoch;
+    }
+
+    /// Stores the tenants a sparse report of grants epoch `epoch` lists: those held are
+    /// updated in place; new ones are merged in with one pass over the table (inserting each
+    /// would move the table's tail once per tenant).
+    fn upsert(&mut self, listed: BTreeMap<String, TenantUsage>, epoch: u64) {
+        let mut new = Vec::new();
+        for (id, mut u) in listed {
+            if u.refused != 0 {
+                self.refusing.push(id.clone());
+            }
+            store(&mut u, epoch, &mut self.explicit_max);
+            match self.find(&id) {
+                Some(i) => self.tenants[i].1 = u,
+                None => new.push((id, u)),
+            }
+        }
+        if new.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.tenants);
+        let mut new = new.into_iter().peekable();
+        self.tenants.reserve(held.len() + new.len());
+        for t in held {
+            while let Some(n) = new.next_if(|n| n.0 < t.0) {
+                self.tenants.push(n);
+            }
+            self.tenants.push(t);
+        }
+        self.tenants.extend(new);
+    }
+
+    fn find(&self, tenant: &str) -> Option<usize> {
+        self.tenants
+            .binary_search_by(|(id, _)| id.as_str().cmp(tenant))
+            .ok()
     }
 
     pub fn seq(&self) -> u64 {
@@ -126,14 +172,13 @@ impl Merged {
     /// The tenants in id order, as the whole report has them.
     pub fn tenants(&self) -> impl Iterator<Item = (&String, TenantUsage)> + Clone + '_ {
         let epoch = self.report.grants_epoch;
-        self.report
-            .tenants
+        self.tenants
             .iter()
             .map(move |(id, u)| (id, resolve(*u, epoch)))
     }
 
     pub fn get(&self, tenant: &str) -> Option<TenantUsage> {
-        let u = self.report.tenants.get(tenant)?;
+        let (_, u) = &self.tenants[self.find(tenant)?];
         Some(resolve(*u, self.report.grants_epoch))
     }
 

@@ -191,7 +191,9 @@ fn merged_holds_what_merge_into_holds_after_any_reports() {
                 eager = full;
             }
             assert_eq!(lazy.to_report(), eager, "after {next:?}");
-            assert_eq!(lazy.tenants().count(), eager.tenants.len());
+            let in_order: Vec<(&String, TenantUsage)> =
+                eager.tenants.iter().map(|(t, u)| (t, *u)).collect();
+            assert_eq!(lazy.tenants().collect::<Vec<_>>(), in_order, "in id order");
             for (id, u) in &eager.tenants {
                 assert_eq!(lazy.get(id), Some(*u));
             }
