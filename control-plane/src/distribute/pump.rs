@@ -42,11 +42,17 @@ pub fn round_gap(cost: Duration, ttl: Duration) -> Duration {
     cost.div_f64(ROUND_SHARE).min(ttl / 4)
 }
 
-/// Whether a round is due at `now`, the next one being allowed `next`: at the tick nearest to it
-/// (rounds run on ticks, [`ROUND`] apart).
+/// Whether a round is due at `now`, the next one being allowed `next`: at the first tick at or
+/// after it, give or take [`TICK_SLACK`] (rounds run on ticks, [`ROUND`] apart). The nearest
+/// tick instead let rounds come up to half a tick early: rounds of 250 ms ran every tick, half a
+/// core, where 300 ms ones ran every other (BENCHMARKS.md).
 fn due(next: Option<Instant>, now: Instant) -> bool {
-    next.is_none_or(|next| now + ROUND / 2 >= next)
+    next.is_none_or(|next| now + TICK_SLACK >= next)
 }
+
+/// How early a round may run: a tick's work starts a little after the tick (the store's status,
+/// the relay), so a gap of whole ticks measured from the round's start ends just after its tick.
+const TICK_SLACK: Duration = Duration::from_millis(50);
 
 /// What the pump carries from one tick to the next.
 #[derive(Default)]
@@ -270,6 +276,13 @@ mod tests {
         let next = now + round_gap(ms(300), TTL);
         assert_eq!(next, now + ms(900));
         assert!(!due(Some(next), now + ROUND));
+        assert!(due(Some(next), now + 2 * ROUND));
+        // A round of 0.23 s: not at the first tick (0.69 s), which would take half a core.
+        let next = now + round_gap(ms(230), TTL);
+        assert!(!due(Some(next), now + ROUND));
+        assert!(due(Some(next), now + 2 * ROUND));
+        // A gap of whole ticks is due at its tick, though the round started after the tick.
+        let next = now + ms(20) + round_gap(ms(333), TTL);
         assert!(due(Some(next), now + 2 * ROUND));
         // However long a round, grants are renewed every 2.5 s at most.
         assert_eq!(round_gap(ms(4_000), TTL), ms(2_500));
