@@ -89,10 +89,12 @@ impl Quotas {
         if let Some(renew) = grants.renew.as_ref().filter(|_| grants.epoch >= newest) {
             let expires = now + Duration::from_millis(renew.ttl_ms);
             let ends: HashSet<&str> = renew.ends.iter().map(String::as_str).collect();
+            // A tenant the frame lists is renewed here too, then replaced by its grant below (its
+            // epoch is then the frame's, never newer): looking each one up in the frame cost a
+            // search per held tenant, most of a renewal's cost.
             for (tenant, h) in held.iter_mut() {
                 if (h.epoch != renew.from && !renew.also.contains(&h.epoch))
-                    || grants.grants.contains_key(tenant)
-                    || ends.contains(tenant.as_str())
+                    || (!ends.is_empty() && ends.contains(tenant.as_str()))
                 {
                     continue;
                 }
@@ -101,18 +103,20 @@ impl Quotas {
             }
         }
         for (tenant, g) in &grants.grants {
-            if held.get(tenant).is_some_and(|h| h.epoch > grants.epoch) {
-                continue;
+            let new = Held {
+                epoch: grants.epoch,
+                sessions: g.sessions,
+                floor: g.floor,
+                expires: now + Duration::from_millis(g.ttl_ms),
+            };
+            // Updated in place: most frames change tenants already held.
+            match held.get_mut(tenant) {
+                Some(h) if h.epoch > grants.epoch => {}
+                Some(h) => *h = new,
+                None => {
+                    held.insert(tenant.clone(), new);
+                }
             }
-            held.insert(
-                tenant.clone(),
-                Held {
-                    epoch: grants.epoch,
-                    sessions: g.sessions,
-                    floor: g.floor,
-                    expires: now + Duration::from_millis(g.ttl_ms),
-                },
-            );
         }
         self.applied_epoch
             .store(newest.max(grants.epoch), Ordering::Release);
