@@ -307,6 +307,8 @@ const KEEP_BUFFERED: usize = 64 * 1024;
 pub struct FrameDecoder {
     buf: Vec<u8>,
     max: usize,
+    /// Bytes of the last frame returned, its header included.
+    last_len: usize,
 }
 
 impl FrameDecoder {
@@ -314,6 +316,7 @@ impl FrameDecoder {
         FrameDecoder {
             buf: Vec::new(),
             max,
+            last_len: 0,
         }
     }
 
@@ -327,6 +330,7 @@ impl FrameDecoder {
         match decode(&self.buf, self.max)? {
             Some((frame, used)) => {
                 self.buf.drain(..used);
+                self.last_len = used;
                 // The buffer grew to the frame; a snapshot's 9 MiB kept for the connection's
                 // life is 9 MiB per edge (and, on a node, a full report's per session).
                 if self.buf.capacity() > KEEP_BUFFERED && self.buf.len() <= KEEP_BUFFERED {
@@ -336,6 +340,11 @@ impl FrameDecoder {
             }
             None => Ok(None),
         }
+    }
+
+    /// Bytes the last frame returned took on the wire, its header included (0 before one).
+    pub fn last_len(&self) -> usize {
+        self.last_len
     }
 
     /// Whether it holds less than one frame of the largest size it accepts (with its header):

@@ -269,7 +269,9 @@ async fn on_frame(
             return Ok(cursor.on_nack(version));
         }
         Frame::Report(report) => handle.reported(report, clock.instant(), clock.now_ms()),
-        Frame::Ping { nonce } => io.write(&Frame::Pong { nonce }).await?,
+        Frame::Ping { nonce } => {
+            io.write(&Frame::Pong { nonce }).await?;
+        }
         Frame::Error { message } => {
             tracing::info!(edge = %hello.edge_id, %message, "edge closed with an error");
         }

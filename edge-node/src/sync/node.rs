@@ -40,10 +40,10 @@ pub trait SyncNode: Send + Sync + 'static {
     fn apply(&self, config: Config) -> Result<Applied, String>;
     /// The next report (sessions open, refusals since the last one, grants held).
     fn report(&self) -> Report;
-    /// Grants arrived.
-    fn grants(&self, grants: &Grants);
-    /// A report (whole or sparse) is about to be sent.
-    fn report_sent(&self, _report: &Report) {}
+    /// Grants arrived, in a frame of `wire_bytes` (header included).
+    fn grants(&self, grants: &Grants, wire_bytes: usize);
+    /// A report (whole or sparse) was sent, in a frame of `wire_bytes`.
+    fn report_sent(&self, _wire_bytes: usize) {}
     /// A frame arrived from the control plane (contact).
     fn touch(&self);
     /// The session with the node at `target` is up (true) or ended (false).
@@ -89,7 +89,7 @@ impl SyncNode for EdgeNode {
         reporter.report(&self.shared.snapshot.load(), &self.shared.quotas)
     }
 
-    fn grants(&self, grants: &Grants) {
+    fn grants(&self, grants: &Grants, _wire_bytes: usize) {
         let now = std::time::Instant::now();
         self.shared.quotas.receive(grants, now);
         self.shared

@@ -83,11 +83,13 @@ async fn converse<N: SyncNode>(
                     *got_snapshot = true;
                     configure(io, node, &mut reports, Config::Update(u)).await?;
                 }
-                Some(Frame::Ping { nonce }) => io.write(&Frame::Pong { nonce }).await?,
+                Some(Frame::Ping { nonce }) => {
+                    io.write(&Frame::Pong { nonce }).await?;
+                }
                 Some(Frame::Error { message }) => return Err(SyncError::Refused(message)),
                 Some(Frame::Grants(g)) => {
                     reports.sparse |= g.sparse_reports;
-                    node.grants(&g);
+                    node.grants(&g, io.last_read_len());
                 }
                 Some(Frame::Pong { .. } | Frame::Unknown) => {}
                 Some(other @ (Frame::Hello(_) | Frame::Ack { .. } | Frame::Nack { .. }
@@ -105,9 +107,10 @@ async fn send_report<N: SyncNode>(
     node: &Arc<N>,
     reports: &mut Outgoing,
 ) -> Result<(), SyncError> {
-    let report = reports.next(node.report());
-    node.report_sent(&report);
-    io.write(&Frame::Report(report)).await?;
+    let sent = io
+        .write(&Frame::Report(reports.next(node.report())))
+        .await?;
+    node.report_sent(sent);
     Ok(())
 }
 

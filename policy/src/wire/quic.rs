@@ -64,10 +64,18 @@ impl FrameIo {
         }
     }
 
-    /// Encodes and writes one frame. Not cancel-safe: await it to completion.
-    pub async fn write(&mut self, frame: &Frame) -> Result<(), IoError> {
+    /// Encodes and writes one frame; the bytes it took on the wire. Not cancel-safe: await it
+    /// to completion.
+    pub async fn write(&mut self, frame: &Frame) -> Result<usize, IoError> {
         let bytes = wire::encode(frame, wire::MAX_FRAME)?;
-        self.write_shared(bytes.into()).await
+        let len = bytes.len();
+        self.write_shared(bytes.into()).await?;
+        Ok(len)
+    }
+
+    /// Bytes the last frame [`FrameIo::read`] returned took on the wire, header included.
+    pub fn last_read_len(&self) -> usize {
+        self.decoder.last_len()
     }
 
     /// Writes an already encoded frame held in shared bytes: the stream keeps a reference

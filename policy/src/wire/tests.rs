@@ -198,20 +198,27 @@ fn unknown_frame_types_and_fields_are_tolerated() {
 #[test]
 fn the_decoder_reassembles_frames_split_anywhere() {
     let frames = every_frame();
-    let stream: Vec<u8> = frames
+    let encoded: Vec<Vec<u8>> = frames
         .iter()
-        .flat_map(|f| encode(f, MAX_FRAME).expect("encode"))
+        .map(|f| encode(f, MAX_FRAME).expect("encode"))
         .collect();
+    let stream: Vec<u8> = encoded.concat();
+    let lens: Vec<usize> = encoded.iter().map(Vec::len).collect();
     for chunk in [1, 2, 3, 7, 64, stream.len()] {
         let mut d = FrameDecoder::new(MAX_FRAME);
-        let mut got = Vec::new();
+        let (mut got, mut got_lens) = (Vec::new(), Vec::new());
         for piece in stream.chunks(chunk) {
             d.push(piece);
             while let Some(f) = d.next_frame().expect("decode") {
                 got.push(f);
+                got_lens.push(d.last_len());
             }
         }
         assert_eq!(got, frames, "chunks of {chunk}");
+        assert_eq!(
+            got_lens, lens,
+            "each frame's bytes on the wire, chunks of {chunk}"
+        );
         assert_eq!(d.finish(), Ok(()));
     }
 }

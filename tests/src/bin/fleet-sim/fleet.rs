@@ -114,10 +114,13 @@ impl Fleet {
                 .count()
         };
         let what = format!("version {version}");
-        if let Err(behind) = poll(&what, until, Duration::from_millis(1), behind) {
-            let late = describe(edges.iter().copied(), |e| {
+        let late = || {
+            describe(edges.iter().copied(), |e| {
                 e.version.load(Ordering::Acquire) < version
-            });
+            })
+        };
+        if let Err(behind) = poll(&what, until, Duration::from_millis(1), behind, late) {
+            let late = late();
             bail!("{behind} edges never reached version {version} in {limit:?}: {late}");
         }
         Ok(edges
@@ -131,14 +134,16 @@ impl Fleet {
         let until = Instant::now() + limit;
         let short =
             |e: &SimEdge| e.tenants.load(Ordering::Acquire) != expected(e.id % self.regions);
+        let late = || describe(self.edges.iter(), |e| short(e));
         poll(
             "their region's tenants",
             until,
             Duration::from_millis(5),
             || self.edges.iter().filter(|e| short(e)).count(),
+            late,
         )
         .map_err(|behind| {
-            let late = describe(self.edges.iter(), |e| short(e));
+            let late = late();
             anyhow!("{behind} edges never got their region's tenants in {limit:?}: {late}")
         })
     }
@@ -165,14 +170,18 @@ impl Fleet {
 
 /// Waits until every edge of `edges` has a configuration, until `until`.
 fn wait_configured(edges: &[Arc<SimEdge>], until: Instant) -> Result<()> {
-    poll("a configuration", until, Duration::from_millis(5), || {
-        edges
-            .iter()
-            .filter(|e| !e.configured.load(Ordering::Acquire))
-            .count()
-    })
+    let unconfigured = |e: &SimEdge| !e.configured.load(Ordering::Acquire);
+    let late = || describe(edges.iter(), unconfigured);
+    let behind = || edges.iter().filter(|e| unconfigured(e)).count();
+    poll(
+        "a configuration",
+        until,
+        Duration::from_millis(5),
+        behind,
+        late,
+    )
     .map_err(|behind| {
-        let late = describe(edges.iter(), |e| !e.configured.load(Ordering::Acquire));
+        let late = late();
         anyhow!(
             "{behind} of the first {} edges never got a configuration: {late}",
             edges.len()
@@ -181,7 +190,7 @@ fn wait_configured(edges: &[Arc<SimEdge>], until: Instant) -> Result<()> {
 }
 
 /// The first few of `edges` that are `late`, described (for a wait that gave up).
-fn describe<'a>(
+pub fn describe<'a>(
     edges: impl Iterator<Item = &'a Arc<SimEdge>>,
     late: impl Fn(&SimEdge) -> bool,
 ) -> String {
@@ -196,12 +205,14 @@ fn describe<'a>(
 /// Reads `behind` (how many edges are not there yet) every `every` until it is 0, or until
 /// `until` passes: then the last count. Every [`PROGRESS`] it says on stderr how many are still
 /// waiting for `what` and the simulator's memory (a run stopped from outside, e.g. by a memory
-/// watchdog, then shows how far it got).
+/// watchdog, then shows how far it got), and, once only a few are, where they are (`late`): a
+/// tail of one or two edges is otherwise seen only in the time it adds.
 pub fn poll(
     what: &str,
     until: Instant,
     every: Duration,
     mut behind: impl FnMut() -> usize,
+    late: impl Fn() -> String,
 ) -> Result<(), usize> {
     let start = Instant::now();
     let mut said = start;
@@ -215,8 +226,13 @@ pub fn poll(
         }
         if said.elapsed() >= PROGRESS {
             said = Instant::now();
+            let few = if n <= FEW {
+                format!(": {}", late())
+            } else {
+                String::new()
+            };
             eprintln!(
-                "waiting: {n} edges without {what} after {:.0} s; simulator RSS {:.0} MiB",
+                "waiting: {n} edges without {what} after {:.0} s; simulator RSS {:.0} MiB{few}",
                 start.elapsed().as_secs_f64(),
                 mib(rss(std::process::id()))
             );
@@ -227,3 +243,6 @@ pub fn poll(
 
 /// How often a wait says how far it got.
 const PROGRESS: Duration = Duration::from_secs(10);
+
+/// At most this many edges still waiting: the progress line describes them.
+const FEW: usize = 3;

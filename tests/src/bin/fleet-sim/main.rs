@@ -182,7 +182,7 @@ fn main() -> Result<()> {
     let summary = json!({
         "edges": edges_n, "tenants": shape.tenants, "regions": shape.regions,
         "connect_s": connect_s, "snapshot_bytes": snapshot_bytes, "sim_rss_mib": mib(sim_rss),
-        "leader_cpu": steady.cpu, "leader_rss_mib": mib(steady.rss),
+        "leader_cpu": steady.cpu, "sim_cpu": steady.sim_cpu, "leader_rss_mib": mib(steady.rss),
         "report_mib_s": mib(steady.report_bps as u64), "grant_mib_s": mib(steady.grant_bps as u64),
         "whole_frames": steady.whole_frames, "rounds_per_s": steady.rounds_ps,
         "round_ms": steady.round_s * 1e3,

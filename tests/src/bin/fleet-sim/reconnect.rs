@@ -73,6 +73,7 @@ pub fn run(
                 .filter(|(e, &a)| !e.back_after(a))
                 .count()
         },
+        || fleet::describe(fleet.edges.iter(), |e| !e.back_after(at[e.id])),
     );
     // Read before the queries below, which take seconds on a loaded cluster.
     let waited = t.elapsed().as_secs_f64();

@@ -316,24 +316,24 @@ impl SyncNode for SimEdge {
         }
     }
 
-    /// Counts what goes on the wire (a sparse report once the node takes them).
-    fn report_sent(&self, report: &Report) {
+    /// Counts what went on the wire (a sparse report once the node takes them). The frames'
+    /// own sizes: encoding each again to measure it was about 5 % of the simulator's profile at
+    /// 1,000 × 100,000, inside the window it measures.
+    fn report_sent(&self, wire_bytes: usize) {
         if self.traffic.measuring.load(Ordering::Relaxed) {
-            let bytes = serde_json::to_vec(report).map_or(0, |b| b.len());
             self.traffic
                 .report_bytes
-                .fetch_add(bytes as u64, Ordering::Relaxed);
+                .fetch_add(wire_bytes as u64, Ordering::Relaxed);
             self.traffic.reports.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn grants(&self, grants: &Grants) {
+    fn grants(&self, grants: &Grants, wire_bytes: usize) {
         self.quotas.receive(grants, Instant::now());
         if self.traffic.measuring.load(Ordering::Relaxed) {
-            let bytes = serde_json::to_vec(grants).map_or(0, |b| b.len());
             self.traffic
                 .grant_bytes
-                .fetch_add(bytes as u64, Ordering::Relaxed);
+                .fetch_add(wire_bytes as u64, Ordering::Relaxed);
             self.traffic.grant_frames.fetch_add(1, Ordering::Relaxed);
         }
     }
