@@ -94,7 +94,7 @@ impl Quotas {
             // search per held tenant, most of a renewal's cost.
             for (tenant, h) in held.iter_mut() {
                 if (h.epoch != renew.from && !renew.also.contains(&h.epoch))
-                    || (!ends.is_empty() && ends.contains(tenant.as_str()))
+                    || ends.contains(tenant.as_str())
                 {
                     continue;
                 }

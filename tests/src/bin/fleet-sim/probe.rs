@@ -31,16 +31,38 @@ fn clock_ticks() -> u64 {
     100
 }
 
+/// A process's CPU time from a starting point, read as cores used since.
+pub struct CpuSince {
+    pid: u32,
+    start: Instant,
+    cpu0: Duration,
+}
+
+impl CpuSince {
+    pub fn start(pid: u32) -> Self {
+        CpuSince {
+            pid,
+            start: Instant::now(),
+            cpu0: cpu(pid),
+        }
+    }
+
+    /// Cores used since the start.
+    pub fn cores(&self) -> f64 {
+        let used = cpu(self.pid).saturating_sub(self.cpu0);
+        used.as_secs_f64() / self.start.elapsed().as_secs_f64()
+    }
+}
+
 /// CPU (in cores) and peak RSS of `pid` over `window`, sampled every 100 ms.
 pub fn measure(pid: u32, window: Duration) -> (f64, u64) {
-    let (start, cpu0) = (Instant::now(), cpu(pid));
+    let since = CpuSince::start(pid);
     let mut peak = rss(pid);
-    while start.elapsed() < window {
+    while since.start.elapsed() < window {
         std::thread::sleep(Duration::from_millis(100));
         peak = peak.max(rss(pid));
     }
-    let used = cpu(pid).saturating_sub(cpu0);
-    (used.as_secs_f64() / start.elapsed().as_secs_f64(), peak)
+    (since.cores(), peak)
 }
 
 pub fn mib(bytes: u64) -> f64 {

@@ -37,18 +37,14 @@ pub fn measure(fleet: &Fleet, leader: &ControlNode, leader_pid: u32, window: Dur
     let scraped = Instant::now();
     let before = diag::lease_counters(leader);
     fleet.traffic.measuring.store(true, Ordering::Relaxed);
-    let (sim_start, sim_cpu0) = (Instant::now(), probe::cpu(std::process::id()));
-    let (cpu, rss) = probe::measure(leader_pid, window);
     // The simulator's own share: where it nears a core, its edges report late and the leader's
     // figures measure the simulator.
-    let sim_cpu = probe::cpu(std::process::id())
-        .saturating_sub(sim_cpu0)
-        .as_secs_f64()
-        / sim_start.elapsed().as_secs_f64();
+    let sim = probe::CpuSince::start(std::process::id());
+    let (cpu, rss) = probe::measure(leader_pid, window);
+    let sim_cpu = sim.cores();
     fleet.traffic.measuring.store(false, Ordering::Relaxed);
-    let counted = scraped.elapsed();
+    let counted_s = scraped.elapsed().as_secs_f64();
     let after = diag::lease_counters(leader);
-    let counted_s = counted.as_secs_f64();
     let [report, sent, whole] = [0, 1, 2].map(|i| after.frames[i] - before.frames[i]);
     let rounds = after.rounds - before.rounds;
     let rounds_ps = rounds / counted_s;
