@@ -21,7 +21,7 @@ mod process;
 pub use client::CtlOutput;
 pub use cluster::Cluster;
 pub use process::{dev_ca, unused_low_port, DevCa};
-use process::{spawn, wait_addrs};
+use process::{port_taken, spawn, wait_addrs};
 
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -126,16 +126,7 @@ impl ControlNode {
             };
             let listen = ports.each_ref().map(String::as_str);
             let mut c = spawn(id, &dir, &data, listen, &launch, etcd.as_ref());
-            let exited = poll_until(Duration::from_millis(300), || {
-                matches!(c.try_wait(), Ok(Some(_)))
-            });
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if exited
-                && text
-                    .get(seen..)
-                    .unwrap_or_default()
-                    .contains("Address already in use")
-            {
+            if port_taken(&mut c, &dir, seen) {
                 continue;
             }
             child = Some(c);
@@ -258,15 +249,7 @@ impl ControlNode {
                 &self.launch,
                 self.etcd.as_ref(),
             );
-            let exited = poll_until(Duration::from_millis(500), || {
-                matches!(c.try_wait(), Ok(Some(_)))
-            });
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let taken = text
-                .get(seen..)
-                .unwrap_or_default()
-                .contains("Address already in use");
-            if exited && taken {
+            if port_taken(&mut c, &self.dir, seen) {
                 return false;
             }
             child = Some(c);

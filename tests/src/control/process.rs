@@ -10,7 +10,7 @@ use super::{Launch, ADMIN_TOKEN, START_DEADLINE};
 use crate::binaries::control_bin;
 use crate::etcd::EtcdBackend;
 use crate::tmp::unique_dir;
-use crate::wait::wait_for;
+use crate::wait::{poll_until, wait_for};
 
 /// A development CA (`breakout-control dev-ca`) and the server certificate every test node uses.
 pub struct DevCa {
@@ -147,4 +147,24 @@ pub(super) fn wait_addrs(mut child: Child, dir: &Path) -> (Child, [SocketAddr; 4
         },
     );
     (child, addrs)
+}
+
+/// Waits until `child`, just spawned in `dir`, has written its addr file (its listeners are
+/// bound) or has exited, whichever comes first: true if it exited because one of its listen
+/// addresses was taken (said in what it wrote to its stderr log past byte `seen`), so that the
+/// caller may try again. A time window alone cannot tell: on a loaded machine a node may take
+/// longer than any fixed window to reach its listeners.
+pub(super) fn port_taken(child: &mut Child, dir: &Path, seen: usize) -> bool {
+    let file = dir.join("addrs.json");
+    let mut exited = false;
+    poll_until(START_DEADLINE, || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited || file.exists()
+    });
+    let text = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    exited
+        && text
+            .get(seen..)
+            .unwrap_or_default()
+            .contains("Address already in use")
 }
