@@ -4,6 +4,12 @@
 //! the lists are gone. So each node also watches bytes, every [`EVERY`]:
 //! - the log holds more than [`LOG_BUDGET`] bytes, and more than the last snapshot: replaying
 //!   it costs more than loading a snapshot;
+//! - or the log holds more than [`LOG_BUDGET`] bytes and has stopped growing (less than
+//!   [`QUIET_GROWTH`] in [`QUIET`]): a burst of large writes (an import, 100,000-entry lists)
+//!   is over. A new leader does not know how much of its log each follower holds and probes
+//!   from the middle of it, re-reading and re-sending everything after (openraft's
+//!   `ProgressEntry::next_send`): with an import's multi-MiB entries left in the log, a leader
+//!   change replayed them to every follower while 500 edges reconnected (BENCHMARKS.md);
 //! - or the last snapshot is over [`LOG_BUDGET`] and the state has shrunk below half of it
 //!   (lists deleted): the snapshot itself is the waste.
 //!
@@ -29,6 +35,13 @@ pub(super) const EVERY: Duration = Duration::from_secs(2);
 /// Log bytes always allowed, whatever the snapshot's size.
 pub(super) const LOG_BUDGET: u64 = 16 * 1024 * 1024;
 
+/// How long the log must have grown by less than [`QUIET_GROWTH`] to count as quiet.
+pub(super) const QUIET: Duration = Duration::from_secs(10);
+
+/// Log growth that still counts as quiet: small writes (a rule, a lease) go on in every
+/// fleet; it is the megabytes of a large write that must not linger.
+pub(super) const QUIET_GROWTH: u64 = 1024 * 1024;
+
 /// What the task saw last: the stored bytes of the log and of the snapshot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Sizes {
@@ -39,23 +52,56 @@ pub(super) struct Sizes {
 /// How often at most the state's size is measured (serializing a large state takes a while).
 const MEASURE_EVERY: Duration = Duration::from_secs(30);
 
-/// Whether the sizes seen call for a snapshot now. `state` is the state's size as a snapshot,
-/// asked for only when it can matter (a large snapshot); `None` if it was not measured.
-pub(super) fn should_snapshot(sizes: Sizes, state: impl FnOnce() -> Option<u64>) -> bool {
-    if log_outgrew(sizes) {
-        return true;
-    }
-    may_measure(sizes) && state().is_some_and(|s| s < sizes.snapshot / 2)
+/// Whether the log has been quiet: when it last grew by [`QUIET_GROWTH`] or shrank.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Growth {
+    base: u64,
+    since: Instant,
 }
 
-/// The log alone calls for a snapshot: past its budget and larger than the last snapshot.
-fn log_outgrew(sizes: Sizes) -> bool {
-    sizes.log > LOG_BUDGET && sizes.log > sizes.snapshot
+impl Growth {
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            base: 0,
+            since: now,
+        }
+    }
+
+    /// Notes the log's size `log` seen at `now`: whether it has been quiet for [`QUIET`].
+    pub(super) fn quiet(&mut self, log: u64, now: Instant) -> bool {
+        if log < self.base || log - self.base > QUIET_GROWTH {
+            *self = Self {
+                base: log,
+                since: now,
+            };
+        }
+        now.duration_since(self.since) >= QUIET
+    }
+}
+
+/// Whether the sizes seen call for a snapshot now. `quiet`: the log has stopped growing
+/// ([`Growth`]). `state` is the state's size as a snapshot, asked for only when it can matter
+/// (a large snapshot); `None` if it was not measured.
+pub(super) fn should_snapshot(
+    sizes: Sizes,
+    quiet: bool,
+    state: impl FnOnce() -> Option<u64>,
+) -> bool {
+    if log_calls(sizes, quiet) {
+        return true;
+    }
+    may_measure(sizes, quiet) && state().is_some_and(|s| s < sizes.snapshot / 2)
+}
+
+/// The log alone calls for a snapshot: past its budget, and larger than the last snapshot or
+/// quiet.
+fn log_calls(sizes: Sizes, quiet: bool) -> bool {
+    sizes.log > LOG_BUDGET && (quiet || sizes.log > sizes.snapshot)
 }
 
 /// Whether [`should_snapshot`] would ask for the state's size with these sizes.
-fn may_measure(sizes: Sizes) -> bool {
-    !log_outgrew(sizes) && sizes.snapshot > LOG_BUDGET && sizes.log > 0
+fn may_measure(sizes: Sizes, quiet: bool) -> bool {
+    !log_calls(sizes, quiet) && sizes.snapshot > LOG_BUDGET && sizes.log > 0
 }
 
 /// Runs until the database is closed (the node shut down).
@@ -63,6 +109,7 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
     // The index the last snapshot this task asked for must reach before purging.
     let mut purge_after: Option<u64> = None;
     let mut measured: Option<Instant> = None;
+    let mut growth = Growth::new(Instant::now());
     loop {
         tokio::time::sleep(EVERY).await;
         let Some(db) = db.upgrade() else { return };
@@ -74,6 +121,7 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
             }
         };
         drop(db);
+        let quiet = growth.quiet(sizes.log, Instant::now());
         let m = raft.metrics().borrow().clone();
         let snapshot = m.snapshot.map(|l| l.index);
         let purged = m.purged.map(|l| l.index);
@@ -92,20 +140,26 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
         }
         let applied = m.last_applied.map(|l| l.index);
         if applied <= snapshot {
+            // All of it is in a snapshot already (openraft's own, which keeps
+            // `keep_in_snapshot` entries): only the purge is left to do.
+            if log_calls(sizes, quiet) {
+                purge_after = snapshot;
+            }
             continue;
         }
-        let state_size =
-            if may_measure(sizes) && measured.is_none_or(|at| at.elapsed() >= MEASURE_EVERY) {
-                measured = Some(Instant::now());
-                let now = Arc::clone(&state.borrow());
-                // Serialising a large state takes seconds: not on the async workers.
-                tokio::task::spawn_blocking(move || json_size(&*now))
-                    .await
-                    .ok()
-            } else {
-                None
-            };
-        if should_snapshot(sizes, || state_size) {
+        let state_size = if may_measure(sizes, quiet)
+            && measured.is_none_or(|at| at.elapsed() >= MEASURE_EVERY)
+        {
+            measured = Some(Instant::now());
+            let now = Arc::clone(&state.borrow());
+            // Serialising a large state takes seconds: not on the async workers.
+            tokio::task::spawn_blocking(move || json_size(&*now))
+                .await
+                .ok()
+        } else {
+            None
+        };
+        if should_snapshot(sizes, quiet, || state_size) {
             tracing::info!(
                 log_bytes = sizes.log,
                 snapshot_bytes = sizes.snapshot,
@@ -160,17 +214,19 @@ mod tests {
             log: 40 * MB,
             snapshot: 2 * MB,
         };
-        assert!(should_snapshot(big_log, || unreachable!("not needed")));
+        assert!(should_snapshot(big_log, false, || unreachable!(
+            "not needed"
+        )));
         let small_log = Sizes {
             log: 4 * MB,
             snapshot: 2 * MB,
         };
-        assert!(!should_snapshot(small_log, || Some(2 * MB)));
+        assert!(!should_snapshot(small_log, false, || Some(2 * MB)));
         let log_under_a_big_snapshot = Sizes {
             log: 20 * MB,
             snapshot: 300 * MB,
         };
-        assert!(!should_snapshot(log_under_a_big_snapshot, || Some(
+        assert!(!should_snapshot(log_under_a_big_snapshot, false, || Some(
             290 * MB
         )));
     }
@@ -181,28 +237,65 @@ mod tests {
             log: 1000,
             snapshot: 200 * MB,
         };
-        assert!(should_snapshot(after_deletes, || Some(MB)));
-        assert!(!should_snapshot(after_deletes, || None), "not measured yet");
-        assert!(!should_snapshot(after_deletes, || Some(150 * MB)));
+        assert!(should_snapshot(after_deletes, false, || Some(MB)));
+        assert!(
+            !should_snapshot(after_deletes, false, || None),
+            "not measured yet"
+        );
+        assert!(!should_snapshot(after_deletes, false, || Some(150 * MB)));
         let nothing_new = Sizes {
             log: 0,
             snapshot: 200 * MB,
         };
-        assert!(!should_snapshot(nothing_new, || Some(MB)));
+        assert!(!should_snapshot(nothing_new, false, || Some(MB)));
     }
 
     #[test]
     fn the_state_is_measured_exactly_when_the_decision_needs_it() {
         for log in [0, 1000, 4 * MB, 20 * MB, 40 * MB, 400 * MB] {
             for snapshot in [0, 2 * MB, 20 * MB, 200 * MB] {
-                let sizes = Sizes { log, snapshot };
-                let mut asked = false;
-                should_snapshot(sizes, || {
-                    asked = true;
-                    None
-                });
-                assert_eq!(may_measure(sizes), asked, "{sizes:?}");
+                for quiet in [false, true] {
+                    let sizes = Sizes { log, snapshot };
+                    let mut asked = false;
+                    should_snapshot(sizes, quiet, || {
+                        asked = true;
+                        None
+                    });
+                    assert_eq!(may_measure(sizes, quiet), asked, "{sizes:?} {quiet}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_large_log_under_a_larger_snapshot_goes_once_its_writes_stop() {
+        // An import's last parts: the log is past the budget but smaller than the state.
+        let after_import = Sizes {
+            log: 60 * MB,
+            snapshot: 160 * MB,
+        };
+        assert!(!should_snapshot(after_import, false, || Some(220 * MB)));
+        assert!(should_snapshot(after_import, true, || unreachable!()));
+        let small = Sizes {
+            log: 4 * MB,
+            snapshot: 160 * MB,
+        };
+        assert!(!should_snapshot(small, true, || Some(160 * MB)));
+    }
+
+    #[test]
+    fn the_log_is_quiet_once_it_grew_by_less_than_a_megabyte_for_a_while() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut g = Growth::new(t0);
+        assert!(!g.quiet(40 * MB, at(2)), "grew just now");
+        assert!(!g.quiet(42 * MB, at(4)), "grew by 2 MB");
+        // Small writes go on: under a megabyte since the last growth.
+        assert!(!g.quiet(42 * MB + 1000, at(8)));
+        assert!(g.quiet(42 * MB + 2000, at(4 + QUIET.as_secs())));
+        assert!(g.quiet(42 * MB + 3000, at(30)));
+        // Purged: it shrank, and starts over.
+        assert!(!g.quiet(MB, at(32)));
+        assert!(g.quiet(MB, at(32 + QUIET.as_secs())));
     }
 }

@@ -95,8 +95,14 @@ impl LogStore {
         let Some((key, value)) = table.last().map_err(DbError::redb(ctx))? else {
             return Ok(None);
         };
+        /// An entry's id alone: its payload (megabytes for an import part) is skipped over,
+        /// not built.
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            log_id: LogId,
+        }
         let index = key.value();
-        let entry: Entry = serde_json::from_slice(value.value())
+        let entry: IdOnly = serde_json::from_slice(value.value())
             .map_err(DbError::codec(format!("decoding log entry {index}")))?;
         Ok(Some(entry.log_id))
     }
