@@ -178,6 +178,29 @@ pub struct Report {
     pub removed: Vec<String>,
 }
 
+/// Sets `tenants` to `usage(k, id)` for the `k`-th id of `ids` (ascending, no repeats), keeping
+/// the map's keys and nodes when `ids` are the ones it has: an edge reports every tenant of its
+/// region every second, and the set rarely changes, so building a new map (an id copied per
+/// tenant) each time was most of a report's cost. Any `ids` give the same map; ones out of
+/// order only cost a rebuild. True when the keys were kept.
+pub fn refill_usage<'a>(
+    tenants: &mut BTreeMap<String, TenantUsage>,
+    ids: impl Iterator<Item = &'a str> + Clone,
+    mut usage: impl FnMut(usize, &str) -> TenantUsage,
+) -> bool {
+    if tenants.keys().map(String::as_str).eq(ids.clone()) {
+        for (k, (id, u)) in tenants.iter_mut().enumerate() {
+            *u = usage(k, id);
+        }
+        return true;
+    }
+    *tenants = ids
+        .enumerate()
+        .map(|(k, id)| (id.to_owned(), usage(k, id)))
+        .collect();
+    false
+}
+
 /// One tenant on one edge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantUsage {

@@ -38,8 +38,9 @@ pub trait SyncNode: Send + Sync + 'static {
     /// Applies a configuration, or says why not (then nothing changed). CPU-bound: the session
     /// calls it on a blocking thread. Never applies a version older than the one serving.
     fn apply(&self, config: Config) -> Result<Applied, String>;
-    /// The next report (sessions open, refusals since the last one, grants held).
-    fn report(&self) -> Report;
+    /// The next report (sessions open, refusals since the last one, grants held), written over
+    /// every field of `into`: a report this node made before, whose tenants' keys it may keep.
+    fn report(&self, into: &mut Report);
     /// Grants arrived, in a frame of `wire_bytes` (header included).
     fn grants(&self, grants: &Grants, wire_bytes: usize);
     /// A report (whole or sparse) was sent, in a frame of `wire_bytes`.
@@ -83,10 +84,10 @@ impl SyncNode for EdgeNode {
         }
     }
 
-    fn report(&self) -> Report {
+    fn report(&self, into: &mut Report) {
         // Held only while a report is built; a panic inside leaves a usable reporter.
         let mut reporter = self.reporter.lock().unwrap_or_else(|e| e.into_inner());
-        reporter.report(&self.shared.snapshot.load(), &self.shared.quotas)
+        reporter.report(&self.shared.snapshot.load(), &self.shared.quotas, into)
     }
 
     fn grants(&self, grants: &Grants, _wire_bytes: usize) {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use breakout_policy::wire::{sparse, Report, TenantUsage};
+use breakout_policy::wire::{refill_usage, sparse, Report, TenantUsage};
 
 use crate::quota::Quotas;
 use crate::snapshot::{Snapshot, TenantRuntime};
@@ -19,35 +19,35 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// The next report, from the serving snapshot's slots and counters.
-    pub fn report(&mut self, snap: &Snapshot, quotas: &Quotas) -> Report {
+    /// The next report, from the serving snapshot's slots and counters, written over `into`
+    /// (every field; the tenants' keys are kept when the snapshot has the same tenants).
+    pub fn report(&mut self, snap: &Snapshot, quotas: &Quotas, into: &mut Report) {
         let now = std::time::Instant::now();
         self.seq += 1;
-        let mut refusals = std::collections::BTreeMap::new();
-        // Collected, not inserted one by one: the snapshot's tenants are in id order, so the map
-        // is built in one pass instead of a search per tenant.
-        let tenants: std::collections::BTreeMap<String, TenantUsage> =
-            quotas.with_holdings(now, |holding| {
-                snap.tenants
-                    .iter()
-                    .map(|t| {
-                        let counts = t.metrics.outcomes.refusal_counts();
-                        if !counts.is_empty() {
-                            refusals.insert(t.id.to_string(), counts);
-                        }
-                        (t.id.to_string(), self.usage(t, holding(&t.id)))
-                    })
-                    .collect()
-            });
-        self.refused_seen
-            .retain(|id, _| tenants.contains_key(id.as_str()));
-        Report {
-            seq: self.seq,
-            tenants,
-            refusals,
-            grants_epoch: quotas.applied_epoch(),
-            ..Report::default()
+        let Report {
+            tenants, refusals, ..
+        } = into;
+        refusals.clear();
+        let ids = snap.tenants.iter().map(|t| &*t.id);
+        quotas.with_holdings(now, |holding| {
+            refill_usage(tenants, ids, |k, id| {
+                let t = &snap.tenants[k];
+                let counts = t.metrics.outcomes.refusal_counts();
+                if !counts.is_empty() {
+                    refusals.insert(id.to_owned(), counts);
+                }
+                self.usage(t, holding(id))
+            })
+        });
+        // Every tenant reported is in `refused_seen`, so one more means one has left.
+        if self.refused_seen.len() != tenants.len() {
+            self.refused_seen
+                .retain(|id, _| tenants.contains_key(id.as_str()));
         }
+        into.seq = self.seq;
+        into.grants_epoch = quotas.applied_epoch();
+        into.base = None;
+        into.removed.clear();
     }
 
     /// `t`'s entry: its open sessions, its refusals at the limit since the last report, and
@@ -79,23 +79,29 @@ impl Reporter {
 pub const WHOLE_EVERY: u64 = 30;
 
 /// What one connection sent: the last whole report, to send the next one sparse against once
-/// the node said it takes them (`Grants::sparse_reports`).
+/// the node said it takes them (`Grants::sparse_reports`), and the one before it, which the next
+/// report is written over (its tenants' keys kept: no allocation per tenant and second).
 #[derive(Debug, Default)]
 pub struct Outgoing {
     last: Option<Report>,
+    spare: Report,
     pub sparse: bool,
 }
 
 impl Outgoing {
-    /// What to send for the whole report `full`.
-    pub fn next(&mut self, full: Report) -> Report {
+    /// What to send for the whole report `fill` writes (over a report it made before).
+    pub fn next(&mut self, fill: impl FnOnce(&mut Report)) -> Report {
+        let mut full = std::mem::take(&mut self.spare);
+        fill(&mut full);
         let out = match &self.last {
             Some(prev) if self.sparse && !full.seq.is_multiple_of(WHOLE_EVERY) => {
                 sparse::sparsify(prev, &full)
             }
             _ => full.clone(),
         };
-        self.last = Some(full);
+        if let Some(before) = self.last.replace(full) {
+            self.spare = before;
+        }
         out
     }
 }
@@ -114,6 +120,12 @@ mod tests {
         Snapshot::build(&cfg.policy, Arc::new(cfg.settings), None, metrics, 1).expect("build")
     }
 
+    fn report(r: &mut Reporter, snap: &Snapshot) -> Report {
+        let mut out = Report::default();
+        r.report(snap, &Quotas::default(), &mut out);
+        out
+    }
+
     const TWO: &str = "[[tenants]]\nid = \"a\"\nsource_cidrs = [\"10.0.0.0/8\"]\nsession_limit = 2\n\
                        [[tenants]]\nid = \"b\"\nsource_cidrs = [\"11.0.0.0/8\"]\nsession_limit = 2\n";
 
@@ -125,7 +137,7 @@ mod tests {
         let _held = a.slots.try_acquire(&a.metrics.active).expect("slot");
         a.metrics.refused_limit.inc_by(3);
         let mut r = Reporter::default();
-        let first = r.report(&snap, &Quotas::default());
+        let first = report(&mut r, &snap);
         assert_eq!(first.seq, 1);
         assert_eq!(
             (first.tenants["a"].active, first.tenants["a"].refused),
@@ -133,9 +145,44 @@ mod tests {
         );
         assert_eq!(first.tenants["b"], TenantUsage::default());
         a.metrics.refused_limit.inc();
-        let second = r.report(&snap, &Quotas::default());
+        let second = report(&mut r, &snap);
         assert_eq!((second.seq, second.tenants["a"].refused), (2, 1));
-        assert_eq!(r.report(&snap, &Quotas::default()).tenants["a"].refused, 0);
+        assert_eq!(report(&mut r, &snap).tenants["a"].refused, 0);
+    }
+
+    #[test]
+    fn reports_written_over_older_ones_are_what_new_ones_would_be_across_tenant_changes() {
+        let metrics = Metrics::new().expect("metrics");
+        let two = snapshot(&metrics, TWO);
+        let three = snapshot(
+            &metrics,
+            &format!("{TWO}[[tenants]]\nid = \"c\"\nsource_cidrs = [\"12.0.0.0/8\"]\nsession_limit = 2\n"),
+        );
+        let b = |snap: &Snapshot| snap.tenant_by_id("b").expect("b").metrics.clone();
+        // Two reporters over the same counters: one writes over older reports (through a
+        // connection's `Outgoing`, sparse), the other makes each anew.
+        let (mut reused, mut fresh) = (Reporter::default(), Reporter::default());
+        let mut out = Outgoing {
+            sparse: true,
+            ..Outgoing::default()
+        };
+        let mut received: Option<Report> = None;
+        for snap in [&two, &two, &two, &three, &three, &two, &three, &three] {
+            b(snap).refused_limit.inc();
+            let sent = out.next(|r| reused.report(snap, &Quotas::default(), r));
+            let want = report(&mut fresh, snap);
+            let whole = match received.take() {
+                Some(mut last) => {
+                    sparse::merge_into(&mut last, sent).expect("based on the last");
+                    last
+                }
+                None => sent,
+            };
+            assert_eq!(whole, want, "{:?}", snap.tenants.len());
+            assert_eq!(whole.tenants["b"].refused, 1);
+            received = Some(whole);
+        }
+        assert_eq!(reused.refused_seen, fresh.refused_seen);
     }
 
     #[test]
@@ -156,7 +203,7 @@ mod tests {
             .outcomes
             .failed(Action::Direct, 403, Reason::DestinationIpProhibited);
         let mut r = Reporter::default();
-        let first = r.report(&snap, &Quotas::default());
+        let first = report(&mut r, &snap);
         assert_eq!(first.refusals["a"].get(Reason::BlockedByRule), 1);
         assert_eq!(first.refusals["a"].get(Reason::DestinationIpProhibited), 2);
         assert!(!first.refusals.contains_key("b"), "no counts, not listed");
@@ -174,7 +221,7 @@ mod tests {
         a.metrics
             .outcomes
             .failed(Action::Block, 403, Reason::BlockedByRule);
-        let second = r.report(&rebuilt, &Quotas::default());
+        let second = report(&mut r, &rebuilt);
         assert_eq!(second.refusals["a"].get(Reason::BlockedByRule), 2);
         assert_eq!(second.refusals["a"].get(Reason::DestinationIpProhibited), 2);
     }

@@ -108,7 +108,7 @@ async fn send_report<N: SyncNode>(
     reports: &mut Outgoing,
 ) -> Result<(), SyncError> {
     let sent = io
-        .write(&Frame::Report(reports.next(node.report())))
+        .write(&Frame::Report(reports.next(|r| node.report(r))))
         .await?;
     node.report_sent(sent);
     Ok(())

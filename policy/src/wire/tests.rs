@@ -345,3 +345,38 @@ fn a_report_with_a_reason_this_build_does_not_know_keeps_the_rest() {
     assert_eq!(r.refusals["acme"].get(Reason::BlockedByRule), 2);
     assert_eq!(r.refusals["acme"].0.len(), 1);
 }
+
+#[test]
+fn refilled_usage_is_what_a_new_map_would_be_and_keeps_the_keys_only_for_the_same_ids() {
+    let usage = |round: u32| {
+        move |k: usize, id: &str| TenantUsage {
+            active: round + k as u32,
+            refused: id.len() as u32,
+            ..TenantUsage::default()
+        }
+    };
+    let fresh = |ids: &[&str], round: u32| -> BTreeMap<String, TenantUsage> {
+        let u = usage(round);
+        ids.iter()
+            .enumerate()
+            .map(|(k, id)| (id.to_string(), u(k, id)))
+            .collect()
+    };
+    let mut map = BTreeMap::new();
+    // (ids, whether the keys before are the ones asked for)
+    let steps: [(&[&str], bool); 7] = [
+        (&["a", "b", "c"], false),
+        (&["a", "b", "c"], true),
+        (&["a", "bb", "c"], false),
+        (&["a", "bb"], false),
+        (&["bb", "a"], false), // out of order: rebuilt, and the same map results
+        (&["a", "bb"], true),
+        (&[], false),
+    ];
+    for (round, (ids, same)) in steps.into_iter().enumerate() {
+        let round = round as u32;
+        let kept = refill_usage(&mut map, ids.iter().copied(), usage(round));
+        assert_eq!(kept, same, "{ids:?}");
+        assert_eq!(map, fresh(ids, round), "{ids:?}");
+    }
+}

@@ -22,7 +22,7 @@ use breakout_edge::sync::apply::{Applied, Held};
 use breakout_edge::sync::node::{Config, SyncNode};
 use breakout_policy::validate::validate;
 use breakout_policy::wire::content::{content_digest, ContentDigest, Measure};
-use breakout_policy::wire::{delta, Grants, Report, TenantUsage};
+use breakout_policy::wire::{delta, refill_usage, Grants, Report, TenantUsage};
 use breakout_policy::RegionPolicy;
 
 /// Traffic counters the benchmark reads over a window (bytes of JSON bodies, frames).
@@ -280,40 +280,32 @@ impl SyncNode for SimEdge {
         result
     }
 
-    fn report(&self) -> Report {
+    fn report(&self, into: &mut Report) {
         let policy = self
             .applied
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let now = Instant::now();
-        // Collected, not inserted one by one: the tenants come in id order, so the map is built
-        // in one pass instead of a search per tenant.
-        let tenants: BTreeMap<String, TenantUsage> = self.quotas.with_holdings(now, |holding| {
-            policy
-                .iter()
-                .flat_map(|p| p.policy.tenants.iter())
-                .enumerate()
-                .map(|(k, t)| {
-                    let (holding_epoch, holding_sessions) = holding(&t.id);
-                    // About one tenant in ten has a session open on this edge.
-                    let active = u32::from((k + self.id).is_multiple_of(10)).min(holding_sessions);
-                    let usage = TenantUsage {
-                        active,
-                        refused: 0,
-                        holding_epoch,
-                        holding_sessions,
-                    };
-                    (t.id.clone(), usage)
-                })
-                .collect()
+        let tenants = policy.iter().flat_map(|p| p.policy.tenants.iter());
+        self.quotas.with_holdings(now, |holding| {
+            refill_usage(&mut into.tenants, tenants.map(|t| &*t.id), |k, id| {
+                let (holding_epoch, holding_sessions) = holding(id);
+                // About one tenant in ten has a session open on this edge.
+                let active = u32::from((k + self.id).is_multiple_of(10)).min(holding_sessions);
+                TenantUsage {
+                    active,
+                    refused: 0,
+                    holding_epoch,
+                    holding_sessions,
+                }
+            })
         });
-        Report {
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            tenants,
-            grants_epoch: self.quotas.applied_epoch(),
-            ..Report::default()
-        }
+        into.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        into.refusals.clear();
+        into.grants_epoch = self.quotas.applied_epoch();
+        into.base = None;
+        into.removed.clear();
     }
 
     /// Counts what went on the wire (a sparse report once the node takes them). The frames'
