@@ -82,7 +82,10 @@ for _ in $(seq 1 100); do curl -sf "http://$api/readyz" >/dev/null && break; sle
 curl -sf "http://$api/readyz" >/dev/null || fail "the control plane never became ready"
 ctl() { run /usr/local/bin/breakoutctl --server "http://localhost:${api##*:}" --token-file "$data/cp/admin.token" "$@"; }
 ctl region create lab >/dev/null || fail "breakoutctl region create failed"
-ctl region list | grep -q lab || fail "breakoutctl region list does not show the region"
+# Outputs are read whole before they are searched: `cmd | grep -q` under pipefail fails when
+# grep exits at its match while cmd is still writing (SIGPIPE), as /metrics did once.
+regions=$(ctl region list) || fail "breakoutctl region list failed"
+grep -q lab <<<"$regions" || fail "breakoutctl region list does not show the region"
 
 chroot --userspec="$user" "$root" /usr/local/bin/breakout-edge --control-plane "localhost:${edge_ep##*:}" --region lab --node-id image-check \
   --ca-file "$data/cp/edge-tls/ca.pem" --edge-token-file "$data/cp/admin.token" \
@@ -93,9 +96,11 @@ wait_file "$root$data/edge.addrs.json" "the edge did not start" "$work/edge.log"
 admin=$(addr "$root$data/edge.addrs.json" admin)
 for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://$admin/readyz" >/dev/null || fail "the edge never got its configuration: $(tail -5 "$work/edge.log")"
-ctl edge list | grep -q image-check || fail "the control plane does not list the edge"
-curl -sf "http://$metrics/metrics" | grep -q "breakout_build_info{commit=\"$commit\",version=\"$version\"} 1" \
-  || fail "breakout_build_info does not name this build"
+edges=$(ctl edge list) || fail "breakoutctl edge list failed"
+grep -q image-check <<<"$edges" || fail "the control plane does not list the edge"
+scrape=$(curl -sf "http://$metrics/metrics") || fail "the control plane's /metrics did not answer"
+grep -qF "breakout_build_info{commit=\"$commit\",version=\"$version\"} 1" <<<"$scrape" \
+  || fail "breakout_build_info does not name this build: $(grep build_info <<<"$scrape")"
 
 # The edge first (it drains), then the control plane.
 names=(control-plane edge)
