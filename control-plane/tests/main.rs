@@ -33,6 +33,7 @@ mod log_format;
 mod raft_cluster;
 mod raft_crash;
 mod raft_large_write;
+mod raft_quiet_purge;
 mod raft_single_node;
 
 /// With `autotests = false` a file of `tests/` that is not declared above is silently never
