@@ -178,6 +178,37 @@ pub struct Report {
     pub removed: Vec<String>,
 }
 
+impl Report {
+    /// Readies a report sent before (and perhaps made sparse since) to be written over as the
+    /// whole report `seq`: every field but the tenants' map is reset here, the one place, and
+    /// the map and the emptied refusals are handed back to be filled ([`refill_usage`]). The
+    /// destructuring names every field, so one added later must be decided here rather than
+    /// leak from the earlier report. `grants_epoch` is left 0 for the caller to set once it
+    /// has read the holdings.
+    pub fn rewrite(
+        &mut self,
+        seq: u64,
+    ) -> (
+        &mut BTreeMap<String, TenantUsage>,
+        &mut BTreeMap<String, RefusalCounts>,
+    ) {
+        let Report {
+            seq: at,
+            tenants,
+            refusals,
+            grants_epoch,
+            base,
+            removed,
+        } = self;
+        *at = seq;
+        refusals.clear();
+        *grants_epoch = 0;
+        *base = None;
+        removed.clear();
+        (tenants, refusals)
+    }
+}
+
 /// Sets `tenants` to `usage(k, id)` for the `k`-th id of `ids` (ascending, no repeats), keeping
 /// the map's keys and nodes when `ids` are the ones it has: an edge reports every tenant of its
 /// region every second, and the set rarely changes, so building a new map (an id copied per

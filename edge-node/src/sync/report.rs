@@ -24,10 +24,7 @@ impl Reporter {
     pub fn report(&mut self, snap: &Snapshot, quotas: &Quotas, into: &mut Report) {
         let now = std::time::Instant::now();
         self.seq += 1;
-        let Report {
-            tenants, refusals, ..
-        } = into;
-        refusals.clear();
+        let (tenants, refusals) = into.rewrite(self.seq);
         let ids = snap.tenants.iter().map(|t| &*t.id);
         quotas.with_holdings(now, |holding| {
             refill_usage(tenants, ids, |k, id| {
@@ -44,10 +41,7 @@ impl Reporter {
             self.refused_seen
                 .retain(|id, _| tenants.contains_key(id.as_str()));
         }
-        into.seq = self.seq;
         into.grants_epoch = quotas.applied_epoch();
-        into.base = None;
-        into.removed.clear();
     }
 
     /// `t`'s entry: its open sessions, its refusals at the limit since the last report, and

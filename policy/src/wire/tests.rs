@@ -380,3 +380,39 @@ fn refilled_usage_is_what_a_new_map_would_be_and_keeps_the_keys_only_for_the_sam
         assert_eq!(map, fresh(ids, round), "{ids:?}");
     }
 }
+
+#[test]
+fn a_rewritten_report_keeps_only_its_tenants() {
+    let tenants: BTreeMap<String, TenantUsage> = [("a", 1), ("b", 2)]
+        .into_iter()
+        .map(|(id, active)| {
+            let usage = TenantUsage {
+                active,
+                ..TenantUsage::default()
+            };
+            (id.to_string(), usage)
+        })
+        .collect();
+    let mut counts = RefusalCounts::default();
+    counts.add(Reason::BlockedByRule, 3);
+    // A report sent sparse, with every field set.
+    let mut sent = Report {
+        seq: 7,
+        tenants: tenants.clone(),
+        refusals: BTreeMap::from([("a".to_string(), counts)]),
+        grants_epoch: 4,
+        base: Some(6),
+        removed: vec!["c".to_string()],
+    };
+    let (kept, refusals) = sent.rewrite(8);
+    assert_eq!(*kept, tenants);
+    assert!(refusals.is_empty());
+    assert_eq!(
+        sent,
+        Report {
+            seq: 8,
+            tenants,
+            ..Report::default()
+        }
+    );
+}

@@ -288,8 +288,9 @@ impl SyncNode for SimEdge {
             .clone();
         let now = Instant::now();
         let tenants = policy.iter().flat_map(|p| p.policy.tenants.iter());
+        let (usage, _) = into.rewrite(self.seq.fetch_add(1, Ordering::Relaxed) + 1);
         self.quotas.with_holdings(now, |holding| {
-            refill_usage(&mut into.tenants, tenants.map(|t| &*t.id), |k, id| {
+            refill_usage(usage, tenants.map(|t| &*t.id), |k, id| {
                 let (holding_epoch, holding_sessions) = holding(id);
                 // About one tenant in ten has a session open on this edge.
                 let active = u32::from((k + self.id).is_multiple_of(10)).min(holding_sessions);
@@ -301,11 +302,7 @@ impl SyncNode for SimEdge {
                 }
             })
         });
-        into.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        into.refusals.clear();
         into.grants_epoch = self.quotas.applied_epoch();
-        into.base = None;
-        into.removed.clear();
     }
 
     /// Counts what went on the wire (a sparse report once the node takes them). The frames'
