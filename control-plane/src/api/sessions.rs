@@ -52,9 +52,10 @@ pub async fn list(
         return Err(not_leading(&ctx).await);
     };
     let items = items
-        .into_iter()
+        .iter()
         .filter(|u| q.tenant.as_ref().is_none_or(|t| **t == *u.tenant))
         .filter(|u| q.region.as_ref().is_none_or(|r| **r == *u.region))
+        .cloned()
         .collect();
     Ok(Json(SessionList {
         node_id: ctx.node_id,

@@ -91,7 +91,7 @@ async fn sample(console: Weak<Console>) {
         let Some(c) = console.upgrade() else { return };
         let usage = match c.api.leases.usage() {
             Some(u) => Some(u),
-            None => usage::leader_usage(&c.api).await,
+            None => usage::leader_usage(&c.api).await.map(Arc::new),
         };
         if let Some(usage) = usage {
             let now = c.api.clock.now_ms();

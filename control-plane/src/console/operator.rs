@@ -29,11 +29,14 @@ type Cx = State<Arc<Console>>;
 /// leader's (`GET /v1/sessions` with the session's token), so a follower's page is complete.
 async fn usage(c: &Console, page: &Page) -> (Vec<RegionUsage>, Option<String>) {
     if let Some(u) = c.api.leases.usage() {
-        return (u, None);
+        return (u.to_vec(), None);
     }
     let leader = match relay::leader(&c.api).await {
         Ok(Some(l)) => l,
-        Ok(None) => return (c.api.leases.usage().unwrap_or_default(), None),
+        Ok(None) => {
+            let u = c.api.leases.usage().map(|u| u.to_vec());
+            return (u.unwrap_or_default(), None);
+        }
         Err(e) => return (Vec::new(), Some(e.to_string())),
     };
     let call = relay::Call::get("/v1/sessions".to_string());

@@ -23,6 +23,7 @@ mod ledgers;
 mod limits;
 
 use edges::{next_of, take_report, EdgeEntry};
+pub use gauges::encode_usage;
 use gauges::LeaseMetrics;
 use ledgers::Ledgers;
 use limits::Limits;
@@ -105,7 +106,6 @@ struct LeaderState {
     /// The rounds before, newest first, at most [`KEPT_ROUNDS`] (an edge reporting it holds
     /// one of those gets only what changed since).
     history: VecDeque<HashMap<String, EdgeLeases>>,
-    usage: Vec<RegionUsage>,
 }
 
 /// One edge's grants of the last round, as tenant ids shared with [`Limits`] (the wire's map
@@ -132,6 +132,10 @@ pub struct LeaseHub {
     state: Mutex<Option<LeaderState>>,
     limits: Mutex<Option<Arc<Limits>>>,
     metrics: LeaseMetrics,
+    /// Usage against limit from the last round while leading (`None` otherwise). Apart from
+    /// `state` so the API, the console and `/metrics` read it without waiting for a round;
+    /// set only with `state` held, so it never outlives the leadership it came from.
+    usage: Mutex<Option<Arc<Vec<RegionUsage>>>>,
     /// Refusals by reason from the same reports (`super::refusals`), while leading.
     pub refusals: RefusalTally,
 }
@@ -164,6 +168,7 @@ impl LeaseHub {
             state: Mutex::new(None),
             limits: Mutex::new(None),
             metrics: LeaseMetrics::new(registry)?,
+            usage: Mutex::new(None),
             refusals: RefusalTally::default(),
         }))
     }
@@ -200,13 +205,12 @@ impl LeaseHub {
                     term,
                     since_ms: now_ms,
                     ..LeaderState::default()
-                })
+                });
+                self.set_usage(Some(Arc::default()));
             }
             (_, false) => {
                 if st.take().is_some() {
-                    self.metrics.sessions.reset();
-                    self.metrics.limit.reset();
-                    self.metrics.granted.reset();
+                    self.set_usage(None);
                 }
             }
         }
@@ -364,7 +368,7 @@ impl LeaseHub {
         for edges in by_region.values_mut() {
             edges.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
-        let mut usage = Vec::with_capacity(st.usage.len());
+        let mut usage = Vec::with_capacity(self.usage().map_or(0, |u| u.len()));
         let mut new_grants: HashMap<String, EdgeLeases> = HashMap::new();
         // Reused for every tenant: its reports, the index of each one's edge, its grants.
         let mut reports: Vec<(&Arc<str>, EdgeReport)> = Vec::new();
@@ -456,8 +460,7 @@ impl LeaseHub {
         st.history
             .push_front(std::mem::replace(&mut st.grants, new_grants));
         st.history.truncate(KEPT_ROUNDS);
-        self.metrics.publish(&st.usage, &usage);
-        st.usage = usage;
+        self.set_usage(Some(Arc::new(usage)));
         self.metrics.rounds.inc();
         let took = started.elapsed();
         self.metrics.round_seconds.observe(took.as_secs_f64());
@@ -479,8 +482,12 @@ impl LeaseHub {
     }
 
     /// Usage against limit from the last round (`None` unless leading).
-    pub fn usage(&self) -> Option<Vec<RegionUsage>> {
-        self.lock().as_ref().map(|s| s.usage.clone())
+    pub fn usage(&self) -> Option<Arc<Vec<RegionUsage>>> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_usage(&self, usage: Option<Arc<Vec<RegionUsage>>>) {
+        *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = usage;
     }
 
     // Never held across an await; every update leaves the state whole.

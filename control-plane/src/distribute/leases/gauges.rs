@@ -1,17 +1,14 @@
-//! The leader's lease gauges: per (region, tenant) sessions, limit and granted, and the rounds.
+//! The leader's lease metrics: the rounds and frames (registered), and per (region, tenant)
+//! sessions, limit and granted, written from the last round's table at each scrape.
 
-use std::collections::{HashMap, HashSet};
+use std::fmt::{self, Write as _};
+use std::io::Write;
 
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 use super::RegionUsage;
 
 pub(super) struct LeaseMetrics {
-    pub(super) sessions: IntGaugeVec,
-    pub(super) limit: IntGaugeVec,
-    pub(super) granted: IntGaugeVec,
     pub(super) rounds: IntCounter,
     /// How long each round took (what paces them: `super::super::pump::round_gap`).
     pub(super) round_seconds: Histogram,
@@ -24,11 +21,6 @@ pub(super) struct LeaseMetrics {
 
 impl LeaseMetrics {
     pub(super) fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let vec = |name: &str, help: &str| -> Result<IntGaugeVec, prometheus::Error> {
-            let g = IntGaugeVec::new(Opts::new(name, help), &["region", "tenant"])?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
         let rounds = IntCounter::new(
             "breakout_control_grant_rounds_total",
             "Allocation rounds run by this node as leader",
@@ -63,73 +55,139 @@ impl LeaseMetrics {
         )?;
         registry.register(Box::new(frames.clone()))?;
         Ok(LeaseMetrics {
-            sessions: vec(
-                "breakout_control_region_sessions",
-                "Sessions open on a region's edges per tenant (leader, from reports)",
-            )?,
-            limit: vec(
-                "breakout_control_region_limit",
-                "A tenant's session limit in its region (leader)",
-            )?,
-            granted: vec(
-                "breakout_control_region_granted",
-                "Sessions the region's edges may admit under grants in force (leader)",
-            )?,
             rounds,
             round_seconds,
             reports,
             frames,
         })
     }
+}
 
-    /// Sets the gauges that changed since the last round and removes those of tenants no longer
-    /// served (resetting and setting every label set each round cost more than the round itself
-    /// with 100,000 tenants).
-    pub(super) fn publish(&self, old: &[RegionUsage], usage: &[RegionUsage]) {
-        let m = self;
-        // Rounds list the same pairs in the same order while the limits table stays.
-        let same_pairs = old.len() == usage.len()
-            && old
-                .iter()
-                .zip(usage)
-                .all(|(o, u)| (&o.region, &o.tenant) == (&u.region, &u.tenant));
-        if same_pairs {
-            for (was, u) in old.iter().zip(usage) {
-                m.set_if_changed(Some(was), u);
-            }
-            return;
-        }
-        let before: HashMap<(&str, &str), &RegionUsage> =
-            old.iter().map(|u| ((&*u.region, &*u.tenant), u)).collect();
+/// The per (region, tenant) gauges: name, help, value.
+type UsageGauge = (&'static str, &'static str, fn(&RegionUsage) -> u64);
+
+const USAGE_GAUGES: [UsageGauge; 3] = [
+    (
+        "breakout_control_region_sessions",
+        "Sessions open on a region's edges per tenant (leader, from reports)",
+        |u| u.sessions,
+    ),
+    (
+        "breakout_control_region_limit",
+        "A tenant's session limit in its region (leader)",
+        |u| u64::from(u.limit),
+    ),
+    (
+        "breakout_control_region_granted",
+        "Sessions the region's edges may admit under grants in force (leader)",
+        |u| u.granted,
+    ),
+];
+
+/// Appends the per (region, tenant) gauges of `usage` (the last round's table) to `out` in
+/// Prometheus's text format. They were registered gauge vectors, set after each round: with
+/// 100,000 tenants their 300,000 children cost the leader about 0.6 s of CPU per scrape to
+/// gather and encode, and this about 40 ms (BENCHMARKS.md, "The leader's per-tenant gauges").
+pub fn encode_usage(usage: &[RegionUsage], out: &mut Vec<u8>) {
+    if usage.is_empty() {
+        return;
+    }
+    // Writing to a `Vec` cannot fail.
+    for (name, help, value) in USAGE_GAUGES {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for u in usage {
-            let labels = [&*u.region, &*u.tenant];
-            m.set_if_changed(before.get(&(labels[0], labels[1])).copied(), u);
+            let _ = writeln!(
+                out,
+                "{name}{{region=\"{}\",tenant=\"{}\"}} {}",
+                LabelValue(&u.region),
+                LabelValue(&u.tenant),
+                value(u)
+            );
         }
-        if old.len() + usage.len() == 0 {
-            return;
+    }
+}
+
+/// A label value escaped as the text format requires (`\\`, `\"`, `\n`). Ids are validated
+/// long before they get here; this keeps a page parseable whatever they hold.
+struct LabelValue<'a>(&'a str);
+
+impl fmt::Display for LabelValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if !s.contains(['\\', '"', '\n']) {
+            return f.write_str(s);
         }
-        let now: HashSet<(&str, &str)> = usage.iter().map(|u| (&*u.region, &*u.tenant)).collect();
-        for (labels, _) in before.iter().filter(|(k, _)| !now.contains(*k)) {
-            for g in [&m.sessions, &m.limit, &m.granted] {
-                let _ = g.remove_label_values(&[labels.0, labels.1]);
+        for c in s.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
             }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn usage(region: &str, tenant: &str, sessions: u64, limit: u32, granted: u64) -> RegionUsage {
+        RegionUsage {
+            region: Arc::from(region),
+            tenant: Arc::from(tenant),
+            limit,
+            sessions,
+            granted,
+            ..RegionUsage::default()
         }
     }
 
-    fn set_if_changed(&self, was: Option<&RegionUsage>, u: &RegionUsage) {
-        if was.is_some_and(|w| (w.sessions, w.limit, w.granted) == (u.sessions, u.limit, u.granted))
-        {
-            return;
-        }
-        let labels = [&*u.region, &*u.tenant];
-        self.sessions
-            .with_label_values(&labels)
-            .set(u.sessions as i64);
-        self.limit
-            .with_label_values(&labels)
-            .set(i64::from(u.limit));
-        self.granted
-            .with_label_values(&labels)
-            .set(u.granted as i64);
+    fn text(usage: &[RegionUsage]) -> String {
+        let mut out = Vec::new();
+        encode_usage(usage, &mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn each_pair_has_its_three_gauges_under_one_help_and_type() {
+        let page = text(&[
+            usage("tokyo", "acme", 95, 100, 98),
+            usage("paris", "beta", 0, 50, 10),
+        ]);
+        let expected = "\
+# HELP breakout_control_region_sessions Sessions open on a region's edges per tenant (leader, from reports)
+# TYPE breakout_control_region_sessions gauge
+breakout_control_region_sessions{region=\"tokyo\",tenant=\"acme\"} 95
+breakout_control_region_sessions{region=\"paris\",tenant=\"beta\"} 0
+# HELP breakout_control_region_limit A tenant's session limit in its region (leader)
+# TYPE breakout_control_region_limit gauge
+breakout_control_region_limit{region=\"tokyo\",tenant=\"acme\"} 100
+breakout_control_region_limit{region=\"paris\",tenant=\"beta\"} 50
+# HELP breakout_control_region_granted Sessions the region's edges may admit under grants in force (leader)
+# TYPE breakout_control_region_granted gauge
+breakout_control_region_granted{region=\"tokyo\",tenant=\"acme\"} 98
+breakout_control_region_granted{region=\"paris\",tenant=\"beta\"} 10
+";
+        assert_eq!(page, expected);
+    }
+
+    #[test]
+    fn no_round_yet_writes_nothing() {
+        assert_eq!(text(&[]), "");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let page = text(&[usage("a\"b", "c\\d\ne", 1, 2, 3)]);
+        assert!(
+            page.contains(
+                "breakout_control_region_limit{region=\"a\\\"b\",tenant=\"c\\\\d\\ne\"} 2\n"
+            ),
+            "{page}"
+        );
     }
 }
