@@ -86,8 +86,8 @@ const USAGE_GAUGES: [UsageGauge; 3] = [
 
 /// Appends the per (region, tenant) gauges of `usage` (the last round's table) to `out` in
 /// Prometheus's text format. They were registered gauge vectors, set after each round: with
-/// 100,000 tenants their 300,000 children cost the leader about 0.6 s of CPU per scrape to
-/// gather and encode, and this about 40 ms (BENCHMARKS.md, "The leader's per-tenant gauges").
+/// 100,000 tenants their 300,000 children cost the leader 0.7–0.9 s of CPU per scrape to
+/// gather and encode, and this 26–35 ms (BENCHMARKS.md, "The leader's per-tenant gauges").
 pub fn encode_usage(usage: &[RegionUsage], out: &mut Vec<u8>) {
     if usage.is_empty() {
         return;
