@@ -8,6 +8,7 @@
 //! lifetime is counted from its receipt on this edge's monotonic clock. This module knows
 //! nothing of snapshots: it answers "what is tenant T's local limit now".
 
+use std::cmp;
 use std::collections::{btree_map, BTreeMap, HashSet};
 use std::iter::Peekable;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -184,13 +185,21 @@ impl<'a> Walk<'a> {
         if self.passed.is_some_and(|p| p >= tenant) {
             return self.held.get(tenant);
         }
-        while let Some((id, _)) = self.next.next_if(|(id, _)| id.as_str() < tenant) {
-            self.passed = Some(id);
+        // One comparison per id walked (`cmp`, not `<` then `==`), and the one found is walked
+        // past: in a report's walk over 5,000 tenants, comparing ids was most of its cost.
+        while let Some(&(id, h)) = self.next.peek() {
+            match id.as_str().cmp(tenant) {
+                cmp::Ordering::Greater => return None,
+                found => {
+                    self.passed = Some(id);
+                    self.next.next();
+                    if found == cmp::Ordering::Equal {
+                        return Some(h);
+                    }
+                }
+            }
         }
-        self.next
-            .peek()
-            .filter(|(id, _)| id.as_str() == tenant)
-            .map(|(_, h)| *h)
+        None
     }
 }
 

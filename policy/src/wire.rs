@@ -210,24 +210,39 @@ impl Report {
 }
 
 /// Sets `tenants` to `usage(k, id)` for the `k`-th id of `ids` (ascending, no repeats), keeping
-/// the map's keys and nodes when `ids` are the ones it has: an edge reports every tenant of its
+/// the map's keys and nodes while `ids` are the ones it has: an edge reports every tenant of its
 /// region every second, and the set rarely changes, so building a new map (an id copied per
-/// tenant) each time was most of a report's cost. Any `ids` give the same map; ones out of
-/// order only cost a rebuild. True when the keys were kept.
+/// tenant) each time was most of a report's cost. Each id is compared with its key in the same
+/// pass that writes the value (a separate pass over the keys first cost a second walk over
+/// memory no longer in cache); from the first that differs, the rest of the map is rebuilt.
+/// `usage` is called once per id, in order. Any `ids` give the same map; ones out of order only
+/// cost a rebuild. True when every key was kept.
 pub fn refill_usage<'a>(
     tenants: &mut BTreeMap<String, TenantUsage>,
-    ids: impl Iterator<Item = &'a str> + Clone,
+    ids: impl Iterator<Item = &'a str>,
     mut usage: impl FnMut(usize, &str) -> TenantUsage,
 ) -> bool {
-    if tenants.keys().map(String::as_str).eq(ids.clone()) {
-        for (k, (id, u)) in tenants.iter_mut().enumerate() {
-            *u = usage(k, id);
-        }
+    let mut ids = ids.enumerate().peekable();
+    let mut kept = 0;
+    for (key, u) in tenants.iter_mut() {
+        let Some((k, id)) = ids.next_if(|&(_, id)| id == key.as_str()) else {
+            break;
+        };
+        *u = usage(k, id);
+        kept += 1;
+    }
+    if ids.peek().is_none() && kept == tenants.len() {
         return true;
     }
-    *tenants = ids
-        .enumerate()
-        .map(|(k, id)| (id.to_owned(), usage(k, id)))
+    // The kept entries (their keys not copied) and the rest, collected: a map built in one go
+    // has full nodes, where one grown by inserts in order has half-full ones (a third more
+    // memory, and every later report walks it).
+    let rest: Vec<(String, TenantUsage)> =
+        ids.map(|(k, id)| (id.to_owned(), usage(k, id))).collect();
+    *tenants = std::mem::take(tenants)
+        .into_iter()
+        .take(kept)
+        .chain(rest)
         .collect();
     false
 }

@@ -7,6 +7,7 @@
 //! would be wrong about it, so `merge(prev, sparsify(prev, full)) == full` for any reports (the
 //! property the tests check): a rule that predicts badly costs bytes, never correctness.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::{Report, TenantUsage};
@@ -53,18 +54,26 @@ fn sparsify_from<'p>(
     prev_refusals: &BTreeMap<String, RefusalCounts>,
     full: &Report,
 ) -> Report {
-    // One walk over both maps in key order (linear), not a search of `prev` per tenant: an
-    // edge, or the fleet simulator's thousand, does this for every report.
+    // One walk over both maps in key order (linear), not a search of `prev` per tenant, and
+    // one comparison of ids per step: an edge, or the fleet simulator's thousand, does this for
+    // every report.
     let mut changed = Vec::new();
     let mut removed = Vec::new();
     let mut old = prev_tenants.peekable();
     for (id, usage) in &full.tenants {
-        while let Some((gone, _)) = old.next_if(|(p, _)| *p < id) {
-            removed.push(gone.clone());
+        let mut same = false;
+        while let Some(&(p, prev)) = old.peek() {
+            let order = p.cmp(id);
+            if order == Ordering::Greater {
+                break;
+            }
+            old.next();
+            if order == Ordering::Equal {
+                same = carried(&prev, prev_epoch, full.grants_epoch) == *usage;
+                break;
+            }
+            removed.push(p.clone());
         }
-        let same = old
-            .next_if(|(p, _)| *p == id)
-            .is_some_and(|(_, p)| carried(&p, prev_epoch, full.grants_epoch) == *usage);
         if !same {
             changed.push((id.clone(), *usage));
         }

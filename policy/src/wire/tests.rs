@@ -364,19 +364,27 @@ fn refilled_usage_is_what_a_new_map_would_be_and_keeps_the_keys_only_for_the_sam
     };
     let mut map = BTreeMap::new();
     // (ids, whether the keys before are the ones asked for)
-    let steps: [(&[&str], bool); 7] = [
+    let steps: [(&[&str], bool); 9] = [
         (&["a", "b", "c"], false),
         (&["a", "b", "c"], true),
         (&["a", "bb", "c"], false),
         (&["a", "bb"], false),
         (&["bb", "a"], false), // out of order: rebuilt, and the same map results
         (&["a", "bb"], true),
+        (&["a", "bb", "c"], false), // every key kept, one added
+        (&["0", "a", "bb", "c"], false),
         (&[], false),
     ];
     for (round, (ids, same)) in steps.into_iter().enumerate() {
         let round = round as u32;
-        let kept = refill_usage(&mut map, ids.iter().copied(), usage(round));
+        let (fill, mut calls) = (usage(round), 0);
+        let kept = refill_usage(&mut map, ids.iter().copied(), |k, id| {
+            calls += 1;
+            fill(k, id)
+        });
         assert_eq!(kept, same, "{ids:?}");
+        // Once per id: the edge's usage counts refusals since the last call.
+        assert_eq!(calls, ids.len(), "{ids:?}");
         assert_eq!(map, fresh(ids, round), "{ids:?}");
     }
 }
