@@ -18,6 +18,10 @@ use std::time::Instant;
 use breakout_control::console::series::{Point, Series, KEEP, STEP};
 use breakout_control::distribute::leases::RegionUsage;
 
+mod common;
+
+use common::{env, median};
+
 /// Counts the bytes allocated and not yet freed.
 struct Counting;
 
@@ -39,18 +43,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// The anchor: the console's series before runs (a point per series and sample, the first
 /// 20,000 series only).

@@ -13,17 +13,9 @@ use std::time::Instant;
 use breakout_control::distribute::leases::{encode_usage, RegionUsage};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+use common::{env, median};
 
 /// The gauges as registered vectors, set from `usage` (what each round did).
 fn registered(usage: &[RegionUsage]) -> Registry {

@@ -14,12 +14,9 @@ use std::time::Instant;
 use breakout_control::state::{apply, Outcome, Request, State};
 use serde_json::json;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+
+use common::{env, median};
 
 fn request(command: serde_json::Value) -> Request {
     serde_json::from_value(
@@ -80,11 +77,6 @@ fn run(base: &State, first: u64, writes: usize, reader: bool) -> f64 {
     }
     drop(held);
     started.elapsed().as_secs_f64() * 1e6 / writes as f64
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -235,8 +235,8 @@ pub fn refill_usage<'a>(
         return true;
     }
     // The kept entries (their keys not copied) and the rest, collected: a map built in one go
-    // has full nodes, where one grown by inserts in order has half-full ones (a third more
-    // memory, and every later report walks it).
+    // has full nodes, where one grown by inserts in order has half-full ones (more memory,
+    // and every later report walks it).
     let rest: Vec<(String, TenantUsage)> =
         ids.map(|(k, id)| (id.to_owned(), usage(k, id))).collect();
     *tenants = std::mem::take(tenants)
