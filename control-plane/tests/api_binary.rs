@@ -230,4 +230,5 @@ fn a_bad_raft_timing_is_refused_before_anything_is_written() {
         "{stderr}"
     );
     assert!(!dir.join("data").exists(), "a data dir was made: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

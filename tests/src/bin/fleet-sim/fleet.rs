@@ -148,6 +148,24 @@ impl Fleet {
         })
     }
 
+    /// Waits until every edge has had a grants frame that changed nothing since now (the
+    /// allocation settled after the connect: the last edges' first grants, sized before their
+    /// region's other edges reported, are cut in the rounds after), until `limit`. Answers how
+    /// many edges were still moving when it gave up.
+    pub fn wait_grants_still(&self, limit: Duration) -> Result<(), usize> {
+        for e in &self.edges {
+            e.grants_still.store(false, Ordering::Release);
+        }
+        let moving = |e: &SimEdge| !e.grants_still.load(Ordering::Acquire);
+        poll(
+            "a grants frame that changed nothing",
+            Instant::now() + limit,
+            Duration::from_millis(50),
+            || self.edges.iter().filter(|e| moving(e)).count(),
+            || describe(self.edges.iter(), moving),
+        )
+    }
+
     /// Bytes of the change `(from, to)` as region `r`'s edges got it ((0, to): a snapshot).
     pub fn size(&self, r: usize, key: (u64, u64)) -> Option<usize> {
         self.books[r]

@@ -6,7 +6,8 @@
 //!
 //! Phases: populate (the state machine in-process, then one store import); every edge connects
 //! to the leader first, `CONNECT_WAVE` at a time (so a leader kill moves all of them at once);
-//! steady state (the leader's CPU and memory, report and lease traffic); `RULE_WRITES`
+//! steady state, once every edge's grants have stopped moving (the leader's CPU and memory,
+//! report and lease traffic); `RULE_WRITES`
 //! one-tenant rule changes (ack → every edge of the tenant's region applied);
 //! `TEMPLATE_WRITES` template changes touching 90% of tenants (rollback between two live
 //! versions; ack → every edge applied); a leader kill (all edges reconnect: time until each
@@ -151,7 +152,9 @@ fn main() -> Result<()> {
     );
 
     let leader_pid = cluster.nodes[leader].pid().context("the leader's pid")?;
-    let steady = steady::measure(&fleet, &cluster.nodes[leader], leader_pid, steady_window);
+    let settle = converge.min(Duration::from_secs(120));
+    let leader_node = &cluster.nodes[leader];
+    let steady = steady::measure(&fleet, leader_node, leader_pid, steady_window, settle);
 
     let (rules, templates) = {
         let mut api = Api::on_leader(&cluster, policy)?;
@@ -185,7 +188,7 @@ fn main() -> Result<()> {
         "leader_cpu": steady.cpu, "sim_cpu": steady.sim_cpu, "leader_rss_mib": mib(steady.rss),
         "report_mib_s": mib(steady.report_bps as u64), "grant_mib_s": mib(steady.grant_bps as u64),
         "whole_frames": steady.whole_frames, "rounds_per_s": steady.rounds_ps,
-        "round_ms": steady.round_s * 1e3,
+        "round_ms": steady.round_s * 1e3, "settle_s": steady.settle_s,
         "rule_p50_ms": percentile(rule_ms, 0.5), "rule_p99_ms": percentile(rule_ms, 0.99),
         "rule_update_bytes": rules.update_bytes, "rule_untimed": rules.untimed,
         "template_median_s": percentile(tpl_s, 0.5), "template_all_s": percentile(tpl_s, 1.0),

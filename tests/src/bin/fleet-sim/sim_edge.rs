@@ -123,6 +123,9 @@ pub struct SimEdge {
     pub configured: AtomicBool,
     /// A session is up (hello sent, not ended).
     pub up: AtomicBool,
+    /// A grants frame that changed nothing (it renewed every grant, listed none) came since
+    /// this was last cleared: the edge's grants have stopped moving ([`super::steady`]).
+    pub grants_still: AtomicBool,
     /// The node (its edge address) of the current session, or of the last one.
     node: Mutex<String>,
     /// Why the last configuration refused was refused.
@@ -147,6 +150,7 @@ impl SimEdge {
             sessions: AtomicU64::new(0),
             configured: AtomicBool::new(false),
             up: AtomicBool::new(false),
+            grants_still: AtomicBool::new(false),
             node: Mutex::new(String::new()),
             refused: Mutex::new(None),
             quotas,
@@ -319,6 +323,9 @@ impl SyncNode for SimEdge {
 
     fn grants(&self, grants: &Grants, wire_bytes: usize) {
         self.quotas.receive(grants, Instant::now());
+        if grants.renew.is_some() && grants.grants.is_empty() {
+            self.grants_still.store(true, Ordering::Release);
+        }
         if self.traffic.measuring.load(Ordering::Relaxed) {
             self.traffic
                 .grant_bytes
