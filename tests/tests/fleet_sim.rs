@@ -65,4 +65,10 @@ fn a_small_fleet_converges_follows_changes_and_reconnects() {
     let rounds = json["rounds_per_s"].as_f64().unwrap_or(0.0);
     let round_ms = json["round_ms"].as_f64().unwrap_or(f64::NAN);
     assert!(rounds > 0.0 && round_ms.is_finite(), "rounds: {json}");
+    // With every edge's sessions steady, the grants settle: every edge gets a frame that
+    // renews all it holds and lists nothing (a round that kept changing grants would not).
+    assert!(
+        json["settle_s"].as_f64().is_some_and(f64::is_finite),
+        "the grants never settled: {json}"
+    );
 }
