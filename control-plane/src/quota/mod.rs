@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use in_force::ByEdge;
 
+pub mod floor;
 mod in_force;
 #[cfg(test)]
 mod reference;
@@ -74,8 +75,8 @@ pub struct Grant {
     /// Admit up to this many concurrent sessions while the grant is in force.
     pub sessions: u32,
     /// After the grant expires without renewal (control plane unreachable), admit up to this:
-    /// the limit split evenly over the region's known edges, so that edges cut off together
-    /// never exceed the limit between them.
+    /// the limit split evenly over at least the region's known edges ([`floor::divisor`]), so
+    /// that edges cut off together never exceed the limit between them.
     pub floor: u32,
 }
 
@@ -110,6 +111,8 @@ pub struct Ledger {
     inherited: BTreeMap<Arc<str>, (u64, u32)>,
     /// The first epoch this ledger issued: holdings of older epochs are a predecessor's.
     first_epoch: Option<u64>,
+    /// What the last round split the floors over ([`floor::divisor`]; 0: no round yet).
+    floor_over: u32,
 }
 
 /// The reports of one allocation: per reporting edge its id and report, sorted by id without
@@ -332,8 +335,8 @@ pub fn allocate_sorted(
     let mut sessions: Vec<u32> = Vec::with_capacity(reports.len());
     let demand = reports.iter().map(|(_, r)| r);
     split(limit, budget, absent, demand, &held, cfg, &mut sessions);
-    let edges = absent_edges + reports.len();
-    let floor = limit / (edges.max(1) as u32);
+    ledger.floor_over = floor::divisor(absent_edges + reports.len(), ledger.floor_over);
+    let floor = limit / ledger.floor_over;
     grants.extend(sessions.iter().map(|&sessions| Grant { sessions, floor }));
     let issue = |sessions| Issued {
         epoch,

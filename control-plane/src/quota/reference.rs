@@ -15,6 +15,7 @@ struct Old {
     quiet_until_ms: u64,
     inherited: BTreeMap<Arc<str>, (u64, u32)>,
     first_epoch: Option<u64>,
+    floor_over: u32,
 }
 
 impl Old {
@@ -132,7 +133,8 @@ fn allocate(
         .filter(|e| !reports.contains_key(&***e))
         .count()
         + reports.len();
-    let floor = limit / (edges.max(1) as u32);
+    old.floor_over = super::floor::divisor(edges, old.floor_over);
+    let floor = limit / old.floor_over;
     grants
         .into_iter()
         .map(|(edge, sessions)| {

@@ -246,6 +246,27 @@ fn floors_of_all_known_edges_fit_the_limit() {
     assert_eq!(grants["a"].floor, 33);
 }
 
+#[test]
+fn a_large_region_splits_its_floors_with_headroom_and_keeps_them_while_it_grows() {
+    let mut ledger = Ledger::default();
+    let edges = |n: usize| -> BTreeMap<String, EdgeReport> {
+        (0..n)
+            .map(|i| (format!("e{i:03}"), report(1, 0, None)))
+            .collect()
+    };
+    let grants = allocate(3_000, &mut ledger, &edges(20), 1_000, 1, &CFG);
+    assert!(grants.values().all(|g| g.floor == 100), "3,000 over 30");
+    // Ten more edges: the floors (and so the grants of the first twenty) stay as they were.
+    let grants = allocate(3_000, &mut ledger, &edges(30), 2_000, 2, &CFG);
+    assert!(grants.values().all(|g| g.floor == 100), "{grants:?}");
+    let grants = allocate(3_000, &mut ledger, &edges(31), 3_000, 3, &CFG);
+    let floors: u32 = grants.values().map(|g| g.floor).sum();
+    assert!(
+        floors <= 3_000 && grants["e000"].floor == 65,
+        "3,000 over 46"
+    );
+}
+
 /// The production lease (10 s) in 1 s ticks: an edge not heard from for a tick or two still
 /// holds its grant.
 const SIM: QuotaConfig = QuotaConfig {
