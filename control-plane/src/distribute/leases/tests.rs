@@ -6,6 +6,8 @@ use crate::state::{apply, serve_commands, Command, Outcome, Request, TenantPatch
 use crate::state::{CreateRegion, CreateTenant, UpdateTenant};
 use breakout_policy::wire::Report;
 
+mod floors;
+
 /// Regions tokyo and osaka; acme in tokyo, in service with a 20,000-session cloud bypass capped
 /// at `limit` by the operator.
 fn state(limit: u32) -> State {
