@@ -43,6 +43,7 @@ fn an_edge_joining_a_large_region_relists_nothing_of_the_others() {
     for seq in 1..6 {
         frames = step(&hub, &st, &mut held, seq);
     }
+    assert_eq!(frames.len(), 12, "every edge answered: {frames:?}");
     assert!(
         frames
             .values()
@@ -52,6 +53,7 @@ fn an_edge_joining_a_large_region_relists_nothing_of_the_others() {
     held.insert("tk-13".into(), (0, 0));
     for seq in 6..9 {
         let frames = step(&hub, &st, &mut held, seq);
+        assert_eq!(frames.len(), 13, "every edge answered at {seq}: {frames:?}");
         for (edge, f) in frames.iter().filter(|(e, _)| *e != "tk-13") {
             assert!(
                 f.renew.is_some() && f.grants.is_empty(),
