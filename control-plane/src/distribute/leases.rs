@@ -19,12 +19,14 @@ use breakout_policy::wire::{Grant as WireGrant, Grants};
 mod edges;
 mod frame;
 mod gauges;
+mod lease_clock;
 mod ledgers;
 mod limits;
 
-use edges::{next_of, take_report, EdgeEntry};
+use edges::{read_block, take_report, write_block, EdgeEntry, BLOCK};
 pub use gauges::encode_usage;
 use gauges::LeaseMetrics;
+use lease_clock::LeaseClock;
 use ledgers::Ledgers;
 use limits::Limits;
 use prometheus::Registry;
@@ -138,26 +140,6 @@ pub struct LeaseHub {
     usage: Mutex<Option<Arc<Vec<RegionUsage>>>>,
     /// Refusals by reason from the same reports (`super::refusals`), while leading.
     pub refusals: RefusalTally,
-}
-
-/// The clock leases are counted on: milliseconds of [`Clock::instant`] since `base`.
-struct LeaseClock {
-    clock: SharedClock,
-    base: Instant,
-}
-
-impl LeaseClock {
-    fn new(clock: SharedClock) -> Self {
-        let base = clock.instant();
-        LeaseClock { clock, base }
-    }
-
-    /// (monotonic instant, its milliseconds since `base`).
-    fn now(&self) -> (Instant, u64) {
-        let now = self.clock.instant();
-        let ms = now.saturating_duration_since(self.base).as_millis();
-        (now, u64::try_from(ms).unwrap_or(u64::MAX))
-    }
 }
 
 impl LeaseHub {
@@ -375,6 +357,7 @@ impl LeaseHub {
         let mut edge_of: Vec<usize> = Vec::new();
         let mut grants = Vec::new();
         let no_edges = Vec::new();
+        let (mut block, mut out) = (Vec::new(), Vec::new());
         let ledgers = st.ledgers.align(&limits, quiet_until);
         let regions = limits.regions.iter().zip(&limits.ids).zip(ledgers);
         for (((region, tenants), (region_id, tenant_ids)), ledgers) in regions {
@@ -386,61 +369,73 @@ impl LeaseHub {
                     Vec::with_capacity(st.grants.get(&**id).map_or(0, |l| l.grants.len()))
                 })
                 .collect();
-            // Each edge's report walked beside the tenants, both in id order (no lookups).
+            // Each edge's report walked beside the tenants, both in id order (no lookups), a
+            // block of tenants at a time.
             let mut walks: Vec<_> = edges
                 .iter()
                 .map(|(_, e)| e.report.tenants().peekable())
                 .collect();
-            let tenants = tenants.iter().zip(tenant_ids).zip(ledgers.iter_mut());
-            for (((tenant, limit), tenant_id), ledger) in tenants {
-                reports.clear();
-                edge_of.clear();
-                for (i, ((id, _), walk)) in edges.iter().zip(&mut walks).enumerate() {
-                    let Some(u) = next_of(walk, tenant) else {
-                        continue;
-                    };
-                    reports.push((
-                        id,
-                        EdgeReport {
-                            active: u.active,
-                            refused: u.refused,
-                            holding_epoch: u.holding_epoch,
-                            holding_sessions: u.holding_sessions,
-                        },
-                    ));
-                    edge_of.push(i);
+            let n = edges.len();
+            let blocks = (tenants.chunks(BLOCK))
+                .zip(tenant_ids.chunks(BLOCK))
+                .zip(ledgers.chunks_mut(BLOCK));
+            for ((tenants, tenant_ids), ledgers) in blocks {
+                read_block(&mut walks, tenants, &mut block);
+                out.clear();
+                out.resize(block.len(), None);
+                let tenants = tenants.iter().zip(tenant_ids).zip(ledgers);
+                for (j, (((_, limit), tenant_id), ledger)) in tenants.enumerate() {
+                    reports.clear();
+                    edge_of.clear();
+                    let row = block[j * n..(j + 1) * n].iter().zip(edges);
+                    for (i, (u, (id, _))) in row.enumerate() {
+                        let Some(u) = u else {
+                            continue;
+                        };
+                        reports.push((
+                            id,
+                            EdgeReport {
+                                active: u.active,
+                                refused: u.refused,
+                                holding_epoch: u.holding_epoch,
+                                holding_sessions: u.holding_sessions,
+                            },
+                        ));
+                        edge_of.push(i);
+                    }
+                    let granted = allocate_sorted(
+                        *limit,
+                        ledger,
+                        &reports,
+                        now_ms,
+                        epoch,
+                        &self.cfg,
+                        &mut grants,
+                    );
+                    for (g, i) in grants.iter().zip(&edge_of) {
+                        let grant = WireGrant {
+                            sessions: g.sessions,
+                            ttl_ms: self.cfg.ttl_ms,
+                            floor: g.floor,
+                        };
+                        out[j * n + *i] = Some(grant);
+                    }
+                    let (mut sessions, mut refused) = (0u64, 0u64);
+                    for (_, r) in &reports {
+                        sessions += u64::from(r.active);
+                        refused += u64::from(r.refused);
+                    }
+                    usage.push(RegionUsage {
+                        region: Arc::clone(region_id),
+                        tenant: Arc::clone(tenant_id),
+                        limit: *limit,
+                        sessions,
+                        granted,
+                        refused,
+                        edges: reports.len() as u32,
+                    });
                 }
-                let granted = allocate_sorted(
-                    *limit,
-                    ledger,
-                    &reports,
-                    now_ms,
-                    epoch,
-                    &self.cfg,
-                    &mut grants,
-                );
-                for (g, i) in grants.iter().zip(&edge_of) {
-                    let grant = WireGrant {
-                        sessions: g.sessions,
-                        ttl_ms: self.cfg.ttl_ms,
-                        floor: g.floor,
-                    };
-                    per_edge[*i].push((Arc::clone(tenant_id), grant));
-                }
-                let (mut sessions, mut refused) = (0u64, 0u64);
-                for (_, r) in &reports {
-                    sessions += u64::from(r.active);
-                    refused += u64::from(r.refused);
-                }
-                usage.push(RegionUsage {
-                    region: Arc::clone(region_id),
-                    tenant: Arc::clone(tenant_id),
-                    limit: *limit,
-                    sessions,
-                    granted,
-                    refused,
-                    edges: reports.len() as u32,
-                });
+                write_block(&out, tenant_ids, &mut per_edge);
             }
             for ((id, _), grants) in edges.iter().zip(per_edge) {
                 if grants.is_empty() {

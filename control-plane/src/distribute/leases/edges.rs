@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use breakout_policy::wire::sparse::Merged;
-use breakout_policy::wire::{Report, TenantUsage};
+use breakout_policy::wire::{Grant, Report, TenantUsage};
 
 pub(super) struct EdgeEntry {
     pub(super) region: String,
@@ -78,4 +78,49 @@ pub(super) fn next_of<'r>(
         }
     }
     None
+}
+
+/// Tenants a round reads from the edges' reports at a time ([`read_block`]).
+pub(super) const BLOCK: usize = 64;
+
+/// For a block of a region's `tenants` (in id order, following the block before), each edge's
+/// entry: `block[j * walks.len() + i]` is tenant `j`'s on edge `i`. Each edge's walk crosses the
+/// whole block before the next edge's starts. Walking all of them a tenant at a time read as
+/// many places in memory at once as the region has edges (50 at fleet scale), more streams than
+/// the prefetcher follows: loading the reports' entries was half the round (BENCHMARKS.md).
+pub(super) fn read_block<'r, I>(
+    walks: &mut [std::iter::Peekable<I>],
+    tenants: &[(String, u32)],
+    block: &mut Vec<Option<TenantUsage>>,
+) where
+    I: Iterator<Item = (&'r String, TenantUsage)>,
+{
+    let n = walks.len();
+    block.clear();
+    block.resize(tenants.len() * n, None);
+    for (i, walk) in walks.iter_mut().enumerate() {
+        for (j, (tenant, _)) in tenants.iter().enumerate() {
+            block[j * n + i] = next_of(walk, tenant);
+        }
+    }
+}
+
+/// A block's grants (`granted[j * per_edge.len() + i]`: tenant `j`'s on edge `i`) appended to
+/// each edge's grants, an edge at a time. Appended as each tenant was allocated, they were
+/// written to every edge's grants at once: as many streams as [`read_block`] reads, and after
+/// it half the round's own time.
+pub(super) fn write_block(
+    granted: &[Option<Grant>],
+    tenant_ids: &[Arc<str>],
+    per_edge: &mut [Vec<(Arc<str>, Grant)>],
+) {
+    let n = per_edge.len();
+    for (i, grants) in per_edge.iter_mut().enumerate() {
+        let column = granted.iter().skip(i).step_by(n.max(1));
+        for (g, id) in column.zip(tenant_ids) {
+            if let Some(g) = g {
+                grants.push((Arc::clone(id), *g));
+            }
+        }
+    }
 }

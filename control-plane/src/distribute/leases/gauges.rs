@@ -30,7 +30,7 @@ impl LeaseMetrics {
             HistogramOpts::new(
                 "breakout_control_grant_round_seconds",
                 "How long the leader's allocation rounds took (rounds are paced to about a \
-                 third of a core: a round of d seconds is followed by the next 3d later)",
+                 quarter of a core: a round of d seconds is followed by the next 4d later)",
             )
             .buckets(vec![
                 0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,

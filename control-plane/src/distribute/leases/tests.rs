@@ -6,23 +6,13 @@ use crate::state::{apply, serve_commands, Command, Outcome, Request, TenantPatch
 use crate::state::{CreateRegion, CreateTenant, UpdateTenant};
 use breakout_policy::wire::Report;
 
+mod blocks;
 mod floors;
 
 /// Regions tokyo and osaka; acme in tokyo, in service with a 20,000-session cloud bypass capped
 /// at `limit` by the operator.
 fn state(limit: u32) -> State {
-    let tenant = Tenant {
-        id: "acme".into(),
-        region: Some("tokyo".into()),
-        source_cidrs: vec!["10.0.0.0/8".parse::<SourceCidr>().expect("cidr")],
-        session_limit: 1,
-        upstreams: Default::default(),
-        rules: Vec::new(),
-        default_action: Action::Direct,
-        lists: Default::default(),
-        egress_address: None,
-        pac: None,
-    };
+    let tenant = tenant("acme", "10.0.0.0/8");
     let cap = TenantPatch {
         session_cap: Some(Some(limit)),
         ..TenantPatch::default()
@@ -44,6 +34,27 @@ fn state(limit: u32) -> State {
         if_match: None,
         patch: cap,
     }));
+    applied(commands)
+}
+
+/// A tenant of region tokyo with source network `cidr`.
+fn tenant(id: &str, cidr: &str) -> Tenant {
+    Tenant {
+        id: id.into(),
+        region: Some("tokyo".into()),
+        source_cidrs: vec![cidr.parse::<SourceCidr>().expect("cidr")],
+        session_limit: 1,
+        upstreams: Default::default(),
+        rules: Vec::new(),
+        default_action: Action::Direct,
+        lists: Default::default(),
+        egress_address: None,
+        pac: None,
+    }
+}
+
+/// The state after `commands`, each of which must be done.
+fn applied(commands: Vec<Command>) -> State {
     let mut s = State::default();
     for (i, command) in commands.into_iter().enumerate() {
         let req = Request {
