@@ -181,8 +181,8 @@ def control_plane():
                            ("histogram_quantile(0.95, sum by (le) "
                             f"(rate(breakout_control_grant_round_seconds_bucket[{RATE}])))", "p95"),
                            desc="How long the leader's allocation rounds take. Rounds are paced "
-                                "to about a third of a core: a round of d seconds is followed by "
-                                "the next about 3d later (at most 2.5 s), so a rising duration "
+                                "to about a quarter of a core: a round of d seconds is followed by "
+                                "the next about 4d later (at most 2.5 s), so a rising duration "
                                 "means fewer rounds, not more CPU."))
         .with_panel(series("Memory (RSS)", "bytes",
                            (f"process_resident_memory_bytes {CONTROL}", "{{instance}}")))
