@@ -31,8 +31,9 @@ const EXCHANGE_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// tenant and edge (a second and more of one core at 1,000 edges × 100,000 tenants on the
 /// machine of BENCHMARKS.md, before its reads were blocked); run back to back, they took the
 /// core that Raft, the API and the edges' sessions share, and a new leader's sessions starved
-/// behind them. A quarter since the round got a quarter cheaper: the rounds of a 1,000-edge
-/// fleet come about as often as they did at a third, and the leader stays within half a core.
+/// behind them. A quarter since the round's reads went in blocks (about 0.7× its time): the
+/// rounds of a 1,000-edge fleet come about as often as they did at a third, and the leader stays
+/// within half a core.
 const ROUND_SHARE: f64 = 1.0 / 4.0;
 
 /// The time from the start of a round that took `cost` to the start of the next: the rounds
