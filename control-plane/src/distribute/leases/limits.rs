@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::state::{session_limits_at, State};
+use crate::state::{session_limits_by_region, State};
 
 /// Every region's served tenants and their limits at one store version: what the rounds read,
 /// computed once per version (not per round) and outside the leader state's lock.
@@ -19,17 +19,12 @@ impl Limits {
     pub(super) fn of(state: &State) -> Limits {
         // The limits the edges were given at this version (same day as `feed`).
         let day = state.policy_day();
-        let regions: Vec<(String, Vec<(String, u32)>)> = state
-            .regions
-            .keys()
-            .map(|r| {
-                let mut tenants = session_limits_at(state, r, day);
-                // Sorted by id (the state's order already; a no-op pass then): every edge's
-                // grants are built in this order, and `frame` walks them in it.
-                tenants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                (r.clone(), tenants)
-            })
-            .collect();
+        let mut regions = session_limits_by_region(state, day);
+        for (_, tenants) in &mut regions {
+            // Sorted by id (the state's order already; a no-op pass then): every edge's grants
+            // are built in this order, and `frame` walks them in it.
+            tenants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         let ids = regions
             .iter()
             .map(|(r, tenants)| {

@@ -79,3 +79,21 @@ fn every_block_of_tenants_counts_exactly_the_edges_that_reported_them() {
         );
     }
 }
+
+#[test]
+fn the_limits_table_is_what_each_region_policy_gives() {
+    for st in [state(100), many(70)] {
+        let day = st.policy_day();
+        let table = crate::state::session_limits_by_region(&st, day);
+        let names: Vec<&String> = table.iter().map(|(r, _)| r).collect();
+        assert_eq!(names, st.regions.keys().collect::<Vec<_>>());
+        for (region, limits) in &table {
+            let policy = crate::state::region_policy_at(&st, region, day);
+            let expected: Vec<(String, u32)> = (policy.tenants.iter())
+                .map(|t| (t.id.clone(), t.session_limit))
+                .collect();
+            assert_eq!(limits, &expected, "{region}");
+        }
+        assert!(table.iter().any(|(_, l)| !l.is_empty()), "{table:?}");
+    }
+}
