@@ -26,7 +26,7 @@ use breakout_policy::Action;
 
 use crate::contracts::{TemplateItem, TenantContracts};
 use crate::state::{
-    compile_subscription, out_of_service_of, served_tenant_with, State, TemplateRecord,
+    compile_subscription, served_tenant_with, tenant_out_of_service, State, TemplateRecord,
     TemplateVersion, TenantRecord,
 };
 use crate::templates::select::{Compiled, Subscription};
@@ -39,6 +39,8 @@ struct Entry {
     contracts: Option<TenantContracts>,
     /// The tenant as the edges of its region get it; `None` if they do not serve it.
     served: Option<Arc<Tenant>>,
+    /// Why its region's edges refuse it as not in service, if they do.
+    out_of_service: Option<OutOfService>,
     /// The pass that last saw it in the state.
     seen: u64,
 }
@@ -264,16 +266,15 @@ impl ServedCache {
             |item: TemplateItem, sub: &Subscription, version: &TemplateVersion, action: &Action| {
                 memo.compile(item, sub, version, action)
             };
+        let region = record.tenant.region.as_deref();
         let entry = Entry {
             record: Arc::clone(record),
             subs: subs.cloned(),
             contracts: contracts.cloned(),
-            served: record
-                .tenant
-                .region
-                .as_deref()
+            served: region
                 .and_then(|r| served_tenant_with(state, record, r, day, &mut compile))
                 .map(Arc::new),
+            out_of_service: region.and_then(|r| tenant_out_of_service(record, contracts, r, day)),
             seen: v,
         };
         // What the entry replaces: its region, and whether its region or networks move.
@@ -341,15 +342,12 @@ impl ServedCache {
     }
 
     /// The tenants of `region` not in service on the cache's day, as
-    /// [`crate::state::out_of_service`] gives them.
+    /// [`crate::state::out_of_service`] gives them (each decided when its tenant last changed,
+    /// not at every build of the region).
     pub fn out_of_service(&self, region: &str) -> Vec<OutOfService> {
-        let Some(day) = self.day else {
-            return Vec::new();
-        };
-        let tenants = self
-            .region_entries(region)
-            .map(|e| (&*e.record, e.contracts.as_ref()));
-        out_of_service_of(tenants, region, day)
+        self.region_entries(region)
+            .filter_map(|e| e.out_of_service.clone())
+            .collect()
     }
 
     /// `region`'s `foreign_sources` at `state` (the state this cache was brought to): the list

@@ -51,9 +51,9 @@ pub use model::{
 pub use quotas::{json_size, usage, Quota, Usage};
 pub use regions::{CreateRegion, DeleteRegion};
 pub use service::{
-    foreign_sources, next_policy_change, out_of_service, out_of_service_of, region_policy_at,
-    served_limit, served_tenant, served_tenant_with, session_limits_by_region, tick_due, LimitBy,
-    SessionLimit, Tick,
+    foreign_sources, next_policy_change, out_of_service, region_policy_at, served_limit,
+    served_tenant, served_tenant_with, session_limits_by_region, tenant_out_of_service, tick_due,
+    LimitBy, SessionLimit, Tick,
 };
 pub use step::Reject;
 pub use template_record::{

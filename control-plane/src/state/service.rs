@@ -177,42 +177,42 @@ pub fn foreign_sources(state: &State, region: &str) -> Vec<ForeignSources> {
 /// an edge refuses their clients saying the tenant is not in service rather than "unknown
 /// source". Tenants without source networks are left out.
 pub fn out_of_service(state: &State, region: &str, date: NaiveDate) -> Vec<OutOfService> {
-    let tenants = state
+    state
         .tenants_in_region(region)
-        .map(|r| (r, state.contracts.get(&r.tenant.id)));
-    out_of_service_of(tenants, region, date)
+        .filter_map(|r| tenant_out_of_service(r, state.contracts.get(&r.tenant.id), region, date))
+        .collect()
 }
 
-/// [`out_of_service`] over the records of `region`'s tenants with their contracts, in tenant
-/// id order (what a caller that keeps them already has, without a walk over every tenant).
-pub fn out_of_service_of<'a>(
-    tenants: impl Iterator<Item = (&'a TenantRecord, Option<&'a TenantContracts>)>,
+/// Whether the edges of `region` refuse tenant `r` on `date` as not in service, and why: the
+/// one decision behind [`out_of_service`] (`None` also for a tenant without source networks,
+/// which an edge cannot recognise).
+pub fn tenant_out_of_service(
+    r: &TenantRecord,
+    contracts: Option<&TenantContracts>,
     region: &str,
     date: NaiveDate,
-) -> Vec<OutOfService> {
+) -> Option<OutOfService> {
+    if r.tenant.source_cidrs.is_empty() {
+        return None;
+    }
     let none = TenantContracts::default();
-    tenants
-        .filter(|(r, _)| !r.tenant.source_cidrs.is_empty())
-        .filter_map(|(r, contracts)| {
-            let e = contracts.unwrap_or(&none).effective(date);
-            let reason = if !e.in_service {
-                e.reasons_not_in_service.join("; ")
-            } else if e.session_limit.is_none() {
-                "art. 6-1: served through external integration only, without a cloud-bypass \
-                 contract in force"
-                    .to_string()
-            } else if e.region.as_deref() != Some(region) {
-                format!("art. 5: its cloud bypass is not for region {region}")
-            } else {
-                return None;
-            };
-            Some(OutOfService {
-                tenant: r.tenant.id.clone(),
-                reason,
-                cidrs: r.tenant.source_cidrs.clone(),
-            })
-        })
-        .collect()
+    let e = contracts.unwrap_or(&none).effective(date);
+    let reason = if !e.in_service {
+        e.reasons_not_in_service.join("; ")
+    } else if e.session_limit.is_none() {
+        "art. 6-1: served through external integration only, without a cloud-bypass contract \
+         in force"
+            .to_string()
+    } else if e.region.as_deref() != Some(region) {
+        format!("art. 5: its cloud bypass is not for region {region}")
+    } else {
+        return None;
+    };
+    Some(OutOfService {
+        tenant: r.tenant.id.clone(),
+        reason,
+        cidrs: r.tenant.source_cidrs.clone(),
+    })
 }
 
 /// The first day after `after` on which [`region_policy_at`] for `region` may change without
