@@ -281,6 +281,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     let cert_expiry = cert::gauge(&registry).context("registering certificate expiry")?;
     let session_starts = distribute::starts::SessionStarts::register(&registry)
         .context("registering edge session starts")?;
+    let build_times = distribute::build_times::BuildTimes::register(&registry)
+        .context("registering region build times")?;
     if let Some(path) = &edge_cert {
         match cert::not_after(path) {
             Ok(at) => cert_expiry.with_label_values(&["edge"]).set(at as f64),
@@ -331,7 +333,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         EdgeServer::new(store.clone(), Arc::clone(&ctx.edges), &edge_token)
             .with_region_tokens(&region_tokens)
             .with_clock(Arc::clone(&clock))
-            .with_session_starts(session_starts),
+            .with_session_starts(session_starts)
+            .with_build_times(build_times),
     );
     drop(edge_token);
     drop(region_tokens);

@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -26,6 +27,7 @@ use breakout_policy::wire::{self, delta, Changes, Frame, SnapshotFrame, UpdateFr
 use breakout_policy::{ForeignSources, RegionPolicy, SCHEMA_VERSION};
 
 use super::build_slots::{BuildSlots, Priority};
+use super::build_times::{BuildPlan, BuildTimes};
 use super::cursor::ContentHash;
 use super::served::ServedCache;
 use super::share::{self, share_lists};
@@ -254,10 +256,20 @@ pub struct RegionFeeds {
     /// regions build side by side: a template change rebuilds every region.
     building: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     slots: BuildSlots,
+    times: Option<BuildTimes>,
 }
 
 impl RegionFeeds {
-    /// The policy of `region` at `state`'s version, built at most once per version.
+    /// Feeds that record each build's time in `times` (`/metrics`).
+    pub fn with_build_times(times: BuildTimes) -> RegionFeeds {
+        RegionFeeds {
+            times: Some(times),
+            ..RegionFeeds::default()
+        }
+    }
+
+    /// The policy of `region` at `state`'s version, built at most once per version; or at a
+    /// newer version, if one is built already.
     pub fn get(&self, state: &State, region: &str) -> Arc<Built> {
         if let Some(hit) = self.hit(state, region) {
             return hit;
@@ -294,8 +306,10 @@ impl RegionFeeds {
         })
     }
 
+    /// The region built at `state`'s version or a newer one (what another session read since):
+    /// as good to send, an edge's versions only moving forward, and no build.
     fn hit(&self, state: &State, region: &str) -> Option<Arc<Built>> {
-        self.cached(region).filter(|b| b.version == state.version)
+        self.cached(region).filter(|b| b.version >= state.version)
     }
 
     /// Builds `region` at `state`'s version unless built already, the caller holding the
@@ -303,10 +317,14 @@ impl RegionFeeds {
     fn build_gated(&self, state: &State, region: &str, take_slot: bool) -> Arc<Built> {
         let prev = self.cached(region);
         let before = prev.clone();
-        if let Some(hit) = prev.as_ref().filter(|b| b.version == state.version) {
-            // Another session of the region built it while this one waited.
+        if let Some(hit) = prev.as_ref().filter(|b| b.version >= state.version) {
+            // Another session of the region built it, or a newer one, while this one waited.
+            // (Building this older version would have to be whole: the served cache moved on.
+            // In a fleet's reconnect, with versions moving, sessions that read just before
+            // another each did that, a walk over every tenant apiece.)
             return Arc::clone(hit);
         }
+        let planning = Instant::now();
         let plan = {
             // Held while the cache is brought to the state and the region's parts copied out,
             // not while the region is built.
@@ -330,11 +348,16 @@ impl RegionFeeds {
                 }
             }
         };
+        let planned = planning.elapsed();
         let built = Arc::new(match plan {
-            Plan::Whole => self.in_slot(take_slot, || Built::new(state, region)),
+            Plan::Whole => self.in_slot(take_slot, || {
+                self.timed(BuildPlan::Whole, planned, || Built::new(state, region))
+            }),
             Plan::Same(p) => Built::same_content(&p, state.version),
             Plan::Parts(parts) => self.in_slot(take_slot, || {
-                Built::from_parts(state, region, parts, before.as_deref())
+                self.timed(BuildPlan::Parts, planned, || {
+                    Built::from_parts(state, region, parts, before.as_deref())
+                })
             }),
         });
         let mut cache = self.lock();
@@ -345,6 +368,17 @@ impl RegionFeeds {
             }
         }
         cache.retain(|name, _| state.regions.contains_key(name));
+        built
+    }
+
+    /// Runs `build`, recording its time with the `planned` time before it (without the wait
+    /// for a build slot: what the build itself costs).
+    fn timed(&self, plan: BuildPlan, planned: Duration, build: impl FnOnce() -> Built) -> Built {
+        let started = Instant::now();
+        let built = build();
+        if let Some(times) = &self.times {
+            times.observe(plan, planned + started.elapsed());
+        }
         built
     }
 

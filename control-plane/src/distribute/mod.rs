@@ -8,6 +8,7 @@
 //! Acks, nacks and reports land in the in-memory [`registry`] that `GET /v1/edges` reads.
 
 mod build_slots;
+pub mod build_times;
 pub mod cursor;
 pub mod day_tick;
 pub mod devca;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use breakout_policy::wire::Hello;
 use tokio::sync::watch;
 
+use self::build_times::BuildTimes;
 use self::feed::RegionFeeds;
 use self::registry::EdgeRegistry;
 use self::starts::{SessionStarts, Start};
@@ -85,6 +87,13 @@ impl EdgeServer {
     /// (`breakout_control_edge_session_starts_total`).
     pub fn with_session_starts(mut self, starts: SessionStarts) -> Self {
         self.starts = Some(starts);
+        self
+    }
+
+    /// Records each region build's time in `times` (`breakout_control_region_build_seconds`).
+    /// Before any session: the feeds are replaced.
+    pub fn with_build_times(mut self, times: BuildTimes) -> Self {
+        self.feeds = Arc::new(RegionFeeds::with_build_times(times));
         self
     }
 

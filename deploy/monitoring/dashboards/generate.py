@@ -175,6 +175,13 @@ def control_plane():
                            ("sum by (instance) (breakout_control_edges_connected)", "{{instance}}")))
         .with_panel(series("Edge configuration lag (versions)", "none",
                            ("max by (region, edge) (breakout_control_edge_version_lag)", "{{region}}/{{edge}}")))
+        .with_panel(series("Region build time (p99)", "s",
+                           ("histogram_quantile(0.99, sum by (le, instance) "
+                            f"(rate(breakout_control_region_build_seconds_bucket[{RATE}])))",
+                            "{{instance}}"),
+                           desc="How long a node takes to build a region's policy for a new store "
+                                "version (the served cache brought to it and the region made from "
+                                "its parts). A rule change reaches the region's edges no sooner."))
         .with_panel(series("Lease rounds", "ops",
                            (f"sum(rate(breakout_control_grant_rounds_total[{RATE}]))", "rounds")))
         .with_panel(series("Lease round duration", "s",

@@ -87,6 +87,65 @@ fn one_build_per_version_and_the_frame_carries_it() {
     assert_eq!((s.version, s.policy.version), (v, v));
 }
 
+/// Builds of `plan` counted in `registry`.
+fn builds(registry: &prometheus::Registry, plan: &str) -> u64 {
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .expect("text");
+    let series = format!("breakout_control_region_build_seconds_count{{plan=\"{plan}\"}} ");
+    let line = text.lines().find_map(|l| l.strip_prefix(series.as_str()));
+    line.expect("exported").parse::<u64>().expect("a count")
+}
+
+/// A session that read an older state than the region's newest build gets that build: no build
+/// of its own (which would be whole, the served cache having moved on).
+#[test]
+fn an_older_state_gets_the_newer_build_not_a_whole_one() {
+    let registry = prometheus::Registry::new();
+    let feeds = RegionFeeds::with_build_times(BuildTimes::register(&registry).expect("register"));
+    let mut log = Log::new();
+    log.on("2025-01-15", tenant("acme", "tokyo", "10.0.0.0/16"));
+    let older = log.0.clone();
+    log.on("2025-01-15", tenant("beta", "tokyo", "10.1.0.0/16"));
+    let newer = feeds.get(&log.0, "tokyo");
+    assert_eq!(newer.version, log.0.version);
+    let got = feeds.get(&older, "tokyo");
+    assert!(
+        Arc::ptr_eq(&newer, &got),
+        "{} for {}",
+        got.version,
+        older.version
+    );
+    assert_eq!(
+        (builds(&registry, "parts"), builds(&registry, "whole")),
+        (1, 0)
+    );
+}
+
+/// Builds are timed on `/metrics` by plan; a version that leaves the region's content as it was
+/// is not a build.
+#[test]
+fn builds_are_timed_and_unchanged_versions_are_not_builds() {
+    let registry = prometheus::Registry::new();
+    let times = BuildTimes::register(&registry).expect("register");
+    let feeds = RegionFeeds::with_build_times(times);
+    let count = |plan: &str| builds(&registry, plan);
+    let mut log = Log::new();
+    feeds.get(&log.0, "tokyo");
+    assert_eq!((count("parts"), count("whole")), (1, 0));
+    log.on("2025-01-15", region("nagoya"));
+    feeds.get(&log.0, "tokyo");
+    assert_eq!(count("parts"), 1, "tokyo's content did not change");
+    log.on("2025-01-15", tenant("acme", "tokyo", "10.0.0.0/16"));
+    let built = feeds.get(&log.0, "tokyo");
+    assert_eq!((count("parts"), count("whole")), (2, 0));
+    assert_eq!(
+        built.policy().out_of_service.len(),
+        1,
+        "acme has no contracts"
+    );
+}
+
 #[tokio::test]
 async fn a_snapshot_is_encoded_when_sent_and_its_size_known_before() {
     let mut log = Log::new();
