@@ -121,6 +121,59 @@ pub fn session_starts(cluster: &Cluster, nodes: &[usize]) -> Starts {
     starts
 }
 
+/// Region builds on the nodes `nodes` (indices into the cluster) by plan
+/// (`breakout_control_region_build_seconds{plan}`): (count, seconds) from the served cache's
+/// parts and whole from the state, summed over them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Builds {
+    pub parts: (f64, f64),
+    pub whole: (f64, f64),
+}
+
+pub fn builds(cluster: &Cluster, nodes: &[usize]) -> Builds {
+    const NAME: &str = "breakout_control_region_build_seconds";
+    let mut b = Builds::default();
+    for node in nodes.iter().filter_map(|&i| cluster.nodes.get(i)) {
+        if let Some(text) = scrape(node, Policy::default()) {
+            for (plan, slot) in [("parts", &mut b.parts), ("whole", &mut b.whole)] {
+                let label = [("plan", plan)];
+                slot.0 += sum(&text, &format!("{NAME}_count"), &label);
+                slot.1 += sum(&text, &format!("{NAME}_sum"), &label);
+            }
+        }
+    }
+    b
+}
+
+impl Builds {
+    /// The builds since `before`.
+    pub fn since(self, before: Builds) -> Builds {
+        let minus = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0, a.1 - b.1);
+        Builds {
+            parts: minus(self.parts, before.parts),
+            whole: minus(self.whole, before.whole),
+        }
+    }
+
+    /// "region builds: N from parts (mean X ms), M whole (mean Y ms)".
+    pub fn describe(&self) -> String {
+        let mean = |(n, s): (f64, f64)| {
+            if n > 0.0 {
+                format!("mean {:.1} ms", s * 1000.0 / n)
+            } else {
+                "none".to_string()
+            }
+        };
+        format!(
+            "region builds: {:.0} from parts ({}), {:.0} whole ({})",
+            self.parts.0,
+            mean(self.parts),
+            self.whole.0,
+            mean(self.whole)
+        )
+    }
+}
+
 /// What `node` did as leader so far: grants frames answered by what each was made from
 /// (`breakout_control_lease_frames_total{base}`: report, sent, whole), and allocation rounds
 /// run and the seconds they took.

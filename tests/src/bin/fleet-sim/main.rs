@@ -158,7 +158,10 @@ fn main() -> Result<()> {
 
     let (rules, templates) = {
         let mut api = Api::on_leader(&cluster, policy)?;
+        let builds_before = diag::builds(&cluster, &order);
         let rules = changes::rules(&fleet, &mut api, shape, rule_writes, epoch, converge)?;
+        let builds = diag::builds(&cluster, &order).since(builds_before);
+        println!("rule change, {}", builds.describe());
         let templates = changes::templates(
             &fleet,
             &mut api,

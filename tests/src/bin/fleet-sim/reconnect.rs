@@ -54,6 +54,7 @@ pub fn run(
         .collect();
     let steady_others: Vec<u64> = others.iter().map(|&p| probe::rss(p)).collect();
     let starts_before = diag::session_starts(cluster, &order[1..]);
+    let builds_before = diag::builds(cluster, &order[1..]);
     let t = Instant::now();
     cluster.nodes[leader].kill9();
     let mut peaks = steady_others.clone();
@@ -96,6 +97,7 @@ pub fn run(
         );
     }
     let starts = diag::session_starts(cluster, &order[1..]).since(starts_before);
+    let builds = diag::builds(cluster, &order[1..]).since(builds_before);
     let new_leader = api::leader(cluster, Policy::default())?;
     let after = cluster.nodes[new_leader].pid().map_or(0, probe::rss);
     let idx = order[1..]
@@ -106,7 +108,8 @@ pub fn run(
         "reconnect after killing the leader: {} of {edges_n} edges connected and configured \
          ({moved} had to start a new session) in {:.1} s; new leader (node {}) RSS before \
          {:.0} MiB, peak {:.0} MiB, after {:.0} MiB (old leader's steady RSS {:.0} MiB); other \
-         node peak {:.0} MiB; sessions started with a snapshot {}, with an empty update {}",
+         node peak {:.0} MiB; sessions started with a snapshot {}, with an empty update {}; \
+         {}",
         edges_n - reconnect_pending,
         waited,
         cluster.nodes[new_leader].id,
@@ -116,7 +119,8 @@ pub fn run(
         mib(steady_rss),
         mib(peaks.get(1 - idx.min(1)).copied().unwrap_or(0)),
         starts.snapshot,
-        starts.empty_update
+        starts.empty_update,
+        builds.describe()
     );
     Ok(Reconnect {
         seconds: reconnect_s,
