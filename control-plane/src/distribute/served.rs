@@ -65,6 +65,9 @@ pub struct ServedCache {
     tenants: HashMap<String, Entry>,
     /// Per region: its tenants' ids, in id order.
     by_region: HashMap<String, BTreeSet<String>>,
+    /// Per region: the ids of its tenants not in service, in id order (what its
+    /// `out_of_service` lists, without a walk over all its tenants).
+    out_ids: HashMap<String, BTreeSet<String>>,
     /// The maps a served tenant depends on, as the last pass saw them.
     seen: Option<Seen>,
     /// Per region: its `foreign_sources` and the version they were computed at.
@@ -192,6 +195,7 @@ impl ServedCache {
         if self.day != Some(day) || self.version == 0 {
             self.tenants.clear();
             self.by_region.clear();
+            self.out_ids.clear();
             self.day = Some(day);
             self.all_changed_at = v;
             whole = true;
@@ -289,8 +293,9 @@ impl ServedCache {
                 }
                 if let Some(region) = region {
                     if Some(region.as_str()) != entry.region() {
-                        self.unindex(&region, id);
+                        unindex(&mut self.by_region, &region, id);
                     }
+                    unindex(&mut self.out_ids, &region, id);
                     self.changed_at.insert(region, v);
                 }
             }
@@ -302,6 +307,10 @@ impl ServedCache {
                 .entry(region.to_string())
                 .or_default()
                 .insert(id.clone());
+            if entry.out_of_service.is_some() {
+                let ids = self.out_ids.entry(region.to_string()).or_default();
+                ids.insert(id.clone());
+            }
         }
         self.tenants.insert(id.clone(), entry);
     }
@@ -311,18 +320,10 @@ impl ServedCache {
         if let Some(old) = self.tenants.remove(id) {
             if let Some(region) = old.region() {
                 self.changed_at.insert(region.to_string(), v);
-                self.unindex(region, id);
+                unindex(&mut self.by_region, region, id);
+                unindex(&mut self.out_ids, region, id);
             }
             self.sources_changed_at = v;
-        }
-    }
-
-    fn unindex(&mut self, region: &str, id: &str) {
-        if let Some(ids) = self.by_region.get_mut(region) {
-            ids.remove(id);
-            if ids.is_empty() {
-                self.by_region.remove(region);
-            }
         }
     }
 
@@ -345,8 +346,8 @@ impl ServedCache {
     /// [`crate::state::out_of_service`] gives them (each decided when its tenant last changed,
     /// not at every build of the region).
     pub fn out_of_service(&self, region: &str) -> Vec<OutOfService> {
-        self.region_entries(region)
-            .filter_map(|e| e.out_of_service.clone())
+        let ids = self.out_ids.get(region).into_iter().flatten();
+        ids.filter_map(|id| self.tenants.get(id)?.out_of_service.clone())
             .collect()
     }
 
@@ -363,6 +364,16 @@ impl ServedCache {
         self.foreign
             .insert(region.to_string(), (self.version, Arc::clone(&list)));
         list
+    }
+}
+
+/// Takes `id` out of `region`'s set in `index`, and the region out when its set is empty.
+fn unindex(index: &mut HashMap<String, BTreeSet<String>>, region: &str, id: &str) {
+    if let Some(ids) = index.get_mut(region) {
+        ids.remove(id);
+        if ids.is_empty() {
+            index.remove(region);
+        }
     }
 }
 
