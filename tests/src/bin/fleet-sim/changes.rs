@@ -7,13 +7,14 @@
 //! moment unknown here), the change is awaited like the others but left out of the figures, and
 //! counted as untimed, so that a late acknowledgement never shortens them.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use serde_json::json;
 
-use crate::api::Api;
+use crate::api::{Api, Written};
 use crate::fleet::Fleet;
 use crate::populate::{self, Shape};
 use crate::probe::{self, mib};
@@ -53,6 +54,8 @@ pub fn rules(
     let mut untimed = 0;
     // (ms, region) of each timed write: which regions the slowest were in.
     let mut by_region = Vec::new();
+    // Per timed write: when it was acknowledged and how long each node's edges took.
+    let mut timeline = Vec::new();
     for w in 0..writes {
         let i = (w * 7919 + 13) % shape.tenants;
         let region = populate::region_of(i, shape.regions);
@@ -70,8 +73,9 @@ pub fn rules(
             untimed += 1;
             continue;
         }
+        let all = per_edge.iter().copied().fold(0.0, f64::max);
+        timeline.push(Slow::of(fleet, region, &written, from_us, all));
         per_edge.sort_by(f64::total_cmp);
-        let all = per_edge.last().copied().unwrap_or(0.0);
         rule_ms.push(all);
         by_region.push((all, region));
         rule_edge_ms.extend(per_edge);
@@ -101,6 +105,10 @@ pub fn rules(
         })
         .collect();
     println!("rule change, slowest: {}", slowest.join(", "));
+    let p50 = percentile(&rule_ms, 0.5);
+    for slow in timeline.iter().filter(|s| s.ms > (2.0 * p50).max(100.0)) {
+        println!("rule change, slow write: {slow}");
+    }
     Ok(Changes {
         all: rule_ms,
         update_bytes: rule_update,
@@ -172,4 +180,59 @@ pub fn templates(
         update_bytes: tpl_update,
         untimed,
     })
+}
+
+/// When a write was acknowledged and how long the edges of its region took, per node: whether
+/// a slow write was slow everywhere (the commit or the leader) or behind one node, and at what
+/// moment (to line up with a profile taken with `perf record -k CLOCK_REALTIME`).
+struct Slow {
+    ms: f64,
+    after_s: f64,
+    unix_ms: u128,
+    by_node: Vec<(String, f64)>,
+}
+
+impl Slow {
+    fn of(fleet: &Fleet, region: usize, written: &Written, from_us: u64, ms: f64) -> Slow {
+        let ago = written.acked.elapsed();
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(ago);
+        let mut by_node: BTreeMap<String, f64> = BTreeMap::new();
+        for e in fleet
+            .edges
+            .iter()
+            .filter(|e| e.id % fleet.regions == region)
+        {
+            let took = e.applied_us.load(Ordering::Acquire).saturating_sub(from_us) as f64 / 1e3;
+            let node = e.node().unwrap_or_else(|| "none".into());
+            let slowest = by_node.entry(node).or_default();
+            *slowest = slowest.max(took);
+        }
+        Slow {
+            ms,
+            after_s: from_us as f64 / 1e6,
+            unix_ms: unix.as_millis(),
+            by_node: by_node.into_iter().collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Slow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nodes: Vec<String> = self
+            .by_node
+            .iter()
+            .map(|(node, ms)| format!("{node} {ms:.0} ms"))
+            .collect();
+        write!(
+            f,
+            "{:.0} ms, acknowledged {:.3} s into the run (unix {} ms); slowest edge by node: {}",
+            self.ms,
+            self.after_s,
+            self.unix_ms,
+            nodes.join(", ")
+        )
+    }
 }
