@@ -40,11 +40,8 @@ async fn usage(c: &Console, page: &Page) -> (Vec<RegionUsage>, Option<String>) {
         Err(e) => return (Vec::new(), Some(e.to_string())),
     };
     let call = relay::Call::get("/v1/sessions".to_string());
-    match relay::send(&c.api, &leader, &page.session.credential, call).await {
-        Ok((body, _)) => match serde_json::from_value::<SessionList>(body) {
-            Ok(l) => (l.items, None),
-            Err(e) => (Vec::new(), Some(format!("the leader's sessions: {e}"))),
-        },
+    match relay::send_as::<SessionList>(&c.api, &leader, &page.session.credential, call).await {
+        Ok(l) => (l.items, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     }
 }

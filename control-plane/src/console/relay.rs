@@ -6,7 +6,9 @@
 //! (one hop, `X-Breakout-Forwarded: 1`); the leader checks the token and the tenant's scope
 //! again.
 
-use http::{header, HeaderValue, Method};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::session::Credential;
@@ -69,6 +71,59 @@ pub async fn send(
     credential: &Credential,
     call: Call,
 ) -> Result<(Value, Option<u64>), ApiError> {
+    let answer = fetch(ctx, leader_api, credential, call).await?;
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if answer.status.is_success() {
+        let version = answer
+            .version
+            .or_else(|| body.get("version").and_then(Value::as_u64));
+        return Ok((body, version));
+    }
+    Err(refusal(answer.status.as_u16(), &body))
+}
+
+/// [`send`] for an answer read as `T` and possibly megabytes long (the leader's usage of
+/// 100,000 tenants): parsed straight into `T`, not through a [`Value`] (a map per row), and
+/// off the async workers, which the node's edge sessions share.
+pub async fn send_as<T>(
+    ctx: &ApiContext,
+    leader_api: &str,
+    credential: &Credential,
+    call: Call,
+) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let answer = fetch(ctx, leader_api, credential, call).await?;
+    if !answer.status.is_success() {
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        return Err(refusal(answer.status.as_u16(), &body));
+    }
+    let parsed = tokio::task::spawn_blocking(move || serde_json::from_slice::<T>(&answer.body))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "console: reading the leader's answer failed");
+            ApiError::Internal
+        })?;
+    parsed.map_err(|e| {
+        tracing::warn!(leader = leader_api, error = %e, "console: the leader's answer did not parse");
+        ApiError::NoLeader(format!("the leader at {leader_api} answered something unreadable"))
+    })
+}
+
+/// What the leader answered: its status, the store version it named, and the body.
+struct Answer {
+    status: StatusCode,
+    version: Option<u64>,
+    body: Bytes,
+}
+
+async fn fetch(
+    ctx: &ApiContext,
+    leader_api: &str,
+    credential: &Credential,
+    call: Call,
+) -> Result<Answer, ApiError> {
     let mut req = ctx
         .client
         .request(call.method, format!("http://{leader_api}{}", call.path))
@@ -90,13 +145,12 @@ pub async fn send(
         .get(&VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let text = resp.text().await.unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if status.is_success() {
-        let version = version.or_else(|| body.get("version").and_then(Value::as_u64));
-        return Ok((body, version));
-    }
-    Err(refusal(status.as_u16(), &body))
+    let body = resp.bytes().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        version,
+        body,
+    })
 }
 
 /// The leader's `{"error": {"code", "message"}}` as the error this node would have answered.

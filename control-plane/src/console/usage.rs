@@ -50,10 +50,8 @@ pub async fn leader_usage(api: &ApiContext) -> Option<Vec<RegionUsage>> {
     let leader = relay::leader(api).await.ok()??;
     let credential = Credential::new(api.node_token.bearer());
     let call = relay::Call::get("/v1/sessions".to_string());
-    match relay::send(api, &leader, &credential, call).await {
-        Ok((body, _)) => serde_json::from_value::<SessionList>(body)
-            .map(|l| l.items)
-            .ok(),
+    match relay::send_as::<SessionList>(api, &leader, &credential, call).await {
+        Ok(list) => Some(list.items),
         Err(e) => {
             tracing::debug!(error = %e, "console: sampling the leader's usage");
             None
