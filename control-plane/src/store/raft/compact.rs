@@ -49,8 +49,61 @@ pub(super) struct Sizes {
     pub snapshot: u64,
 }
 
-/// How often at most the state's size is measured (serializing a large state takes a while).
+/// How often at most the state's weight is looked at (and its size measured, when the weight
+/// calls for it: [`SizeWatch`]).
 const MEASURE_EVERY: Duration = Duration::from_secs(30);
+
+/// How often the state's size is measured even though its weight did not fall: a shrink the
+/// weight does not count (template versions, contracts, the audit log) is seen within this.
+const REMEASURE_EVERY: Duration = Duration::from_secs(600);
+
+/// A stand-in for the state's size that costs a walk, not an encoding: its tenants and their
+/// list entries, where a state's bytes are.
+pub(super) fn weight(state: &State) -> u64 {
+    state
+        .tenants
+        .values()
+        .map(|r| {
+            let entries: usize = r.tenant.lists.values().map(|l| l.entries.len()).sum();
+            1 + entries as u64
+        })
+        .sum()
+}
+
+/// Decides when the state's size is worth measuring. Measuring it serializes the whole state:
+/// at 100,000 tenants a third of a second and more of a core, which every node spent every
+/// [`MEASURE_EVERY`] for as long as its snapshot was large, in the middle of whatever else it
+/// was doing (edges' rule changes waited behind it, BENCHMARKS.md). The measure only matters
+/// once the state shrank, so it is taken when the weight fell by a quarter from its highest
+/// since the last measure (or the first look), and every [`REMEASURE_EVERY`]. The first look
+/// only notes the weight: the first write after a purge is often the first of a burst, and a
+/// node that starts with a snapshot much larger than its state compacts within
+/// [`REMEASURE_EVERY`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SizeWatch {
+    /// When the last measure (or the first look) was, and the highest weight seen since.
+    last: Option<(Instant, u64)>,
+}
+
+impl SizeWatch {
+    /// Notes the state's `weight` at `now`: whether to measure its size now.
+    pub(super) fn measure_now(&mut self, weight: u64, now: Instant) -> bool {
+        let due = match &mut self.last {
+            None => {
+                self.last = Some((now, weight));
+                return false;
+            }
+            Some((at, peak)) => {
+                *peak = (*peak).max(weight);
+                weight <= *peak - *peak / 4 || now.duration_since(*at) >= REMEASURE_EVERY
+            }
+        };
+        if due {
+            self.last = Some((now, weight));
+        }
+        due
+    }
+}
 
 /// Whether the log has been quiet: when it last grew by [`QUIET_GROWTH`] or shrank.
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +162,7 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
     // The index the last snapshot this task asked for must reach before purging.
     let mut purge_after: Option<u64> = None;
     let mut measured: Option<Instant> = None;
+    let mut watch = SizeWatch::default();
     let mut growth = Growth::new(Instant::now());
     loop {
         tokio::time::sleep(EVERY).await;
@@ -152,10 +206,18 @@ pub(super) async fn run(raft: Raft, db: Weak<Db>, state: watch::Receiver<Arc<Sta
         {
             measured = Some(Instant::now());
             let now = Arc::clone(&state.borrow());
+            let mut seen = watch;
             // Serialising a large state takes seconds: not on the async workers.
-            tokio::task::spawn_blocking(move || json_size(&*now))
-                .await
-                .ok()
+            let looked = tokio::task::spawn_blocking(move || {
+                let due = seen.measure_now(weight(&now), Instant::now());
+                (due.then(|| json_size(&*now)), seen)
+            })
+            .await
+            .ok();
+            looked.and_then(|(size, seen)| {
+                watch = seen;
+                size
+            })
         } else {
             None
         };
@@ -205,6 +267,7 @@ fn sizes(db: &Db) -> Result<Sizes, Box<redb::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::TenantRecord;
 
     const MB: u64 = 1024 * 1024;
 
@@ -265,6 +328,74 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_size_is_measured_first_then_when_the_weight_falls_or_a_while_passed() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut w = SizeWatch::default();
+        assert!(
+            !w.measure_now(1000, at(0)),
+            "the first look notes the weight"
+        );
+        assert!(!w.measure_now(1000, at(30)), "nothing fell");
+        assert!(!w.measure_now(800, at(60)), "a fifth is not enough");
+        assert!(
+            w.measure_now(750, at(90)),
+            "a quarter below the highest since"
+        );
+        // Grew (an import), then lost it again: the fall is from the highest.
+        assert!(!w.measure_now(10_000, at(120)));
+        assert!(w.measure_now(2_000, at(150)));
+        // Steady: measured again after REMEASURE_EVERY only.
+        let later = 150 + REMEASURE_EVERY.as_secs();
+        assert!(!w.measure_now(2_000, at(later - 1)));
+        assert!(w.measure_now(2_000, at(later)));
+    }
+
+    fn record(id: &str, lists: &[usize]) -> Arc<TenantRecord> {
+        use breakout_policy::{Action, NamedList, Tenant};
+        let entry = |k: usize| format!("h{k}.example").parse().expect("entry");
+        let tenant = Tenant {
+            id: id.into(),
+            region: Some("tokyo".into()),
+            source_cidrs: Vec::new(),
+            session_limit: 1,
+            upstreams: Default::default(),
+            rules: Vec::new(),
+            default_action: Action::Block,
+            lists: lists
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (format!("l{i}"), NamedList::new((0..n).map(entry).collect())))
+                .collect(),
+            egress_address: None,
+            pac: None,
+        };
+        Arc::new(TenantRecord {
+            tenant,
+            created_version: 1,
+            changed_version: 1,
+            session_cap: None,
+            ops_contact: None,
+            notify_business_days: false,
+            quotas: Default::default(),
+        })
+    }
+
+    #[test]
+    fn the_weight_counts_tenants_and_their_list_entries() {
+        let mut state = State::default();
+        assert_eq!(weight(&state), 0);
+        state.tenants.insert("a".into(), record("a", &[]));
+        state.tenants.insert("b".into(), record("b", &[3, 40]));
+        assert_eq!(weight(&state), 2 + 43);
+        // Deleting a large list is a fall the watch sees.
+        let mut w = SizeWatch::default();
+        assert!(!w.measure_now(weight(&state), Instant::now()));
+        state.tenants.insert("b".into(), record("b", &[3]));
+        assert!(w.measure_now(weight(&state), Instant::now()));
     }
 
     #[test]
