@@ -61,9 +61,9 @@ pub struct Measure {
     /// The JSON length of the content (`[schema, region, tenants, lists, foreign sources, out
     /// of service]`).
     pub len: usize,
-    /// Per tenant (by the address of its `Arc`, which this holds so that the address is not
-    /// reused while kept): its part.
-    tenants: HashMap<usize, (Arc<Tenant>, Part)>,
+    /// Per tenant, in the policy's order: the tenant (held, so that its address is not reused
+    /// while kept) and its part.
+    tenants: Vec<(Arc<Tenant>, Part)>,
     foreign: (Arc<Vec<ForeignSources>>, Part),
 }
 
@@ -86,15 +86,14 @@ impl Measure {
         let mut parts: Vec<Part> = Vec::with_capacity(tenants.len() + 4);
         let head = part(&(schema, region))?;
         parts.push(head);
-        let mut kept = HashMap::with_capacity(tenants.len());
-        for t in tenants {
-            let key = Arc::as_ptr(t) as usize;
-            let known = before.and_then(|b| b.tenants.get(&key)).map(|(_, p)| *p);
-            let p = match known {
+        let known = Known::of(before, tenants.len());
+        let mut kept = Vec::with_capacity(tenants.len());
+        for (i, t) in tenants.iter().enumerate() {
+            let p = match known.part(i, t) {
                 Some(p) => p,
                 None => part(&**t)?,
             };
-            kept.insert(key, (Arc::clone(t), p));
+            kept.push((Arc::clone(t), p));
             parts.push(p);
         }
         let foreign = match before.filter(|b| Arc::ptr_eq(&b.foreign.0, foreign_sources)) {
@@ -119,6 +118,43 @@ impl Measure {
             tenants: kept,
             foreign: (Arc::clone(foreign_sources), foreign),
         })
+    }
+}
+
+/// The parts an earlier measure has for the tenants of a policy.
+enum Known<'a> {
+    None,
+    /// As many tenants as before: a tenant at the same position and with the same `Arc` as
+    /// before has its part (a write that changes tenants keeps their places: no lookup).
+    Aligned(&'a [(Arc<Tenant>, Part)]),
+    /// Tenants added or removed: by the address of the `Arc` (`before` holds each, so no address
+    /// was reused).
+    ByAddress(HashMap<usize, Part>),
+}
+
+impl<'a> Known<'a> {
+    fn of(before: Option<&'a Measure>, tenants: usize) -> Known<'a> {
+        match before {
+            None => Known::None,
+            Some(b) if b.tenants.len() == tenants => Known::Aligned(&b.tenants),
+            Some(b) => Known::ByAddress(
+                b.tenants
+                    .iter()
+                    .map(|(t, p)| (Arc::as_ptr(t) as usize, *p))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn part(&self, i: usize, t: &Arc<Tenant>) -> Option<Part> {
+        match self {
+            Known::None => None,
+            Known::Aligned(before) => before
+                .get(i)
+                .filter(|(old, _)| Arc::ptr_eq(old, t))
+                .map(|(_, p)| *p),
+            Known::ByAddress(parts) => parts.get(&(Arc::as_ptr(t) as usize)).copied(),
+        }
     }
 }
 
@@ -289,6 +325,15 @@ mod tests {
         assert_ne!(fresh.digest, before.digest);
         let same = Measure::of(&p, Some(&before)).expect("measure");
         assert_eq!((same.digest, same.len), (before.digest, before.len));
+        // As many tenants as before: one changed in place, two swapped (their parts found
+        // again by position would be the other's: recomputed instead).
+        let mut edited = p.clone();
+        Arc::make_mut(&mut edited.tenants[2]).session_limit = 7;
+        edited.tenants.swap(0, 4);
+        let fresh = Measure::of(&edited, None).expect("measure");
+        let reused = Measure::of(&edited, Some(&before)).expect("measure");
+        assert_eq!((reused.digest, reused.len), (fresh.digest, fresh.len));
+        assert_ne!(fresh.digest, before.digest);
     }
 
     #[test]
