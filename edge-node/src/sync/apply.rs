@@ -19,8 +19,13 @@ use crate::snapshot::Snapshot;
 /// What happened to a snapshot that was accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// Compiled and swapped in; requests starting now use it.
-    New { version: u64, generation: u64 },
+    /// Compiled and swapped in; requests starting now use it. `tenants_changed`: a tenant was
+    /// added or removed (or the order of their ids changed), so the next report lists others.
+    New {
+        version: u64,
+        generation: u64,
+        tenants_changed: bool,
+    },
     /// The version already serving (a reconnect); nothing to do.
     Already { version: u64 },
 }
@@ -174,6 +179,9 @@ impl Applier {
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.awaiting_config.store(false, Ordering::Release);
         let measure = Measure::of(&policy, applied.as_ref().and_then(|s| s.measure.as_ref()));
+        let tenants_changed = applied
+            .as_ref()
+            .is_none_or(|s| !delta::same_tenant_ids(&s.policy.tenants, &policy.tenants));
         *applied = Some(Serving {
             version,
             policy,
@@ -182,6 +190,7 @@ impl Applier {
         Ok(Applied::New {
             version,
             generation,
+            tenants_changed,
         })
     }
 

@@ -77,11 +77,11 @@ async fn converse<N: SyncNode>(
                 None => return Err(SyncError::Closed),
                 Some(Frame::Snapshot(s)) => {
                     *got_snapshot = true;
-                    configure(io, node, &mut reports, Config::Snapshot(s)).await?;
+                    configure(io, node, &mut reports, &mut tick, Config::Snapshot(s)).await?;
                 }
                 Some(Frame::Update(u)) => {
                     *got_snapshot = true;
-                    configure(io, node, &mut reports, Config::Update(u)).await?;
+                    configure(io, node, &mut reports, &mut tick, Config::Update(u)).await?;
                 }
                 Some(Frame::Ping { nonce }) => {
                     io.write(&Frame::Pong { nonce }).await?;
@@ -114,24 +114,30 @@ async fn send_report<N: SyncNode>(
     Ok(())
 }
 
-/// Applies a configuration and answers it; after an ack, reports at once (new tenants get their
-/// first grant sooner).
+/// Applies a configuration and answers it. After an ack of one that added or removed tenants,
+/// reports at once (new tenants get their first grant sooner), and the next report comes a
+/// whole interval later. Any other ack waits for the tick: a rule change reaches every edge of
+/// a region at once, and a thousand reports sent back with the acks would arrive together at
+/// the node while it is still sending that change to the rest.
 async fn configure<N: SyncNode>(
     io: &mut FrameIo,
     node: &Arc<N>,
     reports: &mut Outgoing,
+    tick: &mut tokio::time::Interval,
     config: Config,
 ) -> Result<(), SyncError> {
-    let reply = apply(node, config).await;
+    let (reply, report_now) = apply(node, config).await;
     io.write(&reply).await?;
-    if matches!(reply, Frame::Ack { .. }) {
+    if report_now {
         send_report(io, node, reports).await?;
+        tick.reset();
     }
     Ok(())
 }
 
-/// Applies a snapshot or an update off the async threads; the ack or nack to send back.
-async fn apply<N: SyncNode>(node: &Arc<N>, config: Config) -> Frame {
+/// Applies a snapshot or an update off the async threads; the ack or nack to send back, and
+/// whether the tenants changed.
+async fn apply<N: SyncNode>(node: &Arc<N>, config: Config) -> (Frame, bool) {
     let version = config.version();
     let task = {
         let node = Arc::clone(node);
@@ -144,19 +150,18 @@ async fn apply<N: SyncNode>(node: &Arc<N>, config: Config) -> Frame {
         Ok(Applied::New {
             version,
             generation,
+            tenants_changed,
         }) => {
             node.applied(true);
             tracing::info!(version, generation, "configuration applied");
-            Frame::Ack { version }
+            (Frame::Ack { version }, tenants_changed)
         }
-        Ok(Applied::Already { version }) => Frame::Ack { version },
+        Ok(Applied::Already { version }) => (Frame::Ack { version }, false),
         Err(reason) => {
             node.applied(false);
             tracing::warn!(version, %reason, "configuration refused; the previous one stays");
-            Frame::Nack {
-                version,
-                reason: reason.chars().take(MAX_REASON).collect(),
-            }
+            let reason = reason.chars().take(MAX_REASON).collect();
+            (Frame::Nack { version, reason }, false)
         }
     }
 }

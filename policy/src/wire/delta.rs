@@ -120,6 +120,17 @@ pub fn diff(old: &RegionPolicy, new: &RegionPolicy) -> Changes {
     changes
 }
 
+/// Whether two policies' tenants have the same ids in the same order: what an edge's report
+/// lists (a changed tenant that keeps its id keeps its place). Tenants `delta::apply` carried
+/// over are the same `Arc`, so an update that names few tenants compares few ids.
+pub fn same_tenant_ids(old: &[Arc<Tenant>], new: &[Arc<Tenant>]) -> bool {
+    old.len() == new.len()
+        && old
+            .iter()
+            .zip(new)
+            .all(|(a, b)| Arc::ptr_eq(a, b) || a.id == b.id)
+}
+
 /// `old` with `changes` applied. Removals of names `old` does not have are ignored; the result
 /// is validated by whoever uses it, as a snapshot would be.
 pub fn apply(old: &RegionPolicy, changes: &Changes) -> RegionPolicy {

@@ -70,7 +70,8 @@ fn the_first_snapshot_makes_the_edge_ready() {
         got,
         Ok(Applied::New {
             version: 5,
-            generation: 1
+            generation: 1,
+            tenants_changed: true,
         })
     );
     assert!(!shared.awaiting_config.load(Ordering::Acquire));
@@ -176,19 +177,44 @@ fn an_update_applies_on_top_of_the_version_serving() {
         applier.apply_update(3, 5, &changes(&v3, &v5)),
         Ok(Applied::New {
             version: 5,
-            generation: 2
+            generation: 2,
+            tenants_changed: true,
         })
     );
     assert_eq!(
         serving(&shared),
         (5, vec!["acme".to_string(), "beta".to_string()])
     );
-    // The next update builds on what the last one made.
+    // The next update builds on what the last one made; one that only changes a tenant leaves
+    // the tenants reported as they were.
     let v6 = policy(6, vec![tenant("beta", "172.16.0.0/12", 2)]);
-    applier
-        .apply_update(5, 6, &changes(&v5, &v6))
-        .expect("applied");
+    assert!(matches!(
+        applier.apply_update(5, 6, &changes(&v5, &v6)),
+        Ok(Applied::New {
+            version: 6,
+            tenants_changed: true,
+            ..
+        })
+    ));
     assert_eq!(serving(&shared), (6, vec!["beta".to_string()]));
+    let v7 = policy(7, vec![tenant("beta", "172.16.0.0/12", 9)]);
+    assert!(matches!(
+        applier.apply_update(6, 7, &changes(&v6, &v7)),
+        Ok(Applied::New {
+            version: 7,
+            tenants_changed: false,
+            ..
+        })
+    ));
+    let v8 = policy(8, vec![tenant("beta", "172.16.0.0/12", 9)]);
+    assert!(matches!(
+        applier.apply(8, &v8),
+        Ok(Applied::New {
+            version: 8,
+            tenants_changed: false,
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -244,3 +244,29 @@ fn changes_refuse_fields_they_do_not_know() {
     let json = r#"{"schema":1,"version":2,"region":"tokyo","surprise":true}"#;
     assert!(serde_json::from_str::<Changes>(json).is_err());
 }
+
+/// Whether the tenants' ids are the same, in order, read through shared `Arc`s or not.
+#[test]
+fn same_tenant_ids_is_the_ids_compared_in_order() {
+    let mut rng = StdRng::seed_from_u64(0x5EED_1234_ABCD_0003);
+    let ids = |p: &RegionPolicy| p.tenants.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    let mut seen = [0; 2];
+    for round in 0..2_000 {
+        let old = policy(&mut rng, round);
+        let new = apply(&old, &diff(&old, &evolve(&mut rng, &old)));
+        let want = ids(&old) == ids(&new);
+        seen[usize::from(want)] += 1;
+        assert_eq!(same_tenant_ids(&old.tenants, &new.tenants), want, "{round}");
+        // Equal tenants that are not the same `Arc` compare by id.
+        let copied: Vec<Arc<Tenant>> = new
+            .tenants
+            .iter()
+            .map(|t| Arc::new((**t).clone()))
+            .collect();
+        assert_eq!(same_tenant_ids(&old.tenants, &copied), want, "{round}");
+    }
+    assert!(
+        seen.iter().all(|&n| n > 100),
+        "both answers covered: {seen:?}"
+    );
+}

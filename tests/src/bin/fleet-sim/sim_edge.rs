@@ -163,6 +163,9 @@ impl SimEdge {
         let version = policy.policy.version;
         self.tenants
             .store(policy.policy.tenants.len(), Ordering::Release);
+        let tenants_changed = slot
+            .as_ref()
+            .is_none_or(|old| !delta::same_tenant_ids(&old.policy.tenants, &policy.policy.tenants));
         *slot = Some(policy);
         self.version.store(version, Ordering::Release);
         self.applied_us
@@ -170,6 +173,7 @@ impl SimEdge {
         Applied::New {
             version,
             generation: version,
+            tenants_changed,
         }
     }
 }
