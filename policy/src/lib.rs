@@ -10,6 +10,7 @@
 pub mod action;
 pub mod canon;
 pub mod destination;
+pub mod earlier;
 pub mod error;
 pub mod export;
 pub mod guard;

@@ -15,7 +15,9 @@
 //! some tenant names it in a rule without holding it (that tenant would otherwise start
 //! finding a list it did not have), or if the region already has a shared list of that name.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use breakout_policy::earlier::Earlier;
 use std::sync::Arc;
 
 use breakout_policy::{NamedList, RegionPolicy, Tenant};
@@ -67,10 +69,12 @@ pub fn shared_copy(
             .map(|(name, list)| (name, list.clone()))
             .collect(),
     };
-    let made = before
-        .filter(|b| *b.lists == lists)
-        .map(|b| Made::of(b, tenants.len()))
-        .unwrap_or(Made::None);
+    let made = Earlier::of(
+        before
+            .filter(|b| *b.lists == lists)
+            .map(|b| (b.served, b.made)),
+        tenants.len(),
+    );
     let copies = tenants
         .iter()
         .enumerate()
@@ -116,43 +120,6 @@ fn template_refs(t: &Tenant) -> BTreeSet<&str> {
         .filter(|name| name.starts_with(TEMPLATE_LIST_PREFIX))
         .map(String::as_str)
         .collect()
-}
-
-/// What the previous build made of the tenants it was served, found for this build's.
-enum Made<'a> {
-    None,
-    /// As many tenants: by position (a write that changes tenants keeps their places).
-    Aligned(Before<'a>),
-    /// Tenants added or removed: by the address of the served `Arc` (`before` holds it, so the
-    /// address is not reused).
-    ByAddress(HashMap<usize, &'a Arc<Tenant>>),
-}
-
-impl<'a> Made<'a> {
-    fn of(b: Before<'a>, tenants: usize) -> Made<'a> {
-        if b.served.len() == tenants && b.made.len() == tenants {
-            return Made::Aligned(b);
-        }
-        Made::ByAddress(
-            b.served
-                .iter()
-                .zip(b.made)
-                .map(|(s, m)| (Arc::as_ptr(s) as usize, m))
-                .collect(),
-        )
-    }
-
-    fn get(&self, i: usize, t: &Arc<Tenant>) -> Option<&'a Arc<Tenant>> {
-        match self {
-            Made::None => None,
-            Made::Aligned(b) => b
-                .served
-                .get(i)
-                .filter(|s| Arc::ptr_eq(s, t))
-                .and_then(|_| b.made.get(i)),
-            Made::ByAddress(by) => by.get(&(Arc::as_ptr(t) as usize)).copied(),
-        }
-    }
 }
 
 /// `t` without the lists `common` has with the same content.

@@ -16,13 +16,13 @@
 //! does not hold is current. A digest that differs for a harmless reason (a build that
 //! serializes some field differently) costs a snapshot, never a wrong configuration.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::earlier::Earlier;
 use crate::model::{ForeignSources, RegionPolicy, Tenant};
 
 /// SHA-256 of a region policy's content.
@@ -61,9 +61,10 @@ pub struct Measure {
     /// The JSON length of the content (`[schema, region, tenants, lists, foreign sources, out
     /// of service]`).
     pub len: usize,
-    /// Per tenant, in the policy's order: the tenant (held, so that its address is not reused
-    /// while kept) and its part.
-    tenants: Vec<(Arc<Tenant>, Part)>,
+    /// The policy's tenants (held, so that their addresses are not reused while kept).
+    tenants: Vec<Arc<Tenant>>,
+    /// Every part in digest order: the head, each of `tenants`, then the three after them.
+    parts: Vec<Part>,
     foreign: (Arc<Vec<ForeignSources>>, Part),
 }
 
@@ -86,14 +87,20 @@ impl Measure {
         let mut parts: Vec<Part> = Vec::with_capacity(tenants.len() + 4);
         let head = part(&(schema, region))?;
         parts.push(head);
-        let known = Known::of(before, tenants.len());
-        let mut kept = Vec::with_capacity(tenants.len());
+        let earlier = Earlier::of(
+            before.map(|b| {
+                (
+                    &b.tenants[..],
+                    b.parts.get(1..=b.tenants.len()).unwrap_or(&[]),
+                )
+            }),
+            tenants.len(),
+        );
         for (i, t) in tenants.iter().enumerate() {
-            let p = match known.part(i, t) {
-                Some(p) => p,
+            let p = match earlier.get(i, t) {
+                Some(p) => *p,
                 None => part(&**t)?,
             };
-            kept.push((Arc::clone(t), p));
             parts.push(p);
         }
         let foreign = match before.filter(|b| Arc::ptr_eq(&b.foreign.0, foreign_sources)) {
@@ -115,46 +122,10 @@ impl Measure {
         Some(Measure {
             digest: outer.finalize().into(),
             len,
-            tenants: kept,
+            tenants: tenants.clone(),
+            parts,
             foreign: (Arc::clone(foreign_sources), foreign),
         })
-    }
-}
-
-/// The parts an earlier measure has for the tenants of a policy.
-enum Known<'a> {
-    None,
-    /// As many tenants as before: a tenant at the same position and with the same `Arc` as
-    /// before has its part (a write that changes tenants keeps their places: no lookup).
-    Aligned(&'a [(Arc<Tenant>, Part)]),
-    /// Tenants added or removed: by the address of the `Arc` (`before` holds each, so no address
-    /// was reused).
-    ByAddress(HashMap<usize, Part>),
-}
-
-impl<'a> Known<'a> {
-    fn of(before: Option<&'a Measure>, tenants: usize) -> Known<'a> {
-        match before {
-            None => Known::None,
-            Some(b) if b.tenants.len() == tenants => Known::Aligned(&b.tenants),
-            Some(b) => Known::ByAddress(
-                b.tenants
-                    .iter()
-                    .map(|(t, p)| (Arc::as_ptr(t) as usize, *p))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn part(&self, i: usize, t: &Arc<Tenant>) -> Option<Part> {
-        match self {
-            Known::None => None,
-            Known::Aligned(before) => before
-                .get(i)
-                .filter(|(old, _)| Arc::ptr_eq(old, t))
-                .map(|(_, p)| *p),
-            Known::ByAddress(parts) => parts.get(&(Arc::as_ptr(t) as usize)).copied(),
-        }
     }
 }
 

@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn the_size_is_measured_first_then_when_the_weight_falls_or_a_while_passed() {
+    fn the_size_is_measured_once_the_weight_falls_or_a_while_passed() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut w = SizeWatch::default();
