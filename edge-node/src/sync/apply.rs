@@ -20,7 +20,7 @@ use crate::snapshot::Snapshot;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
     /// Compiled and swapped in; requests starting now use it. `tenants_changed`: a tenant was
-    /// added or removed (or the order of their ids changed), so the next report lists others.
+    /// added or removed (or their order changed), so reports list other tenants from now on.
     New {
         version: u64,
         generation: u64,

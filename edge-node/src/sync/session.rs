@@ -117,8 +117,8 @@ async fn send_report<N: SyncNode>(
 /// Applies a configuration and answers it. After an ack of one that added or removed tenants,
 /// reports at once (new tenants get their first grant sooner), and the next report comes a
 /// whole interval later. Any other ack waits for the tick: a rule change reaches every edge of
-/// a region at once, and a thousand reports sent back with the acks would arrive together at
-/// the node while it is still sending that change to the rest.
+/// its region at once (a template change every edge of the fleet), and reports sent back with
+/// the acks would all arrive at the node while it is still sending that change to the rest.
 async fn configure<N: SyncNode>(
     io: &mut FrameIo,
     node: &Arc<N>,
