@@ -16,10 +16,9 @@
 //! finding a list it did not have), or if the region already has a shared list of that name.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use breakout_policy::earlier::Earlier;
 use std::sync::Arc;
 
+use breakout_policy::earlier::Earlier;
 use breakout_policy::{NamedList, RegionPolicy, Tenant};
 
 /// Prefix of the lists a template subscription compiles to (`select::list_name`).
