@@ -165,3 +165,6 @@ async fn apply<N: SyncNode>(node: &Arc<N>, config: Config) -> (Frame, bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
