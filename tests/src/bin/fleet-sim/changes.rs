@@ -56,6 +56,8 @@ pub fn rules(
     let mut by_region = Vec::new();
     // Per timed write: when it was acknowledged and how long each node's edges took.
     let mut timeline = Vec::new();
+    // Where in the phase each slow write fell: whether they line up with something periodic.
+    let phase_us = epoch.elapsed().as_micros() as u64;
     for w in 0..writes {
         let i = (w * 7919 + 13) % shape.tenants;
         let region = populate::region_of(i, shape.regions);
@@ -74,7 +76,8 @@ pub fn rules(
             continue;
         }
         let all = per_edge.iter().copied().fold(0.0, f64::max);
-        timeline.push(Slow::of(fleet, region, &written, from_us, all));
+        let place = (w + 1, from_us.saturating_sub(phase_us) as f64 / 1e6);
+        timeline.push(Slow::of(fleet, region, &written, from_us, all, place));
         per_edge.sort_by(f64::total_cmp);
         rule_ms.push(all);
         by_region.push((all, region));
@@ -105,6 +108,8 @@ pub fn rules(
         })
         .collect();
     println!("rule change, slowest: {}", slowest.join(", "));
+    let phase_s = (epoch.elapsed().as_micros() as u64).saturating_sub(phase_us) as f64 / 1e6;
+    println!("rule change, phase: {writes} writes in {phase_s:.1} s");
     let p50 = percentile(&rule_ms, 0.5);
     for slow in timeline.iter().filter(|s| s.ms > (2.0 * p50).max(100.0)) {
         println!("rule change, slow write: {slow}");
@@ -187,13 +192,22 @@ pub fn templates(
 /// moment (to line up with a profile taken with `perf record -k CLOCK_REALTIME`).
 struct Slow {
     ms: f64,
+    /// Which write of the phase (from 1), and its acknowledgement's time after the phase began.
+    place: (usize, f64),
     after_s: f64,
     unix_ms: u128,
     by_node: Vec<(String, f64)>,
 }
 
 impl Slow {
-    fn of(fleet: &Fleet, region: usize, written: &Written, from_us: u64, ms: f64) -> Slow {
+    fn of(
+        fleet: &Fleet,
+        region: usize,
+        written: &Written,
+        from_us: u64,
+        ms: f64,
+        place: (usize, f64),
+    ) -> Slow {
         let ago = written.acked.elapsed();
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -212,6 +226,7 @@ impl Slow {
         }
         Slow {
             ms,
+            place,
             after_s: from_us as f64 / 1e6,
             unix_ms: unix.as_millis(),
             by_node: by_node.into_iter().collect(),
@@ -228,8 +243,11 @@ impl std::fmt::Display for Slow {
             .collect();
         write!(
             f,
-            "{:.0} ms, acknowledged {:.3} s into the run (unix {} ms); slowest edge by node: {}",
+            "{:.0} ms, write {} acknowledged {:.3} s into the phase, {:.3} s into the run (unix {} ms); \
+             slowest edge by node: {}",
             self.ms,
+            self.place.0,
+            self.place.1,
             self.after_s,
             self.unix_ms,
             nodes.join(", ")
